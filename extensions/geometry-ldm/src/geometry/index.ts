@@ -1,0 +1,7 @@
+export * from './conventions';
+export * from './errors';
+export * from './affine';
+export * from './dicomGeometry';
+export * from './groupSpace';
+export * from './generationGeometry';
+export * from './coordinateChannels';
