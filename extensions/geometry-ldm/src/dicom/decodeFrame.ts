@@ -1,0 +1,163 @@
+/**
+ * Frame decoding dispatch: transfer syntax -> codec, plus the checks every
+ * codec result gets (length, sample format) and the mapping of stored values
+ * (BitsStored masking / sign extension). Codecs live in ./codecs, one file
+ * each; compressed ones are injected (they load wasm from a caller-given
+ * location), so this module stays pure and runs in a Web Worker.
+ */
+import { DicomError } from './errors';
+
+export const TRANSFER_SYNTAX = {
+  implicitLittle: '1.2.840.10008.1.2',
+  explicitLittle: '1.2.840.10008.1.2.1',
+  deflatedExplicitLittle: '1.2.840.10008.1.2.1.99',
+  explicitBig: '1.2.840.10008.1.2.2',
+  jpegBaseline8: '1.2.840.10008.1.2.4.50',
+  jpegExtended12: '1.2.840.10008.1.2.4.51',
+  jpegLossless14: '1.2.840.10008.1.2.4.57',
+  jpegLosslessSV1: '1.2.840.10008.1.2.4.70',
+  jpegLsLossless: '1.2.840.10008.1.2.4.80',
+  jpegLsNearLossless: '1.2.840.10008.1.2.4.81',
+  jpeg2000Lossless: '1.2.840.10008.1.2.4.90',
+  jpeg2000: '1.2.840.10008.1.2.4.91',
+  htj2kLossless: '1.2.840.10008.1.2.4.201',
+  htj2kLosslessRpcl: '1.2.840.10008.1.2.4.202',
+  htj2k: '1.2.840.10008.1.2.4.203',
+  rle: '1.2.840.10008.1.2.5',
+} as const;
+
+/** What a codec needs to know about the frame (from the instance header). */
+export interface FrameInfo {
+  readonly rows: number;
+  readonly columns: number;
+  readonly bitsAllocated: number;
+  readonly bitsStored: number;
+  /** 0 unsigned, 1 signed. */
+  readonly pixelRepresentation: number;
+  readonly samplesPerPixel: number;
+}
+
+/** Stored values of one frame, row-major, one sample per pixel. */
+export type StoredFrame = Uint8Array | Int8Array | Uint16Array | Int16Array;
+
+/**
+ * A codec. Returns the frame's samples either as a typed array of the right
+ * signedness or as raw little-endian bytes (rows*columns*bitsAllocated/8);
+ * `decodeFrame` normalises both.
+ */
+export interface FrameCodec {
+  readonly name: string;
+  decode(encoded: Uint8Array, info: FrameInfo): StoredFrame | Promise<StoredFrame>;
+}
+
+/** Transfer syntax UID -> codec. */
+export type FrameCodecs = Readonly<Record<string, FrameCodec>>;
+
+function sampleArray(bytes: Uint8Array, info: FrameInfo): StoredFrame {
+  const n = info.rows * info.columns * info.samplesPerPixel;
+  const signed = info.pixelRepresentation === 1;
+  if (info.bitsAllocated === 8) {
+    if (bytes.length < n)
+      throw new DicomError('decode-failed', `frame has ${bytes.length} bytes, expected ${n}`);
+    const copy = bytes.slice(0, n);
+    return signed ? new Int8Array(copy.buffer) : copy;
+  }
+  if (info.bitsAllocated === 16) {
+    if (bytes.length < 2 * n)
+      throw new DicomError('decode-failed', `frame has ${bytes.length} bytes, expected ${2 * n}`);
+    const copy = bytes.slice(0, 2 * n); // aligned copy (little-endian platforms; all current browsers and Node)
+    return signed ? new Int16Array(copy.buffer) : new Uint16Array(copy.buffer);
+  }
+  throw new DicomError('decode-failed', `BitsAllocated ${info.bitsAllocated} is not supported`);
+}
+
+/** Masks unsigned values to BitsStored, sign-extends signed ones from BitsStored (in place). */
+export function applyBitsStored(frame: StoredFrame, info: FrameInfo): StoredFrame {
+  const bits = info.bitsStored;
+  if (!(bits > 0) || bits >= info.bitsAllocated) return frame;
+  const mask = (1 << bits) - 1;
+  if (info.pixelRepresentation === 1) {
+    const shift = 32 - bits;
+    for (let n = 0; n < frame.length; n++) frame[n] = ((frame[n] & mask) << shift) >> shift;
+  } else {
+    for (let n = 0; n < frame.length; n++) frame[n] = frame[n] & mask;
+  }
+  return frame;
+}
+
+function isTyped(x: unknown): x is StoredFrame {
+  return (
+    x instanceof Uint8Array || x instanceof Int8Array || x instanceof Uint16Array || x instanceof Int16Array
+  );
+}
+
+/**
+ * Decodes one frame. Any codec failure, an unknown transfer syntax, or a
+ * result of the wrong size ends in DicomError ('decode-failed' /
+ * 'unsupported-transfer-syntax') naming `frameId`.
+ */
+export async function decodeFrame(
+  encoded: Uint8Array,
+  transferSyntaxUid: string,
+  info: FrameInfo,
+  codecs: FrameCodecs,
+  frameId = '',
+): Promise<StoredFrame> {
+  const codec = codecs[transferSyntaxUid];
+  if (!codec) {
+    throw new DicomError(
+      'unsupported-transfer-syntax',
+      `no decoder for transfer syntax ${transferSyntaxUid} (${frameId})`,
+      {
+        transferSyntaxUid,
+        frame: frameId,
+      },
+    );
+  }
+  let out: StoredFrame;
+  try {
+    const raw = await codec.decode(encoded, info);
+    out = raw instanceof Uint8Array && info.bitsAllocated !== 8 ? sampleArray(raw, info) : raw;
+    if (!isTyped(out)) throw new Error('codec returned no typed array');
+  } catch (e) {
+    if (e instanceof DicomError && e.code === 'decode-failed') {
+      throw new DicomError('decode-failed', `${e.message} (${codec.name}, ${frameId})`, {
+        ...e.details,
+        frame: frameId,
+      });
+    }
+    throw new DicomError(
+      'decode-failed',
+      `frame ${frameId} could not be decoded by ${codec.name}: ${(e as Error).message ?? e}`,
+      {
+        frame: frameId,
+        transferSyntaxUid,
+      },
+    );
+  }
+  const expected = info.rows * info.columns * info.samplesPerPixel;
+  if (out.length !== expected) {
+    throw new DicomError(
+      'decode-failed',
+      `frame ${frameId}: ${codec.name} gave ${out.length} samples, expected ${expected}`,
+      {
+        frame: frameId,
+      },
+    );
+  }
+  const signed = info.pixelRepresentation === 1;
+  if (signed && (out instanceof Uint16Array || out instanceof Uint8Array)) {
+    out =
+      out instanceof Uint16Array
+        ? new Int16Array(out.buffer, out.byteOffset, out.length)
+        : new Int8Array(out.buffer, out.byteOffset, out.length);
+  } else if (!signed && (out instanceof Int16Array || out instanceof Int8Array)) {
+    out =
+      out instanceof Int16Array
+        ? new Uint16Array(out.buffer, out.byteOffset, out.length)
+        : new Uint8Array(out.buffer, out.byteOffset, out.length);
+  }
+  return applyBitsStored(out, info);
+}
+
+export { sampleArray as samplesFromLittleEndianBytes };

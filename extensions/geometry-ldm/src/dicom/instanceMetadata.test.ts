@@ -1,0 +1,69 @@
+import type { DicomJsonDataset } from './dicomJson';
+import { parseInstanceMetadata, validateCtSlices } from './instanceMetadata';
+
+function slice(z: number, patch: Record<string, unknown> = {}): DicomJsonDataset {
+  const ds: DicomJsonDataset = {
+    '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
+    '00080018': { vr: 'UI', Value: [`1.2.3.${z + 1}`] },
+    '00080060': { vr: 'CS', Value: ['CT'] },
+    '0020000D': { vr: 'UI', Value: ['1.2.3'] },
+    '0020000E': { vr: 'UI', Value: ['1.2.3.4'] },
+    '00200032': { vr: 'DS', Value: [0, 0, z] },
+    '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 1, 0] },
+    '00280030': { vr: 'DS', Value: [0.5, 0.5] },
+    '00280010': { vr: 'US', Value: [4] },
+    '00280011': { vr: 'US', Value: [4] },
+    '00280100': { vr: 'US', Value: [16] },
+    '00280101': { vr: 'US', Value: [12] },
+    '00280103': { vr: 'US', Value: [0] },
+    '00280002': { vr: 'US', Value: [1] },
+    '00280004': { vr: 'CS', Value: ['MONOCHROME2'] },
+  };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) delete ds[k];
+    else ds[k] = v as DicomJsonDataset[string];
+  }
+  return ds;
+}
+
+const check =
+  (sets: DicomJsonDataset[]): (() => void) =>
+  () =>
+    validateCtSlices(sets.map(parseInstanceMetadata));
+
+test('a valid CT series passes', () => {
+  expect(check([slice(0), slice(1), slice(2)])).not.toThrow();
+});
+
+test.each([
+  [
+    'not-ct',
+    [
+      slice(0, {
+        '00080060': { vr: 'CS', Value: ['MR'] },
+        '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.4'] },
+      }),
+    ],
+  ],
+  [
+    'not-image',
+    [
+      slice(0, {
+        '00080060': { vr: 'CS', Value: ['SR'] },
+        '00280010': undefined,
+        '00280011': undefined,
+        '00280100': undefined,
+      }),
+    ],
+  ],
+  ['multi-frame', [slice(0, { '00280008': { vr: 'IS', Value: [3] } })]],
+  ['multi-frame', [slice(0, { '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2.1'] } })]],
+  ['missing-uid', [slice(0, { '00080018': { vr: 'UI' } })]],
+  ['missing-uid', [slice(0, { '0020000D': { vr: 'UI', Value: [''] } })]],
+  ['missing-geometry', [slice(0), slice(1, { '00200037': undefined })]],
+  ['missing-geometry', [slice(0, { '00280030': { vr: 'DS', Value: [0.5] } })]],
+  ['mixed-series', [slice(0), slice(1, { '00280010': { vr: 'US', Value: [8] } })]],
+  ['mixed-series', [slice(0), slice(1, { '00080018': { vr: 'UI', Value: ['1.2.3.1'] } })]],
+])('%s', (code, sets) => {
+  expect(check(sets)).toThrow(expect.objectContaining({ code }));
+});

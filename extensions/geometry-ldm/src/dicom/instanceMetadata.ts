@@ -1,0 +1,232 @@
+/**
+ * DICOM JSON metadata of one instance -> a typed header (units in the names).
+ * Lenient: absent or malformed values become null here; `validateCtSlices`
+ * (used by readSeries) turns them into typed DicomErrors.
+ */
+import type { Vec3 } from '../geometry/conventions';
+import { num, nums, str, strs, TAG, type DicomJsonDataset } from './dicomJson';
+import { DicomError } from './errors';
+import { isValidUid } from './uids';
+
+export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+export const ENHANCED_CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2.1';
+export const LEGACY_ENHANCED_CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2.2';
+/** Image SOP classes that are CT but multi-frame (not supported by the slice reader). */
+const MULTI_FRAME_CT = new Set([ENHANCED_CT_IMAGE_STORAGE, LEGACY_ENHANCED_CT_IMAGE_STORAGE]);
+
+export interface InstanceHeader {
+  readonly studyInstanceUid: string | null;
+  readonly seriesInstanceUid: string | null;
+  readonly sopInstanceUid: string | null;
+  readonly sopClassUid: string | null;
+  readonly modality: string | null;
+  readonly frameOfReferenceUid: string | null;
+  readonly instanceNumber: number | null;
+  readonly imageType: readonly string[];
+  readonly numberOfFrames: number;
+  readonly rows: number | null;
+  readonly columns: number | null;
+  readonly samplesPerPixel: number | null;
+  readonly photometricInterpretation: string | null;
+  readonly bitsAllocated: number | null;
+  readonly bitsStored: number | null;
+  readonly highBit: number | null;
+  /** 0 unsigned, 1 two's complement. */
+  readonly pixelRepresentation: number | null;
+  readonly rescaleSlope: number;
+  readonly rescaleIntercept: number;
+  readonly imagePositionPatientMm: Vec3 | null;
+  /** [Xx, Xy, Xz, Yx, Yy, Yz] as in the header. */
+  readonly imageOrientationPatient: readonly number[] | null;
+  /** [row spacing, column spacing] in mm (DICOM order). */
+  readonly pixelSpacingMm: readonly [number, number] | null;
+  readonly sliceThicknessMm: number | null;
+  readonly spacingBetweenSlicesMm: number | null;
+  readonly gantryDetectorTiltDeg: number | null;
+  /** From 0002,0010 or 0008,3002 when the server gives it, else null. */
+  readonly transferSyntaxUid: string | null;
+  /** PixelData listed, or the Image Pixel module (Rows, Columns, BitsAllocated) present. */
+  readonly hasPixelData: boolean;
+  /** The metadata it was parsed from (for copying patient/study attributes). */
+  readonly json: DicomJsonDataset;
+}
+
+function vec(ds: DicomJsonDataset, tag: string, n: number): number[] | null {
+  const v = nums(ds, tag);
+  return v && v.length === n ? v : null;
+}
+
+export function parseInstanceMetadata(ds: DicomJsonDataset): InstanceHeader {
+  const ipp = vec(ds, TAG.ImagePositionPatient, 3);
+  const ps = vec(ds, TAG.PixelSpacing, 2);
+  return {
+    studyInstanceUid: str(ds, TAG.StudyInstanceUID),
+    seriesInstanceUid: str(ds, TAG.SeriesInstanceUID),
+    sopInstanceUid: str(ds, TAG.SOPInstanceUID),
+    sopClassUid: str(ds, TAG.SOPClassUID),
+    modality: str(ds, TAG.Modality),
+    frameOfReferenceUid: str(ds, TAG.FrameOfReferenceUID),
+    instanceNumber: num(ds, TAG.InstanceNumber),
+    imageType: strs(ds, TAG.ImageType),
+    numberOfFrames: num(ds, TAG.NumberOfFrames) ?? 1,
+    rows: num(ds, TAG.Rows),
+    columns: num(ds, TAG.Columns),
+    samplesPerPixel: num(ds, TAG.SamplesPerPixel),
+    photometricInterpretation: str(ds, TAG.PhotometricInterpretation),
+    bitsAllocated: num(ds, TAG.BitsAllocated),
+    bitsStored: num(ds, TAG.BitsStored),
+    highBit: num(ds, TAG.HighBit),
+    pixelRepresentation: num(ds, TAG.PixelRepresentation),
+    rescaleSlope: num(ds, TAG.RescaleSlope) ?? 1,
+    rescaleIntercept: num(ds, TAG.RescaleIntercept) ?? 0,
+    imagePositionPatientMm: ipp ? [ipp[0], ipp[1], ipp[2]] : null,
+    imageOrientationPatient: vec(ds, TAG.ImageOrientationPatient, 6),
+    pixelSpacingMm: ps ? [ps[0], ps[1]] : null,
+    sliceThicknessMm: num(ds, TAG.SliceThickness),
+    spacingBetweenSlicesMm: num(ds, TAG.SpacingBetweenSlices),
+    gantryDetectorTiltDeg: num(ds, TAG.GantryDetectorTilt),
+    transferSyntaxUid: str(ds, TAG.TransferSyntaxUID) ?? str(ds, TAG.AvailableTransferSyntaxUID),
+    // Orthanc leaves encapsulated PixelData out of the metadata: the Image Pixel module counts too.
+    hasPixelData:
+      ds[TAG.PixelData] !== undefined ||
+      (num(ds, TAG.Rows) != null && num(ds, TAG.Columns) != null && num(ds, TAG.BitsAllocated) != null),
+    json: ds,
+  };
+}
+
+function idOf(h: InstanceHeader, n: number): string {
+  return h.sopInstanceUid ?? `instance #${n}`;
+}
+
+/**
+ * Checks that every instance is a single-frame, single-sample CT image with
+ * UIDs and geometry tags, and that all share one pixel format and grid size.
+ * Throws the first problem as a typed DicomError.
+ */
+export function validateCtSlices(headers: readonly InstanceHeader[]): void {
+  if (headers.length === 0) throw new DicomError('not-found', 'the series has no instances');
+  headers.forEach((h, n) => {
+    const id = idOf(h, n);
+    for (const [name, uid] of [
+      ['StudyInstanceUID', h.studyInstanceUid],
+      ['SeriesInstanceUID', h.seriesInstanceUid],
+      ['SOPInstanceUID', h.sopInstanceUid],
+    ] as const) {
+      if (!isValidUid(uid)) {
+        throw new DicomError('missing-uid', `${name} is missing or invalid (instance ${id})`, {
+          tag: name,
+          instance: id,
+        });
+      }
+    }
+    if (h.sopClassUid != null && MULTI_FRAME_CT.has(h.sopClassUid)) {
+      throw new DicomError(
+        'multi-frame',
+        `instance ${id} is an Enhanced/Legacy Enhanced CT (multi-frame), not supported`,
+        {
+          instance: id,
+          sopClassUid: h.sopClassUid,
+        },
+      );
+    }
+    if (h.modality !== 'CT' || (h.sopClassUid != null && h.sopClassUid !== CT_IMAGE_STORAGE)) {
+      if (!h.hasPixelData && h.modality !== 'CT') {
+        throw new DicomError(
+          'not-image',
+          `instance ${id} is not an image (Modality ${h.modality ?? 'absent'})`,
+          {
+            instance: id,
+            modality: h.modality,
+            sopClassUid: h.sopClassUid,
+          },
+        );
+      }
+      throw new DicomError(
+        'not-ct',
+        `instance ${id} is not a CT image (Modality ${h.modality ?? 'absent'}, SOP class ${h.sopClassUid ?? 'absent'})`,
+        {
+          instance: id,
+          modality: h.modality,
+          sopClassUid: h.sopClassUid,
+        },
+      );
+    }
+    if (!h.hasPixelData) {
+      throw new DicomError('not-image', `instance ${id} has no PixelData`, { instance: id });
+    }
+    if (h.numberOfFrames !== 1) {
+      throw new DicomError(
+        'multi-frame',
+        `instance ${id} has ${h.numberOfFrames} frames; only single-frame CT is supported`,
+        {
+          instance: id,
+          numberOfFrames: h.numberOfFrames,
+        },
+      );
+    }
+    if (
+      (h.samplesPerPixel ?? 1) !== 1 ||
+      !/^MONOCHROME[12]$/.test(h.photometricInterpretation ?? 'MONOCHROME2')
+    ) {
+      throw new DicomError(
+        'not-image',
+        `instance ${id} is not a grey-level image (${h.photometricInterpretation})`,
+        {
+          instance: id,
+        },
+      );
+    }
+    if (h.bitsAllocated !== 16 && h.bitsAllocated !== 8) {
+      throw new DicomError(
+        'not-image',
+        `instance ${id}: BitsAllocated ${h.bitsAllocated} is not supported (8 or 16)`,
+        {
+          instance: id,
+        },
+      );
+    }
+    const missing: string[] = [];
+    if (!h.imagePositionPatientMm) missing.push('ImagePositionPatient');
+    if (!h.imageOrientationPatient) missing.push('ImageOrientationPatient');
+    if (!h.pixelSpacingMm || !(h.pixelSpacingMm[0] > 0 && h.pixelSpacingMm[1] > 0))
+      missing.push('PixelSpacing');
+    if (!(h.rows! > 0)) missing.push('Rows');
+    if (!(h.columns! > 0)) missing.push('Columns');
+    if (missing.length > 0) {
+      throw new DicomError('missing-geometry', `instance ${id} lacks ${missing.join(', ')}`, {
+        instance: id,
+        tags: missing,
+      });
+    }
+    if (!(h.rescaleSlope !== 0)) {
+      throw new DicomError('missing-geometry', `instance ${id} has RescaleSlope 0`, { instance: id });
+    }
+  });
+  const first = headers[0];
+  headers.forEach((h, n) => {
+    const id = idOf(h, n);
+    const diffs: string[] = [];
+    if (h.studyInstanceUid !== first.studyInstanceUid) diffs.push('StudyInstanceUID');
+    if (h.seriesInstanceUid !== first.seriesInstanceUid) diffs.push('SeriesInstanceUID');
+    if (h.rows !== first.rows || h.columns !== first.columns) diffs.push('Rows/Columns');
+    if (h.bitsAllocated !== first.bitsAllocated || h.pixelRepresentation !== first.pixelRepresentation) {
+      diffs.push('BitsAllocated/PixelRepresentation');
+    }
+    if (h.frameOfReferenceUid !== first.frameOfReferenceUid) diffs.push('FrameOfReferenceUID');
+    if (diffs.length > 0) {
+      throw new DicomError('mixed-series', `instance ${id} differs from the first in ${diffs.join(', ')}`, {
+        instance: id,
+        tags: diffs,
+      });
+    }
+  });
+  const seen = new Set<string>();
+  for (const h of headers) {
+    if (seen.has(h.sopInstanceUid!)) {
+      throw new DicomError('mixed-series', `SOPInstanceUID ${h.sopInstanceUid} occurs twice in the series`, {
+        instance: h.sopInstanceUid,
+      });
+    }
+    seen.add(h.sopInstanceUid!);
+  }
+}

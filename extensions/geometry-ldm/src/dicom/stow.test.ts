@@ -1,0 +1,100 @@
+import type { DicomJsonDataset } from './dicomJson';
+import { makeBatches, parseStowResponse, stowInstances, type StowInstance } from './stow';
+import type { DicomwebTransport, HttpRequest, HttpResponse } from './transport';
+import { DicomError } from './errors';
+
+const inst = (n: number, size = 10): StowInstance => ({
+  bytes: new Uint8Array(size),
+  studyInstanceUid: '1.2',
+  seriesInstanceUid: '1.2.3',
+  sopInstanceUid: `1.2.3.${n}`,
+});
+
+function json(status: number, ds: DicomJsonDataset): HttpResponse {
+  return {
+    status,
+    contentType: 'application/dicom+json',
+    body: new TextEncoder().encode(JSON.stringify(ds)),
+  };
+}
+const refSeq = (uids: string[]) => ({
+  vr: 'SQ',
+  Value: uids.map((u) => ({ '00081155': { vr: 'UI', Value: [u] } })),
+});
+const failSeq = (uids: string[]) => ({
+  vr: 'SQ',
+  Value: uids.map((u) => ({ '00081155': { vr: 'UI', Value: [u] }, '00081197': { vr: 'US', Value: [272] } })),
+});
+
+/** A fake PACS: `answer` decides each STOW; QIDO returns what it stored. */
+function fakePacs(
+  answer: (req: HttpRequest, n: number) => HttpResponse | 'network',
+  stored: Set<string>,
+): DicomwebTransport {
+  let n = 0;
+  return {
+    async request(req) {
+      if (req.service === 'qido') {
+        return json(
+          200,
+          [...stored].map((u) => ({ '00080018': { vr: 'UI', Value: [u] } })) as unknown as DicomJsonDataset,
+        );
+      }
+      const a = answer(req, n++);
+      if (a === 'network') throw new DicomError('network', 'dropped');
+      return a;
+    },
+  };
+}
+
+test('parseStowResponse reads stored and failed SOPs', () => {
+  const r = parseStowResponse(json(202, { '00081199': refSeq(['1.1']), '00081198': failSeq(['1.2']) }));
+  expect(r.stored).toEqual(['1.1']);
+  expect(r.failed).toEqual([{ sopInstanceUid: '1.2', reason: 'processing failure (0x0110)' }]);
+});
+
+test('makeBatches respects counts and bytes', () => {
+  const b = makeBatches([inst(1, 60), inst(2, 60), inst(3, 10), inst(4, 10), inst(5, 10)], 2, 100);
+  expect(b.map((x) => x.map((i) => i.sopInstanceUid))).toEqual([
+    ['1.2.3.1'],
+    ['1.2.3.2', '1.2.3.3'],
+    ['1.2.3.4', '1.2.3.5'],
+  ]);
+});
+
+test('retries network errors and 5xx with exponential backoff, then succeeds', async () => {
+  const stored = new Set<string>();
+  const waits: number[] = [];
+  const t = fakePacs((_req, n) => {
+    if (n === 0) return 'network';
+    if (n === 1) return { status: 503, contentType: 'text/plain', body: new Uint8Array() };
+    ['1.2.3.1', '1.2.3.2'].forEach((u) => stored.add(u));
+    return json(200, { '00081199': refSeq(['1.2.3.1', '1.2.3.2']) });
+  }, stored);
+  const r = await stowInstances(t, [inst(1), inst(2)], {
+    backoffMs: 100,
+    sleep: async (ms) => void waits.push(ms),
+  });
+  expect(waits).toEqual([100, 200]);
+  expect(r.stored).toEqual(['1.2.3.1', '1.2.3.2']);
+  expect(r.verified).toBe(true);
+});
+
+test('acknowledged but missing from QIDO is never a success', async () => {
+  const t = fakePacs(() => json(200, { '00081199': refSeq(['1.2.3.1']) }), new Set());
+  await expect(stowInstances(t, [inst(1)], { sleep: async () => {} })).rejects.toMatchObject({
+    code: 'verify-failed',
+  });
+});
+
+test('a 400 that stored some: partial-store with both lists', async () => {
+  const stored = new Set(['1.2.3.1']);
+  const t = fakePacs(
+    () => json(400, { '00081199': refSeq(['1.2.3.1']), '00081198': failSeq(['1.2.3.2']) }),
+    stored,
+  );
+  const e = await stowInstances(t, [inst(1), inst(2)], { sleep: async () => {} }).catch((x) => x);
+  expect(e.code).toBe('partial-store');
+  expect(e.details.stored).toEqual(['1.2.3.1']);
+  expect(e.details.notStored).toEqual([{ sopInstanceUid: '1.2.3.2', reason: 'processing failure (0x0110)' }]);
+});

@@ -1,0 +1,290 @@
+/**
+ * STOW-RS with a report of exactly what was stored.
+ *
+ * - Instances go in batches (by count and bytes) as multipart/related
+ *   application/dicom.
+ * - The response body is read, not just the status: Orthanc answers 400 to a
+ *   batch mixing good and bad instances but stores the good ones, and 200 to a
+ *   duplicate UID while keeping the old content. ReferencedSOPSequence
+ *   (0008,1199) lists stored instances, FailedSOPSequence (0008,1198) the
+ *   failed ones with FailureReason (0008,1197).
+ * - Network failures and 5xx are retried with exponential backoff (re-sending
+ *   the same bytes is safe: the UIDs are the same). 401/403 and 409 stop at once.
+ * - A final QIDO search per series is the truth about what arrived.
+ * - Anything not stored ends in a thrown DicomError: 'partial-store' when some
+ *   instances are in the PACS (details.stored / details.notStored), otherwise
+ *   the cause ('pacs-unauthorized', 'pacs-conflict', 'pacs-error', 'network').
+ *   Never a silent success.
+ */
+import { items, str, TAG, type DicomJsonDataset } from './dicomJson';
+import { DicomError, type DicomErrorCode } from './errors';
+import { buildMultipart } from './multipart';
+import { searchInstances } from './qido';
+import { httpError, type DicomwebTransport, type HttpResponse } from './transport';
+
+export interface StowInstance {
+  readonly bytes: Uint8Array;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly sopInstanceUid: string;
+}
+
+export interface StowOptions {
+  /** POST to studies/{uid} (the PACS then refuses instances of other studies with 409). */
+  readonly studyInstanceUid?: string;
+  readonly maxBatchInstances?: number;
+  readonly maxBatchBytes?: number;
+  /** Retries per batch after a network error or a 5xx (default 3). */
+  readonly retries?: number;
+  /** First backoff delay in ms (doubles each retry; default 250). */
+  readonly backoffMs?: number;
+  /** Final QIDO check that every instance arrived (default true). */
+  readonly verify?: boolean;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly onProgress?: (instancesSent: number, instancesTotal: number) => void;
+}
+
+export interface StowFailure {
+  readonly sopInstanceUid: string;
+  readonly reason: string;
+}
+
+export interface StowReport {
+  readonly stored: readonly string[];
+  readonly notStored: readonly StowFailure[];
+  readonly batches: number;
+  readonly requests: number;
+  readonly bytesSent: number;
+  /** True when the final QIDO check ran and agrees with `stored`. */
+  readonly verified: boolean;
+}
+
+/** Stored and failed SOP Instance UIDs listed in a STOW-RS response body (DICOM JSON or empty). */
+export function parseStowResponse(res: HttpResponse): {
+  stored: string[];
+  failed: StowFailure[];
+  parsed: boolean;
+} {
+  const text = new TextDecoder().decode(res.body).trim();
+  if (!text) return { stored: [], failed: [], parsed: false };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { stored: [], failed: [], parsed: false };
+  }
+  const ds = (Array.isArray(json) ? json[0] : json) as DicomJsonDataset | undefined;
+  if (!ds || typeof ds !== 'object') return { stored: [], failed: [], parsed: false };
+  const stored = items(ds, TAG.ReferencedSOPSequence)
+    .map((it) => str(it, TAG.ReferencedSOPInstanceUID))
+    .filter((u): u is string => !!u);
+  const failed = items(ds, TAG.FailedSOPSequence).map((it) => ({
+    sopInstanceUid: str(it, TAG.ReferencedSOPInstanceUID) ?? '',
+    reason: describeFailureReason(it),
+  }));
+  return {
+    stored,
+    failed,
+    parsed: ds[TAG.ReferencedSOPSequence] !== undefined || ds[TAG.FailedSOPSequence] !== undefined,
+  };
+}
+
+function describeFailureReason(item: DicomJsonDataset): string {
+  const code = str(item, TAG.FailureReason);
+  const known: Record<string, string> = {
+    '272': 'processing failure (0x0110)',
+    '290': 'referenced SOP class not supported (0x0122)',
+    '49442': 'referenced transfer syntax not supported (0xC122)',
+    '42752': 'out of resources (0xA700)',
+    '43264': 'data set does not match SOP class (0xA900)',
+    '49152': 'cannot understand (0xC000)',
+  };
+  return code ? (known[code] ?? `FailureReason ${code}`) : 'failed (no reason given)';
+}
+
+/** Splits instances into batches of at most `maxInstances` and (unless a single instance is larger) `maxBytes`. */
+export function makeBatches<T extends { bytes: Uint8Array }>(
+  instances: readonly T[],
+  maxInstances: number,
+  maxBytes: number,
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const inst of instances) {
+    if (current.length > 0 && (current.length >= maxInstances || bytes + inst.bytes.length > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(inst);
+    bytes += inst.bytes.length;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Final QIDO: which of the given SOP Instance UIDs the PACS has, per series. */
+export async function presentInstances(
+  transport: DicomwebTransport,
+  instances: readonly StowInstance[],
+): Promise<Set<string>> {
+  const bySeries = new Map<string, StowInstance>();
+  for (const i of instances) bySeries.set(`${i.studyInstanceUid}/${i.seriesInstanceUid}`, i);
+  const present = new Set<string>();
+  for (const i of bySeries.values()) {
+    try {
+      const found = await searchInstances(transport, i.studyInstanceUid, i.seriesInstanceUid);
+      for (const f of found) if (f.sopInstanceUid) present.add(f.sopInstanceUid);
+    } catch (e) {
+      if (e instanceof DicomError && e.code === 'not-found') continue;
+      throw e;
+    }
+  }
+  return present;
+}
+
+export async function stowInstances(
+  transport: DicomwebTransport,
+  instances: readonly StowInstance[],
+  options: StowOptions = {},
+): Promise<StowReport> {
+  if (instances.length === 0) throw new DicomError('invalid-input', 'nothing to store');
+  const sleep = options.sleep ?? defaultSleep;
+  const retries = options.retries ?? 3;
+  const backoff = options.backoffMs ?? 250;
+  const path = options.studyInstanceUid
+    ? `studies/${encodeURIComponent(options.studyInstanceUid)}`
+    : 'studies';
+  const batches = makeBatches(
+    instances,
+    options.maxBatchInstances ?? 64,
+    options.maxBatchBytes ?? 32 * 1024 * 1024,
+  );
+  const acknowledged = new Set<string>();
+  const failures = new Map<string, string>();
+  let requests = 0;
+  let bytesSent = 0;
+  let sent = 0;
+  /** A cause that stops the whole store (401, 409), with its error. */
+  let fatal: DicomError | null = null;
+  let lastError: DicomError | null = null;
+
+  for (const batch of batches) {
+    if (fatal) {
+      for (const i of batch) failures.set(i.sopInstanceUid, `not sent: ${fatal.message}`);
+      continue;
+    }
+    const { body, contentType } = buildMultipart(
+      batch.map((b) => b.bytes),
+      'application/dicom',
+    );
+    let res: HttpResponse | null = null;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (attempt > 0) await sleep(backoff * 2 ** (attempt - 1));
+      requests++;
+      bytesSent += body.length;
+      try {
+        res = await transport.request({
+          service: 'stow',
+          method: 'POST',
+          path,
+          body,
+          contentType,
+          accept: 'application/dicom+json',
+        });
+      } catch (e) {
+        lastError = e instanceof DicomError ? e : new DicomError('network', String(e));
+        res = null;
+        continue; // network: retry
+      }
+      if (res.status >= 500) {
+        lastError = httpError(res, 'STOW-RS');
+        continue; // transient server error: retry
+      }
+      break;
+    }
+    sent += batch.length;
+    options.onProgress?.(sent, instances.length);
+    if (!res || res.status >= 500) {
+      for (const i of batch)
+        failures.set(
+          i.sopInstanceUid,
+          `not acknowledged after ${retries + 1} attempts: ${lastError?.message}`,
+        );
+      continue;
+    }
+    if (res.status === 401 || res.status === 403 || res.status === 409) {
+      fatal = httpError(res, 'STOW-RS');
+      lastError = fatal;
+      for (const i of batch) failures.set(i.sopInstanceUid, fatal.message);
+      continue;
+    }
+    const parsed = parseStowResponse(res);
+    const failedHere = new Map(parsed.failed.map((f) => [f.sopInstanceUid, f.reason]));
+    const storedHere = new Set(parsed.stored);
+    for (const i of batch) {
+      if (failedHere.has(i.sopInstanceUid)) failures.set(i.sopInstanceUid, failedHere.get(i.sopInstanceUid)!);
+      else if (
+        storedHere.has(i.sopInstanceUid) ||
+        (res.status >= 200 && res.status < 300 && !parsed.parsed)
+      ) {
+        acknowledged.add(i.sopInstanceUid);
+      } else {
+        failures.set(i.sopInstanceUid, `HTTP ${res.status}, not listed as stored`);
+      }
+    }
+    if (res.status >= 300) lastError = httpError(res, 'STOW-RS');
+  }
+
+  // The PACS is the truth: ask it what it has.
+  let verified = false;
+  let present: Set<string> | null = null;
+  if (options.verify !== false && !(fatal && fatal.code === 'pacs-unauthorized')) {
+    try {
+      present = await presentInstances(transport, instances);
+      verified = true;
+    } catch (e) {
+      if (failures.size === 0) {
+        throw new DicomError(
+          'verify-failed',
+          `the store was acknowledged but the QIDO check failed: ${(e as Error).message}`,
+          {
+            stored: [...acknowledged],
+          },
+        );
+      }
+    }
+  }
+  const stored: string[] = [];
+  const notStored: StowFailure[] = [];
+  for (const i of instances) {
+    const uid = i.sopInstanceUid;
+    const ok = present ? present.has(uid) : acknowledged.has(uid);
+    if (ok) stored.push(uid);
+    else
+      notStored.push({
+        sopInstanceUid: uid,
+        reason: failures.get(uid) ?? 'acknowledged but not found by the QIDO check',
+      });
+  }
+  const report: StowReport = { stored, notStored, batches: batches.length, requests, bytesSent, verified };
+  if (notStored.length === 0) return report;
+  const details = { ...report, cause: lastError?.code ?? null, status: lastError?.details.status ?? null };
+  if (stored.length > 0) {
+    throw new DicomError(
+      'partial-store',
+      `${stored.length} of ${instances.length} instances stored, ${notStored.length} not stored (first: ${notStored[0].sopInstanceUid}: ${notStored[0].reason})`,
+      details,
+    );
+  }
+  const acknowledgedNotFound = failures.size === 0;
+  const code: DicomErrorCode = acknowledgedNotFound ? 'verify-failed' : (lastError?.code ?? 'pacs-error');
+  throw new DicomError(
+    code,
+    `no instance was stored (${instances.length} sent): ${lastError?.message ?? notStored[0].reason}`,
+    details,
+  );
+}

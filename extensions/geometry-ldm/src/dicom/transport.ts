@@ -1,0 +1,157 @@
+/**
+ * The one injectable DICOMweb transport. Everything above it (QIDO, WADO,
+ * STOW) speaks `DicomwebTransport.request`; `createFetchTransport` implements
+ * it over WHATWG fetch (browser, Web Worker and Node >= 18 alike), with the
+ * caller's auth headers (in OHIF: the data source's `getAuthorizationHeader()`).
+ * Tests inject a fake transport or a fault-injecting proxy in front of Orthanc.
+ */
+import { DicomError } from './errors';
+import type { DicomJsonDataset } from './dicomJson';
+import { parseMultipart, type MultipartPart } from './multipart';
+
+export type DicomwebService = 'qido' | 'wado' | 'stow';
+
+export interface HttpRequest {
+  readonly service: DicomwebService;
+  /** Path below the service root, without a leading slash (e.g. "studies/1.2/series"). */
+  readonly path: string;
+  readonly method?: 'GET' | 'POST';
+  readonly query?: Readonly<Record<string, string | number | boolean | readonly string[]>>;
+  readonly accept?: string;
+  readonly contentType?: string;
+  readonly body?: Uint8Array;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Uint8Array;
+}
+
+export interface DicomwebTransport {
+  /** Resolves with any HTTP status; rejects with DicomError('network') when no response came. */
+  request(req: HttpRequest): Promise<HttpResponse>;
+}
+
+export type HeaderProvider =
+  | Readonly<Record<string, string>>
+  | (() => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>);
+
+export interface FetchTransportOptions {
+  /** DICOMweb root used for all services unless overridden, e.g. http://host/dicom-web */
+  readonly root: string;
+  readonly qidoRoot?: string;
+  readonly wadoRoot?: string;
+  readonly stowRoot?: string;
+  /** Extra headers on every request (e.g. Authorization), or a function giving them. */
+  readonly headers?: HeaderProvider;
+  readonly fetch?: typeof fetch;
+  /** Abort a request after this long (ms); default 120000. */
+  readonly timeoutMs?: number;
+}
+
+function joinUrl(root: string, path: string): string {
+  return `${root.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+function queryString(query: HttpRequest['query']): string {
+  if (!query) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    const vs = Array.isArray(v) ? v : [v];
+    for (const x of vs) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(x))}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export function createFetchTransport(options: FetchTransportOptions): DicomwebTransport {
+  const doFetch = options.fetch ?? fetch;
+  const roots: Record<DicomwebService, string> = {
+    qido: options.qidoRoot ?? options.root,
+    wado: options.wadoRoot ?? options.root,
+    stow: options.stowRoot ?? options.root,
+  };
+  const timeoutMs = options.timeoutMs ?? 120000;
+  return {
+    async request(req: HttpRequest): Promise<HttpResponse> {
+      const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
+      const headers: Record<string, string> = { ...extra };
+      if (req.accept) headers['Accept'] = req.accept;
+      if (req.contentType) headers['Content-Type'] = req.contentType;
+      const url = joinUrl(roots[req.service], req.path) + queryString(req.query);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), timeoutMs);
+      try {
+        const res = await doFetch(url, {
+          method: req.method ?? 'GET',
+          headers,
+          body: req.body as BodyInit | undefined,
+          signal: controller.signal,
+        });
+        const body = new Uint8Array(await res.arrayBuffer());
+        return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
+      } catch (e) {
+        throw new DicomError(
+          'network',
+          `${req.method ?? 'GET'} ${url} failed: ${(e as Error).message ?? e}`,
+          {
+            url,
+            cause: String((e as Error & { cause?: unknown }).cause ?? e),
+          },
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** The typed error for a non-2xx response (401/403, 409, 404, anything else). */
+export function httpError(res: HttpResponse, what: string): DicomError {
+  const text = new TextDecoder().decode(res.body.subarray(0, 2000));
+  const details = { status: res.status, body: text };
+  if (res.status === 401 || res.status === 403) {
+    return new DicomError(
+      'pacs-unauthorized',
+      `${what}: the PACS refused the credentials (HTTP ${res.status})`,
+      details,
+    );
+  }
+  if (res.status === 409) return new DicomError('pacs-conflict', `${what}: conflict (HTTP 409)`, details);
+  if (res.status === 404) return new DicomError('not-found', `${what}: not found (HTTP 404)`, details);
+  return new DicomError('pacs-error', `${what}: HTTP ${res.status}`, details);
+}
+
+/** GET returning DICOM JSON (QIDO results or WADO metadata). 204 -> []. */
+export async function getDicomJson(
+  transport: DicomwebTransport,
+  service: 'qido' | 'wado',
+  path: string,
+  query?: HttpRequest['query'],
+): Promise<DicomJsonDataset[]> {
+  const res = await transport.request({ service, path, query, accept: 'application/dicom+json' });
+  if (res.status === 204) return [];
+  if (res.status < 200 || res.status >= 300) throw httpError(res, `GET ${path}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(res.body));
+  } catch {
+    throw new DicomError('pacs-error', `GET ${path}: the response is not JSON`, { status: res.status });
+  }
+  if (!Array.isArray(parsed)) throw new DicomError('pacs-error', `GET ${path}: expected a JSON array`);
+  return parsed as DicomJsonDataset[];
+}
+
+/** Accept header for frames in whatever transfer syntax the PACS holds them (decoded on the client). */
+export const ACCEPT_ANY_FRAME = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
+
+/** GET returning multipart/related (WADO-RS frames or bulk data). */
+export async function getMultipart(
+  transport: DicomwebTransport,
+  path: string,
+  accept = ACCEPT_ANY_FRAME,
+): Promise<{ parts: MultipartPart[]; contentType: string }> {
+  const res = await transport.request({ service: 'wado', path, accept });
+  if (res.status < 200 || res.status >= 300) throw httpError(res, `GET ${path}`);
+  return { parts: parseMultipart(res.body, res.contentType), contentType: res.contentType };
+}

@@ -1,0 +1,307 @@
+/**
+ * Super-resolution result -> derived CT series in the SAME study and frame of
+ * reference as its source, plus (when given) the uncertainty (std) map as a
+ * second derived series. All instances are built and checked before anything
+ * is sent, with new Series / SOP Instance UIDs on every run; then STOW-RS
+ * with the full report (see stow.ts).
+ */
+import { dot } from '../geometry/affine';
+import type { Vec3 } from '../geometry/conventions';
+import type { Volume } from '../volume/volume';
+import dcmjs from 'dcmjs';
+import {
+  buildCtSeries,
+  dicomDate,
+  dicomTime,
+  limit,
+  NOT_FOR_DIAGNOSTIC_USE,
+  PRODUCT_MANUFACTURER,
+  type BuiltSeries,
+} from './ctImage';
+import { str, type DicomJsonDataset } from './dicomJson';
+import { DicomError } from './errors';
+import { CT_IMAGE_STORAGE, type InstanceHeader } from './instanceMetadata';
+import type { NaturalDataset } from './part10';
+import { stowInstances, type StowOptions, type StowReport } from './stow';
+import type { DicomwebTransport } from './transport';
+import { isValidUid, newUid } from './uids';
+
+export interface ModelInfo {
+  /** e.g. "geometry-ldm super-resolution" */
+  readonly name: string;
+  readonly version: string;
+}
+
+export interface ProductInfo {
+  readonly manufacturer?: string;
+  readonly softwareVersion?: string;
+}
+
+export const CODE = {
+  sourceImageForProcessing: {
+    CodeValue: '121322',
+    CodingSchemeDesignator: 'DCM',
+    CodeMeaning: 'Source image for image processing operation',
+  },
+  spatialResampling: {
+    CodeValue: '113085',
+    CodingSchemeDesignator: 'DCM',
+    CodeMeaning: 'Spatial resampling',
+  },
+  processingEquipment: {
+    CodeValue: '109102',
+    CodingSchemeDesignator: 'DCM',
+    CodeMeaning: 'Processing Equipment',
+  },
+} as const;
+
+/** Patient + General Study (+ Patient Study) attributes copied from a source instance's DICOM JSON. */
+const PATIENT_STUDY_TAGS = [
+  '00100010', // PatientName
+  '00100020', // PatientID
+  '00100021', // IssuerOfPatientID
+  '00100030', // PatientBirthDate
+  '00100040', // PatientSex
+  '00101010', // PatientAge
+  '00101020', // PatientSize
+  '00101030', // PatientWeight
+  '00120062', // PatientIdentityRemoved
+  '00120063', // DeidentificationMethod
+  '0020000D', // StudyInstanceUID
+  '00080020', // StudyDate
+  '00080030', // StudyTime
+  '00080090', // ReferringPhysicianName
+  '00200010', // StudyID
+  '00080050', // AccessionNumber
+  '00081030', // StudyDescription
+];
+
+const naturalize = (json: DicomJsonDataset): NaturalDataset =>
+  (
+    dcmjs as { data: { DicomMetaDictionary: { naturalizeDataset(d: unknown): NaturalDataset } } }
+  ).data.DicomMetaDictionary.naturalizeDataset(JSON.parse(JSON.stringify(json)));
+
+export function patientAndStudyOf(source: InstanceHeader): NaturalDataset {
+  const subset: DicomJsonDataset = {};
+  for (const t of PATIENT_STUDY_TAGS) if (source.json[t]) subset[t] = source.json[t];
+  const out = naturalize(subset);
+  // Type 2 attributes: present even when empty.
+  for (const k of [
+    'PatientName',
+    'PatientID',
+    'PatientBirthDate',
+    'PatientSex',
+    'StudyDate',
+    'StudyTime',
+    'ReferringPhysicianName',
+    'StudyID',
+    'AccessionNumber',
+  ]) {
+    if (out[k] === undefined) out[k] = '';
+  }
+  delete out._vrMap;
+  return out;
+}
+
+export interface DerivedSeriesRequest {
+  /** The source series' instance headers (e.g. ReadSeriesResult.instances). */
+  readonly source: readonly InstanceHeader[];
+  /** The super-resolution result (unit 'HU') in the source's patient space. */
+  readonly result: Volume;
+  /** Optional uncertainty map (unit 'HU-std') on the same grid: written as a second series. */
+  readonly uncertainty?: Volume;
+  readonly model: ModelInfo;
+  readonly product?: ProductInfo;
+  readonly seriesNumber?: number;
+  /** Short free text added to the SeriesDescription (e.g. "x4 z"). */
+  readonly label?: string;
+}
+
+export interface WrittenSeries {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly sopInstanceUids: readonly string[];
+  readonly report: StowReport;
+}
+
+export interface DerivedSeriesResult {
+  readonly result: WrittenSeries;
+  readonly uncertainty?: WrittenSeries;
+}
+
+function contributingEquipment(
+  model: ModelInfo,
+  product: ProductInfo | undefined,
+  now: Date,
+  description: string,
+): NaturalDataset {
+  return {
+    Manufacturer: product?.manufacturer ?? PRODUCT_MANUFACTURER,
+    ManufacturerModelName: limit(model.name, 64),
+    SoftwareVersions: [
+      limit(model.version, 64),
+      ...(product?.softwareVersion ? [limit(product.softwareVersion, 64)] : []),
+    ],
+    ContributionDateTime: `${dicomDate(now)}${dicomTime(now)}`,
+    ContributionDescription: limit(description, 64),
+    PurposeOfReferenceCodeSequence: [{ ...CODE.processingEquipment }],
+  };
+}
+
+/** Source slices nearest to a point along the source normal (the two bracketing ones, or the nearest). */
+function sourcesFor(
+  point: Vec3,
+  source: readonly InstanceHeader[],
+  normal: Vec3,
+  distances: number[],
+): InstanceHeader[] {
+  const d = dot(point, normal);
+  let below = -1;
+  let above = -1;
+  distances.forEach((x, n) => {
+    if (x <= d + 1e-6 && (below < 0 || x > distances[below])) below = n;
+    if (x >= d - 1e-6 && (above < 0 || x < distances[above])) above = n;
+  });
+  const picked = new Set<number>([below, above].filter((n) => n >= 0));
+  return [...picked].map((n) => source[n]);
+}
+
+/** Builds (does not send) the derived series. Exported for tests and for callers that send elsewhere. */
+export function buildDerivedSeries(
+  req: DerivedSeriesRequest,
+  now = new Date(),
+): { result: BuiltSeries; uncertainty?: BuiltSeries } {
+  const { source, result, model } = req;
+  if (source.length === 0) throw new DicomError('invalid-input', 'no source instances');
+  const first = source[0];
+  for (const [name, uid] of [
+    ['StudyInstanceUID', first.studyInstanceUid],
+    ['SeriesInstanceUID', first.seriesInstanceUid],
+    ['FrameOfReferenceUID', first.frameOfReferenceUid],
+  ] as const) {
+    if (!isValidUid(uid)) throw new DicomError('missing-uid', `the source series has no valid ${name}`);
+  }
+  if (result.unit !== 'HU')
+    throw new DicomError('invalid-input', `the result must be in HU, got '${result.unit}'`);
+  if (req.uncertainty) {
+    if (req.uncertainty.unit !== 'HU-std')
+      throw new DicomError('invalid-input', `the uncertainty map must be 'HU-std'`);
+    if (
+      req.uncertainty.dims.some((n, c) => n !== result.dims[c]) ||
+      req.uncertainty.affine.some((x, c) => Math.abs(x - result.affine[c]) > 1e-9)
+    ) {
+      throw new DicomError('invalid-input', 'the uncertainty map must be on the result grid');
+    }
+  }
+  if (!first.imageOrientationPatient)
+    throw new DicomError('missing-geometry', 'the source has no ImageOrientationPatient');
+  const o = first.imageOrientationPatient;
+  const n: Vec3 = [o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]];
+  const distances = source.map((h) => (h.imagePositionPatientMm ? dot(h.imagePositionPatientMm, n) : NaN));
+  const refItem = (h: InstanceHeader): NaturalDataset => ({
+    ReferencedSOPClassUID: h.sopClassUid ?? CT_IMAGE_STORAGE,
+    ReferencedSOPInstanceUID: h.sopInstanceUid,
+  });
+  const patientAndStudy = patientAndStudyOf(first);
+  const sourceDescription = str(first.json, '0008103E');
+  const seriesNumber = req.seriesNumber ?? 9000 + Math.floor(Math.random() * 900);
+  const label = req.label ? ` ${req.label}` : '';
+  const common = (kind: 'result' | 'std'): NaturalDataset => {
+    const what = kind === 'result' ? 'super-resolution' : 'super-resolution uncertainty (std, HU)';
+    return {
+      DerivationDescription: limit(
+        `AI ${what} by ${model.name} ${model.version} from series ${first.seriesInstanceUid}` +
+          (sourceDescription ? ` (${sourceDescription})` : '') +
+          `: resampled onto a new grid. ${NOT_FOR_DIAGNOSTIC_USE}.`,
+        1024,
+      ),
+      DerivationCodeSequence: [{ ...CODE.spatialResampling }],
+      ContributingEquipmentSequence: [contributingEquipment(model, req.product, now, `AI ${what}`)],
+      ReferencedSeriesSequence: [
+        {
+          SeriesInstanceUID: first.seriesInstanceUid,
+          ReferencedInstanceSequence: source.map(refItem),
+        },
+      ],
+    };
+  };
+  const perSlice = (k: number, ipp: Vec3): NaturalDataset => ({
+    SourceImageSequence: sourcesFor(ipp, source, n, distances).map((h) => ({
+      ...refItem(h),
+      PurposeOfReferenceCodeSequence: [{ ...CODE.sourceImageForProcessing }],
+    })),
+  });
+  const patientPosition = str(first.json, '00185100') ?? undefined;
+  const bodyPart = str(first.json, '00180015') ?? undefined;
+  const built = buildCtSeries({
+    volume: result,
+    patientAndStudy,
+    frameOfReferenceUid: first.frameOfReferenceUid!,
+    positionReferenceIndicator: str(first.json, '00201040') ?? '',
+    seriesInstanceUid: newUid(),
+    seriesNumber,
+    seriesDescription: `AI super-resolution${label} - ${NOT_FOR_DIAGNOSTIC_USE}`,
+    imageComments: `AI-GENERATED IMAGE (super-resolution by ${model.name} ${model.version}). ${NOT_FOR_DIAGNOSTIC_USE}.`,
+    rescaleMode: 'integer',
+    seriesAttributes: common('result'),
+    perSlice,
+    patientPosition,
+    bodyPartExamined: bodyPart,
+    now,
+    window: { center: 40, width: 400 },
+  });
+  const std = req.uncertainty
+    ? buildCtSeries({
+        volume: req.uncertainty,
+        patientAndStudy,
+        frameOfReferenceUid: first.frameOfReferenceUid!,
+        positionReferenceIndicator: str(first.json, '00201040') ?? '',
+        seriesInstanceUid: newUid(),
+        seriesNumber: seriesNumber + 1,
+        seriesDescription: `AI SR uncertainty (std HU)${label} - ${NOT_FOR_DIAGNOSTIC_USE}`,
+        imageComments: `AI-GENERATED UNCERTAINTY MAP: voxel-wise standard deviation (HU) of the super-resolution by ${model.name} ${model.version}. ${NOT_FOR_DIAGNOSTIC_USE}.`,
+        rescaleMode: 'full-range',
+        seriesAttributes: common('std'),
+        perSlice,
+        patientPosition,
+        bodyPartExamined: bodyPart,
+        now,
+      })
+    : undefined;
+  return { result: built, ...(std ? { uncertainty: std } : {}) };
+}
+
+/** Builds everything, then stores the result series and (if given) the uncertainty series. */
+export async function writeDerivedSeries(
+  transport: DicomwebTransport,
+  req: DerivedSeriesRequest,
+  options: StowOptions = {},
+): Promise<DerivedSeriesResult> {
+  const built = buildDerivedSeries(req);
+  const send = async (s: BuiltSeries): Promise<WrittenSeries> => {
+    const report = await stowInstances(transport, s.instances, {
+      studyInstanceUid: s.studyInstanceUid,
+      ...options,
+    });
+    return {
+      studyInstanceUid: s.studyInstanceUid,
+      seriesInstanceUid: s.seriesInstanceUid,
+      sopInstanceUids: s.instances.map((i) => i.sopInstanceUid),
+      report,
+    };
+  };
+  const result = await send(built.result);
+  if (!built.uncertainty) return { result };
+  try {
+    return { result, uncertainty: await send(built.uncertainty) };
+  } catch (e) {
+    if (e instanceof DicomError) {
+      throw new DicomError(
+        'partial-store',
+        `the result series ${result.seriesInstanceUid} was stored, the uncertainty series was not: ${e.message}`,
+        { ...e.details, storedSeries: [result.seriesInstanceUid], cause: e.code },
+      );
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Bundled by scripts/bench/dicomweb.mjs (esbuild): the DICOMweb pieces the
+ * benchmark drives, against a private Orthanc on loopback.
+ */
+import { defaultCodecs } from '../../extensions/geometry-ldm/src/dicom/codecs';
+import type { EmscriptenFactory } from '../../extensions/geometry-ldm/src/dicom/codecs/emscriptenCodec';
+import type { CharlsModule } from '../../extensions/geometry-ldm/src/dicom/codecs/charls';
+import type { OpenJpegModule } from '../../extensions/geometry-ldm/src/dicom/codecs/openjpeg';
+import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
+import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
+import { stowInstances, type StowInstance } from '../../extensions/geometry-ldm/src/dicom/stow';
+import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
+import { orthancTransport } from '../../test/support/dicomweb';
+import { startOrthanc } from '../../test/support/orthanc';
+import { ALL_REAL_SERIES, importInstances, type RealSeries } from '../../test/support/seed';
+
+export { readSeries, stowInstances, startOrthanc, orthancTransport, importInstances, ALL_REAL_SERIES };
+export type { RealSeries, StowInstance };
+
+export function codecs(openjpeg: EmscriptenFactory<OpenJpegModule>, charls: EmscriptenFactory<CharlsModule>) {
+  return defaultCodecs({
+    openjpeg: { factory: async () => openjpeg },
+    charls: { factory: async () => charls },
+  });
+}
+
+/** The same instances under new Study/Series/SOP UIDs (a fresh series for each timed store). */
+export function withNewUids(instances: readonly StowInstance[]): StowInstance[] {
+  const study = newUid();
+  const series = newUid();
+  return instances.map((i) => {
+    const { dict, transferSyntaxUid } = readPart10Raw(i.bytes);
+    const sop = newUid();
+    dict['0020000D'] = { vr: 'UI', Value: [study] };
+    dict['0020000E'] = { vr: 'UI', Value: [series] };
+    dict['00080018'] = { vr: 'UI', Value: [sop] };
+    return {
+      bytes: writePart10Raw(dict, transferSyntaxUid),
+      studyInstanceUid: study,
+      seriesInstanceUid: series,
+      sopInstanceUid: sop,
+    };
+  });
+}
