@@ -3,7 +3,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '**/build/**', 'test-artifacts/**', 'models/**/*.py', 'platform-config/viewer/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/build/**',
+      'test-artifacts/**',
+      'models/**/*.py',
+      'platform-config/viewer/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

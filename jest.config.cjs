@@ -2,7 +2,13 @@
 // checking is `npm run typecheck`); ES module syntax becomes CommonJS for jest.
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/extensions', '<rootDir>/modes', '<rootDir>/platform-config', '<rootDir>/models', '<rootDir>/test'],
+  roots: [
+    '<rootDir>/extensions',
+    '<rootDir>/modes',
+    '<rootDir>/platform-config',
+    '<rootDir>/models',
+    '<rootDir>/test',
+  ],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.(t|j)sx?$': [

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Launcher of the geometry-ldm CLI: bundles src/cli (TypeScript) with esbuild on
+// start (tens of ms) into a cache file, then runs it. Packages stay external.
+import { build } from 'esbuild';
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..', '..');
+process.env.GEOMETRY_LDM_DEFAULT_MODEL ??= join(repo, 'models', 'geometry-ldm-demo');
+
+let cacheDir = join(repo, 'node_modules', '.cache', 'geometry-ldm');
+try {
+  mkdirSync(cacheDir, { recursive: true });
+} catch {
+  cacheDir = join(tmpdir(), 'geometry-ldm-cli');
+  mkdirSync(cacheDir, { recursive: true });
+}
+const outfile = join(cacheDir, `cli-${process.pid}.cjs`);
+await build({
+  entryPoints: [join(here, '..', 'src', 'cli', 'bin.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  packages: 'external',
+  outfile,
+  logLevel: 'error',
+  absWorkingDir: repo,
+});
+const require = createRequire(import.meta.url);
+process.on('exit', () => {
+  try {
+    require('node:fs').rmSync(outfile, { force: true });
+  } catch {
+    /* best effort */
+  }
+});
+require(outfile);

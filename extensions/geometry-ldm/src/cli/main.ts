@@ -1,0 +1,151 @@
+/**
+ * The geometry-ldm command: the viewer's pipelines and DICOM I/O, headless,
+ * on onnxruntime-node. Exit codes: see exitCodes.ts.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { parseDims, parseFov, parsePositiveInt, parseRotation, parseShard, parseVec3 } from './args';
+import { EXIT, UsageError, exitCodeFor } from './exitCodes';
+import { runGenerate } from './generateCommand';
+import { modelsInfo, modelsVerify } from './modelsCommand';
+import { createReporter } from './output';
+import { pacsConfig } from './pacs';
+import { runSuperResolve } from './superResolveCommand';
+
+/** The demo model shipped in the repository (the bin launcher sets the variable to its path). */
+export const DEFAULT_MODEL_DIR =
+  process.env.GEOMETRY_LDM_DEFAULT_MODEL ?? resolve('models', 'geometry-ldm-demo');
+
+const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffusion for CT (research, not for diagnosis)
+
+  geometry-ldm super-resolve --pacs URL --study UID [--series UID] (--spacing X,Y,Z | --scale S)
+        [--samples N --cycles C --t T --steps K --seed S --std-map] [--model DIR] (--out DIR | --stow)
+  geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
+        [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
+        [--job FILE] [--batch-id ID] [--shard INDEX/COUNT]
+  geometry-ldm models verify DIR | models info DIR
+
+Common: --json (JSON lines on stdout), --config FILE (PACS URL + credentials), --threads N.
+Credentials: GEOMETRY_LDM_PACS_USER / GEOMETRY_LDM_PACS_PASSWORD or GEOMETRY_LDM_PACS_TOKEN, or --config.
+Axes: x = columns (patient left), y = rows (posterior), z = slices (head); FOV in group units [0, 1].
+Exit codes: 0 ok, 2 bad input, 3 PACS error, 4 model error, 130 cancelled.`;
+
+const OPTIONS = {
+  pacs: { type: 'string' },
+  config: { type: 'string' },
+  study: { type: 'string' },
+  series: { type: 'string' },
+  spacing: { type: 'string' },
+  scale: { type: 'string' },
+  samples: { type: 'string' },
+  cycles: { type: 'string' },
+  t: { type: 'string' },
+  steps: { type: 'string' },
+  seed: { type: 'string' },
+  'std-map': { type: 'boolean' },
+  model: { type: 'string' },
+  out: { type: 'string' },
+  stow: { type: 'boolean' },
+  grid: { type: 'string' },
+  fov: { type: 'string', multiple: true },
+  rotate: { type: 'string', multiple: true },
+  count: { type: 'string' },
+  sampler: { type: 'string' },
+  job: { type: 'string' },
+  'batch-id': { type: 'string' },
+  shard: { type: 'string' },
+  threads: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function main(argv: string[], signal?: AbortSignal): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`geometry-ldm: ${(e as Error).message}\n`);
+    return EXIT.badInput;
+  }
+  const { values: v, positionals } = parsed;
+  const reporter = createReporter(Boolean(v.json));
+  if (v.help || positionals.length === 0) {
+    process.stdout.write(`${HELP}\n`);
+    return positionals.length === 0 && !v.help ? EXIT.badInput : EXIT.ok;
+  }
+  try {
+    const [command, sub, dir] = positionals;
+    const modelDir = resolve(v.model ?? DEFAULT_MODEL_DIR);
+    const threads = v.threads === undefined ? 0 : parsePositiveInt(v.threads, '--threads', 1);
+    if (command === 'models') {
+      if (!dir || (sub !== 'verify' && sub !== 'info'))
+        throw new UsageError('usage: geometry-ldm models verify|info DIR');
+      await (sub === 'verify' ? modelsVerify : modelsInfo)(dir, reporter);
+    } else if (command === 'generate') {
+      if (!v.grid) throw new UsageError('--grid X,Y,Z is required');
+      const sampler = v.sampler ?? 'ddim';
+      if (sampler !== 'ddim' && sampler !== 'ddpm')
+        throw new UsageError(`--sampler must be ddim or ddpm, got "${sampler}"`);
+      await runGenerate(
+        {
+          grid: parseDims(v.grid, '--grid'),
+          spacingMm: v.spacing ? parseVec3(v.spacing, '--spacing', { positive: true }) : undefined,
+          fov: parseFov(v.fov ?? []),
+          rotationDeg: parseRotation(v.rotate ?? []),
+          count: parsePositiveInt(v.count, '--count', 1),
+          seed: v.seed ?? '0',
+          sampler:
+            sampler === 'ddim'
+              ? { kind: 'ddim', steps: parsePositiveInt(v.steps, '--steps', 50) }
+              : { kind: 'ddpm', steps: parsePositiveInt(v.steps, '--steps', 1000) },
+          modelDir,
+          out: v.out ? resolve(v.out) : undefined,
+          pacs: v.stow ? pacsConfig(v.pacs, v.config) : undefined,
+          jobPath: v.job ? resolve(v.job) : undefined,
+          batchId: v['batch-id'],
+          shard: parseShard(
+            v.shard ??
+              (process.env.JOB_COMPLETION_INDEX !== undefined && process.env.GEOMETRY_LDM_SHARDS
+                ? `${process.env.JOB_COMPLETION_INDEX}/${process.env.GEOMETRY_LDM_SHARDS}`
+                : undefined),
+          ),
+          threads,
+        },
+        reporter,
+        signal,
+      );
+    } else if (command === 'super-resolve') {
+      if (!v.study) throw new UsageError('--study UID is required');
+      await runSuperResolve(
+        {
+          pacs: pacsConfig(v.pacs, v.config),
+          study: v.study,
+          series: v.series,
+          spacingMm: v.spacing ? parseVec3(v.spacing, '--spacing', { positive: true }) : undefined,
+          scale: v.scale === undefined ? undefined : Number(v.scale),
+          samples: v.samples === undefined ? undefined : parsePositiveInt(v.samples, '--samples', 1),
+          cycles: v.cycles === undefined ? undefined : parsePositiveInt(v.cycles, '--cycles', 1),
+          tStart: v.t === undefined ? undefined : parsePositiveInt(v.t, '--t', 1),
+          steps: v.steps === undefined ? undefined : parsePositiveInt(v.steps, '--steps', 1),
+          seed: v.seed ?? '0',
+          stdMap: Boolean(v['std-map']),
+          modelDir,
+          out: v.out ? resolve(v.out) : undefined,
+          stow: Boolean(v.stow),
+          threads,
+        },
+        reporter,
+        signal,
+      );
+    } else {
+      throw new UsageError(`unknown command "${command}" (try --help)`);
+    }
+    return EXIT.ok;
+  } catch (e) {
+    const code = exitCodeFor(e);
+    const err = e as { message?: string; code?: string };
+    // One line, plain words; the code names the class of failure.
+    reporter.error((err.message ?? String(e)).split('\n')[0], { code: err.code ?? 'internal', exit: code });
+    return code;
+  }
+}

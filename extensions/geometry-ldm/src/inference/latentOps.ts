@@ -1,0 +1,156 @@
+/**
+ * The model calls of the pipelines, in one place: encode, denoise (one UNet
+ * call), decode, with the manifest's latent scale and tensor names.
+ * Shapes follow geometry/conventions.ts: [B, C, nz, ny, nx].
+ */
+import { onnxShape, voxelCount, type Dims3 } from '../geometry/conventions';
+import type { LoadedModel } from './modelSessions';
+import { InferenceError } from './errors';
+import type { Float32Tensor } from './runtime';
+import { runTiled, tilesFor, type TilingPolicy } from './tiling';
+
+function only(out: Record<string, Float32Tensor>, name: string, model: string): Float32Tensor {
+  const t = out[name] ?? Object.values(out)[0];
+  if (!t) throw new InferenceError('run-failed', `model "${model}" returned no output "${name}"`);
+  return t;
+}
+
+function ioName(
+  model: LoadedModel,
+  part: 'encoder' | 'decoder' | 'unet',
+  kind: 'inputs' | 'outputs',
+  n: number,
+): string {
+  return model.manifest.onnx[part][kind][n].name;
+}
+
+/** image (model intensity) + coordinate channels -> latent scaled for diffusion (tiled when the policy says so). */
+export async function encode(
+  model: LoadedModel,
+  image: Float32Array,
+  coords: Float32Array,
+  dims: Dims3,
+  tiling?: TilingPolicy,
+  onTile?: (done: number, total: number) => void,
+): Promise<Float32Array> {
+  const f = model.manifest.latent.factor;
+  const latentDims = dims.map((n) => n / f) as unknown as Dims3;
+  const runOnce = async (img: Float32Array, crd: Float32Array, d: Dims3) => {
+    const out = await model.encoder.run({
+      [ioName(model, 'encoder', 'inputs', 0)]: { data: img, dims: onnxShape(1, 1, d) },
+      [ioName(model, 'encoder', 'inputs', 1)]: { data: crd, dims: onnxShape(1, 3, d) },
+    });
+    return only(out, ioName(model, 'encoder', 'outputs', 0), 'encoder').data;
+  };
+  const plan = tilesFor(latentDims, f, tiling);
+  let z: Float32Array;
+  if (!plan) {
+    z = await runOnce(image, coords, dims);
+  } else {
+    const n = voxelCount(dims);
+    const input = new Float32Array(4 * n);
+    input.set(image, 0);
+    input.set(coords, n);
+    z = await runTiled({
+      input,
+      inChannels: 4,
+      outChannels: model.manifest.latent.channels,
+      latentDims,
+      inFactor: f,
+      outFactor: 1,
+      plan,
+      run: (tile, td) => {
+        const tn = voxelCount(td);
+        return runOnce(tile.subarray(0, tn), tile.subarray(tn), td);
+      },
+      onTile,
+    });
+  }
+  const scale = model.manifest.latent.scale;
+  const scaled = new Float32Array(z.length);
+  for (let n = 0; n < z.length; n++) scaled[n] = z[n] * scale;
+  return scaled;
+}
+
+/** A batch of B diffusion latents (concatenated) -> eps predictions. */
+export async function predictNoise(
+  model: LoadedModel,
+  zt: Float32Array,
+  t: number,
+  latentCond: Float32Array,
+  latentDims: Dims3,
+  batch: number,
+): Promise<Float32Array> {
+  const c = model.manifest.latent.channels;
+  const n = voxelCount(latentDims);
+  if (zt.length !== batch * c * n)
+    throw new InferenceError('invalid-input', 'latent batch has the wrong size');
+  // The conditioning is the same for every sample of the batch.
+  const cond = batch === 1 ? latentCond : new Float32Array(batch * 3 * n);
+  if (batch > 1) for (let b = 0; b < batch; b++) cond.set(latentCond, b * 3 * n);
+  const out = await model.unet.run({
+    [ioName(model, 'unet', 'inputs', 0)]: { data: zt, dims: onnxShape(batch, c, latentDims) },
+    [ioName(model, 'unet', 'inputs', 1)]: { data: new Float32Array(batch).fill(t), dims: [batch] },
+    [ioName(model, 'unet', 'inputs', 2)]: { data: cond, dims: onnxShape(batch, 3, latentDims) },
+  });
+  return only(out, ioName(model, 'unet', 'outputs', 0), 'unet').data;
+}
+
+/** A batch of diffusion latents -> images in model intensity ([B][nz][ny][nx]); tiled per the policy. */
+export async function decode(
+  model: LoadedModel,
+  z: Float32Array,
+  latentDims: Dims3,
+  batch: number,
+  tiling?: TilingPolicy,
+  onTile?: (done: number, total: number) => void,
+): Promise<Float32Array> {
+  const c = model.manifest.latent.channels;
+  const f = model.manifest.latent.factor;
+  const inv = 1 / model.manifest.latent.scale;
+  const unscaled = new Float32Array(z.length);
+  for (let n = 0; n < z.length; n++) unscaled[n] = z[n] * inv;
+  const runOnce = async (lat: Float32Array, d: Dims3, b: number) => {
+    const out = await model.decoder.run({
+      [ioName(model, 'decoder', 'inputs', 0)]: { data: lat, dims: onnxShape(b, c, d) },
+    });
+    return only(out, ioName(model, 'decoder', 'outputs', 0), 'decoder').data;
+  };
+  const plan = tilesFor(latentDims, f, tiling);
+  if (!plan) return runOnce(unscaled, latentDims, batch);
+  const perLatent = c * voxelCount(latentDims);
+  const perImage = voxelCount(latentDims) * f ** 3;
+  const out = new Float32Array(batch * perImage);
+  for (let b = 0; b < batch; b++) {
+    const img = await runTiled({
+      input: unscaled.subarray(b * perLatent, (b + 1) * perLatent),
+      inChannels: c,
+      outChannels: 1,
+      latentDims,
+      inFactor: 1,
+      outFactor: f,
+      plan,
+      run: (tile, td) => runOnce(tile, td, 1),
+      onTile,
+    });
+    out.set(img, b * perImage);
+  }
+  return out;
+}
+
+/** Downsampled mid-slice (k = nz/2) of image 0 of a batch, for progress previews. */
+export function midSlicePreview(
+  image: Float32Array,
+  dims: Dims3,
+  maxSize = 64,
+): { width: number; height: number; data: Float32Array } {
+  const [nx, ny, nz] = dims;
+  const step = Math.max(1, Math.ceil(Math.max(nx, ny) / maxSize));
+  const width = Math.ceil(nx / step);
+  const height = Math.ceil(ny / step);
+  const data = new Float32Array(width * height);
+  const k = Math.floor(nz / 2);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) data[y * width + x] = image[(k * ny + y * step) * nx + x * step];
+  return { width, height, data };
+}

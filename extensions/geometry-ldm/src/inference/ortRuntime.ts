@@ -1,0 +1,115 @@
+/**
+ * InferenceRuntime over an injected onnxruntime module. onnxruntime-node and
+ * onnxruntime-web expose the same `InferenceSession` / `Tensor` API, so one
+ * adapter serves both: the caller passes the module it imported.
+ */
+import { InferenceError } from './errors';
+import type {
+  BackendInfo,
+  ExecutionProvider,
+  Float32Tensor,
+  InferenceRuntime,
+  ModelSession,
+} from './runtime';
+
+/** The part of the onnxruntime API this adapter uses (shared by -node and -web). */
+export interface OrtModule {
+  InferenceSession: {
+    create(bytes: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+}
+
+interface OrtTensor {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+  readonly type: string;
+  dispose?(): void;
+}
+
+interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+
+export interface OrtRuntimeOptions {
+  readonly library: BackendInfo['library'];
+  readonly executionProvider: ExecutionProvider;
+  readonly threads: number;
+  readonly fallbackReason?: string;
+  /** Extra session options (graphOptimizationLevel, preferredOutputLocation, ...). */
+  readonly sessionOptions?: Record<string, unknown>;
+}
+
+function isOutOfMemory(message: string): boolean {
+  return /out of memory|bad_alloc|OOM|memory access out of bounds|Aborted\(\)|exceeds .*limit/i.test(message);
+}
+
+export function createOrtRuntime(ort: OrtModule, options: OrtRuntimeOptions): InferenceRuntime {
+  const backend: BackendInfo = {
+    library: options.library,
+    executionProvider: options.executionProvider,
+    threads: options.threads,
+    ...(options.fallbackReason ? { fallbackReason: options.fallbackReason } : {}),
+  };
+  return {
+    backend,
+    async createSession(name: string, modelBytes: Uint8Array): Promise<ModelSession> {
+      let session: OrtSession;
+      try {
+        session = await ort.InferenceSession.create(modelBytes, {
+          executionProviders: [options.executionProvider],
+          intraOpNumThreads: options.threads,
+          graphOptimizationLevel: 'all',
+          ...options.sessionOptions,
+        });
+      } catch (e) {
+        throw new InferenceError(
+          'session-failed',
+          `could not load model "${name}" on ${options.executionProvider}: ${(e as Error).message}`,
+          {
+            model: name,
+          },
+        );
+      }
+      return {
+        name,
+        inputNames: session.inputNames,
+        outputNames: session.outputNames,
+        async run(feeds) {
+          const ortFeeds: Record<string, OrtTensor> = {};
+          for (const [key, t] of Object.entries(feeds))
+            ortFeeds[key] = new ort.Tensor('float32', t.data, t.dims);
+          let out: Record<string, OrtTensor>;
+          try {
+            out = await session.run(ortFeeds);
+          } catch (e) {
+            const msg = (e as Error).message ?? String(e);
+            throw new InferenceError(
+              isOutOfMemory(msg) ? 'out-of-memory' : 'run-failed',
+              `model "${name}" failed on ${options.executionProvider}: ${msg}`,
+              { model: name },
+            );
+          }
+          const result: Record<string, Float32Tensor> = {};
+          for (const [key, t] of Object.entries(out)) {
+            // Duck-typed (not instanceof): the runtime may allocate in another realm (native addon, jest vm).
+            if (t.type !== 'float32' || !ArrayBuffer.isView(t.data)) {
+              throw new InferenceError(
+                'run-failed',
+                `model "${name}" output "${key}" is ${t.type}, expected float32`,
+              );
+            }
+            // Copy into this realm (typed-array constructors work across realms) and out of the runtime's buffer.
+            result[key] = { data: new Float32Array(t.data as Float32Array), dims: [...t.dims] };
+            t.dispose?.();
+          }
+          return result;
+        },
+        release: () => session.release(),
+      };
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * @jest-environment ./models/training/ortJestEnvironment.cjs
+ */
+/**
+ * Both pipelines on a tiny random-weight model (exported by the committed
+ * export code) with onnxruntime-node: determinism, independence from the
+ * batch size, result geometry, cancellation and typed input errors.
+ */
+import * as ort from 'onnxruntime-node';
+import { applyPoint, compose, invert } from '../geometry/affine';
+import { spacingOf } from '../geometry/dicomGeometry';
+import { makeVolume, type Volume } from '../volume/volume';
+import { exportTinyModel, type ExportedModel } from '../../../../test/support/tinyModel';
+import { InferenceError } from './errors';
+import { generate } from './generate';
+import { loadModel, type LoadedModel } from './modelSessions';
+import { createOrtRuntime, type OrtModule } from './ortRuntime';
+import type { ProgressEvent } from './progress';
+import { superResolve } from './superResolve';
+
+let exported: ExportedModel;
+let model: LoadedModel;
+
+beforeAll(async () => {
+  exported = exportTinyModel(0);
+  const runtime = createOrtRuntime(ort as unknown as OrtModule, {
+    library: 'onnxruntime-node',
+    executionProvider: 'cpu',
+    threads: 1,
+  });
+  model = await loadModel(exported.manifest, runtime, async (_part, file) => exported.readFile(file.path));
+}, 180000);
+
+afterAll(async () => {
+  await model?.release();
+  exported?.remove();
+});
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let n = 0; n < a.length; n++) m = Math.max(m, Math.abs(a[n] - b[n]));
+  return m;
+}
+
+/** A small smooth "CT" in HU on an oblique-ish grid. */
+function phantom(): Volume {
+  const dims = [20, 18, 16] as const;
+  const data = new Float32Array(20 * 18 * 16);
+  for (let k = 0; k < 16; k++)
+    for (let j = 0; j < 18; j++)
+      for (let i = 0; i < 20; i++) data[(k * 18 + j) * 20 + i] = -800 + 60 * i + 40 * j - 30 * k;
+  return makeVolume(dims, [1.5, 0, 0, -20, 0, 1.5, 0, 10, 0, 0, 4, 100, 0, 0, 0, 1], data, 'HU');
+}
+
+describe('generate', () => {
+  const spec = {
+    geometry: { kind: 'fov' as const, dims: [32, 32, 40] as const },
+    seed: 'g-1',
+    sampler: { kind: 'ddim' as const, steps: 4 },
+  };
+
+  it('is bit-identical for the same seed and differs for another', async () => {
+    const a = await generate(model, spec);
+    const b = await generate(model, spec);
+    const c = await generate(model, { ...spec, seed: 'g-2' });
+    expect(a.samples[0].volume.data).toEqual(b.samples[0].volume.data);
+    expect(maxAbsDiff(a.samples[0].volume.data, c.samples[0].volume.data)).toBeGreaterThan(1e-3);
+    expect(a.samples[0].volume.unit).toBe('HU');
+  });
+
+  it('gives each sample the same result whatever the batch size', async () => {
+    const one = await generate(model, { ...spec, samples: 3, batchSize: 1 });
+    const three = await generate(model, { ...spec, samples: 3, batchSize: 3 });
+    for (let s = 0; s < 3; s++) {
+      expect(maxAbsDiff(one.samples[s].volume.data, three.samples[s].volume.data)).toBeLessThan(1e-3);
+    }
+    expect(maxAbsDiff(one.samples[0].volume.data, one.samples[1].volume.data)).toBeGreaterThan(1e-3);
+  });
+
+  it('places the result where the geometry spec says (patient mm)', async () => {
+    const r = await generate(model, {
+      ...spec,
+      geometry: { kind: 'spacing', dims: [32, 32, 32], spacingMm: [2, 3, 4], rotationDeg: [0, 0, 30] },
+    });
+    const v = r.samples[0].volume;
+    spacingOf(v.affine).forEach((s, a) => expect(s).toBeCloseTo([2, 3, 4][a], 9));
+    // centre of the grid = centre of the group box = patient origin (reference extent centred at 0)
+    applyPoint(v.affine, [15.5, 15.5, 15.5]).forEach((x) => expect(x).toBeCloseTo(0, 9));
+  });
+
+  it('runs the DDPM full chain with per-step noise, reporting progress', async () => {
+    const events: ProgressEvent[] = [];
+    const r = await generate(
+      model,
+      { ...spec, geometry: { kind: 'fov', dims: [32, 32, 32] }, sampler: { kind: 'ddpm', steps: 1000 } },
+      { onProgress: (e) => events.push(e), preview: true },
+    );
+    expect(r.samples[0].volume.data.every(Number.isFinite)).toBe(true);
+    const denoise = events.filter((e) => e.stage === 'denoise');
+    expect(denoise).toHaveLength(1000);
+    expect(events.at(-1)?.stage).toBe('finish');
+    expect(events.find((e) => e.preview)?.preview?.width).toBe(32);
+  });
+
+  it('stops within one model call when cancelled and reports it as cancelled', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const p = generate(
+      model,
+      { ...spec, sampler: { kind: 'ddim', steps: 50 } },
+      {
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.stage === 'denoise' && ++calls === 3) controller.abort();
+        },
+      },
+    );
+    await expect(p).rejects.toMatchObject({ code: 'cancelled' });
+    expect(calls).toBe(3);
+  });
+
+  it('rejects a grid the model does not support with a typed error', async () => {
+    await expect(
+      generate(model, { ...spec, geometry: { kind: 'fov', dims: [36, 32, 32] } }),
+    ).rejects.toMatchObject({ code: 'unsupported-grid' });
+  });
+});
+
+describe('superResolve', () => {
+  it('refines to the requested spacing over the same physical box, deterministically', async () => {
+    const src = phantom();
+    const opts = { samples: 2, cycles: 2, ddimSteps: 3, tStart: 100, seed: 5 };
+    const a = await superResolve(model, src, { kind: 'spacing', spacingMm: [0.75, 0.75, 2] }, opts);
+    const b = await superResolve(model, src, { kind: 'spacing', spacingMm: [0.75, 0.75, 2] }, opts);
+    expect(a.mean.data).toEqual(b.mean.data);
+    expect(a.mean.dims).toEqual([40, 36, 32]);
+    expect(a.target.padded.dims).toEqual([40, 40, 32]);
+    spacingOf(a.mean.affine).forEach((s, k) => expect(s).toBeCloseTo([0.75, 0.75, 2][k], 12));
+    // Same box (edges): first target centre sits a quarter source voxel inside the first source centre.
+    const p0 = applyPoint(a.mean.affine, [0, 0, 0]);
+    const s0 = applyPoint(src.affine, [-0.25, -0.25, -0.25]);
+    p0.forEach((x, k) => expect(x).toBeCloseTo(s0[k], 9));
+    expect(a.std.unit).toBe('HU-std');
+    expect(a.std.data.some((x) => x > 0)).toBe(true);
+    expect(a.std.data.every((x) => x >= 0)).toBe(true);
+    // The baseline is a trilinear upsampling: it reproduces the linear phantom exactly inside the source box.
+    const toSource = compose(invert(src.affine), a.upsampled.affine);
+    let checked = 0;
+    for (const [i, j, k] of [
+      [1, 1, 1],
+      [7, 20, 9],
+      [38, 34, 30],
+      [20, 17, 16],
+    ]) {
+      const [si, sj, sk] = applyPoint(toSource, [i, j, k]);
+      if (si < 0 || sj < 0 || sk < 0 || si > 19 || sj > 17 || sk > 15) continue;
+      checked++;
+      expect(a.upsampled.data[(k * 36 + j) * 40 + i]).toBeCloseTo(-800 + 60 * si + 40 * sj - 30 * sk, 2);
+    }
+    expect(checked).toBe(4);
+  });
+
+  it('mean and std agree with the kept samples', async () => {
+    const r = await superResolve(
+      model,
+      phantom(),
+      { kind: 'scale', factor: 2 },
+      { samples: 3, cycles: 1, ddimSteps: 2, keepSamples: true },
+    );
+    const s = r.samples as Volume[];
+    for (const n of [0, 100, 1000, s[0].data.length - 1]) {
+      const xs = s.map((v) => v.data[n]);
+      const mean = xs.reduce((p, q) => p + q, 0) / 3;
+      const std = Math.sqrt(xs.reduce((p, q) => p + (q - mean) ** 2, 0) / 2);
+      expect(r.mean.data[n]).toBeCloseTo(mean, 2);
+      expect(r.std.data[n]).toBeCloseTo(std, 2);
+    }
+  });
+
+  it.each([
+    [{ kind: 'spacing', spacingMm: [3, 1.5, 4] }, 'coarser'],
+    [{ kind: 'spacing', spacingMm: [0, 1, 1] }, 'positive'],
+  ] as const)('rejects target %j', async (target, words) => {
+    const p = superResolve(model, phantom(), target as never, { samples: 1, cycles: 1, ddimSteps: 1 });
+    await expect(p).rejects.toBeInstanceOf(InferenceError);
+    await expect(p).rejects.toThrow(words);
+  });
+
+  it('rejects a volume that is not in HU', async () => {
+    const v = { ...phantom(), unit: 'model' as const };
+    await expect(superResolve(model, v, { kind: 'scale', factor: 2 })).rejects.toMatchObject({
+      code: 'invalid-input',
+    });
+  });
+});

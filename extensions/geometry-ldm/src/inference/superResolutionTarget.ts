@@ -1,0 +1,78 @@
+/**
+ * The target grid of a super-resolution: the source's physical box (voxel
+ * EDGES, so a 2x finer grid has exactly twice the voxels) at a finer spacing,
+ * same orientation, then padded to the model's multiple of 8 about the centre.
+ */
+import { compose, scaling, translation, type Affine } from '../geometry/affine';
+import type { Dims3, Vec3 } from '../geometry/conventions';
+import { spacingOf } from '../geometry/dicomGeometry';
+import type { Grid } from '../volume/volume';
+import { InferenceError } from './errors';
+
+export type SuperResolutionTarget =
+  | { readonly kind: 'spacing'; readonly spacingMm: Vec3 }
+  | { readonly kind: 'scale'; readonly factor: number | Vec3 }
+  | { readonly kind: 'grid'; readonly grid: Grid };
+
+export interface PlannedTarget {
+  /** The result grid the user asked for. */
+  readonly output: Grid;
+  /** The grid the model runs on: `output` padded to multiples of `multiple`, same voxel centres. */
+  readonly padded: Grid;
+  /** Offset of `output` inside `padded` (voxels). */
+  readonly offset: Dims3;
+}
+
+/** Grid with the same centre as `grid`, the same axes, a new size (extra voxels split low/high, high gets the odd one). */
+function recentre(grid: Grid, dims: Dims3): { grid: Grid; offset: Dims3 } {
+  const offset = [0, 1, 2].map((a) => Math.floor((dims[a] - grid.dims[a]) / 2)) as unknown as Dims3;
+  const affine: Affine = compose(grid.affine, translation([-offset[0], -offset[1], -offset[2]]));
+  return { grid: { dims, affine }, offset };
+}
+
+export function planSuperResolutionTarget(
+  source: Grid,
+  target: SuperResolutionTarget,
+  multiple = 8,
+): PlannedTarget {
+  let output: Grid;
+  const srcSpacing = spacingOf(source.affine);
+  if (target.kind === 'grid') {
+    output = target.grid;
+  } else {
+    const spacing: Vec3 =
+      target.kind === 'spacing'
+        ? target.spacingMm
+        : (srcSpacing.map(
+            (s, a) => s / (typeof target.factor === 'number' ? target.factor : target.factor[a]),
+          ) as unknown as Vec3);
+    if (!spacing.every((s) => Number.isFinite(s) && s > 0)) {
+      throw new InferenceError(
+        'invalid-input',
+        `target spacing must be positive mm, got [${spacing.join(', ')}]`,
+      );
+    }
+    const coarser = spacing.findIndex((s, a) => s > srcSpacing[a] * (1 + 1e-6));
+    if (coarser >= 0) {
+      throw new InferenceError(
+        'invalid-input',
+        `target spacing ${spacing[coarser].toFixed(3)} mm along ${'ijk'[coarser]} is coarser than the source's ${srcSpacing[coarser].toFixed(3)} mm: super-resolution only refines`,
+      );
+    }
+    const ratio = spacing.map((s, a) => s / srcSpacing[a]);
+    const dims = source.dims.map((n, a) =>
+      Math.max(1, Math.round((n * srcSpacing[a]) / spacing[a] - 1e-9)),
+    ) as unknown as Dims3;
+    // Same box centre: target index (n'-1)/2 lands on source index (n-1)/2.
+    const affine = compose(
+      source.affine,
+      translation([(source.dims[0] - 1) / 2, (source.dims[1] - 1) / 2, (source.dims[2] - 1) / 2]),
+      scaling(ratio as unknown as Vec3),
+      translation([-(dims[0] - 1) / 2, -(dims[1] - 1) / 2, -(dims[2] - 1) / 2]),
+    );
+    output = { dims, affine };
+  }
+  const paddedDims = output.dims.map((n) => Math.ceil(n / multiple) * multiple) as unknown as Dims3;
+  const { grid: padded, offset } = recentre(output, paddedDims);
+  return { output, padded, offset };
+}

@@ -1,0 +1,182 @@
+/**
+ * superResolve(volume, target): emergent super-resolution (method.md section 4).
+ * Trilinear upsample to the target grid, encode with the target's coordinate
+ * channels, then per sample: `cycles` times (noise to tStart, DDIM back to 0
+ * without added noise), decode; mean and standard deviation over N samples.
+ */
+import { voxelCount } from '../geometry/conventions';
+import { coordinateChannels, latentConditioning, pooledDims } from '../geometry/coordinateChannels';
+import { indexToGroup, scanExtentGroupSpace, type GroupSpace } from '../geometry/groupSpace';
+import { addNoise, createRng, createSchedule, DDIMScheduler, deriveSeed } from '../diffusion';
+import { checkGrid, intensityParams, scheduleConfig, superResolutionDefaults } from '../model/manifest';
+import { crop } from '../volume/pad';
+import { huToModel, modelToHu } from '../volume/intensity';
+import { resample } from '../volume/resample';
+import { RunningStats } from '../volume/stats';
+import { makeVolume, type Volume } from '../volume/volume';
+import { InferenceError, throwIfCancelled } from './errors';
+import { decode, encode, midSlicePreview } from './latentOps';
+import type { LoadedModel } from './modelSessions';
+import { ProgressTracker, type ProgressListener } from './progress';
+import { batchNoise, denoise } from './sampler';
+import type { TilingPolicy } from './tiling';
+import {
+  planSuperResolutionTarget,
+  type PlannedTarget,
+  type SuperResolutionTarget,
+} from './superResolutionTarget';
+
+export interface SuperResolveOptions {
+  /** Noise level to go back to each cycle (default from the manifest; paper: 100). */
+  readonly tStart?: number;
+  readonly cycles?: number;
+  readonly ddimSteps?: number;
+  readonly samples?: number;
+  readonly seed?: number | string;
+  readonly batchSize?: number;
+  /** Placement in group space (default: 'scan-extent' of the source volume). */
+  readonly groupSpace?: GroupSpace;
+  readonly onProgress?: ProgressListener;
+  readonly signal?: AbortSignal;
+  readonly preview?: boolean;
+  /** Tile the encoder/decoder when one call would exceed the runtime's limits. */
+  readonly tiling?: TilingPolicy;
+  /** Keep every sample (memory!); default false: only mean and std are kept. */
+  readonly keepSamples?: boolean;
+}
+
+export interface SuperResolveResult {
+  /** Mean over samples, HU, on the requested output grid. */
+  readonly mean: Volume;
+  /** Sample standard deviation (ddof 1; 0 for one sample), HU. */
+  readonly std: Volume;
+  /** The trilinear upsampling the model started from (HU, output grid): the baseline. */
+  readonly upsampled: Volume;
+  readonly samples?: Volume[];
+  readonly target: PlannedTarget;
+  readonly groupSpace: GroupSpace;
+  readonly settings: {
+    tStart: number;
+    cycles: number;
+    ddimSteps: number;
+    samples: number;
+    seed: number | string;
+  };
+}
+
+export async function superResolve(
+  model: LoadedModel,
+  source: Volume,
+  target: SuperResolutionTarget,
+  options: SuperResolveOptions = {},
+): Promise<SuperResolveResult> {
+  if (source.unit !== 'HU')
+    throw new InferenceError('invalid-input', `super-resolution needs a volume in HU, got ${source.unit}`);
+  const m = model.manifest;
+  const defaults = superResolutionDefaults(m);
+  const settings = {
+    tStart: options.tStart ?? defaults.tStart,
+    cycles: options.cycles ?? defaults.cycles,
+    ddimSteps: options.ddimSteps ?? defaults.ddimSteps,
+    samples: options.samples ?? defaults.samples,
+    seed: options.seed ?? 0,
+  };
+  for (const [k, v] of Object.entries(settings)) {
+    if (k !== 'seed' && (!Number.isInteger(v) || (v as number) < 1)) {
+      throw new InferenceError('invalid-input', `${k} must be a positive integer, got ${String(v)}`);
+    }
+  }
+  const plan = planSuperResolutionTarget(source, target, m.grid.multipleOf);
+  checkGrid(m, plan.padded.dims);
+  const group = options.groupSpace ?? scanExtentGroupSpace(source.dims, source.affine);
+  const tracker = new ProgressTracker(
+    1 +
+      settings.samples * settings.cycles * settings.ddimSteps +
+      Math.ceil(settings.samples / (options.batchSize ?? 1)),
+    options.onProgress,
+  );
+  tracker.emit('prepare');
+
+  // 1. Trilinear upsampling onto the padded target grid (border values outside the source box).
+  const upPadded = resample(source, plan.padded, { outside: 'border' });
+  const intensity = intensityParams(m);
+  const x = huToModel(upPadded, intensity);
+  const dims = plan.padded.dims;
+  const a = indexToGroup(plan.padded.affine, group);
+  const coords = coordinateChannels(dims, a);
+  const latentDims = pooledDims(dims, m.latent.factor);
+  const latentCond = latentConditioning(dims, a, m.latent.factor);
+
+  // 2. Encode once: every sample starts from the same latent.
+  throwIfCancelled(options.signal);
+  const z0 = await encode(model, x.data, coords, dims, options.tiling);
+  tracker.tick('encode');
+
+  const schedule = createSchedule(scheduleConfig(m));
+  const ddim = new DDIMScheduler(scheduleConfig(m));
+  ddim.setPartialTimesteps(settings.tStart, settings.ddimSteps);
+  const perSample = z0.length;
+  const outBox = { start: plan.offset, dims: plan.output.dims };
+  const stats = new RunningStats(voxelCount(plan.output.dims));
+  const kept: Volume[] = [];
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 1, settings.samples));
+  const n = voxelCount(dims);
+
+  for (let first = 0; first < settings.samples; first += batchSize) {
+    const batch = Math.min(batchSize, settings.samples - first);
+    const rngs = Array.from({ length: batch }, (_, b) =>
+      createRng(deriveSeed(settings.seed, 'super-resolve', first + b)),
+    );
+    let z: Float32Array = new Float32Array(batch * perSample);
+    for (let b = 0; b < batch; b++) z.set(z0, b * perSample);
+    for (let c = 0; c < settings.cycles; c++) {
+      // 3. Forward process to tStart with fresh noise per sample and cycle.
+      z = addNoise(schedule, z, batchNoise(rngs, perSample), settings.tStart);
+      // 4. Deterministic DDIM back to a clean latent.
+      z = await denoise({
+        model,
+        z,
+        batch,
+        latentDims,
+        latentCond,
+        rngs,
+        timesteps: ddim.timesteps,
+        step: (eps, t, zz) => ddim.step(eps, t, zz),
+        stochastic: false,
+        tracker,
+        signal: options.signal,
+        sampleIndex: first,
+        samples: settings.samples,
+      });
+    }
+    throwIfCancelled(options.signal);
+    const images = await decode(model, z, latentDims, batch, options.tiling);
+    for (let b = 0; b < batch; b++) {
+      const img = makeVolume(dims, plan.padded.affine, images.slice(b * n, (b + 1) * n), 'model');
+      const hu = crop(modelToHu(img, intensity), outBox);
+      stats.add(hu.data);
+      if (options.keepSamples) kept.push(hu);
+    }
+    tracker.tick('decode', {
+      sample: first,
+      samples: settings.samples,
+      ...(options.preview ? { preview: midSlicePreview(images.subarray(0, n), dims) } : {}),
+    });
+  }
+  tracker.emit('finish');
+  const out = plan.output;
+  return {
+    mean: makeVolume(out.dims, out.affine, stats.mean(), 'HU'),
+    std: makeVolume(
+      out.dims,
+      out.affine,
+      settings.samples > 1 ? stats.std({ ddof: 1 }) : new Float32Array(stats.length),
+      'HU-std',
+    ),
+    upsampled: crop(upPadded, outBox),
+    ...(options.keepSamples ? { samples: kept } : {}),
+    target: plan,
+    groupSpace: group,
+    settings,
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * @jest-environment ./models/training/ortJestEnvironment.cjs
+ */
+import * as ort from 'onnxruntime-node';
+import { coordinateChannels } from '../geometry/coordinateChannels';
+import type { Dims3 } from '../geometry/conventions';
+import { voxelCount } from '../geometry/conventions';
+import { exportTinyModel, type ExportedModel } from '../../../../test/support/tinyModel';
+import { decode, encode } from './latentOps';
+import { loadModel, type LoadedModel } from './modelSessions';
+import { createOrtRuntime, type OrtModule } from './ortRuntime';
+import { planTiles, runTiled, tilesFor } from './tiling';
+
+describe('tile plans', () => {
+  it('cover every latent voxel, overlap as asked and end flush', () => {
+    const p = planTiles([13, 8, 5], [6, 8, 5], [2, 2, 2]);
+    expect(p.starts[0]).toEqual([0, 4, 7]);
+    expect(p.starts[1]).toEqual([0]);
+    expect(p.size).toEqual([6, 8, 5]);
+  });
+  it('tile only when the volume exceeds the cap', () => {
+    expect(tilesFor([4, 4, 4], 8, { maxImageVoxelsPerCall: 32 ** 3 })).toBeNull();
+    const p = tilesFor([8, 8, 8], 8, { maxImageVoxelsPerCall: 40 * 40 * 40, overlapLatent: 2 })!;
+    expect(p.size[0] * p.size[1] * p.size[2] * 512).toBeLessThanOrEqual(40 ** 3);
+  });
+  it('refuse a cap that no tile can meet', () => {
+    expect(() => tilesFor([8, 8, 8], 8, { maxImageVoxelsPerCall: 100, overlapLatent: 2 })).toThrow(/exceeds/);
+  });
+});
+
+describe('runTiled with a local (pointwise) model equals the whole-volume result exactly', () => {
+  it.each([
+    [[7, 5, 6], [3, 3, 3], [1, 1, 1], 8, 1],
+    [[5, 4, 3], [2, 4, 2], [0, 0, 0], 1, 8],
+    [[6, 6, 6], [4, 4, 4], [1, 1, 1], 1, 8],
+  ] as Array<[Dims3, Dims3, Dims3, number, number]>)(
+    'latent %j tile %j overlap %j (in x%i, out x%i)',
+    async (L, tile, overlap, fi, fo) => {
+      const inDims = L.map((n) => n * fi) as unknown as Dims3;
+      const input = new Float32Array(2 * voxelCount(inDims)).map((_, n) => Math.sin(n * 0.1));
+      // "model": per latent cell, average of the input cell (both channels), broadcast to fo^3 outputs.
+      const model = async (x: Float32Array, d: Dims3) => {
+        const l = d.map((n) => n / fi) as unknown as Dims3;
+        const od = l.map((n) => n * fo) as unknown as Dims3;
+        const out = new Float32Array(voxelCount(od));
+        const nIn = voxelCount(d);
+        for (let k = 0; k < od[2]; k++)
+          for (let j = 0; j < od[1]; j++)
+            for (let i = 0; i < od[0]; i++) {
+              const [I, J, K] = [Math.floor(i / fo), Math.floor(j / fo), Math.floor(k / fo)];
+              let s = 0;
+              for (let c = 0; c < 2; c++)
+                for (let kk = 0; kk < fi; kk++)
+                  for (let jj = 0; jj < fi; jj++)
+                    for (let ii = 0; ii < fi; ii++)
+                      s += x[c * nIn + ((K * fi + kk) * d[1] + J * fi + jj) * d[0] + I * fi + ii];
+              out[(k * od[1] + j) * od[0] + i] = s;
+            }
+        return out;
+      };
+      const whole = await model(input, inDims);
+      const tiled = await runTiled({
+        input,
+        inChannels: 2,
+        outChannels: 1,
+        latentDims: L,
+        inFactor: fi,
+        outFactor: fo,
+        plan: planTiles(L, tile, overlap),
+        run: model,
+      });
+      let max = 0;
+      for (let n = 0; n < whole.length; n++) max = Math.max(max, Math.abs(whole[n] - tiled[n]));
+      expect(max).toBeLessThan(1e-5);
+    },
+  );
+});
+
+describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', () => {
+  let exported: ExportedModel;
+  let model: LoadedModel;
+  beforeAll(async () => {
+    exported = exportTinyModel(0);
+    const rt = createOrtRuntime(ort as unknown as OrtModule, {
+      library: 'onnxruntime-node',
+      executionProvider: 'cpu',
+      threads: 1,
+    });
+    model = await loadModel(exported.manifest, rt, async (_p, f) => exported.readFile(f.path));
+  }, 180000);
+  afterAll(async () => {
+    await model?.release();
+    exported?.remove();
+  });
+
+  const dims: Dims3 = [96, 80, 64];
+  // Stated tolerances (model intensity units; the demo model maps 2000 HU onto 1): overlap 4 latent
+  // voxels (the default, about the decoder's receptive field): 1e-4; overlap 3: 1e-3.
+  const policies = [
+    { maxImageVoxelsPerCall: 72 * 72 * 72, overlapLatent: 4, tolerance: 1e-4 },
+    { maxImageVoxelsPerCall: 56 * 56 * 56, overlapLatent: 3, tolerance: 1e-3 },
+  ];
+
+  it.each(policies)('decoder: tiled equals untiled within the stated tolerance, %j', async (policy) => {
+    const L: Dims3 = [12, 10, 8];
+    const z = new Float32Array(8 * voxelCount(L)).map(
+      (_, n) => Math.sin(n * 0.37) + 0.3 * Math.cos(n * 0.011),
+    );
+    const whole = await decode(model, z, L, 1);
+    let tiles = 0;
+    const tiled = await decode(model, z, L, 1, policy, (_d, t) => (tiles = t));
+    expect(tiles).toBeGreaterThan(1);
+    let max = 0;
+    for (let n = 0; n < whole.length; n++) max = Math.max(max, Math.abs(whole[n] - tiled[n]));
+    console.log(`decoder tiled vs untiled: ${tiles} tiles, max |diff| ${max}`);
+    expect(max).toBeLessThan(policy.tolerance);
+  });
+
+  it.each(policies)('encoder: tiled latent equals the untiled one, %j', async (policy) => {
+    const n = voxelCount(dims);
+    const image = new Float32Array(n);
+    for (let k = 0; k < dims[2]; k++)
+      for (let j = 0; j < dims[1]; j++)
+        for (let i = 0; i < dims[0]; i++)
+          image[(k * dims[1] + j) * dims[0] + i] =
+            0.5 + 0.4 * Math.sin(i / 9) * Math.cos(j / 7) * Math.sin(k / 5 + 1);
+    const coords = coordinateChannels(dims, [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1]);
+    const whole = await encode(model, image, coords, dims);
+    let tiles = 0;
+    const tiled = await encode(model, image, coords, dims, policy, (_d, t) => (tiles = t));
+    expect(tiles).toBeGreaterThan(1);
+    let max = 0;
+    let differing = 0;
+    for (let q = 0; q < whole.length; q++) {
+      const d = Math.abs(whole[q] - tiled[q]);
+      max = Math.max(max, d);
+      if (d > 1e-4) differing++;
+    }
+    console.log(
+      `encoder tiled vs untiled: ${tiles} tiles, max |diff| ${max}, ${differing}/${whole.length} values > 1e-4`,
+    );
+    expect(max).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * Tiled application of a fully convolutional model (encoder or decoder) when
+ * one call over the whole volume would exceed the runtime's memory or buffer
+ * limits. Tiles lie on the latent lattice (multiples of the latent factor),
+ * overlap by `overlap` latent voxels, and are blended with a partition of unity
+ * across each shared band (see axisWeights) that keeps each tile's edge, where
+ * zero padding disturbs it, out of the result. Outside the bands every voxel
+ * comes from one tile.
+ */
+import { voxelCount, type Dims3 } from '../geometry/conventions';
+import { InferenceError } from './errors';
+
+export interface TilePlan {
+  /** Tile starts per axis, in latent voxels. */
+  readonly starts: readonly [number[], number[], number[]];
+  /** Tile size per axis, in latent voxels. */
+  readonly size: Dims3;
+  readonly overlap: Dims3;
+}
+
+/** Tile starts along one axis of n latent voxels: stride size - overlap, the last tile flush with the end. */
+function axisStarts(n: number, size: number, overlap: number): number[] {
+  if (size >= n) return [0];
+  const stride = size - overlap;
+  const starts: number[] = [];
+  for (let s = 0; s + size < n; s += stride) starts.push(s);
+  starts.push(n - size);
+  return starts;
+}
+
+export function planTiles(latentDims: Dims3, tile: Dims3, overlap: Dims3): TilePlan {
+  for (let a = 0; a < 3; a++) {
+    if (!Number.isInteger(tile[a]) || tile[a] < 1)
+      throw new InferenceError('invalid-input', 'tile size must be positive latent voxels');
+    if (
+      !Number.isInteger(overlap[a]) ||
+      overlap[a] < 0 ||
+      (tile[a] < latentDims[a] && 2 * overlap[a] >= tile[a])
+    ) {
+      throw new InferenceError(
+        'invalid-input',
+        `tile overlap ${overlap[a]} does not fit tile ${tile[a]} on axis ${'ijk'[a]}`,
+      );
+    }
+  }
+  const size = tile.map((t, a) => Math.min(t, latentDims[a])) as unknown as Dims3;
+  return {
+    starts: [0, 1, 2].map((a) =>
+      axisStarts(latentDims[a], size[a], overlap[a]),
+    ) as unknown as TilePlan['starts'],
+    size,
+    overlap,
+  };
+}
+
+/**
+ * Blend weights along one axis of a tile, in output voxels (factor f per latent voxel).
+ * Across a band shared with a neighbour the two tiles' weights sum to 1: a tile has
+ * weight 0 in the quarter of the band nearest its own edge (where zero padding
+ * disturbs its output), 1 in the quarter nearest its interior, and a linear ramp
+ * across the middle half.
+ */
+function axisWeights(
+  start: number,
+  size: number,
+  n: number,
+  f: number,
+  prevEnd: number,
+  nextStart: number,
+): Float32Array {
+  const w = new Float32Array(size * f).fill(1);
+  const ramp = (x: number, band: number) => {
+    const margin = Math.floor(band / 4);
+    const width = band - 2 * margin;
+    return Math.min(1, Math.max(0, (x - margin + 0.5) / width));
+  };
+  if (start > 0 && prevEnd > start) {
+    const band = (prevEnd - start) * f;
+    for (let x = 0; x < band; x++) w[x] = Math.min(w[x], ramp(x, band));
+  }
+  if (start + size < n && nextStart < start + size) {
+    const band = (start + size - nextStart) * f;
+    for (let x = 0; x < band; x++) w[size * f - 1 - x] = Math.min(w[size * f - 1 - x], ramp(x, band));
+  }
+  return w;
+}
+
+export interface TiledRunArgs {
+  /** Channel-major input [cin][nz][ny][nx] on the input grid. */
+  readonly input: Float32Array;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  /** Latent grid size. */
+  readonly latentDims: Dims3;
+  /** Input voxels per latent voxel along each axis (encoder: 8, decoder: 1). */
+  readonly inFactor: number;
+  /** Output voxels per latent voxel (encoder: 1, decoder: 8). */
+  readonly outFactor: number;
+  readonly plan: TilePlan;
+  /** Runs the model on one tile: input [cin][tz][ty][tx] -> output [cout][...]. */
+  readonly run: (tile: Float32Array, tileDims: Dims3) => Promise<Float32Array>;
+  readonly onTile?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+function copyBox(
+  src: Float32Array,
+  srcDims: Dims3,
+  channels: number,
+  start: Dims3,
+  dims: Dims3,
+): Float32Array {
+  const out = new Float32Array(channels * voxelCount(dims));
+  const [nx, ny] = srcDims;
+  const srcN = voxelCount(srcDims);
+  let o = 0;
+  for (let c = 0; c < channels; c++)
+    for (let k = 0; k < dims[2]; k++)
+      for (let j = 0; j < dims[1]; j++) {
+        const from = c * srcN + ((start[2] + k) * ny + start[1] + j) * nx + start[0];
+        out.set(src.subarray(from, from + dims[0]), o);
+        o += dims[0];
+      }
+  return out;
+}
+
+export async function runTiled(args: TiledRunArgs): Promise<Float32Array> {
+  const { plan, latentDims: L, inFactor: fi, outFactor: fo } = args;
+  const inDims = L.map((n) => n * fi) as unknown as Dims3;
+  const outDims = L.map((n) => n * fo) as unknown as Dims3;
+  if (args.input.length !== args.inChannels * voxelCount(inDims)) {
+    throw new InferenceError('invalid-input', 'tiled input does not match the latent grid');
+  }
+  const outN = voxelCount(outDims);
+  const acc = new Float32Array(args.outChannels * outN);
+  const wsum = new Float32Array(outN);
+  const [sx, sy, sz] = plan.starts;
+  const total = sx.length * sy.length * sz.length;
+  let done = 0;
+  const weightsFor = (a: number, idx: number) => {
+    const starts = plan.starts[a];
+    const s = starts[idx];
+    const prevEnd = idx > 0 ? starts[idx - 1] + plan.size[a] : s;
+    const nextStart = idx + 1 < starts.length ? starts[idx + 1] : s + plan.size[a];
+    return axisWeights(s, plan.size[a], L[a], fo, prevEnd, nextStart);
+  };
+  for (let iz = 0; iz < sz.length; iz++) {
+    const wz = weightsFor(2, iz);
+    for (let iy = 0; iy < sy.length; iy++) {
+      const wy = weightsFor(1, iy);
+      for (let ix = 0; ix < sx.length; ix++) {
+        if (args.signal?.aborted) throw new InferenceError('cancelled', 'the job was cancelled');
+        const wx = weightsFor(0, ix);
+        const startL: Dims3 = [sx[ix], sy[iy], sz[iz]];
+        const tileIn = copyBox(
+          args.input,
+          inDims,
+          args.inChannels,
+          startL.map((s) => s * fi) as unknown as Dims3,
+          plan.size.map((s) => s * fi) as unknown as Dims3,
+        );
+        const out = await args.run(tileIn, plan.size.map((s) => s * fi) as unknown as Dims3);
+        const td = plan.size.map((s) => s * fo) as unknown as Dims3;
+        const tn = voxelCount(td);
+        if (out.length !== args.outChannels * tn)
+          throw new InferenceError('run-failed', 'tile output has an unexpected size');
+        const o0 = startL.map((s) => s * fo);
+        for (let k = 0; k < td[2]; k++)
+          for (let j = 0; j < td[1]; j++) {
+            const wjk = wz[k] * wy[j];
+            const rowOut = ((o0[2] + k) * outDims[1] + o0[1] + j) * outDims[0] + o0[0];
+            const rowTile = (k * td[1] + j) * td[0];
+            for (let i = 0; i < td[0]; i++) {
+              const w = wjk * wx[i];
+              wsum[rowOut + i] += w;
+              for (let c = 0; c < args.outChannels; c++)
+                acc[c * outN + rowOut + i] += w * out[c * tn + rowTile + i];
+            }
+          }
+        args.onTile?.(++done, total);
+      }
+    }
+  }
+  for (let c = 0; c < args.outChannels; c++) for (let n = 0; n < outN; n++) acc[c * outN + n] /= wsum[n];
+  return acc;
+}
+
+/** When and how to tile: a cap on image voxels per encoder/decoder call, and the overlap. */
+export interface TilingPolicy {
+  /** Largest number of IMAGE voxels one encoder or decoder call may process. */
+  readonly maxImageVoxelsPerCall: number;
+  /** Overlap between neighbouring tiles, in latent voxels (default 4 = 32 image voxels, about the decoder's receptive field). */
+  readonly overlapLatent?: number;
+}
+
+/** A tile plan under the policy, or null when the whole volume fits in one call. */
+export function tilesFor(
+  latentDims: Dims3,
+  factor: number,
+  policy: TilingPolicy | undefined,
+): TilePlan | null {
+  if (!policy || voxelCount(latentDims) * factor ** 3 <= policy.maxImageVoxelsPerCall) return null;
+  const overlap = policy.overlapLatent ?? 4;
+  const maxLatent = policy.maxImageVoxelsPerCall / factor ** 3;
+  // Shrink the largest axis until the tile fits; never below 2 * overlap + 1 latent voxels.
+  const tile = [...latentDims] as [number, number, number];
+  while (tile[0] * tile[1] * tile[2] > maxLatent) {
+    const a = tile.indexOf(Math.max(...tile));
+    if (tile[a] <= 2 * overlap + 1) {
+      throw new InferenceError(
+        'out-of-memory',
+        `a tile of ${tile.join('x')} latent voxels still exceeds ${policy.maxImageVoxelsPerCall} image voxels per call`,
+      );
+    }
+    tile[a] = Math.max(2 * overlap + 1, tile[a] - 1);
+  }
+  return planTiles(latentDims, tile, [overlap, overlap, overlap]);
+}

@@ -1,0 +1,182 @@
+import {
+  checkGrid,
+  fileUrl,
+  groupSpaceDefinition,
+  intensityParams,
+  isSupportedGrid,
+  ManifestError,
+  parseManifest,
+  parseManifestText,
+  scheduleConfig,
+  sha256Hex,
+  superResolutionDefaults,
+  verifyModelFile,
+  type ModelManifest,
+} from './manifest';
+
+const SHA_A = 'a'.repeat(64);
+
+function validManifest(): Record<string, unknown> {
+  const t5 = (name: string, c: number | string, dims: string[]) => ({
+    name,
+    dtype: 'float32',
+    shape: ['B', c, ...dims],
+  });
+  return {
+    schemaVersion: 1,
+    name: 'unit-test-model',
+    version: '1.2.3',
+    licence: 'CC-BY-4.0',
+    intendedUse: 'research, not for diagnosis',
+    trainingData: { summary: 'three CT scans', heldOut: ['lidc-idri-0001'] },
+    files: {
+      encoder: { path: 'encoder.onnx', sha256: SHA_A, bytes: 10, weights: 'float32' },
+      decoder: { path: 'decoder.onnx', sha256: SHA_A, bytes: 10, weights: 'float32' },
+      unet: { path: 'unet.onnx', sha256: SHA_A, bytes: 10, weights: 'float16' },
+    },
+    onnx: {
+      opset: 17,
+      encoder: {
+        inputs: [t5('image', 1, ['D', 'H', 'W']), t5('coords', 3, ['D', 'H', 'W'])],
+        outputs: [t5('latent', 8, ['D/8', 'H/8', 'W/8'])],
+      },
+      decoder: {
+        inputs: [t5('latent', 8, ['d', 'h', 'w'])],
+        outputs: [t5('image', 1, ['8*d', '8*h', '8*w'])],
+      },
+      unet: {
+        inputs: [
+          t5('z_t', 8, ['d', 'h', 'w']),
+          { name: 't', dtype: 'float32', shape: ['B'] },
+          t5('coords', 3, ['d', 'h', 'w']),
+        ],
+        outputs: [t5('eps', 8, ['d', 'h', 'w'])],
+      },
+    },
+    latent: { factor: 8, channels: 8, scale: 1.7, quantised: true, codebookSize: 512 },
+    intensity: { huMin: -1000, huMax: 1000, modelMin: 0, modelMax: 1, clip: true, outsideValueModel: 0 },
+    groupSpace: {
+      kind: 'scan-extent',
+      referenceExtentMm: [375, 355, 295],
+      axes: [
+        { axis: 'u', patientAxis: '+x', zero: 'right', one: 'left' },
+        { axis: 'v', patientAxis: '+y', zero: 'anterior', one: 'posterior' },
+        { axis: 'w', patientAxis: '+z', zero: 'inferior', one: 'superior' },
+      ],
+    },
+    scheduler: {
+      type: 'ddpm',
+      numTrainTimesteps: 1000,
+      betaSchedule: 'scaled_linear',
+      betaStart: 0.0015,
+      betaEnd: 0.0195,
+      varianceType: 'fixed_large',
+      predictionType: 'epsilon',
+    },
+    generation: { ddimSteps: 50, timestepSpacing: 'leading' },
+    superResolution: { tStart: 100, cycles: 5, ddimSteps: 10, samples: 8 },
+    grid: { min: [32, 32, 32], max: [256, 256, 256], multipleOf: 8 },
+  };
+}
+
+function expectCode(fn: () => unknown, code: string): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ManifestError);
+    expect((e as ManifestError).code).toBe(code);
+    return;
+  }
+  throw new Error(`expected ManifestError ${code}`);
+}
+
+describe('model manifest', () => {
+  it('accepts a valid manifest and exposes its parts', () => {
+    const m = parseManifest(validManifest());
+    expect(intensityParams(m)).toEqual({ huMin: -1000, huMax: 1000, modelMin: 0, modelMax: 1, clip: true });
+    expect(scheduleConfig(m)).toEqual({
+      numTrainTimesteps: 1000,
+      betaStart: 0.0015,
+      betaEnd: 0.0195,
+      betaSchedule: 'scaled_linear',
+      varianceType: 'fixed_large',
+    });
+    expect(superResolutionDefaults(m)).toEqual({ tStart: 100, cycles: 5, ddimSteps: 10, samples: 8 });
+    expect(groupSpaceDefinition(m).kind).toBe('scan-extent');
+    expect(groupSpaceDefinition(m).referenceExtentMm).toEqual([375, 355, 295]);
+  });
+
+  it('rejects text that is not JSON', () => {
+    expectCode(() => parseManifestText('{nope'), 'invalid-json');
+  });
+
+  it('rejects schema violations with the path in the message', () => {
+    const m = validManifest();
+    delete m.licence;
+    expectCode(() => parseManifest(m), 'schema');
+    const m2 = validManifest();
+    m2.intendedUse = 'diagnosis';
+    expectCode(() => parseManifest(m2), 'schema');
+    const m3 = validManifest();
+    (m3.files as Record<string, { sha256: string }>).encoder.sha256 = 'xyz';
+    expect(() => parseManifest(m3)).toThrow(/files\/encoder\/sha256/);
+    const m4 = validManifest();
+    (m4 as Record<string, unknown>).extra = 1;
+    expectCode(() => parseManifest(m4), 'schema');
+  });
+
+  it('rejects an unknown schema version', () => {
+    const m = validManifest();
+    m.schemaVersion = 2;
+    expectCode(() => parseManifest(m), 'unsupported-version');
+  });
+
+  it('rejects values the schema cannot judge', () => {
+    const m = validManifest();
+    (m.intensity as { huMax: number }).huMax = -2000;
+    expectCode(() => parseManifest(m), 'invalid-value');
+    const m2 = validManifest();
+    (m2.grid as { min: number[] }).min = [30, 32, 32];
+    expectCode(() => parseManifest(m2), 'invalid-value');
+    const m3 = validManifest();
+    (m3.superResolution as { tStart: number }).tStart = 1000;
+    expectCode(() => parseManifest(m3), 'invalid-value');
+    const m4 = validManifest();
+    (m4.groupSpace as { axes: unknown[] }).axes.reverse();
+    expectCode(() => parseManifest(m4), 'invalid-value');
+  });
+
+  it('rejects ONNX input/output names that break the contract', () => {
+    const m = validManifest();
+    (m.onnx as { unet: { inputs: { name: string }[] } }).unet.inputs[1].name = 'timestep';
+    expectCode(() => parseManifest(m), 'io-mismatch');
+  });
+
+  it('checks grids against the supported range', () => {
+    const m = parseManifest(validManifest());
+    expect(isSupportedGrid(m, [64, 64, 32])).toBe(true);
+    expect(isSupportedGrid(m, [60, 64, 32])).toBe(false);
+    expect(isSupportedGrid(m, [64, 64, 264])).toBe(false);
+    expectCode(() => checkGrid(m, [16, 64, 64]), 'unsupported-grid');
+  });
+
+  it('verifies byte size and sha256 of files', async () => {
+    const bytes = new TextEncoder().encode('0123456789');
+    const hash = await sha256Hex(bytes);
+    expect(hash).toBe('84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882');
+    const raw = validManifest();
+    (raw.files as Record<string, { sha256: string }>).encoder.sha256 = hash;
+    const m: ModelManifest = parseManifest(raw);
+    await expect(verifyModelFile(m, 'encoder', bytes)).resolves.toBeUndefined();
+    await expect(verifyModelFile(m, 'decoder', bytes)).rejects.toMatchObject({ code: 'sha256-mismatch' });
+    await expect(verifyModelFile(m, 'encoder', bytes.subarray(1))).rejects.toMatchObject({
+      code: 'size-mismatch',
+    });
+  });
+
+  it('resolves file URLs relative to the manifest', () => {
+    const m = parseManifest(validManifest());
+    expect(fileUrl('/models/demo/model.json', m, 'unet')).toBe('/models/demo/unet.onnx');
+    expect(fileUrl('https://host/a/model.json', m, 'encoder')).toBe('https://host/a/encoder.onnx');
+  });
+});

@@ -1,0 +1,296 @@
+"""Export the autoencoder and UNet to ONNX (opset 17, dynamic B/D/H/W) and write
+model.json (the contract, models/schema/model.schema.json) with sha256 + byte
+sizes, and golden inputs/outputs recorded from PyTorch for the TypeScript tests.
+
+    /usr/bin/python3 -m ldm.export --config configs/demo.json --out ../geometry-ldm-demo \
+        [--manifest-extra card.json] [--fp16] [--ae-checkpoint CKPT] [--unet-checkpoint CKPT]
+    /usr/bin/python3 -m ldm.export --tiny --out /tmp/tiny      # random-weight tiny model (tests)
+
+(run from models/training, or with models/training on PYTHONPATH)
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from . import geometry as G
+from .schedule import Schedule
+from .unet import UNet3d
+from .vqgan import ExportDecoder, ExportEncoder, VQAutoencoder
+
+OPSET = 17
+
+
+def _export(module, args, path, input_names, output_names, dynamic_axes):
+    kwargs = dict(opset_version=OPSET, input_names=input_names, output_names=output_names,
+                  dynamic_axes=dynamic_axes, do_constant_folding=True)
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        kwargs['dynamo'] = False  # PyTorch >= 2.5: keep the TorchScript exporter (same graph as 1.13)
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(module, args, path, **kwargs)
+
+
+def weights_to_fp16(path: str, min_elements: int = 16) -> None:
+    """Store float initializers as float16 with a Cast back to float32 in front of
+    their consumers (weights-only fp16: runs everywhere, computes in fp32)."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+
+    m = onnx.load(path)
+    g = m.graph
+    new_inits, casts = [], []
+    for init in g.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements:
+            arr = numpy_helper.to_array(init).astype(np.float16)
+            new_inits.append(numpy_helper.from_array(arr, init.name + '__fp16'))
+            casts.append(helper.make_node('Cast', [init.name + '__fp16'], [init.name], to=TensorProto.FLOAT,
+                                          name='cast_' + init.name))
+        else:
+            new_inits.append(init)
+    del g.initializer[:]
+    g.initializer.extend(new_inits)
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(casts + nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def b64(a: torch.Tensor | np.ndarray) -> dict:
+    arr = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
+    return {'dtype': 'float32', 'shape': list(arr.shape), 'base64': base64.b64encode(arr.astype('<f4').tobytes()).decode()}
+
+
+def golden_inputs(dims=(24, 16, 16), seed=1234):
+    """Deterministic inputs: a smooth phantom on a rotated partial-FOV grid."""
+    gs = G.GroupSpace('scan-extent', np.zeros(3), np.array([350.0, 300.0, 400.0]))
+    r = G.resolve_geometry({'kind': 'fov', 'dims': list(dims), 'fov': [[0.1, 0.9], [0.2, 0.8], [0.3, 0.9]],
+                            'rotationDeg': [0, 0, 15]}, gs)
+    coords = G.coordinate_channels(r.dims, r.index_to_group)[None]
+    u, v, w = coords[0]
+    image = 0.5 + 0.3 * np.sin(6 * u) * np.cos(5 * v) + 0.2 * ((u - 0.5) ** 2 + (v - 0.5) ** 2 < 0.05) * np.cos(4 * w)
+    image = image[None, None].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    lat_dims = G.pooled_dims(r.dims)
+    z_t = rng.standard_normal((2, 8, lat_dims[2], lat_dims[1], lat_dims[0])).astype(np.float32)
+    t = np.array([999.0, 37.0], dtype=np.float32)
+    lat_coords = np.repeat(G.latent_conditioning(r.dims, r.index_to_group)[None], 2, axis=0)
+    return {'dims': list(r.dims), 'indexToGroup': G.to_list(r.index_to_group), 'image': image, 'coords': coords,
+            'z_t': z_t, 't': t, 'latentCoords': lat_coords}
+
+
+IO = {
+    'encoder': {
+        'inputs': [{'name': 'image', 'dtype': 'float32', 'shape': ['B', 1, 'D', 'H', 'W']},
+                   {'name': 'coords', 'dtype': 'float32', 'shape': ['B', 3, 'D', 'H', 'W']}],
+        'outputs': [{'name': 'latent', 'dtype': 'float32', 'shape': ['B', 8, 'D/8', 'H/8', 'W/8']}],
+    },
+    'decoder': {
+        'inputs': [{'name': 'latent', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']}],
+        'outputs': [{'name': 'image', 'dtype': 'float32', 'shape': ['B', 1, '8*d', '8*h', '8*w']}],
+    },
+    'unet': {
+        'inputs': [{'name': 'z_t', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']},
+                   {'name': 't', 'dtype': 'float32', 'shape': ['B']},
+                   {'name': 'coords', 'dtype': 'float32', 'shape': ['B', 3, 'd', 'h', 'w']}],
+        'outputs': [{'name': 'eps', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']}],
+    },
+}
+
+
+GROUP_AXES_SCAN_EXTENT = [
+    {'axis': 'u', 'patientAxis': '+x', 'zero': 'voxel centre furthest to the patient right',
+     'one': 'voxel centre furthest to the patient left'},
+    {'axis': 'v', 'patientAxis': '+y', 'zero': 'most anterior voxel centre', 'one': 'most posterior voxel centre'},
+    {'axis': 'w', 'patientAxis': '+z', 'zero': 'most inferior (feet-side) voxel centre',
+     'one': 'most superior (head-side) voxel centre'},
+]
+
+
+def contract_fields(cfg: dict | None = None) -> dict:
+    """The parts of model.json that describe how to use the model (from the training config)."""
+    cfg = cfg or {}
+    c = cfg.get('contract', {})
+    d = cfg.get('diffusion', {})
+    aug = cfg.get('data', {}).get('augment', {})
+    intensity = cfg.get('data', {}).get('intensity', {'lo': -1000.0, 'hi': 1000.0})
+    sched = Schedule(d.get('T', 1000), d.get('beta_start', 0.0015), d.get('beta_end', 0.0195))
+    tmin, tmax = aug.get('grid_min', 32), aug.get('grid_max', 64)
+    return {
+        'intensity': {'huMin': float(intensity['lo']), 'huMax': float(intensity['hi']), 'modelMin': 0.0, 'modelMax': 1.0,
+                      'clip': True, 'outsideValueModel': 0.0},
+        'groupSpace': {
+            'kind': 'scan-extent',
+            'referenceExtentMm': [float(x) for x in c.get('referenceExtentMm', [375.0, 355.0, 295.0])],
+            'axes': GROUP_AXES_SCAN_EXTENT,
+            'note': 'Each scan\'s bounding box of voxel centres is [0,1]^3 (docs/conventions.md). '
+                    'referenceExtentMm (mean training extent) places generated volumes in mm when no study is given.',
+        },
+        'scheduler': sched.to_json(),
+        'generation': {'ddimSteps': int(c.get('generationDdimSteps', 50)), 'timestepSpacing': 'leading'},
+        'superResolution': {'tStart': 100, 'cycles': 5, 'ddimSteps': int(c.get('srDdimSteps', 10)),
+                            'samples': int(c.get('srSamples', 8))},
+        'grid': {'min': c.get('gridMin', [32, 32, 32]), 'max': c.get('gridMax', [256, 256, 256]), 'multipleOf': 8,
+                 'trainedMin': [tmin] * 3, 'trainedMax': [tmax] * 3, 'order': '[nx, ny, nz]'},
+    }
+
+
+def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, latent_scale=1.0, manifest_extra=None,
+               golden_dims=(24, 16, 16)) -> dict:
+    os.makedirs(os.path.join(out_dir, 'golden'), exist_ok=True)
+    ae.eval()
+    unet.eval()
+    enc, dec = ExportEncoder(ae), ExportDecoder(ae)
+    gi = golden_inputs(golden_dims)
+    image, coords = torch.from_numpy(gi['image']), torch.from_numpy(gi['coords'])
+    z_t, t, lc = torch.from_numpy(gi['z_t']), torch.from_numpy(gi['t']), torch.from_numpy(gi['latentCoords'])
+    paths = {k: os.path.join(out_dir, f'{k}.onnx') for k in ('encoder', 'decoder', 'unet')}
+    _export(enc, (image, coords), paths['encoder'], ['image', 'coords'], ['latent'],
+            {'image': {0: 'B', 2: 'D', 3: 'H', 4: 'W'}, 'coords': {0: 'B', 2: 'D', 3: 'H', 4: 'W'},
+             'latent': {0: 'B', 2: 'D/8', 3: 'H/8', 4: 'W/8'}})
+    with torch.no_grad():
+        latent = enc(image, coords)
+    _export(dec, (latent,), paths['decoder'], ['latent'], ['image'],
+            {'latent': {0: 'B', 2: 'd', 3: 'h', 4: 'w'}, 'image': {0: 'B', 2: '8*d', 3: '8*h', 4: '8*w'}})
+    _export(unet, (z_t, t, lc), paths['unet'], ['z_t', 't', 'coords'], ['eps'],
+            {'z_t': {0: 'B', 2: 'd', 3: 'h', 4: 'w'}, 't': {0: 'B'}, 'coords': {0: 'B', 2: 'd', 3: 'h', 4: 'w'},
+             'eps': {0: 'B', 2: 'd', 3: 'h', 4: 'w'}})
+    if fp16:
+        for p in paths.values():
+            weights_to_fp16(p)
+    # golden outputs from PyTorch with the weights exactly as stored in the ONNX files
+    if fp16:
+        ae_g, unet_g = _round_fp16(ae), _round_fp16(unet)
+        enc, dec = ExportEncoder(ae_g), ExportDecoder(ae_g)
+    else:
+        unet_g = unet
+    with torch.no_grad():
+        latent = enc(image, coords)
+        recon = dec(latent)
+        eps = unet_g(z_t, t, lc)
+    golden = {
+        'description': 'Inputs and PyTorch outputs recorded at export (ldm/export.py); little-endian float32, base64',
+        'dims': gi['dims'], 'indexToGroup': gi['indexToGroup'],
+        'encoder': {'inputs': {'image': b64(image), 'coords': b64(coords)}, 'outputs': {'latent': b64(latent)}},
+        'decoder': {'inputs': {'latent': b64(latent)}, 'outputs': {'image': b64(recon)}},
+        'unet': {'inputs': {'z_t': b64(z_t), 't': b64(t), 'coords': b64(lc)}, 'outputs': {'eps': b64(eps)}},
+    }
+    gpath = os.path.join(out_dir, 'golden', 'golden.json')
+    with open(gpath, 'w') as f:
+        json.dump(golden, f)
+        f.write('\n')
+    files = {}
+    for k, p in paths.items():
+        files[k] = {'path': os.path.basename(p), 'sha256': sha256(p), 'bytes': os.path.getsize(p),
+                    'weights': 'float16' if fp16 else 'float32'}
+    manifest = {
+        'schemaVersion': 1,
+        'files': files,
+        'onnx': {'opset': OPSET, **IO},
+        'golden': {'path': 'golden/golden.json', 'sha256': sha256(gpath), 'bytes': os.path.getsize(gpath),
+                   # fp32: ORT vs PyTorch; fp16 weights: PyTorch ran with the same fp16-rounded weights
+                   'toleranceAbs': 1e-4 if not fp16 else 2e-4},
+    }
+    manifest['latent'] = {'factor': 8, 'channels': 8, 'scale': float(latent_scale), 'quantised': True,
+                          'codebookSize': int(ae.vq.n_codes),
+                          'note': 'the UNet works on latent * scale; divide by scale before decoding'}
+    if manifest_extra:
+        head = {'schemaVersion': 1}
+        manifest = {**head, **manifest_extra, **manifest}
+    mpath = os.path.join(out_dir, 'model.json')
+    with open(mpath, 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    _prettier(mpath)
+    return manifest
+
+
+def _round_fp16(module):
+    import copy
+    m = copy.deepcopy(module)
+    with torch.no_grad():
+        for p in list(m.parameters()) + [b for b in m.buffers() if b.dtype == torch.float32]:
+            if p.numel() >= 16:
+                p.copy_(p.half().float())
+    return m
+
+
+def _prettier(path):
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+    exe = os.path.join(repo, 'node_modules', '.bin', 'prettier')
+    if os.path.exists(exe):
+        subprocess.run([exe, '--write', path], cwd=repo, stdout=subprocess.DEVNULL, check=False)
+
+
+def tiny_models(seed=0):
+    torch.manual_seed(seed)
+    ae = VQAutoencoder(widths=(4, 8, 8), n_res=1, z_ch=8, n_codes=32)
+    with torch.no_grad():  # a codebook with spread-out codes (no near-ties in the golden test)
+        ae.vq.embedding.copy_(torch.randn(32, 8))
+    unet = UNet3d(z_ch=8, coord_ch=3, widths=(8, 16, 16), n_res=1, heads=8)
+    return ae, unet
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--tiny', action='store_true', help='random-weight tiny model (tests)')
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--config')
+    ap.add_argument('--ae-checkpoint')
+    ap.add_argument('--unet-checkpoint')
+    ap.add_argument('--checkpoint-dir', help='default: the config\'s checkpointDir')
+    ap.add_argument('--fp16', action='store_true')
+    ap.add_argument('--manifest-extra', help='JSON file merged into model.json (name, licence, training data, ...)')
+    ap.add_argument('--metrics', help='metrics.json from ldm.evaluate, stored as model.json "metrics"')
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    if a.tiny:
+        ae, unet = tiny_models(a.seed)
+        extra = {'name': 'tiny-random', 'version': '0.0.0', 'licence': 'MIT',
+                 'intendedUse': 'research, not for diagnosis',
+                 'description': 'random weights, for tests only',
+                 'trainingData': {'summary': 'none (random weights)', 'heldOut': []},
+                 **contract_fields(None)}
+        m = export_all(ae, unet, a.out, fp16=a.fp16, manifest_extra=extra)
+    else:
+        from .train import build_autoencoder, build_unet, ckpt_dir, load_config, torch_load
+        cfg = load_config(a.config)
+        a.ae_checkpoint = a.ae_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'autoencoder'), 'last.pt')
+        a.unet_checkpoint = a.unet_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'diffusion'), 'last.pt')
+        ae = build_autoencoder(cfg)
+        ae.load_state_dict(torch_load(a.ae_checkpoint)['model'])
+        unet = build_unet(cfg)
+        ck = torch_load(a.unet_checkpoint)
+        unet.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])
+        extra = contract_fields(cfg)
+        if a.manifest_extra:
+            with open(a.manifest_extra) as f:
+                extra.update(json.load(f))
+        if a.metrics:
+            with open(a.metrics) as f:
+                extra['metrics'] = json.load(f)
+        m = export_all(ae, unet, a.out, fp16=a.fp16, latent_scale=ck.get('latent_scale', 1.0), manifest_extra=extra)
+    print(json.dumps(m['files'], indent=1))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""DDPM / DDIM noise schedule (method.md sections 3 and 4), 0-based t = 0..T-1.
+
+Scaled-linear betas: beta_t = linspace(sqrt(0.0015), sqrt(0.0195), T)^2.
+DDPM reverse variance sigma_t^2 = beta_t, no noise at the last step.
+DDIM eta = 0. alpha_bar_prev of the last step of any plan is 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class Schedule:
+    def __init__(self, T=1000, beta_start=0.0015, beta_end=0.0195, kind='scaled_linear'):
+        assert kind == 'scaled_linear'
+        self.T = T
+        self.beta_start, self.beta_end = beta_start, beta_end
+        betas = np.linspace(np.sqrt(beta_start), np.sqrt(beta_end), T, dtype=np.float64) ** 2
+        self.betas = betas
+        self.alphas = 1.0 - betas
+        self.alpha_bar = np.cumprod(self.alphas)
+
+    def to_json(self) -> dict:
+        return {'type': 'ddpm', 'numTrainTimesteps': self.T, 'betaSchedule': 'scaled_linear',
+                'betaStart': self.beta_start, 'betaEnd': self.beta_end, 'varianceType': 'fixed_large',
+                'predictionType': 'epsilon'}
+
+    def ab(self, t):
+        return torch.as_tensor(self.alpha_bar, dtype=torch.float32)[t]
+
+    def q_sample(self, z0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        ab = self.ab(t).view(-1, *([1] * (z0.dim() - 1)))
+        return ab.sqrt() * z0 + (1 - ab).sqrt() * eps
+
+    def ddpm_step(self, z_t, t: int, eps_hat, generator=None):
+        beta, alpha, ab = self.betas[t], self.alphas[t], self.alpha_bar[t]
+        mean = (z_t - beta / np.sqrt(1 - ab) * eps_hat) / np.sqrt(alpha)
+        if t == 0:
+            return mean
+        return mean + np.sqrt(beta) * torch.randn(z_t.shape, generator=generator)
+
+    def leading_plan(self, steps: int):
+        """diffusers 'leading' spacing: (arange(k) * (T // k)) descending (as diffusion/timesteps.ts)."""
+        ratio = self.T // steps
+        return [int(i * ratio) for i in range(steps)][::-1]
+
+    def partial_plan(self, t_start: int, steps: int):
+        """From t_start: round(t_start * (k - i) / k), i = 0..k-1 (as diffusion/timesteps.ts)."""
+        return [int((2 * t_start * (steps - i) + steps) // (2 * steps)) for i in range(steps)]
+
+    def ddim_step(self, z_t, t: int, t_prev: int, eps_hat):
+        ab = self.alpha_bar[t]
+        ab_prev = 1.0 if t_prev < 0 else self.alpha_bar[t_prev]
+        x0 = (z_t - np.sqrt(1 - ab) * eps_hat) / np.sqrt(ab)
+        return np.sqrt(ab_prev) * x0 + np.sqrt(1 - ab_prev) * eps_hat
+
+
+@torch.no_grad()
+def ddim_sample(unet, sched: Schedule, z_T, coords, steps=50, t_start=None):
+    plan = sched.leading_plan(steps) if t_start is None else sched.partial_plan(t_start, steps)
+    z = z_T
+    for n, t in enumerate(plan):
+        t_prev = plan[n + 1] if n + 1 < len(plan) else -1
+        eps = unet(z, torch.full((z.shape[0],), float(t)), coords)
+        z = sched.ddim_step(z, t, t_prev, eps)
+    return z
+
+
+@torch.no_grad()
+def super_resolve_latent(unet, sched: Schedule, z0, coords, t=100, cycles=5, steps=10, generator=None):
+    """Emergent SR (method.md section 4) on an (already scaled) latent."""
+    z = z0
+    for _ in range(cycles):
+        eps = torch.randn(z.shape, generator=generator)
+        z = sched.q_sample(z, torch.full((z.shape[0],), t, dtype=torch.long), eps)
+        z = ddim_sample(unet, sched, z, coords, steps=steps, t_start=t)
+    return z

@@ -1,0 +1,328 @@
+"""One command, one config file, two stages; logs losses, checkpoints outside git, resumable.
+
+    cd models/training
+    nice -n 10 /usr/bin/python3 -m ldm.train --config configs/demo.json --stage autoencoder [--resume]
+    nice -n 10 /usr/bin/python3 -m ldm.train --config configs/demo.json --stage diffusion [--resume]
+
+Options: --threads N (default 1), --checkpoint-dir DIR (overrides the config),
+--device cuda (PyTorch 2.x on a GPU), --data-root DIR (your own data: see README).
+Checkpoints: <checkpointDir>/{autoencoder,diffusion}/last.pt (+ log.jsonl).
+Resuming continues from last.pt with the optimizer, iteration, RNG and elapsed time.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data as D
+from . import geometry as G
+from .losses import hinge_d_loss, hinge_g_loss, l2_loss, spectral_loss
+from .schedule import Schedule
+from .unet import UNet3d
+from .vqgan import PatchDiscriminator, VQAutoencoder
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+
+
+def load_config(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def build_autoencoder(cfg):
+    a = cfg['autoencoder']
+    return VQAutoencoder(widths=tuple(a['widths']), n_res=a['n_res'], z_ch=a['z_ch'], n_codes=a['n_codes'],
+                         decay=a['ema_decay'])
+
+
+def build_unet(cfg):
+    d = cfg['diffusion']
+    return UNet3d(z_ch=cfg['autoencoder']['z_ch'], coord_ch=3, widths=tuple(d['widths']), n_res=d['n_res'],
+                  heads=d['heads'])
+
+
+def build_schedule(cfg):
+    d = cfg['diffusion']
+    return Schedule(d['T'], d['beta_start'], d['beta_end'])
+
+
+def ckpt_dir(cfg, override, stage):
+    base = override or cfg.get('checkpointDir') or os.path.join(REPO, 'models', 'checkpoints', cfg['name'])
+    if not os.path.isabs(base):
+        base = os.path.join(REPO, base)
+    d = os.path.join(base, stage)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+class StopFlag:
+    """SIGTERM/SIGINT -> finish the current iteration, save last.pt, exit (resume later)."""
+
+    def __init__(self):
+        import signal
+        self.stop = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._set)
+
+    def _set(self, *_):
+        self.stop = True
+
+
+class Logger:
+    def __init__(self, directory):
+        self.path = os.path.join(directory, 'log.jsonl')
+
+    def __call__(self, rec: dict):
+        rec = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()}
+        print(json.dumps(rec), flush=True)
+        with open(self.path, 'a') as f:
+            f.write(json.dumps(rec) + '\n')
+
+
+def lr_at(progress, lr, lr_min, warmup=0.02):
+    if progress < warmup:
+        return lr * max(progress / warmup, 0.05)
+    p = min(1.0, (progress - warmup) / (1 - warmup))
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * p))
+
+
+def torch_load(path, map_location='cpu'):
+    """torch.load of our own checkpoints (PyTorch >= 2.6 defaults to weights_only=True,
+    which refuses the RNG states and configs stored in them)."""
+    import inspect
+    if 'weights_only' in inspect.signature(torch.load).parameters:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    return torch.load(path, map_location=map_location)
+
+
+def save_atomic(obj, path):
+    tmp = path + '.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def data_from_cfg(cfg, root=None, log=print):
+    dc = cfg['data']
+    intensity = D.Intensity(**dc['intensity'])
+    scans = D.load_training_scans(root or dc.get('root'), intensity, log=lambda m: log({'info': m}),
+                                  scan_list=dc.get('scans'))
+    return scans, intensity, D.AugmentConfig.from_json(dc['augment'])
+
+
+# ----------------------------------------------------------------- stage 1: autoencoder
+
+def train_autoencoder(cfg, args):
+    a = cfg['autoencoder']
+    out = ckpt_dir(cfg, args.checkpoint_dir, 'autoencoder')
+    log = Logger(out)
+    dev = torch.device(args.device)
+    torch.manual_seed(cfg['seed'])
+    scans, intensity, aug = data_from_cfg(cfg, args.data_root, log)
+    sampler = D.Sampler(scans, aug, seed=cfg['seed'])
+    model = build_autoencoder(cfg).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=a['lr'], betas=(0.5, 0.9))
+    disc = d_opt = None
+    if a.get('adversarial_weight', 0) > 0:
+        disc = PatchDiscriminator().to(dev)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=a['lr'], betas=(0.5, 0.9))
+    it, elapsed = 0, 0.0
+    last = os.path.join(out, 'last.pt')
+    if args.resume and os.path.exists(last):
+        ck = torch_load(last, map_location=dev)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        if disc is not None and ck.get('disc'):
+            disc.load_state_dict(ck['disc'])
+            d_opt.load_state_dict(ck['d_opt'])
+        it, elapsed = ck['iter'], ck['elapsed']
+        sampler.set_state(ck['sampler'])
+        torch.set_rng_state(ck['torch_rng'])
+        log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min'})
+    model.train()
+    t0 = time.time() - elapsed
+    acc = {}
+
+    def checkpoint():
+        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(),
+                     'disc': disc.state_dict() if disc is not None else None,
+                     'd_opt': d_opt.state_dict() if d_opt is not None else None,
+                     'iter': it, 'elapsed': time.time() - t0, 'sampler': sampler.state(),
+                     'torch_rng': torch.get_rng_state(), 'config': cfg}, last)
+
+    stop = StopFlag()
+    while it < a['max_iters'] and (time.time() - t0) < a['max_minutes'] * 60 and not stop.stop:
+        progress = max(it / a['max_iters'], (time.time() - t0) / (a['max_minutes'] * 60))
+        lr = lr_at(progress, a['lr'], a['lr_min'])
+        for g in opt.param_groups:
+            g['lr'] = lr
+        image, coords, _ = sampler.batch(a['batch_size'])
+        image, coords = image.to(dev), coords.to(dev)
+        recon, commit, perplexity = model(image, coords)
+        l2 = l2_loss(recon, image)
+        spec = spectral_loss(recon, image)
+        loss = l2 + a['spectral_weight'] * spec + a['commitment'] * commit
+        adv = torch.zeros(())
+        use_adv = disc is not None and it >= a['adversarial_start']
+        if use_adv:
+            adv = hinge_g_loss(disc(recon))
+            loss = loss + a['adversarial_weight'] * adv
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if use_adv:
+            d_loss = hinge_d_loss(disc(image), disc(recon.detach()))
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+        it += 1
+        for k, v in (('loss', loss), ('l2', l2), ('spectral', spec), ('commit', commit), ('perplexity', perplexity),
+                     ('adv', adv)):
+            acc[k] = acc.get(k, 0.0) + float(v)
+        acc['mae_hu'] = acc.get('mae_hu', 0.0) + float((recon - image).abs().mean()) * (intensity.hi - intensity.lo)
+        if it % a['log_every'] == 0:
+            rec = {'stage': 'autoencoder', 'iter': it, 'min': (time.time() - t0) / 60, 'lr': lr,
+                   'grid': list(image.shape[2:])}
+            rec.update({k: v / a['log_every'] for k, v in acc.items()})
+            log(rec)
+            acc = {}
+        if it % a['ckpt_every'] == 0:
+            checkpoint()
+    checkpoint()
+    log({'info': f'autoencoder {"stopped" if stop.stop else "done"}: iter {it}, {(time.time() - t0) / 60:.1f} min',
+         'done': not stop.stop})
+
+
+# ----------------------------------------------------------------- stage 2: latent diffusion
+
+@torch.no_grad()
+def build_latent_cache(cfg, ae, sampler, dev, log):
+    d = cfg['diffusion']
+    buckets = []
+    for b in range(d['latent_buckets']):
+        dims = D.random_dims(sampler.rng, sampler.cfg)
+        zs, cs = [], []
+        for _ in range(d['latent_per_bucket']):
+            image, coords, items = sampler.batch(1, dims)
+            z = ae.encode(image.to(dev), coords.to(dev)).cpu()
+            r = items[0]['resolved']
+            zs.append(z[0])
+            cs.append(torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group)))
+        buckets.append((torch.stack(zs), torch.stack(cs)))
+        if (b + 1) % 10 == 0:
+            log({'info': f'latent cache: {b + 1}/{d["latent_buckets"]} buckets'})
+    return buckets
+
+
+def train_diffusion(cfg, args):
+    d = cfg['diffusion']
+    out = ckpt_dir(cfg, args.checkpoint_dir, 'diffusion')
+    ae_ck = os.path.join(ckpt_dir(cfg, args.checkpoint_dir, 'autoencoder'), 'last.pt')
+    log = Logger(out)
+    dev = torch.device(args.device)
+    torch.manual_seed(cfg['seed'] + 1)
+    ae = build_autoencoder(cfg).to(dev)
+    ae.load_state_dict(torch_load(ae_ck, map_location=dev)['model'])
+    ae.eval()
+    cache_path = os.path.join(out, 'latents.pt')
+    if os.path.exists(cache_path):
+        cache = torch_load(cache_path)
+        buckets, latent_scale = cache['buckets'], cache['latent_scale']
+    else:
+        scans, _, aug = data_from_cfg(cfg, args.data_root, log)
+        sampler = D.Sampler(scans, aug, seed=cfg['seed'] + 1)
+        buckets = build_latent_cache(cfg, ae, sampler, dev, log)
+        allz = torch.cat([z.flatten() for z, _ in buckets])
+        latent_scale = float(1.0 / allz.std())
+        save_atomic({'buckets': buckets, 'latent_scale': latent_scale}, cache_path)
+    log({'info': f'latent cache: {len(buckets)} buckets, latent_scale {latent_scale:.4f}'})
+    sched = build_schedule(cfg)
+    unet = build_unet(cfg).to(dev)
+    ema = copy.deepcopy(unet).eval()
+    opt = torch.optim.Adam(unet.parameters(), lr=d['lr'])
+    rng = np.random.default_rng(cfg['seed'] + 2)
+    it, elapsed = 0, 0.0
+    last = os.path.join(out, 'last.pt')
+    if args.resume and os.path.exists(last):
+        ck = torch_load(last, map_location=dev)
+        unet.load_state_dict(ck['model'])
+        ema.load_state_dict(ck['ema'])
+        opt.load_state_dict(ck['opt'])
+        it, elapsed = ck['iter'], ck['elapsed']
+        rng.bit_generator.state = ck['rng']
+        torch.set_rng_state(ck['torch_rng'])
+        log({'info': f'resumed at iter {it}'})
+    t0 = time.time() - elapsed
+    acc, n_acc = 0.0, 0
+
+    def checkpoint():
+        save_atomic({'model': unet.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'iter': it,
+                     'elapsed': time.time() - t0, 'rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),
+                     'latent_scale': latent_scale, 'config': cfg}, last)
+
+    stop = StopFlag()
+    while it < d['max_iters'] and (time.time() - t0) < d['max_minutes'] * 60 and not stop.stop:
+        progress = max(it / d['max_iters'], (time.time() - t0) / (d['max_minutes'] * 60))
+        lr = lr_at(progress, d['lr'], d['lr_min'])
+        for g in opt.param_groups:
+            g['lr'] = lr
+        z_all, c_all = buckets[int(rng.integers(len(buckets)))]
+        idx = torch.from_numpy(rng.integers(0, z_all.shape[0], d['batch_size']))
+        z0 = (z_all[idx] * latent_scale).to(dev)
+        coords = c_all[idx].to(dev)
+        t = torch.randint(0, sched.T, (z0.shape[0],))
+        eps = torch.randn_like(z0)
+        z_t = sched.q_sample(z0, t, eps)
+        loss = F.mse_loss(unet(z_t, t.float().to(dev), coords), eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(d['ema'], (1 + it) / (10 + it))
+            for pe, p in zip(ema.parameters(), unet.parameters()):
+                pe.mul_(decay).add_(p.detach(), alpha=1 - decay)
+            for be, b in zip(ema.buffers(), unet.buffers()):
+                be.copy_(b)
+        it += 1
+        acc += float(loss)
+        n_acc += 1
+        if it % d['log_every'] == 0:
+            log({'stage': 'diffusion', 'iter': it, 'min': (time.time() - t0) / 60, 'lr': lr, 'loss': acc / n_acc})
+            acc, n_acc = 0.0, 0
+        if it % d['ckpt_every'] == 0:
+            checkpoint()
+    checkpoint()
+    log({'info': f'diffusion {"stopped" if stop.stop else "done"}: iter {it}, {(time.time() - t0) / 60:.1f} min',
+         'done': not stop.stop})
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--config', required=True)
+    ap.add_argument('--stage', choices=['autoencoder', 'diffusion'], required=True)
+    ap.add_argument('--resume', action='store_true')
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--checkpoint-dir')
+    ap.add_argument('--data-root')
+    ap.add_argument('--max-iters', type=int, help='override the stage max_iters (smoke tests)')
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    if args.max_iters is not None:
+        cfg['autoencoder' if args.stage == 'autoencoder' else 'diffusion']['max_iters'] = args.max_iters
+    (train_autoencoder if args.stage == 'autoencoder' else train_diffusion)(cfg, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

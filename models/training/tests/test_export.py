@@ -1,0 +1,73 @@
+"""Export of a tiny random-weight model: valid ONNX at opset 17, dynamic axes,
+no ConvTranspose anywhere (onnxruntime-web WebGPU), optional fp16 weights.
+(ONNX-vs-PyTorch numbers are checked with onnxruntime in models/training/exportOnnx.test.ts.)"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+import warnings
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ldm import export as E  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+class ExportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        import onnx
+        cls.onnx = onnx
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.tmp16 = tempfile.TemporaryDirectory()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            ae, unet = E.tiny_models(0)
+            E.export_all(ae, unet, cls.tmp.name, manifest_extra={'name': 'x'})
+            ae, unet = E.tiny_models(0)
+            E.export_all(ae, unet, cls.tmp16.name, fp16=True, manifest_extra={'name': 'x'})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+        cls.tmp16.cleanup()
+
+    def test_models_valid_opset17_no_convtranspose(self):
+        for part in ('encoder', 'decoder', 'unet'):
+            m = self.onnx.load(os.path.join(self.tmp.name, f'{part}.onnx'))
+            self.onnx.checker.check_model(m)
+            self.assertEqual([o.version for o in m.opset_import if o.domain in ('', 'ai.onnx')], [17])
+            ops = {n.op_type for n in m.graph.node}
+            self.assertNotIn('ConvTranspose', ops, part)
+            self.assertIn('Conv', ops)
+
+    def test_dynamic_axes(self):
+        m = self.onnx.load(os.path.join(self.tmp.name, 'encoder.onnx'))
+        dims = [d.dim_param or d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
+        self.assertEqual(dims, ['B', 1, 'D', 'H', 'W'])
+        m = self.onnx.load(os.path.join(self.tmp.name, 'unet.onnx'))
+        self.assertEqual([i.name for i in m.graph.input], ['z_t', 't', 'coords'])
+
+    def test_manifest_files(self):
+        with open(os.path.join(self.tmp.name, 'model.json')) as f:
+            man = json.load(f)
+        for part in ('encoder', 'decoder', 'unet'):
+            p = os.path.join(self.tmp.name, man['files'][part]['path'])
+            self.assertEqual(man['files'][part]['bytes'], os.path.getsize(p))
+            self.assertEqual(man['files'][part]['sha256'], E.sha256(p))
+        self.assertEqual(man['golden']['toleranceAbs'], 1e-4)
+
+    def test_fp16_weights_smaller(self):
+        a = os.path.getsize(os.path.join(self.tmp.name, 'unet.onnx'))
+        b = os.path.getsize(os.path.join(self.tmp16.name, 'unet.onnx'))
+        self.assertLess(b, 0.6 * a)
+        m = self.onnx.load(os.path.join(self.tmp16.name, 'unet.onnx'))
+        self.onnx.checker.check_model(m)
+        self.assertIn('Cast', {n.op_type for n in m.graph.node})
+
+
+if __name__ == '__main__':
+    unittest.main()

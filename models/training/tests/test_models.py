@@ -1,0 +1,110 @@
+"""Architecture, schedule and losses: shapes, any latent size, EMA codebook, formulas."""
+import os
+import sys
+import unittest
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ldm.losses import spectral_loss  # noqa: E402
+from ldm.schedule import Schedule, ddim_sample, super_resolve_latent  # noqa: E402
+from ldm.unet import UNet3d  # noqa: E402
+from ldm.vqgan import VQAutoencoder, VectorQuantizerEMA  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+class ArchitectureTest(unittest.TestCase):
+    def test_autoencoder_shapes_factor8(self):
+        ae = VQAutoencoder(widths=(4, 8, 8), n_res=3, n_codes=16)
+        x, c = torch.rand(2, 1, 16, 24, 32), torch.rand(2, 3, 16, 24, 32)
+        recon, commit, perp = ae(x, c)
+        self.assertEqual(tuple(recon.shape), (2, 1, 16, 24, 32))
+        self.assertEqual(tuple(ae.encode(x, c).shape), (2, 8, 2, 3, 4))
+        self.assertEqual(sum(isinstance(m, torch.nn.Conv3d) and m.stride == (2, 2, 2) for m in ae.encoder.modules()), 3)
+
+    def test_quantised_latent_is_codebook_vectors(self):
+        ae = VQAutoencoder(widths=(4, 8, 8), n_codes=16).eval()
+        z = ae.encode(torch.rand(1, 1, 16, 16, 16), torch.rand(1, 3, 16, 16, 16))
+        flat = z.permute(0, 2, 3, 4, 1).reshape(-1, 8)
+        d = torch.cdist(flat, ae.vq.embedding).min(1).values
+        self.assertLess(float(d.max()), 1e-5)
+
+    def test_ema_codebook_moves_towards_data_and_commitment(self):
+        vq = VectorQuantizerEMA(n_codes=4, dim=8, decay=0.5)
+        vq.train()
+        z = torch.randn(1, 8, 2, 2, 2) + 3.0
+        for _ in range(20):
+            q, commit, _ = vq(z)
+        self.assertLess(float(commit), 1.0)
+        # straight-through: gradient reaches z
+        z.requires_grad_(True)
+        q, commit, _ = vq(z)
+        q.sum().backward()
+        self.assertTrue(torch.allclose(z.grad, torch.ones_like(z)))
+
+    def test_unet_any_latent_size(self):
+        unet = UNet3d(widths=(8, 16, 16), heads=8)
+        for shape in [(1, 1, 1), (3, 5, 7), (4, 4, 4), (6, 8, 5)]:
+            z = torch.randn(2, 8, *shape)
+            c = torch.rand(2, 3, *shape)
+            eps = unet(z, torch.tensor([0.0, 999.0]), c)
+            self.assertEqual(tuple(eps.shape), (2, 8) + shape)
+
+
+class ScheduleTest(unittest.TestCase):
+    def test_scaled_linear_betas(self):
+        s = Schedule()
+        self.assertAlmostEqual(s.betas[0], 0.0015, places=12)
+        self.assertAlmostEqual(s.betas[-1], 0.0195, places=12)
+        mid = (np.sqrt(0.0015) + (np.sqrt(0.0195) - np.sqrt(0.0015)) * 500 / 999) ** 2
+        self.assertAlmostEqual(s.betas[500], mid, places=12)
+        np.testing.assert_allclose(s.alpha_bar, np.cumprod(1 - s.betas))
+
+    def test_plans_match_typescript_formulas(self):
+        s = Schedule()
+        self.assertEqual(s.leading_plan(50)[:3], [980, 960, 940])
+        self.assertEqual(s.leading_plan(50)[-1], 0)
+        self.assertEqual(s.partial_plan(100, 10), [100, 90, 80, 70, 60, 50, 40, 30, 20, 10])
+        self.assertEqual(s.partial_plan(100, 3), [100, 67, 33])
+
+    def test_ddim_with_true_eps_recovers_z0(self):
+        s = Schedule()
+        z0 = torch.randn(1, 8, 2, 2, 2, dtype=torch.float64)
+        eps = torch.randn_like(z0)
+        zt = s.q_sample(z0, torch.tensor([700]), eps).double()
+        # an oracle that knows z0: eps_hat = (z_t - sqrt(ab) z0) / sqrt(1 - ab)
+        class Oracle(torch.nn.Module):
+            def forward(self, z, t, c):
+                ab = s.alpha_bar[int(t[0])]
+                return (z - np.sqrt(ab) * z0) / np.sqrt(1 - ab)
+        out = ddim_sample(Oracle(), s, zt, None, steps=20, t_start=700)
+        self.assertLess(float((out - z0).abs().max()), 1e-6)
+
+    def test_super_resolve_runs(self):
+        unet = UNet3d(widths=(8, 16, 16)).eval()
+        z = super_resolve_latent(unet, Schedule(), torch.randn(1, 8, 2, 3, 2), torch.rand(1, 3, 2, 3, 2), cycles=2, steps=3,
+                                 generator=torch.Generator().manual_seed(0))
+        self.assertEqual(tuple(z.shape), (1, 8, 2, 3, 2))
+
+
+class LossTest(unittest.TestCase):
+    def test_spectral_loss(self):
+        x = torch.rand(1, 1, 8, 8, 8)
+        self.assertEqual(float(spectral_loss(x, x)), 0.0)
+        # a shift changes phases only: |FFT| is (circularly) the same
+        self.assertLess(float(spectral_loss(x, torch.roll(x, 3, dims=-1))), 1e-6)
+        self.assertGreater(float(spectral_loss(x, x * 0.5)), 0.0)
+
+
+if __name__ == '__main__':
+    unittest.main()
+
+
+class UpsampleTest(unittest.TestCase):
+    def test_upsample2_is_nearest(self):
+        import torch.nn.functional as F
+        from ldm.unet import upsample2
+        x = torch.randn(2, 3, 2, 3, 4)
+        self.assertTrue(torch.equal(upsample2(x), F.interpolate(x, scale_factor=2.0, mode='nearest')))

@@ -1,0 +1,365 @@
+/**
+ * The geometry-ldm command against a real Orthanc (authentication on) with a
+ * tiny random-weight model: every command, QIDO + dciodvfy on what it
+ * stored, kill-and-resume, sharding, and bad input that must write nothing.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { compose, translation } from '../../extensions/geometry-ldm/src/geometry/affine';
+import { regularGeometry } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
+import { buildSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
+import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
+import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
+import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
+import { readSeriesHeaders } from '../support/sharedData';
+import { startOrthanc, type OrthancInstance } from '../support/orthanc';
+import { orthancCounts, orthancTransport } from '../support/dicomweb';
+import { dciodvfy } from '../support/dciodvfy';
+import { exportTinyModel, type ExportedModel } from '../support/tinyModel';
+import dcmjs from 'dcmjs';
+
+const BIN = resolve(__dirname, '..', '..', 'extensions', 'geometry-ldm', 'bin', 'geometry-ldm.mjs');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  events: Array<Record<string, unknown>>;
+}
+
+let orthanc: OrthancInstance;
+let model: ExportedModel;
+let work: string;
+
+function env(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GEOMETRY_LDM_PACS_USER: orthanc.user,
+    GEOMETRY_LDM_PACS_PASSWORD: orthanc.password,
+    OMP_NUM_THREADS: '1',
+  };
+}
+
+function cli(args: string[]): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--json', '--threads', '1'], {
+    encoding: 'utf8',
+    env: env(),
+  });
+  const events = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, events };
+}
+
+/** A small real CT series (a 64 x 64 x 16 crop of lung-pet-ct-dx-a0002), stored as a CT study to super-resolve. */
+async function seedSmallCt(): Promise<{ study: string; series: string; volume: Volume }> {
+  const headers = readSeriesHeaders('lung-pet-ct-dx-a0002');
+  const slices = headers.map((h) => ({
+    imagePositionPatient: h.dataset.ImagePositionPatient as number[],
+    imageOrientationPatient: h.dataset.ImageOrientationPatient as number[],
+    pixelSpacing: h.dataset.PixelSpacing as number[],
+    rows: h.dataset.Rows as number,
+    columns: h.dataset.Columns as number,
+    id: h.file,
+  }));
+  const g = regularGeometry(slices);
+  const [x0, y0, z0] = [200, 180, 7];
+  const data = new Float32Array(64 * 64 * 16);
+  for (let k = 0; k < 16; k++) {
+    const buf = readFileSync(headers[g.stack.order[z0 + k]].file);
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+      dcmjs.data.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
+        .dict,
+    );
+    const px =
+      ds.PixelRepresentation === 1 ? new Int16Array(ds.PixelData[0]) : new Uint16Array(ds.PixelData[0]);
+    for (let j = 0; j < 64; j++)
+      for (let i = 0; i < 64; i++)
+        data[(k * 64 + j) * 64 + i] =
+          px[(y0 + j) * 512 + x0 + i] * Number(ds.RescaleSlope ?? 1) + Number(ds.RescaleIntercept ?? 0);
+  }
+  const volume = makeVolume([64, 64, 16], compose(g.affine, translation([x0, y0, z0])), data, 'HU');
+  const built = buildSyntheticStudy({
+    volume,
+    generation: {
+      grid: [64, 64, 16],
+      spacingMm: [],
+      fov: null,
+      rotationDeg: [],
+      seed: 'crop',
+      sampler: null,
+      model: { name: 'crop of real CT', version: '-' },
+    },
+    studyDescription: 'CLI test source (crop of Lung-PET-CT-Dx A0002)',
+  });
+  const report = await stowInstances(orthancTransport(orthanc), built.series.instances);
+  expect(report.notStored).toEqual([]);
+  return { study: built.series.studyInstanceUid, series: built.series.seriesInstanceUid, volume };
+}
+
+beforeAll(async () => {
+  orthanc = await startOrthanc();
+  model = exportTinyModel(0);
+  work = mkdtempSync(join(tmpdir(), 'gldm-cli-'));
+}, 180000);
+
+afterAll(async () => {
+  await orthanc?.stop();
+  model?.remove();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('models', () => {
+  it('info prints the model card', () => {
+    const r = cli(['models', 'info', model.dir]);
+    expect(r.code).toBe(0);
+    expect(r.events[0]).toMatchObject({
+      type: 'model',
+      name: 'tiny-random',
+      intendedUse: 'research, not for diagnosis',
+    });
+  });
+
+  it('verify checks every file and runs a smoke inference', () => {
+    const r = cli(['models', 'verify', model.dir]);
+    expect(r.code).toBe(0);
+    expect(r.events.filter((e) => e.type === 'checksum')).toHaveLength(3);
+    expect(r.events.find((e) => e.type === 'smoke')).toMatchObject({ ok: true });
+  });
+
+  it('verify fails with the model exit code on a corrupted file', () => {
+    const bad = join(work, 'bad-model');
+    cpSync(model.dir, bad, { recursive: true });
+    const f = join(bad, 'unet.onnx');
+    const bytes = readFileSync(f);
+    bytes[bytes.length - 10] ^= 0xff;
+    writeFileSync(f, bytes);
+    const r = cli(['models', 'verify', bad]);
+    expect(r.code).toBe(4);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/sha256/);
+  });
+});
+
+describe('generate', () => {
+  const base = (extra: string[]) => [
+    'generate',
+    '--pacs',
+    orthanc.dicomWebRoot,
+    '--grid',
+    '32,32,32',
+    '--spacing',
+    '4,4,4',
+    '--steps',
+    '2',
+    '--model',
+    model.dir,
+    ...extra,
+  ];
+
+  it('stores synthetic studies that pass dciodvfy and QIDO finds', async () => {
+    const out = join(work, 'gen-a');
+    const r = cli(
+      base(['--count', '2', '--seed', 'a', '--stow', '--out', out, '--rotate', 'z=20', '--fov', 'z=0.2:0.9']),
+    );
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    const items = r.events.filter((e) => e.type === 'item');
+    expect(items).toHaveLength(2);
+    const transport = orthancTransport(orthanc);
+    for (const item of items) {
+      const series = await searchSeries(transport, item.studyInstanceUid as string);
+      expect(series).toHaveLength(1);
+      expect(series[0].numberOfInstances).toBe(32);
+    }
+    const dir = items[0].out as string;
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(32);
+    for (const f of [files[0], files[16]]) {
+      const v = dciodvfy(readFileSync(join(dir, f)));
+      expect(v.errors).toEqual([]);
+    }
+    expect(existsSync(`${dir}.nii`)).toBe(true);
+  });
+
+  it('resumes a killed batch: exactly the requested count, no duplicates', async () => {
+    const job = join(work, 'resume-job.json');
+    const args = base([
+      '--count',
+      '3',
+      '--seed',
+      'resume',
+      '--stow',
+      '--job',
+      job,
+      '--json',
+      '--threads',
+      '1',
+    ]);
+    // First run: kill it as soon as the first item is stored.
+    await new Promise<void>((done) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: env() });
+      let buf = '';
+      child.stdout.on('data', (d) => {
+        buf += String(d);
+        if (/"type":"item"/.test(buf)) child.kill('SIGKILL');
+      });
+      child.on('exit', () => done());
+    });
+    const first = JSON.parse(readFileSync(job, 'utf8'));
+    expect(Object.keys(first.items).length).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(first.items).length).toBeLessThan(3);
+    const r = cli(args);
+    expect(r.code).toBe(0);
+    expect(r.events.filter((e) => e.type === 'skipped').length).toBe(Object.keys(first.items).length);
+    const final = JSON.parse(readFileSync(job, 'utf8'));
+    expect(Object.keys(final.items).sort()).toEqual(['0', '1', '2']);
+    const transport = orthancTransport(orthanc);
+    const studies = new Set<string>();
+    for (const item of Object.values(final.items) as Array<{ studyInstanceUid: string }>) {
+      const found = await searchStudies(transport, { StudyInstanceUID: item.studyInstanceUid });
+      expect(found).toHaveLength(1);
+      const series = await searchSeries(transport, item.studyInstanceUid);
+      expect(series.map((s) => s.numberOfInstances)).toEqual([32]);
+      studies.add(item.studyInstanceUid);
+    }
+    expect(studies.size).toBe(3);
+  });
+
+  it('three shards produce exactly the items of one unsharded run', () => {
+    const common = ['--count', '5', '--seed', 'shards', '--batch-id', 'b-shards'];
+    const whole = cli(
+      [...base(common), '--out', join(work, 'whole')].filter(
+        (a) => a !== '--pacs' && a !== orthanc.dicomWebRoot,
+      ),
+    );
+    expect(whole.code).toBe(0);
+    const shardItems: Array<Record<string, unknown>> = [];
+    for (let s = 0; s < 3; s++) {
+      const r = cli(
+        [...base(common), '--out', join(work, `shard${s}`), '--shard', `${s}/3`].filter(
+          (a) => a !== '--pacs' && a !== orthanc.dicomWebRoot,
+        ),
+      );
+      expect(r.code).toBe(0);
+      shardItems.push(...r.events.filter((e) => e.type === 'item'));
+    }
+    const key = (e: Record<string, unknown>) =>
+      `${e.index}:${e.seed}:${e.studyInstanceUid}:${e.seriesInstanceUid}`;
+    const wholeItems = whole.events.filter((e) => e.type === 'item');
+    expect(shardItems.map(key).sort()).toEqual(wholeItems.map(key).sort());
+    expect(new Set(shardItems.map((e) => e.index)).size).toBe(5);
+    // Same images, byte for byte (the NIfTI copies).
+    const hash = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    for (const e of wholeItems) {
+      const name = `item-${String(e.index).padStart(5, '0')}.nii`;
+      const shard = Number(e.index) % 3;
+      expect(hash(join(work, `shard${shard}`, name))).toBe(hash(join(work, 'whole', name)));
+    }
+  });
+});
+
+describe('super-resolve', () => {
+  let src: { study: string; series: string; volume: Volume };
+  beforeAll(async () => {
+    src = await seedSmallCt();
+  }, 60000);
+
+  it('writes the result and the std map as two derived series in the same study', async () => {
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'sr');
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      orthanc.dicomWebRoot,
+      '--study',
+      src.study,
+      '--scale',
+      '2',
+      '--samples',
+      '2',
+      '--cycles',
+      '1',
+      '--steps',
+      '2',
+      '--std-map',
+      '--model',
+      model.dir,
+      '--stow',
+      '--out',
+      out,
+    ]);
+    expect(r.stderr).not.toMatch(/Error:/);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const after = await orthancCounts(orthanc);
+    expect(after.series - before.series).toBe(2);
+    expect(after.instances - before.instances).toBe(2 * 32);
+    const series = await searchSeries(orthancTransport(orthanc), src.study);
+    expect(series).toHaveLength(3);
+    for (const dir of ['super-resolved', 'uncertainty']) {
+      const files = readdirSync(join(out, dir));
+      expect(files).toHaveLength(32);
+      expect(dciodvfy(readFileSync(join(out, dir, files[5]))).errors).toEqual([]);
+    }
+  });
+
+  it.each([
+    ['an unknown study UID', (_s: string) => ['--study', '1.2.3.4.5.6.7', '--scale', '2'], 2, /not found/],
+    ['a spacing coarser than the source', () => ['--spacing', '1,1,1'], 2, /coarser/],
+    ['a grid the model does not support', () => ['--scale', '5'], 2, /outside the model's range/],
+  ] as Array<[string, (s: string) => string[], number, RegExp]>)(
+    'refuses %s: one line, non-zero exit, nothing written',
+    async (_n, extra, code, message) => {
+      const before = await orthancCounts(orthanc);
+      const out = join(work, `refused-${code}-${Math.random()}`);
+      const args = [
+        'super-resolve',
+        '--pacs',
+        orthanc.dicomWebRoot,
+        '--study',
+        src.study,
+        '--model',
+        model.dir,
+        '--stow',
+        '--out',
+        out,
+        ...extra(src.study),
+      ];
+      const r = cli(args);
+      expect(r.code).toBe(code);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+      expect(await orthancCounts(orthanc)).toEqual(before);
+    },
+  );
+
+  it('refuses an unreachable PACS with the PACS exit code', () => {
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      'http://127.0.0.1:9/dicom-web',
+      '--study',
+      '1.2.3',
+      '--scale',
+      '2',
+      '--model',
+      model.dir,
+      '--stow',
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a grid the model does not support for generation, writing nothing', () => {
+    const out = join(work, 'gen-bad');
+    const r = cli(['generate', '--grid', '36,32,32', '--steps', '2', '--model', model.dir, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/outside the model's range/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
