@@ -57,6 +57,8 @@ function makeContext(tmpDir, defaultRuns) {
       target: 'node20',
       write: false,
       logLevel: 'silent',
+      // native addon: loaded from node_modules at run time, never bundled
+      external: ['onnxruntime-node'],
     };
     if (typeof entry === 'string') options.entryPoints = [path.resolve(root, entry)];
     else options.stdin = { contents: entry.contents, resolveDir: entry.resolveDir ?? root, loader: 'ts' };
@@ -137,7 +139,9 @@ async function main() {
     totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
   };
   mkdirSync(outDir, { recursive: true });
-  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  // Inside the repository so that bundles resolve external packages (onnxruntime-node) from node_modules.
+  mkdirSync(path.join(root, '.tmp'), { recursive: true });
+  const tmpDir = mkdtempSync(path.join(root, '.tmp', 'bench-'));
   const all = [];
   try {
     for (const b of selected) {

@@ -9,7 +9,9 @@ import dcmjs from 'dcmjs';
 // dcmjs logs harmless VR notes (e.g. 'Invalid vr type ox') for private tags.
 dcmjs.log?.setLevel?.('silent');
 
-export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+/** ../shared/data next to the repository; SHARED_DATA overrides (a clone elsewhere). */
+export const SHARED_DATA =
+  process.env.SHARED_DATA ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
 
 /** The real DICOM series folders of ../shared/data. */
 export const REAL_SERIES = {

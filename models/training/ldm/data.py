@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from . import geometry as G
 
 HELD_OUT = ('lidc-idri-0001',)
-DEFAULT_DATA_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'shared', 'data'))
+DEFAULT_DATA_ROOT = os.environ.get('SHARED_DATA') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'shared', 'data'))
 
 
 class DataError(ValueError):
