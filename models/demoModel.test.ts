@@ -1,0 +1,127 @@
+/**
+ * @jest-environment ./models/training/ortJestEnvironment.cjs
+ */
+/**
+ * The committed demo model (models/geometry-ldm-demo): manifest valid against
+ * the schema, every file's sha256 and size as stated, and every ONNX output
+ * equal to the golden outputs recorded from PyTorch at export time, with
+ * onnxruntime-node and with onnxruntime-web (wasm backend, in Node).
+ * Tolerance: manifest.golden.toleranceAbs (1e-4 for fp32 weights; fp16-weight
+ * exports record PyTorch outputs with the same fp16-rounded weights and use 2e-4).
+ * LDM_MODEL_DIR overrides the directory (e.g. a fresh export).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import {
+  MODEL_PARTS,
+  parseManifestText,
+  sha256Hex,
+  verifyModelFile,
+  type ModelManifest,
+} from '../extensions/geometry-ldm/src/model/manifest';
+import {
+  checkGolden,
+  readGolden,
+  type GoldenFile,
+  type OrtLike,
+  type SessionLike,
+} from './training/goldenCheck';
+
+const DIR = process.env.LDM_MODEL_DIR ?? join(__dirname, 'geometry-ldm-demo');
+// The demo model is committed: its absence is a failure, not a skip.
+if (!existsSync(join(DIR, 'model.json'))) throw new Error(`demoModel.test: no model at ${DIR}`);
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    total += s.isDirectory() ? dirBytes(p) : s.size;
+  }
+  return total;
+}
+
+describe('committed demo model', () => {
+  let manifest: ModelManifest;
+  let golden: GoldenFile;
+  beforeAll(() => {
+    manifest = parseManifestText(readFileSync(join(DIR, 'model.json'), 'utf8'));
+    if (!manifest.golden) throw new Error('manifest has no golden outputs');
+    golden = readGolden(join(DIR, manifest.golden.path));
+  });
+
+  it('is for research, names its held-out scan, and states its contract', () => {
+    expect(manifest.intendedUse).toBe('research, not for diagnosis');
+    if (!process.env.LDM_MODEL_DIR) expect(manifest.trainingData.heldOut).toContain('lidc-idri-0001');
+    expect(manifest.latent.factor).toBe(8);
+    expect(manifest.scheduler.numTrainTimesteps).toBe(1000);
+    expect(manifest.superResolution.tStart).toBe(100);
+    expect(manifest.superResolution.cycles).toBe(5);
+  });
+
+  it('files match their sha256 and byte size', async () => {
+    for (const part of MODEL_PARTS) {
+      await expect(
+        verifyModelFile(manifest, part, readFileSync(join(DIR, manifest.files[part].path))),
+      ).resolves.toBeUndefined();
+    }
+    const g = readFileSync(join(DIR, manifest.golden!.path));
+    expect(g.byteLength).toBe(manifest.golden!.bytes);
+    expect(await sha256Hex(g)).toBe(manifest.golden!.sha256);
+  });
+
+  it('models/ stays under 40 MB', () => {
+    const models = join(__dirname);
+    let total = 0;
+    for (const name of readdirSync(models)) {
+      if (name === 'checkpoints' || name === '.data-cache' || name === 'node_modules') continue; // git-ignored
+      const p = join(models, name);
+      total += statSync(p).isDirectory() ? dirBytes(p) : statSync(p).size;
+    }
+    expect(total).toBeLessThan(40 * 1024 * 1024);
+  });
+
+  for (const part of MODEL_PARTS) {
+    it(`${part}: onnxruntime-node reproduces the PyTorch golden outputs`, async () => {
+      const session = await ortNode.InferenceSession.create(
+        readFileSync(join(DIR, manifest.files[part].path)),
+        {
+          intraOpNumThreads: 1,
+          interOpNumThreads: 1,
+        },
+      );
+      expect([...session.inputNames]).toEqual(manifest.onnx[part].inputs.map((t) => t.name));
+      expect([...session.outputNames]).toEqual(manifest.onnx[part].outputs.map((t) => t.name));
+      const report = await checkGolden(
+        ortNode as unknown as OrtLike,
+        session as unknown as SessionLike,
+        golden[part],
+      );
+      for (const r of Object.values(report)) {
+        expect(r.dims).toEqual(r.expectedDims);
+        expect(r.maxAbsDiff).toBeLessThan(manifest.golden!.toleranceAbs);
+      }
+    });
+  }
+
+  it('onnxruntime-web (wasm backend, in Node) reproduces the PyTorch golden outputs', () => {
+    // a child process: jest's VM cannot do the dynamic import() of ort-web's wasm glue
+    const r = spawnSync(process.execPath, [join(__dirname, 'training', 'ortWebGolden.mjs'), DIR], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`ortWebGolden.mjs failed: ${r.stderr}`);
+    const report = JSON.parse(r.stdout) as Record<
+      string,
+      Record<string, { maxAbsDiff: number; dims: number[]; expectedDims: number[] }>
+    >;
+    expect(Object.keys(report).sort()).toEqual(['decoder', 'encoder', 'unet']);
+    for (const part of MODEL_PARTS) {
+      for (const out of Object.values(report[part])) {
+        expect(out.dims).toEqual(out.expectedDims);
+        expect(out.maxAbsDiff).toBeLessThan(manifest.golden!.toleranceAbs);
+      }
+    }
+  });
+});
