@@ -1,6 +1,6 @@
 /**
- * The geometry-ldm command against a real Orthanc (authentication on) with a
- * tiny random-weight model: every command, QIDO + dciodvfy on what it
+ * The geometry-ldm command against a real Orthanc (authentication on) with the
+ * committed demo model on tiny grids: every command, QIDO + dciodvfy on what it
  * stored, kill-and-resume, sharding, and bad input that must write nothing.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,7 +18,8 @@ import { readSeriesHeaders } from '../support/sharedData';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
 import { dciodvfy } from '../support/dciodvfy';
-import { exportTinyModel, type ExportedModel } from '../support/tinyModel';
+import { demoModel } from '../support/demoModel';
+import type { ExportedModel } from '../support/tinyModel';
 import dcmjs from 'dcmjs';
 
 const BIN = resolve(__dirname, '..', '..', 'extensions', 'geometry-ldm', 'bin', 'geometry-ldm.mjs');
@@ -103,7 +104,7 @@ async function seedSmallCt(): Promise<{ study: string; series: string; volume: V
 
 beforeAll(async () => {
   orthanc = await startOrthanc();
-  model = exportTinyModel(0);
+  model = demoModel();
   work = mkdtempSync(join(tmpdir(), 'gldm-cli-'));
 }, 180000);
 
@@ -119,7 +120,8 @@ describe('models', () => {
     expect(r.code).toBe(0);
     expect(r.events[0]).toMatchObject({
       type: 'model',
-      name: 'tiny-random',
+      name: model.manifest.name,
+      version: model.manifest.version,
       intendedUse: 'research, not for diagnosis',
     });
   });
