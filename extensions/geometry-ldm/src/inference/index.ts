@@ -9,3 +9,6 @@ export * from './generate';
 export * from './superResolutionTarget';
 export * from './superResolve';
 export * from './tiling';
+export * from './tilingLimits';
+export * from './webRuntime';
+export * from './modelCache';

@@ -3,11 +3,13 @@
  * call), decode, with the manifest's latent scale and tensor names.
  * Shapes follow geometry/conventions.ts: [B, C, nz, ny, nx].
  */
+import { compose, translation, type Affine } from '../geometry/affine';
 import { onnxShape, voxelCount, type Dims3 } from '../geometry/conventions';
+import { coordinateChannels } from '../geometry/coordinateChannels';
 import type { LoadedModel } from './modelSessions';
 import { InferenceError } from './errors';
 import type { Float32Tensor } from './runtime';
-import { runTiled, tilesFor, type TilingPolicy } from './tiling';
+import { copyBox, runTiled, tilesFor, type TilingPolicy } from './tiling';
 
 function only(out: Record<string, Float32Tensor>, name: string, model: string): Float32Tensor {
   const t = out[name] ?? Object.values(out)[0];
@@ -24,11 +26,15 @@ function ioName(
   return model.manifest.onnx[part][kind][n].name;
 }
 
-/** image (model intensity) + coordinate channels -> latent scaled for diffusion (tiled when the policy says so). */
+/**
+ * image (model intensity) + coordinate channels -> latent scaled for diffusion (tiled when the policy says so).
+ * `coords` is the [3][nz][ny][nx] array, or the index -> group affine it comes from: then only the
+ * coordinates of the tile being encoded are ever computed (a 272x272x288 grid's would take 255 MB).
+ */
 export async function encode(
   model: LoadedModel,
   image: Float32Array,
-  coords: Float32Array,
+  coords: Float32Array | { readonly indexToGroup: Affine },
   dims: Dims3,
   tiling?: TilingPolicy,
   onTile?: (done: number, total: number) => void,
@@ -45,14 +51,23 @@ export async function encode(
   const plan = tilesFor(latentDims, f, tiling);
   let z: Float32Array;
   if (!plan) {
-    z = await runOnce(image, coords, dims);
+    z = await runOnce(
+      image,
+      coords instanceof Float32Array ? coords : coordinateChannels(dims, coords.indexToGroup),
+      dims,
+    );
   } else {
-    const n = voxelCount(dims);
-    const input = new Float32Array(4 * n);
-    input.set(image, 0);
-    input.set(coords, n);
+    // each tile's input: its image box, then its coordinate channels (copied, or computed from the affine)
+    const readTile = (start: Dims3, td: Dims3) => {
+      const tn = voxelCount(td);
+      const tile = new Float32Array(4 * tn);
+      tile.set(copyBox(image, dims, 1, start, td), 0);
+      if (coords instanceof Float32Array) tile.set(copyBox(coords, dims, 3, start, td), tn);
+      else coordinateChannels(td, compose(coords.indexToGroup, translation(start)), tile.subarray(tn));
+      return tile;
+    };
     z = await runTiled({
-      input,
+      input: readTile,
       inChannels: 4,
       outChannels: model.manifest.latent.channels,
       latentDims,
@@ -72,6 +87,19 @@ export async function encode(
   return scaled;
 }
 
+const batched = new WeakMap<Float32Array, { batch: number; data: Float32Array }>();
+
+/** The conditioning repeated for every sample of a batch; the same array for every step of a job. */
+function batchedConditioning(latentCond: Float32Array, batch: number): Float32Array {
+  if (batch === 1) return latentCond;
+  const hit = batched.get(latentCond);
+  if (hit?.batch === batch) return hit.data;
+  const data = new Float32Array(batch * latentCond.length);
+  for (let b = 0; b < batch; b++) data.set(latentCond, b * latentCond.length);
+  batched.set(latentCond, { batch, data });
+  return data;
+}
+
 /** A batch of B diffusion latents (concatenated) -> eps predictions. */
 export async function predictNoise(
   model: LoadedModel,
@@ -85,13 +113,16 @@ export async function predictNoise(
   const n = voxelCount(latentDims);
   if (zt.length !== batch * c * n)
     throw new InferenceError('invalid-input', 'latent batch has the wrong size');
-  // The conditioning is the same for every sample of the batch.
-  const cond = batch === 1 ? latentCond : new Float32Array(batch * 3 * n);
-  if (batch > 1) for (let b = 0; b < batch; b++) cond.set(latentCond, b * 3 * n);
+  const cond = batchedConditioning(latentCond, batch);
   const out = await model.unet.run({
     [ioName(model, 'unet', 'inputs', 0)]: { data: zt, dims: onnxShape(batch, c, latentDims) },
     [ioName(model, 'unet', 'inputs', 1)]: { data: new Float32Array(batch).fill(t), dims: [batch] },
-    [ioName(model, 'unet', 'inputs', 2)]: { data: cond, dims: onnxShape(batch, 3, latentDims) },
+    // constant: the same array every step, so a GPU runtime can keep it on the device
+    [ioName(model, 'unet', 'inputs', 2)]: {
+      data: cond,
+      dims: onnxShape(batch, 3, latentDims),
+      constant: true,
+    },
   });
   return only(out, ioName(model, 'unet', 'outputs', 0), 'unet').data;
 }

@@ -39,8 +39,10 @@ export interface OrtRuntimeOptions {
   readonly executionProvider: ExecutionProvider;
   readonly threads: number;
   readonly fallbackReason?: string;
-  /** Extra session options (graphOptimizationLevel, preferredOutputLocation, ...). */
+  /** Extra session options (graphOptimizationLevel, executionProviders with EP options, ...). */
   readonly sessionOptions?: Record<string, unknown>;
+  /** A prebuilt onnxruntime tensor for a feed (e.g. one already on the GPU), or undefined for a CPU tensor. */
+  readonly feedTensor?: (sessionName: string, tensor: Float32Tensor) => unknown;
 }
 
 function isOutOfMemory(message: string): boolean {
@@ -81,7 +83,9 @@ export function createOrtRuntime(ort: OrtModule, options: OrtRuntimeOptions): In
         async run(feeds) {
           const ortFeeds: Record<string, OrtTensor> = {};
           for (const [key, t] of Object.entries(feeds))
-            ortFeeds[key] = new ort.Tensor('float32', t.data, t.dims);
+            ortFeeds[key] =
+              (options.feedTensor?.(name, t) as OrtTensor | undefined) ??
+              new ort.Tensor('float32', t.data, t.dims);
           let out: Record<string, OrtTensor>;
           try {
             out = await session.run(ortFeeds);

@@ -9,6 +9,12 @@
 export interface Float32Tensor {
   readonly data: Float32Array;
   readonly dims: readonly number[];
+  /**
+   * The caller will feed this same array again, unchanged (e.g. the coordinate
+   * conditioning of every diffusion step): a runtime may keep a device copy
+   * keyed by the array. Never modify an array after feeding it as constant.
+   */
+  readonly constant?: boolean;
 }
 
 export type ExecutionProvider = 'cpu' | 'wasm' | 'webgpu';

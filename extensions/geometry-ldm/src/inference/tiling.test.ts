@@ -140,5 +140,16 @@ describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', 
       `encoder tiled vs untiled: ${tiles} tiles, max |diff| ${max}, ${differing}/${whole.length} values > 1e-4`,
     );
     expect(max).toBeLessThan(1e-4);
+    // coordinates given as the affine (computed per tile, as superResolve does): same latent
+    const affine = { indexToGroup: [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1] as const };
+    const wholeAffine = await encode(model, image, affine as never, dims);
+    const tiledAffine = await encode(model, image, affine as never, dims, policy);
+    let maxAffine = 0;
+    for (let q = 0; q < whole.length; q++) {
+      expect(wholeAffine[q]).toBe(whole[q]);
+      maxAffine = Math.max(maxAffine, Math.abs(tiledAffine[q] - tiled[q]));
+    }
+    // float64 rounding of the shifted affine may move a coordinate by one float32 ulp
+    expect(maxAffine).toBeLessThan(1e-5);
   });
 });

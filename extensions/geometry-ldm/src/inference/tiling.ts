@@ -85,9 +85,15 @@ function axisWeights(
   return w;
 }
 
+/** Reads one tile's channel-major input [cin][dz][dy][dx] at `start` (input voxels) of size `dims`. */
+export type TileReader = (start: Dims3, dims: Dims3) => Float32Array;
+
 export interface TiledRunArgs {
-  /** Channel-major input [cin][nz][ny][nx] on the input grid. */
-  readonly input: Float32Array;
+  /**
+   * Channel-major input [cin][nz][ny][nx] on the input grid, or a reader that
+   * builds each tile's input (so the whole multi-channel input never has to exist).
+   */
+  readonly input: Float32Array | TileReader;
   readonly inChannels: number;
   readonly outChannels: number;
   /** Latent grid size. */
@@ -103,7 +109,7 @@ export interface TiledRunArgs {
   readonly signal?: AbortSignal;
 }
 
-function copyBox(
+export function copyBox(
   src: Float32Array,
   srcDims: Dims3,
   channels: number,
@@ -128,9 +134,14 @@ export async function runTiled(args: TiledRunArgs): Promise<Float32Array> {
   const { plan, latentDims: L, inFactor: fi, outFactor: fo } = args;
   const inDims = L.map((n) => n * fi) as unknown as Dims3;
   const outDims = L.map((n) => n * fo) as unknown as Dims3;
-  if (args.input.length !== args.inChannels * voxelCount(inDims)) {
+  const input = args.input;
+  if (typeof input !== 'function' && input.length !== args.inChannels * voxelCount(inDims)) {
     throw new InferenceError('invalid-input', 'tiled input does not match the latent grid');
   }
+  const readTile: TileReader =
+    typeof input === 'function'
+      ? input
+      : (start, dims) => copyBox(input, inDims, args.inChannels, start, dims);
   const outN = voxelCount(outDims);
   const acc = new Float32Array(args.outChannels * outN);
   const wsum = new Float32Array(outN);
@@ -152,13 +163,12 @@ export async function runTiled(args: TiledRunArgs): Promise<Float32Array> {
         if (args.signal?.aborted) throw new InferenceError('cancelled', 'the job was cancelled');
         const wx = weightsFor(0, ix);
         const startL: Dims3 = [sx[ix], sy[iy], sz[iz]];
-        const tileIn = copyBox(
-          args.input,
-          inDims,
-          args.inChannels,
+        const tileIn = readTile(
           startL.map((s) => s * fi) as unknown as Dims3,
           plan.size.map((s) => s * fi) as unknown as Dims3,
         );
+        if (tileIn.length !== args.inChannels * voxelCount(plan.size) * fi ** 3)
+          throw new InferenceError('invalid-input', 'a tile reader returned the wrong number of values');
         const out = await args.run(tileIn, plan.size.map((s) => s * fi) as unknown as Dims3);
         const td = plan.size.map((s) => s * fo) as unknown as Dims3;
         const tn = voxelCount(td);
