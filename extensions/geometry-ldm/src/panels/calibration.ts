@@ -1,0 +1,142 @@
+/**
+ * Calibration of the time estimates: the real pipeline, in the real worker,
+ * with the chosen backend, on tiny inputs. One super-resolution job with one
+ * sample, one cycle and one DDIM step makes exactly one encoder, one UNet and
+ * one decoder call; the arrival times of its progress events (encode, denoise,
+ * decode ticks after the 'prepare' event) give each call's wall time. A
+ * warm-up job runs first (first runs compile kernels / allocate arenas), then
+ * two grids are measured so that estimate.ts can fit fixed + per-voxel costs.
+ * Results are cached per model and backend (localStorage).
+ */
+import type { Dims3 } from '../geometry/conventions';
+import { voxelCount } from '../geometry/conventions';
+import { scaling } from '../geometry/affine';
+import type { ProgressEvent } from '../inference/progress';
+import type { BackendInfo } from '../inference/runtime';
+import type { ModelManifest } from '../model/manifest';
+import { makeVolume } from '../volume/volume';
+import type { EngineClient } from '../worker/engineClient';
+import type { Calibration, CalibrationPoint, CostStage } from './estimate';
+
+export interface TimedEvent {
+  readonly stage: ProgressEvent['stage'];
+  readonly step: number;
+  /** Milliseconds (any monotonic clock). */
+  readonly at: number;
+}
+
+/**
+ * Seconds per model call from the events of a 1-sample, 1-cycle, 1-step
+ * super-resolution: encode = prepare -> encode tick, unet = encode -> denoise
+ * tick, decode = denoise -> decode tick.
+ */
+export function stageSeconds(events: readonly TimedEvent[]): Record<CostStage, number> {
+  const find = (stage: TimedEvent['stage']) => {
+    const e = events.find((x) => x.stage === stage && (stage === 'prepare' || x.step > 0));
+    if (!e) throw new Error(`calibration: no '${stage}' progress event`);
+    return e.at;
+  };
+  const t0 = find('prepare');
+  const t1 = find('encode');
+  const t2 = find('denoise');
+  const t3 = find('decode');
+  if (!(t0 <= t1 && t1 <= t2 && t2 <= t3)) throw new Error('calibration: progress events out of order');
+  return { encode: (t1 - t0) / 1000, unet: (t2 - t1) / 1000, decode: (t3 - t2) / 1000 };
+}
+
+export function calibrationKey(manifest: ModelManifest, backend: BackendInfo): string {
+  return [
+    manifest.name,
+    manifest.version,
+    manifest.files.unet.sha256.slice(0, 16),
+    backend.library,
+    backend.executionProvider,
+    backend.threads,
+  ].join('|');
+}
+
+/** The two calibration grids: the model's minimum, and about 1.6x it per axis (within range). */
+export function calibrationGrids(manifest: ModelManifest): [Dims3, Dims3] {
+  const g = manifest.grid;
+  const small = [...g.min] as unknown as Dims3;
+  const large = small.map((n, a) =>
+    Math.min(g.max[a], Math.ceil((n * 1.6) / g.multipleOf) * g.multipleOf),
+  ) as unknown as Dims3;
+  return [small, large];
+}
+
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+const STORAGE_PREFIX = 'geometry-ldm.calibration:';
+
+export function loadCalibration(storage: StorageLike | null, key: string): Calibration | null {
+  if (!storage) return null;
+  try {
+    const text = storage.getItem(STORAGE_PREFIX + key);
+    if (!text) return null;
+    const c = JSON.parse(text) as Calibration;
+    return c && c.key === key && Array.isArray(c.points) && c.points.length > 0 ? c : null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveCalibration(storage: StorageLike | null, c: Calibration): void {
+  try {
+    storage?.setItem(STORAGE_PREFIX + c.key, JSON.stringify(c));
+  } catch {
+    // a full or disabled storage only costs a re-calibration next time
+  }
+}
+
+async function measure(
+  client: EngineClient,
+  manifest: ModelManifest,
+  dims: Dims3,
+  now: () => number,
+  signal?: AbortSignal,
+): Promise<CalibrationPoint> {
+  // A smooth HU field (not constant, so nothing is trivially skipped), 1 mm voxels.
+  const n = voxelCount(dims);
+  const data = new Float32Array(n);
+  for (let q = 0; q < n; q++) data[q] = -1000 + 1000 * (0.5 + 0.5 * Math.sin(q * 0.001));
+  const volume = makeVolume(dims, scaling([1, 1, 1]), data, 'HU');
+  const events: TimedEvent[] = [];
+  await client.superResolve(
+    volume,
+    { kind: 'grid', grid: { dims, affine: scaling([1, 1, 1]) } },
+    {
+      tStart: manifest.superResolution.tStart,
+      cycles: 1,
+      ddimSteps: 1,
+      samples: 1,
+      seed: 0,
+    },
+    { onProgress: (e) => events.push({ stage: e.stage, step: e.step, at: now() }), signal },
+  );
+  return { imageVoxels: n, seconds: stageSeconds(events) };
+}
+
+/** Runs the calibration jobs (warm-up + two grids) on a ready engine. */
+export async function calibrate(
+  client: EngineClient,
+  manifest: ModelManifest,
+  backend: BackendInfo,
+  options: { now?: () => number; signal?: AbortSignal; date?: Date } = {},
+): Promise<Calibration> {
+  const now = options.now ?? (() => performance.now());
+  const [small, large] = calibrationGrids(manifest);
+  await measure(client, manifest, small, now, options.signal); // warm-up, discarded
+  const points = [await measure(client, manifest, small, now, options.signal)];
+  if (voxelCount(large) > voxelCount(small)) {
+    points.push(await measure(client, manifest, large, now, options.signal));
+  }
+  return {
+    key: calibrationKey(manifest, backend),
+    points,
+    measuredAt: (options.date ?? new Date()).toISOString(),
+  };
+}

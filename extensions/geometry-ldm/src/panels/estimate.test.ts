@@ -1,0 +1,171 @@
+import { tilesFor } from '../inference/tiling';
+import {
+  activationBytes,
+  costModel,
+  estimateGenerateMemory,
+  estimateSuperResolveMemory,
+  estimateTime,
+  fitLinear,
+  superResolveCalls,
+  type Calibration,
+} from './estimate';
+import {
+  stageSeconds,
+  calibrationGrids,
+  calibrationKey,
+  loadCalibration,
+  saveCalibration,
+} from './calibration';
+import { testManifest } from './__fixtures__/manifest';
+
+describe('linear cost fit', () => {
+  it('recovers fixed + per-voxel costs from exact points', () => {
+    const f = fitLinear([
+      { x: 1000, y: 2 + 3e-3 * 1000 },
+      { x: 5000, y: 2 + 3e-3 * 5000 },
+      { x: 9000, y: 2 + 3e-3 * 9000 },
+    ]);
+    expect(f.fixed).toBeCloseTo(2, 9);
+    expect(f.perVoxel).toBeCloseTo(3e-3, 12);
+  });
+
+  it('one point: proportional; noisy points that slope down: constant; negative intercept: through 0', () => {
+    expect(fitLinear([{ x: 100, y: 5 }])).toEqual({ fixed: 0, perVoxel: 0.05 });
+    expect(
+      fitLinear([
+        { x: 100, y: 5 },
+        { x: 200, y: 4 },
+      ]),
+    ).toEqual({ fixed: 4.5, perVoxel: 0 });
+    const f = fitLinear([
+      { x: 100, y: 1 },
+      { x: 200, y: 3 },
+    ]);
+    expect(f.fixed).toBe(0);
+    expect(f.perVoxel).toBeCloseTo((100 * 1 + 200 * 3) / (100 ** 2 + 200 ** 2), 12);
+    expect(() => fitLinear([])).toThrow(RangeError);
+  });
+});
+
+describe('time estimate', () => {
+  const c: Calibration = {
+    key: 'k',
+    measuredAt: '2026-01-01T00:00:00Z',
+    points: [
+      { imageVoxels: 32768, seconds: { encode: 0.1, unet: 0.05, decode: 0.2 } },
+      { imageVoxels: 175616, seconds: { encode: 0.4, unet: 0.12, decode: 0.8 } },
+    ],
+  };
+
+  it('sums the model calls a super-resolution makes at the fitted costs', () => {
+    const model = costModel(c);
+    const slope = (s: 'encode' | 'unet' | 'decode') =>
+      (c.points[1].seconds[s] - c.points[0].seconds[s]) / (175616 - 32768);
+    const at = (s: 'encode' | 'unet' | 'decode', n: number) =>
+      c.points[0].seconds[s] + slope(s) * (n - 32768);
+    const n = 64 * 64 * 64;
+    const calls = superResolveCalls({ samples: 4, cycles: 5, ddimSteps: 10 });
+    expect(calls).toEqual({ encode: 1, unet: 200, decode: 4 });
+    const t = estimateTime(model, [64, 64, 64], calls);
+    expect(t.byStage.unet).toBeCloseTo(200 * at('unet', n), 9);
+    expect(t.seconds).toBeCloseTo(at('encode', n) + 200 * at('unet', n) + 4 * at('decode', n), 9);
+  });
+});
+
+describe('memory estimate (pipeline buffers)', () => {
+  it('super-resolution: a 64^3 job counts the buffers listed in estimate.ts', () => {
+    const n = 64 ** 3;
+    const m = estimateSuperResolveMemory({
+      seriesDims: [128, 128, 16],
+      sourceDims: [64, 64, 16],
+      paddedDims: [64, 64, 64],
+      outputDims: [64, 64, 64],
+    });
+    const src = 64 * 64 * 16;
+    const latent = (8 * n) / 512;
+    // persistent: source + upsampled + model copy + 3 coords + conditioning + mean & M2
+    const persistent = src + 5 * n + (3 * n) / 512 + 2 * n;
+    // decode phase: batch + sample copy + HU copy + crop + latents (encoded, batch, noise, next)
+    const decode = n + 2 * n + n + latent * 4;
+    expect(m.workerBytes).toBe(4 * (persistent + decode));
+    expect(m.pageBytes).toBe(Math.max(4 * (128 * 128 * 16 + src), 4 * 3 * n + 4 * n));
+    // activations: 128 B per image voxel of the whole padded grid (no tiling)
+    expect(m.activationBytes).toBe(128 * n);
+    expect(m.totalBytes).toBe(m.workerBytes + m.activationBytes + m.pageBytes);
+  });
+
+  it('with tiling, activations follow the largest tile the engine would really run', () => {
+    const policy = { maxImageVoxelsPerCall: 48 ** 3, overlapLatent: 2 };
+    const latent: [number, number, number] = [16, 16, 16]; // a 128^3 image
+    const plan = tilesFor(latent, 8, policy)!;
+    const largestTile = plan.size[0] * plan.size[1] * plan.size[2] * 512;
+    const est = activationBytes(128 ** 3, policy);
+    expect(est).toBeGreaterThanOrEqual(128 * largestTile);
+    expect(est).toBeLessThan(128 * 128 ** 3);
+    expect(activationBytes(32 ** 3, policy)).toBe(128 * 32 ** 3); // below the cap: one call
+  });
+
+  it('grows with samples kept and with the grid', () => {
+    const base = {
+      seriesDims: [64, 64, 64],
+      sourceDims: [64, 64, 64],
+      paddedDims: [64, 64, 64],
+      outputDims: [64, 64, 64],
+    } as const;
+    expect(estimateSuperResolveMemory({ ...base, keepSamples: 2 }).workerBytes).toBe(
+      estimateSuperResolveMemory(base).workerBytes + 2 * 4 * 64 ** 3,
+    );
+    expect(estimateGenerateMemory({ dims: [64, 64, 64], samples: 2 }).totalBytes).toBeGreaterThan(
+      estimateGenerateMemory({ dims: [64, 64, 64], samples: 1 }).totalBytes,
+    );
+  });
+});
+
+describe('calibration', () => {
+  it('stage times come from the progress events of a 1-sample, 1-cycle, 1-step job', () => {
+    const s = stageSeconds([
+      { stage: 'prepare', step: 0, at: 1000 },
+      { stage: 'encode', step: 1, at: 1300 },
+      { stage: 'denoise', step: 2, at: 1450 },
+      { stage: 'decode', step: 3, at: 2050 },
+      { stage: 'finish', step: 3, at: 2051 },
+    ]);
+    expect(s.encode).toBeCloseTo(0.3, 12);
+    expect(s.unet).toBeCloseTo(0.15, 12);
+    expect(s.decode).toBeCloseTo(0.6, 12);
+    expect(() => stageSeconds([{ stage: 'prepare', step: 0, at: 0 }])).toThrow(/encode/);
+  });
+
+  it('grids: the model minimum and ~1.6x it on the multiple-of-8 lattice, within range', () => {
+    const m = testManifest();
+    expect(calibrationGrids(m)).toEqual([
+      [32, 32, 32],
+      [56, 56, 56],
+    ]);
+    expect(calibrationGrids(testManifest({ min: [32, 32, 32], max: [40, 256, 256] }))[1]).toEqual([
+      40, 56, 56,
+    ]);
+  });
+
+  it('is cached per model and backend', () => {
+    const store = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => store.get(k) ?? null,
+      setItem: (k: string, v: string) => void store.set(k, v),
+    };
+    const m = testManifest();
+    const wasm = { library: 'onnxruntime-web', executionProvider: 'wasm', threads: 2 } as const;
+    const gpu = { library: 'onnxruntime-web', executionProvider: 'webgpu', threads: 2 } as const;
+    const key = calibrationKey(m, wasm);
+    expect(calibrationKey(m, gpu)).not.toBe(key);
+    const c: Calibration = {
+      key,
+      measuredAt: 'now',
+      points: [{ imageVoxels: 1, seconds: { encode: 1, unet: 1, decode: 1 } }],
+    };
+    saveCalibration(storage, c);
+    expect(loadCalibration(storage, key)).toEqual(c);
+    expect(loadCalibration(storage, calibrationKey(m, gpu))).toBeNull();
+    expect(loadCalibration(null, key)).toBeNull();
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * Time and memory estimates shown before a job starts.
+ *
+ * Time: from a CALIBRATION measured on this machine with the chosen backend
+ * (calibration.ts): the wall time of one encoder call, one UNet call and one
+ * decoder call at two small grids. Each stage is fitted as
+ * `seconds = fixed + perVoxel * imageVoxels` (least squares, both terms >= 0;
+ * one point: proportional), and a job is the sum over its model calls, which
+ * the pipelines make in a known number (superResolve.ts, generate.ts).
+ *
+ * Memory: the float32 buffers the pipeline allocates, counted from the grids
+ * (worker and main thread, at the worst moment), plus the DICOM encoding when
+ * saving, plus the network's activations inside onnxruntime estimated the way
+ * the engine sizes its tiles (inference/tilingLimits.ts): bytes per image
+ * voxel of the largest activation times the image voxels of the largest
+ * encoder/decoder call (the whole padded grid, or one tile).
+ */
+import { DEFAULT_BYTES_PER_IMAGE_VOXEL } from '../inference/tilingLimits';
+import type { TilingPolicy } from '../inference/tiling';
+import { voxelCount, type Dims3 } from '../geometry/conventions';
+
+export type CostStage = 'encode' | 'unet' | 'decode';
+
+/** One calibration measurement: seconds per model call at a grid of `imageVoxels`. */
+export interface CalibrationPoint {
+  readonly imageVoxels: number;
+  readonly seconds: Readonly<Record<CostStage, number>>;
+}
+
+export interface Calibration {
+  /** What was measured: backend and model (a calibration is only valid for both). */
+  readonly key: string;
+  readonly points: readonly CalibrationPoint[];
+  /** ISO date of the measurement. */
+  readonly measuredAt: string;
+}
+
+export interface LinearFit {
+  readonly fixed: number;
+  readonly perVoxel: number;
+}
+
+/** Least-squares fit of y = fixed + perVoxel * x with both terms clamped to >= 0. */
+export function fitLinear(points: readonly { x: number; y: number }[]): LinearFit {
+  const pts = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && p.x > 0 && p.y >= 0);
+  if (pts.length === 0) throw new RangeError('no calibration points');
+  const xs = new Set(pts.map((p) => p.x));
+  if (xs.size === 1) {
+    const y = pts.reduce((s, p) => s + p.y, 0) / pts.length;
+    return { fixed: 0, perVoxel: y / pts[0].x };
+  }
+  const n = pts.length;
+  const mx = pts.reduce((s, p) => s + p.x, 0) / n;
+  const my = pts.reduce((s, p) => s + p.y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of pts) {
+    sxy += (p.x - mx) * (p.y - my);
+    sxx += (p.x - mx) ** 2;
+  }
+  let perVoxel = sxy / sxx;
+  let fixed = my - perVoxel * mx;
+  if (perVoxel < 0) {
+    // Timing noise made the larger grid faster: fall back to a constant.
+    return { fixed: my, perVoxel: 0 };
+  }
+  if (fixed < 0) {
+    // Proportional fit through the origin instead.
+    perVoxel = pts.reduce((s, p) => s + p.x * p.y, 0) / pts.reduce((s, p) => s + p.x * p.x, 0);
+    fixed = 0;
+  }
+  return { fixed, perVoxel };
+}
+
+export interface CostModel {
+  seconds(stage: CostStage, imageVoxels: number): number;
+}
+
+export function costModel(calibration: Calibration): CostModel {
+  const fits = {} as Record<CostStage, LinearFit>;
+  for (const stage of ['encode', 'unet', 'decode'] as const) {
+    fits[stage] = fitLinear(calibration.points.map((p) => ({ x: p.imageVoxels, y: p.seconds[stage] })));
+  }
+  return {
+    seconds: (stage, voxels) => fits[stage].fixed + fits[stage].perVoxel * voxels,
+  };
+}
+
+/** Model calls of a super-resolution job (superResolve.ts): 1 encode, N*cycles*steps UNet, N decodes. */
+export function superResolveCalls(settings: {
+  samples: number;
+  cycles: number;
+  ddimSteps: number;
+}): Record<CostStage, number> {
+  return {
+    encode: 1,
+    unet: settings.samples * settings.cycles * settings.ddimSteps,
+    decode: settings.samples,
+  };
+}
+
+/** Model calls of a generation job (generate.ts): N*steps UNet, N decodes. */
+export function generateCalls(settings: { samples: number; steps: number }): Record<CostStage, number> {
+  return { encode: 0, unet: settings.samples * settings.steps, decode: settings.samples };
+}
+
+export interface TimeEstimate {
+  readonly seconds: number;
+  readonly byStage: Readonly<Record<CostStage, number>>;
+}
+
+export function estimateTime(
+  model: CostModel,
+  paddedDims: Dims3,
+  calls: Readonly<Record<CostStage, number>>,
+): TimeEstimate {
+  const n = voxelCount(paddedDims);
+  const byStage = {
+    encode: calls.encode * model.seconds('encode', n),
+    unet: calls.unet * model.seconds('unet', n),
+    decode: calls.decode * model.seconds('decode', n),
+  };
+  return { seconds: byStage.encode + byStage.unet + byStage.decode, byStage };
+}
+
+// ------------------------------------------------------------------ memory
+
+const F32 = 4;
+
+export interface MemoryEstimate {
+  /** Peak bytes of pipeline buffers in the inference worker. */
+  readonly workerBytes: number;
+  /** The network's largest activation(s) inside onnxruntime (estimate, see the module comment). */
+  readonly activationBytes: number;
+  /** Peak bytes on the page (volumes kept for display and saving). */
+  readonly pageBytes: number;
+  readonly totalBytes: number;
+}
+
+/** Activation estimate for encoder/decoder calls over `imageVoxels` under a tiling policy. */
+export function activationBytes(
+  imageVoxels: number,
+  tiling?: TilingPolicy | null,
+  bytesPerImageVoxel = DEFAULT_BYTES_PER_IMAGE_VOXEL,
+): number {
+  const perCall = tiling ? Math.min(imageVoxels, tiling.maxImageVoxelsPerCall) : imageVoxels;
+  return bytesPerImageVoxel * perCall;
+}
+
+/**
+ * Super-resolution buffers (superResolve.ts + engineHost.ts), float32, as
+ * persistent + the larger of the two peak phases.
+ * Worker, persistent: the source (kept for a WebGPU -> wasm retry), the padded
+ * trilinear upsampling, its model-intensity copy, the 3 coordinate channels,
+ * the running mean and M2, kept samples. Decode phase: the decoded batch, one
+ * sample's copy and its HU version, the cropped sample, the latents (8
+ * channels at 1/512 of the voxels: encoded, batch, noise, next). End phase:
+ * mean, std and the cropped upsampling built before they are sent.
+ * Page: the series as read plus the crop sent to the worker, then the three
+ * result volumes plus, while saving, 16-bit pixel data twice (dataset + Part 10
+ * bytes) for the series being written.
+ */
+export function estimateSuperResolveMemory(args: {
+  readonly seriesDims: Dims3;
+  readonly sourceDims: Dims3;
+  readonly paddedDims: Dims3;
+  readonly outputDims: Dims3;
+  readonly batchSize?: number;
+  readonly keepSamples?: number;
+  readonly tiling?: TilingPolicy | null;
+}): MemoryEstimate {
+  const nSeries = voxelCount(args.seriesDims);
+  const nSrc = voxelCount(args.sourceDims);
+  const nPad = voxelCount(args.paddedDims);
+  const nOut = voxelCount(args.outputDims);
+  const batch = Math.max(1, args.batchSize ?? 1);
+  const latent = (8 * nPad) / 512;
+  const persistent = nSrc + nPad * (1 + 1 + 3) + (3 * nPad) / 512 + 2 * nOut + (args.keepSamples ?? 0) * nOut;
+  const decodePhase = batch * nPad + 2 * nPad + nOut + latent * (1 + 3 * batch);
+  const endPhase = 3 * nOut;
+  const workerBytes = F32 * (persistent + Math.max(decodePhase, endPhase));
+  const pageBytes = Math.max(F32 * (nSeries + nSrc), F32 * 3 * nOut + 2 * 2 * nOut);
+  const act = activationBytes(nPad, args.tiling);
+  return { workerBytes, activationBytes: act, pageBytes, totalBytes: workerBytes + act + pageBytes };
+}
+
+/**
+ * Generation buffers (generate.ts): the conditioning, the latents of a batch
+ * (state, eps, noise/next), the decoded batch plus one sample's copy and its
+ * HU version, and every finished sample (HU). Page: every sample, plus while
+ * saving the 16-bit pixel data twice for the series being written.
+ */
+export function estimateGenerateMemory(args: {
+  readonly dims: Dims3;
+  readonly samples: number;
+  readonly batchSize?: number;
+  readonly tiling?: TilingPolicy | null;
+}): MemoryEstimate {
+  const n = voxelCount(args.dims);
+  const batch = Math.max(1, Math.min(args.batchSize ?? 1, args.samples));
+  const latent = (8 * n) / 512;
+  const workerBytes = F32 * ((3 * n) / 512 + latent * 3 * batch + batch * n + 2 * n + args.samples * n);
+  const pageBytes = F32 * args.samples * n + 2 * 2 * n;
+  const act = activationBytes(n, args.tiling);
+  return { workerBytes, activationBytes: act, pageBytes, totalBytes: workerBytes + act + pageBytes };
+}

@@ -1,0 +1,183 @@
+/**
+ * The two panel jobs end to end, without UI: read -> plan -> engine -> result,
+ * and result -> PACS. The components call these and render the phases; tests
+ * call them against a real engine host and a real PACS.
+ */
+import type { ReadSeriesResult } from '../dicom/readSeries';
+import type { InstanceHeader } from '../dicom/instanceMetadata';
+import type { DerivedSeriesResult } from '../dicom/writeDerivedSeries';
+import type { SyntheticStudyResult } from '../dicom/writeSyntheticStudy';
+import { spacingOf } from '../geometry/dicomGeometry';
+import { InferenceError, throwIfCancelled } from '../inference/errors';
+import type { ProgressEvent } from '../inference/progress';
+import type { TilingPolicy } from '../inference/tiling';
+import { crop } from '../volume/pad';
+import type { Volume } from '../volume/volume';
+import type { ClientGenerateResult, ClientSuperResolveResult } from '../worker/engineClient';
+import type { ModelCard } from '../worker/protocol';
+import type { EngineSession } from './engineSession';
+import { planGenerate, type GenerateForm, type GeneratePlanOk } from './generateModel';
+import { modelInfo, type Pacs } from './pacs';
+import type { SeriesGrid } from './seriesInfo';
+import { planSuperResolution, targetLabel, type PlanOk, type SuperResolveForm } from './superResolveModel';
+
+export interface JobHooks {
+  readonly signal?: AbortSignal;
+  /** Page-side steps (reading the series, ...). */
+  readonly onPrepare?: (message: string) => void;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface SeriesRef {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+}
+
+export interface SuperResolveRun {
+  readonly series: SeriesRef;
+  /** The series' instance headers (the derived series references them). */
+  readonly instances: readonly InstanceHeader[];
+  readonly seriesGrid: SeriesGrid;
+  readonly form: SuperResolveForm;
+  readonly plan: PlanOk;
+  readonly result: ClientSuperResolveResult;
+  readonly model: ModelCard;
+}
+
+function gridOf(volume: Volume, read: ReadSeriesResult): SeriesGrid {
+  return {
+    dims: volume.dims,
+    affine: volume.affine,
+    spacingMm: spacingOf(volume.affine),
+    ...(read.geometry.resampled ? { irregular: 'resampled onto a regular grid' } : {}),
+  };
+}
+
+/** The region clamped to a grid (a resampled irregular stack may differ slightly from its nominal grid). */
+function clampRegion(form: SuperResolveForm, grid: SeriesGrid): SuperResolveForm {
+  const start = [0, 1, 2].map((a) => Math.min(Math.max(0, form.region.start[a]), grid.dims[a] - 1));
+  const dims = [0, 1, 2].map((a) => Math.max(1, Math.min(form.region.dims[a], grid.dims[a] - start[a])));
+  return {
+    ...form,
+    region: {
+      start: start as unknown as SuperResolveForm['region']['start'],
+      dims: dims as unknown as SuperResolveForm['region']['dims'],
+    },
+  };
+}
+
+export async function runSuperResolution(
+  engine: EngineSession,
+  pacs: Pacs,
+  series: SeriesRef,
+  form: SuperResolveForm,
+  hooks: JobHooks & { readonly tiling?: TilingPolicy } = {},
+): Promise<SuperResolveRun> {
+  hooks.onPrepare?.('Loading the model');
+  const ready = await engine.ensureReady();
+  throwIfCancelled(hooks.signal);
+  hooks.onPrepare?.('Reading the series');
+  const read = await pacs.readSeries(series.studyInstanceUid, series.seriesInstanceUid, (done, total) =>
+    hooks.onPrepare?.(`Reading images: ${done} of ${total}`),
+  );
+  throwIfCancelled(hooks.signal);
+  const seriesGrid = gridOf(read.volume, read);
+  const runForm = clampRegion(form, seriesGrid);
+  const plan = planSuperResolution(seriesGrid, runForm, ready.manifest);
+  if (!plan.ok) throw new InferenceError('invalid-input', plan.errors.join(' '));
+  // Only the region travels to the worker; the group space keeps the whole series' extent.
+  const source = crop(read.volume, runForm.region);
+  hooks.onPrepare?.('Waiting for the engine');
+  const result = await engine.runExclusive(({ client }) =>
+    client.superResolve(
+      source,
+      plan.engineTarget,
+      {
+        ...runForm.settings,
+        groupSpace: plan.groupSpace,
+        preview: true,
+        ...(hooks.tiling ? { tiling: hooks.tiling } : {}),
+      },
+      {
+        ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
+      },
+    ),
+  );
+  return {
+    series,
+    instances: read.instances,
+    seriesGrid,
+    form: runForm,
+    plan,
+    result,
+    model: ready.ready.model,
+  };
+}
+
+export async function saveSuperResolution(
+  pacs: Pacs,
+  run: SuperResolveRun,
+  options: { readonly saveStd: boolean },
+): Promise<DerivedSeriesResult> {
+  return pacs.saveDerived({
+    source: run.instances,
+    result: run.result.mean,
+    ...(options.saveStd ? { uncertainty: run.result.std } : {}),
+    model: modelInfo(run.model, 'super-resolution'),
+    label: targetLabel(run.form.target),
+  });
+}
+
+export interface GenerateRun {
+  readonly form: GenerateForm;
+  readonly plan: GeneratePlanOk;
+  readonly result: ClientGenerateResult;
+  readonly model: ModelCard;
+}
+
+export async function runGeneration(
+  engine: EngineSession,
+  form: GenerateForm,
+  hooks: JobHooks & { readonly tiling?: TilingPolicy } = {},
+): Promise<GenerateRun> {
+  hooks.onPrepare?.('Loading the model');
+  const ready = await engine.ensureReady();
+  throwIfCancelled(hooks.signal);
+  const plan = planGenerate(form, ready.manifest);
+  if (!plan.ok) throw new InferenceError('invalid-input', plan.errors.join(' '));
+  hooks.onPrepare?.('Waiting for the engine');
+  const result = await engine.runExclusive(({ client }) =>
+    client.generate(plan.spec, {
+      preview: true,
+      ...(hooks.tiling ? { tiling: hooks.tiling } : {}),
+      ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    }),
+  );
+  return { form, plan, result, model: ready.ready.model };
+}
+
+export async function saveGeneration(
+  pacs: Pacs,
+  run: GenerateRun,
+  onSeries?: (done: number, total: number) => void,
+): Promise<SyntheticStudyResult[]> {
+  const g = run.result.geometry;
+  return pacs.saveSynthetic(
+    run.result.samples,
+    {
+      grid: [...g.dims],
+      spacingMm: [...g.spacingMm],
+      fov: run.plan.fov,
+      rotationDeg: [...run.form.rotationDeg],
+      sampler: run.plan.spec.sampler,
+      baseSeed: run.form.seed,
+      geometryMode: run.form.mode,
+      indexToGroup: [...g.indexToGroup],
+      groupSpace: run.result.groupSpace,
+      model: modelInfo(run.model, 'generation'),
+    },
+    onSeries,
+  );
+}

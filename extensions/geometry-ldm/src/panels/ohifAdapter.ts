@@ -1,0 +1,325 @@
+/**
+ * Everything the panels do with OHIF 3.13 at runtime, behind one small
+ * interface, typed structurally (OHIF ships no declarations) and defensive:
+ * a service that is missing degrades a feature, it never throws into React.
+ *
+ * Display decision: a result is shown in the viewer AFTER it is stored in the
+ * PACS. OHIF builds display sets from data-source metadata; after STOW the
+ * data source's cached study metadata is dropped and the new series' metadata
+ * is fetched (`retrieve.series.metadata` filtered on the new series), which
+ * fires OHIF's own INSTANCES_ADDED -> display sets -> study browser path. The
+ * source and the result are then laid out side by side (1 x 2) in volume
+ * viewports with a shared camera-position sync group (synchronised scrolling,
+ * pan and zoom: both are in the same frame of reference), and the std series,
+ * when saved, fused over the result with a colour map (OHIF's fusion path:
+ * two display sets in one volume viewport with displaySetOptions colormap).
+ * Before saving, the panel shows its own slice preview.
+ */
+import type { DisplaySet, OhifServices, Subscription } from '../ohif/ohifTypes';
+
+export interface ViewportSpec {
+  readonly displaySetInstanceUIDs: string[];
+  readonly displaySetOptions: Record<string, unknown>[];
+  readonly viewportOptions: Record<string, unknown>;
+}
+
+interface DataSourceLike {
+  getConfig?(): { wadoRoot?: string; qidoRoot?: string; name?: string } | undefined;
+  deleteStudyMetadataPromise?(studyInstanceUid: string): void;
+  retrieve?: {
+    series?: {
+      metadata?(args: {
+        StudyInstanceUID: string;
+        filters?: { seriesInstanceUID?: string[] };
+        madeInClient?: boolean;
+      }): Promise<unknown>;
+    };
+  };
+}
+
+interface RuntimeServices extends OhifServices {
+  readonly displaySetService?: OhifServices['displaySetService'] & {
+    getDisplaySetsForSeries?(seriesInstanceUid: string): DisplaySet[];
+  };
+  readonly viewportGridService?: OhifServices['viewportGridService'] & {
+    setLayout?(args: {
+      numRows: number;
+      numCols: number;
+      findOrCreateViewport: (
+        position: number,
+        positionId: string,
+        options: Record<string, unknown>,
+      ) => unknown;
+      activeViewportId?: string;
+    }): Promise<void> | void;
+    setDisplaySetsForViewports?(viewports: unknown[]): Promise<void> | void;
+    getActiveViewportId?(): string | undefined;
+  };
+  readonly userAuthenticationService?: {
+    getAuthorizationHeader?(): Record<string, string> | undefined;
+  };
+}
+
+export interface OhifDeps {
+  readonly servicesManager: unknown;
+  readonly commandsManager: unknown;
+  readonly extensionManager: unknown;
+}
+
+export interface Notification {
+  readonly title: string;
+  readonly message: string;
+  readonly type: 'error' | 'warning' | 'info' | 'success';
+}
+
+export interface OhifAdapter {
+  /** Image display sets of the open study/studies, in OHIF's order. */
+  listDisplaySets(): DisplaySet[];
+  getDisplaySet(uid: string): DisplaySet | undefined;
+  /** The first display set of the active viewport. */
+  activeDisplaySetUid(): string | null;
+  /** Calls `onChange` when display sets or the active viewport change. */
+  subscribe(onChange: () => void): () => void;
+  notify(n: Notification): void;
+  /** DICOMweb root of the active data source (absolute); null when none is configured. */
+  dicomWebRoot(): string | null;
+  /** Authorization header of OHIF's user authentication (empty without OIDC). */
+  authorizationHeaders(): Record<string, string>;
+  /** Makes OHIF fetch the metadata of newly stored series and waits for their display sets. */
+  loadSeries(
+    studyInstanceUid: string,
+    seriesInstanceUids: readonly string[],
+    timeoutMs?: number,
+  ): Promise<string[]>;
+  /** Source | result side by side with synchronised cameras; std fused over the result if given. */
+  showSideBySide(args: {
+    sourceUid: string;
+    resultUid: string;
+    stdUid?: string;
+    stdWindow?: { center: number; width: number };
+  }): Promise<void>;
+  /** One display set alone (1 x 1 layout, no sync group: a synthetic study has its own frame of reference). */
+  showAlone(uid: string): Promise<void>;
+}
+
+function services(deps: OhifDeps): RuntimeServices {
+  return ((deps.servicesManager as { services?: RuntimeServices } | null)?.services ?? {}) as RuntimeServices;
+}
+
+function activeDataSource(deps: OhifDeps): DataSourceLike | null {
+  const em = deps.extensionManager as { getActiveDataSource?: () => DataSourceLike[] | undefined } | null;
+  try {
+    return em?.getActiveDataSource?.()?.[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const IMAGE_MODALITIES_EXCLUDED = new Set(['SR', 'SEG', 'RTSTRUCT', 'PR', 'KO', 'DOC', 'RTPLAN', 'RTDOSE']);
+
+export const SYNC_GROUP_ID = 'geometryLdmSync';
+
+/**
+ * Drops the data source's cached metadata promise of a study. OHIF 3.13's
+ * DICOMweb data source caches it under `<data source name>:<StudyInstanceUID>`
+ * but its deleteStudyMetadataPromise(uid) deletes the key `<uid>` (a no-op
+ * for that cache), so both keys are passed; either is harmless when absent.
+ */
+export function forgetStudyMetadata(dataSource: DataSourceLike, studyInstanceUid: string): void {
+  const name = dataSource.getConfig?.()?.name;
+  dataSource.deleteStudyMetadataPromise?.(studyInstanceUid);
+  if (name) dataSource.deleteStudyMetadataPromise?.(`${name}:${studyInstanceUid}`);
+}
+
+/**
+ * Display options of the std overlay: a colour map whose opacity (in the
+ * volume's own units, HU-std) is 0 at no uncertainty and ramps up over the
+ * first tenth of the window, so low-uncertainty tissue stays visible.
+ */
+export function stdOverlayOptions(window?: { center: number; width: number }): Record<string, unknown> {
+  const top = window ? window.center + window.width / 2 : 1;
+  return {
+    colormap: {
+      name: 'hsv',
+      opacity: [
+        { value: 0, opacity: 0 },
+        { value: 0.1 * top, opacity: 0.6 },
+        { value: top, opacity: 0.6 },
+      ],
+    },
+    ...(window ? { voi: { windowCenter: window.center, windowWidth: window.width } } : {}),
+  };
+}
+
+/** The viewports of the side-by-side layout (pure, for tests). */
+export function sideBySideViewports(args: {
+  sourceUid: string;
+  resultUid: string;
+  stdUid?: string;
+  stdWindow?: { center: number; width: number };
+  toolGroupId?: string;
+}): [ViewportSpec, ViewportSpec] {
+  const syncGroups = [{ type: 'cameraPosition', id: SYNC_GROUP_ID, source: true, target: true }];
+  const common = {
+    viewportType: 'volume',
+    orientation: 'axial',
+    toolGroupId: args.toolGroupId ?? 'default',
+    syncGroups,
+  };
+  const result: ViewportSpec = args.stdUid
+    ? {
+        displaySetInstanceUIDs: [args.resultUid, args.stdUid],
+        displaySetOptions: [{}, stdOverlayOptions(args.stdWindow)],
+        viewportOptions: { ...common, viewportId: 'geometryLdm-result' },
+      }
+    : {
+        displaySetInstanceUIDs: [args.resultUid],
+        displaySetOptions: [{}],
+        viewportOptions: { ...common, viewportId: 'geometryLdm-result' },
+      };
+  return [
+    {
+      displaySetInstanceUIDs: [args.sourceUid],
+      displaySetOptions: [{}],
+      viewportOptions: { ...common, viewportId: 'geometryLdm-source' },
+    },
+    result,
+  ];
+}
+
+export function createOhifAdapter(deps: OhifDeps): OhifAdapter {
+  const svc = () => services(deps);
+
+  const adapter: OhifAdapter = {
+    listDisplaySets() {
+      const ds = svc().displaySetService;
+      const all = ds?.getActiveDisplaySets?.() ?? [];
+      return all.filter((d) => !IMAGE_MODALITIES_EXCLUDED.has(String(d.Modality ?? '').toUpperCase()));
+    },
+    getDisplaySet(uid) {
+      return svc().displaySetService?.getDisplaySetByUID?.(uid);
+    },
+    activeDisplaySetUid() {
+      const grid = svc().viewportGridService;
+      const state = grid?.getState?.();
+      const id = state?.activeViewportId;
+      if (!state?.viewports || !id) return null;
+      const vp = state.viewports.get(id);
+      return vp?.displaySetInstanceUIDs?.[0] ?? null;
+    },
+    subscribe(onChange) {
+      const subs: Subscription[] = [];
+      const s = svc();
+      const add = (
+        svcObj:
+          | { EVENTS?: Record<string, string>; subscribe?: (e: string, cb: () => void) => Subscription }
+          | undefined,
+        names: string[],
+      ) => {
+        for (const n of names) {
+          const event = svcObj?.EVENTS?.[n];
+          if (event && svcObj?.subscribe) subs.push(svcObj.subscribe(event, onChange));
+        }
+      };
+      add(s.displaySetService, ['DISPLAY_SETS_ADDED', 'DISPLAY_SETS_CHANGED', 'DISPLAY_SETS_REMOVED']);
+      add(s.viewportGridService, ['ACTIVE_VIEWPORT_ID_CHANGED', 'GRID_STATE_CHANGED']);
+      return () => subs.forEach((x) => x.unsubscribe());
+    },
+    notify(n) {
+      const ui = svc().uiNotificationService;
+      if (ui?.show)
+        ui.show({
+          title: n.title,
+          message: n.message,
+          type: n.type,
+          duration: n.type === 'error' ? 10000 : 5000,
+        });
+      else console[n.type === 'error' ? 'error' : 'info'](`${n.title}: ${n.message}`);
+    },
+    dicomWebRoot() {
+      const cfg = activeDataSource(deps)?.getConfig?.();
+      const root = cfg?.wadoRoot ?? cfg?.qidoRoot;
+      return typeof root === 'string' && root.length > 0 ? root : null;
+    },
+    authorizationHeaders() {
+      try {
+        return svc().userAuthenticationService?.getAuthorizationHeader?.() ?? {};
+      } catch {
+        return {};
+      }
+    },
+    async loadSeries(studyInstanceUid, seriesInstanceUids, timeoutMs = 30000) {
+      const dataSource = activeDataSource(deps);
+      const retrieve = dataSource?.retrieve?.series?.metadata;
+      if (!dataSource || !retrieve) throw new Error('the viewer has no data source that can load series');
+      const dss = svc().displaySetService;
+      const found = () =>
+        seriesInstanceUids.map((uid) => {
+          const list =
+            dss?.getDisplaySetsForSeries?.(uid) ??
+            (dss?.getActiveDisplaySets?.() ?? []).filter((d) => d.SeriesInstanceUID === uid);
+          return list[0]?.displaySetInstanceUID ?? null;
+        });
+      // The data source caches one metadata promise per study: drop it so the new series are fetched,
+      // and drop the filtered one afterwards so a later full load is not limited to these series.
+      const forget = () => forgetStudyMetadata(dataSource, studyInstanceUid);
+      forget();
+      try {
+        await retrieve.call(dataSource, {
+          StudyInstanceUID: studyInstanceUid,
+          filters: { seriesInstanceUID: [...seriesInstanceUids] },
+        });
+      } finally {
+        forget();
+      }
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const uids = found();
+        if (uids.every((u) => u !== null)) return uids as string[];
+        if (Date.now() > deadline) {
+          throw new Error(
+            `the viewer did not create display sets for series ${seriesInstanceUids.filter((_, n) => uids[n] === null).join(', ')}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async showSideBySide(args) {
+      const grid = svc().viewportGridService;
+      if (!grid?.setLayout) throw new Error('the viewer has no viewport grid service');
+      const toolGroupId = currentToolGroupId(grid) ?? 'default';
+      const [left, right] = sideBySideViewports({ ...args, toolGroupId });
+      await grid.setLayout({
+        numRows: 1,
+        numCols: 2,
+        activeViewportId: 'geometryLdm-result',
+        findOrCreateViewport: (position) => ({ ...(position === 0 ? left : right) }),
+      });
+    },
+    async showAlone(uid) {
+      const grid = svc().viewportGridService;
+      if (!grid?.setLayout) throw new Error('the viewer has no viewport grid service');
+      const toolGroupId = currentToolGroupId(grid) ?? 'default';
+      await grid.setLayout({
+        numRows: 1,
+        numCols: 1,
+        activeViewportId: 'geometryLdm-generated',
+        findOrCreateViewport: () => ({
+          displaySetInstanceUIDs: [uid],
+          displaySetOptions: [{}],
+          viewportOptions: { viewportId: 'geometryLdm-generated', viewportType: 'stack', toolGroupId },
+        }),
+      });
+    },
+  };
+  return adapter;
+}
+
+function currentToolGroupId(grid: { getState(): unknown }): string | undefined {
+  const state = grid.getState() as {
+    activeViewportId?: string;
+    viewports?: Map<string, { viewportOptions?: { toolGroupId?: string } }>;
+  };
+  const id = state.activeViewportId;
+  return id ? state.viewports?.get(id)?.viewportOptions?.toolGroupId : undefined;
+}

@@ -1,0 +1,108 @@
+/**
+ * The panels' PACS I/O over the viewer's own DICOMweb root (same origin: the
+ * server or nginx proxies to the PACS and adds its credentials; the browser
+ * holds none). Reading uses the shared reader (readSeries: frames in their
+ * stored transfer syntax, decoded here with the Cornerstone codecs whose wasm
+ * the server serves under `codecWasmUrl`); writing uses the shared writers
+ * (writeDerivedSeries, writeSyntheticStudy) and STOW with a verified report.
+ */
+import { defaultCodecs } from '../dicom/codecs';
+import { readSeries, type ReadSeriesResult } from '../dicom/readSeries';
+import { createFetchTransport, type DicomwebTransport, type HeaderProvider } from '../dicom/transport';
+import { newUid } from '../dicom/uids';
+import {
+  writeDerivedSeries,
+  type DerivedSeriesRequest,
+  type DerivedSeriesResult,
+  type ModelInfo,
+} from '../dicom/writeDerivedSeries';
+import {
+  writeSyntheticStudy,
+  type GenerationParameters,
+  type SyntheticStudyResult,
+} from '../dicom/writeSyntheticStudy';
+import type { Volume } from '../volume/volume';
+
+export interface PacsOptions {
+  /** DICOMweb root, e.g. `${location.origin}/dicom-web`. */
+  readonly root: string;
+  /** Directory URL of openjpegwasm_decode.wasm and charlswasm_decode.wasm (ends with '/'). */
+  readonly codecWasmUrl: string;
+  /** Extra request headers (an OIDC token in deployments that use one; none locally). */
+  readonly headers?: HeaderProvider;
+  readonly fetch?: typeof fetch;
+}
+
+export interface SyntheticSample {
+  readonly volume: Volume;
+  readonly seed: number;
+  readonly index: number;
+}
+
+/** Generation parameters of a run (each sample adds its own seed and index). */
+export type RunParameters = Pick<
+  GenerationParameters,
+  'grid' | 'spacingMm' | 'fov' | 'rotationDeg' | 'sampler' | 'model'
+> &
+  Readonly<Record<string, unknown>>;
+
+export interface Pacs {
+  readonly transport: DicomwebTransport;
+  readSeries(
+    studyInstanceUid: string,
+    seriesInstanceUid: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<ReadSeriesResult>;
+  saveDerived(req: DerivedSeriesRequest): Promise<DerivedSeriesResult>;
+  /** All samples of one generation run as series of ONE new synthetic study. */
+  saveSynthetic(
+    samples: readonly SyntheticSample[],
+    generation: RunParameters,
+    onSeries?: (done: number, total: number) => void,
+  ): Promise<SyntheticStudyResult[]>;
+}
+
+export function createPacs(options: PacsOptions): Pacs {
+  const transport = createFetchTransport({
+    root: options.root,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const codecs = defaultCodecs({
+    openjpeg: { wasmUrl: `${options.codecWasmUrl}openjpegwasm_decode.wasm` },
+    charls: { wasmUrl: `${options.codecWasmUrl}charlswasm_decode.wasm` },
+  });
+  return {
+    transport,
+    readSeries: (study, series, onProgress) =>
+      readSeries(transport, study, series, {
+        codecs,
+        irregular: 'resample',
+        ...(onProgress ? { onProgress } : {}),
+      }),
+    saveDerived: (req) => writeDerivedSeries(transport, req),
+    async saveSynthetic(samples, generation, onSeries) {
+      // One study, one frame of reference and one synthetic patient for the whole run.
+      const study = newUid();
+      const frameOfReference = newUid();
+      const patientId = `SYNTH-${study.slice(-12)}`;
+      const out: SyntheticStudyResult[] = [];
+      for (const s of samples) {
+        out.push(
+          await writeSyntheticStudy(transport, {
+            volume: s.volume,
+            generation: { ...generation, seed: s.seed, sample: s.index },
+            patient: { kind: 'synthetic', id: patientId },
+            uids: { study, series: newUid(), frameOfReference, instance: () => newUid() },
+          }),
+        );
+        onSeries?.(out.length, samples.length);
+      }
+      return out;
+    },
+  };
+}
+
+export function modelInfo(card: { name: string; version: string }, what: string): ModelInfo {
+  return { name: `${card.name} ${what}`, version: card.version };
+}

@@ -1,0 +1,201 @@
+import { applyPoint } from '../geometry/affine';
+import type { Vec3 } from '../geometry/conventions';
+import { indexToGroup } from '../geometry/groupSpace';
+import { readSeriesHeaders } from '../../../../test/support/sharedData';
+import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
+import { testManifest } from './__fixtures__/manifest';
+import { hasGrid, seriesInfo, type SeriesGrid } from './seriesInfo';
+import {
+  fitRegion,
+  planSuperResolution,
+  TARGET_PRESETS,
+  targetSpacing,
+  validateSettings,
+  wholeRegion,
+  type PlanOk,
+  type SuperResolveForm,
+  type TargetChoice,
+} from './superResolveModel';
+
+const manifest = testManifest();
+
+/** A display set as OHIF builds it: naturalized instance metadata (dcmjs), unsorted. */
+function displaySetOf(name: Parameters<typeof readSeriesHeaders>[0]): DisplaySet {
+  const instances = readSeriesHeaders(name).map((h) => h.dataset as unknown as InstanceMetadata);
+  const first = instances[0] as unknown as Record<string, unknown>;
+  return {
+    displaySetInstanceUID: `ds-${name}`,
+    StudyInstanceUID: String(first.StudyInstanceUID),
+    SeriesInstanceUID: String(first.SeriesInstanceUID),
+    SeriesDescription: String(first.SeriesDescription ?? ''),
+    Modality: String(first.Modality),
+    instances: [...instances].reverse(),
+  };
+}
+
+function gridOf(name: Parameters<typeof readSeriesHeaders>[0]): SeriesGrid {
+  const info = seriesInfo(displaySetOf(name));
+  if (!hasGrid(info)) throw new Error(`no grid: ${JSON.stringify(info.grid)}`);
+  return info.grid;
+}
+
+const settings = { tStart: 100, cycles: 5, ddimSteps: 10, samples: 4, seed: 0 };
+
+/** Patient-space corners of a grid's voxel-EDGE box (index -0.5 and n-0.5). */
+function edgeBox(affine: readonly number[], dims: readonly number[]): Vec3[] {
+  const out: Vec3[] = [];
+  for (const i of [-0.5, dims[0] - 0.5])
+    for (const j of [-0.5, dims[1] - 0.5])
+      for (const k of [-0.5, dims[2] - 0.5]) out.push(applyPoint(affine, [i, j, k]));
+  return out;
+}
+
+describe('series grid from OHIF display-set metadata (real headers)', () => {
+  it('lung-pet-ct-dx-a0002: 512 x 512 x 30 at 0.646 x 0.646 x 8 mm, CT', () => {
+    const info = seriesInfo(displaySetOf('lung-pet-ct-dx-a0002'));
+    expect(info.isCt).toBe(true);
+    expect(info.slices).toBe(30);
+    const g = gridOf('lung-pet-ct-dx-a0002');
+    expect(g.dims).toEqual([512, 512, 30]);
+    expect(g.spacingMm[0]).toBeCloseTo(0.646, 3);
+    expect(g.spacingMm[1]).toBeCloseTo(0.646, 3);
+    expect(g.spacingMm[2]).toBeCloseTo(8.0, 3);
+    expect(g.irregular).toBeUndefined();
+  });
+
+  it('the gantry-tilted, irregular head CT gets a nominal grid and a note, not an error', () => {
+    const g = gridOf('ge-head-gantry-tilt');
+    expect(g.dims[2]).toBe(28);
+    expect(g.irregular).toMatch(/resampled/);
+  });
+
+  it('a non-CT display set is reported, not planned', () => {
+    const ds = { ...displaySetOf('lung-pet-ct-dx-a0002'), Modality: 'MR' };
+    const info = seriesInfo(ds);
+    expect(info.isCt).toBe(false);
+    expect(hasGrid(info)).toBe(false);
+    expect((info.grid as { error: string }).error).toMatch(/MR, not CT/);
+  });
+});
+
+describe('super-resolution planning against the manifest', () => {
+  const g = gridOf('lung-pet-ct-dx-a0002');
+  const x4z: TargetChoice = { kind: 'scale', factors: [1, 1, 4] };
+
+  it('refuses the whole 512 x 512 series at x4 (beyond the model grid) and says what to do', () => {
+    const plan = planSuperResolution(g, { region: wholeRegion(g), target: x4z, settings }, manifest);
+    expect(plan.ok).toBe(false);
+    if (!plan.ok) expect(plan.errors.join(' ')).toMatch(/512 × 512 × 120.*256 × 256 × 256.*Fit region/);
+  });
+
+  it('fitRegion gives the largest centred region that fits, and it plans', () => {
+    const region = fitRegion(g, x4z, manifest);
+    expect(region.dims).toEqual([256, 256, 30]);
+    expect(region.start).toEqual([128, 128, 0]);
+    const plan = planSuperResolution(g, { region, target: x4z, settings }, manifest) as PlanOk;
+    expect(plan.ok).toBe(true);
+    expect(plan.plan.output.dims).toEqual([256, 256, 120]);
+    expect(plan.plan.padded.dims).toEqual([256, 256, 120]);
+    expect(plan.spacingMm[2]).toBeCloseTo(2, 9);
+  });
+
+  it('every preset and a custom spacing fit after fitRegion; one voxel more on a fitted axis does not', () => {
+    const targets: TargetChoice[] = [
+      ...TARGET_PRESETS.map((p) => p.target(g)),
+      { kind: 'spacing', spacingMm: [0.5, 0.5, 1.3] },
+    ];
+    for (const target of targets) {
+      const region = fitRegion(g, target, manifest);
+      const plan = planSuperResolution(g, { region, target, settings }, manifest);
+      expect(plan.ok).toBe(true);
+      for (let a = 0; a < 3; a++) {
+        if (region.dims[a] === g.dims[a]) continue;
+        const start = [...region.start];
+        const dims = [...region.dims];
+        dims[a] += 1;
+        if (start[a] + dims[a] > g.dims[a]) start[a] -= 1;
+        const bigger = { start, dims } as unknown as SuperResolveForm['region'];
+        const p2 = planSuperResolution(g, { region: bigger, target, settings }, manifest);
+        expect(p2.ok).toBe(false);
+      }
+    }
+  });
+
+  it('the result covers exactly the physical box of the region (voxel edges), at the target spacing', () => {
+    const region = { start: [100, 140, 5] as Vec3, dims: [64, 48, 12] as unknown as Vec3 };
+    const target: TargetChoice = { kind: 'spacing', spacingMm: [g.spacingMm[0] / 2, g.spacingMm[1] / 2, 2] };
+    const plan = planSuperResolution(
+      g,
+      { region: region as unknown as SuperResolveForm['region'], target, settings },
+      manifest,
+    ) as PlanOk;
+    expect(plan.ok).toBe(true);
+    expect(plan.plan.output.dims).toEqual([128, 96, 48]);
+    // Independent truth: the region's edge box straight from the source affine.
+    const expected: Vec3[] = [];
+    for (const i of [99.5, 163.5])
+      for (const j of [139.5, 187.5])
+        for (const k of [4.5, 16.5]) expected.push(applyPoint(g.affine, [i, j, k]));
+    const got = edgeBox(plan.plan.output.affine, plan.plan.output.dims);
+    got.forEach((p, n) => p.forEach((x, c) => expect(x).toBeCloseTo(expected[n][c], 6)));
+  });
+
+  it('the group space is the WHOLE series: a centred crop maps to a centred sub-range of [0,1]', () => {
+    const region = fitRegion(g, x4z, manifest);
+    const plan = planSuperResolution(g, { region, target: x4z, settings }, manifest) as PlanOk;
+    const a = indexToGroup(plan.sourceGrid.affine, plan.groupSpace);
+    const first = applyPoint(a, [0, 0, 0]);
+    const last = applyPoint(a, [255, 255, 29]);
+    // Columns 128..383 of 0..511 (axis-aligned series: u grows with i).
+    expect(first[0]).toBeCloseTo(128 / 511, 9);
+    expect(last[0]).toBeCloseTo(383 / 511, 9);
+    // All 30 slices: w spans the whole range.
+    expect(Math.min(first[2], last[2])).toBeCloseTo(0, 9);
+    expect(Math.max(first[2], last[2])).toBeCloseTo(1, 9);
+  });
+
+  it('refuses a coarser target (super-resolution only refines) and a region outside the series', () => {
+    const coarse = planSuperResolution(
+      g,
+      { region: fitRegion(g, x4z, manifest), target: { kind: 'scale', factors: [0.5, 1, 1] }, settings },
+      manifest,
+    );
+    expect(coarse.ok).toBe(false);
+    if (!coarse.ok) expect(coarse.errors[0]).toMatch(/coarser/);
+    const outside = planSuperResolution(
+      g,
+      { region: { start: [500, 0, 0], dims: [64, 64, 8] }, target: x4z, settings },
+      manifest,
+    );
+    expect(outside.ok).toBe(false);
+    if (!outside.ok) expect(outside.errors[0]).toMatch(/columns 501–564 lie outside the series \(1–512\)/);
+  });
+
+  it('warns beyond the trained grid and for one sample', () => {
+    const plan = planSuperResolution(
+      g,
+      { region: fitRegion(g, x4z, manifest), target: x4z, settings: { ...settings, samples: 1 } },
+      manifest,
+    ) as PlanOk;
+    expect(plan.warnings.join(' ')).toMatch(/trained on grids up to 64 × 64 × 64/);
+    expect(plan.warnings.join(' ')).toMatch(/one sample/);
+  });
+
+  it('targetSpacing of a scale choice divides the source spacing', () => {
+    const s = targetSpacing(g, { kind: 'scale', factors: [2, 2, 4] });
+    expect(s[0]).toBeCloseTo(g.spacingMm[0] / 2, 12);
+    expect(s[2]).toBeCloseTo(2, 12);
+  });
+});
+
+describe('sampling settings', () => {
+  it('accepts the manifest defaults and names each bad value', () => {
+    expect(validateSettings(settings, manifest)).toEqual([]);
+    expect(validateSettings({ ...settings, tStart: 1000 }, manifest).join()).toMatch(/1 to 999/);
+    expect(validateSettings({ ...settings, ddimSteps: 101 }, manifest).join()).toMatch(/cannot exceed/);
+    expect(validateSettings({ ...settings, samples: 0 }, manifest).join()).toMatch(/Samples/);
+    expect(validateSettings({ ...settings, cycles: 1.5 }, manifest).join()).toMatch(/Cycles/);
+    expect(validateSettings({ ...settings, seed: -1 }, manifest).join()).toMatch(/Seed/);
+    expect(validateSettings({ ...settings, tStart: NaN }, manifest).join()).toMatch(/Noise level/);
+  });
+});

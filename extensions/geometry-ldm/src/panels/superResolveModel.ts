@@ -1,0 +1,280 @@
+/**
+ * The super-resolution panel's logic, free of UI and I/O: from a series grid
+ * and the model manifest to the target presets, a validated plan (region of
+ * the series, output grid, the padded grid the model runs on), the settings
+ * checks, and the estimates.
+ *
+ * Region: a box of source voxels (default the whole series). Real CT series
+ * (512 x 512 in-plane) are usually larger than a model's grid range even
+ * before refinement, so the panel proposes the largest centred region that
+ * fits (`fitRegion`). The region is cropped on the page before it is sent to
+ * the engine; the group space stays the WHOLE series' extent (scan-extent
+ * models: a crop is a sub-range of [0,1]^3, as in training).
+ *
+ * Target: a scale factor or a spacing per axis, refining only (the engine's
+ * rule, planSuperResolutionTarget); the output grid covers the region's voxel
+ * edges and is padded to the model's multiple of 8 (checkGrid on the padded
+ * grid, as the engine does).
+ */
+import type { Dims3, Vec3 } from '../geometry/conventions';
+import { scanExtentGroupSpace, type GroupSpace } from '../geometry/groupSpace';
+import {
+  planSuperResolutionTarget,
+  type PlannedTarget,
+  type SuperResolutionTarget,
+} from '../inference/superResolutionTarget';
+import type { TilingPolicy } from '../inference/tiling';
+import { checkGrid, type ModelManifest } from '../model/manifest';
+import { boxGrid, type CropBox } from '../volume/pad';
+import type { Grid } from '../volume/volume';
+import {
+  costModel,
+  estimateSuperResolveMemory,
+  estimateTime,
+  superResolveCalls,
+  type Calibration,
+  type MemoryEstimate,
+  type TimeEstimate,
+} from './estimate';
+import { formatDims } from './format';
+import type { SeriesGrid } from './seriesInfo';
+
+export type TargetChoice =
+  { readonly kind: 'scale'; readonly factors: Vec3 } | { readonly kind: 'spacing'; readonly spacingMm: Vec3 };
+
+export interface SuperResolveSettings {
+  readonly tStart: number;
+  readonly cycles: number;
+  readonly ddimSteps: number;
+  readonly samples: number;
+  readonly seed: number;
+}
+
+export interface SuperResolveForm {
+  readonly region: CropBox;
+  readonly target: TargetChoice;
+  readonly settings: SuperResolveSettings;
+}
+
+export interface TargetPreset {
+  readonly id: string;
+  readonly label: string;
+  readonly target: (grid: SeriesGrid) => TargetChoice;
+}
+
+export const TARGET_PRESETS: readonly TargetPreset[] = [
+  { id: 'x2', label: '×2 on every axis', target: () => ({ kind: 'scale', factors: [2, 2, 2] }) },
+  { id: 'x2-slices', label: '×2 slices only', target: () => ({ kind: 'scale', factors: [1, 1, 2] }) },
+  { id: 'x4-slices', label: '×4 slices only', target: () => ({ kind: 'scale', factors: [1, 1, 4] }) },
+  { id: 'x2-inplane', label: '×2 in-plane only', target: () => ({ kind: 'scale', factors: [2, 2, 1] }) },
+  {
+    id: 'isotropic',
+    label: 'Isotropic (slice spacing = in-plane)',
+    target: (g) => {
+      const s = Math.min(g.spacingMm[0], g.spacingMm[1]);
+      return { kind: 'spacing', spacingMm: [g.spacingMm[0], g.spacingMm[1], Math.min(s, g.spacingMm[2])] };
+    },
+  },
+];
+
+export function defaultSettings(manifest: ModelManifest): SuperResolveSettings {
+  const d = manifest.superResolution;
+  return { tStart: d.tStart, cycles: d.cycles, ddimSteps: d.ddimSteps, samples: d.samples, seed: 0 };
+}
+
+export function wholeRegion(grid: SeriesGrid): CropBox {
+  return { start: [0, 0, 0], dims: [grid.dims[0], grid.dims[1], grid.dims[2]] };
+}
+
+/** Target spacing per axis (mm) for a choice on a grid. */
+export function targetSpacing(grid: { spacingMm: Vec3 }, target: TargetChoice): Vec3 {
+  if (target.kind === 'spacing') return target.spacingMm;
+  return grid.spacingMm.map((s, a) => s / target.factors[a]) as unknown as Vec3;
+}
+
+export function engineTarget(target: TargetChoice): SuperResolutionTarget {
+  return target.kind === 'spacing'
+    ? { kind: 'spacing', spacingMm: target.spacingMm }
+    : { kind: 'scale', factor: target.factors };
+}
+
+/** Output voxels along one axis for n source voxels (planSuperResolutionTarget's rule). */
+function outputCount(n: number, sourceSpacing: number, spacing: number): number {
+  return Math.max(1, Math.round((n * sourceSpacing) / spacing - 1e-9));
+}
+
+function paddedCount(n: number, multiple: number): number {
+  return Math.ceil(n / multiple) * multiple;
+}
+
+/**
+ * The largest region (per axis, at most the series) whose padded output fits
+ * the model's grid maximum, centred on `centre` (source index, default the
+ * series centre) and kept inside the series.
+ */
+export function fitRegion(
+  grid: SeriesGrid,
+  target: TargetChoice,
+  manifest: ModelManifest,
+  centre?: Vec3,
+): CropBox {
+  const spacing = targetSpacing(grid, target);
+  const m = manifest.grid.multipleOf;
+  const dims = [0, 1, 2].map((a) => {
+    let n = grid.dims[a];
+    while (n > 1 && paddedCount(outputCount(n, grid.spacingMm[a], spacing[a]), m) > manifest.grid.max[a]) n--;
+    return n;
+  }) as unknown as Dims3;
+  const start = [0, 1, 2].map((a) => {
+    const c = centre ? centre[a] : (grid.dims[a] - 1) / 2;
+    const s = Math.round(c - (dims[a] - 1) / 2);
+    return Math.min(Math.max(0, s), grid.dims[a] - dims[a]);
+  }) as unknown as Vec3;
+  return { start, dims };
+}
+
+export interface PlanOk {
+  readonly ok: true;
+  /** The region's grid (what is sent to the engine, after cropping). */
+  readonly sourceGrid: Grid;
+  readonly plan: PlannedTarget;
+  readonly spacingMm: Vec3;
+  readonly engineTarget: SuperResolutionTarget;
+  /** The whole series' extent: the crop's placement in the model's [0,1]^3. */
+  readonly groupSpace: GroupSpace;
+  readonly warnings: readonly string[];
+}
+
+export interface PlanError {
+  readonly ok: false;
+  readonly errors: readonly string[];
+}
+
+export type SuperResolvePlan = PlanOk | PlanError;
+
+function isPositiveInteger(v: number): boolean {
+  return Number.isInteger(v) && v >= 1;
+}
+
+/** Settings checks against the manifest's schedule (the engine repeats them; these are friendlier). */
+export function validateSettings(s: SuperResolveSettings, manifest: ModelManifest): string[] {
+  const errors: string[] = [];
+  const T = manifest.scheduler.numTrainTimesteps;
+  if (!isPositiveInteger(s.tStart) || s.tStart >= T)
+    errors.push(`Noise level t must be a whole number from 1 to ${T - 1}.`);
+  if (!isPositiveInteger(s.cycles)) errors.push('Cycles must be a whole number of at least 1.');
+  if (!isPositiveInteger(s.ddimSteps)) errors.push('DDIM steps must be a whole number of at least 1.');
+  else if (isPositiveInteger(s.tStart) && s.ddimSteps > s.tStart)
+    errors.push(`DDIM steps (${s.ddimSteps}) cannot exceed the noise level t (${s.tStart}).`);
+  if (!isPositiveInteger(s.samples)) errors.push('Samples must be a whole number of at least 1.');
+  if (!Number.isInteger(s.seed) || s.seed < 0) errors.push('Seed must be a whole number of at least 0.');
+  return errors;
+}
+
+function validateRegion(grid: SeriesGrid, region: CropBox): string[] {
+  const errors: string[] = [];
+  for (let a = 0; a < 3; a++) {
+    const axis = ['columns', 'rows', 'slices'][a];
+    const { start, dims } = region;
+    if (!Number.isInteger(start[a]) || !Number.isInteger(dims[a]) || dims[a] < 1) {
+      errors.push(`The region's ${axis} must be whole numbers.`);
+    } else if (start[a] < 0 || start[a] + dims[a] > grid.dims[a]) {
+      errors.push(
+        `The region's ${axis} ${start[a] + 1}–${start[a] + dims[a]} lie outside the series (1–${grid.dims[a]}).`,
+      );
+    }
+  }
+  return errors;
+}
+
+export function planSuperResolution(
+  grid: SeriesGrid,
+  form: SuperResolveForm,
+  manifest: ModelManifest,
+): SuperResolvePlan {
+  const errors = [...validateRegion(grid, form.region), ...validateSettings(form.settings, manifest)];
+  const t = form.target;
+  const values = t.kind === 'scale' ? t.factors : t.spacingMm;
+  if (!values.every((v) => Number.isFinite(v) && v > 0)) {
+    errors.push(
+      t.kind === 'scale' ? 'Scale factors must be positive.' : 'Target spacing must be positive mm.',
+    );
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  const sourceGrid = boxGrid({ dims: grid.dims, affine: grid.affine }, form.region);
+  const target = engineTarget(t);
+  let plan: PlannedTarget;
+  try {
+    plan = planSuperResolutionTarget(sourceGrid, target, manifest.grid.multipleOf);
+  } catch (e) {
+    return { ok: false, errors: [(e as Error).message] };
+  }
+  try {
+    checkGrid(manifest, plan.padded.dims);
+  } catch {
+    const g = manifest.grid;
+    return {
+      ok: false,
+      errors: [
+        `The model grid would be ${formatDims(plan.padded.dims)} voxels (result ${formatDims(plan.output.dims)}, padded to multiples of ${g.multipleOf}); this model supports ${formatDims(g.min)} to ${formatDims(g.max)}. Use “Fit region to model”, a smaller region or a coarser target.`,
+      ],
+    };
+  }
+  const warnings: string[] = [];
+  const tm = manifest.grid.trainedMax;
+  if (tm && plan.padded.dims.some((n, a) => n > tm[a])) {
+    warnings.push(
+      `The model was trained on grids up to ${formatDims(tm)}; ${formatDims(plan.padded.dims)} is beyond that (results may degrade).`,
+    );
+  }
+  if (form.settings.samples === 1) {
+    warnings.push('With one sample the uncertainty (std) map is zero everywhere.');
+  }
+  return {
+    ok: true,
+    sourceGrid,
+    plan,
+    spacingMm: targetSpacing(grid, t),
+    engineTarget: { kind: 'grid', grid: plan.output },
+    groupSpace: scanExtentGroupSpace(grid.dims, grid.affine),
+    warnings,
+  };
+}
+
+export interface SuperResolveEstimate {
+  readonly time: TimeEstimate | null;
+  readonly memory: MemoryEstimate;
+}
+
+export function estimateSuperResolution(
+  grid: SeriesGrid,
+  plan: PlanOk,
+  settings: SuperResolveSettings,
+  calibration: Calibration | null,
+  tiling?: TilingPolicy | null,
+): SuperResolveEstimate {
+  return {
+    time: calibration
+      ? estimateTime(costModel(calibration), plan.plan.padded.dims, superResolveCalls(settings))
+      : null,
+    memory: estimateSuperResolveMemory({
+      seriesDims: grid.dims,
+      sourceDims: plan.sourceGrid.dims,
+      paddedDims: plan.plan.padded.dims,
+      outputDims: plan.plan.output.dims,
+      tiling,
+    }),
+  };
+}
+
+/** Short text for the DICOM SeriesDescription label, e.g. "x4 z" or "0.65x0.65x2.00mm". */
+export function targetLabel(target: TargetChoice): string {
+  if (target.kind === 'scale') {
+    const f = target.factors;
+    if (f[0] === 1 && f[1] === 1) return `x${f[2]} z`;
+    if (f[0] === f[1] && f[1] === f[2]) return `x${f[0]}`;
+    return `x${f.join('/')}`;
+  }
+  return `${target.spacingMm.map((s) => s.toFixed(2)).join('x')}mm`;
+}

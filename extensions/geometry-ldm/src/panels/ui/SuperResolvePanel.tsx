@@ -1,0 +1,561 @@
+/**
+ * Super-resolve panel: series -> target -> settings -> estimate -> run with
+ * progress and cancel -> in-panel result -> save to PACS and show next to the
+ * source (synchronised, std as colour overlay). All logic lives in the
+ * controller modules; this file only wires state to controls.
+ */
+import * as React from 'react';
+import type { Vec3 } from '../../geometry/conventions';
+import type { TilingPolicy } from '../../inference/tiling';
+import type { DerivedSeriesResult } from '../../dicom/writeDerivedSeries';
+import type { CropBox } from '../../volume/pad';
+import type { ModelManifest } from '../../model/manifest';
+import { formatDims, formatSpacing } from '../format';
+import { isActive } from '../jobState';
+import { runSuperResolution, saveSuperResolution, type SuperResolveRun } from '../jobs';
+import { DicomError } from '../../dicom/errors';
+import { describeError } from '../panelErrors';
+import { HOT, percentileWindow, SOFT_TISSUE } from '../preview';
+import { hasGrid, seriesInfo, type SeriesGrid, type SeriesInfo } from '../seriesInfo';
+import {
+  defaultSettings,
+  estimateSuperResolution,
+  fitRegion,
+  planSuperResolution,
+  TARGET_PRESETS,
+  wholeRegion,
+  type SuperResolveSettings,
+  type TargetChoice,
+} from '../superResolveModel';
+import {
+  CheckField,
+  EstimateView,
+  Messages,
+  NumberField,
+  PanelHeader,
+  PanelStyles,
+  ProgressView,
+  SelectField,
+  useEngineSnapshot,
+  Vec3Field,
+} from './common';
+import { previewToRgba, useJob, type PanelEnv } from './hooks';
+import { ResultViewer } from './ResultViewer';
+import { TilingControl } from './TilingControl';
+
+type SaveState =
+  | { kind: 'idle' }
+  | { kind: 'saving'; message: string }
+  | { kind: 'saved'; written: DerivedSeriesResult; resultUid: string | null; stdUid: string | null }
+  | { kind: 'error'; message: string };
+
+function useDisplaySets(env: PanelEnv): { list: SeriesInfo[]; activeUid: string | null } {
+  const read = React.useCallback(
+    () => ({
+      list: env.ohif.listDisplaySets().map(seriesInfo),
+      activeUid: env.ohif.activeDisplaySetUid(),
+    }),
+    [env],
+  );
+  const [state, setState] = React.useState(read);
+  React.useEffect(() => {
+    setState(read());
+    return env.ohif.subscribe(() => setState(read()));
+  }, [env, read]);
+  return state;
+}
+
+function regionText(r: CropBox): string {
+  return ['columns', 'rows', 'slices']
+    .map((n, a) => `${n} ${r.start[a] + 1}–${r.start[a] + r.dims[a]}`)
+    .join(', ');
+}
+
+export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.ReactElement {
+  const { env } = props;
+  const snapshot = useEngineSnapshot(env.engine);
+  const manifest = snapshot.manifest;
+  const { list, activeUid } = useDisplaySets(env);
+  const [chosenUid, setChosenUid] = React.useState<string | null>(null);
+  const selectedUid = chosenUid ?? activeUid ?? list.find((s) => s.isCt)?.displaySetInstanceUID ?? null;
+  const info = list.find((s) => s.displaySetInstanceUID === selectedUid) ?? null;
+  const grid: SeriesGrid | null = info && hasGrid(info) ? info.grid : null;
+
+  const [presetId, setPresetId] = React.useState('x4-slices');
+  const [target, setTarget] = React.useState<TargetChoice>({ kind: 'scale', factors: [1, 1, 4] });
+  const [regionState, setRegionState] = React.useState<{ key: string; region: CropBox } | null>(null);
+  const [settingsState, setSettings] = React.useState<SuperResolveSettings | null>(null);
+  const [tiling, setTiling] = React.useState<TilingPolicy | undefined>(undefined);
+  const [run, setRun] = React.useState<(SuperResolveRun & { displaySetUid: string }) | null>(null);
+  const [saveStd, setSaveStd] = React.useState(true);
+  const [overlay, setOverlay] = React.useState(true);
+  const [save, setSave] = React.useState<SaveState>({ kind: 'idle' });
+  const job = useJob(env);
+
+  React.useEffect(() => {
+    void env.engine.ensureReady().catch(() => undefined);
+  }, [env]);
+  const settings = settingsState ?? (manifest ? defaultSettings(manifest) : null);
+
+  // A new series (or model) resets the region: whole series if it fits, else the largest centred fit.
+  const gridKey =
+    grid && manifest ? `${selectedUid}|${grid.dims.join('x')}|${manifest.name}@${manifest.version}` : '';
+  const fallbackRegion = React.useMemo(
+    () => (grid && manifest ? defaultRegion(grid, target, manifest) : null),
+    // the grid object is rebuilt on every display-set event; its key says when it really changed
+    [gridKey, target],
+  );
+  const region = regionState && regionState.key === gridKey ? regionState.region : fallbackRegion;
+  const setRegion = (r: CropBox) => setRegionState({ key: gridKey, region: r });
+
+  const form = grid && region && settings ? { region, target, settings } : null;
+  const plan = React.useMemo(
+    () => (grid && form && manifest ? planSuperResolution(grid, form, manifest) : null),
+    [grid, form?.region, form?.target, form?.settings, manifest],
+  );
+  const calibration = snapshot.calibration.kind === 'ready' ? snapshot.calibration.calibration : null;
+  const estimate = React.useMemo(
+    () =>
+      grid && plan?.ok && settings
+        ? estimateSuperResolution(grid, plan, settings, calibration, tiling ?? snapshot.tiling)
+        : null,
+    [grid, plan, settings, calibration, tiling, snapshot.tiling],
+  );
+
+  const busy = isActive(job.phase) || snapshot.busy || save.kind === 'saving';
+  const canRun =
+    !!plan?.ok && !!info?.isCt && snapshot.status.kind === 'ready' && !busy && !!info?.studyInstanceUid;
+
+  const onPreset = (id: string) => {
+    setPresetId(id);
+    const p = TARGET_PRESETS.find((x) => x.id === id);
+    if (p && grid) setTarget(p.target(grid));
+    else if (id === 'custom-scale')
+      setTarget({ kind: 'scale', factors: target.kind === 'scale' ? target.factors : [1, 1, 2] });
+    else if (id === 'custom-spacing' && grid)
+      setTarget({
+        kind: 'spacing',
+        spacingMm: target.kind === 'spacing' ? target.spacingMm : grid.spacingMm,
+      });
+  };
+
+  const onRun = async () => {
+    if (!info || !form || !info.studyInstanceUid || !info.seriesInstanceUid) return;
+    setSave({ kind: 'idle' });
+    const displaySetUid = info.displaySetInstanceUID;
+    const series = { studyInstanceUid: info.studyInstanceUid, seriesInstanceUid: info.seriesInstanceUid };
+    const r = await job.run(
+      (hooks) => runSuperResolution(env.engine, env.pacs(), series, form, { ...hooks, tiling }),
+      'run',
+    );
+    if (r) {
+      setRun({ ...r, displaySetUid });
+      // Keep the source selected: showing the result makes it the active viewport's series.
+      setChosenUid(displaySetUid);
+    }
+  };
+
+  const show = async (written: { resultUid: string | null; stdUid: string | null }, withOverlay: boolean) => {
+    if (!run || !written.resultUid) return;
+    await env.ohif.showSideBySide({
+      sourceUid: run.displaySetUid,
+      resultUid: written.resultUid,
+      ...(withOverlay && written.stdUid
+        ? { stdUid: written.stdUid, stdWindow: percentileWindow(run.result.std.data) }
+        : {}),
+    });
+  };
+
+  const onSave = async () => {
+    if (!run) return;
+    setSave({ kind: 'saving', message: 'Storing in the PACS' });
+    let written: DerivedSeriesResult;
+    try {
+      written = await saveSuperResolution(env.pacs(), run, { saveStd });
+    } catch (e) {
+      const n = describeError(e, 'save');
+      env.ohif.notify({ title: n.title, message: n.message, type: 'error' });
+      setSave({ kind: 'error', message: `${n.title}: ${n.message}` });
+      return;
+    }
+    const seriesUids = [
+      written.result.seriesInstanceUid,
+      ...(written.uncertainty ? [written.uncertainty.seriesInstanceUid] : []),
+    ];
+    env.ohif.notify({
+      title: 'Saved to the PACS',
+      message: `Super-resolved series stored (${written.result.sopInstanceUids.length} images${written.uncertainty ? ', plus the uncertainty map' : ''}).`,
+      type: 'success',
+    });
+    setSave({ kind: 'saving', message: 'Loading the new series into the viewer' });
+    try {
+      const uids = await env.ohif.loadSeries(run.series.studyInstanceUid, seriesUids);
+      const state = { resultUid: uids[0], stdUid: uids[1] ?? null };
+      setSave({ kind: 'saved', written, ...state });
+      await show(state, overlay);
+    } catch (e) {
+      const message = `Saved, but the viewer could not show it: ${(e as Error).message}`;
+      env.ohif.notify({ title: 'Could not show the result', message, type: 'warning' });
+      setSave({ kind: 'saved', written, resultUid: null, stdUid: null });
+    }
+  };
+
+  const header = (
+    <PanelHeader
+      title="Super-resolution"
+      snapshot={snapshot}
+      onPreferWebGPU={(p) =>
+        void env.engine
+          .setPreferWebGPU(p)
+          .catch((e) =>
+            env.ohif.notify({ title: 'Backend', message: String((e as Error).message), type: 'warning' }),
+          )
+      }
+      onRetry={() => void env.engine.ensureReady().catch(() => undefined)}
+    />
+  );
+
+  return (
+    <div className="gldm-panel" data-testid="geometry-ldm-super-resolve">
+      <PanelStyles />
+      {header}
+
+      <section className="gldm-section" aria-label="Series">
+        <h3>Series</h3>
+        <SelectField
+          label="Series to super-resolve"
+          value={selectedUid ?? ''}
+          disabled={busy}
+          options={[
+            ...(selectedUid ? [] : [{ value: '', label: 'No series in the viewer' }]),
+            ...list.map((s) => ({ value: s.displaySetInstanceUID, label: s.label })),
+          ]}
+          onChange={(v) => {
+            setChosenUid(v || null);
+            const picked = list.find((s) => s.displaySetInstanceUID === v);
+            if (picked && !hasGrid(picked)) {
+              const n = describeError(
+                new DicomError(
+                  picked.isCt ? 'missing-geometry' : 'not-ct',
+                  (picked.grid as { error: string }).error,
+                ),
+                'read-series',
+              );
+              env.ohif.notify({ title: n.title, message: n.message, type: 'error' });
+            }
+          }}
+        />
+        {chosenUid && chosenUid !== activeUid && activeUid ? (
+          <div>
+            <button
+              type="button"
+              className="gldm-btn gldm-btn-secondary gldm-btn-small"
+              onClick={() => setChosenUid(null)}
+            >
+              Follow the active viewport
+            </button>
+          </div>
+        ) : null}
+        {info && !hasGrid(info) ? (
+          <p className="gldm-error">{('error' in info.grid && info.grid.error) || ''}</p>
+        ) : null}
+        {grid ? (
+          <dl className="gldm-kv">
+            <dt>Grid</dt>
+            <dd>{formatDims(grid.dims)}</dd>
+            <dt>Spacing</dt>
+            <dd>{formatSpacing(grid.spacingMm)}</dd>
+          </dl>
+        ) : null}
+        {grid?.irregular ? <p className="gldm-warning">{grid.irregular}</p> : null}
+      </section>
+
+      {grid && manifest && settings && region ? (
+        <>
+          <section className="gldm-section" aria-label="Target">
+            <h3>Target</h3>
+            <SelectField
+              label="Preset"
+              value={presetId}
+              disabled={busy}
+              options={[
+                ...TARGET_PRESETS.map((p) => ({ value: p.id, label: p.label })),
+                { value: 'custom-scale', label: 'Custom scale factors' },
+                { value: 'custom-spacing', label: 'Custom spacing (mm)' },
+              ]}
+              onChange={onPreset}
+            />
+            {target.kind === 'scale' ? (
+              <Vec3Field
+                legend="Scale factor"
+                axisLabels={['x (columns)', 'y (rows)', 'z (slices)']}
+                values={target.factors as [number, number, number]}
+                min={1}
+                step="any"
+                disabled={busy}
+                onChange={(v) => {
+                  setPresetId('custom-scale');
+                  setTarget({ kind: 'scale', factors: v });
+                }}
+              />
+            ) : (
+              <Vec3Field
+                legend="Target spacing (mm)"
+                axisLabels={['x', 'y', 'z']}
+                values={target.spacingMm as [number, number, number]}
+                step="any"
+                disabled={busy}
+                onChange={(v) => {
+                  setPresetId('custom-spacing');
+                  setTarget({ kind: 'spacing', spacingMm: v });
+                }}
+              />
+            )}
+            <fieldset style={{ border: 0, margin: 0, padding: 0, minWidth: 0 }}>
+              <legend className="gldm-label">Region of the series (voxels, first–last)</legend>
+              {(['Columns', 'Rows', 'Slices'] as const).map((name, a) => (
+                <div key={name} className="gldm-range-row">
+                  <span className="gldm-hint" aria-hidden="true">
+                    {name[0]}
+                  </span>
+                  <NumberField
+                    label={`${name}: first`}
+                    hideLabel
+                    value={region.start[a] + 1}
+                    min={1}
+                    max={grid.dims[a]}
+                    step={1}
+                    disabled={busy}
+                    onChange={(v) => {
+                      const start = [...region.start] as [number, number, number];
+                      const dims = [...region.dims] as [number, number, number];
+                      const last = start[a] + dims[a];
+                      start[a] = v - 1;
+                      dims[a] = last - start[a];
+                      setRegion({ start, dims });
+                    }}
+                  />
+                  <NumberField
+                    label={`${name}: last`}
+                    hideLabel
+                    value={region.start[a] + region.dims[a]}
+                    min={1}
+                    max={grid.dims[a]}
+                    step={1}
+                    disabled={busy}
+                    onChange={(v) => {
+                      const dims = [...region.dims] as [number, number, number];
+                      dims[a] = v - region.start[a];
+                      setRegion({ start: region.start, dims });
+                    }}
+                  />
+                </div>
+              ))}
+              <div className="gldm-row" style={{ marginTop: 4 }}>
+                <button
+                  type="button"
+                  className="gldm-btn gldm-btn-secondary gldm-btn-small"
+                  disabled={busy}
+                  onClick={() => setRegion(fitRegion(grid, target, manifest, regionCentre(region)))}
+                >
+                  Fit region to model
+                </button>
+                <button
+                  type="button"
+                  className="gldm-btn gldm-btn-secondary gldm-btn-small"
+                  disabled={busy}
+                  onClick={() => setRegion(wholeRegion(grid))}
+                >
+                  Whole series
+                </button>
+              </div>
+              <span className="gldm-hint">{regionText(region)}</span>
+            </fieldset>
+            {plan?.ok ? (
+              <dl className="gldm-kv">
+                <dt>Result grid</dt>
+                <dd>{formatDims(plan.plan.output.dims)}</dd>
+                <dt>Result spacing</dt>
+                <dd>{formatSpacing(plan.spacingMm)}</dd>
+                <dt>Model grid</dt>
+                <dd>{formatDims(plan.plan.padded.dims)}</dd>
+              </dl>
+            ) : null}
+          </section>
+
+          <section className="gldm-section" aria-label="Settings">
+            <h3>Sampling</h3>
+            <div className="gldm-grid2">
+              <NumberField
+                label="Noise level t"
+                value={settings.tStart}
+                min={1}
+                max={manifest.scheduler.numTrainTimesteps - 1}
+                step={1}
+                disabled={busy}
+                onChange={(v) => setSettings({ ...settings, tStart: v })}
+              />
+              <NumberField
+                label="Cycles"
+                value={settings.cycles}
+                min={1}
+                step={1}
+                disabled={busy}
+                onChange={(v) => setSettings({ ...settings, cycles: v })}
+              />
+              <NumberField
+                label="DDIM steps"
+                value={settings.ddimSteps}
+                min={1}
+                step={1}
+                disabled={busy}
+                onChange={(v) => setSettings({ ...settings, ddimSteps: v })}
+              />
+              <NumberField
+                label="Samples"
+                value={settings.samples}
+                min={1}
+                step={1}
+                disabled={busy}
+                hint="mean and std over samples"
+                onChange={(v) => setSettings({ ...settings, samples: v })}
+              />
+              <NumberField
+                label="Seed"
+                value={settings.seed}
+                min={0}
+                step={1}
+                disabled={busy}
+                onChange={(v) => setSettings({ ...settings, seed: v })}
+              />
+            </div>
+            <TilingControl value={tiling} automatic={snapshot.tiling} onChange={setTiling} disabled={busy} />
+          </section>
+
+          <EstimateView
+            time={estimate?.time ?? null}
+            memory={estimate?.memory ?? null}
+            snapshot={snapshot}
+            onCalibrate={() => void env.engine.calibrate()}
+          />
+          <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
+        </>
+      ) : null}
+
+      <div className="gldm-row">
+        <button type="button" className="gldm-btn gldm-wide" disabled={!canRun} onClick={() => void onRun()}>
+          Super-resolve
+        </button>
+      </div>
+
+      <ProgressView
+        phase={job.cancelling ? { kind: 'preparing', message: 'Cancelling…', startedAt: 0 } : job.phase}
+        onCancel={job.cancel}
+        previewWindow={previewToRgba(manifest)}
+      />
+
+      {run ? (
+        <section className="gldm-section" aria-label="Result">
+          <h3>Result</h3>
+          <dl className="gldm-kv">
+            <dt>Grid</dt>
+            <dd>{formatDims(run.result.mean.dims)}</dd>
+            <dt>Spacing</dt>
+            <dd>{formatSpacing(run.plan.spacingMm as Vec3)}</dd>
+            <dt>Samples</dt>
+            <dd>{run.result.settings.samples}</dd>
+          </dl>
+          <ResultViewer
+            layers={[
+              { id: 'mean', label: 'Super-resolved (mean)', volume: run.result.mean, window: SOFT_TISSUE },
+              {
+                id: 'std',
+                label: 'Uncertainty (std, HU)',
+                volume: run.result.std,
+                window: percentileWindow(run.result.std.data),
+                colour: HOT,
+              },
+              {
+                id: 'upsampled',
+                label: 'Trilinear (baseline)',
+                volume: run.result.upsampled,
+                window: SOFT_TISSUE,
+              },
+            ]}
+          />
+          <CheckField
+            label="Also save the uncertainty (std) map"
+            checked={saveStd}
+            disabled={save.kind === 'saving' || save.kind === 'saved'}
+            onChange={setSaveStd}
+          />
+          {save.kind !== 'saved' ? (
+            <button
+              type="button"
+              className="gldm-btn gldm-wide"
+              disabled={save.kind === 'saving' || busy}
+              onClick={() => void onSave()}
+            >
+              {save.kind === 'saving' ? save.message : 'Save to PACS and show next to the source'}
+            </button>
+          ) : (
+            <div style={{ display: 'flex', flexDirection: 'column', gap: 6 }}>
+              <p className="gldm-ok" role="status">
+                Saved: series {save.written.result.seriesInstanceUid}
+                {save.written.uncertainty ? ' and its uncertainty map' : ''}.
+              </p>
+              {save.stdUid ? (
+                <CheckField
+                  label="Show the std map as a colour overlay"
+                  checked={overlay}
+                  onChange={(v) => {
+                    setOverlay(v);
+                    void show(save, v).catch((e) =>
+                      env.ohif.notify({
+                        title: 'Could not show the result',
+                        message: String((e as Error).message),
+                        type: 'warning',
+                      }),
+                    );
+                  }}
+                />
+              ) : null}
+              {save.resultUid ? (
+                <button
+                  type="button"
+                  className="gldm-btn gldm-btn-secondary"
+                  onClick={() =>
+                    void show(save, overlay).catch((e) =>
+                      env.ohif.notify({
+                        title: 'Could not show the result',
+                        message: String((e as Error).message),
+                        type: 'warning',
+                      }),
+                    )
+                  }
+                >
+                  Show source and result side by side
+                </button>
+              ) : null}
+            </div>
+          )}
+          {save.kind === 'error' ? <p className="gldm-error">{save.message}</p> : null}
+        </section>
+      ) : null}
+    </div>
+  );
+}
+
+function defaultRegion(grid: SeriesGrid, target: TargetChoice, manifest: ModelManifest): CropBox {
+  const whole = wholeRegion(grid);
+  const trial = planSuperResolution(
+    grid,
+    { region: whole, target, settings: defaultSettings(manifest) },
+    manifest,
+  );
+  return trial.ok ? whole : fitRegion(grid, target, manifest);
+}
+
+function regionCentre(r: CropBox): Vec3 {
+  return [0, 1, 2].map((a) => r.start[a] + (r.dims[a] - 1) / 2) as unknown as Vec3;
+}
