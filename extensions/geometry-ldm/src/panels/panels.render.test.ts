@@ -169,7 +169,7 @@ describe('generate panel markup', () => {
   it('offers the paper geometries, disabling the one outside the model range, and the body-range picker', () => {
     expect(html).toMatch(/<option value="paper-272" disabled="">Paper 272 × 272 × 288, full range — outside/);
     expect(html).toMatch(/<option value="paper-96">Paper 96 × 96 × 104, full range<\/option>/);
-    expect(html).toContain('w: 0 = feet; 1 = head');
+    expect(html).toContain('w: 0 = inferior; 1 = superior');
     expect(html).toContain('Rotation (degrees about x, y, z)');
     expect(html).toContain('DDIM (fast, deterministic)');
     expect(html).toContain('NOT FOR DIAGNOSTIC USE');
