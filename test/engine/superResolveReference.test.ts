@@ -15,15 +15,14 @@ import * as ort from 'onnxruntime-node';
 import { createRng, deriveSeed } from '../../extensions/geometry-ldm/src/diffusion';
 import { regularGeometry } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
 import { compose, translation } from '../../extensions/geometry-ldm/src/geometry/affine';
-import { loadModel, type LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
-import { createOrtRuntime, type OrtModule } from '../../extensions/geometry-ldm/src/inference/ortRuntime';
+import type { LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
 import { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
 import { pooledDims } from '../../extensions/geometry-ldm/src/geometry/coordinateChannels';
 import { voxelCount } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 import { readSeriesHeaders } from '../support/sharedData';
-import { exportTinyModel, type ExportedModel } from '../support/tinyModel';
+import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../support/tinyModel';
 import dcmjs from 'dcmjs';
 
 const REFERENCE = resolve(__dirname, '..', 'reference', 'super_resolve_reference.py');
@@ -71,12 +70,7 @@ describe('super-resolution: TypeScript + ONNX vs independent PyTorch reference, 
 
   beforeAll(async () => {
     exported = exportTinyModel(0);
-    const runtime = createOrtRuntime(ort as unknown as OrtModule, {
-      library: 'onnxruntime-node',
-      executionProvider: 'cpu',
-      threads: 1,
-    });
-    model = await loadModel(exported.manifest, runtime, async (_p, f) => exported.readFile(f.path));
+    model = await loadOnOrtNode(exported, ort);
     dir = mkdtempSync(join(tmpdir(), 'gldm-srref-'));
   }, 180000);
   afterAll(async () => {

@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { loadModel, type LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
+import { createOrtRuntime, type OrtModule } from '../../extensions/geometry-ldm/src/inference/ortRuntime';
 import { parseManifestText, type ModelManifest } from '../../extensions/geometry-ldm/src/model/manifest';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 
@@ -36,4 +38,18 @@ export function exportTinyModel(seed = 0): ExportedModel {
     readFile: (p: string) => new Uint8Array(readFileSync(join(dir, p))),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * An exported model loaded on onnxruntime-node (1 thread: deterministic and
+ * light on the 2-core CI), the way the CLI loads it. Pass the test file's own
+ * `import * as ort from 'onnxruntime-node'` (jest loads it in the ort environment).
+ */
+export async function loadOnOrtNode(exported: ExportedModel, ort: unknown): Promise<LoadedModel> {
+  const runtime = createOrtRuntime(ort as OrtModule, {
+    library: 'onnxruntime-node',
+    executionProvider: 'cpu',
+    threads: 1,
+  });
+  return loadModel(exported.manifest, runtime, async (_part, file) => exported.readFile(file.path));
 }

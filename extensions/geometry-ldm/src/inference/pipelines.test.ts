@@ -10,11 +10,10 @@ import * as ort from 'onnxruntime-node';
 import { applyPoint, compose, invert } from '../geometry/affine';
 import { spacingOf } from '../geometry/dicomGeometry';
 import { makeVolume, type Volume } from '../volume/volume';
-import { exportTinyModel, type ExportedModel } from '../../../../test/support/tinyModel';
+import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
 import { InferenceError } from './errors';
 import { generate } from './generate';
-import { loadModel, type LoadedModel } from './modelSessions';
-import { createOrtRuntime, type OrtModule } from './ortRuntime';
+import type { LoadedModel } from './modelSessions';
 import type { ProgressEvent } from './progress';
 import { superResolve } from './superResolve';
 
@@ -23,12 +22,7 @@ let model: LoadedModel;
 
 beforeAll(async () => {
   exported = exportTinyModel(0);
-  const runtime = createOrtRuntime(ort as unknown as OrtModule, {
-    library: 'onnxruntime-node',
-    executionProvider: 'cpu',
-    threads: 1,
-  });
-  model = await loadModel(exported.manifest, runtime, async (_part, file) => exported.readFile(file.path));
+  model = await loadOnOrtNode(exported, ort);
 }, 180000);
 
 afterAll(async () => {

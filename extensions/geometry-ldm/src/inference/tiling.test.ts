@@ -5,10 +5,9 @@ import * as ort from 'onnxruntime-node';
 import { coordinateChannels } from '../geometry/coordinateChannels';
 import type { Dims3 } from '../geometry/conventions';
 import { voxelCount } from '../geometry/conventions';
-import { exportTinyModel, type ExportedModel } from '../../../../test/support/tinyModel';
+import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
 import { decode, encode } from './latentOps';
-import { loadModel, type LoadedModel } from './modelSessions';
-import { createOrtRuntime, type OrtModule } from './ortRuntime';
+import type { LoadedModel } from './modelSessions';
 import { planTiles, runTiled, tilesFor } from './tiling';
 
 describe('tile plans', () => {
@@ -81,12 +80,7 @@ describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', 
   let model: LoadedModel;
   beforeAll(async () => {
     exported = exportTinyModel(0);
-    const rt = createOrtRuntime(ort as unknown as OrtModule, {
-      library: 'onnxruntime-node',
-      executionProvider: 'cpu',
-      threads: 1,
-    });
-    model = await loadModel(exported.manifest, rt, async (_p, f) => exported.readFile(f.path));
+    model = await loadOnOrtNode(exported, ort);
   }, 180000);
   afterAll(async () => {
     await model?.release();
