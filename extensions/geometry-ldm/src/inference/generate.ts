@@ -19,7 +19,7 @@ import { throwIfCancelled } from './errors';
 import { decode, midSlicePreview } from './latentOps';
 import type { LoadedModel } from './modelSessions';
 import { ProgressTracker, type ProgressListener } from './progress';
-import { batchNoise, denoise, schedulerFor, type SamplerSpec } from './sampler';
+import { batchNoise, checkPreviewEvery, denoise, schedulerFor, type SamplerSpec } from './sampler';
 import type { TilingPolicy } from './tiling';
 
 export interface GenerateSpec {
@@ -39,6 +39,11 @@ export interface GenerateOptions {
   readonly signal?: AbortSignal;
   /** Emit a mid-slice preview of the decoded result per sample. */
   readonly preview?: boolean;
+  /**
+   * Also preview the denoised estimate x0-hat of the batch's first sample every this many
+   * sampling steps (default: never). Each costs one decoder call (tiled like the final decode).
+   */
+  readonly previewEvery?: number;
   /** Tile the decoder when one call would exceed the runtime's limits. */
   readonly tiling?: TilingPolicy;
 }
@@ -75,6 +80,7 @@ export async function generate(
   const group = spec.groupSpace ?? generationGroupSpace(m);
   const geometry = resolveGeometry(spec.geometry, group);
   checkGrid(m, geometry.dims);
+  checkPreviewEvery(options.previewEvery);
   const dims: Dims3 = geometry.dims;
   const latentDims = pooledDims(dims, m.latent.factor);
   const latentCond = latentConditioning(dims, geometry.indexToGroup, m.latent.factor);
@@ -86,6 +92,15 @@ export async function generate(
   const tracker = new ProgressTracker(count * sched.timesteps.length + batches, options.onProgress);
   const intensity = intensityParams(m);
   const samples: GeneratedSample[] = [];
+  const preview = options.previewEvery
+    ? {
+        schedule: sched.schedule,
+        every: options.previewEvery,
+        skipLast: options.preview === true,
+        render: async (x0: Float32Array) =>
+          midSlicePreview(await decode(model, x0, latentDims, 1, options.tiling), dims),
+      }
+    : undefined;
   tracker.emit('prepare');
 
   for (let first = 0; first < count; first += batchSize) {
@@ -106,19 +121,20 @@ export async function generate(
       signal: options.signal,
       sampleIndex: first,
       samples: count,
+      preview,
     });
     throwIfCancelled(options.signal);
     const images = await decode(model, z, latentDims, batch, options.tiling);
     const n = voxelCount(dims);
+    // before the samples are converted in place
+    const decoded = options.preview ? midSlicePreview(images.subarray(0, n), dims) : undefined;
     for (let b = 0; b < batch; b++) {
-      const img = makeVolume(dims, geometry.indexToPatient, images.slice(b * n, (b + 1) * n), 'model');
-      samples.push({ volume: modelToHu(img, intensity), seed: seeds[b], index: first + b });
+      // each sample's own array (the decoder's output itself for one), mapped to HU in place
+      const own = batch === 1 ? images : images.slice(b * n, (b + 1) * n);
+      const img = makeVolume(dims, geometry.indexToPatient, own, 'model');
+      samples.push({ volume: modelToHu(img, intensity, own), seed: seeds[b], index: first + b });
     }
-    tracker.tick('decode', {
-      sample: first,
-      samples: count,
-      ...(options.preview ? { preview: midSlicePreview(images.subarray(0, n), dims) } : {}),
-    });
+    tracker.tick('decode', { sample: first, samples: count, ...(decoded ? { preview: decoded } : {}) });
   }
   tracker.emit('finish');
   return { samples, geometry, groupSpace: group };

@@ -61,8 +61,8 @@ export async function encode(
     const readTile = (start: Dims3, td: Dims3) => {
       const tn = voxelCount(td);
       const tile = new Float32Array(4 * tn);
-      tile.set(copyBox(image, dims, 1, start, td), 0);
-      if (coords instanceof Float32Array) tile.set(copyBox(coords, dims, 3, start, td), tn);
+      copyBox(image, dims, 1, start, td, tile.subarray(0, tn));
+      if (coords instanceof Float32Array) copyBox(coords, dims, 3, start, td, tile.subarray(tn));
       else coordinateChannels(td, compose(coords.indexToGroup, translation(start)), tile.subarray(tn));
       return tile;
     };

@@ -12,7 +12,14 @@ export interface ProgressEvent {
   readonly sample?: number;
   readonly samples?: number;
   /** Optional downsampled mid-slice of the current estimate (model intensity), row-major [height][width]. */
-  readonly preview?: { readonly width: number; readonly height: number; readonly data: Float32Array };
+  readonly preview?: PreviewSlice;
+}
+
+/** A downsampled mid-slice (model intensity), row-major [height][width]. */
+export interface PreviewSlice {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Float32Array;
 }
 
 export type ProgressListener = (event: ProgressEvent) => void;

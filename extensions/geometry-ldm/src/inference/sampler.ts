@@ -1,11 +1,11 @@
 /** The reverse-diffusion loop shared by generation and super-resolution. */
 import type { Dims3 } from '../geometry/conventions';
-import { DDIMScheduler, DDPMScheduler, type Rng } from '../diffusion';
+import { CLEAN, ddimStepTo, DDIMScheduler, DDPMScheduler, type NoiseSchedule, type Rng } from '../diffusion';
 import { scheduleConfig, type ModelManifest } from '../model/manifest';
-import { throwIfCancelled } from './errors';
+import { InferenceError, throwIfCancelled } from './errors';
 import { predictNoise } from './latentOps';
 import type { LoadedModel } from './modelSessions';
-import type { ProgressTracker } from './progress';
+import type { PreviewSlice, ProgressTracker } from './progress';
 
 export type SamplerSpec =
   | { readonly kind: 'ddim'; readonly steps: number; readonly eta?: number }
@@ -32,6 +32,29 @@ export interface DenoiseArgs {
   readonly signal?: AbortSignal;
   readonly sampleIndex?: number;
   readonly samples?: number;
+  /** Previews of the denoised estimate while sampling (opt-in: each costs a decoder call). */
+  readonly preview?: SamplingPreview;
+}
+
+export interface SamplingPreview {
+  /** Schedule of the sampler, for x0-hat. */
+  readonly schedule: NoiseSchedule;
+  /** A preview after every `every`-th step of this loop. */
+  readonly every: number;
+  /** No preview after the loop's last step: the caller previews the decoded result, the same estimate. */
+  readonly skipLast: boolean;
+  /** x0-hat of sample 0 (diffusion latent) -> its preview slice. */
+  readonly render: (x0: Float32Array) => Promise<PreviewSlice>;
+}
+
+/** Checks an optional `previewEvery` option: a positive integer (steps), or absent. */
+export function checkPreviewEvery(every: number | undefined): void {
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) {
+    throw new InferenceError(
+      'invalid-input',
+      `previewEvery must be a positive integer, got ${String(every)}`,
+    );
+  }
 }
 
 export function schedulerFor(manifest: ModelManifest, sampler: SamplerSpec) {
@@ -41,6 +64,7 @@ export function schedulerFor(manifest: ModelManifest, sampler: SamplerSpec) {
     s.setTimesteps(sampler.steps ?? config.numTrainTimesteps);
     return {
       timesteps: s.timesteps,
+      schedule: s.schedule,
       stochastic: true,
       step: (eps: Float32Array, t: number, z: Float32Array, noise?: Float32Array) => s.step(eps, t, z, noise),
     };
@@ -50,6 +74,7 @@ export function schedulerFor(manifest: ModelManifest, sampler: SamplerSpec) {
   const eta = sampler.eta ?? 0;
   return {
     timesteps: s.timesteps,
+    schedule: s.schedule,
     stochastic: eta > 0,
     step: (eps: Float32Array, t: number, z: Float32Array, noise?: Float32Array) =>
       s.step(eps, t, z, { eta, noise }),
@@ -66,12 +91,27 @@ export function batchNoise(rngs: readonly Rng[], perSample: number): Float32Arra
 export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
   let z = args.z;
   const perSample = z.length / args.batch;
-  for (const t of args.timesteps) {
+  const { preview } = args;
+  const steps = args.timesteps.length;
+  for (let i = 0; i < steps; i++) {
+    const t = args.timesteps[i];
     throwIfCancelled(args.signal);
     const eps = await predictNoise(args.model, z, t, args.latentCond, args.latentDims, args.batch);
+    let slice: PreviewSlice | undefined;
+    if (preview && (i + 1) % preview.every === 0 && !(preview.skipLast && i + 1 === steps)) {
+      // x0-hat = (z_t - sqrt(1 - ab_t) eps) / sqrt(ab_t): the (deterministic) DDIM step to the clean
+      // sample, for DDPM too. Sample 0 only; z and eps of this step, before z moves on.
+      const x0 = ddimStepTo(preview.schedule, eps.subarray(0, perSample), t, CLEAN, z.subarray(0, perSample));
+      throwIfCancelled(args.signal);
+      slice = await preview.render(x0);
+    }
     const noise = args.stochastic ? batchNoise(args.rngs, perSample) : undefined;
     z = args.step(eps, t, z, noise);
-    args.tracker.tick('denoise', { sample: args.sampleIndex, samples: args.samples });
+    args.tracker.tick('denoise', {
+      sample: args.sampleIndex,
+      samples: args.samples,
+      ...(slice ? { preview: slice } : {}),
+    });
   }
   return z;
 }

@@ -18,7 +18,7 @@ import { InferenceError, throwIfCancelled } from './errors';
 import { decode, encode, midSlicePreview } from './latentOps';
 import type { LoadedModel } from './modelSessions';
 import { ProgressTracker, type ProgressListener } from './progress';
-import { batchNoise, denoise } from './sampler';
+import { batchNoise, checkPreviewEvery, denoise } from './sampler';
 import type { TilingPolicy } from './tiling';
 import {
   planSuperResolutionTarget,
@@ -39,6 +39,11 @@ export interface SuperResolveOptions {
   readonly onProgress?: ProgressListener;
   readonly signal?: AbortSignal;
   readonly preview?: boolean;
+  /**
+   * Also preview the denoised estimate x0-hat of the batch's first sample every this many DDIM
+   * steps of each cycle (default: never). Each costs one decoder call (tiled like the final decode).
+   */
+  readonly previewEvery?: number;
   /** Tile the encoder/decoder when one call would exceed the runtime's limits. */
   readonly tiling?: TilingPolicy;
   /** Keep every sample (memory!); default false: only mean and std are kept. */
@@ -86,6 +91,7 @@ export async function superResolve(
       throw new InferenceError('invalid-input', `${k} must be a positive integer, got ${String(v)}`);
     }
   }
+  checkPreviewEvery(options.previewEvery);
   const plan = planSuperResolutionTarget(source, target, m.grid.multipleOf);
   checkGrid(m, plan.padded.dims);
   const group = options.groupSpace ?? scanExtentGroupSpace(source.dims, source.affine);
@@ -117,10 +123,13 @@ export async function superResolve(
   ddim.setPartialTimesteps(settings.tStart, settings.ddimSteps);
   const perSample = z0.length;
   const outBox = { start: plan.offset, dims: plan.output.dims };
+  const uncropped = [0, 1, 2].every((a) => plan.offset[a] === 0 && plan.output.dims[a] === dims[a]);
   const stats = new RunningStats(voxelCount(plan.output.dims));
   const kept: Volume[] = [];
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 1, settings.samples));
   const n = voxelCount(dims);
+  const renderPreview = async (x0: Float32Array) =>
+    midSlicePreview(await decode(model, x0, latentDims, 1, options.tiling), dims);
 
   for (let first = 0; first < settings.samples; first += batchSize) {
     const batch = Math.min(batchSize, settings.samples - first);
@@ -147,22 +156,35 @@ export async function superResolve(
         signal: options.signal,
         sampleIndex: first,
         samples: settings.samples,
+        preview: options.previewEvery
+          ? {
+              schedule: ddim.schedule,
+              every: options.previewEvery,
+              // the last cycle ends in the decode, which is previewed when asked
+              skipLast: options.preview === true && c === settings.cycles - 1,
+              render: renderPreview,
+            }
+          : undefined,
       });
     }
     throwIfCancelled(options.signal);
     const images = await decode(model, z, latentDims, batch, options.tiling);
+    // before the samples are converted in place
+    const preview = options.preview ? midSlicePreview(images.subarray(0, n), dims) : undefined;
     for (let b = 0; b < batch; b++) {
       // one sample: no copy (this is 85 MB at 272x272x288)
       const own = batch === 1 ? images : images.slice(b * n, (b + 1) * n);
       const img = makeVolume(dims, plan.padded.affine, own, 'model');
-      const hu = crop(modelToHu(img, intensity), outBox);
+      // crop, then map to HU in place (elementwise: the same values as mapping first, with one array less)
+      const box = uncropped ? img : crop(img, outBox);
+      const hu = modelToHu(box, intensity, box.data);
       stats.add(hu.data);
       if (options.keepSamples) kept.push(hu);
     }
     tracker.tick('decode', {
       sample: first,
       samples: settings.samples,
-      ...(options.preview ? { preview: midSlicePreview(images.subarray(0, n), dims) } : {}),
+      ...(preview ? { preview } : {}),
     });
   }
   tracker.emit('finish');

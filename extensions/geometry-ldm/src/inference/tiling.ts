@@ -109,14 +109,15 @@ export interface TiledRunArgs {
   readonly signal?: AbortSignal;
 }
 
+/** The box [start, start + dims) of each channel, channel-major; into `out` when given (its length must fit). */
 export function copyBox(
   src: Float32Array,
   srcDims: Dims3,
   channels: number,
   start: Dims3,
   dims: Dims3,
+  out: Float32Array = new Float32Array(channels * voxelCount(dims)),
 ): Float32Array {
-  const out = new Float32Array(channels * voxelCount(dims));
   const [nx, ny] = srcDims;
   const srcN = voxelCount(srcDims);
   let o = 0;
@@ -174,25 +175,62 @@ export async function runTiled(args: TiledRunArgs): Promise<Float32Array> {
         const tn = voxelCount(td);
         if (out.length !== args.outChannels * tn)
           throw new InferenceError('run-failed', 'tile output has an unexpected size');
-        const o0 = startL.map((s) => s * fo);
-        for (let k = 0; k < td[2]; k++)
-          for (let j = 0; j < td[1]; j++) {
-            const wjk = wz[k] * wy[j];
-            const rowOut = ((o0[2] + k) * outDims[1] + o0[1] + j) * outDims[0] + o0[0];
-            const rowTile = (k * td[1] + j) * td[0];
-            for (let i = 0; i < td[0]; i++) {
-              const w = wjk * wx[i];
-              wsum[rowOut + i] += w;
-              for (let c = 0; c < args.outChannels; c++)
-                acc[c * outN + rowOut + i] += w * out[c * tn + rowTile + i];
-            }
-          }
+        blendTile(
+          acc,
+          wsum,
+          out,
+          args.outChannels,
+          outDims,
+          startL.map((s) => s * fo) as unknown as Dims3,
+          td,
+          wx,
+          wy,
+          wz,
+        );
         args.onTile?.(++done, total);
       }
     }
   }
-  for (let c = 0; c < args.outChannels; c++) for (let n = 0; n < outN; n++) acc[c * outN + n] /= wsum[n];
+  for (let c = 0; c < args.outChannels; c++) {
+    const ch = acc.subarray(c * outN, (c + 1) * outN);
+    for (let n = 0; n < outN; n++) ch[n] /= wsum[n];
+  }
   return acc;
+}
+
+/**
+ * acc += w * tile and wsum += w over one tile at output offset o0, w = wz[k] * wy[j] * wx[i].
+ * A monomorphic function of locals and per-channel views (the hot loop of tiled runs).
+ */
+function blendTile(
+  acc: Float32Array,
+  wsum: Float32Array,
+  tile: Float32Array,
+  channels: number,
+  outDims: Dims3,
+  o0: Dims3,
+  td: Dims3,
+  wx: Float32Array,
+  wy: Float32Array,
+  wz: Float32Array,
+): void {
+  const [tx, ty, tz] = td;
+  const [ox, oy, oz] = o0;
+  const [nx, ny] = outDims;
+  const outN = voxelCount(outDims);
+  const tn = tx * ty * tz;
+  for (let k = 0; k < tz; k++)
+    for (let j = 0; j < ty; j++) {
+      const wjk = wz[k] * wy[j];
+      const rowOut = ((oz + k) * ny + oy + j) * nx + ox;
+      const rowTile = (k * ty + j) * tx;
+      for (let i = 0; i < tx; i++) wsum[rowOut + i] += wjk * wx[i];
+      for (let c = 0; c < channels; c++) {
+        const a = c * outN + rowOut;
+        const t = c * tn + rowTile;
+        for (let i = 0; i < tx; i++) acc[a + i] += wjk * wx[i] * tile[t + i];
+      }
+    }
 }
 
 /** When and how to tile: a cap on image voxels per encoder/decoder call, and the overlap. */

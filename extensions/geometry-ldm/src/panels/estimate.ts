@@ -99,9 +99,23 @@ export function superResolveCalls(settings: {
   };
 }
 
-/** Model calls of a generation job (generate.ts): N*steps UNet, N decodes. */
-export function generateCalls(settings: { samples: number; steps: number }): Record<CostStage, number> {
-  return { encode: 0, unet: settings.samples * settings.steps, decode: settings.samples };
+/** The generation panel's cadence of previews while sampling: three looks at the estimate (plus the result). */
+export function generationPreviewEvery(steps: number): number {
+  return Math.max(1, Math.ceil(steps / 4));
+}
+
+/**
+ * Model calls of a generation job (generate.ts): N*steps UNet, N decodes, and with
+ * `previewEvery` one more decode per preview (every k-th step but the last, which the
+ * result's decode shows).
+ */
+export function generateCalls(settings: {
+  samples: number;
+  steps: number;
+  previewEvery?: number;
+}): Record<CostStage, number> {
+  const previews = settings.previewEvery ? Math.floor((settings.steps - 1) / settings.previewEvery) : 0;
+  return { encode: 0, unet: settings.samples * settings.steps, decode: settings.samples * (1 + previews) };
 }
 
 export interface TimeEstimate {

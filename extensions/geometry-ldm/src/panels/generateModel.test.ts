@@ -126,7 +126,7 @@ describe('generation geometry', () => {
 });
 
 describe('generation estimate', () => {
-  it('time = samples * steps UNet calls + samples decoder calls at the measured per-call costs', () => {
+  it('time = samples * steps UNet calls + samples * (1 + previews) decoder calls at the measured per-call costs', () => {
     // Two calibration grids, costs exactly linear: unet 0.1 s + 1e-6 s/voxel, decode 0.2 s + 2e-6 s/voxel.
     const c: Calibration = {
       key: 'k',
@@ -139,7 +139,8 @@ describe('generation estimate', () => {
     const f = form({ dims: [96, 96, 104], steps: 20, samples: 3 });
     const e = estimateGenerate(f, c);
     const n = 96 * 96 * 104;
-    expect(e.time!.seconds).toBeCloseTo(3 * 20 * (0.1 + 1e-6 * n) + 3 * (0.2 + 2e-6 * n), 6);
+    // the panel previews the estimate after steps 5, 10 and 15 of 20 (one decoder call each) plus the result
+    expect(e.time!.seconds).toBeCloseTo(3 * 20 * (0.1 + 1e-6 * n) + 3 * (1 + 3) * (0.2 + 2e-6 * n), 6);
     expect(e.time!.byStage.encode).toBe(0);
     expect(estimateGenerate(f, null).time).toBeNull();
   });

@@ -26,6 +26,7 @@ import {
   estimateGenerateMemory,
   estimateTime,
   generateCalls,
+  generationPreviewEvery,
   type Calibration,
   type MemoryEstimate,
   type TimeEstimate,
@@ -270,7 +271,11 @@ export function estimateGenerate(
       ? estimateTime(
           costModel(calibration),
           form.dims,
-          generateCalls({ samples: form.samples, steps: form.steps }),
+          generateCalls({
+            samples: form.samples,
+            steps: form.steps,
+            previewEvery: generationPreviewEvery(form.steps),
+          }),
         )
       : null,
     memory: estimateGenerateMemory({ dims: form.dims, samples: form.samples, tiling }),

@@ -16,6 +16,7 @@ import type { Volume } from '../volume/volume';
 import type { ClientGenerateResult, ClientSuperResolveResult } from '../worker/engineClient';
 import type { ModelCard } from '../worker/protocol';
 import type { EngineSession } from './engineSession';
+import { generationPreviewEvery } from './estimate';
 import { planGenerate, type GenerateForm, type GeneratePlanOk } from './generateModel';
 import { modelInfo, type Pacs } from './pacs';
 import type { SeriesGrid } from './seriesInfo';
@@ -150,6 +151,8 @@ export async function runGeneration(
   const result = await engine.runExclusive(({ client }) =>
     client.generate(plan.spec, {
       preview: true,
+      // looks at the estimate while sampling: each is one more decoder call (counted in the estimate)
+      previewEvery: generationPreviewEvery(form.steps),
       ...(hooks.tiling ? { tiling: hooks.tiling } : {}),
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
       ...(hooks.signal ? { signal: hooks.signal } : {}),

@@ -91,6 +91,17 @@ describe('model -> HU', () => {
     expect(worst).toBeLessThan(1e-3);
   });
 
+  it("converts in place when given the volume's own array (same values as a new array)", () => {
+    const v = vol([-1, 0, 1, 1.5, -1.2], 'model');
+    const fresh = modelToHu(v, CT);
+    const own = v.data;
+    const h = modelToHu(v, CT, own);
+    expect(h.data).toBe(own);
+    expect(h.unit).toBe('HU');
+    expect(Array.from(h.data)).toEqual(Array.from(fresh.data));
+    expect(() => modelToHu(vol([0, 1], 'model'), CT, new Float32Array(3))).toThrow(/3 values, need 2/);
+  });
+
   it('a std map scales without offset', () => {
     const s = modelStdToHuStd(vol([0, 0.1, 0.02], 'model'), CT);
     expect(s.unit).toBe('HU-std');

@@ -94,12 +94,19 @@ export function huToModel(volume: Volume, params: IntensityParams): Volume {
   return withData(volume, out, 'model');
 }
 
-/** A new volume in HU from one in model units (throws 'unit-mismatch' for any other unit). No clipping. */
-export function modelToHu(volume: Volume, params: IntensityParams): Volume {
+/**
+ * A new volume in HU from one in model units (throws 'unit-mismatch' for any other unit). No clipping.
+ * `into` (same length; may be `volume.data` itself) receives the values instead of a new array:
+ * the pipelines convert each decoded sample in place.
+ */
+export function modelToHu(volume: Volume, params: IntensityParams, into?: Float32Array): Volume {
   validateIntensityParams(params);
   requireUnit(volume, 'model');
   const src = volume.data;
-  const out = new Float32Array(src.length);
+  if (into !== undefined && into.length !== src.length) {
+    throw new VolumeError('shape-mismatch', `output array has ${into.length} values, need ${src.length}`);
+  }
+  const out = into ?? new Float32Array(src.length);
   const { huMin, modelMin } = params;
   const scale = (params.huMax - huMin) / (params.modelMax - modelMin);
   for (let n = 0; n < src.length; n++) out[n] = (src[n] - modelMin) * scale + huMin;

@@ -68,6 +68,8 @@ export interface JobOptions {
 
 export interface GenerateJobOptions extends JobOptions {
   readonly preview?: boolean;
+  /** Preview the denoised estimate every this many steps (costs a decoder call each; default never). */
+  readonly previewEvery?: number;
   readonly tiling?: TilingPolicy;
 }
 
@@ -157,6 +159,7 @@ export function createEngineClient(workerFactory: () => WorkerLike): EngineClien
             jobId,
             spec,
             ...(options.preview ? { preview: true } : {}),
+            ...(options.previewEvery !== undefined ? { previewEvery: options.previewEvery } : {}),
             ...(options.tiling ? { tiling: options.tiling } : {}),
           },
           [],

@@ -237,6 +237,7 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
         onProgress,
         signal: controller.signal,
         ...(msg.preview ? { preview: true } : {}),
+        ...(msg.previewEvery !== undefined ? { previewEvery: msg.previewEvery } : {}),
         tiling: msg.tiling ?? tiling,
       });
       const transfer: Transferable[] = [];

@@ -168,6 +168,8 @@ export interface GenerateMessage {
   readonly jobId: string;
   readonly spec: GenerateSpec;
   readonly preview?: boolean;
+  /** Preview the denoised estimate every this many steps (GenerateOptions.previewEvery). */
+  readonly previewEvery?: number;
   readonly tiling?: TilingPolicy;
 }
 
