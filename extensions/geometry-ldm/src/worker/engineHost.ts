@@ -61,6 +61,8 @@ type JobMessage = GenerateMessage | SuperResolveMessage;
 interface Job {
   readonly msg: JobMessage;
   readonly controller: AbortController;
+  /** Model calls that finished after the cancel arrived (0 or 1: the one in flight); reported with the error. */
+  callsAfterCancel: number;
 }
 
 type Task = { kind: 'init'; msg: InitMessage } | { kind: 'job'; job: Job } | { kind: 'dispose' };
@@ -72,7 +74,8 @@ const RETRYABLE = new Set(['session-failed', 'out-of-memory']);
  * pipelines only await promises, which would starve the worker's message
  * queue during a job) and a cancellation check.
  */
-function cancellable(model: LoadedModel, signal: AbortSignal): LoadedModel {
+function cancellable(model: LoadedModel, job: Job): LoadedModel {
+  const signal = job.controller.signal;
   const guard = (s: ModelSession): ModelSession => ({
     name: s.name,
     inputNames: s.inputNames,
@@ -80,7 +83,9 @@ function cancellable(model: LoadedModel, signal: AbortSignal): LoadedModel {
     async run(feeds) {
       await new Promise((resolve) => setTimeout(resolve, 0));
       throwIfCancelled(signal);
-      return s.run(feeds);
+      const out = await s.run(feeds);
+      if (signal.aborted) job.callsAfterCancel += 1;
+      return out;
     },
     release: () => s.release(),
   });
@@ -216,7 +221,7 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
     volume: VolumeMessage | null,
   ): Promise<void> {
     const { msg, controller } = job;
-    const model = cancellable(loaded, controller.signal);
+    const model = cancellable(loaded, job);
     const before = runtime.residentFeeds ? { ...runtime.residentFeeds } : null;
     const residentStats = () =>
       before && runtime.residentFeeds
@@ -323,7 +328,15 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
           try {
             await runJob(task.job);
           } catch (e) {
-            postError(task.job.msg.jobId, e);
+            postError(
+              task.job.msg.jobId,
+              e instanceof InferenceError && e.code === 'cancelled'
+                ? new InferenceError(e.code, e.message, {
+                    ...e.details,
+                    modelCallsAfterCancel: task.job.callsAfterCancel,
+                  })
+                : e,
+            );
           } finally {
             running = null;
           }
@@ -360,7 +373,7 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
         break;
       case 'generate':
       case 'super-resolve':
-        queue.push({ kind: 'job', job: { msg, controller: new AbortController() } });
+        queue.push({ kind: 'job', job: { msg, controller: new AbortController(), callsAfterCancel: 0 } });
         break;
       case 'cancel':
         cancel(msg.jobId);
