@@ -32,7 +32,8 @@ import { InferenceError } from '../inference/errors';
 import type { GenerateSpec } from '../inference/generate';
 import type { ProgressListener } from '../inference/progress';
 import type { BackendInfo } from '../inference/runtime';
-import type { PlannedTarget, SuperResolutionTarget } from '../inference/superResolutionTarget';
+import type { SuperResolutionTarget } from '../inference/superResolutionTarget';
+import type { SuperResolveResult } from '../inference/superResolve';
 import type { TilingPolicy } from '../inference/tiling';
 import type { ResidentFeedStats } from '../inference/webRuntime';
 import type { Volume } from '../volume/volume';
@@ -82,20 +83,8 @@ export interface ClientGenerateResult {
   readonly gpuResidentFeeds?: ResidentFeedStats;
 }
 
-export interface ClientSuperResolveResult {
-  readonly mean: Volume;
-  readonly std: Volume;
-  readonly upsampled: Volume;
-  readonly samples?: Volume[];
-  readonly target: PlannedTarget;
-  readonly groupSpace: GroupSpace;
-  readonly settings: {
-    tStart: number;
-    cycles: number;
-    ddimSteps: number;
-    samples: number;
-    seed: number | string;
-  };
+/** The pipeline's result, plus what ran it. */
+export interface ClientSuperResolveResult extends SuperResolveResult {
   readonly backend: BackendInfo;
   readonly gpuResidentFeeds?: ResidentFeedStats;
 }

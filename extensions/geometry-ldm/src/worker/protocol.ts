@@ -14,7 +14,7 @@ import type { GenerateSpec } from '../inference/generate';
 import type { ModelFileReport } from '../inference/modelCache';
 import type { ProgressEvent } from '../inference/progress';
 import type { BackendInfo } from '../inference/runtime';
-import type { SuperResolveOptions } from '../inference/superResolve';
+import type { SuperResolveOptions, SuperResolveResult } from '../inference/superResolve';
 import type { PlannedTarget, SuperResolutionTarget } from '../inference/superResolutionTarget';
 import type { TilingPolicy } from '../inference/tiling';
 import type { ResidentFeedStats, WebGpuLimits } from '../inference/webRuntime';
@@ -241,13 +241,7 @@ export interface SuperResolveResultMessage {
   readonly volumes: VolumeMessage[];
   readonly target: PlannedTarget;
   readonly groupSpace: GroupSpace;
-  readonly settings: {
-    tStart: number;
-    cycles: number;
-    ddimSteps: number;
-    samples: number;
-    seed: number | string;
-  };
+  readonly settings: SuperResolveResult['settings'];
   readonly backend: BackendInfo;
   readonly gpuResidentFeeds?: ResidentFeedStats;
 }
