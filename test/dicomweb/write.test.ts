@@ -111,6 +111,9 @@ function fakeSuperResolution(src: Volume): Volume {
   return resample(src, { dims, affine }, { outside: 'border' });
 }
 
+/** Longer than the room left in a 64-character SeriesDescription next to the markers. */
+const LONG_LABEL = 'SR 272x272x288 from 0.70x0.70x1.25mm';
+
 describe('derived series (super-resolution + uncertainty)', () => {
   let result: Volume;
   let std: Volume;
@@ -127,7 +130,7 @@ describe('derived series (super-resolution + uncertainty)', () => {
       uncertainty: std,
       model: { name: 'geometry-ldm super-resolution', version: '0.1.0-test' },
       product: { softwareVersion: 'geometry-ldm extension 0.1.0' },
-      label: 'x2 z',
+      label: LONG_LABEL,
     });
   }, 120000);
 
@@ -160,37 +163,61 @@ describe('derived series (super-resolution + uncertainty)', () => {
     expect(maxAbsDiff(backStd.volume.data, std.data)).toBeLessThanOrEqual(slope / 2 + 1e-5);
   });
 
-  test('same study and frame of reference; provenance and AI labels', async () => {
-    const meta = await retrieveSeriesMetadata(
-      transport,
-      written.result.studyInstanceUid,
-      written.result.seriesInstanceUid,
-    );
-    const srcFor = sourceRead.instances[0].frameOfReferenceUid;
-    const sourceSops = new Set(sourceRead.instances.map((h) => h.sopInstanceUid));
-    for (const m of meta) {
-      expect(str(m, '0020000D')).toBe(source.studyInstanceUid);
-      expect(str(m, '00200052')).toBe(srcFor);
-      expect(strs(m, '00080008')).toEqual(['DERIVED', 'SECONDARY', 'AXIAL']);
-      expect(str(m, '0008103E')).toMatch(/AI .*NOT FOR DIAGNOSTIC USE/);
-      expect(str(m, '00204000')).toMatch(/AI-GENERATED.*NOT FOR DIAGNOSTIC USE/);
-      expect(str(items(m, '00089215')[0], '00080100')).toBe('113085');
-      expect(str(m, '00082111')).toMatch(/super-resolution/);
-      const sources = items(m, '00082112');
-      expect(sources.length).toBeGreaterThanOrEqual(1);
-      for (const s of sources) {
-        expect(sourceSops.has(str(s, '00081155'))).toBe(true);
-        expect(str(items(s, '0040A170')[0], '00080100')).toBe('121322');
+  test.each([
+    [
+      'result',
+      'AI super-resolution',
+      /^AI-GENERATED IMAGE \(super-resolution by .*NOT FOR DIAGNOSTIC USE\.$/,
+    ],
+    ['uncertainty', 'AI SR uncertainty', /^AI-GENERATED UNCERTAINTY MAP: .*NOT FOR DIAGNOSTIC USE\.$/],
+  ] as const)(
+    '%s series: same study and frame of reference; provenance and AI labels (long label)',
+    async (kind, head, comments) => {
+      const w = kind === 'result' ? written.result : written.uncertainty!;
+      const meta = await retrieveSeriesMetadata(transport, w.studyInstanceUid, w.seriesInstanceUid);
+      expect(meta).toHaveLength(result.dims[2]);
+      const srcFor = sourceRead.instances[0].frameOfReferenceUid;
+      const sourceSops = new Set(sourceRead.instances.map((h) => h.sopInstanceUid));
+      for (const m of meta) {
+        expect(str(m, '0020000D')).toBe(source.studyInstanceUid);
+        expect(str(m, '00200052')).toBe(srcFor);
+        expect(strs(m, '00080008')).toEqual(['DERIVED', 'SECONDARY', 'AXIAL']);
+        const description = str(m, '0008103E')!;
+        expect(description).toMatch(/AI .*NOT FOR DIAGNOSTIC USE/);
+        expect(description.length).toBeLessThanOrEqual(64);
+        expect(description.startsWith(`${head} SR 272x272x288`)).toBe(true);
+        expect(description.endsWith(' - NOT FOR DIAGNOSTIC USE')).toBe(true);
+        expect(str(m, '00204000')).toMatch(/AI-GENERATED.*NOT FOR DIAGNOSTIC USE/);
+        expect(str(m, '00204000')).toMatch(comments);
+        expect(str(items(m, '00089215')[0], '00080100')).toBe('113085');
+        expect(str(m, '00082111')).toMatch(/super-resolution/);
+        expect(str(m, '00082111')).toMatch(
+          kind === 'result'
+            ? /^AI super-resolution by .*NOT FOR DIAGNOSTIC USE\.$/
+            : /^AI super-resolution uncertainty/,
+        );
+        const sources = items(m, '00082112');
+        expect(sources.length).toBeGreaterThanOrEqual(1);
+        for (const s of sources) {
+          expect(sourceSops.has(str(s, '00081155'))).toBe(true);
+          expect(str(items(s, '0040A170')[0], '00080100')).toBe('121322');
+        }
+        const refSeries = items(m, '00081115');
+        expect(str(refSeries[0], '0020000E')).toBe(source.seriesInstanceUid);
+        expect(items(refSeries[0], '0008114A')).toHaveLength(sourceRead.instances.length);
+        const equipment = items(m, '0018A001')[0];
+        expect(str(equipment, '00081090')).toBe('geometry-ldm super-resolution');
+        expect(strs(equipment, '00181020')).toContain('0.1.0-test');
+        expect(str(equipment, '0018A003')).toMatch(
+          kind === 'result' ? /^AI super-resolution$/ : /^AI super-resolution uncertainty/,
+        );
+        expect(str(items(equipment, '0040A170')[0], '00080100')).toBe('109102');
+        // SeriesNumber: source SeriesNumber + 1000 (this study had no such series yet), std the next
+        const sourceNumber = Number(str(sourceRead.instances[0].json, '00200011'));
+        expect(Number(str(m, '00200011'))).toBe(sourceNumber + 1000 + (kind === 'result' ? 0 : 1));
       }
-      const refSeries = items(m, '00081115');
-      expect(str(refSeries[0], '0020000E')).toBe(source.seriesInstanceUid);
-      expect(items(refSeries[0], '0008114A')).toHaveLength(sourceRead.instances.length);
-      const equipment = items(m, '00181000'.replace('00181000', '0018A001'))[0];
-      expect(str(equipment, '00081090')).toBe('geometry-ldm super-resolution');
-      expect(strs(equipment, '00181020')).toContain('0.1.0-test');
-      expect(str(items(equipment, '0040A170')[0], '00080100')).toBe('109102');
-    }
-  });
+    },
+  );
 
   test('every run gets new Series and SOP Instance UIDs', async () => {
     const again = await writeDerivedSeries(transport, {
@@ -202,6 +229,28 @@ describe('derived series (super-resolution + uncertainty)', () => {
     const before = new Set([...written.result.sopInstanceUids, ...written.uncertainty!.sopInstanceUids]);
     expect(again.result.sopInstanceUids.some((u) => before.has(u))).toBe(false);
     expect(again.result.sopInstanceUids.every((u) => /^2\.25\.\d+$/.test(u))).toBe(true);
+    // its SeriesNumber avoids the ones the study already has (Orthanc's own index, not the product's QIDO)
+    const res = await fetch(`${orthanc.url}/tools/find`, {
+      method: 'POST',
+      headers: { authorization: orthanc.authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        Level: 'Series',
+        Query: { StudyInstanceUID: source.studyInstanceUid },
+        Expand: true,
+      }),
+    });
+    const numbers = ((await res.json()) as { MainDicomTags: { SeriesNumber?: string } }[]).map((x) =>
+      Number(x.MainDicomTags.SeriesNumber),
+    );
+    expect(numbers).toHaveLength(4);
+    expect(new Set(numbers).size).toBe(4);
+    const sourceNumber = Number(str(sourceRead.instances[0].json, '00200011'));
+    expect(numbers.sort((a, b) => a - b)).toEqual([
+      sourceNumber,
+      sourceNumber + 1000,
+      sourceNumber + 1001,
+      sourceNumber + 1002,
+    ]);
   });
 });
 

@@ -26,7 +26,9 @@ export interface CtSeriesInput {
   readonly positionReferenceIndicator?: string;
   readonly seriesInstanceUid: string;
   readonly seriesNumber: number;
+  /** At most 64 characters (LO): longer is refused, never cut (see fitText). */
   readonly seriesDescription: string;
+  /** At most 10240 characters (LT): longer is refused, never cut. */
   readonly imageComments: string;
   readonly rescaleMode?: RescaleMode;
   /** Attributes added to every instance (provenance, equipment, ...). */
@@ -100,6 +102,37 @@ export function limit(s: string, n: number): string {
   return s.length <= n ? s : s.slice(0, n);
 }
 
+/** Length limits of the text VRs used for descriptions and comments (characters). */
+export const VR_LENGTH = { LO: 64, ST: 1024, LT: 10240 } as const;
+
+/**
+ * `head + variable + tail` within `max` characters, shortening ONLY the
+ * variable part (cut, ending in '...'): the head and tail carry the
+ * AI-generated / not-for-diagnostic markers and always survive whole.
+ * Throws invalid-input when head + tail alone do not fit (a programming error).
+ */
+export function fitText(head: string, variable: string, tail: string, max: number): string {
+  const room = max - head.length - tail.length;
+  if (room < 0) {
+    throw new DicomError('invalid-input', `the fixed text '${head}${tail}' exceeds ${max} characters`);
+  }
+  if (variable.length <= room) return `${head}${variable}${tail}`;
+  const ellipsis = '...';
+  const kept =
+    room >= ellipsis.length ? `${variable.slice(0, room - ellipsis.length).trimEnd()}${ellipsis}` : '';
+  return `${head}${kept}${tail}`;
+}
+
+function checkLength(name: string, value: string, max: number): string {
+  if (value.length > max) {
+    throw new DicomError(
+      'invalid-input',
+      `${name} has ${value.length} characters, more than ${max} (build it with fitText so no marker is cut)`,
+    );
+  }
+  return value;
+}
+
 export function buildCtSeries(input: CtSeriesInput): BuiltSeries {
   const v = input.volume;
   const studyInstanceUid = input.patientAndStudy.StudyInstanceUID;
@@ -143,7 +176,7 @@ export function buildCtSeries(input: CtSeriesInput): BuiltSeries {
     Modality: 'CT',
     SeriesInstanceUID: input.seriesInstanceUid,
     SeriesNumber: input.seriesNumber,
-    SeriesDescription: limit(input.seriesDescription, 64),
+    SeriesDescription: checkLength('SeriesDescription', input.seriesDescription, VR_LENGTH.LO),
     SeriesDate: dicomDate(now),
     SeriesTime: dicomTime(now),
     ContentDate: dicomDate(now),
@@ -162,7 +195,7 @@ export function buildCtSeries(input: CtSeriesInput): BuiltSeries {
     AcquisitionNumber: '',
     KVP: '',
     BurnedInAnnotation: 'NO',
-    ImageComments: limit(input.imageComments, 10240),
+    ImageComments: checkLength('ImageComments', input.imageComments, VR_LENGTH.LT),
     ImageOrientationPatient: iop,
     PixelSpacing: pixelSpacing,
     SliceThickness: formatDS(sliceSpacing),

@@ -13,15 +13,18 @@ import {
   buildCtSeries,
   dicomDate,
   dicomTime,
+  fitText,
   limit,
   NOT_FOR_DIAGNOSTIC_USE,
   PRODUCT_MANUFACTURER,
+  VR_LENGTH,
   type BuiltSeries,
 } from './ctImage';
-import { str, type DicomJsonDataset } from './dicomJson';
+import { num, str, TAG, type DicomJsonDataset } from './dicomJson';
 import { DicomError } from './errors';
 import { CT_IMAGE_STORAGE, type InstanceHeader } from './instanceMetadata';
 import type { NaturalDataset } from './part10';
+import { searchAllSeries } from './qido';
 import { stowInstances, type StowOptions, type StowReport } from './stow';
 import type { DicomwebTransport } from './transport';
 import { isValidUid, newUid } from './uids';
@@ -112,9 +115,69 @@ export interface DerivedSeriesRequest {
   readonly uncertainty?: Volume;
   readonly model: ModelInfo;
   readonly product?: ProductInfo;
+  /** SeriesNumber of the result series (the std series gets the next one). Default: derivedSeriesNumbers. */
   readonly seriesNumber?: number;
-  /** Short free text added to the SeriesDescription (e.g. "x4 z"). */
+  /**
+   * SeriesNumbers already used in the study, avoided by the default numbering.
+   * writeDerivedSeries asks the PACS (QIDO) when neither this nor seriesNumber is given.
+   */
+  readonly existingSeriesNumbers?: readonly number[];
+  /**
+   * Short free text added to the SeriesDescription (e.g. "SR 272x272x288"). Shortened (never the
+   * AI / NOT FOR DIAGNOSTIC USE markers) to fit the 64 characters of the LO value.
+   */
   readonly label?: string;
+}
+
+/** Fixed parts of the derived series' descriptions (the markers that must always survive). */
+export const DERIVED_TEXT = {
+  resultSeriesHead: 'AI super-resolution',
+  stdSeriesHead: 'AI SR uncertainty',
+  seriesTail: ` - ${NOT_FOR_DIAGNOSTIC_USE}`,
+} as const;
+
+/** First derived SeriesNumber offset from the source's: source 3 -> 1003 (std 1004). */
+export const DERIVED_SERIES_NUMBER_OFFSET = 1000;
+const MAX_SERIES_NUMBER = 2147483647; // IS
+
+/**
+ * Deterministic SeriesNumbers for `count` new derived series of a source:
+ * the first run of consecutive free numbers starting at source SeriesNumber
+ * + 1000 (0 + 1000 when the source has none), skipping every number in
+ * `existing` (the study's series, from QIDO). Same inputs, same numbers.
+ */
+export function derivedSeriesNumbers(
+  sourceSeriesNumber: number | null | undefined,
+  existing: Iterable<number>,
+  count = 1,
+): number[] {
+  const used = new Set(existing);
+  const src =
+    sourceSeriesNumber != null && Number.isInteger(sourceSeriesNumber) && sourceSeriesNumber >= 0
+      ? sourceSeriesNumber
+      : 0;
+  let start = src + DERIVED_SERIES_NUMBER_OFFSET;
+  if (start + count - 1 > MAX_SERIES_NUMBER) start = DERIVED_SERIES_NUMBER_OFFSET;
+  for (;;) {
+    let free = true;
+    for (let n = 0; n < count; n++) {
+      if (used.has(start + n)) {
+        start += n + 1;
+        free = false;
+        break;
+      }
+    }
+    if (free) return Array.from({ length: count }, (_, n) => start + n);
+  }
+}
+
+/** SeriesNumbers of every series in a study (QIDO, all pages). */
+export async function studySeriesNumbers(
+  transport: DicomwebTransport,
+  studyInstanceUid: string,
+): Promise<number[]> {
+  const series = await searchAllSeries(transport, studyInstanceUid, { includefield: TAG.SeriesNumber });
+  return series.map((s) => s.seriesNumber).filter((n): n is number => n != null);
 }
 
 export interface WrittenSeries {
@@ -143,7 +206,7 @@ function contributingEquipment(
       ...(product?.softwareVersion ? [limit(product.softwareVersion, 64)] : []),
     ],
     ContributionDateTime: `${dicomDate(now)}${dicomTime(now)}`,
-    ContributionDescription: limit(description, 64),
+    ContributionDescription: fitText('', description, '', VR_LENGTH.LO),
     PurposeOfReferenceCodeSequence: [{ ...CODE.processingEquipment }],
   };
 }
@@ -204,16 +267,26 @@ export function buildDerivedSeries(
   });
   const patientAndStudy = patientAndStudyOf(first);
   const sourceDescription = str(first.json, '0008103E');
-  const seriesNumber = req.seriesNumber ?? 9000 + Math.floor(Math.random() * 900);
-  const label = req.label ? ` ${req.label}` : '';
+  const [seriesNumber, stdSeriesNumber] =
+    req.seriesNumber != null
+      ? [req.seriesNumber, req.seriesNumber + 1]
+      : derivedSeriesNumbers(
+          num(first.json, TAG.SeriesNumber),
+          req.existingSeriesNumbers ?? [],
+          req.uncertainty ? 2 : 1,
+        );
+  const label = req.label ? ` ${req.label.replace(/\s+/g, ' ').trim()}` : '';
+  const modelText = `${model.name} ${model.version}`;
   const common = (kind: 'result' | 'std'): NaturalDataset => {
     const what = kind === 'result' ? 'super-resolution' : 'super-resolution uncertainty (std, HU)';
     return {
-      DerivationDescription: limit(
-        `AI ${what} by ${model.name} ${model.version} from series ${first.seriesInstanceUid}` +
+      DerivationDescription: fitText(
+        `AI ${what} by `,
+        `${modelText} from series ${first.seriesInstanceUid}` +
           (sourceDescription ? ` (${sourceDescription})` : '') +
-          `: resampled onto a new grid. ${NOT_FOR_DIAGNOSTIC_USE}.`,
-        1024,
+          ': resampled onto a new grid',
+        `. ${NOT_FOR_DIAGNOSTIC_USE}.`,
+        VR_LENGTH.ST,
       ),
       DerivationCodeSequence: [{ ...CODE.spatialResampling }],
       ContributingEquipmentSequence: [contributingEquipment(model, req.product, now, `AI ${what}`)],
@@ -240,8 +313,13 @@ export function buildDerivedSeries(
     positionReferenceIndicator: str(first.json, '00201040') ?? '',
     seriesInstanceUid: newUid(),
     seriesNumber,
-    seriesDescription: `AI super-resolution${label} - ${NOT_FOR_DIAGNOSTIC_USE}`,
-    imageComments: `AI-GENERATED IMAGE (super-resolution by ${model.name} ${model.version}). ${NOT_FOR_DIAGNOSTIC_USE}.`,
+    seriesDescription: fitText(DERIVED_TEXT.resultSeriesHead, label, DERIVED_TEXT.seriesTail, VR_LENGTH.LO),
+    imageComments: fitText(
+      'AI-GENERATED IMAGE (super-resolution by ',
+      modelText,
+      `). ${NOT_FOR_DIAGNOSTIC_USE}.`,
+      VR_LENGTH.LT,
+    ),
     rescaleMode: 'integer',
     seriesAttributes: common('result'),
     perSlice,
@@ -257,9 +335,14 @@ export function buildDerivedSeries(
         frameOfReferenceUid: first.frameOfReferenceUid!,
         positionReferenceIndicator: str(first.json, '00201040') ?? '',
         seriesInstanceUid: newUid(),
-        seriesNumber: seriesNumber + 1,
-        seriesDescription: `AI SR uncertainty (std HU)${label} - ${NOT_FOR_DIAGNOSTIC_USE}`,
-        imageComments: `AI-GENERATED UNCERTAINTY MAP: voxel-wise standard deviation (HU) of the super-resolution by ${model.name} ${model.version}. ${NOT_FOR_DIAGNOSTIC_USE}.`,
+        seriesNumber: stdSeriesNumber,
+        seriesDescription: fitText(DERIVED_TEXT.stdSeriesHead, label, DERIVED_TEXT.seriesTail, VR_LENGTH.LO),
+        imageComments: fitText(
+          'AI-GENERATED UNCERTAINTY MAP: voxel-wise standard deviation (HU) of the super-resolution by ',
+          modelText,
+          `. ${NOT_FOR_DIAGNOSTIC_USE}.`,
+          VR_LENGTH.LT,
+        ),
         rescaleMode: 'full-range',
         seriesAttributes: common('std'),
         perSlice,
@@ -277,7 +360,16 @@ export async function writeDerivedSeries(
   req: DerivedSeriesRequest,
   options: StowOptions = {},
 ): Promise<DerivedSeriesResult> {
-  const built = buildDerivedSeries(req);
+  let numbered = req;
+  if (req.seriesNumber == null && req.existingSeriesNumbers == null && req.source[0]?.studyInstanceUid) {
+    // Avoid the study's existing SeriesNumbers. Numbers are labels, not identity: when the
+    // PACS cannot be asked, the deterministic default stands (the STOW then reports any real failure).
+    const existing = await studySeriesNumbers(transport, req.source[0].studyInstanceUid).catch(
+      () => [] as number[],
+    );
+    numbered = { ...req, existingSeriesNumbers: existing };
+  }
+  const built = buildDerivedSeries(numbered);
   const send = async (s: BuiltSeries): Promise<WrittenSeries> => {
     const report = await stowInstances(transport, s.instances, {
       studyInstanceUid: s.studyInstanceUid,

@@ -1,0 +1,181 @@
+/**
+ * Labels and numbering of the derived and synthetic series, read back from the
+ * built Part 10 bytes (dcmjs parse): the AI-generated and NOT FOR DIAGNOSTIC
+ * USE markers survive any label, model name or description length, and
+ * SeriesNumbers are deterministic and avoid the study's existing ones.
+ */
+import { makeVolume } from '../volume/volume';
+import { NOT_FOR_DIAGNOSTIC_USE, fitText } from './ctImage';
+import type { DicomJsonDataset } from './dicomJson';
+import { DicomError } from './errors';
+import { parseInstanceMetadata } from './instanceMetadata';
+import { readPart10Raw } from './part10';
+import { buildDerivedSeries, derivedSeriesNumbers } from './writeDerivedSeries';
+import { buildSyntheticStudy } from './writeSyntheticStudy';
+
+function source(z: number, seriesNumber?: number): DicomJsonDataset {
+  return {
+    '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
+    '00080018': { vr: 'UI', Value: [`1.2.826.0.1.3.${z + 1}`] },
+    '00080060': { vr: 'CS', Value: ['CT'] },
+    '0008103E': { vr: 'LO', Value: ['THORAX 1.0 B31f with a long source description of 64 chars.'] },
+    '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.1'] },
+    '0020000E': { vr: 'UI', Value: ['1.2.826.0.1.2'] },
+    '00200052': { vr: 'UI', Value: ['1.2.826.0.1.9'] },
+    ...(seriesNumber != null ? { '00200011': { vr: 'IS', Value: [seriesNumber] } } : {}),
+    '00200032': { vr: 'DS', Value: [0, 0, 2 * z] },
+    '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 1, 0] },
+    '00280030': { vr: 'DS', Value: [1, 1] },
+    '00280010': { vr: 'US', Value: [4] },
+    '00280011': { vr: 'US', Value: [4] },
+    '00280100': { vr: 'US', Value: [16] },
+  };
+}
+
+const sources = (seriesNumber?: number) =>
+  [0, 1, 2].map((z) => parseInstanceMetadata(source(z, seriesNumber)));
+const grid = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+const result = makeVolume([4, 4, 5], grid, new Float32Array(80).fill(40), 'HU');
+const std = makeVolume([4, 4, 5], grid, new Float32Array(80).fill(3.5), 'HU-std');
+
+/** Text attributes of the first instance, as a DICOM reader sees them. */
+function texts(bytes: Uint8Array): Record<string, string> {
+  const { dict } = readPart10Raw(bytes);
+  const v = (tag: string) => String(dict[tag]?.Value?.[0] ?? '');
+  const equipment = (dict['0018A001']?.Value?.[0] ?? {}) as Record<string, { Value?: unknown[] }>;
+  return {
+    seriesDescription: v('0008103E'),
+    imageComments: v('00204000'),
+    derivationDescription: v('00082111'),
+    studyDescription: v('00081030'),
+    seriesNumber: v('00200011'),
+    contributionDescription: String(equipment['0018A003']?.Value?.[0] ?? ''),
+  };
+}
+
+const LONG_MODEL = 'geometry-ldm super-resolution ' + 'very-long-model-name-'.repeat(60);
+
+describe('the AI / not-for-diagnostic markers survive any label', () => {
+  test.each([
+    'SR 272x272x288',
+    '0.70x0.70x1.25mm',
+    'SR 272x272x288 from 0.70x0.70x1.25mm (x2 z, tiles 4, 8 samples)',
+    'x'.repeat(300),
+  ])('label %p: result and std series', (label) => {
+    const built = buildDerivedSeries({
+      source: sources(3),
+      result,
+      uncertainty: std,
+      model: { name: LONG_MODEL, version: '0.1.0' },
+      label,
+    });
+    const r = texts(built.result.instances[0].bytes);
+    const s = texts(built.uncertainty!.instances[0].bytes);
+    for (const [t, head] of [
+      [r, 'AI super-resolution'],
+      [s, 'AI SR uncertainty'],
+    ] as const) {
+      expect(t.seriesDescription.length).toBeLessThanOrEqual(64);
+      expect(t.seriesDescription.startsWith(`${head} `)).toBe(true);
+      expect(t.seriesDescription.endsWith(` - ${NOT_FOR_DIAGNOSTIC_USE}`)).toBe(true);
+      // the label itself is kept whole when it fits, else its start is kept
+      const shown = t.seriesDescription.slice(head.length + 1, -` - ${NOT_FOR_DIAGNOSTIC_USE}`.length);
+      if (label.length <= 64 - head.length - 1 - 25) {
+        expect(shown).toBe(label);
+      } else {
+        expect(shown).toMatch(/\.\.\.$/);
+        expect(shown.length).toBeGreaterThan(10);
+        expect(label.startsWith(shown.slice(0, -3))).toBe(true);
+      }
+      expect(t.imageComments).toMatch(/^AI-GENERATED .*NOT FOR DIAGNOSTIC USE\.$/);
+      expect(t.derivationDescription.length).toBeLessThanOrEqual(1024);
+      expect(t.derivationDescription).toMatch(/^AI super-resolution.* NOT FOR DIAGNOSTIC USE\.$/);
+      expect(t.contributionDescription).toMatch(/^AI super-resolution/);
+    }
+    expect(s.imageComments).toMatch(/^AI-GENERATED UNCERTAINTY MAP/);
+    expect(s.derivationDescription).toMatch(/^AI super-resolution uncertainty \(std, HU\)/);
+  });
+
+  test('the labels found by the audit fit whole', () => {
+    const built = buildDerivedSeries({
+      source: sources(),
+      result,
+      uncertainty: std,
+      model: { name: 'm', version: '1' },
+      label: 'SR 272x272x288',
+    });
+    expect(texts(built.uncertainty!.instances[0].bytes).seriesDescription).toBe(
+      `AI SR uncertainty SR 272x272x288 - ${NOT_FOR_DIAGNOSTIC_USE}`,
+    );
+    expect(texts(built.result.instances[0].bytes).seriesDescription).toBe(
+      `AI super-resolution SR 272x272x288 - ${NOT_FOR_DIAGNOSTIC_USE}`,
+    );
+  });
+
+  test('synthetic study: a long user study description and model name keep the markers', () => {
+    const { series } = buildSyntheticStudy({
+      volume: result,
+      generation: {
+        grid: [4, 4, 5],
+        spacingMm: [1, 1, 1],
+        fov: null,
+        rotationDeg: [0, 0, 0],
+        seed: 1,
+        sampler: { name: 'ddim', steps: 50 },
+        model: { name: LONG_MODEL, version: '1' },
+        notes: 'n'.repeat(20000),
+      },
+      studyDescription: 'Research cohort 2026 / reader study on lung nodules, batch A, site 3',
+    });
+    const t = texts(series.instances[0].bytes);
+    expect(t.studyDescription.length).toBeLessThanOrEqual(64);
+    expect(t.studyDescription).toMatch(/^Research cohort .*\.\.\. - AI SYNTHETIC - NOT FOR DIAGNOSTIC USE$/);
+    expect(t.seriesDescription).toBe(`SYNTHETIC AI-generated CT - ${NOT_FOR_DIAGNOSTIC_USE}`);
+    expect(t.imageComments.length).toBeLessThanOrEqual(10240);
+    expect(t.imageComments).toMatch(
+      /^AI-GENERATED SYNTHETIC IMAGE, no real patient\. NOT FOR DIAGNOSTIC USE\. /,
+    );
+    expect(t.derivationDescription.length).toBeLessThanOrEqual(1024);
+    expect(t.derivationDescription).toMatch(/^AI-generated synthetic image \(NOT FOR DIAGNOSTIC USE\) by /);
+  });
+});
+
+describe('fitText', () => {
+  test('shortens only the variable part', () => {
+    expect(fitText('AI ', 'abcdefghij', ' - END', 15)).toBe('AI abc... - END');
+    expect(fitText('AI ', 'abc', ' - END', 15)).toBe('AI abc - END');
+    expect(fitText('AI ', 'abcdefghij', ' - END', 10)).toBe('AI  - END');
+    expect(() => fitText('AI ', '', 'far too long', 5)).toThrow(DicomError);
+  });
+});
+
+describe('series numbers', () => {
+  test('deterministic: source + 1000, std the next, skipping numbers in use', () => {
+    expect(derivedSeriesNumbers(3, [], 2)).toEqual([1003, 1004]);
+    expect(derivedSeriesNumbers(3, [1, 2, 3], 2)).toEqual([1003, 1004]);
+    expect(derivedSeriesNumbers(3, [3, 1003, 1004], 2)).toEqual([1005, 1006]);
+    expect(derivedSeriesNumbers(3, [3, 1004], 2)).toEqual([1005, 1006]);
+    expect(derivedSeriesNumbers(3, [3, 1004], 1)).toEqual([1003]);
+    expect(derivedSeriesNumbers(null, [], 1)).toEqual([1000]);
+    expect(derivedSeriesNumbers(2147483000, [], 2)).toEqual([1000, 1001]);
+  });
+
+  test('buildDerivedSeries numbers from the source and the given existing numbers', () => {
+    const built = buildDerivedSeries({
+      source: sources(7),
+      result,
+      uncertainty: std,
+      model: { name: 'm', version: '1' },
+      existingSeriesNumbers: [7, 1007],
+    });
+    expect(texts(built.result.instances[0].bytes).seriesNumber).toBe('1008');
+    expect(texts(built.uncertainty!.instances[0].bytes).seriesNumber).toBe('1009');
+    const again = buildDerivedSeries({
+      source: sources(7),
+      result,
+      model: { name: 'm', version: '1' },
+      existingSeriesNumbers: [7, 1007],
+    });
+    expect(texts(again.result.instances[0].bytes).seriesNumber).toBe('1008');
+  });
+});
