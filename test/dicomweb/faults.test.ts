@@ -1,13 +1,16 @@
 /**
  * Bad input and PACS faults against a real Orthanc, some through a
- * fault-injecting proxy: each ends in a clear typed error, and the PACS ends up
- * with no duplicate and no half-labelled series (checked with Orthanc's own
- * REST statistics and QIDO).
+ * fault-injecting proxy: each ends in a clear typed error (or, where the PACS
+ * did store everything, a verified success), and the report says exactly what
+ * Orthanc holds: checked independently through Orthanc's REST API and QIDO
+ * straight to Orthanc, never through the proxy. The proxy's log shows what the
+ * client actually sent (bodies parsed with dcmjs).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
 import { prepareImport } from '../../extensions/geometry-ldm/src/dicom/importFiles';
+import { parseMultipart } from '../../extensions/geometry-ldm/src/dicom/multipart';
 import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
 import { searchInstances, searchSeries } from '../../extensions/geometry-ldm/src/dicom/qido';
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
@@ -23,7 +26,7 @@ import {
 } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
-import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
+import { startFaultProxy, type FaultProxy, type RequestInfo } from '../support/faultProxy';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { seriesFiles } from '../support/seed';
 
@@ -77,10 +80,38 @@ async function expectError(p: Promise<unknown>, code: string): Promise<DicomErro
   return e as DicomError;
 }
 
-/** Instances Orthanc holds for a series (QIDO), or [] when the series does not exist. */
+/** Instances Orthanc holds for a series (QIDO straight to Orthanc), or [] when the series does not exist. */
 async function seriesInstances(study: string, series: string): Promise<string[]> {
   return (await searchInstances(direct, study, series)).map((i) => i.sopInstanceUid!).sort();
 }
+
+/** Orthanc's own index (REST /tools/find): SOP Instance UIDs of a study, by series. */
+async function orthancStudy(study: string): Promise<Record<string, string[]>> {
+  const res = await fetch(`${orthanc.url}/tools/find`, {
+    method: 'POST',
+    headers: { authorization: orthanc.authorization, 'content-type': 'application/json' },
+    body: JSON.stringify({ Level: 'Instance', Query: { StudyInstanceUID: study }, Expand: true }),
+  });
+  const found = (await res.json()) as { ParentSeries: string; MainDicomTags: { SOPInstanceUID: string } }[];
+  const out: Record<string, string[]> = {};
+  for (const f of found) (out[f.ParentSeries] ??= []).push(f.MainDicomTags.SOPInstanceUID);
+  for (const k of Object.keys(out)) out[k].sort();
+  return out;
+}
+
+/** SOP Instance UIDs in one logged STOW request, as the proxy received it (each part read with dcmjs). */
+function sopsSent(r: RequestInfo): string[] {
+  if (!r.body || !r.contentType) return [];
+  return parseMultipart(new Uint8Array(r.body), r.contentType).map((p) =>
+    String(readPart10Raw(p.body).dict['00080018'].Value![0]),
+  );
+}
+
+const posts = (): RequestInfo[] => proxy.log.filter((r) => r.method === 'POST');
+const notStoredUids = (e: DicomError): string[] =>
+  (e.details.notStored as { sopInstanceUid: string }[]).map((f) => f.sopInstanceUid);
+const reasons = (e: DicomError): string[] =>
+  (e.details.notStored as { reason: string }[]).map((f) => f.reason);
 
 describe('bad input', () => {
   test('garbage and truncated files: invalid-input before anything is sent', async () => {
@@ -106,6 +137,8 @@ describe('bad input', () => {
     );
     warn.mockRestore();
     expect(e2.message).toMatch(/truncated\.dcm/);
+    // the refusal is the bad file's: the good files alone are accepted
+    expect(prepareImport(goodFiles).instances).toHaveLength(2);
     expect(await orthancCounts(orthanc)).toEqual(before);
   });
 
@@ -133,17 +166,21 @@ describe('bad input', () => {
     );
   });
 
-  test('a series with missing geometry: missing-geometry, nothing written', async () => {
+  test('a series with missing geometry: missing-geometry naming the instance, before any pixel data is fetched', async () => {
     const files = seriesFiles('lung-pet-ct-dx-a0002').slice(0, 4);
     const study = newUid();
     const seriesUid = newUid();
+    let broken = '';
     const instances = files.map((f, n) => {
       const { dict, transferSyntaxUid } = readPart10Raw(new Uint8Array(fs.readFileSync(f)));
       const sop = newUid();
       dict['0020000D'] = { vr: 'UI', Value: [study] };
       dict['0020000E'] = { vr: 'UI', Value: [seriesUid] };
       dict['00080018'] = { vr: 'UI', Value: [sop] };
-      if (n === 2) delete dict['00200032'];
+      if (n === 2) {
+        delete dict['00200032'];
+        broken = sop;
+      }
       return {
         bytes: writePart10Raw(dict, transferSyntaxUid),
         studyInstanceUid: study,
@@ -152,10 +189,34 @@ describe('bad input', () => {
       };
     });
     await stowInstances(direct, instances, FAST);
-    const before = await orthancCounts(orthanc);
-    const e = await expectError(readSeries(direct, study, seriesUid), 'missing-geometry');
+    // Orthanc really holds the broken instance without the tag (its own REST API)
+    const lookup = (await (
+      await fetch(`${orthanc.url}/tools/lookup`, {
+        method: 'POST',
+        headers: { authorization: orthanc.authorization },
+        body: broken,
+      })
+    ).json()) as { ID: string }[];
+    const tags = (await (
+      await fetch(`${orthanc.url}/instances/${lookup[0].ID}/tags?short`, {
+        headers: { authorization: orthanc.authorization },
+      })
+    ).json()) as Record<string, unknown>;
+    expect(tags['0020,0032']).toBeUndefined();
+    expect(tags['0020,0037']).toBeDefined();
+    const requests: string[] = [];
+    const counting: DicomwebTransport = {
+      request: (req) => {
+        requests.push(`${req.service} ${req.path}`);
+        return direct.request(req);
+      },
+    };
+    const e = await expectError(readSeries(counting, study, seriesUid), 'missing-geometry');
     expect(e.message).toMatch(/ImagePositionPatient/);
-    expect(await orthancCounts(orthanc)).toEqual(before);
+    expect(e.details.instance).toBe(broken);
+    expect(e.details.tags).toEqual(['ImagePositionPatient']);
+    // the metadata alone decided: no frame was requested
+    expect(requests).toEqual([`wado studies/${study}/series/${seriesUid}/metadata`]);
   });
 
   test('a frame that does not decode: decode-failed naming the instance', async () => {
@@ -197,15 +258,49 @@ describe('bad input', () => {
 });
 
 describe('PACS faults during STOW', () => {
-  test('401: pacs-unauthorized, nothing stored', async () => {
+  const uidsOf = (v: Volume = smallVolume()) => {
+    const { series } = buildSyntheticStudy({ volume: v, generation });
+    return { series, uids: series.instances.map((i) => i.sopInstanceUid) };
+  };
+
+  test('401 on the first request: pacs-unauthorized, no retry, the one request carried every instance', async () => {
     proxy.setRule((r) => (r.method === 'POST' ? { kind: 'status', status: 401 } : { kind: 'pass' }));
-    const before = await orthancCounts(orthanc);
-    await expectError(
-      writeSyntheticStudy(viaProxy, { volume: smallVolume(), generation }, FAST),
-      'pacs-unauthorized',
+    const { series, uids } = uidsOf();
+    const e = await expectError(stowInstances(viaProxy, series.instances, FAST), 'pacs-unauthorized');
+    expect(posts()).toHaveLength(1); // no retries on 401
+    expect(sopsSent(posts()[0])).toEqual(uids);
+    // the credentials were refused: no QIDO check through them either
+    expect(proxy.log.filter((r) => r.method === 'GET')).toHaveLength(0);
+    expect(e.details.stored).toEqual([]);
+    expect(notStoredUids(e)).toEqual(uids);
+    expect(reasons(e).every((x) => /401/.test(x))).toBe(true);
+    expect(await orthancStudy(series.studyInstanceUid)).toEqual({});
+  });
+
+  test('401 on the second batch: stops at once; partial-store with exactly the first batch, which is what Orthanc holds', async () => {
+    proxy.setRule((r) =>
+      r.method === 'POST' && r.index >= 1 ? { kind: 'status', status: 401 } : { kind: 'pass' },
     );
-    expect(proxy.log.filter((r) => r.method === 'POST')).toHaveLength(1); // no retries on 401
-    expect(await orthancCounts(orthanc)).toEqual(before);
+    const { series, uids } = uidsOf();
+    const e = await expectError(
+      stowInstances(viaProxy, series.instances, { ...FAST, maxBatchInstances: 2 }),
+      'partial-store',
+    );
+    expect(posts().map(sopsSent)).toEqual([uids.slice(0, 2), uids.slice(2, 4)]); // batch 3 never sent
+    expect(e.details.stored).toEqual(uids.slice(0, 2));
+    expect(notStoredUids(e)).toEqual(uids.slice(2));
+    expect(
+      reasons(e)
+        .slice(0, 2)
+        .every((x) => /401/.test(x)),
+    ).toBe(true);
+    expect(
+      reasons(e)
+        .slice(2)
+        .every((x) => /^not sent: .*401/.test(x)),
+    ).toBe(true);
+    expect(e.details.cause).toBe('pacs-unauthorized');
+    expect(Object.values(await orthancStudy(series.studyInstanceUid))).toEqual([uids.slice(0, 2).sort()]);
   });
 
   test('wrong credentials against the real Orthanc: pacs-unauthorized', async () => {
@@ -222,24 +317,33 @@ describe('PACS faults during STOW', () => {
   });
 
   test('409 from the real Orthanc (instances of another study): pacs-conflict, nothing stored', async () => {
-    const { series } = buildSyntheticStudy({ volume: smallVolume(), generation });
+    const { series, uids } = uidsOf();
     const before = await orthancCounts(orthanc);
-    await expectError(
+    const e = await expectError(
       stowInstances(direct, series.instances, { ...FAST, studyInstanceUid: newUid() }),
       'pacs-conflict',
     );
+    expect(e.details.stored).toEqual([]);
+    expect(notStoredUids(e)).toEqual(uids);
+    expect(e.details.verified).toBe(true);
     expect(await orthancCounts(orthanc)).toEqual(before);
   });
 
-  test('409 injected: pacs-conflict, no retry, nothing stored', async () => {
-    proxy.setRule((r) => (r.method === 'POST' ? { kind: 'status', status: 409 } : { kind: 'pass' }));
-    const before = await orthancCounts(orthanc);
-    await expectError(
-      writeSyntheticStudy(viaProxy, { volume: smallVolume(), generation }, FAST),
-      'pacs-conflict',
+  test('409 on the second batch: no retry, nothing more sent; partial-store verified against Orthanc', async () => {
+    proxy.setRule((r) =>
+      r.method === 'POST' && r.index >= 1 ? { kind: 'status', status: 409 } : { kind: 'pass' },
     );
-    expect(proxy.log.filter((r) => r.method === 'POST')).toHaveLength(1);
-    expect(await orthancCounts(orthanc)).toEqual(before);
+    const { series, uids } = uidsOf();
+    const e = await expectError(
+      stowInstances(viaProxy, series.instances, { ...FAST, maxBatchInstances: 2 }),
+      'partial-store',
+    );
+    expect(posts().map(sopsSent)).toEqual([uids.slice(0, 2), uids.slice(2, 4)]);
+    expect(e.details.verified).toBe(true);
+    expect(e.details.cause).toBe('pacs-conflict');
+    expect(e.details.stored).toEqual(uids.slice(0, 2));
+    expect(notStoredUids(e)).toEqual(uids.slice(2));
+    expect(Object.values(await orthancStudy(series.studyInstanceUid))).toEqual([uids.slice(0, 2).sort()]);
   });
 
   test('transient 500 (before and after the PACS stored): retried, complete, no duplicates', async () => {
@@ -255,41 +359,133 @@ describe('PACS faults during STOW', () => {
     const w = await writeSyntheticStudy(viaProxy, { volume: smallVolume(), generation }, FAST);
     expect(w.report.notStored).toEqual([]);
     expect(w.report.requests).toBe(3);
+    expect(posts().map((r) => r.upstreamStatus)).toEqual([undefined, 200, 200]);
     expect(await seriesInstances(w.studyInstanceUid, w.seriesInstanceUid)).toEqual(
       [...w.sopInstanceUids].sort(),
     );
     expect(await searchSeries(direct, w.studyInstanceUid)).toHaveLength(1);
+    expect(await orthancStudy(w.studyInstanceUid)).toEqual({
+      [Object.keys(await orthancStudy(w.studyInstanceUid))[0]]: [...w.sopInstanceUids].sort(),
+    });
   });
 
-  test('persistent 500: pacs-error after the retries, nothing stored', async () => {
+  test('persistent 500 (never forwarded): the same request retried with backoff, then pacs-error; the QIDO check agrees with Orthanc', async () => {
     proxy.setRule((r) => (r.method === 'POST' ? { kind: 'status', status: 500 } : { kind: 'pass' }));
-    const before = await orthancCounts(orthanc);
+    const { series, uids } = uidsOf();
+    const waits: number[] = [];
     const e = await expectError(
-      writeSyntheticStudy(viaProxy, { volume: smallVolume(), generation }, FAST),
+      stowInstances(viaProxy, series.instances, { ...FAST, sleep: async (ms) => void waits.push(ms) }),
       'pacs-error',
     );
     expect(e.details.status).toBe(500);
-    expect(proxy.log.filter((r) => r.method === 'POST')).toHaveLength(FAST.retries + 1);
-    expect(await orthancCounts(orthanc)).toEqual(before);
+    expect(posts()).toHaveLength(FAST.retries + 1);
+    expect(waits).toEqual([FAST.backoffMs, FAST.backoffMs * 2]);
+    for (const p of posts()) {
+      expect(sopsSent(p)).toEqual(uids);
+      expect(p.body!.equals(posts()[0].body!)).toBe(true);
+    }
+    // the final QIDO check ran through the proxy and found nothing, as Orthanc says
+    expect(proxy.log.some((r) => r.method === 'GET' && r.url.includes(series.seriesInstanceUid))).toBe(true);
+    expect(e.details.verified).toBe(true);
+    expect(e.details.stored).toEqual([]);
+    expect(notStoredUids(e)).toEqual(uids);
+    expect(reasons(e).every((x) => /not acknowledged after 3 attempts/.test(x))).toBe(true);
+    expect(await orthancStudy(series.studyInstanceUid)).toEqual({});
   });
 
-  test('connection dropped mid-STOW once: retried, complete, no duplicates', async () => {
+  test('persistent 500 after Orthanc stored: the QIDO check finds everything: a verified success, one series', async () => {
+    proxy.setRule((r) =>
+      r.method === 'POST' ? { kind: 'forward-then-status', status: 500 } : { kind: 'pass' },
+    );
+    const { series, uids } = uidsOf();
+    const report = await stowInstances(viaProxy, series.instances, FAST);
+    expect(posts()).toHaveLength(FAST.retries + 1);
+    expect(posts().every((p) => p.upstreamStatus === 200)).toBe(true);
+    expect(report.verified).toBe(true);
+    expect(report.stored).toEqual(uids);
+    expect(report.notStored).toEqual([]);
+    expect(Object.values(await orthancStudy(series.studyInstanceUid))).toEqual([[...uids].sort()]);
+  });
+
+  test('connection dropped mid-request once (Orthanc saw nothing): retried, complete, no duplicates', async () => {
     proxy.setRule((r) =>
       r.method === 'POST' && r.index === 0 ? { kind: 'drop-mid-request' } : { kind: 'pass' },
     );
     const w = await writeSyntheticStudy(viaProxy, { volume: smallVolume(), generation }, FAST);
     expect(w.report.notStored).toEqual([]);
     expect(w.report.requests).toBe(2);
+    expect(posts()[0].upstreamStatus).toBeUndefined();
+    expect(sopsSent(posts()[1])).toEqual(w.sopInstanceUids);
     expect(await seriesInstances(w.studyInstanceUid, w.seriesInstanceUid)).toEqual(
       [...w.sopInstanceUids].sort(),
     );
+    expect(Object.values(await orthancStudy(w.studyInstanceUid))).toEqual([[...w.sopInstanceUids].sort()]);
   });
 
-  test('connection always dropped: network error, nothing stored', async () => {
-    proxy.setRule((r) => (r.method === 'POST' ? { kind: 'drop-mid-request' } : { kind: 'pass' }));
+  test('response dropped after Orthanc stored the batch: retried safely, correct report, no duplicate series', async () => {
+    proxy.setRule((r) =>
+      r.method === 'POST' && r.index === 0 ? { kind: 'forward-then-drop' } : { kind: 'pass' },
+    );
     const before = await orthancCounts(orthanc);
-    await expectError(writeSyntheticStudy(viaProxy, { volume: smallVolume(), generation }, FAST), 'network');
-    expect(await orthancCounts(orthanc)).toEqual(before);
+    const w = await writeSyntheticStudy(viaProxy, { volume: smallVolume(), generation }, FAST);
+    // Orthanc stored the first attempt (its answer was dropped), and the retry sent the same bytes again
+    expect(posts().map((r) => r.upstreamStatus)).toEqual([200, 200]);
+    expect(posts()[1].body!.equals(posts()[0].body!)).toBe(true);
+    expect(w.report.requests).toBe(2);
+    expect(w.report.verified).toBe(true);
+    expect(w.report.stored).toEqual(w.sopInstanceUids);
+    expect(w.report.notStored).toEqual([]);
+    expect(await orthancCounts(orthanc)).toEqual({
+      studies: before.studies + 1,
+      series: before.series + 1,
+      instances: before.instances + w.sopInstanceUids.length,
+    });
+    expect(Object.values(await orthancStudy(w.studyInstanceUid))).toEqual([[...w.sopInstanceUids].sort()]);
+    expect(await searchSeries(direct, w.studyInstanceUid)).toHaveLength(1);
+  });
+
+  test('drops between batches of a multi-batch STOW: partial-store listing exactly what Orthanc stored and what it did not', async () => {
+    // batch 1 passes; batch 2: Orthanc stores it but every answer is dropped; batch 3: every attempt dropped mid-request
+    proxy.setRule((r) =>
+      r.method !== 'POST' || r.index === 0
+        ? { kind: 'pass' }
+        : r.index <= FAST.retries + 1
+          ? { kind: 'forward-then-drop' }
+          : { kind: 'drop-mid-request' },
+    );
+    const { series, uids } = uidsOf();
+    const e = await expectError(
+      stowInstances(viaProxy, series.instances, { ...FAST, maxBatchInstances: 2 }),
+      'partial-store',
+    );
+    const sent = posts();
+    expect(sent).toHaveLength(1 + 2 * (FAST.retries + 1));
+    expect(sent.slice(0, 1 + FAST.retries + 1).map(sopsSent)).toEqual([
+      uids.slice(0, 2),
+      ...Array(FAST.retries + 1).fill(uids.slice(2, 4)),
+    ]);
+    expect(sent.map((r) => r.upstreamStatus)).toEqual([
+      200,
+      ...Array(FAST.retries + 1).fill(200),
+      ...Array(FAST.retries + 1).fill(undefined),
+    ]);
+    expect(e.details.verified).toBe(true);
+    expect(e.details.cause).toBe('network');
+    expect(e.details.stored).toEqual(uids.slice(0, 4));
+    expect(notStoredUids(e)).toEqual(uids.slice(4));
+    expect(reasons(e).every((x) => /not acknowledged after 3 attempts/.test(x))).toBe(true);
+    expect(Object.values(await orthancStudy(series.studyInstanceUid))).toEqual([uids.slice(0, 4).sort()]);
+  });
+
+  test('connection always dropped mid-request: network error after the retries, nothing stored', async () => {
+    proxy.setRule((r) => (r.method === 'POST' ? { kind: 'drop-mid-request' } : { kind: 'pass' }));
+    const { series, uids } = uidsOf();
+    const e = await expectError(stowInstances(viaProxy, series.instances, FAST), 'network');
+    expect(posts()).toHaveLength(FAST.retries + 1);
+    expect(posts().every((r) => r.upstreamStatus === undefined && (r.body?.length ?? 0) > 0)).toBe(true);
+    expect(notStoredUids(e)).toEqual(uids);
+    expect(e.details.verified).toBe(true);
+    expect(await orthancStudy(series.studyInstanceUid)).toEqual({});
   });
 
   test('failure after the first batch: partial-store listing what is stored and what is not', async () => {
@@ -310,5 +506,64 @@ describe('PACS faults during STOW', () => {
     expect(await seriesInstances(series.studyInstanceUid, series.seriesInstanceUid)).toEqual(
       uids.slice(0, 2).sort(),
     );
+  });
+});
+
+describe('a PACS that limits QIDO results (Orthanc with LimitFindInstances 5)', () => {
+  let limited: OrthancInstance;
+  let t: DicomwebTransport;
+
+  beforeAll(async () => {
+    limited = await startOrthanc({ config: { LimitFindInstances: 5, LimitFindResults: 5 } });
+    t = orthancTransport(limited);
+  }, 60000);
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  test('the final check finds all 12 instances although one QIDO answer holds at most 6', async () => {
+    const { series } = buildSyntheticStudy({ volume: smallVolume(12), generation });
+    const uids = series.instances.map((i) => i.sopInstanceUid);
+    const report = await stowInstances(t, series.instances, FAST);
+    expect(report.verified).toBe(true);
+    expect(report.stored).toEqual(uids);
+    // the limit is real: one plain QIDO search does not list the whole series
+    const plain = await searchInstances(t, series.studyInstanceUid, series.seriesInstanceUid);
+    expect(plain.length).toBeLessThan(12);
+    // Orthanc's REST API (not limited) holds all 12
+    const res = await fetch(`${limited.url}/tools/lookup`, {
+      method: 'POST',
+      headers: { authorization: limited.authorization },
+      body: series.seriesInstanceUid,
+    });
+    const [{ ID }] = (await res.json()) as { ID: string }[];
+    const s = (await (
+      await fetch(`${limited.url}/series/${ID}`, { headers: { authorization: limited.authorization } })
+    ).json()) as { Instances: string[] };
+    expect(s.Instances).toHaveLength(12);
+  });
+
+  test('a partial store is reported exactly (stored ones found past the QIDO limit)', async () => {
+    const { series } = buildSyntheticStudy({ volume: smallVolume(12), generation });
+    const garbageUid = newUid();
+    const e = await expectError(
+      stowInstances(
+        t,
+        [
+          ...series.instances,
+          {
+            bytes: new Uint8Array(2000).fill(7),
+            studyInstanceUid: series.studyInstanceUid,
+            seriesInstanceUid: series.seriesInstanceUid,
+            sopInstanceUid: garbageUid,
+          },
+        ],
+        { ...FAST, maxBatchInstances: 5 },
+      ),
+      'partial-store',
+    );
+    expect(e.details.verified).toBe(true);
+    expect(e.details.stored).toEqual(series.instances.map((i) => i.sopInstanceUid));
+    expect(notStoredUids(e)).toEqual([garbageUid]);
   });
 });

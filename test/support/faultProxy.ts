@@ -1,8 +1,11 @@
 /**
  * A small fault-injecting HTTP proxy in front of a real PACS. For each request
  * a rule decides: pass it through, answer with a status without forwarding,
- * forward and then answer an error anyway (the PACS did the work), or drop the
- * connection part-way through the request body.
+ * forward and then answer an error anyway (the PACS did the work), drop the
+ * connection part-way through the request body (the PACS sees nothing), or
+ * forward, let the PACS answer, and drop the connection instead of relaying
+ * that answer (the PACS did the work; the client never hears of it).
+ * Every request is logged with its body as the proxy received it.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,13 +14,19 @@ export type FaultAction =
   | { kind: 'pass' }
   | { kind: 'status'; status: number; body?: string }
   | { kind: 'forward-then-status'; status: number }
-  | { kind: 'drop-mid-request' };
+  | { kind: 'drop-mid-request' }
+  | { kind: 'forward-then-drop' };
 
 export interface RequestInfo {
   readonly method: string;
   readonly url: string;
   /** 0-based count of requests with this method seen so far. */
   readonly index: number;
+  readonly contentType?: string;
+  /** The request body as received (set once it has arrived; partial for drop-mid-request). */
+  body?: Buffer;
+  /** Status the PACS answered, when the request was forwarded (also for forward-then-*). */
+  upstreamStatus?: number;
 }
 
 export interface FaultProxy {
@@ -59,15 +68,19 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
-    const info: RequestInfo = { method, url: req.url ?? '', index: counts[method] ?? 0 };
+    const info: RequestInfo = {
+      method,
+      url: req.url ?? '',
+      index: counts[method] ?? 0,
+      ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
+    };
     counts[method] = info.index + 1;
     log.push(info);
     const action = rule(info);
     if (action.kind === 'drop-mid-request') {
-      let seen = 0;
       req.on('data', (c: Buffer) => {
-        seen += c.length;
-        if (seen > 0) req.socket.destroy();
+        info.body = Buffer.concat([info.body ?? Buffer.alloc(0), c]);
+        req.socket.destroy();
       });
       req.on('end', () => req.socket.destroy());
       return;
@@ -76,6 +89,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       const body = Buffer.concat(chunks);
+      info.body = body;
       if (action.kind === 'status') {
         res.writeHead(action.status, { 'content-type': 'text/plain' });
         res.end(action.body ?? `injected ${action.status}`);
@@ -83,6 +97,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       }
       try {
         const r = await forward(req, body);
+        info.upstreamStatus = r.status;
+        if (action.kind === 'forward-then-drop') {
+          req.socket.destroy();
+          return;
+        }
         if (action.kind === 'forward-then-status') {
           res.writeHead(action.status, { 'content-type': 'text/plain' });
           res.end(`injected ${action.status} after forwarding`);

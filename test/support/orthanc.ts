@@ -47,7 +47,12 @@ function sleep(ms: number): Promise<void> {
 }
 
 export async function startOrthanc(
-  options: { user?: string; password?: string } = {},
+  options: {
+    user?: string;
+    password?: string;
+    /** Extra top-level Orthanc configuration (e.g. LimitFindInstances), merged over the defaults. */
+    config?: Readonly<Record<string, unknown>>;
+  } = {},
 ): Promise<OrthancInstance> {
   const user = options.user ?? 'tester';
   const password = options.password ?? `pw-${Math.random().toString(36).slice(2)}`;
@@ -78,6 +83,7 @@ export async function startOrthanc(
         StudiesMetadata: 'Full',
         SeriesMetadata: 'Full',
       },
+      ...(options.config ?? {}),
     };
     const configPath = path.join(dir, 'orthanc.json');
     fs.writeFileSync(configPath, JSON.stringify(config, null, 2));

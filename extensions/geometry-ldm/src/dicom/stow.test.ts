@@ -98,3 +98,57 @@ test('a 400 that stored some: partial-store with both lists', async () => {
   expect(e.details.stored).toEqual(['1.2.3.1']);
   expect(e.details.notStored).toEqual([{ sopInstanceUid: '1.2.3.2', reason: 'processing failure (0x0110)' }]);
 });
+
+/** A fake PACS whose QIDO answers at most `cap` results, honouring offset or not, and UID lists. */
+function cappedPacs(
+  stored: string[],
+  cap: number,
+  honoursOffset: boolean,
+): { t: DicomwebTransport; queries: string[] } {
+  const queries: string[] = [];
+  const t: DicomwebTransport = {
+    async request(req) {
+      if (req.service === 'stow') return json(200, { '00081199': refSeq(stored) });
+      const q = req.query ?? {};
+      queries.push(JSON.stringify(q));
+      const list = q.SOPInstanceUID ? String(q.SOPInstanceUID).split(',') : null;
+      let hits = list ? stored.filter((u) => list.includes(u)) : stored;
+      if (honoursOffset && q.offset) hits = hits.slice(Number(q.offset));
+      hits = hits.slice(0, Math.min(cap, q.limit ? Number(q.limit) : Infinity));
+      return json(
+        200,
+        hits.map((u) => ({ '00080018': { vr: 'UI', Value: [u] } })) as unknown as DicomJsonDataset,
+      );
+    },
+  };
+  return { t, queries };
+}
+
+test.each([true, false])(
+  'final QIDO check through a PACS capping results at 3 (offset honoured: %p) finds all 10',
+  async (honoursOffset) => {
+    const all = Array.from({ length: 10 }, (_, n) => inst(n + 1));
+    const { t, queries } = cappedPacs(
+      all.map((i) => i.sopInstanceUid),
+      3,
+      honoursOffset,
+    );
+    const r = await stowInstances(t, all, { sleep: async () => {} });
+    expect(r.verified).toBe(true);
+    expect(r.stored).toHaveLength(10);
+    expect(queries.length).toBeGreaterThan(1);
+  },
+);
+
+test('final QIDO check: an instance really missing behind a capped PACS is reported missing', async () => {
+  const all = Array.from({ length: 10 }, (_, n) => inst(n + 1));
+  const { t } = cappedPacs(
+    all.slice(0, 9).map((i) => i.sopInstanceUid),
+    3,
+    false,
+  );
+  const e = await stowInstances(t, all, { sleep: async () => {} }).catch((x) => x);
+  expect(e.code).toBe('partial-store');
+  expect(e.details.stored).toHaveLength(9);
+  expect(e.details.notStored.map((f: { sopInstanceUid: string }) => f.sopInstanceUid)).toEqual(['1.2.3.10']);
+});

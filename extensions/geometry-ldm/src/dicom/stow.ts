@@ -10,7 +10,8 @@
  *   failed ones with FailureReason (0008,1197).
  * - Network failures and 5xx are retried with exponential backoff (re-sending
  *   the same bytes is safe: the UIDs are the same). 401/403 and 409 stop at once.
- * - A final QIDO search per series is the truth about what arrived.
+ * - A final QIDO search per series (every page; missing UIDs asked for by UID)
+ *   is the truth about what arrived.
  * - Anything not stored ends in a thrown DicomError: 'partial-store' when some
  *   instances are in the PACS (details.stored / details.notStored), otherwise
  *   the cause ('pacs-unauthorized', 'pacs-conflict', 'pacs-error', 'network').
@@ -19,7 +20,7 @@
 import { items, str, TAG, type DicomJsonDataset } from './dicomJson';
 import { DicomError, type DicomErrorCode } from './errors';
 import { buildMultipart } from './multipart';
-import { searchInstances } from './qido';
+import { findInstances, type PagingOptions } from './qido';
 import { httpError, type DicomwebTransport, type HttpResponse } from './transport';
 
 export interface StowInstance {
@@ -40,6 +41,8 @@ export interface StowOptions {
   readonly backoffMs?: number;
   /** Final QIDO check that every instance arrived (default true). */
   readonly verify?: boolean;
+  /** Paging of the final QIDO check (default: pages of 1000). */
+  readonly verifyPaging?: PagingOptions;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly onProgress?: (instancesSent: number, instancesTotal: number) => void;
 }
@@ -126,18 +129,34 @@ export function makeBatches<T extends { bytes: Uint8Array }>(
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Final QIDO: which of the given SOP Instance UIDs the PACS has, per series. */
+/**
+ * Final QIDO: which of the given SOP Instance UIDs the PACS has, per series
+ * (all pages, then the still-missing UIDs by UID-list matching: see findInstances).
+ */
 export async function presentInstances(
   transport: DicomwebTransport,
   instances: readonly StowInstance[],
+  paging: PagingOptions = {},
 ): Promise<Set<string>> {
-  const bySeries = new Map<string, StowInstance>();
-  for (const i of instances) bySeries.set(`${i.studyInstanceUid}/${i.seriesInstanceUid}`, i);
+  const bySeries = new Map<string, StowInstance[]>();
+  for (const i of instances) {
+    const key = `${i.studyInstanceUid}/${i.seriesInstanceUid}`;
+    const list = bySeries.get(key) ?? [];
+    list.push(i);
+    bySeries.set(key, list);
+  }
   const present = new Set<string>();
-  for (const i of bySeries.values()) {
+  for (const list of bySeries.values()) {
+    const { studyInstanceUid, seriesInstanceUid } = list[0];
     try {
-      const found = await searchInstances(transport, i.studyInstanceUid, i.seriesInstanceUid);
-      for (const f of found) if (f.sopInstanceUid) present.add(f.sopInstanceUid);
+      const found = await findInstances(
+        transport,
+        studyInstanceUid,
+        seriesInstanceUid,
+        list.map((i) => i.sopInstanceUid),
+        paging,
+      );
+      for (const u of found) present.add(u);
     } catch (e) {
       if (e instanceof DicomError && e.code === 'not-found') continue;
       throw e;
@@ -244,7 +263,7 @@ export async function stowInstances(
   let present: Set<string> | null = null;
   if (options.verify !== false && !(fatal && fatal.code === 'pacs-unauthorized')) {
     try {
-      present = await presentInstances(transport, instances);
+      present = await presentInstances(transport, instances, options.verifyPaging);
       verified = true;
     } catch (e) {
       if (failures.size === 0) {
