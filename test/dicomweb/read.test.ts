@@ -10,9 +10,17 @@
  * builds and pipelines (fragment extraction, stored-value handling, rescale)
  * of the same library family.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { applyPoint, type Affine } from '../../extensions/geometry-ldm/src/geometry/affine';
 import type { Vec3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
+import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
+import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
+import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
+import { writeSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
+import { makeVolume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import {
@@ -22,7 +30,7 @@ import {
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { readReference, sha256 } from '../support/reference';
-import { ALL_REAL_SERIES, seedAll, seedSeries, type SeededSeries } from '../support/seed';
+import { ALL_REAL_SERIES, seedAll, seedSeries, seriesDir, type SeededSeries } from '../support/seed';
 
 let orthanc: OrthancInstance;
 let transport: DicomwebTransport;
@@ -121,12 +129,141 @@ describe.each(['lidc-idri-0001', 'lung-pet-ct-dx-a0001', 'lung-pet-ct-dx-a0002',
   },
 );
 
+/** Gaps along the normal between the reference reader's sorted slices (mm). */
+function referenceGaps(ref: { iop: number[]; slices: { ipp: number[] }[] }): number[] {
+  const [a, b, c, d, e, f] = ref.iop;
+  const n = [b * f - c * e, c * d - a * f, a * e - b * d];
+  const dist = ref.slices.map((s) => s.ipp[0] * n[0] + s.ipp[1] * n[1] + s.ipp[2] * n[2]);
+  return dist.slice(1).map((x, k) => x - dist[k]);
+}
+
+/** `files` re-identified into a new series (their pixel data untouched unless `edit` changes it). */
+async function uploadCopy(
+  files: readonly string[],
+  edit: (dict: ReturnType<typeof readPart10Raw>['dict'], n: number) => void = () => {},
+): Promise<{ study: string; series: string }> {
+  const study = newUid();
+  const series = newUid();
+  const instances = files.map((f, n) => {
+    const { dict, transferSyntaxUid } = readPart10Raw(new Uint8Array(fs.readFileSync(f)));
+    const sop = newUid();
+    dict['0020000D'] = { vr: 'UI', Value: [study] };
+    dict['0020000E'] = { vr: 'UI', Value: [series] };
+    dict['00080018'] = { vr: 'UI', Value: [sop] };
+    edit(dict, n);
+    return {
+      bytes: writePart10Raw(dict, transferSyntaxUid),
+      studyInstanceUid: study,
+      seriesInstanceUid: series,
+      sopInstanceUid: sop,
+    };
+  });
+  await stowInstances(transport, instances);
+  return { study, series };
+}
+
+/** The reference reader on a copy of just these files. */
+function referenceOf(files: readonly string[]): ReturnType<typeof readReference> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ref-subset-'));
+  for (const f of files) fs.copyFileSync(f, path.join(dir, path.basename(f)));
+  try {
+    return readReference(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Files of a real series in the reference reader's order along the normal. */
+function sortedFiles(name: 'lung-pet-ct-dx-a0002'): string[] {
+  const dir = seriesDir(name);
+  return readReference(dir).slices.map((x) => path.join(dir, x.file));
+}
+
+describe('pixel module per instance (BitsStored / HighBit / rescale differ between instances)', () => {
+  test.each([0, 1])(
+    'slice %i stored with 16 bits (shifted values, compensating intercept), the others 12 bits with junk above: HU equal the original files',
+    async (wide) => {
+      const files = sortedFiles('lung-pet-ct-dx-a0002').slice(10, 14);
+      const ref = referenceOf(files);
+      const { study, series } = await uploadCopy(files, (dict, n) => {
+        expect(dict['00280101'].Value![0]).toBe(12);
+        const px = new Uint16Array(dict['7FE00010'].Value![0] as ArrayBuffer);
+        if (n === wide) {
+          // values need all 16 bits now: BitsStored 16 and the intercept lowered by the same amount
+          for (let i = 0; i < px.length; i++) px[i] = (px[i] & 0x0fff) + 0x2000;
+          dict['00280101'] = { vr: 'US', Value: [16] };
+          dict['00280102'] = { vr: 'US', Value: [15] };
+          dict['00281052'] = { vr: 'DS', Value: [Number(dict['00281052'].Value![0]) - 0x2000] };
+        } else {
+          // bits above BitsStored are not part of the value (PS3.5 8.1.1): junk there must be ignored
+          for (let i = 0; i < px.length; i++) px[i] = (px[i] & 0x0fff) | (n % 2 ? 0x4000 : 0x8000);
+        }
+      });
+      const r = await readSeries(transport, study, series);
+      expect(r.instances.map((h) => h.bitsStored)).toEqual([0, 1, 2, 3].map((n) => (n === wide ? 16 : 12)));
+      const [nx, ny, nz] = r.volume.dims;
+      const hashes = Array.from({ length: nz }, (_, k) =>
+        sha256(r.volume.data.subarray(k * nx * ny, (k + 1) * nx * ny)),
+      );
+      expect(hashes).toEqual(ref.sliceSha256);
+    },
+  );
+});
+
 describe('gantry tilt and non-uniform spacing (ge-head-gantry-tilt)', () => {
-  test("default 'error': a typed error, no volume", async () => {
+  test("default 'error': gantry-tilt (the stack is also non-uniform: both in the details), no volume", async () => {
     const s = seeded['ge-head-gantry-tilt'];
+    const ref = readReference(s.dir);
     const err = await readSeries(transport, s.studyInstanceUid, s.seriesInstanceUid).catch((e) => e);
     expect(err).toBeInstanceOf(DicomError);
-    expect(['non-uniform-spacing', 'gantry-tilt']).toContain(err.code);
+    expect(err.code).toBe('gantry-tilt');
+    expect(err.message).toMatch(/gantry tilt of 18\.\d\d degrees and non-uniform spacing/);
+    expect(err.details.tiltDeg).toBeGreaterThan(18);
+    expect(err.details.tiltDeg).toBeLessThan(19);
+    expect(err.details.nonUniform).toBe(true);
+    const gaps = referenceGaps(ref);
+    expect(Math.max(...gaps) - Math.min(...gaps)).toBeGreaterThan(5);
+    expect(err.details.gapsMm).toHaveLength(gaps.length);
+    (err.details.gapsMm as number[]).forEach((g, n) => expect(Math.abs(g - gaps[n])).toBeLessThan(1e-4));
+  });
+
+  test("non-uniform only (a real series with one slice left out): non-uniform-spacing; 'resample' reads it", async () => {
+    const files = sortedFiles('lung-pet-ct-dx-a0002').slice(0, 6);
+    files.splice(3, 1);
+    const gaps = referenceGaps(referenceOf(files));
+    expect(Math.max(...gaps) / Math.min(...gaps)).toBeGreaterThan(1.9);
+    const { study, series } = await uploadCopy(files);
+    const err = await readSeries(transport, study, series).catch((e) => e);
+    expect(err).toBeInstanceOf(DicomError);
+    expect(err.code).toBe('non-uniform-spacing');
+    expect(err.details.nonUniform).toBe(true);
+    expect(err.details.tiltDeg).toBeLessThan(0.01);
+    const r = await readSeries(transport, study, series, { irregular: 'resample' });
+    expect(r.geometry.resampled).toBe(true);
+  });
+
+  test("tilted but uniform (a sheared synthetic stack): gantry-tilt with the tilt angle; 'resample' reads it", async () => {
+    // k steps 2 mm along the normal and 1 mm along the column direction: tilt atan(1/2)
+    const affine = [1, 0, 0, -10, 0, 1, 1, -10, 0, 0, 2, 30, 0, 0, 0, 1];
+    const volume = makeVolume([16, 16, 5], affine, new Float32Array(16 * 16 * 5).fill(100), 'HU');
+    const generation = {
+      grid: [16, 16, 5],
+      spacingMm: [1, 1, 2],
+      fov: null,
+      rotationDeg: [0, 0, 0],
+      seed: 1,
+      sampler: 'ddim',
+      model: { name: 'tilt-test', version: '0' },
+    };
+    const w = await writeSyntheticStudy(transport, { volume, generation });
+    const err = await readSeries(transport, w.studyInstanceUid, w.seriesInstanceUid).catch((e) => e);
+    expect(err).toBeInstanceOf(DicomError);
+    expect(err.code).toBe('gantry-tilt');
+    expect(err.details.nonUniform).toBe(false);
+    expect(Math.abs(err.details.tiltDeg - (Math.atan(1 / 2) * 180) / Math.PI)).toBeLessThan(1e-3);
+    const r = await readSeries(transport, w.studyInstanceUid, w.seriesInstanceUid, { irregular: 'resample' });
+    expect(r.geometry.resampled).toBe(true);
+    expect(r.geometry.report.tilted).toBe(true);
   });
 
   test("'resample': a regular orthogonal grid whose first slice equals the first stored slice", async () => {
@@ -188,6 +325,8 @@ describe('reader errors', () => {
 
   test('unknown series: not-found', async () => {
     const s = seeded['lidc-idri-0001'];
-    await expect(readSeries(transport, s.studyInstanceUid, '1.2.3.4.5')).rejects.toBeInstanceOf(DicomError);
+    const err = await readSeries(transport, s.studyInstanceUid, '1.2.3.4.5').catch((e) => e);
+    expect(err).toBeInstanceOf(DicomError);
+    expect(err.code).toBe('not-found');
   });
 });

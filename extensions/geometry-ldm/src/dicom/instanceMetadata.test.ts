@@ -67,3 +67,21 @@ test.each([
 ])('%s', (code, sets) => {
   expect(check(sets)).toThrow(expect.objectContaining({ code }));
 });
+
+test('pixel module: BitsStored beyond BitsAllocated or an unusual HighBit is a typed error naming the tag', () => {
+  const over = [slice(0), slice(1, { '00280101': { vr: 'US', Value: [17] } })];
+  expect(check(over)).toThrow(expect.objectContaining({ code: 'not-image' }));
+  const highBit = [slice(0), slice(1, { '00280102': { vr: 'US', Value: [15] } })];
+  try {
+    validateCtSlices(highBit.map(parseInstanceMetadata));
+    throw new Error('no error');
+  } catch (e) {
+    expect(e).toMatchObject({ code: 'not-image', details: { instance: '1.2.3.2', tags: ['HighBit'] } });
+  }
+  // BitsStored differing between instances is fine (each frame is decoded with its own)
+  const mixed = [
+    slice(0),
+    slice(1, { '00280101': { vr: 'US', Value: [16] }, '00280102': { vr: 'US', Value: [15] } }),
+  ];
+  expect(check(mixed)).not.toThrow();
+});

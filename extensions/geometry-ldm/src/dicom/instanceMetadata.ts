@@ -100,7 +100,10 @@ function idOf(h: InstanceHeader, n: number): string {
 
 /**
  * Checks that every instance is a single-frame, single-sample CT image with
- * UIDs and geometry tags, and that all share one pixel format and grid size.
+ * UIDs and geometry tags and a supported pixel module (BitsStored within
+ * BitsAllocated, HighBit = BitsStored - 1), and that all share one grid size,
+ * BitsAllocated and PixelRepresentation. BitsStored, HighBit and rescale may
+ * differ between instances: readSeries decodes each with its own.
  * Throws the first problem as a typed DicomError.
  */
 export function validateCtSlices(headers: readonly InstanceHeader[]): void {
@@ -183,6 +186,21 @@ export function validateCtSlices(headers: readonly InstanceHeader[]): void {
         {
           instance: id,
         },
+      );
+    }
+    const bitsStored = h.bitsStored ?? h.bitsAllocated;
+    if (!(bitsStored! >= 1 && bitsStored! <= h.bitsAllocated!)) {
+      throw new DicomError(
+        'not-image',
+        `instance ${id}: BitsStored ${h.bitsStored} does not fit BitsAllocated ${h.bitsAllocated}`,
+        { instance: id, tags: ['BitsStored'] },
+      );
+    }
+    if (h.highBit != null && h.highBit !== bitsStored! - 1) {
+      throw new DicomError(
+        'not-image',
+        `instance ${id}: HighBit ${h.highBit} with BitsStored ${bitsStored} is not supported (HighBit must be BitsStored - 1)`,
+        { instance: id, tags: ['HighBit'] },
       );
     }
     const missing: string[] = [];

@@ -7,12 +7,21 @@
  * stored * RescaleSlope + RescaleIntercept (float64 maths, stored as float32).
  *
  * Non-uniform spacing and gantry tilt end in typed errors by default
- * (`irregular: 'error'`); with `irregular: 'resample'` the stack is resampled
- * exactly onto a regular, orthogonal grid (volume/sliceStackResample.ts).
+ * (`irregular: 'error'`): 'gantry-tilt' whenever the stack is tilted (also when
+ * its gaps vary too: details.nonUniform says so), else 'non-uniform-spacing'.
+ * With `irregular: 'resample'` the stack is resampled exactly onto a regular,
+ * orthogonal grid (volume/sliceStackResample.ts).
+ *
+ * The pixel module is taken per instance: each frame is decoded with its own
+ * BitsAllocated / BitsStored / PixelRepresentation and rescaled with its own
+ * slope and intercept (validateCtSlices refuses mixed BitsAllocated or
+ * PixelRepresentation and a HighBit other than BitsStored - 1).
  */
 import {
   GeometryError,
   regularGeometry,
+  sliceStack,
+  stackReport,
   type GeometryTolerances,
   type RegularGeometry,
   type SliceStack,
@@ -120,11 +129,36 @@ export function seriesGeometry(
     const g = regularGeometry(slices, { tolerances: options.tolerances, allowSingleSlice: true });
     return { geometry: g, stack: g.stack, report: g.report };
   } catch (e) {
-    if (
-      options.irregular === 'resample' &&
-      e instanceof GeometryError &&
-      (e.code === 'non-uniform-spacing' || e.code === 'gantry-tilt')
-    ) {
+    const irregular =
+      e instanceof GeometryError && (e.code === 'non-uniform-spacing' || e.code === 'gantry-tilt');
+    if (irregular && options.irregular !== 'resample') {
+      // Both facts, whichever check fired first: tilt is the one named (it is the more basic property).
+      const stack = sliceStack(slices, options.tolerances);
+      const r = stackReport(stack, options.tolerances);
+      const gaps = `slice gaps ${Math.min(...stack.gapsMm).toFixed(3)} to ${Math.max(...stack.gapsMm).toFixed(3)} mm`;
+      const details = {
+        tiltDeg: r.tiltDeg,
+        nonUniform: r.nonUniform,
+        gapsMm: stack.gapsMm,
+        meanGapMm: r.meanGapMm,
+        geometryCode: (e as GeometryError).code,
+      };
+      if (r.tilted) {
+        throw new DicomError(
+          'gantry-tilt',
+          `gantry tilt of ${r.tiltDeg.toFixed(2)} degrees` +
+            (r.nonUniform ? ` and non-uniform spacing (${gaps})` : '') +
+            `: read with irregular: 'resample'`,
+          details,
+        );
+      }
+      throw new DicomError(
+        'non-uniform-spacing',
+        `non-uniform slice spacing (${gaps}): read with irregular: 'resample'`,
+        details,
+      );
+    }
+    if (irregular) {
       const g = regularGeometry(slices, {
         tolerances: { ...options.tolerances, spacingRelative: Infinity },
         allowTilt: true,
@@ -156,15 +190,14 @@ export async function readSeries(
   const [nx, ny, nz] = stack.dims;
   const sliceSize = nx * ny;
   const data = new Float32Array(sliceSize * nz);
-  const first = ordered[0];
-  const info: FrameInfo = {
-    rows: first.rows!,
-    columns: first.columns!,
-    bitsAllocated: first.bitsAllocated!,
-    bitsStored: first.bitsStored ?? first.bitsAllocated!,
-    pixelRepresentation: first.pixelRepresentation ?? 0,
+  const frameInfo = (h: InstanceHeader): FrameInfo => ({
+    rows: h.rows!,
+    columns: h.columns!,
+    bitsAllocated: h.bitsAllocated!,
+    bitsStored: h.bitsStored ?? h.bitsAllocated!,
+    pixelRepresentation: h.pixelRepresentation ?? 0,
     samplesPerPixel: 1,
-  };
+  });
   const syntaxes = new Set<string>();
   let bytesReceived = 0;
   let done = 0;
@@ -190,7 +223,7 @@ export async function readSeries(
       TRANSFER_SYNTAX.explicitLittle;
     syntaxes.add(ts);
     bytesReceived += part.body.length;
-    const stored = await decodeFrame(part.body, ts, info, codecs, `instance ${h.sopInstanceUid}`);
+    const stored = await decodeFrame(part.body, ts, frameInfo(h), codecs, `instance ${h.sopInstanceUid}`);
     const slope = h.rescaleSlope;
     const intercept = h.rescaleIntercept;
     const off = k * sliceSize;
