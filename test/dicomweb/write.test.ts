@@ -3,8 +3,17 @@
  * source's study and frame of reference, and a generated volume as a new
  * synthetic study, through a real Orthanc; read back with readSeries and
  * compared (values within half a rescale step, patient position of every voxel
- * within 0.01 mm). Every instance sent is validated with dciodvfy.
+ * within 0.01 mm). The instances Orthanc holds are also read independently
+ * (files from Orthanc's REST API, geometry and values by pydicom in
+ * test/reference/written_geometry_reference.py) and compared with the intended
+ * volume, including non-square PixelSpacing and oblique orientations, so a
+ * row/column swap made consistently in writer and reader cannot pass.
+ * Every instance sent is validated with dciodvfy.
  */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   applyPoint,
   compose,
@@ -28,6 +37,7 @@ import {
 import { dciodvfy } from '../support/dciodvfy';
 import { orthancTransport } from '../support/dicomweb';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
+import { SYSTEM_PYTHON } from '../support/reference';
 import { seedSeries, type SeededSeries } from '../support/seed';
 
 /**
@@ -90,6 +100,77 @@ function maxCornerDistance(a: Affine, b: Affine, dims: Dims3): number {
     }
   }
   return worst;
+}
+
+interface PydicomSlice {
+  sop: string;
+  rows: number;
+  columns: number;
+  pixelSpacing: [number, number];
+  samples: { r: number; c: number; pos: [number, number, number]; hu: number }[];
+}
+
+/** The series' files as Orthanc holds them (its REST API), read by pydicom. */
+async function pydicomRead(seriesInstanceUid: string): Promise<PydicomSlice[]> {
+  const auth = { authorization: orthanc.authorization };
+  const lookup = (await (
+    await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', headers: auth, body: seriesInstanceUid })
+  ).json()) as { ID: string; Type: string }[];
+  const id = lookup.find((l) => l.Type === 'Series')!.ID;
+  const { Instances } = (await (await fetch(`${orthanc.url}/series/${id}`, { headers: auth })).json()) as {
+    Instances: string[];
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'written-'));
+  try {
+    for (const [n, inst] of Instances.entries()) {
+      const res = await fetch(`${orthanc.url}/instances/${inst}/file`, { headers: auth });
+      fs.writeFileSync(path.join(dir, `${n}.dcm`), new Uint8Array(await res.arrayBuffer()));
+    }
+    const script = path.resolve(__dirname, '..', 'reference', 'written_geometry_reference.py');
+    return JSON.parse(
+      execFileSync(SYSTEM_PYTHON, [script, dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }),
+    ) as PydicomSlice[];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Compares pydicom's view of the written series with the intended volume: each
+ * file is matched to the slice k whose intended origin A(0,0,k) is nearest its
+ * IPP, then every sampled voxel (r, c) must sit at A(c, r, k) and hold the
+ * intended value at (i = c, j = r, k).
+ */
+function compareWithIntended(
+  slices: PydicomSlice[],
+  intended: Volume,
+): { maxPositionErrorMm: number; maxValueError: number; ks: number[] } {
+  const [nx, ny, nz] = intended.dims;
+  let maxPositionErrorMm = 0;
+  let maxValueError = 0;
+  const ks: number[] = [];
+  for (const s of slices) {
+    expect([s.columns, s.rows]).toEqual([nx, ny]);
+    const origin = s.samples.find((x) => x.r === 0 && x.c === 0)!.pos;
+    let k = 0;
+    let best = Infinity;
+    for (let kk = 0; kk < nz; kk++) {
+      const p = applyPoint(intended.affine, [0, 0, kk]);
+      const d = Math.hypot(p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]);
+      if (d < best) [best, k] = [d, kk];
+    }
+    ks.push(k);
+    for (const x of s.samples) {
+      const p = applyPoint(intended.affine, [x.c, x.r, k]);
+      maxPositionErrorMm = Math.max(
+        maxPositionErrorMm,
+        Math.hypot(p[0] - x.pos[0], p[1] - x.pos[1], p[2] - x.pos[2]),
+      );
+      const v = intended.data[k * nx * ny + x.r * nx + x.c];
+      maxValueError = Math.max(maxValueError, Math.abs(v - x.hu));
+    }
+  }
+  return { maxPositionErrorMm, maxValueError, ks: ks.sort((a, b) => a - b) };
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -161,6 +242,20 @@ describe('derived series (super-resolution + uncertainty)', () => {
     const slope = backStd.instances[0].rescaleSlope;
     expect(slope).toBeLessThan(0.001);
     expect(maxAbsDiff(backStd.volume.data, std.data)).toBeLessThanOrEqual(slope / 2 + 1e-5);
+  });
+
+  test('pydicom reads the stored files at the intended positions and values (result and std)', async () => {
+    for (const [w, intended, tol] of [
+      [written.result, result, 0.5 + 1e-3],
+      [written.uncertainty!, std, 25.31 / 65535 / 2 + 1e-5], // half a stored step of the full-range rescale
+    ] as const) {
+      const slices = await pydicomRead(w.seriesInstanceUid);
+      expect(slices.map((x) => x.sop).sort()).toEqual([...w.sopInstanceUids].sort());
+      const c = compareWithIntended(slices, intended);
+      expect(c.ks).toEqual(Array.from({ length: intended.dims[2] }, (_, k) => k));
+      expect(c.maxPositionErrorMm).toBeLessThan(0.01);
+      expect(c.maxValueError).toBeLessThanOrEqual(tol);
+    }
   });
 
   test.each([
@@ -303,6 +398,54 @@ describe('synthetic study', () => {
     expect(comments).toMatch(/SYNTHETIC.*NOT FOR DIAGNOSTIC USE/);
     expect(JSON.parse(comments.slice(comments.indexOf('{')))).toEqual(generation);
   });
+
+  test.each([
+    ['non-square PixelSpacing, oblique, non-square grid', [40, 28, 9], [0.6, 1.1, 1.7], [25, -15, 40]],
+    ['axial, columns spaced wider than rows', [36, 20, 5], [1.3, 0.45, 2.5], [0, 0, 0]],
+    ['steep oblique (sagittal-ish)', [24, 30, 7], [0.9, 0.7, 1.2], [80, 35, -60]],
+  ] as const)(
+    'pydicom geometry of a written synthetic series: %s',
+    async (_name, dims, spacing, rotationDeg) => {
+      const affine = compose(
+        fromColumns([1, 0, 0], [0, 1, 0], [0, 0, 1], [-20, 35, 110]),
+        rotationEulerDeg(rotationDeg[0], rotationDeg[1], rotationDeg[2]),
+        fromColumns([spacing[0], 0, 0], [0, spacing[1], 0], [0, 0, spacing[2]], [0, 0, 0]),
+      );
+      const data = new Float32Array(dims[0] * dims[1] * dims[2]);
+      // a value that tells i, j and k apart: a transposed or flipped slice cannot match
+      for (let k = 0; k < dims[2]; k++)
+        for (let j = 0; j < dims[1]; j++)
+          for (let i = 0; i < dims[0]; i++)
+            data[(k * dims[1] + j) * dims[0] + i] = 3 * i - 17 * j + 101 * k - 500;
+      const volume = makeVolume([...dims], affine, data, 'HU');
+      const w = await writeSyntheticStudy(transport, {
+        volume,
+        generation: {
+          grid: [...dims],
+          spacingMm: [...spacing],
+          fov: null,
+          rotationDeg: [...rotationDeg],
+          seed: 7,
+          sampler: 'ddim',
+          model: { name: 'geometry-test', version: '0' },
+        },
+      });
+      const slices = await pydicomRead(w.seriesInstanceUid);
+      expect(slices).toHaveLength(dims[2]);
+      // PixelSpacing is [row spacing, column spacing] = [j step, i step]
+      for (const s of slices) {
+        expect(Math.abs(s.pixelSpacing[0] - spacing[1])).toBeLessThan(1e-6);
+        expect(Math.abs(s.pixelSpacing[1] - spacing[0])).toBeLessThan(1e-6);
+      }
+      const c = compareWithIntended(slices, volume);
+      expect(c.ks).toEqual(Array.from({ length: dims[2] }, (_, k) => k));
+      expect(c.maxPositionErrorMm).toBeLessThan(0.01);
+      expect(c.maxValueError).toBe(0);
+      // and the product's reader agrees with the intended geometry too
+      const back = await readSeries(transport, w.studyInstanceUid, w.seriesInstanceUid);
+      expect(maxCornerDistance(back.volume.affine, affine, [...dims])).toBeLessThan(0.01);
+    },
+  );
 
   test('a real patient only with explicit confirmation', async () => {
     const volume = makeVolume(
