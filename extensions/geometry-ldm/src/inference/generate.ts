@@ -15,12 +15,13 @@ import { createRng, deriveSeed } from '../diffusion';
 import { checkGrid, intensityParams, type ModelManifest } from '../model/manifest';
 import { makeVolume, type Volume } from '../volume/volume';
 import { modelToHu } from '../volume/intensity';
-import { throwIfCancelled } from './errors';
+import { checkBatchSize, resolveBatchSize, type BatchSize } from './batching';
+import { InferenceError, throwIfCancelled } from './errors';
 import { decode, midSlicePreview } from './latentOps';
 import type { LoadedModel } from './modelSessions';
-import { ProgressTracker, type ProgressListener } from './progress';
+import { passProgress, ProgressTracker, type ProgressListener } from './progress';
 import { batchNoise, checkPreviewEvery, denoise, schedulerFor, type SamplerSpec } from './sampler';
-import type { TilingPolicy } from './tiling';
+import { tileCount, tilesFor, type TilingPolicy } from './tiling';
 
 export interface GenerateSpec {
   readonly geometry: GenerationGeometrySpec;
@@ -28,8 +29,11 @@ export interface GenerateSpec {
   readonly seed: number | string;
   readonly sampler: SamplerSpec;
   readonly samples?: number;
-  /** Samples per model call (memory permitting). Results do not depend on it. */
-  readonly batchSize?: number;
+  /**
+   * Samples per UNet/decoder call (default 'auto': as many as the runtime's per-call budget allows,
+   * see batching.ts; 1 when the grid needs tiling). Results do not depend on it beyond float rounding.
+   */
+  readonly batchSize?: BatchSize;
   /** Where the group box sits in patient space (default: the manifest's reference extent centred at the origin). */
   readonly groupSpace?: GroupSpace;
 }
@@ -81,15 +85,28 @@ export async function generate(
   const geometry = resolveGeometry(spec.geometry, group);
   checkGrid(m, geometry.dims);
   checkPreviewEvery(options.previewEvery);
+  checkBatchSize(spec.batchSize);
   const dims: Dims3 = geometry.dims;
   const latentDims = pooledDims(dims, m.latent.factor);
   const latentCond = latentConditioning(dims, geometry.indexToGroup, m.latent.factor);
   const perSample = m.latent.channels * voxelCount(latentDims);
   const count = spec.samples ?? 1;
-  const batchSize = Math.max(1, Math.min(spec.batchSize ?? 1, count));
+  if (!Number.isInteger(count) || count < 1)
+    throw new InferenceError('invalid-input', `samples must be a positive integer, got ${String(count)}`);
+  const batchSize = resolveBatchSize({
+    batchSize: spec.batchSize,
+    samples: count,
+    imageDims: dims,
+    runtime: model.runtime,
+    tiling: options.tiling,
+  });
   const sched = schedulerFor(m, spec.sampler);
-  const batches = Math.ceil(count / batchSize);
-  const tracker = new ProgressTracker(count * sched.timesteps.length + batches, options.onProgress);
+  // one unit of work per sample and UNet call, and per sample and decoder tile
+  const tiles = tileCount(tilesFor(latentDims, m.latent.factor, options.tiling));
+  const tracker = new ProgressTracker(
+    { denoise: count * sched.timesteps.length, decode: count * tiles },
+    options.onProgress,
+  );
   const intensity = intensityParams(m);
   const samples: GeneratedSample[] = [];
   const preview = options.previewEvery
@@ -98,7 +115,10 @@ export async function generate(
         every: options.previewEvery,
         skipLast: options.preview === true,
         render: async (x0: Float32Array) =>
-          midSlicePreview(await decode(model, x0, latentDims, 1, options.tiling), dims),
+          midSlicePreview(
+            await decode(model, x0, latentDims, 1, { tiling: options.tiling, signal: options.signal }),
+            dims,
+          ),
       }
     : undefined;
   tracker.emit('prepare');
@@ -124,7 +144,12 @@ export async function generate(
       preview,
     });
     throwIfCancelled(options.signal);
-    const images = await decode(model, z, latentDims, batch, options.tiling);
+    const decoding = passProgress(tracker, 'decode', batch * tiles, { sample: first, samples: count });
+    const images = await decode(model, z, latentDims, batch, {
+      tiling: options.tiling,
+      signal: options.signal,
+      onTile: decoding.onTile,
+    });
     const n = voxelCount(dims);
     // before the samples are converted in place
     const decoded = options.preview ? midSlicePreview(images.subarray(0, n), dims) : undefined;
@@ -134,7 +159,7 @@ export async function generate(
       const img = makeVolume(dims, geometry.indexToPatient, own, 'model');
       samples.push({ volume: modelToHu(img, intensity, own), seed: seeds[b], index: first + b });
     }
-    tracker.tick('decode', { sample: first, samples: count, ...(decoded ? { preview: decoded } : {}) });
+    decoding.finish(decoded ? { preview: decoded } : {});
   }
   tracker.emit('finish');
   return { samples, geometry, groupSpace: group };

@@ -10,5 +10,6 @@ export * from './superResolutionTarget';
 export * from './superResolve';
 export * from './tiling';
 export * from './tilingLimits';
+export * from './batching';
 export * from './webRuntime';
 export * from './modelCache';

@@ -7,9 +7,19 @@ import { compose, translation, type Affine } from '../geometry/affine';
 import { onnxShape, voxelCount, type Dims3 } from '../geometry/conventions';
 import { coordinateChannels } from '../geometry/coordinateChannels';
 import type { LoadedModel } from './modelSessions';
-import { InferenceError } from './errors';
+import { InferenceError, throwIfCancelled } from './errors';
 import type { Float32Tensor } from './runtime';
-import { copyBox, runTiled, tilesFor, type TilingPolicy } from './tiling';
+import { copyBox, runTiled, tileCount, tilesFor, type TilingPolicy } from './tiling';
+
+/** How an encoder or decoder call runs: tiling, per-tile progress, cancellation. */
+export interface LatentCallOptions {
+  /** Tile the call when one call over the whole volume would exceed this policy's budget. */
+  readonly tiling?: TilingPolicy;
+  /** After each finished model call (one per tile, or one for an untiled call): calls done / planned. */
+  readonly onTile?: (done: number, total: number) => void;
+  /** Checked before every model call (each tile): at most the call in flight finishes after an abort. */
+  readonly signal?: AbortSignal;
+}
 
 function only(out: Record<string, Float32Tensor>, name: string, model: string): Float32Tensor {
   const t = out[name] ?? Object.values(out)[0];
@@ -36,9 +46,10 @@ export async function encode(
   image: Float32Array,
   coords: Float32Array | { readonly indexToGroup: Affine },
   dims: Dims3,
-  tiling?: TilingPolicy,
-  onTile?: (done: number, total: number) => void,
+  options: LatentCallOptions = {},
 ): Promise<Float32Array> {
+  const { tiling, onTile, signal } = options;
+  throwIfCancelled(signal);
   const f = model.manifest.latent.factor;
   const latentDims = dims.map((n) => n / f) as unknown as Dims3;
   const runOnce = async (img: Float32Array, crd: Float32Array, d: Dims3) => {
@@ -56,6 +67,7 @@ export async function encode(
       coords instanceof Float32Array ? coords : coordinateChannels(dims, coords.indexToGroup),
       dims,
     );
+    onTile?.(1, 1);
   } else {
     // each tile's input: its image box, then its coordinate channels (copied, or computed from the affine)
     const readTile = (start: Dims3, td: Dims3) => {
@@ -79,6 +91,7 @@ export async function encode(
         return runOnce(tile.subarray(0, tn), tile.subarray(tn), td);
       },
       onTile,
+      signal,
     });
   }
   const scale = model.manifest.latent.scale;
@@ -127,15 +140,20 @@ export async function predictNoise(
   return only(out, ioName(model, 'unet', 'outputs', 0), 'unet').data;
 }
 
-/** A batch of diffusion latents -> images in model intensity ([B][nz][ny][nx]); tiled per the policy. */
+/**
+ * A batch of diffusion latents -> images in model intensity ([B][nz][ny][nx]); tiled per the policy.
+ * Untiled, the batch runs in as few calls as the policy's budget allows (all B in one without a policy);
+ * tiled, each sample runs tile by tile. `onTile` counts every call of the batch.
+ */
 export async function decode(
   model: LoadedModel,
   z: Float32Array,
   latentDims: Dims3,
   batch: number,
-  tiling?: TilingPolicy,
-  onTile?: (done: number, total: number) => void,
+  options: LatentCallOptions = {},
 ): Promise<Float32Array> {
+  const { tiling, onTile, signal } = options;
+  throwIfCancelled(signal);
   const c = model.manifest.latent.channels;
   const f = model.manifest.latent.factor;
   const inv = 1 / model.manifest.latent.scale;
@@ -147,11 +165,29 @@ export async function decode(
     });
     return only(out, ioName(model, 'decoder', 'outputs', 0), 'decoder').data;
   };
-  const plan = tilesFor(latentDims, f, tiling);
-  if (!plan) return runOnce(unscaled, latentDims, batch);
   const perLatent = c * voxelCount(latentDims);
   const perImage = voxelCount(latentDims) * f ** 3;
+  const plan = tilesFor(latentDims, f, tiling);
+  if (!plan) {
+    const chunk = tiling ? Math.max(1, Math.floor(tiling.maxImageVoxelsPerCall / perImage)) : batch;
+    if (chunk >= batch) {
+      const out = await runOnce(unscaled, latentDims, batch);
+      onTile?.(1, 1);
+      return out;
+    }
+    const out = new Float32Array(batch * perImage);
+    const calls = Math.ceil(batch / chunk);
+    for (let first = 0, call = 0; first < batch; first += chunk) {
+      throwIfCancelled(signal);
+      const b = Math.min(chunk, batch - first);
+      const lat = unscaled.subarray(first * perLatent, (first + b) * perLatent);
+      out.set(await runOnce(lat, latentDims, b), first * perImage);
+      onTile?.(++call, calls);
+    }
+    return out;
+  }
   const out = new Float32Array(batch * perImage);
+  const tiles = tileCount(plan);
   for (let b = 0; b < batch; b++) {
     const img = await runTiled({
       input: unscaled.subarray(b * perLatent, (b + 1) * perLatent),
@@ -162,7 +198,8 @@ export async function decode(
       outFactor: f,
       plan,
       run: (tile, td) => runOnce(tile, td, 1),
-      onTile,
+      onTile: onTile ? (done) => onTile(b * tiles + done, batch * tiles) : undefined,
+      signal,
     });
     out.set(img, b * perImage);
   }

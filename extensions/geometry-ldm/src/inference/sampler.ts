@@ -107,11 +107,12 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
     }
     const noise = args.stochastic ? batchNoise(args.rngs, perSample) : undefined;
     z = args.step(eps, t, z, noise);
-    args.tracker.tick('denoise', {
-      sample: args.sampleIndex,
-      samples: args.samples,
-      ...(slice ? { preview: slice } : {}),
-    });
+    // one UNet call over the batch: one unit of work per sample
+    args.tracker.tick(
+      'denoise',
+      { sample: args.sampleIndex, samples: args.samples, ...(slice ? { preview: slice } : {}) },
+      args.batch,
+    );
   }
   return z;
 }

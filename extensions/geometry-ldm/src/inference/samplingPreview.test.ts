@@ -178,12 +178,18 @@ describe('previews of the denoised estimate while sampling', () => {
       'decode',
     ]);
     expect(rec.decoderCalls()).toBe(4);
-    // the panels' time estimate counts these decoder calls for the cadence the panel asks for
+    // the panels' time estimate counts these decoder calls for the cadence the panel asks for. It
+    // counts per-sample calls (batch 1); an automatic batch of 2 would preview (and decode) once per
+    // batch, so the batch is pinned to what the estimate models.
     for (const steps of [5, 9]) {
       const every = generationPreviewEvery(steps);
       const r = recording(model);
       const sampler = { kind: 'ddim' as const, steps };
-      await generate(r.model, { ...spec, sampler, samples: 2 }, { preview: true, previewEvery: every });
+      await generate(
+        r.model,
+        { ...spec, sampler, samples: 2, batchSize: 1 },
+        { preview: true, previewEvery: every },
+      );
       expect(r.decoderCalls()).toBe(generateCalls({ samples: 2, steps, previewEvery: every }).decode);
     }
   }, 60000);

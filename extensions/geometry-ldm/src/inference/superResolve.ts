@@ -14,12 +14,13 @@ import { huToModel, modelToHu } from '../volume/intensity';
 import { resample } from '../volume/resample';
 import { RunningStats } from '../volume/stats';
 import { makeVolume, type Volume } from '../volume/volume';
+import { checkBatchSize, resolveBatchSize, type BatchSize } from './batching';
 import { InferenceError, throwIfCancelled } from './errors';
 import { decode, encode, midSlicePreview } from './latentOps';
 import type { LoadedModel } from './modelSessions';
-import { ProgressTracker, type ProgressListener } from './progress';
+import { passProgress, ProgressTracker, type ProgressListener } from './progress';
 import { batchNoise, checkPreviewEvery, denoise } from './sampler';
-import type { TilingPolicy } from './tiling';
+import { tileCount, tilesFor, type TilingPolicy } from './tiling';
 import {
   planSuperResolutionTarget,
   type PlannedTarget,
@@ -33,7 +34,11 @@ export interface SuperResolveOptions {
   readonly ddimSteps?: number;
   readonly samples?: number;
   readonly seed?: number | string;
-  readonly batchSize?: number;
+  /**
+   * Samples per UNet/decoder call (default 'auto': as many as the runtime's per-call budget allows,
+   * see batching.ts; 1 when the grid needs tiling). Results do not depend on it beyond float rounding.
+   */
+  readonly batchSize?: BatchSize;
   /** Placement in group space (default: 'scan-extent' of the source volume). */
   readonly groupSpace?: GroupSpace;
   readonly onProgress?: ProgressListener;
@@ -92,13 +97,27 @@ export async function superResolve(
     }
   }
   checkPreviewEvery(options.previewEvery);
+  checkBatchSize(options.batchSize);
   const plan = planSuperResolutionTarget(source, target, m.grid.multipleOf);
   checkGrid(m, plan.padded.dims);
   const group = options.groupSpace ?? scanExtentGroupSpace(source.dims, source.affine);
+  const dims = plan.padded.dims;
+  const latentDims = pooledDims(dims, m.latent.factor);
+  // encoder and decoder passes share the tile plan: one unit of work per tile (per sample)
+  const tiles = tileCount(tilesFor(latentDims, m.latent.factor, options.tiling));
+  const batchSize = resolveBatchSize({
+    batchSize: options.batchSize,
+    samples: settings.samples,
+    imageDims: dims,
+    runtime: model.runtime,
+    tiling: options.tiling,
+  });
   const tracker = new ProgressTracker(
-    1 +
-      settings.samples * settings.cycles * settings.ddimSteps +
-      Math.ceil(settings.samples / (options.batchSize ?? 1)),
+    {
+      encode: tiles,
+      denoise: settings.samples * settings.cycles * settings.ddimSteps,
+      decode: settings.samples * tiles,
+    },
     options.onProgress,
   );
   tracker.emit('prepare');
@@ -107,16 +126,19 @@ export async function superResolve(
   const upPadded = resample(source, plan.padded, { outside: 'border' });
   const intensity = intensityParams(m);
   const x = huToModel(upPadded, intensity);
-  const dims = plan.padded.dims;
   const a = indexToGroup(plan.padded.affine, group);
-  const latentDims = pooledDims(dims, m.latent.factor);
   const latentCond = latentConditioning(dims, a, m.latent.factor);
 
   // 2. Encode once: every sample starts from the same latent.
   throwIfCancelled(options.signal);
   // coordinates from the affine: the encoder computes them per tile (memory)
-  const z0 = await encode(model, x.data, { indexToGroup: a }, dims, options.tiling);
-  tracker.tick('encode');
+  const encoding = passProgress(tracker, 'encode', tiles);
+  const z0 = await encode(model, x.data, { indexToGroup: a }, dims, {
+    tiling: options.tiling,
+    signal: options.signal,
+    onTile: encoding.onTile,
+  });
+  encoding.finish();
 
   const schedule = createSchedule(scheduleConfig(m));
   const ddim = new DDIMScheduler(scheduleConfig(m));
@@ -126,10 +148,12 @@ export async function superResolve(
   const uncropped = [0, 1, 2].every((a) => plan.offset[a] === 0 && plan.output.dims[a] === dims[a]);
   const stats = new RunningStats(voxelCount(plan.output.dims));
   const kept: Volume[] = [];
-  const batchSize = Math.max(1, Math.min(options.batchSize ?? 1, settings.samples));
   const n = voxelCount(dims);
   const renderPreview = async (x0: Float32Array) =>
-    midSlicePreview(await decode(model, x0, latentDims, 1, options.tiling), dims);
+    midSlicePreview(
+      await decode(model, x0, latentDims, 1, { tiling: options.tiling, signal: options.signal }),
+      dims,
+    );
 
   for (let first = 0; first < settings.samples; first += batchSize) {
     const batch = Math.min(batchSize, settings.samples - first);
@@ -168,7 +192,15 @@ export async function superResolve(
       });
     }
     throwIfCancelled(options.signal);
-    const images = await decode(model, z, latentDims, batch, options.tiling);
+    const decoding = passProgress(tracker, 'decode', batch * tiles, {
+      sample: first,
+      samples: settings.samples,
+    });
+    const images = await decode(model, z, latentDims, batch, {
+      tiling: options.tiling,
+      signal: options.signal,
+      onTile: decoding.onTile,
+    });
     // before the samples are converted in place
     const preview = options.preview ? midSlicePreview(images.subarray(0, n), dims) : undefined;
     for (let b = 0; b < batch; b++) {
@@ -181,11 +213,7 @@ export async function superResolve(
       stats.add(hu.data);
       if (options.keepSamples) kept.push(hu);
     }
-    tracker.tick('decode', {
-      sample: first,
-      samples: settings.samples,
-      ...(preview ? { preview } : {}),
-    });
+    decoding.finish(preview ? { preview } : {});
   }
   tracker.emit('finish');
   const out = plan.output;

@@ -102,7 +102,7 @@ describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', 
     );
     const whole = await decode(model, z, L, 1);
     let tiles = 0;
-    const tiled = await decode(model, z, L, 1, policy, (_d, t) => (tiles = t));
+    const tiled = await decode(model, z, L, 1, { tiling: policy, onTile: (_d, t) => (tiles = t) });
     expect(tiles).toBeGreaterThan(1);
     let max = 0;
     for (let n = 0; n < whole.length; n++) max = Math.max(max, Math.abs(whole[n] - tiled[n]));
@@ -121,7 +121,10 @@ describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', 
     const coords = coordinateChannels(dims, [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1]);
     const whole = await encode(model, image, coords, dims);
     let tiles = 0;
-    const tiled = await encode(model, image, coords, dims, policy, (_d, t) => (tiles = t));
+    const tiled = await encode(model, image, coords, dims, {
+      tiling: policy,
+      onTile: (_d, t) => (tiles = t),
+    });
     expect(tiles).toBeGreaterThan(1);
     let max = 0;
     let differing = 0;
@@ -137,7 +140,7 @@ describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', 
     // coordinates given as the affine (computed per tile, as superResolve does): same latent
     const affine = { indexToGroup: [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1] as const };
     const wholeAffine = await encode(model, image, affine as never, dims);
-    const tiledAffine = await encode(model, image, affine as never, dims, policy);
+    const tiledAffine = await encode(model, image, affine as never, dims, { tiling: policy });
     let maxAffine = 0;
     for (let q = 0; q < whole.length; q++) {
       expect(wholeAffine[q]).toBe(whole[q]);

@@ -8,7 +8,7 @@
  * comes from one tile.
  */
 import { voxelCount, type Dims3 } from '../geometry/conventions';
-import { InferenceError } from './errors';
+import { InferenceError, throwIfCancelled } from './errors';
 
 export interface TilePlan {
   /** Tile starts per axis, in latent voxels. */
@@ -106,6 +106,7 @@ export interface TiledRunArgs {
   /** Runs the model on one tile: input [cin][tz][ty][tx] -> output [cout][...]. */
   readonly run: (tile: Float32Array, tileDims: Dims3) => Promise<Float32Array>;
   readonly onTile?: (done: number, total: number) => void;
+  /** Checked before every tile: after an abort at most the tile in flight finishes, then 'cancelled'. */
   readonly signal?: AbortSignal;
 }
 
@@ -161,7 +162,7 @@ export async function runTiled(args: TiledRunArgs): Promise<Float32Array> {
     for (let iy = 0; iy < sy.length; iy++) {
       const wy = weightsFor(1, iy);
       for (let ix = 0; ix < sx.length; ix++) {
-        if (args.signal?.aborted) throw new InferenceError('cancelled', 'the job was cancelled');
+        throwIfCancelled(args.signal);
         const wx = weightsFor(0, ix);
         const startL: Dims3 = [sx[ix], sy[iy], sz[iz]];
         const tileIn = readTile(
@@ -239,6 +240,11 @@ export interface TilingPolicy {
   readonly maxImageVoxelsPerCall: number;
   /** Overlap between neighbouring tiles, in latent voxels (default 4 = 32 image voxels, about the decoder's receptive field). */
   readonly overlapLatent?: number;
+}
+
+/** Model calls of a tiled run (1 for no plan: one call over the whole volume). */
+export function tileCount(plan: TilePlan | null): number {
+  return plan ? plan.starts[0].length * plan.starts[1].length * plan.starts[2].length : 1;
 }
 
 /** A tile plan under the policy, or null when the whole volume fits in one call. */
