@@ -1,14 +1,18 @@
 /**
  * Transfer syntaxes a PACS really returns: real slices transcoded with DCMTK
  * (dcmcrle, dcmcjpls, dcmcjpeg: RLE, JPEG-LS lossless, JPEG lossless SV1 and
- * process 14 with predictor 6), stored in Orthanc, fetched with
- * transfer-syntax=* and decoded on the client; compared voxel for voxel with
- * the independent reference read of the ORIGINAL uncompressed files.
+ * process 14 with predictor 6, and process 14 with a point transform), stored
+ * in Orthanc, fetched with transfer-syntax=* and decoded on the client;
+ * compared voxel for voxel with the independent reference read of the ORIGINAL
+ * uncompressed files. JPEG lossless uses the built-in decoder (why not
+ * jpeg-lossless-decoder-js: see codecs/jpegLossless.ts).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
+import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
 import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
@@ -18,9 +22,15 @@ import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { readReference, sha256 } from '../support/reference';
 import { seriesFiles, type RealSeries } from '../support/seed';
 
-const VARIANTS = [
-  { name: 'RLE', tool: 'dcmcrle', args: [], ts: '1.2.840.10008.1.2.5' },
-  { name: 'JPEG-LS lossless', tool: 'dcmcjpls', args: [], ts: '1.2.840.10008.1.2.4.80' },
+interface Variant {
+  name: string;
+  tool: string;
+  args: string[];
+  ts: string;
+  /** JPEG point transform: the stored values lose this many low bits (lossy). */
+  pointTransform?: number;
+}
+const JPEG_LOSSLESS: Variant[] = [
   { name: 'JPEG lossless SV1', tool: 'dcmcjpeg', args: ['+e1'], ts: '1.2.840.10008.1.2.4.70' },
   {
     name: 'JPEG lossless, predictor 6',
@@ -28,6 +38,18 @@ const VARIANTS = [
     args: ['+el', '+sv', '6'],
     ts: '1.2.840.10008.1.2.4.57',
   },
+  {
+    name: 'JPEG process 14, point transform 2',
+    tool: 'dcmcjpeg',
+    args: ['+el', '+sv', '1', '+pt', '2'],
+    ts: '1.2.840.10008.1.2.4.57',
+    pointTransform: 2,
+  },
+];
+const VARIANTS: Variant[] = [
+  { name: 'RLE', tool: 'dcmcrle', args: [], ts: '1.2.840.10008.1.2.5' },
+  { name: 'JPEG-LS lossless', tool: 'dcmcjpls', args: [], ts: '1.2.840.10008.1.2.4.80' },
+  ...JPEG_LOSSLESS,
 ];
 const SOURCES: RealSeries[] = ['lidc-idri-0001', 'lung-pet-ct-dx-a0002'];
 const SLICES = 5;
@@ -58,7 +80,11 @@ describe.each(SOURCES)('%s', (source) => {
     return sorted.slice(10, 10 + SLICES);
   };
 
-  test.each(VARIANTS)('$name', async (v) => {
+  /** The originals transcoded with DCMTK into a new series in Orthanc (new UIDs; `edit` may alter the result). */
+  async function upload(
+    v: Variant,
+    edit?: (bytes: Uint8Array) => Uint8Array,
+  ): Promise<{ study: string; series: string; refDir: string; sops: string[] }> {
     const dir = fs.mkdtempSync(path.join(work, 'v-'));
     const refDir = fs.mkdtempSync(path.join(work, 'ref-'));
     const study = newUid();
@@ -79,8 +105,9 @@ describe.each(SOURCES)('%s', (source) => {
         `(0008,0018)=${sop}`,
         out,
       ]);
+      const bytes = new Uint8Array(fs.readFileSync(out));
       return {
-        bytes: new Uint8Array(fs.readFileSync(out)),
+        bytes: edit ? edit(bytes) : bytes,
         studyInstanceUid: study,
         seriesInstanceUid: series,
         sopInstanceUid: sop,
@@ -93,14 +120,51 @@ describe.each(SOURCES)('%s', (source) => {
     );
     expect(dump).toContain(v.ts);
     await stowInstances(transport, instances);
-    const ref = readReference(refDir);
+    return { study, series, refDir, sops: instances.map((i) => i.sopInstanceUid) };
+  }
+
+  test.each(VARIANTS)('$name', async (v) => {
+    const { study, series, refDir } = await upload(v);
+    const ref = readReference(refDir, v.pointTransform !== undefined);
     const r = await readSeries(transport, study, series);
     expect(r.transferSyntaxUids).toEqual([v.ts]);
     const [nx, ny, nz] = r.volume.dims;
     expect([nx, ny, nz]).toEqual(ref.dims);
-    const hashes = Array.from({ length: nz }, (_, k) =>
-      sha256(r.volume.data.subarray(k * nx * ny, (k + 1) * nx * ny)),
-    );
-    expect(hashes).toEqual(ref.sliceSha256);
+    if (v.pointTransform === undefined) {
+      const hashes = Array.from({ length: nz }, (_, k) =>
+        sha256(r.volume.data.subarray(k * nx * ny, (k + 1) * nx * ny)),
+      );
+      expect(hashes).toEqual(ref.sliceSha256);
+      return;
+    }
+    // point transform: each original stored value with its low bits cleared (two's complement for signed data)
+    const drop = ~((1 << v.pointTransform) - 1);
+    let mismatches = 0;
+    let changed = 0;
+    for (let k = 0; k < nz; k++) {
+      const m = r.instances[k].rescaleSlope;
+      const b = r.instances[k].rescaleIntercept;
+      for (let n = k * nx * ny; n < (k + 1) * nx * ny; n++) {
+        const stored = Math.round((ref.raw![n] - b) / m);
+        const expected = Math.fround((stored & drop) * m + b);
+        if (r.volume.data[n] !== expected) mismatches++;
+        if (expected !== ref.raw![n]) changed++;
+      }
+    }
+    expect(changed).toBeGreaterThan(0); // the transform really dropped bits
+    expect(mismatches).toBe(0);
+  });
+
+  test('a truncated JPEG lossless frame: decode-failed naming the instance (no made-up pixels)', async () => {
+    const { study, series, sops } = await upload(JPEG_LOSSLESS[0], (bytes) => {
+      const { dict, transferSyntaxUid } = readPart10Raw(bytes);
+      const frame = new Uint8Array((dict['7FE00010'].Value as ArrayBuffer[])[0]);
+      dict['7FE00010'].Value = [frame.slice(0, Math.floor(frame.length * 0.6)).buffer];
+      return writePart10Raw(dict, transferSyntaxUid);
+    });
+    const e = await readSeries(transport, study, series).catch((x) => x);
+    expect(e).toBeInstanceOf(DicomError);
+    expect(e.code).toBe('decode-failed');
+    expect(sops.some((s) => e.message.includes(s))).toBe(true);
   });
 });
