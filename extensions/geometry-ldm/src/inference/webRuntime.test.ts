@@ -7,7 +7,11 @@
  */
 import { exportTinyModel, type ExportedModel } from '../../../../test/support/tinyModel';
 import { runNodeReference, removeDriver, type DriverReport } from '../../../../test/browser/engineHarness';
+import { latentConditioning, pooledDims } from '../geometry/coordinateChannels';
+import type { Dims3 } from '../geometry/conventions';
 import { InferenceError } from './errors';
+import { predictNoise } from './latentOps';
+import type { LoadedModel } from './modelSessions';
 import { createWebRuntime, probeWebGpu, wasmThreads, type OrtWebModule } from './webRuntime';
 
 describe('webRuntime on onnxruntime-web wasm (Node) vs onnxruntime-node', () => {
@@ -266,6 +270,47 @@ describe('webRuntime backend selection and WebGPU failure handling (fakes)', () 
     await session.release();
     expect(gpu.buffers.map((b) => b.destroyed)).toEqual([true, true, true]);
   });
+
+  it.each([
+    [[96, 96, 104], 59904],
+    [[192, 192, 208], 479232],
+    [[272, 272, 288], 1331712],
+  ] as Array<[Dims3, number]>)(
+    'per UNet step at %j only z_t, t and eps cross (%i B each way); the conditioning goes up once',
+    async (dims, bytes) => {
+      const gpu = fakeGpu();
+      // the fake UNet returns eps of the shape of z_t
+      const { ort, feeds } = fakeOrt(async (f) => {
+        const z = f.z_t as { dims: readonly number[]; data: Float32Array };
+        return { eps: { type: 'float32', data: new Float32Array(z.data.length), dims: z.dims } };
+      });
+      const rt = await createWebRuntime(ort, { navigator: navWith(gpu.adapter) });
+      const unet = await rt.createSession('unet', new Uint8Array(1));
+      const names = (...n: string[]) => n.map((name) => ({ name }));
+      const model = {
+        manifest: {
+          latent: { channels: 8, factor: 8 },
+          onnx: { unet: { inputs: names('z_t', 't', 'coords'), outputs: names('eps') } },
+        },
+        unet,
+      } as unknown as LoadedModel;
+      const L = pooledDims(dims, 8);
+      const cond = latentConditioning(dims, [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], 8);
+      let down = 0;
+      for (let step = 0; step < 3; step++)
+        down += (await predictNoise(model, new Float32Array(8 * L[0] * L[1] * L[2]), 900, cond, L, 1))
+          .byteLength;
+      // CPU feeds (uploaded by ort-web each run) vs the resident conditioning
+      let up = 0;
+      for (const f of feeds)
+        for (const t of Object.values(f) as { data?: Float32Array; location?: string }[])
+          if (t.location !== 'gpu-buffer') up += t.data!.byteLength;
+      expect(up / 3).toBe(bytes + 4); // z_t + t
+      expect(down / 3).toBe(bytes); // eps
+      expect(rt.residentFeeds).toEqual({ uploads: 1, reuses: 2 });
+      expect(gpu.buffers.map((b) => b.written!.byteLength)).toEqual([(3 / 8) * bytes]);
+    },
+  );
 
   it('wasm ignores the constant flag (plain CPU tensors)', async () => {
     const { ort, feeds } = fakeOrt(async () => out);

@@ -7,11 +7,35 @@
  * WebGPU: this module requests the GPUDevice itself (with the adapter's full
  * buffer limits, which the default device would cap at 128 MiB / 256 MiB) and
  * hands it to ort-web's WebGPU EP in the session options, so it knows the
- * device's limits (for tiling) and its `lost` promise. Feeds marked
- * `constant` (the coordinate conditioning, the same for every diffusion step)
- * are uploaded once and stay on the GPU (`Tensor.fromGpuBuffer`); the latent
- * and the noise estimate cross to the CPU each step because the scheduler
- * update runs in JS (they are latent-sized: 1/64 of the image's float32s).
+ * device's limits (for tiling) and its `lost` promise.
+ *
+ * What stays on the GPU, and what crosses. The weights and the activations
+ * inside a run stay on the device (onnxruntime-web's doing; an op it places
+ * on its CPU EP instead would move its tensors, not checked here). Feeds marked
+ * `constant` (the UNet's latent-size coordinate conditioning, the same array
+ * for every diffusion step of a job) are uploaded once with
+ * `queue.writeBuffer` and fed as `Tensor.fromGpuBuffer` tensors after that.
+ * Per UNet call the latent z_t and t go up and the noise estimate eps comes
+ * back: B * 8 * (latent voxels) float32 each way, per sample 1/64 of the
+ * image's float32s. Per sample and step, measured at this runtime's boundary
+ * (predictNoise through createWebRuntime with a recording fake ort-web;
+ * webRuntime.test.ts checks these numbers):
+ * 96x96x104 -> 59,904 B each way (+4 B for t), 192x192x208 -> 479,232 B,
+ * 272x272x288 -> 1,331,712 B; the conditioning, uploaded once per job, is
+ * 3/8 of one of those. Encoder and decoder outputs come back once per pass
+ * (the latent for the JS noising, the image for the mean/std and HU).
+ *
+ * Why `preferredOutputLocation: 'gpu-buffer'` (onnxruntime-web 1.30 has it)
+ * is not used: eps is consumed on the CPU. The scheduler update
+ * z' = a*z_t + b*eps (DDIM; DDPM adds per-sample noise from each sample's own
+ * JS RNG stream), the forward noising of each super-resolution cycle and the
+ * optional x0-hat previews all run in JS, so a GPU-resident eps would be
+ * downloaded right away (`getData()`) and gain nothing. Keeping the whole
+ * chain on the device would need the step, the noising and the RNG as GPU
+ * kernels (or an extra ONNX graph per step) to save about 2.6 MB of transfer
+ * per sample and step at the largest grid (well under a millisecond at PCIe
+ * bandwidths; per-call WebGPU times on real GPUs are not measured here).
+ *
  * A WebGPU run that fails with device loss or out-of-memory rejects with an
  * `InferenceError` ('session-failed' / 'out-of-memory', `details.retryOnWasm`)
  * and never hangs: every run races the device's `lost` promise.
