@@ -23,6 +23,8 @@ export interface RequestInfo {
   /** 0-based count of requests with this method seen so far. */
   readonly index: number;
   readonly contentType?: string;
+  readonly accept?: string;
+  readonly authorization?: string;
   /** The request body as received (set once it has arrived; partial for drop-mid-request). */
   body?: Buffer;
   /** Status the PACS answered, when the request was forwarded (also for forward-then-*). */
@@ -73,6 +75,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       url: req.url ?? '',
       index: counts[method] ?? 0,
       ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
+      ...(req.headers.accept ? { accept: req.headers.accept } : {}),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     };
     counts[method] = info.index + 1;
     log.push(info);

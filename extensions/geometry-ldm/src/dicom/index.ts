@@ -8,6 +8,7 @@ export * from './errors';
 export * from './uids';
 export * from './dicomJson';
 export * from './transport';
+export * from './dicomwebClientTransport';
 export * from './multipart';
 export * from './qido';
 export * from './instanceMetadata';

@@ -2,3 +2,4 @@
 declare module '@cornerstonejs/codec-openjpeg/decodewasmjs';
 declare module '@cornerstonejs/codec-charls/decodewasmjs';
 declare module 'dcmjs';
+declare module 'xhr2';
