@@ -4,6 +4,13 @@
  * second derived series. All instances are built and checked before anything
  * is sent, with new Series / SOP Instance UIDs on every run; then STOW-RS
  * with the full report (see stow.ts).
+ *
+ * SeriesNumber (unless given): source SeriesNumber + 1000 for the result and
+ * the next number for the std map, moved up to the first free pair when the
+ * study already uses them (writeDerivedSeries asks the PACS with a paged QIDO;
+ * buildDerivedSeries takes `existingSeriesNumbers`). Descriptions and comments
+ * keep their AI-generated / NOT FOR DIAGNOSTIC USE markers whole: only the
+ * label, model name and source description are shortened to fit (fitText).
  */
 import { dot } from '../geometry/affine';
 import type { Vec3 } from '../geometry/conventions';
