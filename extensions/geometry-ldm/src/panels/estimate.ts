@@ -7,6 +7,8 @@
  * `seconds = fixed + perVoxel * imageVoxels` (least squares, both terms >= 0;
  * one point: proportional), and a job is the sum over its model calls, which
  * the pipelines make in a known number (superResolve.ts, generate.ts).
+ * Until this machine is measured, the same fit runs on the model's recorded
+ * per-call costs (priorCosts.ts), and the panel labels the time approximate.
  *
  * Memory: the float32 buffers the pipeline allocates, counted from the grids
  * (worker and main thread, at the worst moment), plus the DICOM encoding when
@@ -117,6 +119,9 @@ export function generateCalls(settings: {
   const previews = settings.previewEvery ? Math.floor((settings.steps - 1) / settings.previewEvery) : 0;
   return { encode: 0, unet: settings.samples * settings.steps, decode: settings.samples * (1 + previews) };
 }
+
+/** Where a time estimate comes from: a calibration on this machine, or the model's recorded costs. */
+export type TimeBasis = 'measured' | 'prior';
 
 export interface TimeEstimate {
   readonly seconds: number;

@@ -28,7 +28,9 @@ import {
   generateCalls,
   generationPreviewEvery,
   type Calibration,
+  type CostModel,
   type MemoryEstimate,
+  type TimeBasis,
   type TimeEstimate,
 } from './estimate';
 import { formatDims } from './format';
@@ -258,18 +260,23 @@ export function planGenerate(form: GenerateForm, manifest: ModelManifest): Gener
 
 export interface GenerateEstimate {
   readonly time: TimeEstimate | null;
+  /** 'measured': from a calibration on this machine; 'prior': from the model's recorded costs. */
+  readonly timeBasis: TimeBasis | null;
   readonly memory: MemoryEstimate;
 }
 
+/** Time from the calibration when there is one, else from `prior` (priorCosts.ts), else none. */
 export function estimateGenerate(
   form: GenerateForm,
   calibration: Calibration | null,
   tiling?: TilingPolicy | null,
+  prior?: CostModel | null,
 ): GenerateEstimate {
+  const costs = calibration ? costModel(calibration) : (prior ?? null);
   return {
-    time: calibration
+    time: costs
       ? estimateTime(
-          costModel(calibration),
+          costs,
           form.dims,
           generateCalls({
             samples: form.samples,
@@ -278,6 +285,7 @@ export function estimateGenerate(
           }),
         )
       : null,
+    timeBasis: calibration ? 'measured' : prior ? 'prior' : null,
     memory: estimateGenerateMemory({ dims: form.dims, samples: form.samples, tiling }),
   };
 }

@@ -136,6 +136,13 @@ describe('super-resolve panel markup', () => {
     expect(html).toContain('NOT FOR DIAGNOSTIC USE');
   });
 
+  it('keeps the model name, version and intended use outside any collapsed disclosure', () => {
+    const card = /<section class="gldm-card" aria-label="Model card">(.*?)<\/section>/.exec(html)?.[1] ?? '';
+    const open = card.slice(0, card.indexOf('<details'));
+    expect(open).toContain('Model: panel-test-model 0.1.0');
+    expect(open).toContain('Intended use: <strong>research, not for diagnosis</strong>');
+  });
+
   it('defaults to the active viewport series, shows its grid, fits the region and plans', () => {
     expect(html).toMatch(/<option value="ds-ct" selected="">#2 chest — CT, 30 images<\/option>/);
     expect(html).not.toContain('ds-sr'); // structured reports are not image series
@@ -150,6 +157,13 @@ describe('super-resolve panel markup', () => {
   it('has the estimate section (not yet calibrated)', () => {
     expect(html).toContain('Estimate (wasm (CPU), 2 threads)');
     expect(html).toContain('not measured yet');
+    // a time for this backend before any measurement, labelled approximate
+    expect(html).toMatch(
+      /Time<\/dt><dd>roughly [^<]+ <span class="gldm-hint">\(denoising [^)]+\)<\/span><\/dd>/,
+    );
+    expect(html).toContain(
+      'Approximate (not measured yet on this machine): from the demo model’s recorded costs, scaled by model size (rough) with wasm, 2 threads.',
+    );
     expect(html).toMatch(/Memory<\/dt><dd>about [\d.]+ (MiB|GiB)/);
     expect(html).toContain('the engine tiles model calls above about 128³ voxels');
   });

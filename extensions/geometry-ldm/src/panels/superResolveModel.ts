@@ -33,7 +33,9 @@ import {
   estimateTime,
   superResolveCalls,
   type Calibration,
+  type CostModel,
   type MemoryEstimate,
+  type TimeBasis,
   type TimeEstimate,
 } from './estimate';
 import { formatDims } from './format';
@@ -244,20 +246,27 @@ export function planSuperResolution(
 
 export interface SuperResolveEstimate {
   readonly time: TimeEstimate | null;
+  /** 'measured': from a calibration on this machine; 'prior': from the model's recorded costs. */
+  readonly timeBasis: TimeBasis | null;
   readonly memory: MemoryEstimate;
 }
 
+/**
+ * Time from the calibration when there is one, else from `prior` (the model's
+ * recorded per-call costs, priorCosts.ts), else none.
+ */
 export function estimateSuperResolution(
   grid: SeriesGrid,
   plan: PlanOk,
   settings: SuperResolveSettings,
   calibration: Calibration | null,
   tiling?: TilingPolicy | null,
+  prior?: CostModel | null,
 ): SuperResolveEstimate {
+  const costs = calibration ? costModel(calibration) : (prior ?? null);
   return {
-    time: calibration
-      ? estimateTime(costModel(calibration), plan.plan.padded.dims, superResolveCalls(settings))
-      : null,
+    time: costs ? estimateTime(costs, plan.plan.padded.dims, superResolveCalls(settings)) : null,
+    timeBasis: calibration ? 'measured' : prior ? 'prior' : null,
     memory: estimateSuperResolveMemory({
       seriesDims: grid.dims,
       sourceDims: plan.sourceGrid.dims,

@@ -33,6 +33,7 @@ import {
   ProgressView,
   SelectField,
   useEngineSnapshot,
+  usePriorCosts,
   Vec3Field,
 } from './common';
 import { previewToRgba, useJob, type PanelEnv } from './hooks';
@@ -135,9 +136,11 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
     [form, manifest],
   );
   const calibration = snapshot.calibration.kind === 'ready' ? snapshot.calibration.calibration : null;
+  const prior = usePriorCosts(snapshot);
   const estimate = React.useMemo(
-    () => (form && plan?.ok ? estimateGenerate(form, calibration, tiling ?? snapshot.tiling) : null),
-    [form, plan, calibration, tiling, snapshot.tiling],
+    () =>
+      form && plan?.ok ? estimateGenerate(form, calibration, tiling ?? snapshot.tiling, prior?.model) : null,
+    [form, plan, calibration, tiling, snapshot.tiling, prior],
   );
   const busy = isActive(job.phase) || snapshot.busy || save.kind === 'saving';
   const canRun = !!plan?.ok && snapshot.status.kind === 'ready' && !busy;
@@ -392,6 +395,8 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
 
           <EstimateView
             time={estimate?.time ?? null}
+            timeBasis={estimate?.timeBasis ?? null}
+            priorBasis={prior?.basis ?? null}
             memory={estimate?.memory ?? null}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}

@@ -37,6 +37,7 @@ import {
   ProgressView,
   SelectField,
   useEngineSnapshot,
+  usePriorCosts,
   Vec3Field,
 } from './common';
 import { previewToRgba, useJob, type PanelEnv } from './hooks';
@@ -114,12 +115,13 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     [grid, form?.region, form?.target, form?.settings, manifest],
   );
   const calibration = snapshot.calibration.kind === 'ready' ? snapshot.calibration.calibration : null;
+  const prior = usePriorCosts(snapshot);
   const estimate = React.useMemo(
     () =>
       grid && plan?.ok && settings
-        ? estimateSuperResolution(grid, plan, settings, calibration, tiling ?? snapshot.tiling)
+        ? estimateSuperResolution(grid, plan, settings, calibration, tiling ?? snapshot.tiling, prior?.model)
         : null,
-    [grid, plan, settings, calibration, tiling, snapshot.tiling],
+    [grid, plan, settings, calibration, tiling, snapshot.tiling, prior],
   );
 
   const busy = isActive(job.phase) || snapshot.busy || save.kind === 'saving';
@@ -434,6 +436,8 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
 
           <EstimateView
             time={estimate?.time ?? null}
+            timeBasis={estimate?.timeBasis ?? null}
+            priorBasis={prior?.basis ?? null}
             memory={estimate?.memory ?? null}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}

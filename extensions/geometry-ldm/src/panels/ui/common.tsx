@@ -7,10 +7,11 @@ import * as React from 'react';
 import type { ModelManifest } from '../../model/manifest';
 import type { ModelCard } from '../../worker/protocol';
 import type { EngineSnapshot } from '../engineSession';
-import type { MemoryEstimate, TimeEstimate } from '../estimate';
+import type { MemoryEstimate, TimeBasis, TimeEstimate } from '../estimate';
 import { formatBytes, formatDuration } from '../format';
 import { progressFraction, statusLine, type JobPhase, type PreviewImage } from '../jobState';
 import { GREY, toRgba, type ColourMap, type Slice, type Window } from '../preview';
+import { priorCosts, type PriorCosts } from '../priorCosts';
 import { PANEL_CSS } from './styles';
 
 export function PanelStyles(): React.ReactElement {
@@ -239,6 +240,11 @@ export function BackendIndicator(props: {
   );
 }
 
+/**
+ * The model card: name, version and intended use always in view (no
+ * interaction needed); licence, grid range, training data and the description
+ * behind a disclosure.
+ */
 export function ModelCardView(props: {
   readonly card: ModelCard | null;
   readonly manifest: ModelManifest | null;
@@ -246,36 +252,40 @@ export function ModelCardView(props: {
   const c = props.card;
   if (!c) return <div className="gldm-card">Model: not loaded yet</div>;
   return (
-    <details className="gldm-card">
-      <summary>
+    <section className="gldm-card" aria-label="Model card">
+      <div className="gldm-card-title">
         Model: {c.name} {c.version}
-      </summary>
-      <dl className="gldm-kv" style={{ marginTop: 4 }}>
-        <dt>Intended use</dt>
-        <dd>{c.intendedUse}</dd>
-        <dt>Licence</dt>
-        <dd>{c.licence}</dd>
-        {props.manifest ? (
-          <>
-            <dt>Grid range</dt>
-            <dd>
-              {props.manifest.grid.min.join('×')} to {props.manifest.grid.max.join('×')} (multiples of{' '}
-              {props.manifest.grid.multipleOf})
-            </dd>
-            <dt>Group space</dt>
-            <dd>{props.manifest.groupSpace.label ?? props.manifest.groupSpace.kind}</dd>
-            <dt>Training data</dt>
-            <dd>{props.manifest.trainingData.summary}</dd>
-          </>
-        ) : null}
-        {c.description ? (
-          <>
-            <dt>About</dt>
-            <dd>{c.description}</dd>
-          </>
-        ) : null}
-      </dl>
-    </details>
+      </div>
+      <div className="gldm-card-use">
+        Intended use: <strong>{c.intendedUse}</strong>
+      </div>
+      <details>
+        <summary>More about this model</summary>
+        <dl className="gldm-kv" style={{ marginTop: 4 }}>
+          <dt>Licence</dt>
+          <dd>{c.licence}</dd>
+          {props.manifest ? (
+            <>
+              <dt>Grid range</dt>
+              <dd>
+                {props.manifest.grid.min.join('×')} to {props.manifest.grid.max.join('×')} (multiples of{' '}
+                {props.manifest.grid.multipleOf})
+              </dd>
+              <dt>Group space</dt>
+              <dd>{props.manifest.groupSpace.label ?? props.manifest.groupSpace.kind}</dd>
+              <dt>Training data</dt>
+              <dd>{props.manifest.trainingData.summary}</dd>
+            </>
+          ) : null}
+          {c.description ? (
+            <>
+              <dt>About</dt>
+              <dd>{c.description}</dd>
+            </>
+          ) : null}
+        </dl>
+      </details>
+    </section>
   );
 }
 
@@ -310,11 +320,16 @@ export function PanelHeader(props: {
 
 export function EstimateView(props: {
   readonly time: TimeEstimate | null;
+  /** Where `time` comes from: this machine's calibration, or the model's recorded costs. */
+  readonly timeBasis: TimeBasis | null;
+  /** Plain words on the prior (priorCosts.ts), shown while the time is not measured. */
+  readonly priorBasis: string | null;
   readonly memory: MemoryEstimate | null;
   readonly snapshot: EngineSnapshot;
   readonly onCalibrate: () => void;
 }): React.ReactElement {
   const cal = props.snapshot.calibration;
+  const measured = props.timeBasis === 'measured';
   return (
     <div className="gldm-section" aria-label="Estimate">
       <h3>Estimate ({backendText(props.snapshot)})</h3>
@@ -323,7 +338,7 @@ export function EstimateView(props: {
         <dd>
           {props.time ? (
             <>
-              about {formatDuration(props.time.seconds)}{' '}
+              {measured ? 'about' : 'roughly'} {formatDuration(props.time.seconds)}{' '}
               <span className="gldm-hint">(denoising {formatDuration(props.time.byStage.unet)})</span>
             </>
           ) : cal.kind === 'running' ? (
@@ -347,10 +362,16 @@ export function EstimateView(props: {
           )}
         </dd>
       </dl>
-      {cal.kind === 'ready' ? (
+      {measured && cal.kind === 'ready' ? (
         <span className="gldm-hint">
           Time from a calibration on this machine ({cal.calibration.points.length} grid sizes,{' '}
           {new Date(cal.calibration.measuredAt).toLocaleString()}).{' '}
+        </span>
+      ) : null}
+      {props.time && props.timeBasis === 'prior' ? (
+        <span className="gldm-hint" data-testid="geometry-ldm-prior-estimate">
+          Approximate (not measured yet on this machine): {props.priorBasis ?? 'recorded costs'}.{' '}
+          {cal.kind === 'running' ? 'Measuring this machine…' : 'Measure speed for a time from this machine.'}
         </span>
       ) : null}
       {cal.kind === 'failed' ? <span className="gldm-warning">Calibration failed: {cal.message}</span> : null}
@@ -365,6 +386,15 @@ export function EstimateView(props: {
         </button>
       </div>
     </div>
+  );
+}
+
+/** The prior time estimate for the engine's backend (the model's recorded costs), until measured. */
+export function usePriorCosts(s: EngineSnapshot): PriorCosts | null {
+  const { manifest, backend, webgpu } = s;
+  return React.useMemo(
+    () => (manifest && backend ? priorCosts(manifest, backend, webgpu) : null),
+    [manifest, backend, webgpu],
   );
 }
 

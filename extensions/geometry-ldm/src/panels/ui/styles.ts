@@ -36,7 +36,10 @@ export const PANEL_CSS = `
 .gldm-badge{display:inline-flex;align-items:center;gap:4px;padding:1px 6px;border-radius:999px;font-size:11px;border:1px solid hsl(var(--input,236 52% 30%));color:hsl(var(--secondary-foreground,200 50% 84%))}
 .gldm-badge-gpu{border-color:hsl(var(--primary,214 98% 60%));color:hsl(var(--primary,214 98% 60%))}
 .gldm-card{font-size:11px;color:hsl(var(--muted-foreground,200 46% 65%));background:hsl(var(--muted,234 64% 10%)/0.6);border-radius:calc(var(--radius,0.5rem) - 2px);padding:6px 8px}
-.gldm-card summary{cursor:pointer;color:hsl(var(--foreground,0 0% 98%))}
+.gldm-card summary{cursor:pointer;color:hsl(var(--primary,214 98% 60%));margin-top:2px}
+.gldm-card-title{font-size:12px;font-weight:600;color:hsl(var(--foreground,0 0% 98%));overflow-wrap:anywhere}
+.gldm-card-use{font-size:11px;color:hsl(var(--foreground,0 0% 98%))}
+.gldm-card-use strong{color:hsl(40 90% 65%);font-weight:600}
 .gldm-ndu{display:block;text-align:center;font-size:11px;font-weight:700;letter-spacing:.03em;color:#fff;background:#8b1e1e;border-radius:3px;padding:2px 4px}
 .gldm-error{color:hsl(0 85% 72%);font-size:12px}
 .gldm-warning{color:hsl(40 90% 65%);font-size:12px}

@@ -1,0 +1,247 @@
+/**
+ * A PRIOR time estimate, shown before this machine has been measured: the
+ * model's recorded per-call costs (seconds of one encoder, UNet and decoder
+ * call at a few grid sizes, for a backend), interpolated in grid size, so the
+ * panel can say "roughly 40 s" from the start. A calibration on this machine
+ * (calibration.ts) replaces it; the panel labels which one it shows.
+ *
+ * Interpolation: piecewise power law between the recorded grids (straight
+ * lines in log seconds over log voxels), which follows both the fixed costs
+ * that dominate small grids and the per-voxel costs of large ones (a single
+ * fixed + per-voxel least-squares line, as for a calibration's two small
+ * grids, misses the small recorded grid by 2x). Outside the recorded range
+ * the nearest segment's exponent is continued, clamped to [0, 1] below the
+ * range (costs do not vanish on tiny grids) and to at least 1 above it.
+ *
+ * Where the recorded costs come from, best first:
+ * 1. the manifest: `metrics.perCallSeconds`, rows of
+ *    `{ backend: 'wasm' | 'webgpu', threads, imageVoxels, encode, unet, decode }`
+ *    (seconds per call; `imageVoxels` is the model grid's voxel count);
+ * 2. for the committed demo model (identified by its files' sha256), the
+ *    per-call table of BENCHMARKS.md (onnxruntime-web wasm, 2 cores);
+ * 3. any other model: the demo model's table scaled per stage by the size of
+ *    the model's weights (a rough proxy for its compute, said so in the label).
+ *
+ * Backends: rows of the same backend and the nearest thread count are used.
+ * WebGPU without WebGPU rows falls back to the CPU rows, labelled as such; a
+ * software adapter (SwiftShader, e.g. headless chromium) is about 100x slower
+ * than wasm on these models (docs: platform notes, 60-130x), so its prior is
+ * the CPU rows times 100.
+ */
+import type { BackendInfo } from '../inference/runtime';
+import type { WebGpuLimits } from '../inference/webRuntime';
+import type { ModelManifest } from '../model/manifest';
+import type { CalibrationPoint, CostModel, CostStage } from './estimate';
+
+export interface RecordedCost {
+  readonly backend: 'wasm' | 'webgpu';
+  readonly threads: number;
+  readonly imageVoxels: number;
+  readonly encode: number;
+  readonly unet: number;
+  readonly decode: number;
+}
+
+export interface PriorCosts {
+  /** Seconds per call by stage and model-grid voxels (what estimateTime uses). */
+  readonly model: CostModel;
+  /** The recorded points the model interpolates (after backend scaling). */
+  readonly points: readonly CalibrationPoint[];
+  /** Plain words: where the numbers come from and how far to trust them. */
+  readonly basis: string;
+}
+
+const DEMO = {
+  name: 'geometry-ldm-demo',
+  version: '0.1.0',
+  sha256: {
+    encoder: '6eb98f88d5bc876f5544fc585746f50a92ada17fbdd1a7746204c736e74c0a1d',
+    decoder: '17f3a0c85a83350c4e36b8185cf4f072ae6acfaf4ef9e8fe7a9e3c2fb9d5285b',
+    unet: 'd08fb8ae02726978a4a44394f98bb5f1d818c75995751ec91c03e3dac3180701',
+  },
+  bytes: { encoder: 2107711, decoder: 3889060, unet: 9583902 },
+} as const;
+
+const G1 = 96 * 96 * 104;
+const G2 = 192 * 192 * 208;
+const G3 = 272 * 272 * 288;
+
+/**
+ * geometry-ldm-demo 0.1.0, BENCHMARKS.md "Inference engine: per call": the
+ * engine's wasm runtime (onnxruntime-web 1.30) in Node, 2 cores, whole volume
+ * (milliseconds there, seconds here). A chromium worker runs as fast as
+ * onnxruntime-web in Node (platform notes).
+ */
+export const DEMO_RECORDED_COSTS: readonly RecordedCost[] = [
+  { backend: 'wasm', threads: 1, imageVoxels: G1, encode: 0.155, unet: 0.073, decode: 0.774 },
+  { backend: 'wasm', threads: 1, imageVoxels: G2, encode: 1.769, unet: 0.468, decode: 8.344 },
+  { backend: 'wasm', threads: 1, imageVoxels: G3, encode: 3.53, unet: 1.263, decode: 23.037 },
+  { backend: 'wasm', threads: 2, imageVoxels: G1, encode: 0.1, unet: 0.088, decode: 0.459 },
+  { backend: 'wasm', threads: 2, imageVoxels: G2, encode: 0.987, unet: 0.278, decode: 5.468 },
+  { backend: 'wasm', threads: 2, imageVoxels: G3, encode: 2.073, unet: 0.731, decode: 16.198 },
+];
+
+/** How much slower a software WebGPU adapter is than wasm on these models (60-130x measured). */
+export const SOFTWARE_WEBGPU_FACTOR = 100;
+
+function isRow(r: unknown): r is RecordedCost {
+  const x = r as Partial<RecordedCost> | null;
+  const pos = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  return (
+    !!x &&
+    (x.backend === 'wasm' || x.backend === 'webgpu') &&
+    typeof x.threads === 'number' &&
+    x.threads >= 1 &&
+    typeof x.imageVoxels === 'number' &&
+    x.imageVoxels > 0 &&
+    pos(x.encode) &&
+    pos(x.unet) &&
+    pos(x.decode)
+  );
+}
+
+/** The manifest's own recorded costs (`metrics.perCallSeconds`), invalid rows dropped. */
+export function manifestRecordedCosts(manifest: ModelManifest): RecordedCost[] {
+  const rows = (manifest.metrics as { perCallSeconds?: unknown } | undefined)?.perCallSeconds;
+  return Array.isArray(rows) ? rows.filter(isRow) : [];
+}
+
+export function isDemoModel(manifest: ModelManifest): boolean {
+  return (
+    manifest.name === DEMO.name &&
+    manifest.version === DEMO.version &&
+    (['encoder', 'decoder', 'unet'] as const).every((p) => manifest.files[p].sha256 === DEMO.sha256[p])
+  );
+}
+
+/** A software WebGPU adapter (SwiftShader) from what the adapter says about itself. */
+export function isSoftwareAdapter(webgpu: WebGpuLimits | null | undefined): boolean {
+  const a = webgpu?.adapter;
+  if (!a) return false;
+  return /swiftshader|software|llvmpipe|lavapipe/i.test(
+    [a.vendor, a.architecture, a.description].filter(Boolean).join(' '),
+  );
+}
+
+function threadsText(n: number): string {
+  return `${n} thread${n === 1 ? '' : 's'}`;
+}
+
+/** Rows of one backend at the thread count nearest `threads` (ties: fewer threads, the slower). */
+function pick(rows: readonly RecordedCost[], backend: 'wasm' | 'webgpu', threads: number): RecordedCost[] {
+  const same = rows.filter((r) => r.backend === backend);
+  if (same.length === 0) return [];
+  const counts = [...new Set(same.map((r) => r.threads))].sort((a, b) => a - b);
+  const best = counts.reduce((b, t) => (Math.abs(t - threads) < Math.abs(b - threads) ? t : b), counts[0]);
+  return same.filter((r) => r.threads === best);
+}
+
+function toPoints(
+  rows: readonly RecordedCost[],
+  scale: Readonly<Record<CostStage, number>>,
+): CalibrationPoint[] {
+  return rows
+    .map((r) => ({
+      imageVoxels: r.imageVoxels,
+      seconds: {
+        encode: r.encode * scale.encode,
+        unet: r.unet * scale.unet,
+        decode: r.decode * scale.decode,
+      },
+    }))
+    .sort((a, b) => a.imageVoxels - b.imageVoxels);
+}
+
+/** Piecewise power-law interpolation of recorded points (see the module comment). */
+export function interpolatedCostModel(points: readonly CalibrationPoint[]): CostModel {
+  const pts = [...points].sort((a, b) => a.imageVoxels - b.imageVoxels);
+  if (pts.length === 0) throw new RangeError('no recorded costs');
+  return {
+    seconds(stage, voxels) {
+      const n = Math.max(1, voxels);
+      if (pts.length === 1) return pts[0].seconds[stage] * (n / pts[0].imageVoxels);
+      let i = pts.findIndex((p) => p.imageVoxels >= n);
+      const below = i === 0;
+      const above = i < 0;
+      if (below) i = 1;
+      if (above) i = pts.length - 1;
+      const a = pts[i - 1];
+      const b = pts[i];
+      const ya = Math.max(a.seconds[stage], 1e-9);
+      const yb = Math.max(b.seconds[stage], 1e-9);
+      let k = Math.log(yb / ya) / Math.log(b.imageVoxels / a.imageVoxels);
+      if (below) k = Math.min(1, Math.max(0, k));
+      if (above) k = Math.max(1, k);
+      return ya * (n / a.imageVoxels) ** k;
+    },
+  };
+}
+
+function prior(
+  rows: readonly RecordedCost[],
+  scale: Readonly<Record<CostStage, number>>,
+  basis: string,
+): PriorCosts {
+  const points = toPoints(rows, scale);
+  return { model: interpolatedCostModel(points), points, basis };
+}
+
+/**
+ * The prior for `manifest` on `backend` (null only when nothing at all is
+ * known, which cannot happen with the built-in table as the last resort).
+ */
+export function priorCosts(
+  manifest: ModelManifest,
+  backend: BackendInfo,
+  webgpu?: WebGpuLimits | null,
+): PriorCosts | null {
+  const own = manifestRecordedCosts(manifest);
+  const demo = isDemoModel(manifest);
+  const source = own.length > 0 ? own : DEMO_RECORDED_COSTS;
+  const from =
+    own.length > 0
+      ? 'the costs recorded in the model description'
+      : demo
+        ? "this model's recorded costs (BENCHMARKS.md)"
+        : 'the demo model’s recorded costs, scaled by model size (rough)';
+  let scale: Record<CostStage, number> = { encode: 1, unet: 1, decode: 1 };
+  if (own.length === 0 && !demo) {
+    scale = {
+      encode: manifest.files.encoder.bytes / DEMO.bytes.encoder,
+      unet: manifest.files.unet.bytes / DEMO.bytes.unet,
+      decode: manifest.files.decoder.bytes / DEMO.bytes.decoder,
+    };
+  }
+  const threads = Math.max(1, backend.threads);
+
+  if (backend.executionProvider === 'webgpu') {
+    const gpuRows = pick(source, 'webgpu', 1);
+    if (gpuRows.length > 0) {
+      return prior(gpuRows, scale, `from ${from} on WebGPU (your GPU may differ)`);
+    }
+    const cpuRows = pick(source, 'wasm', 2);
+    if (cpuRows.length === 0) return null;
+    if (isSoftwareAdapter(webgpu)) {
+      const f = SOFTWARE_WEBGPU_FACTOR;
+      return prior(
+        cpuRows,
+        { encode: scale.encode * f, unet: scale.unet * f, decode: scale.decode * f },
+        `from ${from} on the CPU, times ${f} for a software WebGPU adapter (no GPU)`,
+      );
+    }
+    return prior(
+      cpuRows,
+      scale,
+      `from ${from} on the CPU (wasm, ${threadsText(cpuRows[0].threads)}); a GPU is usually faster`,
+    );
+  }
+
+  const rows = pick(source, 'wasm', threads);
+  if (rows.length === 0) return null;
+  const t = rows[0].threads;
+  return prior(
+    rows,
+    scale,
+    `from ${from} with wasm, ${threadsText(t)}${t !== threads ? ` (this browser uses ${threads})` : ''}`,
+  );
+}
