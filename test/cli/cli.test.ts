@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { compose, translation } from '../../extensions/geometry-ldm/src/geometry/affine';
 import { regularGeometry } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
 import { buildSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
@@ -202,6 +202,7 @@ describe('generate', () => {
       '--threads',
       '1',
     ]);
+    const before = await orthancCounts(orthanc);
     // First run: kill it as soon as the first item is stored.
     await new Promise<void>((done) => {
       const child = spawn(process.execPath, [BIN, ...args], { env: env() });
@@ -230,6 +231,92 @@ describe('generate', () => {
       studies.add(item.studyInstanceUid);
     }
     expect(studies.size).toBe(3);
+    // No orphans: the PACS gained exactly the batch (its own statistics, and QIDO over the batch's patients).
+    const after = await orthancCounts(orthanc);
+    expect({
+      studies: after.studies - before.studies,
+      instances: after.instances - before.instances,
+    }).toEqual({
+      studies: 3,
+      instances: 3 * 32,
+    });
+    const batchId = String(r.events.find((e) => e.type === 'batch')?.batchId);
+    const batch = await searchStudies(transport, {
+      PatientID: `SYNTH-${batchId.slice(0, 8)}-*`,
+      includefield: '00201208',
+    });
+    expect(batch.map((s) => s.studyInstanceUid).sort()).toEqual([...studies].sort());
+    expect(batch.map((s) => s.json['00201208']?.Value?.[0])).toEqual([32, 32, 32]);
+  });
+
+  it('a rerun with --out --stow after an --out run stores the written files, generating nothing', async () => {
+    const out = join(work, 'out-then-stow');
+    const args = base(['--count', '2', '--seed', 'out-then-stow', '--out', out]);
+    const first = cli(args);
+    expect(first.code).toBe(0);
+    expect(first.events.filter((e) => e.type === 'item').map((e) => e.stored)).toEqual([false, false]);
+    const before = await orthancCounts(orthanc);
+    const second = cli([...args, '--stow']);
+    expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: '' });
+    const items = second.events.filter((e) => e.type === 'item');
+    expect(items.map((e) => [e.index, e.stored, e.from])).toEqual([
+      [0, true, 'files'],
+      [1, true, 'files'],
+    ]);
+    expect(second.events.filter((e) => e.type === 'progress')).toEqual([]); // no model call
+    const after = await orthancCounts(orthanc);
+    expect({
+      studies: after.studies - before.studies,
+      instances: after.instances - before.instances,
+    }).toEqual({
+      studies: 2,
+      instances: 2 * 32,
+    });
+    // What the PACS holds is byte for byte the files of the first run (Orthanc's own REST API).
+    const auth = { authorization: orthanc.authorization };
+    for (const item of items) {
+      const series = await searchSeries(orthancTransport(orthanc), item.studyInstanceUid as string);
+      expect(series.map((s) => [s.seriesInstanceUid, s.numberOfInstances])).toEqual([
+        [item.seriesInstanceUid, 32],
+      ]);
+      const file = readFileSync(join(item.out as string, '0001.dcm'));
+      const sop = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+        dcmjs.data.DicomMessage.readFile(
+          file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength),
+        ).dict,
+      ).SOPInstanceUID as string;
+      const found = (await (
+        await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', headers: auth, body: sop })
+      ).json()) as Array<{ ID: string }>;
+      expect(found).toHaveLength(1);
+      const stored = Buffer.from(
+        await (await fetch(`${orthanc.url}/instances/${found[0].ID}/file`, { headers: auth })).arrayBuffer(),
+      );
+      expect(stored.equals(file)).toBe(true);
+    }
+    // Both destinations are complete now: a third run does nothing.
+    const third = cli([...args, '--stow']);
+    expect(third.code).toBe(0);
+    expect(third.events.filter((e) => e.type === 'skipped')).toHaveLength(2);
+    expect(await orthancCounts(orthanc)).toEqual(after);
+  });
+
+  it('a rerun that adds --out to a stored batch writes the files and stores nothing again', async () => {
+    const job = join(work, 'stow-then-out.json');
+    const out = join(work, 'stow-then-out');
+    const args = base(['--count', '1', '--seed', 'stow-then-out', '--stow', '--job', job]);
+    expect(cli(args).code).toBe(0);
+    const before = await orthancCounts(orthanc);
+    const r = cli([...args, '--out', out]);
+    expect(r.code).toBe(0);
+    const items = r.events.filter((e) => e.type === 'item');
+    expect(items).toHaveLength(1);
+    expect(readdirSync(items[0].out as string)).toHaveLength(32);
+    expect(existsSync(`${items[0].out}.nii`)).toBe(true);
+    expect(await orthancCounts(orthanc)).toEqual(before);
+    const rec = JSON.parse(readFileSync(job, 'utf8'));
+    expect(rec.items['0'].writtenTo).toEqual([items[0].out]);
+    expect(rec.items['0'].storedTo).toEqual([orthanc.dicomWebRoot.replace(/\/+$/, '')]);
   });
 
   it('three shards produce exactly the items of one unsharded run', () => {
@@ -262,6 +349,71 @@ describe('generate', () => {
       const shard = Number(e.index) % 3;
       expect(hash(join(work, `shard${shard}`, name))).toBe(hash(join(work, 'whole', name)));
     }
+  });
+});
+
+describe('--device', () => {
+  // The CUDA provider is not in the onnxruntime-node npm package (ONNXRUNTIME_NODE_INSTALL=cuda12 downloads it).
+  const cudaInstalled = existsSync(
+    join(
+      dirname(require.resolve('onnxruntime-node')),
+      '..',
+      'bin',
+      'napi-v6',
+      process.platform,
+      process.arch,
+      'libonnxruntime_providers_cuda.so',
+    ),
+  );
+
+  it('cpu runs the model', () => {
+    const out = join(work, 'device-cpu');
+    const r = cli([
+      'generate',
+      '--grid',
+      '32,32,32',
+      '--steps',
+      '1',
+      '--model',
+      model.dir,
+      '--device',
+      'cpu',
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.events.find((e) => e.type === 'batch')).toMatchObject({ device: 'cpu' });
+    expect(r.events.filter((e) => e.type === 'item')).toHaveLength(1);
+  });
+
+  (cudaInstalled ? it.skip : it)(
+    'cuda without the CUDA provider: one line naming what is missing, model exit code, nothing written',
+    () => {
+      const out = join(work, 'device-cuda');
+      const r = cli([
+        'generate',
+        '--grid',
+        '32,32,32',
+        '--steps',
+        '1',
+        '--model',
+        model.dir,
+        '--device',
+        'cuda',
+        '--out',
+        out,
+      ]);
+      expect(r.code).toBe(4);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/--device cuda: .*CUDA provider.*ONNXRUNTIME_NODE_INSTALL=cuda12/);
+      expect(existsSync(out)).toBe(false);
+    },
+  );
+
+  it('refuses an unknown device', () => {
+    const r = cli(['models', 'verify', model.dir, '--device', 'tpu']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--device must be cpu or cuda/);
   });
 });
 

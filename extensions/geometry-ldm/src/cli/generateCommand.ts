@@ -2,25 +2,32 @@
  * `geometry-ldm generate`: a batch of synthetic studies. Every item's seed and
  * UIDs derive from (batch id, item index), so a rerun (after a crash, Ctrl-C,
  * or on another shard) produces the same items, and `--shard I/N` splits a
- * batch deterministically: item i belongs to shard i mod N.
+ * batch deterministically: item i belongs to shard i mod N. The job file
+ * records per item where it was written and stored, so a rerun completes
+ * only the destinations that are missing (e.g. `--out` first, `--stow` later:
+ * the files already written are stored, nothing is generated again).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Dims3, Vec3 } from '../geometry/conventions';
 import type { FovRanges, GenerationGeometrySpec } from '../geometry/generationGeometry';
 import { deriveSeed } from '../diffusion/rng';
-import { checkGrid } from '../model/manifest';
+import { checkGrid, type ModelManifest } from '../model/manifest';
 import { generate } from '../inference/generate';
 import type { SamplerSpec } from '../inference/sampler';
+import type { LoadedModel } from '../inference/modelSessions';
+import type { BuiltSeries } from '../dicom/ctImage';
+import { prepareImport } from '../dicom/importFiles';
 import { buildSyntheticStudy, type GenerationParameters } from '../dicom/writeSyntheticStudy';
-import { stowInstances } from '../dicom/stow';
+import { stowInstances, type StowInstance } from '../dicom/stow';
 import { searchStudies } from '../dicom/qido';
 import { deterministicUid } from '../dicom/uids';
 import { DicomError } from '../dicom/errors';
 import { volumeToNifti } from '../formats/nifti';
-import { JobFile } from './jobFile';
-import { loadModelDir, readManifest } from './nodeModel';
+import type { Volume } from '../volume/volume';
+import { JobFile, pacsKey, type JobItem } from './jobFile';
+import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
 import { pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
@@ -40,6 +47,7 @@ export interface GenerateCommand {
   readonly batchId?: string;
   readonly shard: { index: number; count: number };
   readonly threads?: number;
+  readonly device?: Device;
 }
 
 export function geometrySpec(
@@ -89,8 +97,18 @@ export async function runGenerate(
       : undefined);
   if (!jobPath)
     throw new UsageError('--job FILE is required with --stow and no --out (it makes the batch resumable)');
-  if (c.out) mkdirSync(c.out, { recursive: true });
-  const job = JobFile.open(jobPath, batchId, { ...request, shard: c.shard });
+  // A job file of another batch or shard is refused before anything is written or loaded.
+  if (existsSync(jobPath)) JobFile.open(jobPath, batchId, { ...request, shard: c.shard });
+  const model = await loadModelDir(c.modelDir, c.threads ?? 0, c.device ?? 'cpu');
+  let job: JobFile;
+  try {
+    mkdirSync(dirname(jobPath), { recursive: true });
+    if (c.out) mkdirSync(c.out, { recursive: true });
+    job = JobFile.open(jobPath, batchId, { ...request, shard: c.shard });
+  } catch (e) {
+    await model.release();
+    throw e;
+  }
   const mine = Array.from({ length: c.count }, (_, i) => i).filter(
     (i) => i % c.shard.count === c.shard.index,
   );
@@ -100,94 +118,169 @@ export async function runGenerate(
     of: c.count,
     shard: `${c.shard.index}/${c.shard.count}`,
     job: jobPath,
+    device: c.device ?? 'cpu',
   });
 
-  const model = await loadModelDir(c.modelDir, c.threads ?? 0);
+  const pacs = c.pacs ? pacsKey(c.pacs.url) : undefined;
   try {
     for (const index of mine) {
-      const done = job.done(index);
-      if (done) {
-        reporter.event('skipped', { index, studyInstanceUid: done.studyInstanceUid, reason: 'already done' });
+      const dir = c.out ? join(c.out, `item-${String(index).padStart(5, '0')}`) : undefined;
+      const needFiles = dir !== undefined && !job.hasFiles(index, dir);
+      const needStore = pacs !== undefined && !job.storedIn(index, pacs);
+      if (!needFiles && !needStore) {
+        reporter.event('skipped', {
+          index,
+          studyInstanceUid: job.item(index)?.studyInstanceUid,
+          reason: 'already done',
+        });
         continue;
       }
       const seed = deriveSeed(c.seed, 'batch', batchId, index);
-      const uid = (what: string) => deterministicUid(`geometry-ldm/batch/${batchId}/${index}/${what}`);
-      const r = await generate(
-        model,
-        { geometry: spec, seed, sampler: c.sampler, samples: 1 },
-        { signal, onProgress: (e) => reporter.progress(`item ${index}`, e) },
-      );
-      const volume = r.samples[0].volume;
-      const generation: GenerationParameters = {
-        grid: [...c.grid],
-        spacingMm: [...r.geometry.spacingMm],
-        fov: c.fov,
-        rotationDeg: [...c.rotationDeg],
-        seed: [c.seed, batchId, index],
-        sampler: c.sampler,
-        model: { name: manifest.name, version: manifest.version },
-        batchId,
-        item: index,
-      };
-      const built = buildSyntheticStudy(
-        {
-          volume,
-          generation,
-          patient: { kind: 'synthetic', id: `SYNTH-${batchId.slice(0, 8)}-${index}` },
-          uids: {
-            study: uid('study'),
-            series: uid('series'),
-            frameOfReference: uid('for'),
-            instance: (k) => uid(`sop/${k}`),
-          },
-        },
-        job.createdAt,
-      );
-      const { series } = built;
-      let written: string | undefined;
-      if (c.out) {
-        written = join(c.out, `item-${String(index).padStart(5, '0')}`);
-        mkdirSync(written, { recursive: true });
-        series.instances.forEach((inst, k) =>
-          writeFileSync(join(written as string, `${String(k + 1).padStart(4, '0')}.dcm`), inst.bytes),
+      // Only the PACS copy is missing and a folder still holds the files: store exactly those files.
+      const recorded = job.item(index);
+      const fromFiles = needFiles || !recorded ? undefined : recordedFiles(job, index);
+      let instances: readonly StowInstance[];
+      let ids: Pick<JobItem, 'studyInstanceUid' | 'seriesInstanceUid'>;
+      if (fromFiles && recorded) {
+        instances = fromFiles;
+        ids = recorded;
+      } else {
+        const built = await generateItem(
+          c,
+          spec,
+          manifest,
+          model,
+          batchId,
+          index,
+          seed,
+          job,
+          reporter,
+          signal,
         );
-        writeFileSync(`${written}.nii`, volumeToNifti(volume, `geometry-ldm synthetic ${batchId}/${index}`));
+        instances = built.series.instances;
+        ids = built.series;
+        if (dir && needFiles) {
+          mkdirSync(dir, { recursive: true });
+          instances.forEach((inst, k) =>
+            writeFileSync(join(dir, `${String(k + 1).padStart(4, '0')}.dcm`), inst.bytes),
+          );
+          writeFileSync(
+            `${dir}.nii`,
+            volumeToNifti(built.volume, `geometry-ldm synthetic ${batchId}/${index}`),
+          );
+        }
       }
-      let stored = false;
-      if (transport) {
-        const report = await stowInstances(transport, series.instances, {});
+      // Each destination is recorded as soon as it is complete (a failed STOW keeps the files' record).
+      const record = (where: Pick<JobItem, 'writtenTo' | 'storedTo'>) =>
+        job.record_({
+          index,
+          seed,
+          studyInstanceUid: ids.studyInstanceUid,
+          seriesInstanceUid: ids.seriesInstanceUid,
+          instances: instances.length,
+          ...where,
+        });
+      if (dir && needFiles) record({ writtenTo: [dir], storedTo: [] });
+      if (transport && needStore) {
+        const report = await stowInstances(transport, instances, {});
         if (report.notStored.length > 0 || !report.verified) {
           throw new DicomError(
             'partial-store',
-            `item ${index}: ${report.stored.length} of ${series.instances.length} instances stored; not stored: ${report.notStored
+            `item ${index}: ${report.stored.length} of ${instances.length} instances stored; not stored: ${report.notStored
               .slice(0, 3)
               .map((f) => `${f.sopInstanceUid} (${f.reason})`)
               .join(', ')}`,
           );
         }
-        stored = true;
       }
-      job.record_({
-        index,
-        seed,
-        studyInstanceUid: series.studyInstanceUid,
-        seriesInstanceUid: series.seriesInstanceUid,
-        instances: series.instances.length,
-        stored,
-        ...(written ? { written } : {}),
-      });
+      if (pacs && needStore) record({ writtenTo: [], storedTo: [pacs] });
       reporter.event('item', {
         index,
         seed,
-        studyInstanceUid: series.studyInstanceUid,
-        seriesInstanceUid: series.seriesInstanceUid,
-        instances: series.instances.length,
-        stored,
-        ...(written ? { out: written } : {}),
+        studyInstanceUid: ids.studyInstanceUid,
+        seriesInstanceUid: ids.seriesInstanceUid,
+        instances: instances.length,
+        stored: pacs !== undefined,
+        ...(dir ? { out: dir } : {}),
+        ...(fromFiles ? { from: 'files' } : {}),
       });
     }
   } finally {
     await model.release();
   }
   reporter.event('done', { batchId, shard: `${c.shard.index}/${c.shard.count}`, items: job.items().length });
+}
+
+/** The item's Part 10 files from a recorded folder, if one still holds all of them intact; else undefined. */
+function recordedFiles(job: JobFile, index: number): StowInstance[] | undefined {
+  const item = job.item(index);
+  if (!item) return undefined;
+  for (const dir of job.fileCopies(index)) {
+    try {
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.dcm'))
+        .sort()
+        .map((f) => ({ name: join(dir, f), bytes: new Uint8Array(readFileSync(join(dir, f))) }));
+      const { instances, repaired } = prepareImport(files, 'geometry-ldm-job');
+      if (
+        repaired.length === 0 &&
+        instances.length === item.instances &&
+        instances.every(
+          (x) =>
+            x.studyInstanceUid === item.studyInstanceUid && x.seriesInstanceUid === item.seriesInstanceUid,
+        )
+      )
+        return instances;
+    } catch {
+      // damaged or foreign files: try the next copy, else generate again
+    }
+  }
+  return undefined;
+}
+
+async function generateItem(
+  c: GenerateCommand,
+  spec: GenerationGeometrySpec,
+  manifest: ModelManifest,
+  model: LoadedModel,
+  batchId: string,
+  index: number,
+  seed: number,
+  job: JobFile,
+  reporter: Reporter,
+  signal: AbortSignal | undefined,
+): Promise<{ series: BuiltSeries; volume: Volume }> {
+  const uid = (what: string) => deterministicUid(`geometry-ldm/batch/${batchId}/${index}/${what}`);
+  const r = await generate(
+    model,
+    { geometry: spec, seed, sampler: c.sampler, samples: 1 },
+    { signal, onProgress: (e) => reporter.progress(`item ${index}`, e) },
+  );
+  const volume = r.samples[0].volume;
+  const generation: GenerationParameters = {
+    grid: [...c.grid],
+    spacingMm: [...r.geometry.spacingMm],
+    fov: c.fov,
+    rotationDeg: [...c.rotationDeg],
+    seed: [c.seed, batchId, index],
+    sampler: c.sampler,
+    model: { name: manifest.name, version: manifest.version },
+    batchId,
+    item: index,
+  };
+  const built = buildSyntheticStudy(
+    {
+      volume,
+      generation,
+      patient: { kind: 'synthetic', id: `SYNTH-${batchId.slice(0, 8)}-${index}` },
+      uids: {
+        study: uid('study'),
+        series: uid('series'),
+        frameOfReference: uid('for'),
+        instance: (k) => uid(`sop/${k}`),
+      },
+    },
+    job.createdAt,
+  );
+  return { series: built.series, volume };
 }

@@ -8,6 +8,7 @@ import { parseDims, parseFov, parsePositiveInt, parseRotation, parseShard, parse
 import { EXIT, UsageError, exitCodeFor } from './exitCodes';
 import { runGenerate } from './generateCommand';
 import { modelsInfo, modelsVerify } from './modelsCommand';
+import { parseDevice } from './nodeModel';
 import { createReporter } from './output';
 import { pacsConfig } from './pacs';
 import { runSuperResolve } from './superResolveCommand';
@@ -25,7 +26,8 @@ const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffu
         [--job FILE] [--batch-id ID] [--shard INDEX/COUNT]
   geometry-ldm models verify DIR | models info DIR
 
-Common: --json (JSON lines on stdout), --config FILE (PACS URL + credentials), --threads N.
+Common: --json (JSON lines on stdout), --config FILE (PACS URL + credentials), --threads N,
+        --device cpu|cuda (cuda: needs onnxruntime-node's CUDA provider; untested in this project).
 Credentials: GEOMETRY_LDM_PACS_USER / GEOMETRY_LDM_PACS_PASSWORD or GEOMETRY_LDM_PACS_TOKEN, or --config.
 Axes: x = columns (patient left), y = rows (posterior), z = slices (head); FOV in group units [0, 1].
 Exit codes: 0 ok, 2 bad input, 3 PACS error, 4 model error, 130 cancelled.`;
@@ -55,9 +57,19 @@ const OPTIONS = {
   'batch-id': { type: 'string' },
   shard: { type: 'string' },
   threads: { type: 'string' },
+  device: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** --job FILE; a `$(VAR)` left in it is a Kubernetes variable that did not expand (not in the container's env). */
+function jobPathArg(value: string): string {
+  if (/\$\(/.test(value))
+    throw new UsageError(
+      `--job ${value}: contains an unexpanded $(...) variable (declare it in the container's env)`,
+    );
+  return resolve(value);
+}
 
 export async function main(argv: string[], signal?: AbortSignal): Promise<number> {
   let parsed;
@@ -77,10 +89,12 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
     const [command, sub, dir] = positionals;
     const modelDir = resolve(v.model ?? DEFAULT_MODEL_DIR);
     const threads = v.threads === undefined ? 0 : parsePositiveInt(v.threads, '--threads', 1);
+    const device = parseDevice(v.device);
     if (command === 'models') {
       if (!dir || (sub !== 'verify' && sub !== 'info'))
         throw new UsageError('usage: geometry-ldm models verify|info DIR');
-      await (sub === 'verify' ? modelsVerify : modelsInfo)(dir, reporter);
+      if (sub === 'verify') await modelsVerify(dir, reporter, device);
+      else await modelsInfo(dir, reporter);
     } else if (command === 'generate') {
       if (!v.grid) throw new UsageError('--grid X,Y,Z is required');
       const sampler = v.sampler ?? 'ddim';
@@ -101,7 +115,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           modelDir,
           out: v.out ? resolve(v.out) : undefined,
           pacs: v.stow ? pacsConfig(v.pacs, v.config) : undefined,
-          jobPath: v.job ? resolve(v.job) : undefined,
+          jobPath: v.job ? jobPathArg(v.job) : undefined,
           batchId: v['batch-id'],
           shard: parseShard(
             v.shard ??
@@ -110,6 +124,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
                 : undefined),
           ),
           threads,
+          device,
         },
         reporter,
         signal,
@@ -133,6 +148,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           out: v.out ? resolve(v.out) : undefined,
           stow: Boolean(v.stow),
           threads,
+          device,
         },
         reporter,
         signal,

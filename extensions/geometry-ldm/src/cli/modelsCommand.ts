@@ -3,7 +3,7 @@ import { MODEL_PARTS, verifyModelFile } from '../model/manifest';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generate } from '../inference/generate';
-import { loadModelDir, readManifest } from './nodeModel';
+import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
 import { UsageError } from './exitCodes';
 
@@ -30,14 +30,14 @@ export async function modelsInfo(dir: string, reporter: Reporter): Promise<void>
 }
 
 /** Manifest schema, file sizes + sha256, then a smoke inference: the smallest supported grid, 2 DDIM steps. */
-export async function modelsVerify(dir: string, reporter: Reporter): Promise<void> {
+export async function modelsVerify(dir: string, reporter: Reporter, device: Device = 'cpu'): Promise<void> {
   const m = await readManifest(dir);
   for (const part of MODEL_PARTS) {
     const bytes = new Uint8Array(await readFile(join(resolve(dir), m.files[part].path)));
     await verifyModelFile(m, part, bytes);
     reporter.event('checksum', { part, path: m.files[part].path, sha256: m.files[part].sha256, ok: true });
   }
-  const model = await loadModelDir(dir);
+  const model = await loadModelDir(dir, 0, device);
   try {
     const started = Date.now();
     const r = await generate(model, {
@@ -47,7 +47,7 @@ export async function modelsVerify(dir: string, reporter: Reporter): Promise<voi
     });
     const data = r.samples[0].volume.data;
     if (!data.every(Number.isFinite)) throw new UsageError('smoke inference produced non-finite values');
-    reporter.event('smoke', { grid: m.grid.min, ms: Date.now() - started, ok: true });
+    reporter.event('smoke', { grid: m.grid.min, device, ms: Date.now() - started, ok: true });
   } finally {
     await model.release();
   }

@@ -11,7 +11,7 @@ import { superResolve } from '../inference/superResolve';
 import { planSuperResolutionTarget, type SuperResolutionTarget } from '../inference/superResolutionTarget';
 import { checkGrid } from '../model/manifest';
 import { volumeToNifti } from '../formats/nifti';
-import { loadModelDir, readManifest } from './nodeModel';
+import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
 import { pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
@@ -32,6 +32,7 @@ export interface SuperResolveCommand {
   readonly out?: string;
   readonly stow: boolean;
   readonly threads?: number;
+  readonly device?: Device;
 }
 
 export async function runSuperResolve(
@@ -67,7 +68,7 @@ export async function runSuperResolve(
   checkGrid(manifest, plan.padded.dims);
   reporter.event('plan', { source: read.volume.dims, target: plan.output.dims, modelGrid: plan.padded.dims });
 
-  const model = await loadModelDir(c.modelDir, c.threads ?? 0);
+  const model = await loadModelDir(c.modelDir, c.threads ?? 0, c.device ?? 'cpu');
   let r;
   try {
     r = await superResolve(model, read.volume, target, {
