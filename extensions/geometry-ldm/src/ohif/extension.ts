@@ -9,7 +9,9 @@
  * - commands: show a panel, the model card, the resolved configuration;
  * - toolbar: an evaluator that enables the "Super-resolve" button only on a
  *   CT viewport; the button itself is a default-scope customization the
- *   Synthesis mode references (OHIF 3.13's toolbar composition).
+ *   Synthesis mode references (OHIF 3.13's toolbar composition);
+ * - on every mode entry, a viewport overlay item that marks images this
+ *   product wrote "AI-generated — NOT FOR DIAGNOSTIC USE" (viewportOverlay.ts).
  */
 import type { ComponentType } from 'react';
 import { loadManifest } from '../model/manifest';
@@ -26,6 +28,7 @@ import {
 } from './ids';
 import { defineIslandElement, islandComponent, unmountIslands, type HostComponent } from './island';
 import type { CommandsManager, ServicesManager } from './ohifTypes';
+import { registerViewportOverlay } from './viewportOverlay';
 
 /** What the panels receive (the closure of getPanelModule). */
 export interface PanelDeps {
@@ -152,6 +155,11 @@ export function createExtension(options: ExtensionOptions) {
         throw e;
       }
       defineIslandElement();
+    },
+
+    /** Every mode entry (OHIF calls it for all registered extensions): the viewport warning overlay. */
+    onModeEnter({ servicesManager }: { servicesManager?: ServicesManager }): void {
+      registerViewportOverlay(servicesManager?.services.customizationService);
     },
 
     onModeExit(): void {

@@ -13,6 +13,9 @@
  * The container and its root outlive the element (OHIF's side panel unmounts
  * inactive tabs): switching tabs keeps form values and a running job's
  * progress. `unmountIslands()` (mode exit) releases them.
+ *
+ * Keyboard: Enter and Space on the panel's buttons are kept from OHIF's
+ * hotkeys (see keepActivationKeys), so the panels work by keyboard.
  */
 import { Component, createElement, type ComponentType, type ErrorInfo, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
@@ -66,6 +69,22 @@ class PanelErrorBoundary extends Component<{ name: string; children?: ReactNode 
   }
 }
 
+/**
+ * OHIF's hotkeys (Mousetrap on `document`) bind Enter ("acceptPreview") and
+ * prevent its default, which would stop Enter from pressing a focused panel
+ * button (Mousetrap ignores text fields, not buttons). Enter and Space on the
+ * panel's own buttons, disclosures and checkboxes therefore stay in the
+ * panel: they do not bubble past the island container to OHIF's listener.
+ * Every other key still reaches OHIF's hotkeys.
+ */
+const ACTIVATABLE = 'button, summary, a[href], [role="button"], input[type="checkbox"], input[type="radio"]';
+
+export function keepActivationKeys(e: Pick<KeyboardEvent, 'key' | 'target' | 'stopPropagation'>): void {
+  if (e.key !== 'Enter' && e.key !== ' ') return;
+  const target = e.target as { closest?: (selector: string) => unknown } | null;
+  if (typeof target?.closest === 'function' && target.closest(ACTIVATABLE)) e.stopPropagation();
+}
+
 function renderIsland(name: string, island: Island): void {
   island.root.render(createElement(PanelErrorBoundary, { name }, createElement(island.component)));
 }
@@ -83,6 +102,7 @@ function adopt(host: HTMLElement): void {
     const container = document.createElement('div');
     container.className = 'geometry-ldm-island';
     Object.assign(container.style, { flex: '1 1 auto', minHeight: '0', overflowY: 'auto' });
+    container.addEventListener('keydown', keepActivationKeys);
     island = { container, root: createRoot(container), component };
     islands.set(name, island);
     renderIsland(name, island);
