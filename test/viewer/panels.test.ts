@@ -7,23 +7,33 @@
  * been trained in this checkout) run by the real inference worker on the wasm
  * backend, in Debian's chromium.
  *
- * Super-resolve: configure a small target, run (progress, result), save; the
- * derived series appears in the study browser and in Orthanc (QIDO), and is
- * laid out next to the source. Every request the page makes goes to the
- * viewer's own origin. Generate: run, save as a synthetic study, which Orthanc
- * holds, the viewer shows, and the study browser lists when opened.
+ * Super-resolve: the model card and an approximate time estimate are in view
+ * from the start; configure a small target, measure this machine; drive the
+ * panel by keyboard alone (Tab, type, Enter on the run button, Space on
+ * Cancel) at OHIF's default panel width, seeing the ETA and the job stop with
+ * the panel back to idle; run (progress, result), save; the derived series
+ * appears in the study browser and in Orthanc (QIDO), is laid out next to the
+ * source and carries "NOT FOR DIAGNOSTIC USE" over its viewport. Every request
+ * of the browser context from its creation (page, its dedicated workers and
+ * any service worker: page load, model download, inference, STOW) goes to the
+ * viewer's own origin. A non-CT series added to the study is refused with an
+ * OHIF notification in plain words. Generate: a preview while sampling, cancel;
+ * run, save as a synthetic study, which Orthanc holds, the viewer shows with
+ * the warning overlay, and the study browser lists when opened.
  * Screenshots of each step go to test-artifacts/panels/.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
+import { OVERLAY_TEST_ID, OVERLAY_TEXT } from '../../extensions/geometry-ldm/src/ohif/viewportOverlay';
 import { launchChromium, type LaunchedBrowser } from '../support/browser';
 import { orthancTransport } from '../support/dicomweb';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { seedSeries, type SeededSeries } from '../support/seed';
 import { exportTinyModel, type ExportedModel } from '../support/tinyModel';
+import { NON_CT_DESCRIPTION, seedNonCtSeries } from './nonCtSeries';
 import { REPO, runScript, spawnViewerServer, type ServerProcess } from './stack';
 
 const ARTIFACTS = path.join(REPO, 'test-artifacts', 'panels');
@@ -36,9 +46,24 @@ let modelDir = '';
 let modelName = '';
 let server: ServerProcess;
 let browser: LaunchedBrowser;
+let context: BrowserContext;
 let page: Page;
-const requests: string[] = [];
+let manifestDefaults: { tStart: number };
+
+/** Every request of the browser context since its creation (pages, their workers, service workers). */
+interface RecordedRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly resourceType: string;
+  readonly fromServiceWorker: boolean;
+}
+const requests: RecordedRequest[] = [];
+/** Scripts of the dedicated and service workers the context started. */
+const workers: string[] = [];
 const consoleErrors: string[] = [];
+
+/** OHIF's default right panel width (3.13 ViewerLayout: rightPanelInitialExpandedWidth). */
+const OHIF_DEFAULT_PANEL_WIDTH = 280;
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
@@ -63,6 +88,80 @@ async function setNumber(panel: string, label: string, value: number | string): 
   await input.fill(String(value));
 }
 
+/** The focused element: its accessible label (label[for], aria-label or text) and whether it is in `panel`. */
+async function focused(panel: string): Promise<{ label: string; inPanel: boolean; tag: string }> {
+  return page.evaluate((testId) => {
+    const el = document.activeElement as HTMLElement | null;
+    if (!el || el === document.body) return { label: '', inPanel: false, tag: '' };
+    const byFor = el.id ? document.querySelector(`label[for="${CSS.escape(el.id)}"]`) : null;
+    const label = (byFor?.textContent ?? el.getAttribute('aria-label') ?? el.textContent ?? '').trim();
+    return { label, inPanel: !!el.closest(`[data-testid="${testId}"]`), tag: el.tagName.toLowerCase() };
+  }, panel);
+}
+
+/** Presses Tab (or Shift+Tab) until a control of `panel` labelled `label` has the focus. */
+async function tabTo(panel: string, label: string, options: { back?: boolean; max?: number } = {}) {
+  const key = options.back ? 'Shift+Tab' : 'Tab';
+  for (let n = 0; n < (options.max ?? 250); n++) {
+    await page.keyboard.press(key);
+    const f = await focused(panel);
+    if (f.inPanel && f.label === label) return f;
+  }
+  throw new Error(`"${label}" in ${panel} was not reached with ${key}`);
+}
+
+/** Replaces the focused number input's text by typing (select all, type). */
+async function typeInFocused(value: string): Promise<void> {
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(value);
+}
+
+/** The geometry of a locator's elements, and whether their text is cut (scrolling) or hidden. */
+async function boxes(locator: Locator) {
+  return locator.evaluateAll((els) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      const cs = getComputedStyle(e);
+      return {
+        x: r.x,
+        y: r.y,
+        width: r.width,
+        height: r.height,
+        text: (e.textContent ?? '').trim(),
+        cut: e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1,
+        shown: cs.visibility === 'visible' && cs.display !== 'none' && Number(cs.opacity) > 0.9,
+      };
+    }),
+  );
+}
+
+function inside(
+  b: { x: number; y: number; width: number; height: number },
+  c: { x: number; y: number; width: number; height: number },
+): boolean {
+  return b.x >= c.x && b.y >= c.y && b.x + b.width <= c.x + c.width && b.y + b.height <= c.y + c.height;
+}
+
+/** The warning overlays lying wholly inside the viewport `viewportId`. */
+async function warningOverlaysIn(viewportId: string) {
+  const vp = (await page.locator(`[data-viewport-uid="${viewportId}"]`).boundingBox())!;
+  return (await boxes(page.locator(`[data-testid="${OVERLAY_TEST_ID}"]`))).filter(
+    (b) => b.width > 0 && inside(b, vp),
+  );
+}
+
+/** A series description in OHIF's study browser (not elsewhere on the page, e.g. a viewport overlay). */
+function studyBrowserSeries(description: RegExp): Locator {
+  return page
+    .locator('[data-cy="studyBrowser-panel"] [data-cy="series-description-label"]')
+    .filter({ hasText: description });
+}
+
+function ownOrigin(url: string): boolean {
+  if (url.startsWith('data:') || url.startsWith('blob:')) return true;
+  return new URL(url).origin === new URL(server.url).origin;
+}
+
 beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gldm-panels-'));
@@ -77,8 +176,10 @@ beforeAll(async () => {
   const card = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')) as {
     name: string;
     version: string;
+    superResolution: { tStart: number };
   };
   modelName = `${card.name} ${card.version}`;
+  manifestDefaults = { tStart: card.superResolution.tStart };
   orthanc = await startOrthanc();
   seeded = await seedSeries(orthancTransport(orthanc), 'lung-pet-ct-dx-a0002');
   const bundlesDir = path.join(dir, 'bundles');
@@ -92,9 +193,21 @@ beforeAll(async () => {
     modelDir,
   });
   browser = await launchChromium();
-  const context = await browser.browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  context = await browser.browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  // Context-level, from before the first page exists: the page, its dedicated workers (inference
+  // engine, onnxruntime's wasm threads, OHIF's decoders; playwright-core reports their requests on
+  // the page and the context) and service workers (reported on the context only).
+  context.on('request', (r) =>
+    requests.push({
+      url: r.url(),
+      method: r.method(),
+      resourceType: r.resourceType(),
+      fromServiceWorker: r.serviceWorker() !== null,
+    }),
+  );
+  context.on('serviceworker', (w) => workers.push(w.url()));
+  context.on('page', (p) => p.on('worker', (w) => workers.push(w.url())));
   page = await context.newPage();
-  page.on('request', (r) => requests.push(r.url()));
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
@@ -120,7 +233,12 @@ describe('super-resolve panel in the viewer', () => {
     await p.waitFor({ timeout: 120000 });
     await p.getByText('512 × 512 × 30').waitFor({ timeout: 120000 });
     await p.getByText(/Backend: wasm \(CPU\)/).waitFor({ timeout: 120000 });
-    await p.getByText(`Model: ${modelName}`).waitFor();
+    // the model card: name, version and intended use in view without any interaction
+    await p.getByText(`Model: ${modelName}`).waitFor({ state: 'visible' });
+    const use = p.getByText('Intended use: research, not for diagnosis', { exact: true });
+    await use.waitFor({ state: 'visible' });
+    expect(await use.isVisible()).toBe(true);
+    expect(await p.getByText(`Model: ${modelName}`).isVisible()).toBe(true);
     await shot('sr-1-opened');
   }, 240000);
 
@@ -136,6 +254,15 @@ describe('super-resolve panel in the viewer', () => {
     await setNumber(panel, 'DDIM steps', 2);
     await setNumber(panel, 'Samples', 2);
     await p.getByText('32 × 32 × 32').first().waitFor();
+    // a time estimate for this backend before anything was measured, labelled approximate
+    const prior = p.getByText(/^roughly .+\(denoising .+\)$/);
+    await prior.waitFor();
+    expect(await prior.isVisible()).toBe(true);
+    const basis = p.getByTestId('geometry-ldm-prior-estimate');
+    expect(await basis.textContent()).toMatch(
+      /^Approximate \(not measured yet on this machine\): from .*recorded costs.* with wasm, \d threads?/,
+    );
+    await prior.scrollIntoViewIfNeeded();
     await shot('sr-2-configured');
   });
 
@@ -144,13 +271,82 @@ describe('super-resolve panel in the viewer', () => {
     await p.getByRole('button', { name: /Measure speed/ }).click();
     const time = p.getByText(/^about .+\(denoising .+\)$/);
     await time.waitFor({ timeout: 120000 });
+    // the measured time replaces the approximate one
+    expect(await p.getByText(/^roughly /).count()).toBe(0);
+    expect(await p.getByTestId('geometry-ldm-prior-estimate').count()).toBe(0);
+    await p.getByText(/^Time from a calibration on this machine/).waitFor();
     await time.scrollIntoViewIfNeeded();
     await shot('sr-2b-estimate');
   }, 180000);
 
-  it('runs with progress and shows the result in the panel', async () => {
-    requests.length = 0;
+  it('keyboard only, at OHIF’s default panel width: Tab to the settings, type, Enter runs, Space cancels (ETA shown, panel back to idle)', async () => {
     const p = page.locator(`[data-testid="${panel}"]`);
+    // the panel as OHIF lays it out by default (nobody resized it), with nothing cut off sideways
+    const width = (await p.boundingBox())!.width;
+    expect(width).toBeLessThanOrEqual(OHIF_DEFAULT_PANEL_WIDTH);
+    expect(width).toBeGreaterThan(OHIF_DEFAULT_PANEL_WIDTH - 40);
+    expect(await p.evaluate((el) => el.scrollWidth <= el.clientWidth + 1)).toBe(true);
+    // a long job on the same tiny grid: cycles and samples by fill, t and DDIM steps by keyboard
+    await setNumber(panel, 'Cycles', 5);
+    await setNumber(panel, 'Samples', 8);
+    await p.getByLabel('Series to super-resolve').focus();
+    expect((await focused(panel)).tag).toBe('select');
+    expect((await tabTo(panel, 'Noise level t')).tag).toBe('input');
+    await typeInFocused('999');
+    await tabTo(panel, 'DDIM steps');
+    await typeInFocused('999');
+    expect(await p.getByLabel('Noise level t', { exact: true }).inputValue()).toBe('999');
+    expect(await p.getByLabel('DDIM steps', { exact: true }).inputValue()).toBe('999');
+    expect((await tabTo(panel, 'Super-resolve')).tag).toBe('button');
+    await page.keyboard.press('Enter');
+    // running: stage, step and an ETA
+    const eta = p.getByRole('status').filter({ hasText: /^Denoising — step \d+ of \d+.* — about .+ left$/ });
+    await eta.waitFor({ timeout: 120000 });
+    await p.getByRole('progressbar').scrollIntoViewIfNeeded();
+    await shot('sr-2c-running-eta');
+    // Cancel, reached by keyboard (the disabled run button may have dropped the focus: search both ways)
+    await tabTo(panel, 'Cancel', { back: true }).catch(() => tabTo(panel, 'Cancel'));
+    await page.keyboard.press('Space');
+    await p
+      .getByRole('status')
+      .filter({ hasText: /^Cancelled$/ })
+      .waitFor({ timeout: 60000 });
+    // stopped and idle again: no Cancel, the run button and the settings usable
+    const run = p.getByRole('button', { name: 'Super-resolve', exact: true });
+    await page.waitForFunction(
+      (testId) => {
+        const root = document.querySelector(`[data-testid="${testId}"]`);
+        const b = Array.from(root?.querySelectorAll('button') ?? []).find(
+          (x) => x.textContent === 'Super-resolve',
+        );
+        return !!b && !b.disabled;
+      },
+      panel,
+      { timeout: 60000 },
+    );
+    expect(await run.isEnabled()).toBe(true);
+    expect(await p.getByRole('button', { name: 'Cancel', exact: true }).count()).toBe(0);
+    expect(await p.getByLabel('Cycles', { exact: true }).isEnabled()).toBe(true);
+    expect(await p.getByRole('img', { name: /Super-resolved \(mean\)/ }).count()).toBe(0);
+    await shot('sr-2d-cancelled');
+    // back to the small job for the run below
+    await setNumber(panel, 'Noise level t', manifestDefaults.tStart);
+    await setNumber(panel, 'DDIM steps', 2);
+    await setNumber(panel, 'Cycles', 1);
+    await setNumber(panel, 'Samples', 2);
+    await p.getByText('32 × 32 × 32').first().waitFor();
+  }, 240000);
+
+  it('runs with progress and shows the result in the panel', async () => {
+    const p = page.locator(`[data-testid="${panel}"]`);
+    // earlier notifications gone first (they would cover the progress in the screenshot)
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-sonner-toast]').length === 0,
+      undefined,
+      {
+        timeout: 60000,
+      },
+    );
     await p.getByRole('button', { name: 'Super-resolve', exact: true }).click();
     await p.getByRole('progressbar').waitFor();
     await p.getByRole('progressbar').scrollIntoViewIfNeeded();
@@ -168,9 +364,8 @@ describe('super-resolve panel in the viewer', () => {
     const saved = p.getByText(/^Saved: series /);
     await saved.waitFor({ timeout: 120000 });
     savedSeries = /series ([\d.]+)/.exec((await saved.textContent()) ?? '')![1];
-    // the study browser lists the new series without a reload
-    await page
-      .getByText(/AI super-resolution x4 z/)
+    // the study browser (its own element, not the viewport overlay) lists the new series without a reload
+    await studyBrowserSeries(/AI super-resolution x4 z/)
       .first()
       .waitFor({ timeout: 60000 });
     // Orthanc holds it (QIDO, directly, not through the viewer)
@@ -221,6 +416,11 @@ describe('super-resolve panel in the viewer', () => {
     expect(Math.abs(layers[0].voi!.lower + 160)).toBeLessThanOrEqual(1);
     expect(Math.abs(layers[0].voi!.upper - 240)).toBeLessThanOrEqual(1);
     expect(layers[1].colormap).toBe('hsv');
+    // "NOT FOR DIAGNOSTIC USE" over the result viewport, whole (not cut), and not over the source
+    const onResult = await warningOverlaysIn('geometryLdm-result');
+    expect(onResult).toHaveLength(1);
+    expect(onResult[0]).toMatchObject({ text: OVERLAY_TEXT, cut: false, shown: true });
+    expect(await warningOverlaysIn('geometryLdm-source')).toEqual([]);
     await shot('sr-5-saved-side-by-side');
   }, 240000);
 
@@ -259,19 +459,91 @@ describe('super-resolve panel in the viewer', () => {
     await shot('sr-6-synchronised-scroll');
   }, 60000);
 
-  it('every request of the super-resolution went to the viewer’s own origin', () => {
+  it('every request from the browser context’s creation to here (page load, model download, worker, STOW) went to the viewer’s own origin', () => {
     const origin = new URL(server.url).origin;
-    const foreign = requests.filter(
-      (u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin,
-    );
-    expect(requests.length).toBeGreaterThan(0);
-    expect(foreign).toEqual([]);
+    const urls = requests.map((r) => r.url);
+    // the record covers the whole super-resolution, workers included
+    expect(urls).toContain(`${origin}/synthesis?StudyInstanceUIDs=${seeded.studyInstanceUid}`);
+    expect(urls).toContain(`${origin}/app-config.js`);
+    for (const part of ['model.json', 'encoder.onnx', 'unet.onnx', 'decoder.onnx']) {
+      expect(urls).toContain(`${origin}/geometry-ldm/model/${part}`); // fetched by the inference worker
+    }
+    expect(urls.some((u) => u.startsWith(`${origin}/geometry-ldm/ort/`) && u.endsWith('.wasm'))).toBe(true);
+    expect(workers.some((w) => w.startsWith(`${origin}/geometry-ldm/bundles/`))).toBe(true);
+    expect(requests.some((r) => r.method === 'POST' && r.url.startsWith(`${origin}/dicom-web/studies`))).toBe(
+      true,
+    ); // STOW of the derived series
+    // and nothing went anywhere else
+    expect(requests.filter((r) => !ownOrigin(r.url))).toEqual([]);
+    expect(workers.filter((w) => !ownOrigin(w))).toEqual([]);
   });
+
+  it('a non-CT series of the study is refused with an OHIF notification in plain words', async () => {
+    await seedNonCtSeries(orthancTransport(orthanc), seeded.files[0].file);
+    await page.goto(`${server.url}/synthesis?StudyInstanceUIDs=${seeded.studyInstanceUid}`);
+    const p = page.locator(`[data-testid="${panel}"]`);
+    await p.getByText('512 × 512 × 30').waitFor({ timeout: 120000 });
+    const select = p.getByLabel('Series to super-resolve');
+    const mr = await select
+      .locator('option')
+      .filter({ hasText: NON_CT_DESCRIPTION })
+      .getAttribute('value', { timeout: 60000 });
+    await select.selectOption(mr!);
+    const toast = page.locator('[data-sonner-toast]').filter({ hasText: 'Not a CT series' });
+    await toast.waitFor({ timeout: 30000 });
+    expect(await toast.textContent()).toContain(
+      'This series cannot be used: the series is MR, not CT. Choose a CT image series.',
+    );
+    // the panel says so too, and does not offer to run
+    await p.getByText('the series is MR, not CT', { exact: true }).waitFor();
+    expect(await p.getByRole('button', { name: 'Super-resolve', exact: true }).isDisabled()).toBe(true);
+    await shot('sr-7-not-ct-notification');
+  }, 240000);
 });
 
 describe('generate panel in the viewer', () => {
   const panel = 'geometry-ldm-generate';
   let studyUid = '';
+
+  it('shows a preview of the estimate while sampling; Cancel stops the job', async () => {
+    await page.evaluate(() =>
+      (
+        window as unknown as {
+          services: { panelService: { activatePanel(id: string, force: boolean): void } };
+        }
+      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
+    );
+    const p = page.locator(`[data-testid="${panel}"]`);
+    await p.waitFor({ timeout: 60000 });
+    await setNumber(panel, 'Grid size (voxels): x', 32);
+    await setNumber(panel, 'Grid size (voxels): y', 32);
+    await setNumber(panel, 'Grid size (voxels): z', 40);
+    // long enough to look at (4 x 1000 steps on the tiny grid); previews every 250 steps
+    await setNumber(panel, 'Steps', 1000);
+    await setNumber(panel, 'Samples', 4);
+    await p.getByRole('button', { name: 'Generate', exact: true }).click();
+    const preview = p.getByRole('img', { name: 'Preview of the current estimate (middle slice)' });
+    await preview.waitFor({ timeout: 120000 });
+    // the preview is a drawn slice, not an empty canvas
+    const drawn = await preview.evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let lit = 0;
+      for (let q = 0; q < d.length; q += 4) if (d[q] + d[q + 1] + d[q + 2] > 0) lit++;
+      return { width: canvas.width, height: canvas.height, lit };
+    });
+    expect(drawn.width * drawn.height).toBeGreaterThan(0);
+    expect(drawn.lit).toBeGreaterThan(0);
+    await preview.scrollIntoViewIfNeeded();
+    await shot('gen-0-preview');
+    await p.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await p
+      .getByRole('status')
+      .filter({ hasText: /^Cancelled$/ })
+      .waitFor({ timeout: 60000 });
+    expect(await p.getByRole('button', { name: 'Cancel', exact: true }).count()).toBe(0);
+    expect(await preview.count()).toBe(0);
+  }, 240000);
 
   it('generates a small volume with progress and a result', async () => {
     await page.evaluate(() =>
@@ -321,10 +593,12 @@ describe('generate panel in the viewer', () => {
     expect(shown).toContain(studyUid);
     expect(vp.ids).toEqual(['geometryLdm-generated']);
     await page.waitForTimeout(2000);
+    const onGenerated = await warningOverlaysIn('geometryLdm-generated');
+    expect(onGenerated).toHaveLength(1);
+    expect(onGenerated[0]).toMatchObject({ text: OVERLAY_TEXT, cut: false, shown: true });
     await shot('gen-3-saved-shown');
     await page.goto(`${server.url}/synthesis?StudyInstanceUIDs=${studyUid}`);
-    await page
-      .getByText(/SYNTHETIC AI-generated CT/)
+    await studyBrowserSeries(/SYNTHETIC AI-generated CT/)
       .first()
       .waitFor({ timeout: 120000 });
     await shot('gen-4-synthetic-study');
@@ -332,5 +606,10 @@ describe('generate panel in the viewer', () => {
 
   it('no uncaught page errors', () => {
     expect(consoleErrors.filter((e) => e.startsWith('pageerror'))).toEqual([]);
+  });
+
+  it('every request of the whole session, generation included, went to the viewer’s own origin', () => {
+    expect(requests.filter((r) => !ownOrigin(r.url))).toEqual([]);
+    expect(workers.filter((w) => !ownOrigin(w))).toEqual([]);
   });
 });
