@@ -165,8 +165,21 @@ describe('generate', () => {
 
   it('stores synthetic studies that pass dciodvfy and QIDO finds', async () => {
     const out = join(work, 'gen-a');
+    // z: 31 voxel gaps x 4 mm = 124 mm = 0.42 of the demo model's 293.3 mm reference extent.
     const r = cli(
-      base(['--count', '2', '--seed', 'a', '--stow', '--out', out, '--rotate', 'z=20', '--fov', 'z=0.2:0.9']),
+      base([
+        '--count',
+        '2',
+        '--seed',
+        'a',
+        '--stow',
+        '--out',
+        out,
+        '--rotate',
+        'z=20',
+        '--fov',
+        'z=0.55:0.97',
+      ]),
     );
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
@@ -186,6 +199,27 @@ describe('generate', () => {
       expect(v.errors).toEqual([]);
     }
     expect(existsSync(`${dir}.nii`)).toBe(true);
+  });
+
+  it('refuses a --fov range that --grid x --spacing cannot span: one line naming a spacing that fits, nothing written', async () => {
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'fov-vs-spacing');
+    const r = cli(base(['--fov', 'z=0.2:0.9', '--stow', '--out', out]));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /--fov z=0.2:0.9 spans 205.31 mm \(of the model's 293.3 mm\) but 32 voxels at 4 mm span 124 mm: use --spacing 4,4,6.623/,
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(await orthancCounts(orthanc)).toEqual(before);
+    // The spacing it names does fit.
+    const spacing = /use --spacing (\S+),/.exec(r.stderr)?.[1] as string;
+    const ok = cli(
+      base(['--fov', 'z=0.2:0.9', '--out', out]).map((a, n, all) =>
+        all[n - 1] === '--spacing' ? spacing : a,
+      ),
+    );
+    expect(ok.code).toBe(0);
   });
 
   it('resumes a killed batch: exactly the requested count, no duplicates', async () => {

@@ -45,6 +45,16 @@ export function parseFov(values: readonly string[]): FovRanges {
   return fov;
 }
 
+/** Which axes have an explicit --fov (after parseFov accepted the values). */
+export function fovAxesGiven(values: readonly string[]): [boolean, boolean, boolean] {
+  const given: [boolean, boolean, boolean] = [false, false, false];
+  for (const v of values) {
+    const m = /^([xyzuvw])=/.exec(v.trim());
+    if (m) given[AXES[m[1]]] = true;
+  }
+  return given;
+}
+
 /** --rotate axis=deg (repeatable), degrees about the patient axes. */
 export function parseRotation(values: readonly string[]): Vec3 {
   const r = [0, 0, 0];

@@ -14,7 +14,7 @@ import type { Dims3, Vec3 } from '../geometry/conventions';
 import type { FovRanges, GenerationGeometrySpec } from '../geometry/generationGeometry';
 import { deriveSeed } from '../diffusion/rng';
 import { checkGrid, type ModelManifest } from '../model/manifest';
-import { generate } from '../inference/generate';
+import { generate, generationGroupSpace } from '../inference/generate';
 import type { SamplerSpec } from '../inference/sampler';
 import type { LoadedModel } from '../inference/modelSessions';
 import type { BuiltSeries } from '../dicom/ctImage';
@@ -36,6 +36,8 @@ export interface GenerateCommand {
   readonly grid: Dims3;
   readonly spacingMm?: Vec3;
   readonly fov: FovRanges;
+  /** Axes with an explicit --fov (the others keep [0, 1]). */
+  readonly fovGiven?: readonly boolean[];
   readonly rotationDeg: Vec3;
   readonly count: number;
   readonly seed: string;
@@ -50,21 +52,47 @@ export interface GenerateCommand {
   readonly device?: Device;
 }
 
+const AXIS = ['x', 'y', 'z'];
+
+function fmt(n: number): string {
+  return String(Number(n.toFixed(3)));
+}
+
+/**
+ * The geometry of a request. Without --spacing the FOV ranges set the spacing
+ * (`kind: 'fov'`). With --spacing the grid and spacing fix the extent, so a
+ * --fov range given on an axis must span the same length (voxel centres,
+ * within half a voxel; `extentMm` is the model's reference extent) and then
+ * places the grid there; any other combination is refused in one line with
+ * what would fit. Axes without --fov are centred.
+ */
 export function geometrySpec(
-  c: Pick<GenerateCommand, 'grid' | 'spacingMm' | 'fov' | 'rotationDeg'>,
+  c: Pick<GenerateCommand, 'grid' | 'spacingMm' | 'fov' | 'fovGiven' | 'rotationDeg'>,
+  extentMm: Vec3,
 ): GenerationGeometrySpec {
-  if (c.spacingMm) {
-    // With a spacing the FOV follows from grid x spacing; --fov ranges then only place its centre.
-    const centre = c.fov.map(([lo, hi]) => (lo + hi) / 2) as unknown as Vec3;
-    return {
-      kind: 'spacing',
-      dims: c.grid,
-      spacingMm: c.spacingMm,
-      fovCentre: centre,
-      rotationDeg: c.rotationDeg,
-    };
+  if (!c.spacingMm) return { kind: 'fov', dims: c.grid, fov: c.fov, rotationDeg: c.rotationDeg };
+  const spacing = c.spacingMm;
+  for (let a = 0; a < 3; a++) {
+    if (!c.fovGiven?.[a]) continue;
+    const [lo, hi] = c.fov[a];
+    const asked = (hi - lo) * extentMm[a];
+    const got = (c.grid[a] - 1) * spacing[a];
+    if (Math.abs(asked - got) > spacing[a] / 2) {
+      const fits = [...spacing.map(fmt)];
+      fits[a] = fmt(asked / (c.grid[a] - 1));
+      throw new UsageError(
+        `--fov ${AXIS[a]}=${lo}:${hi} spans ${fmt(asked)} mm (of the model's ${fmt(extentMm[a])} mm) but ${c.grid[a]} voxels at ${fmt(spacing[a])} mm span ${fmt(got)} mm: use --spacing ${fits.join(',')}, or leave out --spacing (the FOV then sets it)`,
+      );
+    }
   }
-  return { kind: 'fov', dims: c.grid, fov: c.fov, rotationDeg: c.rotationDeg };
+  const centre = c.fov.map(([lo, hi]) => (lo + hi) / 2) as unknown as Vec3;
+  return {
+    kind: 'spacing',
+    dims: c.grid,
+    spacingMm: spacing,
+    fovCentre: centre,
+    rotationDeg: c.rotationDeg,
+  };
 }
 
 export async function runGenerate(
@@ -74,7 +102,7 @@ export async function runGenerate(
 ): Promise<void> {
   if (!c.out && !c.pacs) throw new UsageError('give --out DIR or --stow (with --pacs URL)');
   const manifest = await readManifest(c.modelDir);
-  const spec = geometrySpec(c);
+  const spec = geometrySpec(c, generationGroupSpace(manifest).extentMm);
   checkGrid(manifest, c.grid); // before anything is written
   const request = {
     grid: c.grid,

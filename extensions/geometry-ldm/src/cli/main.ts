@@ -4,7 +4,15 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { parseDims, parseFov, parsePositiveInt, parseRotation, parseShard, parseVec3 } from './args';
+import {
+  fovAxesGiven,
+  parseDims,
+  parseFov,
+  parsePositiveInt,
+  parseRotation,
+  parseShard,
+  parseVec3,
+} from './args';
 import { EXIT, UsageError, exitCodeFor } from './exitCodes';
 import { runGenerate } from './generateCommand';
 import { modelsInfo, modelsVerify } from './modelsCommand';
@@ -105,6 +113,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           grid: parseDims(v.grid, '--grid'),
           spacingMm: v.spacing ? parseVec3(v.spacing, '--spacing', { positive: true }) : undefined,
           fov: parseFov(v.fov ?? []),
+          fovGiven: fovAxesGiven(v.fov ?? []),
           rotationDeg: parseRotation(v.rotate ?? []),
           count: parsePositiveInt(v.count, '--count', 1),
           seed: v.seed ?? '0',
