@@ -107,8 +107,9 @@ export async function buildBundles(options = {}) {
         target: 'es2022',
         conditions: e.conditions ?? [],
         // Emscripten codecs (Cornerstone's) `require('fs'/'path')` only on their Node code path: left
-        // as runtime requires that a browser never reaches.
-        external: ['fs', 'path'],
+        // as runtime requires that a browser never reaches. xhr2 is the dicomweb-client transport's
+        // XMLHttpRequest for Node only (a browser has its own).
+        external: ['fs', 'path', 'xhr2'],
         define: { 'process.env.NODE_ENV': '"production"' },
         minify,
         sourcemap: 'linked',

@@ -1,13 +1,16 @@
 /**
  * The panels' PACS I/O over the viewer's own DICOMweb root (same origin: the
  * server or nginx proxies to the PACS and adds its credentials; the browser
- * holds none). Reading uses the shared reader (readSeries: frames in their
+ * holds none). Requests go through dicomweb-client (the library OHIF's own
+ * DICOMweb data source uses) unless a `fetch` is injected (tests, or callers
+ * that want the plain-fetch transport). Reading uses the shared reader (readSeries: frames in their
  * stored transfer syntax, decoded here with the Cornerstone codecs whose wasm
  * the server serves under `codecWasmUrl`); writing uses the shared writers
  * (writeDerivedSeries, writeSyntheticStudy) and STOW with a verified report.
  */
 import { defaultCodecs } from '../dicom/codecs';
 import { readSeries, type ReadSeriesResult } from '../dicom/readSeries';
+import { createDicomwebClientTransport } from '../dicom/dicomwebClientTransport';
 import { createFetchTransport, type DicomwebTransport, type HeaderProvider } from '../dicom/transport';
 import { newUid } from '../dicom/uids';
 import {
@@ -30,6 +33,7 @@ export interface PacsOptions {
   readonly codecWasmUrl: string;
   /** Extra request headers (an OIDC token in deployments that use one; none locally). */
   readonly headers?: HeaderProvider;
+  /** Use the plain-fetch transport with this fetch instead of dicomweb-client. */
   readonly fetch?: typeof fetch;
 }
 
@@ -63,11 +67,10 @@ export interface Pacs {
 }
 
 export function createPacs(options: PacsOptions): Pacs {
-  const transport = createFetchTransport({
-    root: options.root,
-    ...(options.headers ? { headers: options.headers } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-  });
+  const headers = options.headers ? { headers: options.headers } : {};
+  const transport = options.fetch
+    ? createFetchTransport({ root: options.root, ...headers, fetch: options.fetch })
+    : createDicomwebClientTransport({ root: options.root, ...headers });
   const codecs = defaultCodecs({
     openjpeg: { wasmUrl: `${options.codecWasmUrl}openjpegwasm_decode.wasm` },
     charls: { wasmUrl: `${options.codecWasmUrl}charlswasm_decode.wasm` },

@@ -196,13 +196,15 @@ export function createEngineClient(workerFactory: () => WorkerLike): EngineClien
     async dispose() {
       if (disposed) return;
       disposed = true;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const done = new Promise<void>((resolve) => {
         disposeWaiter = resolve;
         // a worker that does not answer (hung, crashed) is terminated anyway
-        setTimeout(resolve, 5000);
+        timer = setTimeout(resolve, 5000);
       });
       worker.postMessage({ type: 'dispose' }, []);
       await done;
+      clearTimeout(timer);
       worker.terminate();
       rejectAll(new InferenceError('cancelled', 'the engine client was disposed'));
     },
