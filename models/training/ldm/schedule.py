@@ -3,6 +3,8 @@
 Scaled-linear betas: beta_t = linspace(sqrt(0.0015), sqrt(0.0195), T)^2.
 DDPM reverse variance sigma_t^2 = beta_t, no noise at the last step.
 DDIM eta = 0. alpha_bar_prev of the last step of any plan is 1.
+Every tensor made here follows the device of its inputs (CPU or CUDA); noise drawn
+with a torch.Generator is drawn on the generator's device, then moved.
 """
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ class Schedule:
                 'predictionType': 'epsilon'}
 
     def ab(self, t):
-        return torch.as_tensor(self.alpha_bar, dtype=torch.float32)[t]
+        """alpha_bar[t] (float32), on t's device (t: integer tensor)."""
+        t = torch.as_tensor(t)
+        return torch.as_tensor(self.alpha_bar, dtype=torch.float32, device=t.device)[t]
 
     def q_sample(self, z0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        ab = self.ab(t).view(-1, *([1] * (z0.dim() - 1)))
+        ab = self.ab(torch.as_tensor(t).to(z0.device)).to(z0.dtype).view(-1, *([1] * (z0.dim() - 1)))
         return ab.sqrt() * z0 + (1 - ab).sqrt() * eps
 
     def ddpm_step(self, z_t, t: int, eps_hat, generator=None):
@@ -37,7 +41,7 @@ class Schedule:
         mean = (z_t - beta / np.sqrt(1 - ab) * eps_hat) / np.sqrt(alpha)
         if t == 0:
             return mean
-        return mean + np.sqrt(beta) * torch.randn(z_t.shape, generator=generator)
+        return mean + np.sqrt(beta) * randn_like_on(z_t, generator)
 
     def leading_plan(self, steps: int):
         """diffusers 'leading' spacing: (arange(k) * (T // k)) descending (as diffusion/timesteps.ts)."""
@@ -55,13 +59,21 @@ class Schedule:
         return np.sqrt(ab_prev) * x0 + np.sqrt(1 - ab_prev) * eps_hat
 
 
+def randn_like_on(z: torch.Tensor, generator=None) -> torch.Tensor:
+    """Standard normal noise shaped like z, on z's device and dtype. With a generator the
+    draw happens on the generator's device (a CPU generator gives the same numbers for a
+    CPU or CUDA z), then moves to z's device."""
+    device = generator.device if generator is not None else z.device
+    return torch.randn(z.shape, generator=generator, device=device).to(device=z.device, dtype=z.dtype)
+
+
 @torch.no_grad()
 def ddim_sample(unet, sched: Schedule, z_T, coords, steps=50, t_start=None):
     plan = sched.leading_plan(steps) if t_start is None else sched.partial_plan(t_start, steps)
     z = z_T
     for n, t in enumerate(plan):
         t_prev = plan[n + 1] if n + 1 < len(plan) else -1
-        eps = unet(z, torch.full((z.shape[0],), float(t)), coords)
+        eps = unet(z, torch.full((z.shape[0],), float(t), device=z.device), coords)
         z = sched.ddim_step(z, t, t_prev, eps)
     return z
 
@@ -71,7 +83,7 @@ def super_resolve_latent(unet, sched: Schedule, z0, coords, t=100, cycles=5, ste
     """Emergent SR (method.md section 4) on an (already scaled) latent."""
     z = z0
     for _ in range(cycles):
-        eps = torch.randn(z.shape, generator=generator)
-        z = sched.q_sample(z, torch.full((z.shape[0],), t, dtype=torch.long), eps)
+        eps = randn_like_on(z, generator)
+        z = sched.q_sample(z, torch.full((z.shape[0],), t, dtype=torch.long, device=z.device), eps)
         z = ddim_sample(unet, sched, z, coords, steps=steps, t_start=t)
     return z

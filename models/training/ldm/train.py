@@ -7,7 +7,9 @@
 Options: --threads N (default 1), --checkpoint-dir DIR (overrides the config),
 --device cuda (PyTorch 2.x on a GPU), --data-root DIR (your own data: see README).
 Checkpoints: <checkpointDir>/{autoencoder,diffusion}/last.pt (+ log.jsonl).
-Resuming continues from last.pt with the optimizer, iteration, RNG and elapsed time.
+Resuming continues from last.pt with the optimizer, iteration, RNG and elapsed time
+(on CPU or CUDA: checkpoints load onto the CPU, the torch CPU RNG state and, when CUDA is
+in use, the CUDA RNG states are saved and restored separately).
 """
 from __future__ import annotations
 
@@ -104,6 +106,29 @@ def torch_load(path, map_location='cpu'):
     return torch.load(path, map_location=map_location)
 
 
+def rng_states(dev) -> dict:
+    """torch RNG states for a checkpoint: the CPU generator, plus every CUDA generator when
+    training on CUDA (both are CPU ByteTensors)."""
+    st = {'torch_rng': torch.get_rng_state()}
+    if torch.device(dev).type == 'cuda' and torch.cuda.is_available():
+        st['cuda_rng'] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def restore_rng_states(ck: dict) -> None:
+    """Inverse of rng_states. torch.set_rng_state / torch.cuda.set_rng_state_all only
+    accept CPU ByteTensors, so any state that was mapped to another device comes back
+    to the CPU first (a checkpoint loaded with map_location='cuda' would otherwise fail).
+    CUDA states are restored only where CUDA is available (a CUDA checkpoint can resume
+    on a CPU-only machine, without them)."""
+    torch.set_rng_state(ck['torch_rng'].cpu())
+    cuda = ck.get('cuda_rng')
+    if cuda is not None and torch.cuda.is_available():
+        cuda = [s.cpu() for s in cuda][: torch.cuda.device_count()]
+        for i, s in enumerate(cuda):
+            torch.cuda.set_rng_state(s, i)
+
+
 def save_atomic(obj, path):
     tmp = path + '.tmp'
     torch.save(obj, tmp)
@@ -137,7 +162,7 @@ def train_autoencoder(cfg, args):
     it, elapsed = 0, 0.0
     last = os.path.join(out, 'last.pt')
     if args.resume and os.path.exists(last):
-        ck = torch_load(last, map_location=dev)
+        ck = torch_load(last)  # CPU; load_state_dict copies onto the model's device
         model.load_state_dict(ck['model'])
         opt.load_state_dict(ck['opt'])
         if disc is not None and ck.get('disc'):
@@ -145,7 +170,7 @@ def train_autoencoder(cfg, args):
             d_opt.load_state_dict(ck['d_opt'])
         it, elapsed = ck['iter'], ck['elapsed']
         sampler.set_state(ck['sampler'])
-        torch.set_rng_state(ck['torch_rng'])
+        restore_rng_states(ck)
         log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min'})
     model.train()
     t0 = time.time() - elapsed
@@ -156,7 +181,7 @@ def train_autoencoder(cfg, args):
                      'disc': disc.state_dict() if disc is not None else None,
                      'd_opt': d_opt.state_dict() if d_opt is not None else None,
                      'iter': it, 'elapsed': time.time() - t0, 'sampler': sampler.state(),
-                     'torch_rng': torch.get_rng_state(), 'config': cfg}, last)
+                     **rng_states(dev), 'config': cfg}, last)
 
     stop = StopFlag()
     while it < a['max_iters'] and (time.time() - t0) < a['max_minutes'] * 60 and not stop.stop:
@@ -170,7 +195,7 @@ def train_autoencoder(cfg, args):
         l2 = l2_loss(recon, image)
         spec = spectral_loss(recon, image)
         loss = l2 + a['spectral_weight'] * spec + a['commitment'] * commit
-        adv = torch.zeros(())
+        adv = torch.zeros((), device=dev)
         use_adv = disc is not None and it >= a['adversarial_start']
         if use_adv:
             adv = hinge_g_loss(disc(recon))
@@ -223,6 +248,14 @@ def build_latent_cache(cfg, ae, sampler, dev, log):
     return buckets
 
 
+def noisy_batch(sched: Schedule, z0: torch.Tensor):
+    """One DDPM training draw: t ~ U{0..T-1}, eps ~ N(0, 1), z_t = q_sample(z0, t, eps),
+    all on z0's device (the model's)."""
+    t = torch.randint(0, sched.T, (z0.shape[0],), device=z0.device)
+    eps = torch.randn_like(z0)
+    return sched.q_sample(z0, t, eps), t, eps
+
+
 def train_diffusion(cfg, args):
     d = cfg['diffusion']
     out = ckpt_dir(cfg, args.checkpoint_dir, 'diffusion')
@@ -231,7 +264,7 @@ def train_diffusion(cfg, args):
     dev = torch.device(args.device)
     torch.manual_seed(cfg['seed'] + 1)
     ae = build_autoencoder(cfg).to(dev)
-    ae.load_state_dict(torch_load(ae_ck, map_location=dev)['model'])
+    ae.load_state_dict(torch_load(ae_ck)['model'])
     ae.eval()
     cache_path = os.path.join(out, 'latents.pt')
     if os.path.exists(cache_path):
@@ -253,20 +286,20 @@ def train_diffusion(cfg, args):
     it, elapsed = 0, 0.0
     last = os.path.join(out, 'last.pt')
     if args.resume and os.path.exists(last):
-        ck = torch_load(last, map_location=dev)
+        ck = torch_load(last)  # CPU; load_state_dict copies onto the model's device
         unet.load_state_dict(ck['model'])
         ema.load_state_dict(ck['ema'])
         opt.load_state_dict(ck['opt'])
         it, elapsed = ck['iter'], ck['elapsed']
         rng.bit_generator.state = ck['rng']
-        torch.set_rng_state(ck['torch_rng'])
+        restore_rng_states(ck)
         log({'info': f'resumed at iter {it}'})
     t0 = time.time() - elapsed
     acc, n_acc = 0.0, 0
 
     def checkpoint():
         save_atomic({'model': unet.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'iter': it,
-                     'elapsed': time.time() - t0, 'rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(),
+                     'elapsed': time.time() - t0, 'rng': rng.bit_generator.state, **rng_states(dev),
                      'latent_scale': latent_scale, 'config': cfg}, last)
 
     stop = StopFlag()
@@ -279,10 +312,8 @@ def train_diffusion(cfg, args):
         idx = torch.from_numpy(rng.integers(0, z_all.shape[0], d['batch_size']))
         z0 = (z_all[idx] * latent_scale).to(dev)
         coords = c_all[idx].to(dev)
-        t = torch.randint(0, sched.T, (z0.shape[0],))
-        eps = torch.randn_like(z0)
-        z_t = sched.q_sample(z0, t, eps)
-        loss = F.mse_loss(unet(z_t, t.float().to(dev), coords), eps)
+        z_t, t, eps = noisy_batch(sched, z0)
+        loss = F.mse_loss(unet(z_t, t.float(), coords), eps)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)

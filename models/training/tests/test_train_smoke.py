@@ -1,5 +1,7 @@
 """End to end on real data with the tiny config: autoencoder stage, resume, diffusion
-stage, export from the checkpoints (one command per step; checkpoints in a temp dir)."""
+stage, diffusion resume, export from the checkpoints (one command per step; checkpoints
+in a temp dir). Plus device handling of the training draws and of the RNG states in
+checkpoints (CPU here; the CUDA cases run where CUDA is available)."""
 import json
 import os
 import subprocess
@@ -10,7 +12,11 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAINING = os.path.dirname(HERE)
 sys.path.insert(0, TRAINING)
+import torch  # noqa: E402
+
 from ldm import data as D  # noqa: E402
+from ldm import train as T  # noqa: E402
+from ldm.schedule import Schedule, randn_like_on  # noqa: E402
 
 
 def run(*args):
@@ -35,11 +41,88 @@ class TrainSmokeTest(unittest.TestCase):
             self.assertEqual([i for i in iters if i is not None], [1, 2, 3])
             run('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--max-iters', '2')
             self.assertTrue(os.path.exists(os.path.join(ck, 'diffusion', 'latents.pt')))
+            saved = T.torch_load(os.path.join(ck, 'diffusion', 'last.pt'))
+            self.assertEqual(saved['iter'], 2)
+            log = run('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--resume',
+                      '--max-iters', '3')
+            self.assertIn('resumed at iter 2', log)
+            with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
+                recs = [json.loads(line) for line in f]
+            self.assertEqual([r['iter'] for r in recs if 'iter' in r], [1, 2, 3])
+            self.assertTrue(all(r['loss'] > 0 for r in recs if 'iter' in r))
+            resumed = T.torch_load(os.path.join(ck, 'diffusion', 'last.pt'))
+            self.assertEqual(resumed['iter'], 3)
+            self.assertEqual(resumed['latent_scale'], saved['latent_scale'])  # cache reused, not rebuilt
+            self.assertGreater(resumed['elapsed'], saved['elapsed'])
+            # the model trained on from the saved weights: one more Adam step changed them
+            self.assertEqual(int(resumed['opt']['state'][0]['step']), 3)
+            self.assertFalse(torch.equal(resumed['model']['out.weight'], saved['model']['out.weight']))
             run('ldm.export', '--config', cfg, '--checkpoint-dir', ck, '--out', out)
             with open(os.path.join(out, 'model.json')) as f:
                 man = json.load(f)
             self.assertEqual(sorted(man['files']), ['decoder', 'encoder', 'unet'])
             self.assertGreater(man['latent']['scale'], 0)
+
+
+class DeviceTest(unittest.TestCase):
+    """The training draws and schedule follow the model's device. PyTorch's 'meta' device
+    (shapes only, no data) stands in for CUDA on CPU-only machines: mixing it with CPU
+    tensors fails exactly as mixing CUDA and CPU tensors does."""
+
+    def devices(self):
+        return ['cpu', 'meta'] + (['cuda'] if torch.cuda.is_available() else [])
+
+    def test_noisy_batch_on_model_device(self):
+        sched = Schedule()
+        for dev in self.devices():
+            z0 = torch.zeros(3, 8, 2, 3, 4, device=dev)
+            z_t, t, eps = T.noisy_batch(sched, z0)
+            for x in (z_t, t, eps):
+                self.assertEqual(x.device.type, dev)
+            self.assertEqual(tuple(z_t.shape), (3, 8, 2, 3, 4))
+            self.assertEqual(t.dtype, torch.int64)
+
+    def test_q_sample_on_device_and_formula(self):
+        sched = Schedule()
+        for dev in self.devices():
+            z0 = torch.ones(2, 8, 1, 1, 1, device=dev)
+            t = torch.tensor([0, 999], device=dev)
+            self.assertEqual(sched.q_sample(z0, t, torch.zeros_like(z0)).device.type, dev)
+        # value check on CPU against the closed form sqrt(ab) z0 + sqrt(1 - ab) eps
+        z0, eps = torch.randn(2, 8, 1, 1, 2), torch.randn(2, 8, 1, 1, 2)
+        t = torch.tensor([10, 700])
+        ab = torch.tensor([float(sched.alpha_bar[10]), float(sched.alpha_bar[700])]).view(2, 1, 1, 1, 1)
+        expected = ab.sqrt() * z0 + (1 - ab).sqrt() * eps
+        self.assertLess(float((sched.q_sample(z0, t, eps) - expected).abs().max()), 1e-6)
+
+    def test_noise_with_cpu_generator_moves_to_z_device(self):
+        for dev in self.devices():
+            z = torch.zeros(1, 8, 2, 2, 2, device=dev)
+            self.assertEqual(randn_like_on(z, torch.Generator().manual_seed(0)).device.type, dev)
+        a = randn_like_on(torch.zeros(1, 8, 2, 2, 2), torch.Generator().manual_seed(3))
+        b = torch.randn((1, 8, 2, 2, 2), generator=torch.Generator().manual_seed(3))
+        self.assertTrue(torch.equal(a, b))
+
+    def test_rng_states_round_trip_through_checkpoint(self):
+        import tempfile as tf
+        dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+        torch.manual_seed(5)
+        if dev == 'cuda':
+            torch.cuda.manual_seed_all(5)
+        with tf.TemporaryDirectory() as d:
+            path = os.path.join(d, 'last.pt')
+            T.save_atomic(T.rng_states(dev), path)
+            self.assertEqual(T.torch_load(path)['torch_rng'].device.type, 'cpu')
+            expect_cpu = torch.rand(4)
+            expect_cuda = torch.rand(4, device='cuda') if dev == 'cuda' else None
+            torch.manual_seed(123)
+            # as a resume on the GPU used to load it: states mapped onto the training device
+            T.restore_rng_states(T.torch_load(path, map_location=dev))
+            self.assertTrue(torch.equal(torch.rand(4), expect_cpu))
+            if dev == 'cuda':
+                self.assertTrue(torch.equal(torch.rand(4, device='cuda'), expect_cuda))
+            else:
+                self.assertNotIn('cuda_rng', T.torch_load(path))
 
 
 if __name__ == '__main__':
