@@ -6,6 +6,12 @@
  * the schema, every file's sha256 and size as stated, and every ONNX output
  * equal to the golden outputs recorded from PyTorch at export time, with
  * onnxruntime-node and with onnxruntime-web (wasm backend, in Node).
+ * Golden cases: golden/golden.json (every part; its UNet latent is 2x2x3, so the
+ * bottleneck is 1x1x1 and attention sees one token) and golden/unet-attention.json
+ * (the UNet on a 12x16x20 latent: 2x2x3 = 12 bottleneck tokens, so the 8-head
+ * attention mixes tokens). For this committed model the second file was recorded
+ * from PyTorch modules rebuilt from configs/demo.json with the weights read back
+ * from the ONNX files (ldm/demo_golden.py, which first reproduces golden.json).
  * Tolerance: manifest.golden.toleranceAbs (1e-4 for fp32 weights; fp16-weight
  * exports record PyTorch outputs with the same fp16-rounded weights and use 2e-4).
  * LDM_MODEL_DIR overrides the directory (e.g. a fresh export).
@@ -23,7 +29,9 @@ import {
 } from '../extensions/geometry-ldm/src/model/manifest';
 import {
   checkGolden,
+  readAttentionGolden,
   readGolden,
+  type AttentionGoldenFile,
   type GoldenFile,
   type OrtLike,
   type SessionLike,
@@ -46,10 +54,12 @@ function dirBytes(dir: string): number {
 describe('committed demo model', () => {
   let manifest: ModelManifest;
   let golden: GoldenFile;
+  let attention: AttentionGoldenFile;
   beforeAll(() => {
     manifest = parseManifestText(readFileSync(join(DIR, 'model.json'), 'utf8'));
     if (!manifest.golden) throw new Error('manifest has no golden outputs');
     golden = readGolden(join(DIR, manifest.golden.path));
+    attention = readAttentionGolden(join(DIR, 'golden', 'unet-attention.json'));
   });
 
   it('is for research, names its held-out scan, and states its contract', () => {
@@ -106,6 +116,30 @@ describe('committed demo model', () => {
     });
   }
 
+  it('unet: onnxruntime-node reproduces PyTorch on a multi-token bottleneck (attention mixes tokens)', async () => {
+    expect(attention.bottleneckTokens).toBeGreaterThan(1);
+    expect(attention.bottleneckDims.reduce((a, b) => a * b, 1)).toBe(attention.bottleneckTokens);
+    expect(attention.attentionHeads).toBe(8);
+    expect(attention.unet.inputs.z_t.shape.slice(2)).toEqual(attention.latentDims);
+    // eps would move this much if tokens did not attend to each other: far beyond the tolerance
+    expect(attention.maxAbsDiffSelfOnlyAttention).toBeGreaterThan(100 * manifest.golden!.toleranceAbs);
+    const session = await ortNode.InferenceSession.create(readFileSync(join(DIR, manifest.files.unet.path)), {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
+    const report = await checkGolden(
+      ortNode as unknown as OrtLike,
+      session as unknown as SessionLike,
+      attention.unet,
+    );
+    expect(Object.keys(report)).toEqual(['eps']);
+    for (const r of Object.values(report)) {
+      expect(r.dims).toEqual(r.expectedDims);
+      expect(r.maxAbs).toBeGreaterThan(0);
+      expect(r.maxAbsDiff).toBeLessThan(manifest.golden!.toleranceAbs);
+    }
+  });
+
   it('onnxruntime-web (wasm backend, in Node) reproduces the PyTorch golden outputs', () => {
     // a child process: jest's VM cannot do the dynamic import() of ort-web's wasm glue
     const r = spawnSync(process.execPath, [join(__dirname, 'training', 'ortWebGolden.mjs'), DIR], {
@@ -116,8 +150,8 @@ describe('committed demo model', () => {
       string,
       Record<string, { maxAbsDiff: number; dims: number[]; expectedDims: number[] }>
     >;
-    expect(Object.keys(report).sort()).toEqual(['decoder', 'encoder', 'unet']);
-    for (const part of MODEL_PARTS) {
+    expect(Object.keys(report).sort()).toEqual(['decoder', 'encoder', 'unet', 'unetAttention']);
+    for (const part of [...MODEL_PARTS, 'unetAttention']) {
       for (const out of Object.values(report[part])) {
         expect(out.dims).toEqual(out.expectedDims);
         expect(out.maxAbsDiff).toBeLessThan(manifest.golden!.toleranceAbs);

@@ -4,8 +4,12 @@
 /**
  * Acceptance: the committed export code exports a tiny random-weight model
  * (in a temp dir, by spawning Python) and onnxruntime-node reproduces
- * PyTorch's outputs on fixed inputs within 1e-4. Skipped (with a warning)
- * only when Debian's python3 with torch is not available.
+ * PyTorch's outputs on fixed inputs within 1e-4: every part on the small golden
+ * grid, and the UNet on a latent grid whose bottleneck has 12 tokens (so the
+ * 8-head self-attention mixes tokens; the small grid's bottleneck is 1x1x1).
+ * The same export with fp16-stored weights is checked within the tolerance its
+ * manifest states (2e-4; PyTorch ran with the same fp16-rounded weights).
+ * Skipped (with a warning) only when Debian's python3 with torch is not available.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,25 +17,42 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseManifestText } from '../../extensions/geometry-ldm/src/model/manifest';
-import { checkGolden, readGolden, type GoldenFile } from './goldenCheck';
+import {
+  checkGolden,
+  readAttentionGolden,
+  readGolden,
+  type AttentionGoldenFile,
+  type GoldenFile,
+} from './goldenCheck';
 import { pythonWithTorch } from './pythonEnv';
 
 const python = pythonWithTorch();
 const maybe = python ? describe : describe.skip;
 if (!python) console.warn('exportOnnx.test: no python3 with torch; ONNX export test skipped');
 
+function exportTiny(extraArgs: string[] = []): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ldm-export-'));
+  const r = spawnSync(python as string, ['-m', 'ldm.export', '--tiny', '--out', dir, ...extraArgs], {
+    cwd: __dirname,
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  if (r.status !== 0) throw new Error(`export failed: ${r.stderr}`);
+  return dir;
+}
+
+async function session(path: string): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+}
+
 maybe('tiny random-weight export: ONNX (onnxruntime-node) vs PyTorch', () => {
   let dir = '';
   let golden: GoldenFile;
+  let attention: AttentionGoldenFile;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ldm-export-'));
-    const r = spawnSync(python as string, ['-m', 'ldm.export', '--tiny', '--out', dir], {
-      cwd: __dirname,
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-    });
-    if (r.status !== 0) throw new Error(`export failed: ${r.stderr}`);
+    dir = exportTiny();
     golden = readGolden(join(dir, 'golden', 'golden.json'));
+    attention = readAttentionGolden(join(dir, 'golden', 'unet-attention.json'));
   }, 120000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -51,6 +72,23 @@ maybe('tiny random-weight export: ONNX (onnxruntime-node) vs PyTorch', () => {
       }
     });
   }
+
+  it('unet with a multi-token bottleneck (attention mixes 12 tokens) matches PyTorch within 1e-4', async () => {
+    expect(attention.latentDims).toEqual([12, 16, 20]);
+    expect(attention.bottleneckDims).toEqual([2, 2, 3]);
+    expect(attention.bottleneckTokens).toBe(12);
+    expect(attention.attentionHeads).toBe(8);
+    expect(attention.unet.inputs.z_t.shape).toEqual([2, 8, 12, 16, 20]);
+    // the recorded eps depends on the tokens attending to each other, far beyond the tolerance
+    expect(attention.maxAbsDiffSelfOnlyAttention).toBeGreaterThan(100 * 1e-4);
+    const report = await checkGolden(ort, await session(join(dir, 'unet.onnx')), attention.unet);
+    expect(Object.keys(report)).toEqual(['eps']);
+    for (const r of Object.values(report)) {
+      expect(r.dims).toEqual(r.expectedDims);
+      expect(r.maxAbs).toBeGreaterThan(0);
+      expect(r.maxAbsDiff).toBeLessThan(1e-4);
+    }
+  });
 
   it('decoder has no ConvTranspose, and the manifest lists the files', () => {
     const bytes = readFileSync(join(dir, 'decoder.onnx'));
@@ -72,5 +110,41 @@ maybe('tiny random-weight export: ONNX (onnxruntime-node) vs PyTorch', () => {
     const c = new ort.Tensor('float32', new Float32Array(3 * 5 * 3 * 7).fill(0.5), [1, 3, 5, 3, 7]);
     const eps = await unet.run({ z_t: z, t, coords: c });
     expect(eps.eps.dims).toEqual([1, 8, 5, 3, 7]);
+  });
+});
+
+maybe('tiny random-weight export with fp16 weights: ONNX (onnxruntime-node) vs PyTorch', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = exportTiny(['--fp16']);
+  }, 120000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('manifest states fp16 weights and the 2e-4 tolerance', () => {
+    const manifest = parseManifestText(readFileSync(join(dir, 'model.json'), 'utf8'));
+    for (const part of ['encoder', 'decoder', 'unet'] as const)
+      expect(manifest.files[part].weights).toBe('float16');
+    expect(manifest.golden?.toleranceAbs).toBe(2e-4);
+  });
+
+  it('every part and the multi-token UNet case match PyTorch (fp16-rounded weights) within 2e-4', async () => {
+    const golden = readGolden(join(dir, 'golden', 'golden.json'));
+    const attention = readAttentionGolden(join(dir, 'golden', 'unet-attention.json'));
+    const cases = [
+      ['encoder', golden.encoder],
+      ['decoder', golden.decoder],
+      ['unet', golden.unet],
+      ['unet', attention.unet],
+    ] as const;
+    for (const [part, c] of cases) {
+      const report = await checkGolden(ort, await session(join(dir, `${part}.onnx`)), c);
+      for (const r of Object.values(report)) {
+        expect(r.dims).toEqual(r.expectedDims);
+        expect(r.maxAbs).toBeGreaterThan(0);
+        expect(r.maxAbsDiff).toBeLessThan(2e-4);
+      }
+    }
   });
 });

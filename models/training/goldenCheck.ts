@@ -27,6 +27,26 @@ export function readGolden(path: string): GoldenFile {
   return JSON.parse(readFileSync(path, 'utf8')) as GoldenFile;
 }
 
+/**
+ * golden/unet-attention.json: the UNet on a latent grid whose bottleneck has
+ * several tokens (export.py attention_golden), so the attention really mixes.
+ */
+export interface AttentionGoldenFile {
+  dims: [number, number, number];
+  indexToGroup: number[];
+  latentDims: [number, number, number];
+  bottleneckDims: [number, number, number];
+  bottleneckTokens: number;
+  attentionHeads: number;
+  /** max |eps - eps with every token attending only to itself| (PyTorch) */
+  maxAbsDiffSelfOnlyAttention: number;
+  unet: GoldenCase;
+}
+
+export function readAttentionGolden(path: string): AttentionGoldenFile {
+  return JSON.parse(readFileSync(path, 'utf8')) as AttentionGoldenFile;
+}
+
 export function decodeTensor(t: GoldenTensor): Float32Array {
   const bytes = Buffer.from(t.base64, 'base64');
   const out = new Float32Array(bytes.length / 4);

@@ -1,9 +1,10 @@
 // Runs a model directory's golden inputs through onnxruntime-web (wasm backend)
-// in plain Node and prints a JSON report: { part: { output: { maxAbsDiff, dims,
-// expectedDims, maxAbs } } }. Used by models/demoModel.test.ts (a child process,
+// in plain Node and prints a JSON report: { case: { output: { maxAbsDiff, dims,
+// expectedDims, maxAbs } } }, cases encoder, decoder, unet (golden/golden.json)
+// and unetAttention (golden/unet-attention.json: multi-token bottleneck), when present. Used by models/demoModel.test.ts (a child process,
 // because jest's VM cannot do the dynamic import() that ort-web's wasm glue needs).
 //   node models/training/ortWebGolden.mjs <model dir>
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +17,14 @@ ort.env.wasm.wasmPaths = pathToFileURL(dirname(require.resolve('onnxruntime-web'
 const dir = process.argv[2];
 const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
 const golden = JSON.parse(readFileSync(join(dir, manifest.golden.path), 'utf8'));
+const attentionPath = join(dir, 'golden', 'unet-attention.json');
+const cases = [
+  ['encoder', 'encoder', golden.encoder],
+  ['decoder', 'decoder', golden.decoder],
+  ['unet', 'unet', golden.unet],
+];
+if (existsSync(attentionPath))
+  cases.push(['unetAttention', 'unet', JSON.parse(readFileSync(attentionPath, 'utf8')).unet]);
 
 function decode(t) {
   const b = Buffer.from(t.base64, 'base64');
@@ -26,15 +35,15 @@ function decode(t) {
 }
 
 const report = {};
-for (const part of ['encoder', 'decoder', 'unet']) {
+for (const [key, part, c] of cases) {
   const bytes = new Uint8Array(readFileSync(join(dir, manifest.files[part].path)));
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
   const feeds = {};
-  for (const [name, t] of Object.entries(golden[part].inputs))
+  for (const [name, t] of Object.entries(c.inputs))
     feeds[name] = new ort.Tensor('float32', decode(t), t.shape);
   const results = await session.run(feeds);
-  report[part] = {};
-  for (const [name, t] of Object.entries(golden[part].outputs)) {
+  report[key] = {};
+  for (const [name, t] of Object.entries(c.outputs)) {
     const exp = decode(t);
     const got = results[name];
     let m = got.data.length === exp.length ? 0 : Infinity;
@@ -44,7 +53,7 @@ for (const part of ['encoder', 'decoder', 'unet']) {
         m = Math.max(m, Math.abs(got.data[n] - exp[n]));
         maxAbs = Math.max(maxAbs, Math.abs(exp[n]));
       }
-    report[part][name] = { maxAbsDiff: m, dims: [...got.dims], expectedDims: t.shape, maxAbs };
+    report[key][name] = { maxAbsDiff: m, dims: [...got.dims], expectedDims: t.shape, maxAbs };
   }
   await session.release();
 }

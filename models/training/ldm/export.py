@@ -1,6 +1,9 @@
 """Export the autoencoder and UNet to ONNX (opset 17, dynamic B/D/H/W) and write
 model.json (the contract, models/schema/model.schema.json) with sha256 + byte
-sizes, and golden inputs/outputs recorded from PyTorch for the TypeScript tests.
+sizes, and golden inputs/outputs recorded from PyTorch for the TypeScript tests:
+golden/golden.json (every part on a small grid) and golden/unet-attention.json (the UNet on
+a latent grid whose bottleneck has several tokens, so that the 8-head self-attention mixes
+tokens; on golden.json's grid the bottleneck is 1x1x1 and softmax sees a single token).
 
     /usr/bin/python3 -m ldm.export --config configs/demo.json --out ../geometry-ldm-demo \
         [--manifest-extra card.json] [--fp16] [--ae-checkpoint CKPT] [--unet-checkpoint CKPT]
@@ -95,6 +98,79 @@ def golden_inputs(dims=(24, 16, 16), seed=1234):
     lat_coords = np.repeat(G.latent_conditioning(r.dims, r.index_to_group)[None], 2, axis=0)
     return {'dims': list(r.dims), 'indexToGroup': G.to_list(r.index_to_group), 'image': image, 'coords': coords,
             'z_t': z_t, 't': t, 'latentCoords': lat_coords}
+
+
+# UNet golden case with a multi-token bottleneck: latent [d, h, w] = [12, 16, 20] (image grid
+# [nx, ny, nz] = [160, 128, 96]) -> three ceil-halvings -> bottleneck [2, 2, 3] = 12 tokens.
+ATTENTION_LATENT_DHW = (12, 16, 20)
+ATTENTION_GOLDEN_PATH = 'golden/unet-attention.json'
+
+
+def bottleneck_dims(latent_dhw, levels=3):
+    """The UNet's bottleneck grid: Conv3d(k3, s2, p1) `levels` times, i.e. ceil(n / 2) each."""
+    out = list(latent_dhw)
+    for _ in range(levels):
+        out = [(n + 1) // 2 for n in out]
+    return out
+
+
+def attention_golden_inputs(latent_dhw=ATTENTION_LATENT_DHW, seed=4321):
+    """z_t [2, 8, d, h, w], t [2], latent coordinate channels of a rotated partial-FOV grid."""
+    d, h, w = latent_dhw
+    gs = G.GroupSpace('scan-extent', np.zeros(3), np.array([350.0, 300.0, 400.0]))
+    r = G.resolve_geometry({'kind': 'fov', 'dims': [8 * w, 8 * h, 8 * d],
+                            'fov': [[0.05, 0.95], [0.1, 0.85], [0.2, 1.0]], 'rotationDeg': [5, -3, 25]}, gs)
+    lc = G.latent_conditioning(r.dims, r.index_to_group)[None]
+    assert lc.shape[2:] == (d, h, w), lc.shape
+    rng = np.random.default_rng(seed)
+    z_t = rng.standard_normal((2, 8, d, h, w)).astype(np.float32)
+    t = np.array([640.0, 12.0], dtype=np.float32)
+    return {'dims': list(r.dims), 'indexToGroup': G.to_list(r.index_to_group), 'z_t': z_t, 't': t,
+            'coords': np.repeat(lc, 2, axis=0).astype(np.float32)}
+
+
+class _SelfOnlyAttention(torch.nn.Module):
+    """The bottleneck attention with every token attending only to itself (what a 1x1x1
+    bottleneck computes): x + out(v). Used only to show the golden case depends on mixing."""
+
+    def __init__(self, attn):
+        super().__init__()
+        self.a = attn
+
+    def forward(self, x):
+        b, _, d, h, w = x.shape
+        v = self.a.qkv(self.a.norm(x)).reshape(b, 3, self.a.ch, d, h, w)[:, 2]
+        return x + self.a.out(v)
+
+
+@torch.no_grad()
+def attention_golden(unet: UNet3d, latent_dhw=ATTENTION_LATENT_DHW) -> dict:
+    """Golden UNet case on a multi-token bottleneck, outputs from PyTorch (unet as given)."""
+    import copy
+    unet.eval()
+    gi = attention_golden_inputs(latent_dhw)
+    z_t, t, lc = torch.from_numpy(gi['z_t']), torch.from_numpy(gi['t']), torch.from_numpy(gi['coords'])
+    eps = unet(z_t, t, lc)
+    self_only = copy.deepcopy(unet)
+    self_only.attn = _SelfOnlyAttention(self_only.attn)
+    eps_self = self_only(z_t, t, lc)
+    bn = bottleneck_dims(latent_dhw)
+    return {
+        'description': 'UNet inputs and PyTorch outputs on a latent grid whose bottleneck has several tokens '
+                       '(ldm/export.py attention_golden); little-endian float32, base64',
+        'dims': gi['dims'], 'indexToGroup': gi['indexToGroup'],
+        'latentDims': list(latent_dhw), 'bottleneckDims': bn, 'bottleneckTokens': int(np.prod(bn)),
+        'attentionHeads': int(unet.attn.heads),
+        # how far eps moves when tokens stop attending to each other: the case checks mixing
+        'maxAbsDiffSelfOnlyAttention': float((eps - eps_self).abs().max()),
+        'unet': {'inputs': {'z_t': b64(z_t), 't': b64(t), 'coords': b64(lc)}, 'outputs': {'eps': b64(eps)}},
+    }
+
+
+def write_json(obj, path):
+    with open(path, 'w') as f:
+        json.dump(obj, f)
+        f.write('\n')
 
 
 IO = {
@@ -194,9 +270,8 @@ def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, lat
         'unet': {'inputs': {'z_t': b64(z_t), 't': b64(t), 'coords': b64(lc)}, 'outputs': {'eps': b64(eps)}},
     }
     gpath = os.path.join(out_dir, 'golden', 'golden.json')
-    with open(gpath, 'w') as f:
-        json.dump(golden, f)
-        f.write('\n')
+    write_json(golden, gpath)
+    write_json(attention_golden(unet_g), os.path.join(out_dir, ATTENTION_GOLDEN_PATH))
     files = {}
     for k, p in paths.items():
         files[k] = {'path': os.path.basename(p), 'sha256': sha256(p), 'bytes': os.path.getsize(p),

@@ -1,5 +1,6 @@
 """Export of a tiny random-weight model: valid ONNX at opset 17, dynamic axes,
-no ConvTranspose anywhere (onnxruntime-web WebGPU), optional fp16 weights.
+no ConvTranspose anywhere (onnxruntime-web WebGPU), optional fp16 weights, and a
+UNet golden case whose bottleneck has several tokens.
 (ONNX-vs-PyTorch numbers are checked with onnxruntime in models/training/exportOnnx.test.ts.)"""
 import json
 import os
@@ -59,6 +60,22 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(man['files'][part]['bytes'], os.path.getsize(p))
             self.assertEqual(man['files'][part]['sha256'], E.sha256(p))
         self.assertEqual(man['golden']['toleranceAbs'], 1e-4)
+
+    def test_attention_golden_has_a_multi_token_bottleneck(self):
+        with open(os.path.join(self.tmp.name, E.ATTENTION_GOLDEN_PATH)) as f:
+            g = json.load(f)
+        self.assertEqual(g['unet']['inputs']['z_t']['shape'], [2, 8, 12, 16, 20])
+        self.assertEqual(g['unet']['outputs']['eps']['shape'], [2, 8, 12, 16, 20])
+        # the bottleneck grid the attention really sees (forward hook), not the formula
+        _, unet = E.tiny_models(0)
+        seen = []
+        unet.attn.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[2:])))
+        with torch.no_grad():
+            unet(torch.zeros(2, 8, 12, 16, 20), torch.zeros(2), torch.zeros(2, 3, 12, 16, 20))
+        self.assertEqual(seen, [tuple(g['bottleneckDims'])])
+        self.assertEqual(g['bottleneckTokens'], 12)
+        self.assertEqual(E.bottleneck_dims((2, 2, 3)), [1, 1, 1])  # golden.json's UNet case: one token
+        self.assertGreater(g['maxAbsDiffSelfOnlyAttention'], 1e-2)
 
     def test_fp16_weights_smaller(self):
         a = os.path.getsize(os.path.join(self.tmp.name, 'unet.onnx'))
