@@ -9,7 +9,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ldm.losses import spectral_loss  # noqa: E402
 from ldm.schedule import Schedule, ddim_sample, super_resolve_latent  # noqa: E402
-from ldm.unet import UNet3d  # noqa: E402
+from ldm.unet import SelfAttention3d, UNet3d  # noqa: E402
 from ldm.vqgan import VQAutoencoder, VectorQuantizerEMA  # noqa: E402
 
 torch.set_num_threads(1)
@@ -43,6 +43,44 @@ class ArchitectureTest(unittest.TestCase):
         q, commit, _ = vq(z)
         q.sum().backward()
         self.assertTrue(torch.allclose(z.grad, torch.ones_like(z)))
+
+    def test_unet_three_levels_and_8_head_bottleneck_attention(self):
+        unet = UNet3d(widths=(8, 16, 32), heads=8).eval()
+        self.assertEqual(len(unet.down_blocks), 3)
+        self.assertEqual(len(unet.up_blocks), 3)
+        self.assertEqual([m.stride for m in unet.downs], [(2, 2, 2)] * 3)
+        self.assertEqual([b[0].c2.out_channels for b in unet.down_blocks], [8, 16, 32])
+        self.assertEqual(unet.attn.heads, 8)
+        self.assertEqual(sum(isinstance(m, SelfAttention3d) for m in unet.modules()), 1)
+        # the attention sits at the bottleneck: three stride-2 downsamplings of the input grid
+        seen = []
+        unet.attn.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[1:])))
+        with torch.no_grad():
+            unet(torch.randn(1, 8, 16, 24, 40), torch.tensor([3.0]), torch.rand(1, 3, 16, 24, 40))
+        self.assertEqual(seen, [(32, 2, 3, 5)])
+
+    def test_attention_equals_torch_multihead_attention_with_8_heads(self):
+        """SelfAttention3d == x + out-proj(nn.MultiheadAttention(num_heads=8)) over the voxels as tokens,
+        with the 1x1x1 qkv / out convolutions as the in/out projections."""
+        torch.manual_seed(0)
+        attn = SelfAttention3d(32, heads=8).eval()
+        x = torch.randn(2, 32, 2, 3, 4)
+        mha = torch.nn.MultiheadAttention(32, num_heads=8, batch_first=True).eval()
+        with torch.no_grad():
+            mha.in_proj_weight.copy_(attn.qkv.weight.reshape(96, 32))
+            mha.in_proj_bias.copy_(attn.qkv.bias)
+            mha.out_proj.weight.copy_(attn.out.weight.reshape(32, 32))
+            mha.out_proj.bias.copy_(attn.out.bias)
+            tokens = attn.norm(x).flatten(2).transpose(1, 2)  # [B, N, C]
+            ref = x + mha(tokens, tokens, tokens, need_weights=False)[0].transpose(1, 2).reshape(x.shape)
+            got = attn(x)
+        self.assertLess(float((got - ref).abs().max()), 1e-5)
+        # and not the same as with another head count (the check sees the head split)
+        mha4 = torch.nn.MultiheadAttention(32, num_heads=4, batch_first=True).eval()
+        mha4.load_state_dict(mha.state_dict())
+        with torch.no_grad():
+            ref4 = x + mha4(tokens, tokens, tokens, need_weights=False)[0].transpose(1, 2).reshape(x.shape)
+        self.assertGreater(float((got - ref4).abs().max()), 1e-3)
 
     def test_unet_any_latent_size(self):
         unet = UNet3d(widths=(8, 16, 16), heads=8)
@@ -98,13 +136,13 @@ class LossTest(unittest.TestCase):
         self.assertGreater(float(spectral_loss(x, x * 0.5)), 0.0)
 
 
-if __name__ == '__main__':
-    unittest.main()
-
-
 class UpsampleTest(unittest.TestCase):
     def test_upsample2_is_nearest(self):
         import torch.nn.functional as F
         from ldm.unet import upsample2
         x = torch.randn(2, 3, 2, 3, 4)
         self.assertTrue(torch.equal(upsample2(x), F.interpolate(x, scale_factor=2.0, mode='nearest')))
+
+
+if __name__ == '__main__':
+    unittest.main()
