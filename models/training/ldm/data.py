@@ -279,9 +279,12 @@ def load_training_scans(root: Optional[str] = None, intensity: Optional[Intensit
     return scans
 
 
-def load_eval_scan(root: Optional[str] = None, intensity: Optional[Intensity] = None) -> Scan:
+def load_eval_scan(root: Optional[str] = None, intensity: Optional[Intensity] = None,
+                   scan: Optional[Sequence[str]] = None) -> Scan:
+    """scan: (name, path relative to root or absolute, 'dicom' | 'nifti'); default EVAL_SCAN
+    (lidc-idri-0001 of the shared data)."""
     root = root or DEFAULT_DATA_ROOT
     intensity = intensity or Intensity()
-    name, rel, kind = EVAL_SCAN
+    name, rel, kind = scan or EVAL_SCAN
     hu, aff = load_scan(root, rel, kind, allow_held_out=True)
     return Scan(name, intensity.to_model(hu), aff)

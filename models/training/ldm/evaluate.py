@@ -2,10 +2,13 @@
 
     cd models/training
     nice -n 10 /usr/bin/python3 -m ldm.evaluate --config configs/demo.json --out ../geometry-ldm-demo \
-        [--skip-samples]
+        [--skip-samples] [--data-root DIR] [--scan PATH [--scan-kind dicom|nifti] [--scan-name NAME]]
 
 Writes <out>/images/*.png and <out>/metrics.json (merged into model.json by export).
-Reconstruction metrics are on lidc-idri-0001, which never enters training:
+The evaluation scan defaults to lidc-idri-0001 of the shared data folder; --scan PATH
+(a DICOM series folder or a NIfTI file; relative to --data-root, or absolute) evaluates
+on your own held-out scan instead. A scan that the config trains on is refused.
+By default, reconstruction metrics are on lidc-idri-0001, which never enters training:
 MAE in HU and PSNR over the model's HU window (data range = huMax - huMin), computed
 on the held-out scan resampled (area-averaged pyramid + trilinear) to the evaluation grid.
 """
@@ -161,6 +164,28 @@ def super_resolution_eval(ae, unet, sched, scale, scan, intensity, out_dir, samp
     return res
 
 
+def eval_scan_from_args(a, cfg) -> tuple:
+    """-> (data root, (name, path, kind)) of the evaluation scan; refuses a training scan."""
+    root = os.path.abspath(a.data_root or D.DEFAULT_DATA_ROOT)
+    if not a.scan:
+        if a.scan_kind or a.scan_name:
+            raise SystemExit('--scan-kind / --scan-name need --scan')
+        return root, D.EVAL_SCAN
+    path = a.scan
+    full = os.path.abspath(os.path.join(root, path))
+    kind = a.scan_kind or ('nifti' if full.endswith(('.nii', '.nii.gz')) else 'dicom' if os.path.isdir(full)
+                           else None)
+    if kind is None:
+        raise SystemExit(f'--scan {path}: not a DICOM series folder or .nii/.nii.gz file (or give --scan-kind)')
+    name = a.scan_name or os.path.basename(full.rstrip(os.sep)).split('.nii')[0]
+    dc = cfg.get('data', {})
+    train_root = os.path.abspath(dc.get('root') or root)
+    train = [e['path'] for e in dc['scans']] if dc.get('scans') else [rel for _, rel, _ in D.TRAINING_SCANS]
+    if any(os.path.abspath(os.path.join(train_root, t)) == full for t in train):
+        raise SystemExit(f'--scan {path} is one of the config\'s training scans: evaluate on held-out data')
+    return root, (name, path, kind)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument('--config', required=True)
@@ -169,18 +194,23 @@ def main(argv=None):
     ap.add_argument('--skip-samples', action='store_true')
     ap.add_argument('--sample-steps', type=int, default=50)
     ap.add_argument('--seed', type=int, default=7)
+    ap.add_argument('--data-root', help='folder the evaluation scan path is relative to (default: the shared data)')
+    ap.add_argument('--scan', help='evaluation scan: DICOM series folder or NIfTI file (default: lidc-idri-0001)')
+    ap.add_argument('--scan-kind', choices=['dicom', 'nifti'], help='default: from the path')
+    ap.add_argument('--scan-name', help='name in metrics.json (default: from the path)')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     cfg = load_config(a.config)
+    data_root, eval_scan = eval_scan_from_args(a, cfg)
     intensity = D.Intensity(**cfg['data']['intensity'])
     os.makedirs(os.path.join(a.out, 'images'), exist_ok=True)
     ae = build_autoencoder(cfg)
     ae_ck = torch_load(os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'autoencoder'), 'last.pt'))
     ae.load_state_dict(ae_ck['model'])
     ae.eval()
-    out = {'heldOutScan': D.EVAL_SCAN[0], 'autoencoderIterations': int(ae_ck['iter']),
+    out = {'heldOutScan': eval_scan[0], 'autoencoderIterations': int(ae_ck['iter']),
            'autoencoderTrainingMinutes': round(ae_ck['elapsed'] / 60, 1), 'reconstruction': {}}
-    scan = D.load_eval_scan(intensity=intensity)
+    scan = D.load_eval_scan(data_root, intensity=intensity, scan=eval_scan)
     for name, spec in EVAL_SPECS:
         t = time.time()
         ref, rec, r = reconstruct(ae, scan, spec)
