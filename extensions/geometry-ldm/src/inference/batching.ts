@@ -59,9 +59,13 @@ export function resolveBatchSize(args: {
   readonly tiling?: TilingPolicy;
 }): number {
   checkBatchSize(args.batchSize);
-  const samples = Math.max(1, args.samples);
-  if (typeof args.batchSize === 'number') return Math.min(args.batchSize, samples);
+  if (typeof args.batchSize === 'number') return Math.min(args.batchSize, Math.max(1, args.samples));
   const budget = args.tiling?.maxImageVoxelsPerCall ?? runtimeImageVoxelsPerCall(args.runtime);
-  const fit = Math.floor(budget / voxelCount(args.imageDims));
-  return Math.max(1, Math.min(fit, samples, MAX_AUTO_BATCH));
+  return autoBatchSize(budget, args.imageDims, args.samples);
+}
+
+/** The 'auto' batch for a per-call budget of `imageVoxelsPerCall` (also used by the panels' estimates). */
+export function autoBatchSize(imageVoxelsPerCall: number, imageDims: Dims3, samples: number): number {
+  const fit = Math.floor(imageVoxelsPerCall / voxelCount(imageDims));
+  return Math.max(1, Math.min(fit, Math.max(1, samples), MAX_AUTO_BATCH));
 }

@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { voxelCount, type Dims3 } from '../geometry/conventions';
 import { createSchedule } from '../diffusion';
 import { intensityParams, scheduleConfig } from '../model/manifest';
-import { generateCalls, generationPreviewEvery } from '../panels/estimate';
+import { expectedBatchSize, generateCalls, generationPreviewEvery } from '../panels/estimate';
 import { makeVolume } from '../volume/volume';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
 import { createEngineClient, type WorkerLike } from '../worker/engineClient';
@@ -48,9 +48,16 @@ interface UnetCall {
 }
 
 /** The model with its UNet calls recorded (inputs copied) and its decoder calls counted. */
-function recording(m: LoadedModel): { model: LoadedModel; unet: UnetCall[]; decoderCalls: () => number } {
+function recording(m: LoadedModel): {
+  model: LoadedModel;
+  unet: UnetCall[];
+  decoderCalls: () => number;
+  /** Decoded samples summed over decoder calls (a call over a batch of B counts B). */
+  decodedSamples: () => number;
+} {
   const unet: UnetCall[] = [];
   let decoderCalls = 0;
+  let decodedSamples = 0;
   const [zName, tName] = m.manifest.onnx.unet.inputs.map((i) => i.name);
   const wrap = (
     s: ModelSession,
@@ -76,12 +83,14 @@ function recording(m: LoadedModel): { model: LoadedModel; unet: UnetCall[]; deco
           eps: Object.values(out)[0].data.slice(),
         }),
       ),
-      decoder: wrap(m.decoder, () => {
+      decoder: wrap(m.decoder, (feeds) => {
         decoderCalls += 1;
+        decodedSamples += Object.values(feeds)[0].dims[0];
       }),
     },
     unet,
     decoderCalls: () => decoderCalls,
+    decodedSamples: () => decodedSamples,
   };
 }
 
@@ -192,6 +201,27 @@ describe('previews of the denoised estimate while sampling', () => {
       );
       expect(r.decoderCalls()).toBe(generateCalls({ samples: 2, steps, previewEvery: every }).decode);
     }
+  }, 60000);
+
+  it("the panels' estimate predicts the decoded work of the engine's automatic batch", async () => {
+    // A per-call budget of 2.5 samples: 'auto' batches 2, so 3 samples run as batches of 2 + 1 and
+    // each batch previews its first sample.
+    const tiling = { maxImageVoxelsPerCall: Math.floor(2.5 * voxelCount(dims)) };
+    const batchSize = expectedBatchSize(dims, 3, tiling);
+    expect(batchSize).toBe(2);
+    const steps = 5;
+    const every = generationPreviewEvery(steps);
+    const r = recording(model);
+    await generate(
+      r.model,
+      { ...spec, sampler: { kind: 'ddim' as const, steps }, samples: 3 },
+      { preview: true, previewEvery: every, tiling },
+    );
+    // 3 result decodes + 2 batches x 1 preview (every 2nd of 5 steps, not the last): 5 decoded samples
+    expect(r.decodedSamples()).toBe(3 + 2 * Math.floor((steps - 1) / every));
+    expect(r.decodedSamples()).toBe(
+      generateCalls({ samples: 3, steps, previewEvery: every, batchSize }).decode,
+    );
   }, 60000);
 
   it('super-resolve: previews x0-hat every k steps of each cycle, the last cycle ending in the decode preview', async () => {

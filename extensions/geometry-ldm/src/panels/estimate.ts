@@ -17,6 +17,7 @@
  * voxel of the largest activation times the image voxels of the largest
  * encoder/decoder call (the whole padded grid, or one tile).
  */
+import { autoBatchSize } from '../inference/batching';
 import { DEFAULT_BYTES_PER_IMAGE_VOXEL } from '../inference/tilingLimits';
 import type { TilingPolicy } from '../inference/tiling';
 import { voxelCount, type Dims3 } from '../geometry/conventions';
@@ -115,9 +116,24 @@ export function generateCalls(settings: {
   samples: number;
   steps: number;
   previewEvery?: number;
+  /** Samples per model call (previews decode the first sample of each batch); default 1. */
+  batchSize?: number;
 }): Record<CostStage, number> {
   const previews = settings.previewEvery ? Math.floor((settings.steps - 1) / settings.previewEvery) : 0;
-  return { encode: 0, unet: settings.samples * settings.steps, decode: settings.samples * (1 + previews) };
+  const batches = Math.ceil(settings.samples / Math.max(1, settings.batchSize ?? 1));
+  return {
+    encode: 0,
+    unet: settings.samples * settings.steps,
+    decode: settings.samples + batches * previews,
+  };
+}
+
+/**
+ * The batch size the engine's 'auto' default picks for a job under `tiling` (the policy the
+ * worker reported or the user chose); 1 when no policy is known.
+ */
+export function expectedBatchSize(dims: Dims3, samples: number, tiling?: TilingPolicy | null): number {
+  return tiling ? autoBatchSize(tiling.maxImageVoxelsPerCall, dims, samples) : 1;
 }
 
 /** Where a time estimate comes from: a calibration on this machine, or the model's recorded costs. */

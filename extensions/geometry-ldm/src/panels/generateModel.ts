@@ -24,6 +24,7 @@ import { checkGrid, type ModelManifest } from '../model/manifest';
 import {
   costModel,
   estimateGenerateMemory,
+  expectedBatchSize,
   estimateTime,
   generateCalls,
   generationPreviewEvery,
@@ -273,6 +274,7 @@ export function estimateGenerate(
   prior?: CostModel | null,
 ): GenerateEstimate {
   const costs = calibration ? costModel(calibration) : (prior ?? null);
+  const batchSize = expectedBatchSize(form.dims, form.samples, tiling);
   return {
     time: costs
       ? estimateTime(
@@ -282,11 +284,12 @@ export function estimateGenerate(
             samples: form.samples,
             steps: form.steps,
             previewEvery: generationPreviewEvery(form.steps),
+            batchSize,
           }),
         )
       : null,
     timeBasis: calibration ? 'measured' : prior ? 'prior' : null,
-    memory: estimateGenerateMemory({ dims: form.dims, samples: form.samples, tiling }),
+    memory: estimateGenerateMemory({ dims: form.dims, samples: form.samples, batchSize, tiling }),
   };
 }
 

@@ -30,6 +30,7 @@ import type { Grid } from '../volume/volume';
 import {
   costModel,
   estimateSuperResolveMemory,
+  expectedBatchSize,
   estimateTime,
   superResolveCalls,
   type Calibration,
@@ -272,6 +273,7 @@ export function estimateSuperResolution(
       sourceDims: plan.sourceGrid.dims,
       paddedDims: plan.plan.padded.dims,
       outputDims: plan.plan.output.dims,
+      batchSize: expectedBatchSize(plan.plan.padded.dims, settings.samples, tiling),
       tiling,
     }),
   };
