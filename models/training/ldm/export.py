@@ -315,6 +315,20 @@ def _prettier(path):
         subprocess.run([exe, '--write', path], cwd=repo, stdout=subprocess.DEVNULL, check=False)
 
 
+def manifest_extra(cfg: dict, card_path: str | None = None, metrics_path: str | None = None) -> dict:
+    """model.json fields besides files/onnx/golden/latent: the contract from the training config,
+    then the model card fields (--manifest-extra, e.g. configs/demo-card.json), then "metrics"
+    (--metrics, the metrics.json of ldm.evaluate)."""
+    extra = contract_fields(cfg)
+    if card_path:
+        with open(card_path) as f:
+            extra.update(json.load(f))
+    if metrics_path:
+        with open(metrics_path) as f:
+            extra['metrics'] = json.load(f)
+    return extra
+
+
 def tiny_models(seed=0):
     torch.manual_seed(seed)
     ae = VQAutoencoder(widths=(4, 8, 8), n_res=1, z_ch=8, n_codes=32)
@@ -356,13 +370,7 @@ def main(argv=None):
         unet = build_unet(cfg)
         ck = torch_load(a.unet_checkpoint)
         unet.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])
-        extra = contract_fields(cfg)
-        if a.manifest_extra:
-            with open(a.manifest_extra) as f:
-                extra.update(json.load(f))
-        if a.metrics:
-            with open(a.metrics) as f:
-                extra['metrics'] = json.load(f)
+        extra = manifest_extra(cfg, a.manifest_extra, a.metrics)
         m = export_all(ae, unet, a.out, fp16=a.fp16, latent_scale=ck.get('latent_scale', 1.0), manifest_extra=extra)
     print(json.dumps(m['files'], indent=1))
 

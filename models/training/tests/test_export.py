@@ -86,5 +86,35 @@ class ExportTest(unittest.TestCase):
         self.assertIn('Cast', {n.op_type for n in m.graph.node})
 
 
+class DemoManifestTest(unittest.TestCase):
+    """The export command in models/training/README.md reproduces the committed model.json's
+    contract, card and metrics fields (everything but files/onnx/golden/latent, which come
+    from the checkpoints at export)."""
+
+    def test_documented_command_reproduces_committed_fields(self):
+        import re
+        import shlex
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with open(os.path.join(here, 'README.md')) as f:
+            readme = f.read()
+        cmd = re.search(r'/usr/bin/python3 -m ldm\.export (--config configs/demo\.json(?:[^\n]*\\\n)*[^\n]*)', readme)
+        self.assertIsNotNone(cmd, 'export command for configs/demo.json in README.md')
+        argv = shlex.split(cmd.group(1).replace('\\\n', ' '))
+        opts = dict(zip(argv[::2], argv[1::2]))
+        self.assertEqual(opts['--out'], '../geometry-ldm-demo')
+        for k in ('--manifest-extra', '--metrics'):
+            self.assertIn(k, opts)
+            self.assertTrue(os.path.exists(os.path.join(here, opts[k])), opts[k])
+        from ldm.train import load_config
+        extra = E.manifest_extra(load_config(os.path.join(here, opts['--config'])),
+                                 os.path.join(here, opts['--manifest-extra']), os.path.join(here, opts['--metrics']))
+        with open(os.path.join(here, opts['--out'], 'model.json')) as f:
+            committed = json.load(f)
+        mine = [k for k in committed if k not in ('schemaVersion', 'files', 'onnx', 'golden', 'latent')]
+        self.assertEqual(mine, list(extra))  # same fields, same order
+        for k in mine:
+            self.assertEqual(committed[k], extra[k], k)
+
+
 if __name__ == '__main__':
     unittest.main()
