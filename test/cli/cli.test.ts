@@ -15,6 +15,7 @@ import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { readSeriesHeaders } from '../support/sharedData';
+import { seedSeries, type SeededSeries } from '../support/seed';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
 import { dciodvfy } from '../support/dciodvfy';
@@ -497,6 +498,12 @@ describe('super-resolve', () => {
 
   it.each([
     ['an unknown study UID', (_s: string) => ['--study', '1.2.3.4.5.6.7', '--scale', '2'], 2, /not found/],
+    [
+      'an unknown series UID',
+      () => ['--series', '1.2.826.0.1.3680043.8.498.999', '--scale', '2'],
+      2,
+      /series 1\.2\.826\.0\.1\.3680043\.8\.498\.999 is not in study/,
+    ],
     ['a spacing coarser than the source', () => ['--spacing', '1,1,1'], 2, /coarser/],
     ['a grid the model does not support', () => ['--scale', '5'], 2, /outside the model's range/],
   ] as Array<[string, (s: string) => string[], number, RegExp]>)(
@@ -527,6 +534,7 @@ describe('super-resolve', () => {
   );
 
   it('refuses an unreachable PACS with the PACS exit code', () => {
+    const out = join(work, 'sr-unreachable');
     const r = cli([
       'super-resolve',
       '--pacs',
@@ -538,9 +546,37 @@ describe('super-resolve', () => {
       '--model',
       model.dir,
       '--stow',
+      '--out',
+      out,
     ]);
     expect(r.code).toBe(3);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses an unreachable PACS for generation with the PACS exit code, writing nothing', () => {
+    const out = join(work, 'gen-unreachable');
+    const job = join(work, 'gen-unreachable-job', 'job.json');
+    const r = cli([
+      'generate',
+      '--pacs',
+      'http://127.0.0.1:9/dicom-web',
+      '--grid',
+      '32,32,32',
+      '--steps',
+      '1',
+      '--model',
+      model.dir,
+      '--stow',
+      '--out',
+      out,
+      '--job',
+      job,
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(dirname(job))).toBe(false);
   });
 
   it('refuses a grid the model does not support for generation, writing nothing', () => {
@@ -548,6 +584,157 @@ describe('super-resolve', () => {
     const r = cli(['generate', '--grid', '36,32,32', '--steps', '2', '--model', model.dir, '--out', out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/outside the model's range/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512 x 30, through Orthanc)', () => {
+  let real: SeededSeries;
+  const sr = (extra: string[]) => [
+    'super-resolve',
+    '--pacs',
+    orthanc.dicomWebRoot,
+    '--study',
+    real.studyInstanceUid,
+    '--model',
+    model.dir,
+    '--samples',
+    '1',
+    '--cycles',
+    '1',
+    '--t',
+    '20',
+    '--steps',
+    '1',
+    ...extra,
+  ];
+  /** The source's index -> patient mapping, from its own files (first slice along the normal, IOP, PixelSpacing). */
+  function sourceVoxel(i: number, j: number, k: number): number[] {
+    const headers = readSeriesHeaders('lung-pet-ct-dx-a0002').map((h) => h.dataset);
+    const iop = (headers[0].ImageOrientationPatient as number[]).map(Number);
+    const n = [
+      iop[1] * iop[5] - iop[2] * iop[4],
+      iop[2] * iop[3] - iop[0] * iop[5],
+      iop[0] * iop[4] - iop[1] * iop[3],
+    ];
+    const pos = headers
+      .map((h) => (h.ImagePositionPatient as number[]).map(Number))
+      .sort((a, b) => a[0] * n[0] + a[1] * n[1] + a[2] * n[2] - (b[0] * n[0] + b[1] * n[1] + b[2] * n[2]));
+    const [rowSpacing, colSpacing] = (headers[0].PixelSpacing as number[]).map(Number);
+    const dz = [0, 1, 2].map((c) => (pos[pos.length - 1][c] - pos[0][c]) / (pos.length - 1));
+    return [0, 1, 2].map(
+      (c) => pos[0][c] + iop[c] * colSpacing * i + iop[3 + c] * rowSpacing * j + dz[c] * k,
+    );
+  }
+  function firstSlice(dir: string): { ipp: number[]; rows: number; cols: number } {
+    const files = readdirSync(dir).sort();
+    const all = files.map((f) => {
+      const buf = readFileSync(join(dir, f));
+      return dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+        dcmjs.data.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
+          .dict,
+      );
+    });
+    const lowest = all.reduce((a, b) =>
+      Number(b.ImagePositionPatient[2]) < Number(a.ImagePositionPatient[2]) ? b : a,
+    );
+    return {
+      ipp: (lowest.ImagePositionPatient as number[]).map(Number),
+      rows: lowest.Rows,
+      cols: lowest.Columns,
+    };
+  }
+
+  beforeAll(async () => {
+    real = await seedSeries(orthancTransport(orthanc), 'lung-pet-ct-dx-a0002');
+    expect(real.report.notStored).toEqual([]);
+  }, 120000);
+
+  it('refuses the whole series at x2 in one line that proposes --region fit, writing nothing', async () => {
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'real-whole');
+    const r = cli(sr(['--scale', '2', '--stow', '--out', out]));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /outside the model's range.*result would be 1024x1024x60 voxels: add --region fit \(the largest centred region that fits: x=192:320,y=192:320,z=0:30\)/,
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(await orthancCounts(orthanc)).toEqual(before);
+  });
+
+  it('--region fit: the largest centred region, stored as a derived series of the study at that place', async () => {
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'real-fit');
+    const r = cli(sr(['--scale', '2', '--region', 'fit', '--stow', '--out', out]));
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.events.find((e) => e.type === 'plan')).toMatchObject({
+      source: [512, 512, 30],
+      region: 'x=192:320,y=192:320,z=0:30',
+      fitted: true,
+      target: [256, 256, 60],
+      modelGrid: [256, 256, 64],
+    });
+    expect(
+      r.events.find((e) => e.type === 'info' && /region fitted to the model/.test(String(e.message))),
+    ).toBeDefined();
+    const after = await orthancCounts(orthanc);
+    expect({ series: after.series - before.series, instances: after.instances - before.instances }).toEqual({
+      series: 1,
+      instances: 60,
+    });
+    const series = await searchSeries(orthancTransport(orthanc), real.studyInstanceUid);
+    expect(series.map((s) => s.numberOfInstances).sort((a, b) => Number(a) - Number(b))).toEqual([30, 60]);
+    const files = readdirSync(join(out, 'super-resolved'));
+    expect(files).toHaveLength(60);
+    expect(dciodvfy(readFileSync(join(out, 'super-resolved', files[30]))).errors).toEqual([]);
+    // The result covers the region's voxel edges: its first voxel centre is a quarter source voxel inside
+    // the region's corner (x2), i.e. source index (192 - 0.25, 192 - 0.25, -0.25).
+    const first = firstSlice(join(out, 'super-resolved'));
+    expect({ rows: first.rows, cols: first.cols }).toEqual({ rows: 256, cols: 256 });
+    const expected = sourceVoxel(192 - 0.25, 192 - 0.25, -0.25);
+    for (let c = 0; c < 3; c++) expect(Math.abs(first.ipp[c] - expected[c])).toBeLessThan(1e-3);
+  }, 300000);
+
+  it('--region axis=a:b: a chosen region (voxel indices, end exclusive)', async () => {
+    const out = join(work, 'real-region');
+    const r = cli(
+      sr([
+        '--scale',
+        '2',
+        '--region',
+        'x=200:264',
+        '--region',
+        'y=180:244',
+        '--region',
+        'z=7:23',
+        '--out',
+        out,
+      ]),
+    );
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    // No --series: the original series, not the 60-instance result of the test above.
+    expect(r.events.find((e) => e.type === 'plan')).toMatchObject({
+      source: [512, 512, 30],
+      region: 'x=200:264,y=180:244,z=7:23',
+      target: [128, 128, 32],
+    });
+    expect(readdirSync(join(out, 'super-resolved'))).toHaveLength(32);
+    const first = firstSlice(join(out, 'super-resolved'));
+    const expected = sourceVoxel(200 - 0.25, 180 - 0.25, 7 - 0.25);
+    for (let c = 0; c < 3; c++) expect(Math.abs(first.ipp[c] - expected[c])).toBeLessThan(1e-3);
+  }, 120000);
+
+  it.each([
+    [['--region', 'x=500:600'], /--region x=500:600 lies outside the series \(x=0:512\)/],
+    [['--region', 'fit', '--region', 'x=0:10'], /--region fit cannot be combined/],
+    [['--region', 'x=10'], /--region must be "fit" or axis=start:end/],
+  ])('refuses %j in one line, writing nothing', (extra, message) => {
+    const out = join(work, `real-bad-${Math.random()}`);
+    const r = cli(sr(['--scale', '2', ...extra, '--out', out]));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -85,3 +85,34 @@ export function parsePositiveInt(value: string | undefined, what: string, fallba
     throw new UsageError(`${what} must be a positive integer, got "${value}"`);
   return n;
 }
+
+/** --region: 'fit' (the largest centred region the model can take) or index ranges per axis. */
+export type RegionArg =
+  | { readonly kind: 'fit' }
+  | { readonly kind: 'ranges'; readonly ranges: readonly (readonly [number, number] | null)[] };
+
+/**
+ * --region fit, or --region axis=a:b (repeatable): source voxel indices,
+ * 0-based, end exclusive (x=0:512 is every column of a 512-column series);
+ * axes not given keep the whole series.
+ */
+export function parseRegion(values: readonly string[]): RegionArg | undefined {
+  if (values.length === 0) return undefined;
+  if (values.some((v) => v.trim() === 'fit')) {
+    if (values.length > 1) throw new UsageError('--region fit cannot be combined with other --region values');
+    return { kind: 'fit' };
+  }
+  const ranges: ([number, number] | null)[] = [null, null, null];
+  for (const v of values) {
+    const m = /^([xyz])=(\d+):(\d+)$/.exec(v.trim());
+    if (!m)
+      throw new UsageError(
+        `--region must be "fit" or axis=start:end (voxel indices, 0-based, end exclusive), got "${v}"`,
+      );
+    const lo = Number(m[2]);
+    const hi = Number(m[3]);
+    if (hi <= lo) throw new UsageError(`--region ${v}: need start < end`);
+    ranges[AXES[m[1]]] = [lo, hi];
+  }
+  return { kind: 'ranges', ranges };
+}

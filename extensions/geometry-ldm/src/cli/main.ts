@@ -9,6 +9,7 @@ import {
   parseDims,
   parseFov,
   parsePositiveInt,
+  parseRegion,
   parseRotation,
   parseShard,
   parseVec3,
@@ -28,6 +29,7 @@ export const DEFAULT_MODEL_DIR =
 const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffusion for CT (research, not for diagnosis)
 
   geometry-ldm super-resolve --pacs URL --study UID [--series UID] (--spacing X,Y,Z | --scale S)
+        [--region fit | --region axis=start:end ...]
         [--samples N --cycles C --t T --steps K --seed S --std-map] [--model DIR] (--out DIR | --stow)
   geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
         [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
@@ -53,6 +55,7 @@ const OPTIONS = {
   steps: { type: 'string' },
   seed: { type: 'string' },
   'std-map': { type: 'boolean' },
+  region: { type: 'string', multiple: true },
   model: { type: 'string' },
   out: { type: 'string' },
   stow: { type: 'boolean' },
@@ -147,6 +150,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           series: v.series,
           spacingMm: v.spacing ? parseVec3(v.spacing, '--spacing', { positive: true }) : undefined,
           scale: v.scale === undefined ? undefined : Number(v.scale),
+          region: parseRegion(v.region ?? []),
           samples: v.samples === undefined ? undefined : parsePositiveInt(v.samples, '--samples', 1),
           cycles: v.cycles === undefined ? undefined : parsePositiveInt(v.cycles, '--cycles', 1),
           tStart: v.t === undefined ? undefined : parsePositiveInt(v.t, '--t', 1),

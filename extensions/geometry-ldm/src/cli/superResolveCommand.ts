@@ -1,15 +1,30 @@
-/** `geometry-ldm super-resolve`: one series of a study to a finer grid, written back or to files. */
+/**
+ * `geometry-ldm super-resolve`: one series of a study (or a region of it) to a
+ * finer grid, written back or to files.
+ *
+ * Region: real CT (512 x 512 in-plane) refined on every axis is larger than a
+ * model's grid range, so `--region fit` takes the largest centred region that
+ * fits (the viewer panel's "Fit region to model", the same function), or
+ * `--region x=a:b ...` a chosen one. As in the panel, only the region is sent
+ * to the model and the group space stays the whole series' extent.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Vec3 } from '../geometry/conventions';
 import { readSeries } from '../dicom/readSeries';
 import { searchSeries } from '../dicom/qido';
-import { buildDerivedSeries } from '../dicom/writeDerivedSeries';
+import { buildDerivedSeries, DERIVED_TEXT } from '../dicom/writeDerivedSeries';
 import { stowInstances } from '../dicom/stow';
 import { DicomError } from '../dicom/errors';
 import { superResolve } from '../inference/superResolve';
-import { planSuperResolutionTarget, type SuperResolutionTarget } from '../inference/superResolutionTarget';
-import { checkGrid } from '../model/manifest';
+import { planSuperResolutionTarget } from '../inference/superResolutionTarget';
+import { checkGrid, ManifestError, type ModelManifest } from '../model/manifest';
+import { spacingOf } from '../geometry/dicomGeometry';
+import { scanExtentGroupSpace } from '../geometry/groupSpace';
+import { boxGrid, crop, type CropBox } from '../volume/pad';
+import { engineTarget, fitRegion, type TargetChoice } from '../panels/superResolveModel';
+import type { SeriesGrid } from '../panels/seriesInfo';
+import type { RegionArg } from './args';
 import { volumeToNifti } from '../formats/nifti';
 import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
@@ -22,6 +37,7 @@ export interface SuperResolveCommand {
   readonly series?: string;
   readonly spacingMm?: Vec3;
   readonly scale?: number;
+  readonly region?: RegionArg;
   readonly samples?: number;
   readonly cycles?: number;
   readonly tStart?: number;
@@ -49,37 +65,81 @@ export async function runSuperResolve(
   if (all.length === 0) throw new UsageError(`study ${c.study} was not found on the PACS (or has no series)`);
   let seriesUid = c.series;
   if (!seriesUid) {
+    // Never the result (or std map) of an earlier super-resolution: their descriptions start with these.
+    const ours = (d: string | null) =>
+      Boolean(d && (d.startsWith(DERIVED_TEXT.resultSeriesHead) || d.startsWith(DERIVED_TEXT.stdSeriesHead)));
     const ct = all
-      .filter((s) => s.modality === 'CT')
+      .filter((s) => s.modality === 'CT' && !ours(s.seriesDescription))
       .sort((a, b) => (b.numberOfInstances ?? 0) - (a.numberOfInstances ?? 0));
-    if (ct.length === 0) throw new UsageError(`study ${c.study} has no CT series`);
+    if (ct.length === 0)
+      throw new UsageError(`study ${c.study} has no CT series (other than super-resolution results)`);
     seriesUid = ct[0].seriesInstanceUid as string;
   } else if (!all.some((s) => s.seriesInstanceUid === seriesUid)) {
     throw new UsageError(`series ${seriesUid} is not in study ${c.study}`);
   }
-  const target: SuperResolutionTarget =
+  const choice: TargetChoice =
     c.spacingMm !== undefined
       ? { kind: 'spacing', spacingMm: c.spacingMm }
-      : { kind: 'scale', factor: c.scale as number };
+      : { kind: 'scale', factors: [c.scale, c.scale, c.scale] as unknown as Vec3 };
   reporter.info(`reading series ${seriesUid}`);
   const read = await readSeries(transport, c.study, seriesUid, { irregular: 'resample' });
+  const grid: SeriesGrid = {
+    dims: read.volume.dims,
+    affine: read.volume.affine,
+    spacingMm: spacingOf(read.volume.affine),
+  };
+  const region = regionOf(c.region, grid, choice, manifest);
   // Validate the target (coarser than the source, supported grid) before any model work or write.
-  const plan = planSuperResolutionTarget(read.volume, target, manifest.grid.multipleOf);
-  checkGrid(manifest, plan.padded.dims);
-  reporter.event('plan', { source: read.volume.dims, target: plan.output.dims, modelGrid: plan.padded.dims });
+  const plan = planSuperResolutionTarget(
+    boxGrid(grid, region),
+    engineTarget(choice),
+    manifest.grid.multipleOf,
+  );
+  try {
+    checkGrid(manifest, plan.padded.dims);
+  } catch (e) {
+    const tooLarge = plan.padded.dims.some((n, a) => n > manifest.grid.max[a]);
+    if (!tooLarge || c.region?.kind === 'fit') throw e;
+    const fit = fitRegion(grid, choice, manifest);
+    throw new ManifestError(
+      'unsupported-grid',
+      `${(e as Error).message}; the result would be ${plan.output.dims.join('x')} voxels: add --region fit (the largest centred region that fits: ${formatRegion(fit)}) or give a smaller --region`,
+    );
+  }
+  const whole = region.dims.every((n, a) => n === grid.dims[a]);
+  reporter.event('plan', {
+    source: read.volume.dims,
+    region: formatRegion(region),
+    ...(c.region?.kind === 'fit' ? { fitted: true } : {}),
+    target: plan.output.dims,
+    modelGrid: plan.padded.dims,
+    device: c.device ?? 'cpu',
+  });
+  if (c.region?.kind === 'fit' && !whole)
+    reporter.info(
+      `region fitted to the model: ${formatRegion(region)} of ${grid.dims.join('x')} voxels (result ${plan.output.dims.join('x')})`,
+    );
+  const source = whole ? read.volume : crop(read.volume, region);
 
   const model = await loadModelDir(c.modelDir, c.threads ?? 0, c.device ?? 'cpu');
   let r;
   try {
-    r = await superResolve(model, read.volume, target, {
-      samples: c.samples,
-      cycles: c.cycles,
-      tStart: c.tStart,
-      ddimSteps: c.steps,
-      seed: c.seed,
-      signal,
-      onProgress: (e) => reporter.progress('super-resolve', e),
-    });
+    r = await superResolve(
+      model,
+      source,
+      { kind: 'grid', grid: plan.output },
+      {
+        // The region's place in the model's [0,1]^3 is that of the whole series.
+        groupSpace: scanExtentGroupSpace(grid.dims, grid.affine),
+        samples: c.samples,
+        cycles: c.cycles,
+        tStart: c.tStart,
+        ddimSteps: c.steps,
+        seed: c.seed,
+        signal,
+        onProgress: (e) => reporter.progress('super-resolve', e),
+      },
+    );
   } finally {
     await model.release();
   }
@@ -127,4 +187,32 @@ export async function runSuperResolve(
     ...(built.uncertainty ? { uncertaintySeriesInstanceUid: built.uncertainty.seriesInstanceUid } : {}),
     grid: plan.output.dims,
   });
+}
+
+/** "x=a:b,y=c:d,z=e:f": voxel indices, 0-based, end exclusive (the --region syntax). */
+export function formatRegion(box: CropBox): string {
+  return [0, 1, 2].map((a) => `${'xyz'[a]}=${box.start[a]}:${box.start[a] + box.dims[a]}`).join(',');
+}
+
+function regionOf(
+  arg: RegionArg | undefined,
+  grid: SeriesGrid,
+  choice: TargetChoice,
+  manifest: ModelManifest,
+): CropBox {
+  if (arg?.kind === 'fit') return fitRegion(grid, choice, manifest);
+  const ranges = arg?.ranges ?? [null, null, null];
+  const start = [0, 0, 0];
+  const dims = [...grid.dims];
+  for (let a = 0; a < 3; a++) {
+    const r = ranges[a];
+    if (!r) continue;
+    if (r[1] > grid.dims[a])
+      throw new UsageError(
+        `--region ${'xyz'[a]}=${r[0]}:${r[1]} lies outside the series (${'xyz'[a]}=0:${grid.dims[a]})`,
+      );
+    start[a] = r[0];
+    dims[a] = r[1] - r[0];
+  }
+  return { start: start as unknown as Vec3, dims: dims as unknown as CropBox['dims'] };
 }
