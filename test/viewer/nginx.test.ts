@@ -5,7 +5,8 @@
  * file). Same expectations as the development server: isolation headers, the
  * import map (the same as the bundle build writes), credentials added
  * server-side, BulkDataURIs on the viewer's origin, only DICOMweb reachable.
- * Skipped when nginx is not installed (.ci/run installs it).
+ * Skipped when nginx is not installed, except under CI (process.env.CI), where
+ * that fails (.ci/run installs it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,7 +22,14 @@ import { APP_CONFIG, REPO } from './stack';
 const NGINX = '/usr/sbin/nginx';
 const SITE_CONF = path.join(REPO, 'platform-config', 'nginx', 'geometry-ldm.conf');
 const ORT_DIST = path.join(REPO, 'node_modules', 'onnxruntime-web', 'dist');
-const describeIfNginx = fs.existsSync(NGINX) ? describe : describe.skip;
+const HAVE_NGINX = fs.existsSync(NGINX);
+// Skipped locally when nginx is missing; under CI (process.env.CI) a missing nginx fails instead.
+const describeIfNginx = HAVE_NGINX ? describe : describe.skip;
+if (!HAVE_NGINX && process.env.CI) {
+  test('nginx is installed (required under CI)', () => {
+    throw new Error(`${NGINX} not found: CI must install nginx (.ci/run: apt-get install nginx)`);
+  });
+}
 
 function replaceOnce(text: string, from: string, to: string): string {
   const n = text.split(from).length - 1;
