@@ -496,6 +496,37 @@ describe('super-resolve', () => {
     }
   });
 
+  it('a second run numbers its series after those the study already has (QIDO), never reusing one', async () => {
+    const transport = orthancTransport(orthanc);
+    const before = (await searchSeries(transport, src.study)).map((s) => s.seriesNumber);
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      orthanc.dicomWebRoot,
+      '--study',
+      src.study,
+      '--series',
+      src.series,
+      '--scale',
+      '2',
+      '--samples',
+      '1',
+      '--cycles',
+      '1',
+      '--steps',
+      '1',
+      '--std-map',
+      '--model',
+      model.dir,
+      '--stow',
+    ]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const after = (await searchSeries(transport, src.study)).map((s) => s.seriesNumber);
+    expect(after).toHaveLength(before.length + 2);
+    expect(after.every((n) => typeof n === 'number')).toBe(true);
+    expect(new Set(after).size).toBe(after.length);
+  }, 120000);
+
   it.each([
     ['an unknown study UID', (_s: string) => ['--study', '1.2.3.4.5.6.7', '--scale', '2'], 2, /not found/],
     [

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Vec3 } from '../geometry/conventions';
 import { readSeries } from '../dicom/readSeries';
 import { searchSeries } from '../dicom/qido';
-import { buildDerivedSeries, DERIVED_TEXT } from '../dicom/writeDerivedSeries';
+import { buildDerivedSeries, DERIVED_TEXT, studySeriesNumbers } from '../dicom/writeDerivedSeries';
 import { stowInstances } from '../dicom/stow';
 import { DicomError } from '../dicom/errors';
 import { superResolve } from '../inference/superResolve';
@@ -149,6 +149,8 @@ export async function runSuperResolve(
     ...(c.stdMap ? { uncertainty: r.std } : {}),
     model: { name: manifest.name, version: manifest.version },
     label: `SR ${plan.output.dims.join('x')}`,
+    // series numbers the study does not use yet (source + 1000, or the next free pair)
+    existingSeriesNumbers: await studySeriesNumbers(transport, c.study),
   });
   const series = [built.result, ...(built.uncertainty ? [built.uncertainty] : [])];
   if (c.out) {
