@@ -1,7 +1,8 @@
 /**
  * The committed demo model runs on onnxruntime-web's WebGPU execution provider
  * (headless Debian chromium, --enable-unsafe-webgpu: SwiftShader, software, slow)
- * and reproduces the PyTorch golden outputs. The decoder has no ConvTranspose
+ * and reproduces the PyTorch golden outputs (golden.json, plus the UNet on a
+ * multi-token bottleneck: golden/unet-attention.json). The decoder has no ConvTranspose
  * (WebGPU EP: "Only Conv2d or Conv1d are supported" for ConvTranspose); its
  * upsampling is Conv3d + voxel shuffle, and the test checks from ort's debug log
  * that 3D convolutions were compiled as WebGPU shaders (not a CPU fallback).
@@ -50,33 +51,38 @@ async function runInPage(): Promise<{ adapter: boolean; report: Report }> {
     const b = Uint8Array.from(atob(t.base64), (c) => c.charCodeAt(0));
     return new Float32Array(b.buffer);
   };
+  // The UNet's second case: a latent grid whose bottleneck has several tokens (attention mixes them).
+  const attention = await (await fetch('http://localhost:9/model/golden/unet-attention.json')).json();
+  const cases: [string, string, typeof golden.unet][] = [
+    ['encoder', 'encoder', golden.encoder],
+    ['decoder', 'decoder', golden.decoder],
+    ['unet', 'unet', golden.unet],
+    ['unet-attention', 'unet', attention.unet],
+  ];
   const report: Report = {};
-  for (const part of ['encoder', 'decoder', 'unet']) {
+  for (const [name, part, gold] of cases) {
     try {
       const bytes = new Uint8Array(
         await (await fetch('http://localhost:9/model/' + manifest.files[part].path)).arrayBuffer(),
       );
       const session = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
       const feeds: Record<string, unknown> = {};
-      for (const [n, t] of Object.entries(golden[part].inputs) as [
-        string,
-        { base64: string; shape: number[] },
-      ][]) {
+      for (const [n, t] of Object.entries(gold.inputs) as [string, { base64: string; shape: number[] }][]) {
         feeds[n] = new ort.Tensor('float32', decode(t), t.shape);
       }
       const results = await session.run(feeds);
       const r: Record<string, { maxAbsDiff: number; dims: number[] }> = {};
-      for (const [n, t] of Object.entries(golden[part].outputs) as [string, { base64: string }][]) {
+      for (const [n, t] of Object.entries(gold.outputs) as [string, { base64: string }][]) {
         const e = decode(t);
         const got = results[n].data;
         let m = got.length === e.length ? 0 : Infinity;
         for (let i = 0; i < e.length && m !== Infinity; i++) m = Math.max(m, Math.abs(got[i] - e[i]));
         r[n] = { maxAbsDiff: m, dims: [...results[n].dims] };
       }
-      report[part] = { outputs: r };
+      report[name] = { outputs: r };
       await session.release();
     } catch (e) {
-      report[part] = { error: String(e) };
+      report[name] = { error: String(e) };
     }
   }
   return { adapter, report };
@@ -142,7 +148,7 @@ maybe('demo model on onnxruntime-web WebGPU (chromium)', () => {
         ),
       )}`,
     );
-    for (const part of ['encoder', 'decoder', 'unet']) {
+    for (const part of ['encoder', 'decoder', 'unet', 'unet-attention']) {
       expect(report[part].error).toBeUndefined();
       const outputs = Object.values(report[part].outputs ?? {});
       expect(outputs.length).toBeGreaterThan(0);
