@@ -72,6 +72,7 @@ const GEOMETRY_CODE: Record<string, DicomErrorCode> = {
   'gantry-tilt': 'gantry-tilt',
   'mixed-orientation': 'mixed-series',
   'duplicate-position': 'mixed-series',
+  'misaligned-slice': 'mixed-series',
   'singular-affine': 'missing-geometry',
 };
 

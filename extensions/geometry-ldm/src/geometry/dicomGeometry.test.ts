@@ -1,5 +1,6 @@
 import { applyPoint, applyVector } from './affine';
 import {
+  DEFAULT_TOLERANCES,
   regularGeometry,
   sliceStack,
   stackReport,
@@ -7,7 +8,7 @@ import {
   type SliceGeometryInput,
 } from './dicomGeometry';
 import { GeometryError, type GeometryErrorCode } from './errors';
-import { readSeriesHeaders, type RealSeriesName } from '../../../../test/support/sharedData';
+import { readHeader, readSeriesHeaders, type RealSeriesName } from '../../../../test/support/sharedData';
 
 function axialSlices(n: number, gap: number, opts: Partial<SliceGeometryInput> = {}): SliceGeometryInput[] {
   return Array.from({ length: n }, (_, k) => ({
@@ -22,7 +23,7 @@ function axialSlices(n: number, gap: number, opts: Partial<SliceGeometryInput> =
   }));
 }
 
-function expectCode(fn: () => unknown, code: GeometryErrorCode): void {
+function expectCode(fn: () => unknown, code: GeometryErrorCode): GeometryError {
   let err: unknown;
   try {
     fn();
@@ -31,6 +32,7 @@ function expectCode(fn: () => unknown, code: GeometryErrorCode): void {
   }
   expect(err).toBeInstanceOf(GeometryError);
   expect((err as GeometryError).code).toBe(code);
+  return err as GeometryError;
 }
 
 describe('regularGeometry on synthetic stacks', () => {
@@ -134,6 +136,108 @@ describe('regularGeometry on synthetic stacks', () => {
   });
 });
 
+describe('every slice lies on the stack line (absolute in-plane tolerance in mm)', () => {
+  const tolMm = DEFAULT_TOLERANCES.positionAbsMm;
+
+  it('a middle slice shifted 5 mm sideways is rejected, naming it, also with allowTilt', () => {
+    const slices = axialSlices(5, 2).map((s, k) =>
+      k === 2 ? { ...s, imagePositionPatient: [-95, -80, 34] } : s,
+    );
+    for (const options of [
+      {},
+      { allowTilt: true },
+      { allowTilt: true, tolerances: { spacingRelative: Infinity } },
+    ]) {
+      const err = expectCode(() => regularGeometry(slices, options), 'misaligned-slice');
+      expect(err.details.slice).toBe('s2');
+      expect(err.details.slices).toEqual(['s2']);
+      expect(err.details.deviationMm as number).toBeCloseTo(5, 9);
+      expect(err.message).toContain('s2');
+      // The full report travels too: no tilt (the end slices are aligned), uniform gaps.
+      expect(err.details.tilted).toBe(false);
+      expect(err.details.nonUniform).toBe(false);
+      expect(err.details.gapsMm).toEqual([2, 2, 2, 2]);
+    }
+  });
+
+  it('the offending slice is found whatever order the slices come in', () => {
+    const slices = axialSlices(5, 2)
+      .map((s, k) => (k === 3 ? { ...s, imagePositionPatient: [-100, -79.9, 36] } : s))
+      .reverse();
+    const err = expectCode(() => regularGeometry(slices), 'misaligned-slice');
+    expect(err.details.slice).toBe('s3');
+    expect(err.details.deviationMm as number).toBeCloseTo(0.1, 9);
+  });
+
+  it('a shift inside the tolerance is accepted, one just above it is not', () => {
+    const shifted = (mm: number): SliceGeometryInput[] =>
+      axialSlices(5, 2).map((s, k) => (k === 1 ? { ...s, imagePositionPatient: [-100 + mm, -80, 32] } : s));
+    expect(() => regularGeometry(shifted(0.6 * tolMm))).not.toThrow();
+    expectCode(() => regularGeometry(shifted(1.5 * tolMm)), 'misaligned-slice');
+    // Configurable: a looser tolerance accepts it.
+    expect(() =>
+      regularGeometry(shifted(1.5 * tolMm), { tolerances: { positionAbsMm: 2 * tolMm } }),
+    ).not.toThrow();
+  });
+
+  it('a slice off the line of a tilted stack is rejected too (the line is first -> last, not the normal)', () => {
+    // Uniform 0.7 mm / slice drift along y, slice 3 additionally 0.3 mm along x.
+    const slices = axialSlices(6, 2).map((s, k) => ({
+      ...s,
+      imagePositionPatient: [-100 + (k === 3 ? 0.3 : 0), -80 + 0.7 * k, 30 + 2 * k],
+    }));
+    const err = expectCode(() => regularGeometry(slices, { allowTilt: true }), 'misaligned-slice');
+    expect(err.details.slice).toBe('s3');
+    expect(err.details.deviationMm as number).toBeCloseTo(0.3, 9);
+    expect(err.details.tilted).toBe(true);
+    expect(err.details.tiltDeg as number).toBeCloseTo((Math.atan2(0.7, 2) * 180) / Math.PI, 9);
+  });
+});
+
+describe('tilt is judged by in-plane drift in mm as well as by angle', () => {
+  // 400 slices, 2.5 mm apart (997.5 mm): a 0.05 degree tilt is under the angular tolerance
+  // but drifts tan(0.05 deg) * 997.5 mm = 0.87 mm in-plane from the first to the last slice.
+  const n = 400;
+  const gap = 2.5;
+  const angleDeg = 0.05;
+  const perSlice = gap * Math.tan((angleDeg * Math.PI) / 180);
+  const ipp = (k: number): number[] => [-100, +(-80 + k * perSlice).toFixed(6), 30 + k * gap];
+  const slices = axialSlices(n, gap).map((s, k) => ({ ...s, imagePositionPatient: ipp(k) }));
+
+  it('is detected as tilted, not snapped onto the normal', () => {
+    expect(angleDeg).toBeLessThan(DEFAULT_TOLERANCES.tiltDeg);
+    const report = stackReport(sliceStack(slices));
+    expect(report.tiltDeg).toBeCloseTo(angleDeg, 4);
+    expect(report.inPlaneDriftMm).toBeCloseTo((n - 1) * perSlice, 5);
+    expect(report.inPlaneDriftMm).toBeGreaterThan(DEFAULT_TOLERANCES.positionAbsMm);
+    expect(report.tilted).toBe(true);
+    const err = expectCode(() => regularGeometry(slices), 'gantry-tilt');
+    expect(err.details.inPlaneDriftMm as number).toBeCloseTo((n - 1) * perSlice, 5);
+  });
+
+  it('with allowTilt the sheared affine puts every slice where its header says', () => {
+    const g = regularGeometry(slices, { allowTilt: true });
+    for (let k = 0; k < n; k++) {
+      const got = applyPoint(g.affine, [0, 0, k]);
+      const want = ipp(k);
+      for (let a = 0; a < 3; a++) expect(Math.abs(got[a] - want[a])).toBeLessThan(1e-5);
+    }
+  });
+
+  it('a short stack with the same angle stays untilted (drift under the mm tolerance)', () => {
+    const short = slices.slice(0, 10); // drift 9 * 0.00218 = 0.0196 mm
+    const g = regularGeometry(short);
+    expect(g.report.tilted).toBe(false);
+    expect(applyVector(g.affine, [0, 0, 1]).map((v) => +v.toFixed(12))).toEqual([0, 0, gap]);
+    for (let k = 0; k < 10; k++) {
+      const got = applyPoint(g.affine, [0, 0, k]);
+      const want = ipp(k);
+      for (let a = 0; a < 3; a++)
+        expect(Math.abs(got[a] - want[a])).toBeLessThan(DEFAULT_TOLERANCES.positionAbsMm);
+    }
+  });
+});
+
 /** Expected grid and spacing of each real series, from ../shared/data/README.md. */
 const REAL: Array<[RealSeriesName, [number, number, number], [number, number], number | 'tilted']> = [
   ['lidc-idri-0001', [512, 512, 133], [0.703, 0.703], 2.5],
@@ -169,11 +273,40 @@ describe('geometry of every real series in ../shared/data', () => {
       expect(report.nonUniform).toBe(true);
       expect(Math.min(...stack.gapsMm)).toBeCloseTo(1.08, 2);
       expect(Math.max(...stack.gapsMm)).toBeCloseTo(7.0, 2);
-      expectCode(() => regularGeometry(slices), 'non-uniform-spacing');
-      expectCode(() => regularGeometry(slices, { allowTilt: true }), 'non-uniform-spacing');
-      // The exact stack still places every slice where its header says.
+      // Both problems reach the caller, whichever one names the error: the details carry the
+      // tilt (header GantryDetectorTilt) and the gaps (README: 1.08 .. 7.00 mm).
+      for (const options of [{}, { allowTilt: true }]) {
+        const err = expectCode(() => regularGeometry(slices, options), 'non-uniform-spacing');
+        expect(err.details.tilted).toBe(true);
+        expect(err.details.nonUniform).toBe(true);
+        expect(err.details.tiltDeg as number).toBeCloseTo(headers[0].dataset.GantryDetectorTilt as number, 1);
+        const gaps = err.details.gapsMm as number[];
+        expect(gaps).toHaveLength(27);
+        expect(Math.min(...gaps)).toBeCloseTo(1.08, 2);
+        expect(Math.max(...gaps)).toBeCloseTo(7.0, 2);
+        expect((err.details.report as { tiltDeg: number }).tiltDeg).toBeCloseTo(18.5, 1);
+        expect(err.message).toMatch(/tilted by 18\.[45]\d degrees/);
+      }
+      // The exact stack still places every slice where its header says. Truth: a fresh parse of
+      // each file (ImagePositionPatient, ImageOrientationPatient, PixelSpacing), and the
+      // acquisition order (InstanceNumber 1..28 runs up the head, i.e. along +normal).
       stack.order.forEach((n, k) => {
-        expect(stackVoxelPosition(stack, 0, 0, k)).toEqual(slices[n].imagePositionPatient);
+        const fresh = readHeader(headers[n].file).dataset;
+        expect(fresh.InstanceNumber).toBe(k + 1);
+        const ipp = fresh.ImagePositionPatient as number[];
+        const iop = fresh.ImageOrientationPatient as number[];
+        const [dr, dc] = fresh.PixelSpacing as number[];
+        for (const [i, j] of [
+          [0, 0],
+          [511, 0],
+          [0, 511],
+          [137, 402],
+        ]) {
+          const want = [0, 1, 2].map((a) => ipp[a] + i * dc * iop[a] + j * dr * iop[3 + a]);
+          const got = stackVoxelPosition(stack, i, j, k);
+          // IOP is stored to 7 decimals and re-orthonormalised: 1e-4 mm over 250 mm.
+          for (let a = 0; a < 3; a++) expect(Math.abs(got[a] - want[a])).toBeLessThan(1e-4);
+        }
       });
       return;
     }

@@ -34,6 +34,16 @@ export interface GeometryTolerances {
   readonly spacingRelative: number;
   /** Angle (degrees) between the slice step and the normal above which the stack is tilted. */
   readonly tiltDeg: number;
+  /**
+   * Absolute in-plane position tolerance (mm), two uses: (1) every slice's
+   * ImagePositionPatient must lie within this distance (measured in its own
+   * plane) of the stack line through the first and last slice, else
+   * 'misaligned-slice'; (2) a stack whose first -> last in-plane drift exceeds
+   * it counts as tilted even when its angle is under `tiltDeg`, so a long,
+   * slightly tilted stack is never snapped onto the normal with an error that
+   * grows with its length. 0.05 mm is about a tenth of a typical CT pixel.
+   */
+  readonly positionAbsMm: number;
   /** Allowed |X.Y| and ||X|-1|, ||Y|-1| for ImageOrientationPatient. */
   readonly orientation: number;
   /** Allowed difference between slices' orientations / in-plane spacings. */
@@ -44,6 +54,7 @@ export const DEFAULT_TOLERANCES: GeometryTolerances = {
   spacingAbsMm: 0.02,
   spacingRelative: 0.01,
   tiltDeg: 0.1,
+  positionAbsMm: 0.05,
   orientation: 1e-3,
   consistency: 1e-4,
 };
@@ -77,7 +88,18 @@ export interface StackReport {
   readonly nonUniform: boolean;
   /** Angle between the mean slice step and the normal (gantry tilt), degrees. */
   readonly tiltDeg: number;
+  /** In-plane length (mm) of the first -> last slice step: what snapping onto the normal would misplace. */
+  readonly inPlaneDriftMm: number;
+  /** tiltDeg > tolerances.tiltDeg, or inPlaneDriftMm > tolerances.positionAbsMm. */
   readonly tilted: boolean;
+  /**
+   * In-plane distance (mm) of each slice's position (k order) from the stack
+   * line through the first and last slice, taken in that slice's own plane.
+   */
+  readonly lineDeviationsMm: readonly number[];
+  readonly maxLineDeviationMm: number;
+  /** k indices of the slices farther than tolerances.positionAbsMm from the stack line. */
+  readonly misalignedSlices: readonly number[];
 }
 
 export interface RegularGeometry {
@@ -230,29 +252,74 @@ export function sliceStack(
   };
 }
 
-/** Spacing and tilt facts of a stack (nothing thrown). */
+/** Spacing, tilt and alignment facts of a stack (nothing thrown). */
 export function stackReport(stack: SliceStack, tolerances: Partial<GeometryTolerances> = {}): StackReport {
   const tol = { ...DEFAULT_TOLERANCES, ...tolerances };
   const n = stack.positions.length;
-  if (n < 2) return { meanGapMm: 0, maxGapDeviationMm: 0, nonUniform: false, tiltDeg: 0, tilted: false };
-  const meanGap = (stack.distancesMm[n - 1] - stack.distancesMm[0]) / (n - 1);
+  if (n < 2) {
+    return {
+      meanGapMm: 0,
+      maxGapDeviationMm: 0,
+      nonUniform: false,
+      tiltDeg: 0,
+      inPlaneDriftMm: 0,
+      tilted: false,
+      lineDeviationsMm: stack.positions.map(() => 0),
+      maxLineDeviationMm: 0,
+      misalignedSlices: [],
+    };
+  }
+  const extent = stack.distancesMm[n - 1] - stack.distancesMm[0];
+  const meanGap = extent / (n - 1);
   const maxDev = Math.max(...stack.gapsMm.map((g) => Math.abs(g - meanGap)));
-  const step = sub(stack.positions[n - 1], stack.positions[0]);
+  const p0 = stack.positions[0];
+  const step = sub(stack.positions[n - 1], p0);
   const cosAngle = Math.min(1, Math.abs(dot(step, stack.normal)) / norm(step));
   const tiltDeg = (Math.acos(cosAngle) * 180) / Math.PI;
+  const inPlane = (v: Vec3): number => Math.hypot(dot(v, stack.rowDirection), dot(v, stack.columnDirection));
+  const inPlaneDriftMm = inPlane(step);
+  // The stack line meets slice k's plane at p0 + t * step, t from the slice's distance along the normal.
+  const lineDeviationsMm = stack.positions.map((p, k) => {
+    const t = (stack.distancesMm[k] - stack.distancesMm[0]) / extent;
+    return inPlane(sub(sub(p, p0), scale(step, t)));
+  });
+  const misalignedSlices = lineDeviationsMm.flatMap((d, k) => (d > tol.positionAbsMm ? [k] : []));
   return {
     meanGapMm: meanGap,
     maxGapDeviationMm: maxDev,
     nonUniform: maxDev > Math.max(tol.spacingAbsMm, tol.spacingRelative * meanGap),
     tiltDeg,
-    tilted: tiltDeg > tol.tiltDeg,
+    inPlaneDriftMm,
+    tilted: tiltDeg > tol.tiltDeg || inPlaneDriftMm > tol.positionAbsMm,
+    lineDeviationsMm,
+    maxLineDeviationMm: Math.max(...lineDeviationsMm),
+    misalignedSlices,
+  };
+}
+
+/**
+ * The whole stack report, flattened, for the details of every error that
+ * regularGeometry throws: a caller learns every problem, whichever was named.
+ */
+function stackDetails(stack: SliceStack, report: StackReport): Record<string, unknown> {
+  return {
+    report,
+    tiltDeg: report.tiltDeg,
+    inPlaneDriftMm: report.inPlaneDriftMm,
+    tilted: report.tilted,
+    nonUniform: report.nonUniform,
+    gapsMm: stack.gapsMm,
+    meanGapMm: report.meanGapMm,
+    maxLineDeviationMm: report.maxLineDeviationMm,
   };
 }
 
 /**
  * The exact affine of a regular stack. Throws a typed GeometryError for a
- * single slice, non-uniform spacing or gantry tilt unless explicitly allowed
- * (non-uniform stacks are never given an affine: resample them instead).
+ * single slice, a slice off the stack line ('misaligned-slice', always, also
+ * with allowTilt), non-uniform spacing or gantry tilt unless explicitly
+ * allowed (non-uniform stacks are never given an affine: resample them
+ * instead). Every error's details carry the full stack report.
  */
 export function regularGeometry(
   slices: readonly SliceGeometryInput[],
@@ -260,43 +327,68 @@ export function regularGeometry(
 ): RegularGeometry {
   const stack = sliceStack(slices, options.tolerances);
   const report = stackReport(stack, options.tolerances);
+  const details = stackDetails(stack, report);
+  const tol = { ...DEFAULT_TOLERANCES, ...options.tolerances };
   const [dx, dy] = stack.inPlaneSpacingMm;
   const ex = scale(stack.rowDirection, dx);
   const ey = scale(stack.columnDirection, dy);
   const n = stack.positions.length;
+  const sliceId = (k: number): string => slices[stack.order[k]].id ?? `#${stack.order[k]}`;
   let ez: Vec3;
   if (n === 1) {
     if (!options.allowSingleSlice) {
       throw new GeometryError(
         'single-slice',
         'a single slice has no volume geometry (slice spacing is unknown)',
+        details,
       );
     }
     if (stack.sliceThicknessMm == null) {
       throw new GeometryError('missing-tag', 'a single slice needs SliceThickness to define its extent', {
+        ...details,
         tag: 'SliceThickness',
       });
     }
     ez = scale(stack.normal, stack.sliceThicknessMm);
   } else {
+    if (report.misalignedSlices.length > 0) {
+      const worst = report.lineDeviationsMm.indexOf(report.maxLineDeviationMm);
+      throw new GeometryError(
+        'misaligned-slice',
+        `slice ${sliceId(worst)} (k = ${worst}) lies ${report.maxLineDeviationMm.toFixed(3)} mm in-plane ` +
+          `off the line through the first and last slice (tolerance ${tol.positionAbsMm} mm)` +
+          (report.misalignedSlices.length > 1 ? `; ${report.misalignedSlices.length} slices are off it` : ''),
+        {
+          ...details,
+          slice: sliceId(worst),
+          k: worst,
+          deviationMm: report.maxLineDeviationMm,
+          slices: report.misalignedSlices.map(sliceId),
+          toleranceMm: tol.positionAbsMm,
+        },
+      );
+    }
     if (report.nonUniform) {
       throw new GeometryError(
         'non-uniform-spacing',
-        `slice gaps vary from ${Math.min(...stack.gapsMm).toFixed(3)} to ${Math.max(...stack.gapsMm).toFixed(3)} mm`,
-        { gapsMm: stack.gapsMm, meanGapMm: report.meanGapMm },
+        `slice gaps vary from ${Math.min(...stack.gapsMm).toFixed(3)} to ${Math.max(...stack.gapsMm).toFixed(3)} mm` +
+          (report.tilted ? `, and the stack is tilted by ${report.tiltDeg.toFixed(2)} degrees` : ''),
+        details,
       );
     }
     if (report.tilted && !options.allowTilt) {
       throw new GeometryError(
         'gantry-tilt',
-        `slices are offset along the plane: gantry tilt of ${report.tiltDeg.toFixed(2)} degrees`,
-        { tiltDeg: report.tiltDeg },
+        `slices are offset along the plane: gantry tilt of ${report.tiltDeg.toFixed(2)} degrees ` +
+          `(${report.inPlaneDriftMm.toFixed(3)} mm in-plane drift from the first to the last slice)`,
+        details,
       );
     }
     const step = sub(stack.positions[n - 1], stack.positions[0]);
     ez = report.tilted ? scale(step, 1 / (n - 1)) : scale(stack.normal, report.meanGapMm);
   }
-  // The origin is the first slice's IPP; for a non-tilted stack, snap the k axis onto the normal.
+  // The origin is the first slice's IPP; for a non-tilted stack (angle and drift within tolerance),
+  // snap the k axis onto the normal.
   const affine = fromColumns(ex, ey, ez, stack.positions[0]);
   return { dims: stack.dims, affine, stack, report };
 }

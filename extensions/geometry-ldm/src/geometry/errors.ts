@@ -10,6 +10,8 @@ export type GeometryErrorCode =
   | 'gantry-tilt'
   | 'mixed-orientation'
   | 'duplicate-position'
+  /** A slice's ImagePositionPatient lies off the line through the first and last slice (in its plane). */
+  | 'misaligned-slice'
   | 'singular-affine'
   | 'invalid-spec';
 

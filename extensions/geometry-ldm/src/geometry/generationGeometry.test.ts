@@ -1,6 +1,6 @@
 import { applyPoint, applyVector, compose, invert, maxAbsDifference, type Affine } from './affine';
 import type { Vec3 } from './conventions';
-import { GeometryError } from './errors';
+import { GeometryError, type GeometryErrorCode } from './errors';
 import { fovOf, resolveGeometry } from './generationGeometry';
 import {
   anatomicalGroupSpace,
@@ -121,9 +121,16 @@ describe('resolveGeometry', () => {
     ).toBeLessThan(1e-9);
   });
 
-  it.each([
-    [{ kind: 'fov', dims: [0, 8, 8] }],
-    [{ kind: 'fov', dims: [8.5, 8, 8] }],
+  const singular: Affine = [0.02, 0, 0.04, 0.1, 0, 0.03, 0, 0.2, 0.01, 0, 0.02, 0.3, 0, 0, 0, 1]; // col k = 2 * col i
+  const flat: Affine = [0.02, 0, 0, 0.1, 0, 0.03, 0, 0.2, 0, 0, 0, 0.3, 0, 0, 0, 1]; // k axis collapsed
+  const withNaN: Affine = [0.02, 0, 0, 0.1, 0, NaN, 0, 0.2, 0, 0, 0.01, 0.3, 0, 0, 0, 1];
+  const withInf: Affine = [0.02, 0, 0, Infinity, 0, 0.03, 0, 0.2, 0, 0, 0.01, 0.3, 0, 0, 0, 1];
+  const huge: Affine = [0.02, 0, 0, 1e308, 0, 0.03, 0, 0.2, 0, 0, 0.01, 0.3, 0, 0, 0, 1]; // x 500 mm overflows
+  const projective: Affine = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0.5, 1];
+
+  it.each<[unknown, GeometryErrorCode]>([
+    [{ kind: 'fov', dims: [0, 8, 8] }, 'invalid-spec'],
+    [{ kind: 'fov', dims: [8.5, 8, 8] }, 'invalid-spec'],
     [
       {
         kind: 'fov',
@@ -134,6 +141,7 @@ describe('resolveGeometry', () => {
           [0, 1],
         ],
       },
+      'invalid-spec',
     ],
     [
       {
@@ -145,13 +153,28 @@ describe('resolveGeometry', () => {
           [0, 1],
         ],
       },
+      'invalid-spec',
     ],
-    [{ kind: 'spacing', dims: [8, 8, 8], spacingMm: [1, -1, 1] }],
-    [{ kind: 'spacing', dims: [8, 8, 8], spacingMm: [1, NaN, 1] }],
-    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: [1, 2, 3] }],
-    [{ kind: 'nonsense', dims: [8, 8, 8] }],
-  ])('rejects an invalid spec %j with a typed error', (spec) => {
+    [{ kind: 'spacing', dims: [8, 8, 8], spacingMm: [1, -1, 1] }, 'invalid-spec'],
+    [{ kind: 'spacing', dims: [8, 8, 8], spacingMm: [1, NaN, 1] }, 'invalid-spec'],
+    [{ kind: 'spacing', dims: [8, 8, 8], spacingMm: [1e308, 1, 1] }, 'invalid-spec'],
+    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: [1, 2, 3] }, 'invalid-spec'],
+    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: withNaN }, 'invalid-spec'],
+    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: withInf }, 'invalid-spec'],
+    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: projective }, 'invalid-spec'],
+    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: huge }, 'invalid-spec'],
+    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: singular }, 'singular-affine'],
+    [{ kind: 'affine', dims: [8, 8, 8], indexToGroup: flat }, 'singular-affine'],
+    [{ kind: 'nonsense', dims: [8, 8, 8] }, 'invalid-spec'],
+  ])('rejects an invalid spec %j with a typed error', (spec, code) => {
     expect(() => resolveGeometry(spec as never, body)).toThrow(GeometryError);
+    let err: unknown;
+    try {
+      resolveGeometry(spec as never, body);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as GeometryError).code).toBe(code);
   });
 
   it('spacing reported equals the column norms of index -> patient', () => {

@@ -10,7 +10,16 @@
  *   extents do not shear it) about the FOV centre: R = Rz * Ry * Rx, angles in
  *   degrees about the patient axes x (L), y (P), z (S). See affine.rotationEulerDeg.
  */
-import { compose, rotationEulerDeg, scaling, translation, type Affine, applyPoint, isAffine } from './affine';
+import {
+  compose,
+  invert,
+  rotationEulerDeg,
+  scaling,
+  translation,
+  type Affine,
+  applyPoint,
+  isAffine,
+} from './affine';
 import type { Dims3, Vec3 } from './conventions';
 import { GeometryError } from './errors';
 import { groupToPatient, indexToPatientFromGroup, patientToGroup, type GroupSpace } from './groupSpace';
@@ -90,7 +99,12 @@ export function resolveGeometry(spec: GenerationGeometrySpec, group: GroupSpace)
   let indexToPatient: Affine;
   if (spec.kind === 'affine') {
     if (!isAffine(spec.indexToGroup))
-      throw new GeometryError('invalid-spec', 'indexToGroup must be a 4x4 affine');
+      throw new GeometryError(
+        'invalid-spec',
+        'indexToGroup must be a 4x4 affine of finite numbers with last row 0 0 0 1',
+      );
+    // A singular linear part has no inverse: no grid, no resampling. invert() throws 'singular-affine'.
+    invert(spec.indexToGroup);
     indexToPatient = indexToPatientFromGroup(spec.indexToGroup, group);
   } else if (spec.kind === 'fov') {
     const fov = spec.fov ?? FULL_FOV;
@@ -132,6 +146,10 @@ export function resolveGeometry(spec: GenerationGeometrySpec, group: GroupSpace)
     throw new GeometryError('invalid-spec', `unknown geometry kind ${(spec as { kind: string }).kind}`);
   }
   const indexToGroup = compose(patientToGroup(group), indexToPatient);
+  // Whatever the spec kind: finite numbers only (huge inputs overflow to Infinity / NaN).
+  if (!isAffine(indexToPatient) || !isAffine(indexToGroup)) {
+    throw new GeometryError('invalid-spec', 'the requested geometry is not finite (values overflow)');
+  }
   const spacingMm = [0, 1, 2].map((c) =>
     Math.hypot(indexToPatient[c], indexToPatient[4 + c], indexToPatient[8 + c]),
   ) as unknown as Vec3;
