@@ -232,7 +232,12 @@ def resolve_geometry(spec: dict, g: GroupSpace) -> ResolvedGeometry:
     _check_dims(dims)
     kind = spec['kind']
     if kind == 'affine':
-        i2p = index_to_patient_from_group(as_affine(spec['indexToGroup']), g)
+        a = as_affine(spec['indexToGroup'])
+        if not np.all(np.isfinite(a)) or not np.allclose(a[3], [0, 0, 0, 1]):
+            raise GeometryError(
+                'invalid-spec', 'indexToGroup must be a 4x4 affine of finite numbers with last row 0 0 0 1')
+        invert(a)  # a singular linear part has no grid: raises 'singular-affine' (as generationGeometry.ts)
+        i2p = index_to_patient_from_group(a, g)
     elif kind == 'fov':
         fov = spec.get('fov') or [[0, 1], [0, 1], [0, 1]]
         for r in fov:

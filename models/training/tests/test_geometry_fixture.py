@@ -72,6 +72,17 @@ class ConventionTest(unittest.TestCase):
         r = G.rotation_euler_deg(0, 0, 90)
         np.testing.assert_array_equal(r[:3, :3], [[0, -1, 0], [1, 0, 0], [0, 0, 1]])
 
+    def test_affine_spec_rejects_singular_and_non_affine(self):
+        g = G.GroupSpace('scan-extent', np.zeros(3), np.array([300.0, 250.0, 400.0]))
+        flat = [0.1, 0, 0, 0, 0, 0.1, 0, 0, 0.2, 0.2, 0, 0, 0, 0, 0, 1]  # third column zero: rank 2
+        with self.assertRaises(G.GeometryError) as e:
+            G.resolve_geometry({'kind': 'affine', 'dims': [8, 8, 8], 'indexToGroup': flat}, g)
+        self.assertEqual(e.exception.code, 'singular-affine')
+        bad_row = [0.1, 0, 0, 0, 0, 0.1, 0, 0, 0, 0, 0.1, 0, 0, 0, 1, 1]
+        with self.assertRaises(G.GeometryError) as e:
+            G.resolve_geometry({'kind': 'affine', 'dims': [8, 8, 8], 'indexToGroup': bad_row}, g)
+        self.assertEqual(e.exception.code, 'invalid-spec')
+
     def test_invert(self):
         a = G.as_affine([0.05, 0.01, 0.002, 0.1, -0.003, 0.08, 0.004, -0.2, 0.02, 0.005, 0.035, 0.3, 0, 0, 0, 1])
         np.testing.assert_allclose(G.compose(a, G.invert(a)), np.eye(4), atol=1e-12)
