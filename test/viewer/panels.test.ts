@@ -11,9 +11,13 @@
  * from the start; configure a small target, measure this machine; drive the
  * panel by keyboard alone (Tab, type, Enter on the run button, Space on
  * Cancel) at OHIF's default panel width, seeing the ETA and the job stop with
- * the panel back to idle; run (progress, result), save; the derived series
- * appears in the study browser and in Orthanc (QIDO), is laid out next to the
- * source and carries "NOT FOR DIAGNOSTIC USE" over its viewport. Every request
+ * the panel back to idle; run (progress, result); before saving, the result is
+ * in the viewer next to the source, from memory and marked unsaved (scrolling
+ * it scrolls the source, the std map fused over it in colour, "NOT FOR
+ * DIAGNOSTIC USE" over it) while Orthanc holds no new series and nothing was
+ * sent; save: the derived series appears in the study browser and in Orthanc
+ * (QIDO), replaces the unsaved copy next to the source and carries "NOT FOR
+ * DIAGNOSTIC USE" over its viewport. Every request
  * of the browser context from its creation (page, its dedicated workers and
  * any service worker: page load, model download, inference, STOW) goes to the
  * viewer's own origin. A non-CT series added to the study is refused with an
@@ -27,7 +31,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
-import { OVERLAY_TEST_ID, OVERLAY_TEXT } from '../../extensions/geometry-ldm/src/ohif/viewportOverlay';
+import {
+  OVERLAY_TEST_ID,
+  OVERLAY_TEXT,
+  UNSAVED_TEST_ID,
+  UNSAVED_TEXT,
+} from '../../extensions/geometry-ldm/src/ohif/viewportOverlay';
 import { launchChromium, type LaunchedBrowser } from '../support/browser';
 import { orthancTransport } from '../support/dicomweb';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
@@ -143,11 +152,100 @@ function inside(
 }
 
 /** The warning overlays lying wholly inside the viewport `viewportId`. */
-async function warningOverlaysIn(viewportId: string) {
+async function warningOverlaysIn(viewportId: string, testId = OVERLAY_TEST_ID) {
   const vp = (await page.locator(`[data-viewport-uid="${viewportId}"]`).boundingBox())!;
-  return (await boxes(page.locator(`[data-testid="${OVERLAY_TEST_ID}"]`))).filter(
-    (b) => b.width > 0 && inside(b, vp),
-  );
+  return (await boxes(page.locator(`[data-testid="${testId}"]`))).filter((b) => b.width > 0 && inside(b, vp));
+}
+
+/** What the display sets are (OHIF's displaySetService on window, read-only). */
+async function displaySetInfo(uids: string[]) {
+  return page.evaluate((list) => {
+    const s = (
+      window as unknown as {
+        services: {
+          displaySetService: {
+            getDisplaySetByUID(u: string):
+              | {
+                  StudyInstanceUID: string;
+                  SeriesInstanceUID: string;
+                  SeriesDescription?: string;
+                  instances?: { imageId?: string }[];
+                }
+              | undefined;
+          };
+        };
+      }
+    ).services;
+    return list.map((u) => {
+      const d = s.displaySetService.getDisplaySetByUID(u);
+      return d
+        ? {
+            study: d.StudyInstanceUID,
+            series: d.SeriesInstanceUID,
+            description: d.SeriesDescription ?? '',
+            imageId: d.instances?.[0]?.imageId ?? '',
+          }
+        : null;
+    });
+  }, uids);
+}
+
+/** The layers of the fused result viewport: volume id, VOI range and colour map of each actor. */
+async function resultLayers() {
+  return page.evaluate(() => {
+    const s = (
+      window as unknown as {
+        services: {
+          cornerstoneViewportService: {
+            getCornerstoneViewport(id: string): {
+              getActors(): { referencedId?: string; uid: string }[];
+              getProperties(volumeId?: string): {
+                voiRange?: { lower: number; upper: number };
+                colormap?: { name?: string };
+              };
+            };
+          };
+        };
+      }
+    ).services.cornerstoneViewportService;
+    const vp = s.getCornerstoneViewport('geometryLdm-result');
+    return vp.getActors().map((a) => {
+      const id = a.referencedId ?? a.uid;
+      const p = vp.getProperties(id);
+      return { id, voi: p.voiRange ?? null, colormap: p.colormap?.name ?? null };
+    });
+  });
+}
+
+/** The cameras' focal points of the source and result viewports. */
+async function focalPoints() {
+  return page.evaluate(() => {
+    const s = (
+      window as unknown as {
+        services: {
+          cornerstoneViewportService: {
+            getCornerstoneViewport(id: string): { getCamera(): { focalPoint: number[] } } | undefined;
+          };
+        };
+      }
+    ).services.cornerstoneViewportService;
+    return ['geometryLdm-source', 'geometryLdm-result'].map(
+      (id) => s.getCornerstoneViewport(id)?.getCamera().focalPoint ?? null,
+    );
+  });
+}
+
+/** Scrolls the mouse wheel over the result viewport; returns the focal points before and after. */
+async function scrollResult(steps: number) {
+  const before = await focalPoints();
+  const box = (await page.locator('[data-viewport-uid="geometryLdm-result"]').boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  for (let n = 0; n < steps; n++) {
+    await page.mouse.wheel(0, 120);
+    await page.waitForTimeout(150);
+  }
+  await page.waitForTimeout(500);
+  return { before, after: await focalPoints() };
 }
 
 /** A series description in OHIF's study browser (not elsewhere on the page, e.g. a viewport overlay). */
@@ -226,6 +324,8 @@ afterAll(async () => {
 describe('super-resolve panel in the viewer', () => {
   const panel = 'geometry-ldm-super-resolve';
   let savedSeries = '';
+  /** The in-memory (unsaved) result and std series shown before saving. */
+  const unsavedSeries: string[] = [];
 
   it('opens the study in the Synthesis mode with the panel on the active CT series', async () => {
     await page.goto(`${server.url}/synthesis?StudyInstanceUIDs=${seeded.studyInstanceUid}`);
@@ -358,6 +458,70 @@ describe('super-resolve panel in the viewer', () => {
     await shot('sr-4-result');
   }, 240000);
 
+  it('before saving: the result is in the viewer next to the source, unsaved (synchronised, std overlay), and the PACS holds nothing new', async () => {
+    const p = page.locator(`[data-testid="${panel}"]`);
+    const note = p.getByTestId('geometry-ldm-unsaved');
+    await note.waitFor({ timeout: 60000 });
+    expect(await note.textContent()).toBe(
+      'Shown next to the source in the viewer — not saved to the PACS yet.',
+    );
+    // source | result in the viewport grid
+    const vp = await viewportState();
+    expect([...vp.ids].sort()).toEqual(['geometryLdm-result', 'geometryLdm-source']);
+    const [source] = await displaySetInfo(vp.displaySets[vp.ids.indexOf('geometryLdm-source')]);
+    expect(source).toMatchObject({ study: seeded.studyInstanceUid, series: seeded.seriesInstanceUid });
+    // the result viewport: the result and its std map, new series of the same study, read from memory
+    const fused = await displaySetInfo(vp.displaySets[vp.ids.indexOf('geometryLdm-result')]);
+    expect(fused).toHaveLength(2);
+    const [result, std] = fused;
+    expect(result).toMatchObject({
+      study: seeded.studyInstanceUid,
+      description: 'AI super-resolution UNSAVED x4 z - NOT FOR DIAGNOSTIC USE',
+    });
+    expect(std).toMatchObject({
+      study: seeded.studyInstanceUid,
+      description: 'AI SR uncertainty UNSAVED x4 z - NOT FOR DIAGNOSTIC USE',
+    });
+    const origin = new URL(server.url).origin;
+    for (const d of fused) expect(d!.imageId.startsWith(`wadouri:blob:${origin}/`)).toBe(true);
+    unsavedSeries.push(result!.series, std!.series);
+    expect(unsavedSeries).not.toContain(seeded.seriesInstanceUid);
+    // the study browser lists the unsaved copy under its own name
+    await studyBrowserSeries(/AI super-resolution UNSAVED x4 z/)
+      .first()
+      .waitFor({ timeout: 60000 });
+    await page.waitForTimeout(3000);
+    // fused: the result in its own soft-tissue window, the std layer colour-mapped
+    const layers = await resultLayers();
+    expect(layers).toHaveLength(2);
+    expect(Math.abs(layers[0].voi!.lower + 160)).toBeLessThanOrEqual(1);
+    expect(Math.abs(layers[0].voi!.upper - 240)).toBeLessThanOrEqual(1);
+    expect(layers[1].colormap).toBe('hsv');
+    // "NOT FOR DIAGNOSTIC USE" and "unsaved" over the result viewport, whole; neither over the source
+    const onResult = await warningOverlaysIn('geometryLdm-result');
+    expect(onResult).toHaveLength(1);
+    expect(onResult[0]).toMatchObject({ text: OVERLAY_TEXT, cut: false, shown: true });
+    const unsavedOnResult = await warningOverlaysIn('geometryLdm-result', UNSAVED_TEST_ID);
+    expect(unsavedOnResult).toHaveLength(1);
+    expect(unsavedOnResult[0]).toMatchObject({ text: UNSAVED_TEXT, cut: false, shown: true });
+    expect(await warningOverlaysIn('geometryLdm-source')).toEqual([]);
+    expect(await warningOverlaysIn('geometryLdm-source', UNSAVED_TEST_ID)).toEqual([]);
+    await shot('sr-4b-unsaved-side-by-side');
+    // scrolling the result scrolls the source to the same position
+    const { before, after } = await scrollResult(5);
+    expect(before.every((f) => f !== null)).toBe(true);
+    const [src0, res0] = before as number[][];
+    const [src1, res1] = after as number[][];
+    expect(Math.abs(res1[2] - res0[2])).toBeGreaterThan(0.5);
+    expect(Math.abs(src1[2] - res1[2])).toBeLessThan(1e-3);
+    expect(Math.abs(src0[2] - res0[2])).toBeLessThan(1e-3);
+    await shot('sr-4c-unsaved-synchronised-scroll');
+    // nothing was stored: Orthanc holds the seeded series only (QIDO, directly), and nothing was sent
+    const series = await searchSeries(orthancTransport(orthanc), seeded.studyInstanceUid);
+    expect(series.map((s) => s.seriesInstanceUid)).toEqual([seeded.seriesInstanceUid]);
+    expect(requests.filter((r) => r.method === 'POST' && r.url.includes('/dicom-web/'))).toEqual([]);
+  }, 120000);
+
   it('saves to the PACS: the series appears in the study browser and in Orthanc, next to the source', async () => {
     const p = page.locator(`[data-testid="${panel}"]`);
     await p.getByRole('button', { name: 'Save to PACS and show next to the source' }).click();
@@ -386,31 +550,32 @@ describe('super-resolve panel in the viewer', () => {
     expect([...vp.ids].sort()).toEqual(['geometryLdm-result', 'geometryLdm-source']);
     // the result viewport fuses the result and its std map
     expect(vp.displaySets[vp.ids.indexOf('geometryLdm-result')]).toHaveLength(2);
+    // ... as stored in the PACS: the saved series replaced the unsaved copy, which left the viewer
+    const fused = await displaySetInfo(vp.displaySets[vp.ids.indexOf('geometryLdm-result')]);
+    expect(fused[0]).toMatchObject({
+      series: savedSeries,
+      description: 'AI super-resolution x4 z - NOT FOR DIAGNOSTIC USE',
+    });
+    expect(fused[1]!.description).toBe('AI SR uncertainty x4 z - NOT FOR DIAGNOSTIC USE');
+    for (const d of fused) expect(d!.imageId.startsWith('wadors:')).toBe(true);
+    expect(series.map((s) => s.seriesInstanceUid)).toContain(fused[1]!.series);
+    const left = await page.evaluate(
+      (uids) =>
+        (
+          window as unknown as {
+            services: { displaySetService: { getActiveDisplaySets(): { SeriesInstanceUID: string }[] } };
+          }
+        ).services.displaySetService
+          .getActiveDisplaySets()
+          .filter((d) => uids.includes(d.SeriesInstanceUID)).length,
+      unsavedSeries,
+    );
+    expect(left).toBe(0);
+    expect(await studyBrowserSeries(/UNSAVED/).count()).toBe(0);
+    expect(await p.getByTestId('geometry-ldm-unsaved').count()).toBe(0);
     await page.waitForTimeout(3000);
     // the fused viewport: the result keeps its own soft-tissue window, the std layer is colour-mapped
-    const layers = await page.evaluate(() => {
-      const s = (
-        window as unknown as {
-          services: {
-            cornerstoneViewportService: {
-              getCornerstoneViewport(id: string): {
-                getActors(): { referencedId?: string; uid: string }[];
-                getProperties(volumeId?: string): {
-                  voiRange?: { lower: number; upper: number };
-                  colormap?: { name?: string };
-                };
-              };
-            };
-          };
-        }
-      ).services.cornerstoneViewportService;
-      const vp = s.getCornerstoneViewport('geometryLdm-result');
-      return vp.getActors().map((a) => {
-        const id = a.referencedId ?? a.uid;
-        const p = vp.getProperties(id);
-        return { id, voi: p.voiRange ?? null, colormap: p.colormap?.name ?? null };
-      });
-    });
+    const layers = await resultLayers();
     expect(layers).toHaveLength(2);
     // window 40/400 as written in the series (cornerstone's DICOM linear VOI: [-160, 239])
     expect(Math.abs(layers[0].voi!.lower + 160)).toBeLessThanOrEqual(1);
@@ -421,35 +586,14 @@ describe('super-resolve panel in the viewer', () => {
     expect(onResult).toHaveLength(1);
     expect(onResult[0]).toMatchObject({ text: OVERLAY_TEXT, cut: false, shown: true });
     expect(await warningOverlaysIn('geometryLdm-source')).toEqual([]);
+    // saved: no "unsaved" mark any more
+    expect(await warningOverlaysIn('geometryLdm-result', UNSAVED_TEST_ID)).toEqual([]);
     await shot('sr-5-saved-side-by-side');
   }, 240000);
 
   it('scrolling the result scrolls the source to the same position (synchronised cameras)', async () => {
-    const focal = () =>
-      page.evaluate(() => {
-        const s = (
-          window as unknown as {
-            services: {
-              cornerstoneViewportService: {
-                getCornerstoneViewport(id: string): { getCamera(): { focalPoint: number[] } } | undefined;
-              };
-            };
-          }
-        ).services.cornerstoneViewportService;
-        return ['geometryLdm-source', 'geometryLdm-result'].map(
-          (id) => s.getCornerstoneViewport(id)?.getCamera().focalPoint ?? null,
-        );
-      });
-    const before = await focal();
+    const { before, after } = await scrollResult(5);
     expect(before.every((f) => f !== null)).toBe(true);
-    const box = (await page.locator('[data-viewport-uid="geometryLdm-result"]').boundingBox())!;
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-    for (let n = 0; n < 5; n++) {
-      await page.mouse.wheel(0, 120);
-      await page.waitForTimeout(150);
-    }
-    await page.waitForTimeout(500);
-    const after = await focal();
     const [src0, res0] = before as number[][];
     const [src1, res1] = after as number[][];
     // the result moved along z, and the source followed to the same patient position

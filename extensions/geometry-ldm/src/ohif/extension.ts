@@ -11,7 +11,9 @@
  *   CT viewport; the button itself is a default-scope customization the
  *   Synthesis mode references (OHIF 3.13's toolbar composition);
  * - on every mode entry, a viewport overlay item that marks images this
- *   product wrote "AI-generated — NOT FOR DIAGNOSTIC USE" (viewportOverlay.ts).
+ *   product wrote "AI-generated — NOT FOR DIAGNOSTIC USE" (viewportOverlay.ts),
+ *   and one that marks a result shown from memory as not saved yet;
+ * - on mode exit, the results shown from memory are released (localSeries.ts).
  */
 import type { ComponentType } from 'react';
 import { loadManifest } from '../model/manifest';
@@ -27,6 +29,7 @@ import {
   type PanelName,
 } from './ids';
 import { defineIslandElement, islandComponent, unmountIslands, type HostComponent } from './island';
+import { releaseAllLocalSeries } from './localSeries';
 import type { CommandsManager, ServicesManager } from './ohifTypes';
 import { registerViewportOverlay } from './viewportOverlay';
 
@@ -164,6 +167,8 @@ export function createExtension(options: ExtensionOptions) {
 
     onModeExit(): void {
       unmountIslands();
+      // unsaved results shown from memory: their Blob URLs and cached images
+      releaseAllLocalSeries();
     },
 
     getPanelModule({ servicesManager, commandsManager, extensionManager }: ModuleParams): PanelEntry[] {

@@ -1,10 +1,10 @@
 /**
  * The viewport warning overlay: which images it marks (read back from the
  * Part 10 bytes the product's own writers build, naturalized as OHIF keeps
- * instance metadata), and its registration in @ohif/core's real
- * CustomizationService on mode entry (prepended to the top-left overlay,
- * once, whatever the number of entries). The rendering in the viewer is
- * checked by test/viewer/panels.test.ts.
+ * instance metadata), the "unsaved" mark of a series shown from memory, and
+ * their registration in @ohif/core's real CustomizationService on mode entry
+ * (prepended to the top-left overlay, once, whatever the number of entries).
+ * The rendering in the viewer is checked by test/viewer/panels.test.ts.
  */
 import { createOhifApp, loadOhifCore, type OhifCore } from '../../../../test/support/ohifCore';
 import { NOT_FOR_DIAGNOSTIC_USE } from '../dicom/ctImage';
@@ -16,6 +16,7 @@ import { buildSyntheticStudy } from '../dicom/writeSyntheticStudy';
 import { createPanels } from '../panels';
 import { makeVolume } from '../volume/volume';
 import { createExtension } from './extension';
+import { addLocalSeries, releaseAllLocalSeries } from './localSeries';
 import {
   isProductImage,
   OVERLAY_CUSTOMIZATION,
@@ -26,6 +27,12 @@ import {
   overlayItem,
   registerViewportOverlay,
   showsProductImage,
+  showsUnsavedSeries,
+  UNSAVED_ITEM_ID,
+  UNSAVED_TEST_ID,
+  UNSAVED_TEXT,
+  unsavedElement,
+  unsavedItem,
 } from './viewportOverlay';
 
 function source(z: number): DicomJsonDataset {
@@ -123,6 +130,51 @@ describe('which images are marked', () => {
   });
 });
 
+describe('the unsaved mark', () => {
+  afterEach(() => releaseAllLocalSeries());
+
+  it('marks a viewport showing a series held in memory, and no other; gone once released', async () => {
+    const built = buildDerivedSeries({
+      source: [0, 1, 2].map((z) => parseInstanceMetadata(source(z))),
+      result,
+      model: { name: 'geometry-ldm-demo', version: '0.1.0' },
+      label: 'UNSAVED x4 z',
+    });
+    const seriesUid = built.result.seriesInstanceUid;
+    const props = { displaySets: [{ SeriesInstanceUID: '1.2.826.0.1.2' }, { SeriesInstanceUID: seriesUid }] };
+    expect(showsUnsavedSeries(props)).toBe(false);
+    const local = await addLocalSeries(
+      {
+        displaySetService: {
+          makeDisplaySets: () => [{ displaySetInstanceUID: 'ds-1', SeriesInstanceUID: seriesUid }],
+        },
+        createObjectURL: () => 'blob:http://viewer.test/1',
+        revokeObjectURL: () => undefined,
+      },
+      built.result.instances,
+    );
+    expect(showsUnsavedSeries(props)).toBe(true);
+    expect(unsavedItem.condition(props)).toBe(true);
+    expect(showsUnsavedSeries({ instance: { SeriesInstanceUID: seriesUid } })).toBe(true);
+    expect(showsUnsavedSeries({ displaySets: [{ SeriesInstanceUID: '1.2.826.0.1.2' }] })).toBe(false);
+    expect(showsUnsavedSeries(null)).toBe(false);
+    // the product's own warning still marks it
+    expect(
+      showsProductImage({ displaySets: [{ instances: [natural(built.result.instances[0].bytes)] }] }),
+    ).toBe(true);
+    await local.release();
+    expect(showsUnsavedSeries(props)).toBe(false);
+  });
+
+  it('renders its text whole in a block element of its own', () => {
+    const el = unsavedElement();
+    expect(el.type).toBe('div');
+    expect((el.props as Record<string, unknown>)['data-testid']).toBe(UNSAVED_TEST_ID);
+    expect((el.props as { children: unknown }).children).toBe(UNSAVED_TEXT);
+    expect(UNSAVED_TEXT).toBe('Unsaved result — not stored in the PACS');
+  });
+});
+
 describe('registration in the real CustomizationService', () => {
   let core: OhifCore;
   beforeAll(() => {
@@ -145,7 +197,12 @@ describe('registration in the real CustomizationService', () => {
     for (let entry = 0; entry < 3; entry++) {
       app.extensionManager.onModeEnter();
       const items = cs.getCustomization(OVERLAY_CUSTOMIZATION) as { id: string }[];
-      expect(items.map((i) => i.id)).toEqual([OVERLAY_ITEM_ID, 'StudyDate', 'SeriesDescription']);
+      expect(items.map((i) => i.id)).toEqual([
+        OVERLAY_ITEM_ID,
+        UNSAVED_ITEM_ID,
+        'StudyDate',
+        'SeriesDescription',
+      ]);
     }
     // the default scope is untouched (other viewers of the same OHIF keep theirs)
     expect(
@@ -167,6 +224,7 @@ describe('registration in the real CustomizationService', () => {
     expect(registerViewportOverlay(cs)).toBe(true);
     expect((cs.getCustomization(OVERLAY_CUSTOMIZATION) as { id: string }[]).map((i) => i.id)).toEqual([
       OVERLAY_ITEM_ID,
+      UNSAVED_ITEM_ID,
       'SiteItem',
     ]);
     expect(registerViewportOverlay(undefined)).toBe(false);

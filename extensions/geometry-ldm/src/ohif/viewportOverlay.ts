@@ -16,14 +16,22 @@
  * src/dicom (writeDerivedSeries, writeSyntheticStudy): Manufacturer or a
  * ContributingEquipmentSequence item with Manufacturer "geometry-ldm", or
  * "NOT FOR DIAGNOSTIC USE" in ImageComments or SeriesDescription.
+ *
+ * A second item, right under it, says "Unsaved result — not stored in the
+ * PACS" over a viewport showing a series the panels show from memory before it
+ * is saved (localSeries.ts); it goes once the stored copy replaces it.
  */
 import { createElement, type ReactElement } from 'react';
 import { NOT_FOR_DIAGNOSTIC_USE, PRODUCT_MANUFACTURER } from '../dicom/ctImage';
+import { isUnsavedSeries } from './localSeries';
 
 export const OVERLAY_CUSTOMIZATION = 'viewportOverlay.topLeft';
 export const OVERLAY_ITEM_ID = 'geometryLdm.notForDiagnosticUse';
 export const OVERLAY_TEST_ID = 'geometry-ldm-viewport-ndu';
 export const OVERLAY_TEXT = `AI-generated — ${NOT_FOR_DIAGNOSTIC_USE}`;
+export const UNSAVED_ITEM_ID = 'geometryLdm.unsaved';
+export const UNSAVED_TEST_ID = 'geometry-ldm-viewport-unsaved';
+export const UNSAVED_TEXT = 'Unsaved result — not stored in the PACS';
 
 type Naturalized = Record<string, unknown>;
 
@@ -50,6 +58,7 @@ export function isProductImage(instance: Naturalized | null | undefined): boolea
 }
 
 interface DisplaySetLike {
+  readonly SeriesInstanceUID?: unknown;
   readonly SeriesDescription?: unknown;
   readonly instance?: Naturalized;
   readonly instances?: readonly Naturalized[];
@@ -72,6 +81,16 @@ export function showsProductImage(props: OverlayProps | null | undefined): boole
       MARK.test(text(ds.SeriesDescription)) ||
       isProductImage(ds.instance) ||
       isProductImage(ds.instances?.[0]),
+  );
+}
+
+/** True when the viewport shows a series held only in memory (not saved yet). */
+export function showsUnsavedSeries(props: OverlayProps | null | undefined): boolean {
+  if (!props) return false;
+  const sets = [...(props.displaySets ?? []), ...(props.displaySet ? [props.displaySet] : [])];
+  return (
+    sets.some((ds) => isUnsavedSeries(ds.SeriesInstanceUID)) ||
+    isUnsavedSeries(props.instance?.SeriesInstanceUID)
   );
 }
 
@@ -113,6 +132,39 @@ export const overlayItem = {
   contentF: () => overlayElement(),
 };
 
+/** The "not saved" block (amber, under the red warning). */
+export function unsavedElement(): ReactElement {
+  return createElement(
+    'div',
+    {
+      'data-testid': UNSAVED_TEST_ID,
+      role: 'note',
+      style: {
+        display: 'block',
+        whiteSpace: 'normal',
+        overflowWrap: 'break-word',
+        margin: '0 0 4px',
+        padding: '1px 6px',
+        borderRadius: 3,
+        background: '#7a5200',
+        color: '#fff',
+        fontSize: 12,
+        fontWeight: 700,
+        lineHeight: '16px',
+        textShadow: 'none',
+      },
+    },
+    UNSAVED_TEXT,
+  );
+}
+
+export const unsavedItem = {
+  id: UNSAVED_ITEM_ID,
+  title: UNSAVED_TEXT,
+  condition: (props: OverlayProps) => showsUnsavedSeries(props),
+  contentF: () => unsavedElement(),
+};
+
 interface CustomizationServiceLike {
   setCustomizations?(customizations: Record<string, unknown>, scope?: string): void;
   getCustomization?(id: string): unknown;
@@ -120,10 +172,10 @@ interface CustomizationServiceLike {
 }
 
 /**
- * Prepends the item to the top-left overlay (call on every mode entry). Mode
- * scope, which OHIF resets on each entry; global scope when the site defines
- * the top-left overlay globally (global wins over mode in OHIF's lookup).
- * Never adds it twice.
+ * Prepends the two items (warning, then "unsaved") to the top-left overlay
+ * (call on every mode entry). Mode scope, which OHIF resets on each entry;
+ * global scope when the site defines the top-left overlay globally (global
+ * wins over mode in OHIF's lookup). Never adds them twice.
  */
 export function registerViewportOverlay(customizationService: unknown): boolean {
   const cs = customizationService as CustomizationServiceLike | null | undefined;
@@ -133,6 +185,6 @@ export function registerViewportOverlay(customizationService: unknown): boolean 
     return true;
   }
   const scope = cs.getCustomizations?.('global')?.has?.(OVERLAY_CUSTOMIZATION) ? 'global' : 'mode';
-  cs.setCustomizations({ [OVERLAY_CUSTOMIZATION]: { $unshift: [overlayItem] } }, scope);
+  cs.setCustomizations({ [OVERLAY_CUSTOMIZATION]: { $unshift: [overlayItem, unsavedItem] } }, scope);
   return true;
 }

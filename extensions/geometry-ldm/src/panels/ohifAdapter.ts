@@ -3,18 +3,28 @@
  * interface, typed structurally (OHIF ships no declarations) and defensive:
  * a service that is missing degrades a feature, it never throws into React.
  *
- * Display decision: a result is shown in the viewer AFTER it is stored in the
- * PACS. OHIF builds display sets from data-source metadata; after STOW the
- * data source's cached study metadata is dropped and the new series' metadata
- * is fetched (`retrieve.series.metadata` filtered on the new series), which
- * fires OHIF's own INSTANCES_ADDED -> display sets -> study browser path. The
- * source and the result are then laid out side by side (1 x 2) in volume
- * viewports with a shared camera-position sync group (synchronised scrolling,
- * pan and zoom: both are in the same frame of reference), and the std series,
- * when saved, fused over the result with a colour map (OHIF's fusion path:
- * two display sets in one volume viewport with displaySetOptions colormap).
- * Before saving, the panel shows its own slice preview.
+ * Display: a result is shown in the viewports as soon as it is computed, from
+ * memory (`addLocalSeries`, ../ohif/localSeries.ts: the derived series' Part 10
+ * instances as Blobs read by the host's own `wadouri` image loader, display
+ * sets made by OHIF's SOP class handlers; nothing is written to the PACS), and
+ * marked unsaved. Saving stores it (STOW); then the data source's cached study
+ * metadata is dropped and the new series' metadata fetched
+ * (`retrieve.series.metadata` filtered on the new series), which fires OHIF's
+ * own INSTANCES_ADDED -> display sets -> study browser path, and the stored
+ * series replace the in-memory ones. Either way the source and the result are
+ * laid out side by side (1 x 2) in volume viewports with a shared
+ * camera-position sync group (synchronised scrolling, pan and zoom: both are
+ * in the same frame of reference), and the std series fused over the result
+ * with a colour map (OHIF's fusion path: two display sets in one volume
+ * viewport with displaySetOptions colormap).
  */
+import {
+  addLocalSeries,
+  isUnsavedSeries,
+  type CornerstoneLike,
+  type DisplaySetServiceLike,
+  type LocalSeries,
+} from '../ohif/localSeries';
 import type { DisplaySet, OhifServices, Subscription } from '../ohif/ohifTypes';
 
 export interface ViewportSpec {
@@ -100,6 +110,26 @@ export interface OhifAdapter {
   }): Promise<void>;
   /** One display set alone (1 x 1 layout, no sync group: a synthetic study has its own frame of reference). */
   showAlone(uid: string): Promise<void>;
+  /**
+   * Puts one series held in memory (its Part 10 instances) into the viewer, unsaved; resolves
+   * once its images are loaded and its display set exists. `release()` takes it out again.
+   */
+  addLocalSeries(instances: readonly { readonly bytes: Uint8Array }[]): Promise<LocalSeries>;
+}
+
+/** OHIF 3.13's Cornerstone extension hands its Cornerstone to other extensions through this utility module. */
+export const CORNERSTONE_UTILITY_MODULE = '@ohif/extension-cornerstone.utilityModule.common';
+
+/** The host's Cornerstone (the instance OHIF renders with), or null. */
+export function hostCornerstone(deps: OhifDeps): CornerstoneLike | null {
+  const em = deps.extensionManager as { getModuleEntry?: (id: string) => unknown } | null;
+  try {
+    const entry = em?.getModuleEntry?.(CORNERSTONE_UTILITY_MODULE) as
+      { exports?: { getCornerstoneLibraries?: () => { cornerstone?: CornerstoneLike } } } | undefined;
+    return entry?.exports?.getCornerstoneLibraries?.()?.cornerstone ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function services(deps: OhifDeps): RuntimeServices {
@@ -194,7 +224,12 @@ export function createOhifAdapter(deps: OhifDeps): OhifAdapter {
     listDisplaySets() {
       const ds = svc().displaySetService;
       const all = ds?.getActiveDisplaySets?.() ?? [];
-      return all.filter((d) => !IMAGE_MODALITIES_EXCLUDED.has(String(d.Modality ?? '').toUpperCase()));
+      // unsaved results shown from memory are not series of the PACS: nothing to read or process
+      return all.filter(
+        (d) =>
+          !IMAGE_MODALITIES_EXCLUDED.has(String(d.Modality ?? '').toUpperCase()) &&
+          !isUnsavedSeries(d.SeriesInstanceUID),
+      );
     },
     getDisplaySet(uid) {
       return svc().displaySetService?.getDisplaySetByUID?.(uid);
@@ -205,7 +240,10 @@ export function createOhifAdapter(deps: OhifDeps): OhifAdapter {
       const id = state?.activeViewportId;
       if (!state?.viewports || !id) return null;
       const vp = state.viewports.get(id);
-      return vp?.displaySetInstanceUIDs?.[0] ?? null;
+      const uid = vp?.displaySetInstanceUIDs?.[0] ?? null;
+      if (uid && isUnsavedSeries(svc().displaySetService?.getDisplaySetByUID?.(uid)?.SeriesInstanceUID))
+        return null;
+      return uid;
     },
     subscribe(onChange) {
       const subs: Subscription[] = [];
@@ -310,6 +348,19 @@ export function createOhifAdapter(deps: OhifDeps): OhifAdapter {
           viewportOptions: { viewportId: 'geometryLdm-generated', viewportType: 'stack', toolGroupId },
         }),
       });
+    },
+    addLocalSeries(instances) {
+      return addLocalSeries(
+        {
+          displaySetService: svc().displaySetService as DisplaySetServiceLike | undefined,
+          cornerstone: hostCornerstone(deps),
+          inUse: (uid) => {
+            const viewports = svc().viewportGridService?.getState?.()?.viewports;
+            return [...(viewports?.values() ?? [])].some((v) => v.displaySetInstanceUIDs?.includes(uid));
+          },
+        },
+        instances,
+      );
     },
   };
   return adapter;

@@ -1,8 +1,10 @@
 /**
  * Super-resolve panel: series -> target -> settings -> estimate -> run with
- * progress and cancel -> in-panel result -> save to PACS and show next to the
- * source (synchronised, std as colour overlay). All logic lives in the
- * controller modules; this file only wires state to controls.
+ * progress and cancel -> the result next to the source in the viewer at once
+ * (synchronised, std as colour overlay; from memory, marked unsaved) and in the
+ * panel -> save to PACS, after which the stored series replace the unsaved
+ * copy. All logic lives in the controller modules; this file only wires state
+ * to controls.
  */
 import * as React from 'react';
 import type { Vec3 } from '../../geometry/conventions';
@@ -16,6 +18,7 @@ import { runSuperResolution, saveSuperResolution, type SuperResolveRun } from '.
 import { DicomError } from '../../dicom/errors';
 import { describeError } from '../panelErrors';
 import { HOT, percentileWindow, SOFT_TISSUE } from '../preview';
+import { showNextToSource, showUnsavedResult, type ShownSeries, type UnsavedResult } from '../viewerResult';
 import { hasGrid, seriesInfo, type SeriesGrid, type SeriesInfo } from '../seriesInfo';
 import {
   defaultSettings,
@@ -48,6 +51,13 @@ type SaveState =
   | { kind: 'idle' }
   | { kind: 'saving'; message: string }
   | { kind: 'saved'; written: DerivedSeriesResult; resultUid: string | null; stdUid: string | null }
+  | { kind: 'error'; message: string };
+
+/** The unsaved result in the viewer (before saving). */
+type ViewState =
+  | { kind: 'none' }
+  | { kind: 'loading' }
+  | { kind: 'shown'; unsaved: UnsavedResult }
   | { kind: 'error'; message: string };
 
 function useDisplaySets(env: PanelEnv): { list: SeriesInfo[]; activeUid: string | null } {
@@ -91,6 +101,9 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   const [saveStd, setSaveStd] = React.useState(true);
   const [overlay, setOverlay] = React.useState(true);
   const [save, setSave] = React.useState<SaveState>({ kind: 'idle' });
+  const [view, setView] = React.useState<ViewState>({ kind: 'none' });
+  // the unsaved copy the viewer shows now (released when replaced or once the stored copy is shown)
+  const unsavedRef = React.useRef<UnsavedResult | null>(null);
   const job = useJob(env);
 
   React.useEffect(() => {
@@ -124,7 +137,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     [grid, plan, settings, calibration, tiling, snapshot.tiling, prior],
   );
 
-  const busy = isActive(job.phase) || snapshot.busy || save.kind === 'saving';
+  const busy = isActive(job.phase) || snapshot.busy || save.kind === 'saving' || view.kind === 'loading';
   const canRun =
     !!plan?.ok && !!info?.isCt && snapshot.status.kind === 'ready' && !busy && !!info?.studyInstanceUid;
 
@@ -151,21 +164,39 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
       'run',
     );
     if (r) {
-      setRun({ ...r, displaySetUid });
+      const next = { ...r, displaySetUid };
+      setRun(next);
       // Keep the source selected: showing the result makes it the active viewport's series.
       setChosenUid(displaySetUid);
+      await showUnsaved(next);
     }
   };
 
-  const show = async (written: { resultUid: string | null; stdUid: string | null }, withOverlay: boolean) => {
-    if (!run || !written.resultUid) return;
-    await env.ohif.showSideBySide({
-      sourceUid: run.displaySetUid,
-      resultUid: written.resultUid,
-      ...(withOverlay && written.stdUid
-        ? { stdUid: written.stdUid, stdWindow: percentileWindow(run.result.std.data) }
-        : {}),
-    });
+  /** The new result next to the source, from memory (nothing stored); replaces an earlier unsaved one. */
+  const showUnsaved = async (next: SuperResolveRun & { displaySetUid: string }) => {
+    setView({ kind: 'loading' });
+    try {
+      const unsaved = await showUnsavedResult(env.ohif, next, overlay);
+      void unsavedRef.current?.release();
+      unsavedRef.current = unsaved;
+      setView({ kind: 'shown', unsaved });
+    } catch (e) {
+      const message = `The result is in the panel, but the viewer could not show it: ${(e as Error).message}`;
+      env.ohif.notify({ title: 'Could not show the result', message, type: 'warning' });
+      setView({ kind: 'error', message });
+    }
+  };
+
+  const releaseUnsaved = async () => {
+    const unsaved = unsavedRef.current;
+    unsavedRef.current = null;
+    setView({ kind: 'none' });
+    await unsaved?.release();
+  };
+
+  const show = async (shown: ShownSeries | null, withOverlay: boolean) => {
+    if (!run || !shown) return;
+    await showNextToSource(env.ohif, run, shown, withOverlay);
   };
 
   const onSave = async () => {
@@ -193,14 +224,33 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     try {
       const uids = await env.ohif.loadSeries(run.series.studyInstanceUid, seriesUids);
       const state = { resultUid: uids[0], stdUid: uids[1] ?? null };
-      setSave({ kind: 'saved', written, ...state });
+      // the stored series replace the unsaved copy in the viewports, then the copy goes
       await show(state, overlay);
+      await releaseUnsaved();
+      setSave({ kind: 'saved', written, ...state });
     } catch (e) {
-      const message = `Saved, but the viewer could not show it: ${(e as Error).message}`;
+      const still = unsavedRef.current ? ' The viewports still show the unsaved copy.' : '';
+      const message = `Saved, but the viewer could not show it: ${(e as Error).message}.${still}`;
       env.ohif.notify({ title: 'Could not show the result', message, type: 'warning' });
       setSave({ kind: 'saved', written, resultUid: null, stdUid: null });
     }
   };
+
+  // what the viewports show of this result: the stored series once saved, else the unsaved copy
+  const shown: ShownSeries | null =
+    save.kind === 'saved' && save.resultUid
+      ? { resultUid: save.resultUid, stdUid: save.stdUid }
+      : view.kind === 'shown'
+        ? view.unsaved
+        : null;
+  const showShown = (withOverlay: boolean) =>
+    void show(shown, withOverlay).catch((e) =>
+      env.ohif.notify({
+        title: 'Could not show the result',
+        message: String((e as Error).message),
+        type: 'warning',
+      }),
+    );
 
   const header = (
     <PanelHeader
@@ -487,6 +537,40 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
               },
             ]}
           />
+          {save.kind !== 'saved' ? (
+            view.kind === 'loading' ? (
+              <p className="gldm-hint" role="status">
+                Showing the result in the viewer…
+              </p>
+            ) : view.kind === 'shown' ? (
+              <p className="gldm-warning" role="status" data-testid="geometry-ldm-unsaved">
+                Shown next to the source in the viewer — not saved to the PACS yet.
+              </p>
+            ) : view.kind === 'error' ? (
+              <p className="gldm-warning">{view.message}</p>
+            ) : null
+          ) : null}
+          {shown ? (
+            <div style={{ display: 'flex', flexDirection: 'column', gap: 6 }}>
+              {shown.stdUid ? (
+                <CheckField
+                  label="Show the std map as a colour overlay"
+                  checked={overlay}
+                  onChange={(v) => {
+                    setOverlay(v);
+                    showShown(v);
+                  }}
+                />
+              ) : null}
+              <button
+                type="button"
+                className="gldm-btn gldm-btn-secondary"
+                onClick={() => showShown(overlay)}
+              >
+                Show source and result side by side
+              </button>
+            </div>
+          ) : null}
           <CheckField
             label="Also save the uncertainty (std) map"
             checked={saveStd}
@@ -508,39 +592,6 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
                 Saved: series {save.written.result.seriesInstanceUid}
                 {save.written.uncertainty ? ' and its uncertainty map' : ''}.
               </p>
-              {save.stdUid ? (
-                <CheckField
-                  label="Show the std map as a colour overlay"
-                  checked={overlay}
-                  onChange={(v) => {
-                    setOverlay(v);
-                    void show(save, v).catch((e) =>
-                      env.ohif.notify({
-                        title: 'Could not show the result',
-                        message: String((e as Error).message),
-                        type: 'warning',
-                      }),
-                    );
-                  }}
-                />
-              ) : null}
-              {save.resultUid ? (
-                <button
-                  type="button"
-                  className="gldm-btn gldm-btn-secondary"
-                  onClick={() =>
-                    void show(save, overlay).catch((e) =>
-                      env.ohif.notify({
-                        title: 'Could not show the result',
-                        message: String((e as Error).message),
-                        type: 'warning',
-                      }),
-                    )
-                  }
-                >
-                  Show source and result side by side
-                </button>
-              ) : null}
             </div>
           )}
           {save.kind === 'error' ? <p className="gldm-error">{save.message}</p> : null}
