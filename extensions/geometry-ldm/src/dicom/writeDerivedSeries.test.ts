@@ -6,34 +6,17 @@
  */
 import { makeVolume } from '../volume/volume';
 import { NOT_FOR_DIAGNOSTIC_USE, fitText } from './ctImage';
-import type { DicomJsonDataset } from './dicomJson';
 import { DicomError } from './errors';
-import { parseInstanceMetadata } from './instanceMetadata';
 import { readPart10Raw } from './part10';
 import { buildDerivedSeries, derivedSeriesNumbers } from './writeDerivedSeries';
 import { buildSyntheticStudy } from './writeSyntheticStudy';
-
-function source(z: number, seriesNumber?: number): DicomJsonDataset {
-  return {
-    '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
-    '00080018': { vr: 'UI', Value: [`1.2.826.0.1.3.${z + 1}`] },
-    '00080060': { vr: 'CS', Value: ['CT'] },
-    '0008103E': { vr: 'LO', Value: ['THORAX 1.0 B31f with a long source description of 64 chars.'] },
-    '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.1'] },
-    '0020000E': { vr: 'UI', Value: ['1.2.826.0.1.2'] },
-    '00200052': { vr: 'UI', Value: ['1.2.826.0.1.9'] },
-    ...(seriesNumber != null ? { '00200011': { vr: 'IS', Value: [seriesNumber] } } : {}),
-    '00200032': { vr: 'DS', Value: [0, 0, 2 * z] },
-    '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 1, 0] },
-    '00280030': { vr: 'DS', Value: [1, 1] },
-    '00280010': { vr: 'US', Value: [4] },
-    '00280011': { vr: 'US', Value: [4] },
-    '00280100': { vr: 'US', Value: [16] },
-  };
-}
+import { sourceSeries } from './__fixtures__/sourceSeries';
 
 const sources = (seriesNumber?: number) =>
-  [0, 1, 2].map((z) => parseInstanceMetadata(source(z, seriesNumber)));
+  sourceSeries(3, {
+    '0008103E': { vr: 'LO', Value: ['THORAX 1.0 B31f with a long source description of 64 chars.'] },
+    '00200011': seriesNumber != null ? { vr: 'IS', Value: [seriesNumber] } : undefined,
+  });
 const grid = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
 const result = makeVolume([4, 4, 5], grid, new Float32Array(80).fill(40), 'HU');
 const std = makeVolume([4, 4, 5], grid, new Float32Array(80).fill(3.5), 'HU-std');

@@ -8,9 +8,8 @@
  * created is gone. The rendering in the real viewer is checked by
  * test/viewer/panels.test.ts.
  */
-import type { DicomJsonDataset } from '../dicom/dicomJson';
-import { parseInstanceMetadata } from '../dicom/instanceMetadata';
 import { buildDerivedSeries } from '../dicom/writeDerivedSeries';
+import { sourceSeries } from '../dicom/__fixtures__/sourceSeries';
 import { makeVolume } from '../volume/volume';
 import {
   addLocalSeries,
@@ -21,29 +20,10 @@ import {
   type LocalSeriesHost,
 } from './localSeries';
 
-function source(z: number): DicomJsonDataset {
-  return {
-    '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
-    '00080018': { vr: 'UI', Value: [`1.2.826.0.1.3.${z + 1}`] },
-    '00080060': { vr: 'CS', Value: ['CT'] },
-    '0008103E': { vr: 'LO', Value: ['THORAX 1.0 B31f'] },
-    '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.1'] },
-    '0020000E': { vr: 'UI', Value: ['1.2.826.0.1.2'] },
-    '00200052': { vr: 'UI', Value: ['1.2.826.0.1.9'] },
-    '00200011': { vr: 'IS', Value: [3] },
-    '00200032': { vr: 'DS', Value: [0, 0, 2 * z] },
-    '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 1, 0] },
-    '00280030': { vr: 'DS', Value: [1, 1] },
-    '00280010': { vr: 'US', Value: [4] },
-    '00280011': { vr: 'US', Value: [4] },
-    '00280100': { vr: 'US', Value: [16] },
-  };
-}
-
 const grid = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
 const built = () =>
   buildDerivedSeries({
-    source: [0, 1, 2].map((z) => parseInstanceMetadata(source(z))),
+    source: sourceSeries(),
     result: makeVolume([4, 4, 5], grid, new Float32Array(80).fill(40), 'HU'),
     uncertainty: makeVolume([4, 4, 5], grid, new Float32Array(80).fill(3.5), 'HU-std'),
     model: { name: 'geometry-ldm-demo', version: '0.1.0' },

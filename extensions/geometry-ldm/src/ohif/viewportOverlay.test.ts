@@ -8,8 +8,7 @@
  */
 import { createOhifApp, loadOhifCore, type OhifCore } from '../../../../test/support/ohifCore';
 import { NOT_FOR_DIAGNOSTIC_USE } from '../dicom/ctImage';
-import type { DicomJsonDataset } from '../dicom/dicomJson';
-import { parseInstanceMetadata } from '../dicom/instanceMetadata';
+import { sourceSeries } from '../dicom/__fixtures__/sourceSeries';
 import { readPart10 } from '../dicom/part10';
 import { buildDerivedSeries } from '../dicom/writeDerivedSeries';
 import { buildSyntheticStudy } from '../dicom/writeSyntheticStudy';
@@ -35,26 +34,6 @@ import {
   unsavedItem,
 } from './viewportOverlay';
 
-function source(z: number): DicomJsonDataset {
-  return {
-    '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
-    '00080018': { vr: 'UI', Value: [`1.2.826.0.1.3.${z + 1}`] },
-    '00080060': { vr: 'CS', Value: ['CT'] },
-    '00080070': { vr: 'LO', Value: ['SIEMENS'] },
-    '0008103E': { vr: 'LO', Value: ['THORAX 1.0 B31f'] },
-    '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.1'] },
-    '0020000E': { vr: 'UI', Value: ['1.2.826.0.1.2'] },
-    '00200052': { vr: 'UI', Value: ['1.2.826.0.1.9'] },
-    '00200011': { vr: 'IS', Value: [3] },
-    '00200032': { vr: 'DS', Value: [0, 0, 2 * z] },
-    '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 1, 0] },
-    '00280030': { vr: 'DS', Value: [1, 1] },
-    '00280010': { vr: 'US', Value: [4] },
-    '00280011': { vr: 'US', Value: [4] },
-    '00280100': { vr: 'US', Value: [16] },
-  };
-}
-
 const grid = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
 const result = makeVolume([4, 4, 5], grid, new Float32Array(80).fill(40), 'HU');
 const std = makeVolume([4, 4, 5], grid, new Float32Array(80).fill(3.5), 'HU-std');
@@ -64,7 +43,7 @@ const natural = (bytes: Uint8Array) => readPart10(bytes).dataset as Record<strin
 
 describe('which images are marked', () => {
   const built = buildDerivedSeries({
-    source: [0, 1, 2].map((z) => parseInstanceMetadata(source(z))),
+    source: sourceSeries(3, { '00080070': { vr: 'LO', Value: ['SIEMENS'] } }),
     result,
     uncertainty: std,
     model: { name: 'geometry-ldm-demo', version: '0.1.0' },
@@ -135,7 +114,7 @@ describe('the unsaved mark', () => {
 
   it('marks a viewport showing a series held in memory, and no other; gone once released', async () => {
     const built = buildDerivedSeries({
-      source: [0, 1, 2].map((z) => parseInstanceMetadata(source(z))),
+      source: sourceSeries(3, { '00080070': { vr: 'LO', Value: ['SIEMENS'] } }),
       result,
       model: { name: 'geometry-ldm-demo', version: '0.1.0' },
       label: 'UNSAVED x4 z',

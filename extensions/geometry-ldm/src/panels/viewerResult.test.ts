@@ -4,8 +4,7 @@
  * put into the viewer and how it is laid out (source | result with the std map
  * fused), and that nothing is left behind when the viewer cannot show it.
  */
-import type { DicomJsonDataset } from '../dicom/dicomJson';
-import { parseInstanceMetadata } from '../dicom/instanceMetadata';
+import { sourceSeries } from '../dicom/__fixtures__/sourceSeries';
 import { readPart10 } from '../dicom/part10';
 import type { LocalSeries } from '../ohif/localSeries';
 import type { DisplaySet } from '../ohif/ohifTypes';
@@ -15,27 +14,11 @@ import type { OhifAdapter } from './ohifAdapter';
 import { percentileWindow } from './preview';
 import { showUnsavedResult, UNSAVED_LABEL } from './viewerResult';
 
-function source(z: number): DicomJsonDataset {
-  return {
-    '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
-    '00080018': { vr: 'UI', Value: [`1.2.826.0.1.3.${z + 1}`] },
-    '00080060': { vr: 'CS', Value: ['CT'] },
-    '0008103E': { vr: 'LO', Value: ['THORAX 1.0 B31f'] },
-    '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.1'] },
-    '0020000E': { vr: 'UI', Value: ['1.2.826.0.1.2'] },
-    '00200052': { vr: 'UI', Value: ['1.2.826.0.1.9'] },
-    '00200011': { vr: 'IS', Value: [3] },
-    '00200032': { vr: 'DS', Value: [0, 0, 2 * z] },
-    '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 1, 0] },
-    '00280030': { vr: 'DS', Value: [1, 1] },
-  };
-}
-
 const grid = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
 const std = new Float32Array(80).map((_, n) => n / 10);
 const run = {
   series: { studyInstanceUid: '1.2.826.0.1.1', seriesInstanceUid: '1.2.826.0.1.2' },
-  instances: [0, 1, 2].map((z) => parseInstanceMetadata(source(z))),
+  instances: sourceSeries(),
   form: { target: { kind: 'scale', factors: [1, 1, 4] } },
   result: {
     mean: makeVolume([4, 4, 5], grid, new Float32Array(80).fill(40), 'HU'),
