@@ -100,10 +100,20 @@ export function showsUnsavedSeries(props: OverlayProps | null | undefined): bool
  * stylesheet cuts spans with an ellipsis.
  */
 export function overlayElement(): ReactElement {
+  return badge(OVERLAY_TEST_ID, OVERLAY_TEXT, {
+    background: '#8b1e1e',
+    fontSize: 13,
+    lineHeight: '18px',
+    letterSpacing: '0.02em',
+  });
+}
+
+/** A wrapping block of white bold text on a coloured background. */
+function badge(testId: string, text: string, look: Record<string, string | number>): ReactElement {
   return createElement(
     'div',
     {
-      'data-testid': OVERLAY_TEST_ID,
+      'data-testid': testId,
       role: 'note',
       style: {
         display: 'block',
@@ -112,16 +122,13 @@ export function overlayElement(): ReactElement {
         margin: '0 0 4px',
         padding: '1px 6px',
         borderRadius: 3,
-        background: '#8b1e1e',
         color: '#fff',
-        fontSize: 13,
         fontWeight: 700,
-        lineHeight: '18px',
-        letterSpacing: '0.02em',
         textShadow: 'none',
+        ...look,
       },
     },
-    OVERLAY_TEXT,
+    text,
   );
 }
 
@@ -134,28 +141,7 @@ export const overlayItem = {
 
 /** The "not saved" block (amber, under the red warning). */
 export function unsavedElement(): ReactElement {
-  return createElement(
-    'div',
-    {
-      'data-testid': UNSAVED_TEST_ID,
-      role: 'note',
-      style: {
-        display: 'block',
-        whiteSpace: 'normal',
-        overflowWrap: 'break-word',
-        margin: '0 0 4px',
-        padding: '1px 6px',
-        borderRadius: 3,
-        background: '#7a5200',
-        color: '#fff',
-        fontSize: 12,
-        fontWeight: 700,
-        lineHeight: '16px',
-        textShadow: 'none',
-      },
-    },
-    UNSAVED_TEXT,
-  );
+  return badge(UNSAVED_TEST_ID, UNSAVED_TEXT, { background: '#7a5200', fontSize: 12, lineHeight: '16px' });
 }
 
 export const unsavedItem = {
