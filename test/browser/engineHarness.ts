@@ -5,17 +5,17 @@
  * in a child process).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { bundleNodeDriver } from '../support/nodeDriver';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const ORT_WEB_DIST = dirname(require.resolve('onnxruntime-web'));
-const CACHE_DIR = join(REPO, 'node_modules', '.cache', 'geometry-ldm-engine-tests');
 const SRC = join(REPO, 'extensions', 'geometry-ldm', 'src');
 
 /** The engine worker as an ES module; ort-web loads its jsep .mjs/.wasm from init.wasmPaths. */
@@ -142,24 +142,8 @@ export interface DriverReport {
 let driverPath: string | null = null;
 
 async function buildDriver(): Promise<string> {
-  if (driverPath) return driverPath;
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const out = join(CACHE_DIR, `driver-${process.pid}.mjs`);
-  await build({
-    entryPoints: [join(__dirname, 'engineNodeDriver.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['onnxruntime-node', 'onnxruntime-web'],
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    outfile: out,
-    logLevel: 'silent',
-  });
-  driverPath = out;
-  return out;
+  driverPath ??= await bundleNodeDriver(join(__dirname, 'engineNodeDriver.ts'), 'driver');
+  return driverPath;
 }
 
 /** Runs the pipelines in a child Node process on ort-web (via webRuntime) and ort-node. */

@@ -11,27 +11,16 @@
  * decoder passes. Measured values are logged.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { ORT_WEB_DIST } from '../browser/engineHarness';
+import { bundleNodeDriver } from '../support/nodeDriver';
+import { smoothCtPhantom } from '../support/phantom';
 import { exportTinyModel, type ExportedModel } from '../support/tinyModel';
 
-const REPO = resolve(__dirname, '..', '..');
 const TOL_MODEL = 1e-5;
-
-/** A smooth "CT" in HU, 20 x 18 x 16 at 1.5 x 1.5 x 4 mm; scale 2 -> a 40 x 40 x 32 model grid. */
-function phantom(): { dims: [number, number, number]; affine: number[]; data: Float32Array } {
-  const [nx, ny, nz] = [20, 18, 16];
-  const data = new Float32Array(nx * ny * nz);
-  for (let k = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++)
-        data[(k * ny + j) * nx + i] = -700 + 300 * Math.sin(i / 4) * Math.cos(j / 5) + 20 * k;
-  return { dims: [nx, ny, nz], affine: [1.5, 0, 0, 0, 0, 1.5, 0, 0, 0, 0, 4, 0, 0, 0, 0, 1], data };
-}
 
 const SETTINGS = { samples: 2, cycles: 2, ddimSteps: 2, tStart: 100, seed: 'sr-runtimes-1' };
 const RUNS = [
@@ -54,23 +43,11 @@ describe('superResolve: onnxruntime-web wasm (Node) vs onnxruntime-node, same se
     const i = exported.manifest.intensity;
     huPerModel = (i.huMax - i.huMin) / (i.modelMax - i.modelMin);
     dir = mkdtempSync(join(tmpdir(), 'gldm-sr-runtimes-'));
-    const cacheDir = join(REPO, 'node_modules', '.cache', 'geometry-ldm-engine-tests');
-    mkdirSync(cacheDir, { recursive: true });
-    const driver = join(cacheDir, `sr-runtimes-driver-${process.pid}.mjs`);
-    await build({
-      entryPoints: [join(__dirname, 'superResolveRuntimesDriver.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      external: ['onnxruntime-node', 'onnxruntime-web'],
-      banner: {
-        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
-      outfile: driver,
-      logLevel: 'silent',
-    });
-    const src = phantom();
+    const driver = await bundleNodeDriver(
+      join(__dirname, 'superResolveRuntimesDriver.ts'),
+      'sr-runtimes-driver',
+    );
+    const src = smoothCtPhantom();
     writeFileSync(join(dir, 'source.f32'), Buffer.from(src.data.buffer));
     const jobFile = join(dir, 'job.json');
     writeFileSync(

@@ -10,6 +10,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { makeVolume, type Volume } from '../volume/volume';
+import { smoothCtPhantom } from '../../../../test/support/phantom';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
 import { MAX_AUTO_BATCH, resolveBatchSize } from './batching';
 import { InferenceError } from './errors';
@@ -95,15 +96,10 @@ function probe(
   return p;
 }
 
-/** A small smooth "CT" in HU: scale 2 gives a 40 x 36 x 32 result on a 40 x 40 x 32 model grid. */
+/** The shared smooth phantom as a Volume (scale 2: a 40 x 36 x 32 result on a 40 x 40 x 32 model grid). */
 function phantom(): Volume {
-  const [nx, ny, nz] = [20, 18, 16];
-  const data = new Float32Array(nx * ny * nz);
-  for (let k = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++)
-        data[(k * ny + j) * nx + i] = -700 + 300 * Math.sin(i / 4) * Math.cos(j / 5) + 20 * k;
-  return makeVolume([nx, ny, nz], [1.5, 0, 0, 0, 0, 1.5, 0, 0, 0, 0, 4, 0, 0, 0, 0, 1], data, 'HU');
+  const p = smoothCtPhantom();
+  return makeVolume(p.dims, p.affine, p.data, 'HU');
 }
 
 /**
