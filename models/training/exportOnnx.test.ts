@@ -21,6 +21,7 @@ import {
   checkGolden,
   readAttentionGolden,
   readGolden,
+  readRefinerGolden,
   type AttentionGoldenFile,
   type GoldenFile,
 } from './goldenCheck';
@@ -90,12 +91,30 @@ maybe('tiny random-weight export: ONNX (onnxruntime-node) vs PyTorch', () => {
     }
   });
 
+  it('refiner matches PyTorch within 1e-4 and accepts other plane sizes', async () => {
+    const g = readRefinerGolden(join(dir, 'golden', 'refiner.json'));
+    expect(g.toleranceAbs).toBe(1e-4);
+    const s = await session(join(dir, 'refiner.onnx'));
+    const report = await checkGolden(ort, s, g.refiner);
+    expect(Object.keys(report)).toEqual(['refined']);
+    for (const r of Object.values(report)) {
+      expect(r.dims).toEqual([2, 1, 20, 24]);
+      expect(r.maxAbs).toBeGreaterThan(0);
+      expect(r.maxAbsDiff).toBeLessThan(1e-4);
+    }
+    const planes = new ort.Tensor('float32', new Float32Array(3 * 3 * 7 * 33).fill(0.1), [3, 3, 7, 33]);
+    const acquisition = new ort.Tensor('float32', new Float32Array(3 * 12).fill(0.25), [3, 12]);
+    const out = await s.run({ planes, acquisition });
+    expect(out.refined.dims).toEqual([3, 1, 7, 33]);
+  });
+
   it('decoder has no ConvTranspose, and the manifest lists the files', () => {
     const bytes = readFileSync(join(dir, 'decoder.onnx'));
     expect(bytes.includes(Buffer.from('ConvTranspose'))).toBe(false);
     expect(bytes.includes(Buffer.from('Conv'))).toBe(true);
     const manifest = parseManifestText(readFileSync(join(dir, 'model.json'), 'utf8')); // schema-valid
-    expect(Object.keys(manifest.files).sort()).toEqual(['decoder', 'encoder', 'unet']);
+    expect(Object.keys(manifest.files).sort()).toEqual(['decoder', 'encoder', 'refiner', 'unet']);
+    expect(manifest.superResolution.mode).toBe('ai');
     expect(manifest.onnx.opset).toBe(17);
   });
 
@@ -126,6 +145,7 @@ maybe('tiny random-weight export with fp16 weights: ONNX (onnxruntime-node) vs P
     const manifest = parseManifestText(readFileSync(join(dir, 'model.json'), 'utf8'));
     for (const part of ['encoder', 'decoder', 'unet'] as const)
       expect(manifest.files[part].weights).toBe('float16');
+    expect(manifest.files.refiner?.weights).toBe('float16');
     expect(manifest.golden?.toleranceAbs).toBe(2e-4);
   });
 
@@ -137,6 +157,7 @@ maybe('tiny random-weight export with fp16 weights: ONNX (onnxruntime-node) vs P
       ['decoder', golden.decoder],
       ['unet', golden.unet],
       ['unet', attention.unet],
+      ['refiner', readRefinerGolden(join(dir, 'golden', 'refiner.json')).refiner],
     ] as const;
     for (const [part, c] of cases) {
       const report = await checkGolden(ort, await session(join(dir, `${part}.onnx`)), c);

@@ -47,6 +47,16 @@ export function readAttentionGolden(path: string): AttentionGoldenFile {
   return JSON.parse(readFileSync(path, 'utf8')) as AttentionGoldenFile;
 }
 
+/** golden/refiner.json: the super-resolution refiner on two planes (export.py export_refiner). */
+export interface RefinerGoldenFile {
+  toleranceAbs: number;
+  refiner: GoldenCase;
+}
+
+export function readRefinerGolden(path: string): RefinerGoldenFile {
+  return JSON.parse(readFileSync(path, 'utf8')) as RefinerGoldenFile;
+}
+
 export function decodeTensor(t: GoldenTensor): Float32Array {
   const bytes = Buffer.from(t.base64, 'base64');
   const out = new Float32Array(bytes.length / 4);

@@ -13,52 +13,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createRng, deriveSeed } from '../../extensions/geometry-ldm/src/diffusion';
-import { regularGeometry } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
-import { compose, translation } from '../../extensions/geometry-ldm/src/geometry/affine';
 import type { LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
 import { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
 import { pooledDims } from '../../extensions/geometry-ldm/src/geometry/coordinateChannels';
 import { voxelCount } from '../../extensions/geometry-ldm/src/geometry/conventions';
-import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
-import { readSeriesHeaders } from '../support/sharedData';
+import { realCrop } from '../support/realCrop';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../support/tinyModel';
-import dcmjs from 'dcmjs';
 
 const REFERENCE = resolve(__dirname, '..', 'reference', 'super_resolve_reference.py');
-
-/** A 24 x 20 x 12 crop (HU) of a real chest CT read straight from its Part 10 files (uncompressed). */
-function realCrop(): Volume {
-  const headers = readSeriesHeaders('lung-pet-ct-dx-a0002');
-  const slices = headers.map((h) => ({
-    imagePositionPatient: h.dataset.ImagePositionPatient as number[],
-    imageOrientationPatient: h.dataset.ImageOrientationPatient as number[],
-    pixelSpacing: h.dataset.PixelSpacing as number[],
-    rows: h.dataset.Rows as number,
-    columns: h.dataset.Columns as number,
-    id: h.file,
-  }));
-  const g = regularGeometry(slices);
-  const [x0, y0, z0] = [240, 200, 9];
-  const dims = [24, 20, 12] as const;
-  const data = new Float32Array(24 * 20 * 12);
-  for (let k = 0; k < 12; k++) {
-    const h = headers[g.stack.order[z0 + k]];
-    const buf = readFileSync(h.file);
-    const parsed = dcmjs.data.DicomMessage.readFile(
-      buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength),
-    );
-    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(parsed.dict);
-    const px =
-      ds.PixelRepresentation === 1 ? new Int16Array(ds.PixelData[0]) : new Uint16Array(ds.PixelData[0]);
-    const slope = Number(ds.RescaleSlope ?? 1);
-    const intercept = Number(ds.RescaleIntercept ?? 0);
-    for (let j = 0; j < 20; j++)
-      for (let i = 0; i < 24; i++)
-        data[(k * 20 + j) * 24 + i] = px[(y0 + j) * 512 + x0 + i] * slope + intercept;
-  }
-  return makeVolume(dims, compose(g.affine, translation([x0, y0, z0])), data, 'HU');
-}
 
 const python = pythonWithTorch();
 if (!python) throw new Error('this test needs Debian python3 with torch (.ci/run installs python3-torch)');
@@ -81,7 +44,16 @@ describe('super-resolution: TypeScript + ONNX vs independent PyTorch reference, 
 
   it('gives the same mean, std and upsampling', async () => {
     const src = realCrop();
-    const settings = { samples: 2, cycles: 2, ddimSteps: 4, tStart: 100, seed: 'ref' };
+    // the paper's pipeline as the reference implements it: no projection
+    const settings = {
+      mode: 'diffusion' as const,
+      slices: 'none' as const,
+      samples: 2,
+      cycles: 2,
+      ddimSteps: 4,
+      tStart: 100,
+      seed: 'ref',
+    };
     const ts = await superResolve(model, src, { kind: 'scale', factor: [2, 2, 4] }, settings);
     const m = model.manifest;
 

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from . import geometry as G
 
-HELD_OUT = ('lidc-idri-0001',)
+# Held-out evaluation scans (docs/super-resolution.md, the sr-quality harness): never trained on.
+HELD_OUT = ('lidc-idri-0001', '4d-lung-113-phase40', 'head-neck-pet-ct-chus-052')
 DEFAULT_DATA_ROOT = os.environ.get('SHARED_DATA') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'shared', 'data'))
 
 

@@ -190,6 +190,57 @@ IO = {
         'outputs': [{'name': 'eps', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']}],
     },
 }
+REFINER_IO = {
+    'inputs': [{'name': 'planes', 'dtype': 'float32', 'shape': ['B', 3, 'H', 'W']},
+               {'name': 'acquisition', 'dtype': 'float32', 'shape': ['B', 12]}],
+    'outputs': [{'name': 'refined', 'dtype': 'float32', 'shape': ['B', 1, 'H', 'W']}],
+}
+REFINER_GOLDEN_PATH = 'golden/refiner.json'
+
+
+def refiner_golden_inputs(seed=99):
+    """Two 20x24 planes of CT-like values (HU / 1000: air, soft tissue, bone) and two acquisitions."""
+    g = torch.Generator().manual_seed(seed)
+    planes = torch.where(torch.rand(2, 3, 20, 24, generator=g) > 0.4, 0.05, -1.0)
+    planes = planes + 0.05 * torch.randn(2, 3, 20, 24, generator=g)
+    planes[:, :, 6:11, 8:14] = 1.2
+    acq = torch.tensor([[1.25, 1.25, 0.0, 0.0, 0.25, 0.25, 0.0, 0.0, 0.25, 0.25, 0.0, 0.0],
+                        [0.5, 0.75, 1.0, 0.0, 0.5, 0.5, 0.0, 0.0, 0.25, 0.25, 0.0, 0.0]], dtype=torch.float32)
+    return planes.float(), acq
+
+
+def export_refiner(refiner, out_dir: str, *, fp16=False) -> dict:
+    """refiner.onnx + golden/refiner.json; returns the manifest's files/onnx entries."""
+    os.makedirs(os.path.join(out_dir, 'golden'), exist_ok=True)
+    refiner.eval()
+    planes, acq = refiner_golden_inputs()
+    path = os.path.join(out_dir, 'refiner.onnx')
+    _export(refiner, (planes, acq), path, ['planes', 'acquisition'], ['refined'],
+            {'planes': {0: 'B', 2: 'H', 3: 'W'}, 'acquisition': {0: 'B'}, 'refined': {0: 'B', 2: 'H', 3: 'W'}})
+    ref_g = refiner
+    if fp16:
+        weights_to_fp16(path)
+        ref_g = _round_fp16(refiner)
+    with torch.no_grad():
+        refined = ref_g(planes, acq)
+    write_json({'description': 'Refiner inputs and PyTorch outputs recorded at export (ldm/export.py); '
+                               'little-endian float32, base64',
+                'toleranceAbs': 1e-4 if not fp16 else 2e-4,
+                'refiner': {'inputs': {'planes': b64(planes), 'acquisition': b64(acq)},
+                            'outputs': {'refined': b64(refined)}}},
+               os.path.join(out_dir, REFINER_GOLDEN_PATH))
+    return {'file': {'path': 'refiner.onnx', 'sha256': sha256(path), 'bytes': os.path.getsize(path),
+                     'weights': 'float16' if fp16 else 'float32'},
+            'io': REFINER_IO}
+
+
+def add_refiner_to_manifest(manifest: dict, entry: dict, samples: int = 2) -> dict:
+    """files.refiner, onnx.refiner and the super-resolution defaults that use it ('ai' mode)."""
+    manifest['files']['refiner'] = entry['file']
+    manifest['onnx']['refiner'] = entry['io']
+    manifest['superResolution'] = {**manifest['superResolution'], 'mode': 'ai', 'refinerSamples': int(samples),
+                                   'projectionIterations': 10}
+    return manifest
 
 
 GROUP_AXES_SCAN_EXTENT = [
@@ -230,7 +281,7 @@ def contract_fields(cfg: dict | None = None) -> dict:
 
 
 def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, latent_scale=1.0, manifest_extra=None,
-               golden_dims=(24, 16, 16)) -> dict:
+               golden_dims=(24, 16, 16), refiner=None, refiner_samples=2) -> dict:
     os.makedirs(os.path.join(out_dir, 'golden'), exist_ok=True)
     ae.eval()
     unet.eval()
@@ -290,6 +341,8 @@ def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, lat
     if manifest_extra:
         head = {'schemaVersion': 1}
         manifest = {**head, **manifest_extra, **manifest}
+    if refiner is not None:
+        add_refiner_to_manifest(manifest, export_refiner(refiner, out_dir, fp16=fp16), refiner_samples)
     mpath = os.path.join(out_dir, 'model.json')
     with open(mpath, 'w') as f:
         json.dump(manifest, f, indent=2)
@@ -338,6 +391,30 @@ def tiny_models(seed=0):
     return ae, unet
 
 
+def tiny_refiner(seed=0):
+    from .refiner import Refiner
+    torch.manual_seed(seed)
+    r = Refiner(channels=8, blocks=1)
+    with torch.no_grad():  # not the identity: the golden case must exercise every layer
+        r.tail.weight.normal_(0, 0.05)
+        r.tail.bias.fill_(0.01)
+    return r
+
+
+def update_refiner(model_dir: str, refiner, fp16=False, samples=2) -> dict:
+    """Adds (or replaces) the refiner of an exported model: refiner.onnx, golden/refiner.json and the
+    manifest entries; every other file and field of model.json stays as it is."""
+    mpath = os.path.join(model_dir, 'model.json')
+    with open(mpath) as f:
+        manifest = json.load(f)
+    add_refiner_to_manifest(manifest, export_refiner(refiner, model_dir, fp16=fp16), samples)
+    with open(mpath, 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    _prettier(mpath)
+    return manifest
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
@@ -350,8 +427,22 @@ def main(argv=None):
     ap.add_argument('--fp16', action='store_true')
     ap.add_argument('--manifest-extra', help='JSON file merged into model.json (name, licence, training data, ...)')
     ap.add_argument('--metrics', help='metrics.json from ldm.evaluate, stored as model.json "metrics"')
+    ap.add_argument('--refiner-checkpoint', help='default: <checkpointDir>/refiner/last.pt when it exists')
+    ap.add_argument('--refiner-only', action='store_true',
+                    help='add/replace only the refiner of the model already in --out (other files untouched)')
+    ap.add_argument('--refiner-samples', type=int, default=2, help='default test-time-augmentation samples')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if a.refiner_only:
+        from .refiner import build_refiner
+        from .train import ckpt_dir, load_config, torch_load
+        cfg = load_config(a.config)
+        path = a.refiner_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'refiner'), 'last.pt')
+        refiner = build_refiner(cfg)
+        refiner.load_state_dict(torch_load(path)['ema'])
+        m = update_refiner(a.out, refiner, fp16=a.fp16, samples=a.refiner_samples)
+        print(json.dumps(m['files']['refiner'], indent=1))
+        return
     if a.tiny:
         ae, unet = tiny_models(a.seed)
         extra = {'name': 'tiny-random', 'version': '0.0.0', 'licence': 'MIT',
@@ -359,7 +450,7 @@ def main(argv=None):
                  'description': 'random weights, for tests only',
                  'trainingData': {'summary': 'none (random weights)', 'heldOut': []},
                  **contract_fields(None)}
-        m = export_all(ae, unet, a.out, fp16=a.fp16, manifest_extra=extra)
+        m = export_all(ae, unet, a.out, fp16=a.fp16, manifest_extra=extra, refiner=tiny_refiner(a.seed))
     else:
         from .train import build_autoencoder, build_unet, ckpt_dir, load_config, torch_load
         cfg = load_config(a.config)
@@ -371,7 +462,14 @@ def main(argv=None):
         ck = torch_load(a.unet_checkpoint)
         unet.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])
         extra = manifest_extra(cfg, a.manifest_extra, a.metrics)
-        m = export_all(ae, unet, a.out, fp16=a.fp16, latent_scale=ck.get('latent_scale', 1.0), manifest_extra=extra)
+        refiner = None
+        rpath = a.refiner_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'refiner'), 'last.pt')
+        if os.path.exists(rpath):
+            from .refiner import build_refiner
+            refiner = build_refiner(cfg)
+            refiner.load_state_dict(torch_load(rpath)['ema'])
+        m = export_all(ae, unet, a.out, fp16=a.fp16, latent_scale=ck.get('latent_scale', 1.0), manifest_extra=extra,
+                       refiner=refiner, refiner_samples=a.refiner_samples)
     print(json.dumps(m['files'], indent=1))
 
 

@@ -1,5 +1,5 @@
 /** `geometry-ldm models info DIR` and `geometry-ldm models verify DIR`. */
-import { MODEL_PARTS, verifyModelFile } from '../model/manifest';
+import { modelFile, modelParts, verifyModelFile } from '../model/manifest';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generate } from '../inference/generate';
@@ -21,10 +21,10 @@ export async function modelsInfo(dir: string, reporter: Reporter): Promise<void>
     intensity: m.intensity,
     superResolution: m.superResolution,
     files: Object.fromEntries(
-      MODEL_PARTS.map((p) => [
-        p,
-        { path: m.files[p].path, bytes: m.files[p].bytes, weights: m.files[p].weights },
-      ]),
+      modelParts(m).map((p) => {
+        const f = modelFile(m, p);
+        return [p, { path: f.path, bytes: f.bytes, weights: f.weights }];
+      }),
     ),
   });
 }
@@ -32,10 +32,11 @@ export async function modelsInfo(dir: string, reporter: Reporter): Promise<void>
 /** Manifest schema, file sizes + sha256, then a smoke inference: the smallest supported grid, 2 DDIM steps. */
 export async function modelsVerify(dir: string, reporter: Reporter, device: Device = 'cpu'): Promise<void> {
   const m = await readManifest(dir);
-  for (const part of MODEL_PARTS) {
-    const bytes = new Uint8Array(await readFile(join(resolve(dir), m.files[part].path)));
+  for (const part of modelParts(m)) {
+    const f = modelFile(m, part);
+    const bytes = new Uint8Array(await readFile(join(resolve(dir), f.path)));
     await verifyModelFile(m, part, bytes);
-    reporter.event('checksum', { part, path: m.files[part].path, sha256: m.files[part].sha256, ok: true });
+    reporter.event('checksum', { part, path: f.path, sha256: f.sha256, ok: true });
   }
   const model = await loadModelDir(dir, 0, device);
   try {

@@ -2,7 +2,13 @@
  * The three ONNX sessions of a model, created on an injected runtime from
  * bytes that are verified against the manifest (size + sha256) first.
  */
-import { MODEL_PARTS, verifyModelFile, type ModelManifest, type ModelPart } from '../model/manifest';
+import {
+  modelFile,
+  modelParts,
+  verifyModelFile,
+  type ModelManifest,
+  type ModelPart,
+} from '../model/manifest';
 import { InferenceError } from './errors';
 import type { InferenceRuntime, ModelSession } from './runtime';
 
@@ -18,6 +24,8 @@ export interface LoadedModel {
   readonly encoder: ModelSession;
   readonly decoder: ModelSession;
   readonly unet: ModelSession;
+  /** The super-resolution refiner, when the model has one (files.refiner). */
+  readonly refiner?: ModelSession;
   release(): Promise<void>;
 }
 
@@ -28,8 +36,8 @@ export async function loadModel(
 ): Promise<LoadedModel> {
   const sessions: Partial<Record<ModelPart, ModelSession>> = {};
   try {
-    for (const part of MODEL_PARTS) {
-      const file = manifest.files[part];
+    for (const part of modelParts(manifest)) {
+      const file = modelFile(manifest, part);
       let bytes: Uint8Array;
       try {
         bytes = await load(part, file);
@@ -49,15 +57,16 @@ export async function loadModel(
     await Promise.all(Object.values(sessions).map((s) => s?.release()));
     throw e;
   }
-  const { encoder, decoder, unet } = sessions as Record<ModelPart, ModelSession>;
+  const { encoder, decoder, unet, refiner } = sessions as Record<ModelPart, ModelSession>;
   return {
     manifest,
     runtime,
     encoder,
     decoder,
     unet,
+    ...(refiner ? { refiner } : {}),
     release: async () => {
-      await Promise.all([encoder.release(), decoder.release(), unet.release()]);
+      await Promise.all([encoder.release(), decoder.release(), unet.release(), refiner?.release()]);
     },
   };
 }

@@ -1,5 +1,5 @@
 /** Progress events shared by both pipelines (and carried across the worker boundary). */
-export type Stage = 'prepare' | 'encode' | 'denoise' | 'decode' | 'finish';
+export type Stage = 'prepare' | 'refine' | 'encode' | 'denoise' | 'decode' | 'finish';
 
 export interface ProgressEvent {
   readonly stage: Stage;
@@ -32,7 +32,7 @@ export interface PreviewSlice {
 export type ProgressListener = (event: ProgressEvent) => void;
 
 /** The stages that do model work, and their planned units (per-sample model calls). */
-export type WorkStage = 'encode' | 'denoise' | 'decode';
+export type WorkStage = 'refine' | 'encode' | 'denoise' | 'decode';
 export type WorkPlan = Readonly<Partial<Record<WorkStage, number>>>;
 
 /**
@@ -45,8 +45,8 @@ export type WorkPlan = Readonly<Partial<Record<WorkStage, number>>>;
 export class ProgressTracker {
   private done = 0;
   private readonly total: number;
-  private readonly units: Record<WorkStage, number> = { encode: 0, denoise: 0, decode: 0 };
-  private readonly seconds: Record<WorkStage, number> = { encode: 0, denoise: 0, decode: 0 };
+  private readonly units: Record<WorkStage, number> = { refine: 0, encode: 0, denoise: 0, decode: 0 };
+  private readonly seconds: Record<WorkStage, number> = { refine: 0, encode: 0, denoise: 0, decode: 0 };
   private readonly started: number;
   private last: number;
   constructor(
@@ -84,7 +84,7 @@ export class ProgressTracker {
     const rate = (s: WorkStage): number | null =>
       this.units[s] > 0 ? this.seconds[s] / this.units[s] : null;
     let eta = 0;
-    for (const s of ['encode', 'denoise', 'decode'] as const) {
+    for (const s of ['refine', 'encode', 'denoise', 'decode'] as const) {
       const left = Math.max(0, (this.plan[s] ?? 0) - this.units[s]);
       if (left === 0) continue;
       const twin = s === 'decode' ? 'encode' : s === 'encode' ? 'decode' : null;

@@ -1,17 +1,35 @@
 /**
- * superResolve(volume, target): emergent super-resolution (method.md section 4).
- * Trilinear upsample to the target grid, encode with the target's coordinate
- * channels, then per sample: `cycles` times (noise to tStart, DDIM back to 0
- * without added noise), decode; mean and standard deviation over N samples.
+ * superResolve(volume, target): a series onto a finer grid (docs/super-resolution.md).
+ *
+ * Three modes, each ending in the measurement-consistency projection onto the acquired
+ * slices (volume/acquisition.ts) unless the slice model is 'none':
+ * - 'classical': iterative back-projection of the series (no model; fast, adds nothing
+ *   the acquisition did not record).
+ * - 'ai' (default when the model has a refiner): the back-projection refined plane by
+ *   plane by the refiner (inference/refiner.ts), N test-time-augmented samples, each
+ *   projected; mean and std over them.
+ * - 'diffusion': the paper's emergent super-resolution (method.md section 4) from the
+ *   back-projection: encode with the target's coordinate channels, then per sample
+ *   `cycles` times (noise to tStart, DDIM back to 0 without added noise), decode,
+ *   project; mean and standard deviation over N samples.
  */
 import { voxelCount } from '../geometry/conventions';
 import { latentConditioning, pooledDims } from '../geometry/coordinateChannels';
+import { spacingOf } from '../geometry/dicomGeometry';
 import { indexToGroup, scanExtentGroupSpace, type GroupSpace } from '../geometry/groupSpace';
 import { addNoise, createRng, createSchedule, DDIMScheduler, deriveSeed } from '../diffusion';
-import { checkGrid, intensityParams, scheduleConfig, superResolutionDefaults } from '../model/manifest';
+import {
+  checkGrid,
+  intensityParams,
+  scheduleConfig,
+  superResolutionDefaults,
+  type SuperResolutionMode,
+} from '../model/manifest';
+import type { Fidelity } from '../volume/acquisition';
 import { crop } from '../volume/pad';
 import { huToModel, modelToHu } from '../volume/intensity';
 import { resample } from '../volume/resample';
+import { seriesAcquisition, type SliceModel } from '../volume/seriesAcquisition';
 import { RunningStats } from '../volume/stats';
 import { makeVolume, type Volume } from '../volume/volume';
 import { checkBatchSize, resolveBatchSize, type BatchSize } from './batching';
@@ -19,6 +37,7 @@ import { InferenceError, throwIfCancelled } from './errors';
 import { decode, encode, midSlicePreview } from './latentOps';
 import type { LoadedModel } from './modelSessions';
 import { passProgress, ProgressTracker, type ProgressListener } from './progress';
+import { planePass, refineVolume, REFINER_MAX_SAMPLES } from './refiner';
 import { batchNoise, checkPreviewEvery, denoise } from './sampler';
 import { tileCount, tilesFor, type TilingPolicy } from './tiling';
 import {
@@ -27,11 +46,25 @@ import {
   type SuperResolutionTarget,
 } from './superResolutionTarget';
 
+/** Source values below this are scanner padding outside the reconstruction circle: air. */
+export const AIR_FLOOR_HU = -1024;
+
 export interface SuperResolveOptions {
+  /** Default: the manifest's superResolution.mode ('ai' when the model has a refiner). */
+  readonly mode?: SuperResolutionMode;
+  /**
+   * How the source's slices were acquired (seriesAcquisition.ts autoSliceModel reads it from the
+   * header; default: a box as wide as the slice spacing). 'none': no projection (the result need
+   * not reproduce the acquired slices).
+   */
+  readonly slices?: SliceModel | 'none';
+  /** Projection iterations (default: the manifest's, 10). */
+  readonly projectionIterations?: number;
   /** Noise level to go back to each cycle (default from the manifest; paper: 100). */
   readonly tStart?: number;
   readonly cycles?: number;
   readonly ddimSteps?: number;
+  /** Samples: diffusion samples, or refiner test-time-augmentation samples (1-8) in 'ai' mode. */
   readonly samples?: number;
   readonly seed?: number | string;
   /**
@@ -56,21 +89,40 @@ export interface SuperResolveOptions {
 }
 
 export interface SuperResolveResult {
-  /** Mean over samples, HU, on the requested output grid. */
+  /** The result: mean over samples, HU, on the requested output grid. */
   readonly mean: Volume;
-  /** Sample standard deviation (ddof 1; 0 for one sample), HU. */
+  /** Sample standard deviation (ddof 1; 0 for one sample or the classical mode), HU. */
   readonly std: Volume;
-  /** The trilinear upsampling the model started from (HU, output grid): the baseline. */
+  /** Trilinear upsampling of the source (HU, output grid): the baseline. */
   readonly upsampled: Volume;
+  /** Classical back-projection (HU, output grid); the trilinear image when slices are 'none'. */
+  readonly classical: Volume;
+  /** The mean before the final projection ('ai' and 'diffusion' with a slice model). */
+  readonly unprojected?: Volume;
+  /** |acquired - D(result)| over the acquired samples, HU; null without a slice model. */
+  readonly fidelity: Fidelity | null;
   readonly samples?: Volume[];
   readonly target: PlannedTarget;
   readonly groupSpace: GroupSpace;
   readonly settings: {
+    mode: SuperResolutionMode;
+    slices: SliceModel | 'none';
+    projectionIterations: number;
     tStart: number;
     cycles: number;
     ddimSteps: number;
     samples: number;
     seed: number | string;
+  };
+}
+
+/** The slice model used when none is given: a box as wide as the slice spacing. */
+export function defaultSliceModel(source: Volume): SliceModel {
+  const s = spacingOf(source.affine)[2];
+  return {
+    profile: 'box',
+    widthMm: s,
+    reason: `default: box as wide as the slice spacing (${s.toFixed(2)} mm)`,
   };
 }
 
@@ -84,23 +136,127 @@ export async function superResolve(
     throw new InferenceError('invalid-input', `super-resolution needs a volume in HU, got ${source.unit}`);
   const m = model.manifest;
   const defaults = superResolutionDefaults(m);
+  const mode = options.mode ?? defaults.mode;
+  if (!['ai', 'classical', 'diffusion'].includes(mode)) {
+    throw new InferenceError(
+      'invalid-input',
+      `unknown super-resolution mode '${String(mode)}' (ai | classical | diffusion)`,
+    );
+  }
+  if (mode === 'ai' && !model.refiner) {
+    throw new InferenceError(
+      'invalid-input',
+      `model ${m.name} ${m.version} has no refiner: use mode 'classical' or 'diffusion'`,
+    );
+  }
   const settings = {
+    mode,
+    slices: options.slices ?? defaultSliceModel(source),
+    projectionIterations: options.projectionIterations ?? defaults.projectionIterations,
     tStart: options.tStart ?? defaults.tStart,
     cycles: options.cycles ?? defaults.cycles,
     ddimSteps: options.ddimSteps ?? defaults.ddimSteps,
-    samples: options.samples ?? defaults.samples,
+    samples:
+      options.samples ??
+      (mode === 'ai' ? defaults.refinerSamples : mode === 'classical' ? 1 : defaults.samples),
     seed: options.seed ?? 0,
   };
-  for (const [k, v] of Object.entries(settings)) {
-    if (k !== 'seed' && (!Number.isInteger(v) || (v as number) < 1)) {
+  for (const k of ['tStart', 'cycles', 'ddimSteps', 'samples'] as const) {
+    const v = settings[k];
+    if (!Number.isInteger(v) || v < 1) {
       throw new InferenceError('invalid-input', `${k} must be a positive integer, got ${String(v)}`);
     }
+  }
+  if (!Number.isInteger(settings.projectionIterations) || settings.projectionIterations < 0) {
+    throw new InferenceError(
+      'invalid-input',
+      `projectionIterations must be a non-negative integer, got ${String(settings.projectionIterations)}`,
+    );
+  }
+  if (mode === 'ai' && settings.samples > REFINER_MAX_SAMPLES) {
+    throw new InferenceError(
+      'invalid-input',
+      `the refiner has ${REFINER_MAX_SAMPLES} distinct samples (2 planes x 4 mirrorings), asked for ${settings.samples}`,
+    );
+  }
+  if (mode === 'classical' && settings.samples !== 1) {
+    throw new InferenceError('invalid-input', 'the classical mode is deterministic: samples must be 1');
   }
   checkPreviewEvery(options.previewEvery);
   checkBatchSize(options.batchSize);
   const plan = planSuperResolutionTarget(source, target, m.grid.multipleOf);
-  checkGrid(m, plan.padded.dims);
+  if (mode === 'diffusion') checkGrid(m, plan.padded.dims);
   const group = options.groupSpace ?? scanExtentGroupSpace(source.dims, source.affine);
+  const out = plan.output;
+  const nOut = voxelCount(out.dims);
+
+  // The baseline and the acquisition: trilinear upsampling, the acquired samples y (padding as
+  // air) and their back-projection.
+  const upsampled = resample(source, out, { outside: 'border' });
+  const slices = settings.slices;
+  let acq = null;
+  try {
+    acq = slices === 'none' ? null : seriesAcquisition(source, out, slices);
+  } catch (e) {
+    throw new InferenceError('invalid-input', (e as Error).message);
+  }
+  const y = acq ? source.data.map((v) => (v < AIR_FLOOR_HU ? AIR_FLOOR_HU : v)) : null;
+  const project = (x: Float32Array) => (acq && y ? acq.project(x, y, settings.projectionIterations) : x);
+  const classical = acq && y ? acq.backProject(y, settings.projectionIterations) : upsampled.data.slice();
+  const finish = (mean: Float32Array, std: Float32Array, extra: Partial<SuperResolveResult> = {}) => ({
+    mean: makeVolume(out.dims, out.affine, mean, 'HU'),
+    std: makeVolume(out.dims, out.affine, std, 'HU-std'),
+    upsampled,
+    classical: makeVolume(out.dims, out.affine, classical, 'HU'),
+    fidelity: acq && y ? acq.fidelity(mean, y) : null,
+    target: plan,
+    groupSpace: group,
+    settings,
+    ...extra,
+  });
+
+  if (mode === 'classical') {
+    const tracker = new ProgressTracker({}, options.onProgress);
+    tracker.emit('prepare');
+    tracker.emit('finish');
+    return finish(classical.slice(), new Float32Array(nOut));
+  }
+
+  if (mode === 'ai') {
+    // features need the per-axis acquisition even without projection
+    const axes = (acq ?? seriesAcquisition(source, out, defaultSliceModel(source))).axes;
+    const passes = Array.from({ length: settings.samples }, (_, s) => planePass(axes, s));
+    const tracker = new ProgressTracker(
+      { refine: passes.reduce((a, p) => a + out.dims[p.normal], 0) },
+      options.onProgress,
+    );
+    tracker.emit('prepare');
+    const stats = new RunningStats(nOut);
+    const raw = acq ? new RunningStats(nOut) : null;
+    const kept: Volume[] = [];
+    for (let s = 0; s < passes.length; s++) {
+      let ticked = 0;
+      const refined = await refineVolume(model.refiner!, classical, out.dims, passes[s], {
+        signal: options.signal,
+        onPlanes: (done, total) => {
+          tracker.tick('refine', { sample: s, samples: settings.samples }, done - ticked);
+          ticked = done;
+          void total;
+        },
+      });
+      raw?.add(refined);
+      const p = project(refined);
+      stats.add(p);
+      if (options.keepSamples) kept.push(makeVolume(out.dims, out.affine, p, 'HU'));
+    }
+    tracker.emit('finish');
+    return finish(stats.mean(), settings.samples > 1 ? stats.std({ ddof: 1 }) : new Float32Array(nOut), {
+      ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.mean(), 'HU') } : {}),
+      ...(options.keepSamples ? { samples: kept } : {}),
+    });
+  }
+
+  // ---- diffusion: the paper's method, started from the back-projection
   const dims = plan.padded.dims;
   const latentDims = pooledDims(dims, m.latent.factor);
   // encoder and decoder passes share the tile plan: one unit of work per tile (per sample)
@@ -122,10 +278,15 @@ export async function superResolve(
   );
   tracker.emit('prepare');
 
-  // 1. Trilinear upsampling onto the padded target grid (border values outside the source box).
-  const upPadded = resample(source, plan.padded, { outside: 'border' });
+  // 1. The start image on the padded model grid (border values outside the output box): the
+  //    back-projection, or (no slice model) the paper's trilinear upsampling of the source.
+  const startPadded = resample(
+    slices === 'none' ? source : makeVolume(out.dims, out.affine, classical, 'HU'),
+    plan.padded,
+    { outside: 'border' },
+  );
   const intensity = intensityParams(m);
-  const x = huToModel(upPadded, intensity);
+  const x = huToModel(startPadded, intensity);
   const a = indexToGroup(plan.padded.affine, group);
   const latentCond = latentConditioning(dims, a, m.latent.factor);
 
@@ -144,9 +305,10 @@ export async function superResolve(
   const ddim = new DDIMScheduler(scheduleConfig(m));
   ddim.setPartialTimesteps(settings.tStart, settings.ddimSteps);
   const perSample = z0.length;
-  const outBox = { start: plan.offset, dims: plan.output.dims };
-  const uncropped = [0, 1, 2].every((a) => plan.offset[a] === 0 && plan.output.dims[a] === dims[a]);
-  const stats = new RunningStats(voxelCount(plan.output.dims));
+  const outBox = { start: plan.offset, dims: out.dims };
+  const uncropped = [0, 1, 2].every((ax) => plan.offset[ax] === 0 && out.dims[ax] === dims[ax]);
+  const stats = new RunningStats(nOut);
+  const raw = acq ? new RunningStats(nOut) : null;
   const kept: Volume[] = [];
   const n = voxelCount(dims);
   const renderPreview = async (x0: Float32Array) =>
@@ -210,25 +372,16 @@ export async function superResolve(
       // crop, then map to HU in place (elementwise: the same values as mapping first, with one array less)
       const box = uncropped ? img : crop(img, outBox);
       const hu = modelToHu(box, intensity, box.data);
-      stats.add(hu.data);
-      if (options.keepSamples) kept.push(hu);
+      raw?.add(hu.data);
+      const p = project(hu.data);
+      stats.add(p);
+      if (options.keepSamples) kept.push(makeVolume(out.dims, out.affine, p, 'HU'));
     }
     decoding.finish(preview ? { preview } : {});
   }
   tracker.emit('finish');
-  const out = plan.output;
-  return {
-    mean: makeVolume(out.dims, out.affine, stats.mean(), 'HU'),
-    std: makeVolume(
-      out.dims,
-      out.affine,
-      settings.samples > 1 ? stats.std({ ddof: 1 }) : new Float32Array(stats.length),
-      'HU-std',
-    ),
-    upsampled: crop(upPadded, outBox),
+  return finish(stats.mean(), settings.samples > 1 ? stats.std({ ddof: 1 }) : new Float32Array(nOut), {
+    ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.mean(), 'HU') } : {}),
     ...(options.keepSamples ? { samples: kept } : {}),
-    target: plan,
-    groupSpace: group,
-    settings,
-  };
+  });
 }

@@ -34,8 +34,26 @@ export class ManifestError extends Error {
   }
 }
 
-export type ModelPart = 'encoder' | 'decoder' | 'unet';
-export const MODEL_PARTS: readonly ModelPart[] = ['encoder', 'decoder', 'unet'];
+export type CoreModelPart = 'encoder' | 'decoder' | 'unet';
+export type ModelPart = CoreModelPart | 'refiner';
+/** The parts every model has. */
+export const MODEL_PARTS: readonly CoreModelPart[] = ['encoder', 'decoder', 'unet'];
+/** The parts a model may have: the super-resolution refiner (files.refiner). */
+export const OPTIONAL_MODEL_PARTS: readonly ModelPart[] = ['refiner'];
+
+/** The file of a part (ManifestError 'unknown-file' when the model has none). */
+export function modelFile(m: ModelManifest, part: ModelPart): ManifestFile {
+  const f = (m.files as Partial<Record<ModelPart, ManifestFile>>)[part];
+  if (!f) throw new ManifestError('unknown-file', `the manifest has no file for ${part}`);
+  return f;
+}
+
+/** The parts this manifest has files for, required ones first. */
+export function modelParts(m: ModelManifest): ModelPart[] {
+  return [...MODEL_PARTS, ...OPTIONAL_MODEL_PARTS.filter((p) => m.files[p] !== undefined)];
+}
+
+export type SuperResolutionMode = 'ai' | 'classical' | 'diffusion';
 
 export interface ManifestFile {
   readonly path: string;
@@ -93,7 +111,11 @@ export interface SuperResolutionDefaults {
   readonly tStart: number;
   readonly cycles: number;
   readonly ddimSteps: number;
+  /** Diffusion samples. */
   readonly samples: number;
+  readonly mode?: SuperResolutionMode;
+  readonly refinerSamples?: number;
+  readonly projectionIterations?: number;
 }
 
 export interface GridRange {
@@ -123,8 +145,12 @@ export interface ModelManifest {
     }[];
     readonly heldOut: readonly string[];
   };
-  readonly files: Readonly<Record<ModelPart, ManifestFile>>;
-  readonly onnx: { readonly opset: number } & Readonly<Record<ModelPart, IoSpec>>;
+  readonly files: Readonly<Record<'encoder' | 'decoder' | 'unet', ManifestFile>> & {
+    readonly refiner?: ManifestFile;
+  };
+  readonly onnx: { readonly opset: number } & Readonly<Record<'encoder' | 'decoder' | 'unet', IoSpec>> & {
+      readonly refiner?: IoSpec;
+    };
   readonly latent: {
     readonly factor: 8;
     readonly channels: number;
@@ -174,6 +200,13 @@ const EXPECTED_IO: Readonly<Record<ModelPart, { inputs: [string, number][]; outp
       ],
       outputs: [['eps', 5]],
     },
+    refiner: {
+      inputs: [
+        ['planes', 4],
+        ['acquisition', 2],
+      ],
+      outputs: [['refined', 4]],
+    },
   };
 
 function semanticChecks(m: ModelManifest): void {
@@ -196,8 +229,14 @@ function semanticChecks(m: ModelManifest): void {
   const axes = m.groupSpace.axes.map((a) => `${a.axis}${a.patientAxis}`).join(',');
   if (axes !== 'u+x,v+y,w+z') bad(`groupSpace.axes must be u:+x, v:+y, w:+z in that order, got ${axes}`);
   if (m.latent.channels !== 8) bad('latent.channels must be 8 (the ONNX contract)');
-  for (const part of MODEL_PARTS) {
-    const io = m.onnx[part];
+  if ((m.files.refiner === undefined) !== (m.onnx.refiner === undefined)) {
+    bad('files.refiner and onnx.refiner come together (both or neither)');
+  }
+  if (sr.mode === 'ai' && m.files.refiner === undefined) {
+    bad("superResolution.mode 'ai' needs a refiner (files.refiner)");
+  }
+  for (const part of modelParts(m)) {
+    const io = m.onnx[part]!;
     const exp = EXPECTED_IO[part];
     for (const dir of ['inputs', 'outputs'] as const) {
       const got = io[dir].map((t) => [t.name, t.shape.length]);
@@ -261,7 +300,7 @@ export async function loadManifest(url: string, fetchFn: typeof fetch = fetch): 
 
 /** URL of a model file, relative to the manifest's URL. */
 export function fileUrl(manifestUrl: string, m: ModelManifest, part: ModelPart): string {
-  return new URL(m.files[part].path, new URL(manifestUrl, 'http://localhost/')).href.replace(
+  return new URL(modelFile(m, part).path, new URL(manifestUrl, 'http://localhost/')).href.replace(
     /^http:\/\/localhost/,
     '',
   );
@@ -279,8 +318,7 @@ export async function verifyModelFile(
   part: ModelPart,
   bytes: Uint8Array | ArrayBuffer,
 ): Promise<void> {
-  const f = m.files[part];
-  if (!f) throw new ManifestError('unknown-file', `the manifest has no file for ${part}`);
+  const f = modelFile(m, part);
   const size = bytes.byteLength;
   if (size !== f.bytes) {
     throw new ManifestError('size-mismatch', `${f.path}: ${size} bytes, manifest says ${f.bytes}`, {
@@ -325,8 +363,14 @@ export function scheduleConfig(m: ModelManifest): {
   return { numTrainTimesteps, betaStart, betaEnd, betaSchedule, varianceType };
 }
 
-export function superResolutionDefaults(m: ModelManifest): SuperResolutionDefaults {
-  return { ...m.superResolution };
+export function superResolutionDefaults(m: ModelManifest): Required<SuperResolutionDefaults> {
+  const sr = m.superResolution;
+  return {
+    ...sr,
+    mode: sr.mode ?? (m.files.refiner ? 'ai' : 'diffusion'),
+    refinerSamples: sr.refinerSamples ?? 2,
+    projectionIterations: sr.projectionIterations ?? 10,
+  };
 }
 
 export function groupSpaceDefinition(m: ModelManifest): ManifestGroupSpace {

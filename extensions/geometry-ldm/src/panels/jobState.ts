@@ -90,6 +90,7 @@ export function jobReducer(phase: JobPhase, action: JobAction): JobPhase {
 
 const STAGE_LABEL: Record<Stage, string> = {
   prepare: 'Preparing',
+  refine: 'Refining planes',
   encode: 'Encoding',
   denoise: 'Denoising',
   decode: 'Decoding',

@@ -175,11 +175,16 @@ export function createEngineClient(workerFactory: () => WorkerLike): EngineClien
         job,
         (r) => {
           if (r.kind !== 'super-resolve') throw new Error('unexpected result kind');
-          const [mean, std, upsampled, ...samples] = r.volumes.map(volumeFromMessage);
+          const [mean, std, upsampled, classical, ...rest] = r.volumes.map(volumeFromMessage);
+          const unprojected = r.hasUnprojected ? rest[0] : undefined;
+          const samples = r.hasUnprojected ? rest.slice(1) : rest;
           return {
             mean,
             std,
             upsampled,
+            classical,
+            ...(unprojected ? { unprojected } : {}),
+            fidelity: r.fidelity,
             ...(samples.length > 0 ? { samples } : {}),
             target: r.target,
             groupSpace: r.groupSpace,

@@ -270,12 +270,21 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
       signal: controller.signal,
     });
     const transfer: Transferable[] = [];
-    const vols = [r.mean, r.std, r.upsampled, ...(r.samples ?? [])];
+    const vols = [
+      r.mean,
+      r.std,
+      r.upsampled,
+      r.classical,
+      ...(r.unprojected ? [r.unprojected] : []),
+      ...(r.samples ?? []),
+    ];
     const out: ResultMessage = {
       type: 'result',
       kind: 'super-resolve',
       jobId: msg.jobId,
       volumes: vols.map((v) => volumeToMessage(v, transfer)[0]),
+      hasUnprojected: r.unprojected !== undefined,
+      fidelity: r.fidelity,
       target: r.target,
       groupSpace: r.groupSpace,
       settings: r.settings,

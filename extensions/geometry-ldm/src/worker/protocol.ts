@@ -237,8 +237,10 @@ export interface SuperResolveResultMessage {
   readonly type: 'result';
   readonly kind: 'super-resolve';
   readonly jobId: string;
-  /** [mean, std, upsampled, ...samples]. */
+  /** [mean, std, upsampled, classical, unprojected (when hasUnprojected), ...samples]. */
   readonly volumes: VolumeMessage[];
+  readonly hasUnprojected: boolean;
+  readonly fidelity: SuperResolveResult['fidelity'];
   readonly target: PlannedTarget;
   readonly groupSpace: GroupSpace;
   readonly settings: SuperResolveResult['settings'];

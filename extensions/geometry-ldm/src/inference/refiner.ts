@@ -1,0 +1,137 @@
+/**
+ * The super-resolution refiner (docs/super-resolution.md): a 2.5D CNN that refines
+ * planes of a back-projected volume. Python twin of the contract: ldm/refiner.py.
+ *
+ * A plane spans two axes, rows (A) and columns (B), of the fine output grid; its
+ * normal is N. Rows are always the most degraded axis (largest acquired spacing, k on
+ * ties), so the two planes through it are (A, B1) and (A, B2). Input `planes`
+ * [B, 3, H, W]: the plane and its neighbours along N (previous, centre, next; the end
+ * planes repeat), HU / 1000 clamped to [-1024, 3071] HU; input `acquisition` [B, 12]:
+ * 4 features for each of A, B, N (spacing / 4, width / 4, Gaussian flag, point flag,
+ * in fine voxels). Output `refined` [B, 1, H, W] in the same units.
+ *
+ * Sample s of N refines with plane s % 2 and mirroring floor(s / 2) (0 none, 1 rows,
+ * 2 columns, 3 both): test-time augmentation; mean and spread over the samples give
+ * the result and the uncertainty map.
+ */
+import type { Dims3 } from '../geometry/conventions';
+import type { AxisAcquisition } from '../volume/acquisition';
+import { throwIfCancelled, InferenceError } from './errors';
+import { float32Tensor, type ModelSession } from './runtime';
+
+export const REFINER_MAX_SAMPLES = 8;
+const HU_SCALE = 1000;
+const HU_MIN = -1024;
+const HU_MAX = 3071;
+const FEATURE_SCALE = 4;
+/** Voxels per refiner call (B x H x W): 48 channels of float32 activations stay near 50 MB. */
+const VOXELS_PER_CALL = 1 << 18;
+
+export function axisFeatures(ax: AxisAcquisition): [number, number, number, number] {
+  const point = ax.profile === 'point';
+  return [
+    ax.spacing / FEATURE_SCALE,
+    point ? 0 : ax.width / FEATURE_SCALE,
+    ax.profile === 'gaussian' ? 1 : 0,
+    point ? 1 : 0,
+  ];
+}
+
+export interface PlanePass {
+  /** Axis indices (0 = i, 1 = j, 2 = k) of rows, columns and the normal. */
+  readonly rows: 0 | 1 | 2;
+  readonly cols: 0 | 1 | 2;
+  readonly normal: 0 | 1 | 2;
+  readonly flipRows: boolean;
+  readonly flipCols: boolean;
+  readonly features: Float32Array;
+}
+
+/** The plane pass of TTA sample `s` for an acquisition's three axes (i, j, k order). */
+export function planePass(
+  axes: readonly [AxisAcquisition, AxisAcquisition, AxisAcquisition],
+  s: number,
+): PlanePass {
+  let rows: 0 | 1 | 2 = 2;
+  for (const a of [1, 0] as const) if (axes[a].spacing > axes[rows].spacing + 1e-9) rows = a;
+  const others = ([0, 1, 2] as const).filter((a) => a !== rows) as (0 | 1 | 2)[];
+  const cols = others[s % 2];
+  const normal = others[1 - (s % 2)];
+  const flips = Math.floor(s / 2) % 4;
+  const features = new Float32Array([
+    ...axisFeatures(axes[rows]),
+    ...axisFeatures(axes[cols]),
+    ...axisFeatures(axes[normal]),
+  ]);
+  return { rows, cols, normal, flipRows: (flips & 1) === 1, flipCols: (flips & 2) === 2, features };
+}
+
+/**
+ * Refines every plane of `x` (HU, fine grid `dims`) for one pass; returns a new array (HU).
+ * `onPlanes(done, total)` reports progress after each call.
+ */
+export async function refineVolume(
+  session: ModelSession,
+  x: Float32Array,
+  dims: Dims3,
+  pass: PlanePass,
+  opts: { signal?: AbortSignal; onPlanes?: (done: number, total: number) => void } = {},
+): Promise<Float32Array> {
+  const stride = [1, dims[0], dims[0] * dims[1]];
+  const H = dims[pass.rows];
+  const W = dims[pass.cols];
+  const N = dims[pass.normal];
+  const sA = stride[pass.rows];
+  const sB = stride[pass.cols];
+  const sN = stride[pass.normal];
+  const plane = H * W;
+  const batch = Math.max(1, Math.min(N, Math.floor(VOXELS_PER_CALL / plane)));
+  const out = new Float32Array(x.length);
+  // source offset of plane pixel (h, w) (after mirroring), without the normal's part
+  const pix = new Int32Array(plane);
+  for (let h = 0; h < H; h++) {
+    const hh = pass.flipRows ? H - 1 - h : h;
+    for (let w = 0; w < W; w++) {
+      const ww = pass.flipCols ? W - 1 - w : w;
+      pix[h * W + w] = hh * sA + ww * sB;
+    }
+  }
+  for (let n0 = 0; n0 < N; n0 += batch) {
+    throwIfCancelled(opts.signal);
+    const b = Math.min(batch, N - n0);
+    const planes = new Float32Array(b * 3 * plane);
+    const feats = new Float32Array(b * 12);
+    for (let q = 0; q < b; q++) {
+      feats.set(pass.features, q * 12);
+      for (let c = 0; c < 3; c++) {
+        const n = Math.min(N - 1, Math.max(0, n0 + q + c - 1));
+        const base = n * sN;
+        const dst = (q * 3 + c) * plane;
+        for (let p = 0; p < plane; p++) {
+          const v = x[base + pix[p]];
+          planes[dst + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
+        }
+      }
+    }
+    const res = await session.run({
+      planes: float32Tensor(planes, [b, 3, H, W]),
+      acquisition: float32Tensor(feats, [b, 12]),
+    });
+    const y = res.refined?.data;
+    if (!y || y.length !== b * plane) {
+      throw new InferenceError(
+        'run-failed',
+        'the refiner returned no `refined` output of the expected size',
+        {
+          part: 'refiner',
+        },
+      );
+    }
+    for (let q = 0; q < b; q++) {
+      const base = (n0 + q) * sN;
+      for (let p = 0; p < plane; p++) out[base + pix[p]] = y[q * plane + p] * HU_SCALE;
+    }
+    opts.onPlanes?.(n0 + b, N);
+  }
+  return out;
+}

@@ -1,0 +1,170 @@
+import fixture from './__fixtures__/acquisition.json';
+import { Acquisition, denseOperator, downOperator, upOperator, type AxisAcquisition } from './acquisition';
+import { autoSliceModel, seriesAcquisition } from './seriesAcquisition';
+import { planSuperResolutionTarget } from '../inference/superResolutionTarget';
+import { compose, rotationEulerDeg, scaling, translation } from '../geometry/affine';
+import type { Dims3 } from '../geometry/conventions';
+import { VolumeError } from './volume';
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let q = 0; q < a.length; q++) m = Math.max(m, Math.abs(a[q] - b[q]));
+  return m;
+};
+
+/** Brute force: the profile integrated over each fine voxel by 4000 midpoints, rows normalised. */
+function bruteDown(n: number, ax: AxisAcquisition): number[][] {
+  const K = 4000;
+  const sigma = ax.width / (2 * Math.sqrt(2 * Math.log(2)));
+  return Array.from({ length: ax.count }, (_, s) => {
+    const c = ax.first + s * ax.spacing;
+    const row = Array.from({ length: n }, (_, t) => {
+      if (ax.profile === 'gaussian' && Math.abs(t - c) > 4 * sigma + 1) return 0;
+      let acc = 0;
+      for (let q = 0; q < K; q++) {
+        const z = t - 0.5 + (q + 0.5) / K;
+        acc +=
+          ax.profile === 'box'
+            ? Math.abs(z - c) <= ax.width / 2
+              ? 1
+              : 0
+            : Math.exp(-0.5 * ((z - c) / sigma) ** 2);
+      }
+      return acc / K;
+    });
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((v) => v / total);
+  });
+}
+
+describe('acquisition operators agree with the Python twin (shared fixture)', () => {
+  test.each(fixture.axisCases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const ax = c.axis as AxisAcquisition;
+    expect(maxDiff(denseOperator(downOperator(c.n, ax)).flat(), c.down.flat())).toBeLessThan(1e-7);
+    expect(maxDiff(denseOperator(upOperator(c.n, ax)).flat(), c.up.flat())).toBeLessThan(1e-7);
+  });
+
+  test('3D forward, back-projection and projection of a volume', () => {
+    const v = fixture.volume;
+    const acq = new Acquisition(
+      v.dims as unknown as Dims3,
+      v.axes as unknown as [AxisAcquisition, AxisAcquisition, AxisAcquisition],
+    );
+    const x = Float32Array.from(v.x);
+    const y = acq.forward(x);
+    expect(acq.acquiredDims).toEqual([6, 8, 4]);
+    expect(maxDiff(y, v.acquired)).toBeLessThan(2e-3);
+    expect(maxDiff(acq.backProject(Float32Array.from(v.acquired), 10), v.backProjection10)).toBeLessThan(
+      5e-3,
+    );
+    const start = new Float32Array(x.length).fill(-200);
+    expect(
+      maxDiff(acq.project(start, Float32Array.from(v.acquired), 3), v.projectFromMinus200Iter3),
+    ).toBeLessThan(5e-3);
+  });
+});
+
+describe('acquisition operators against an independent computation', () => {
+  const profiled = fixture.axisCases.filter((c) => c.axis.profile !== 'point');
+  test.each(profiled.map((c) => [c.name, c] as const))(
+    'D of %s = numerically integrated profile',
+    (_n, c) => {
+      const ax = c.axis as AxisAcquisition;
+      expect(maxDiff(denseOperator(downOperator(c.n, ax)).flat(), bruteDown(c.n, ax).flat())).toBeLessThan(
+        2e-4,
+      );
+    },
+  );
+
+  test('point sampling and U reproduce a linear function exactly inside the samples', () => {
+    const ax: AxisAcquisition = { count: 5, first: 0.3, spacing: 2.2, profile: 'point', width: 0 };
+    const n = 11;
+    const f = (z: number) => 3 * z - 7;
+    const D = denseOperator(downOperator(n, ax));
+    D.forEach((row, s) => {
+      const got = row.reduce((a, w, t) => a + w * f(t), 0);
+      expect(got).toBeCloseTo(f(ax.first + s * ax.spacing), 9);
+    });
+    const U = denseOperator(upOperator(n, ax));
+    const samples = Array.from({ length: ax.count }, (_, s) => f(ax.first + s * ax.spacing));
+    U.forEach((row, t) => {
+      const got = row.reduce((a, w, s) => a + w * samples[s], 0);
+      const clamped = Math.min(Math.max(t, ax.first), ax.first + (ax.count - 1) * ax.spacing);
+      expect(got).toBeCloseTo(f(clamped), 9);
+    });
+  });
+
+  test.each([
+    ['box 4', { count: 6, first: 1.5, spacing: 4, profile: 'box', width: 4 }],
+    ['Gaussian 2.5 over 2.5', { count: 9, first: 0.75, spacing: 2.5, profile: 'gaussian', width: 2.5 }],
+    ['Gaussian, overlapping', { count: 12, first: 0.5, spacing: 2, profile: 'gaussian', width: 3 }],
+  ] as const)('the projection converges onto the acquired samples (%s)', (_n, kAxis) => {
+    const dims: Dims3 = [5, 4, 24];
+    const id = { count: 0, first: 0, spacing: 1, profile: 'box', width: 1 } as const;
+    const acq = new Acquisition(dims, [{ ...id, count: 5 }, { ...id, count: 4 }, kAxis as AxisAcquisition]);
+    const truth = Float32Array.from(
+      { length: 5 * 4 * 24 },
+      (_, q) => 400 * Math.sin(q * 0.37) + ((q * 7919) % 13) * 20,
+    );
+    const y = acq.forward(truth);
+    const bp1 = acq.fidelity(acq.backProject(y, 1), y);
+    const bp = acq.fidelity(acq.backProject(y, 300), y);
+    expect(bp.maxAbs).toBeLessThan(Math.max(0.05, bp1.maxAbs / 20));
+    // an image that already reproduces y is a fixed point
+    const fixed = acq.backProject(y, 300);
+    expect(maxDiff(acq.project(fixed, y, 5), fixed)).toBeLessThan(0.05);
+  });
+
+  test('bad axes are refused with a typed error', () => {
+    expect(() => downOperator(10, { count: 3, first: 0, spacing: 2, profile: 'box', width: 0 })).toThrow(
+      VolumeError,
+    );
+    expect(() => downOperator(10, { count: 3, first: 0, spacing: 5, profile: 'box', width: 5 })).toThrow(
+      /outside the fine grid/,
+    );
+    expect(() =>
+      downOperator(10, { count: 3, first: 0, spacing: 2, profile: 'cubic' as never, width: 2 }),
+    ).toThrow(/unknown slice profile/);
+  });
+});
+
+describe('the acquisition of a series on a finer grid', () => {
+  const source = {
+    dims: [4, 4, 5] as Dims3,
+    affine: compose(translation([-10, 20, -30]), scaling([2, 2, 5])),
+  };
+
+  test('x2 in-plane and x5 along the slices: sample positions, spacing and widths in fine voxels', () => {
+    const plan = planSuperResolutionTarget(source, { kind: 'spacing', spacingMm: [1, 1, 1] }, 1);
+    expect(plan.output.dims).toEqual([8, 8, 25]);
+    const acq = seriesAcquisition(source, plan.output, { profile: 'gaussian', widthMm: 6, reason: '' });
+    const [ai, aj, ak] = acq.axes;
+    expect(ai).toMatchObject({ count: 4, spacing: 2, profile: 'box' });
+    expect(ai.first).toBeCloseTo(0.5, 12);
+    expect(ai.width).toBeCloseTo(2, 12);
+    expect(aj.first).toBeCloseTo(0.5, 12);
+    expect(ak).toMatchObject({ count: 5, spacing: 5, profile: 'gaussian' });
+    expect(ak.first).toBeCloseTo(2, 12);
+    expect(ak.width).toBeCloseTo(6, 12);
+    // the trilinear image and U y agree: both interpolate the samples linearly
+    const y = Float32Array.from({ length: 80 }, (_, q) => q * 3 - 100);
+    const up = acq.upsample(y);
+    expect(up.length).toBe(8 * 8 * 25);
+  });
+
+  test('an output grid with other axes is refused', () => {
+    const rotated = { dims: [8, 8, 25] as Dims3, affine: compose(source.affine, rotationEulerDeg(0, 0, 30)) };
+    expect(() => seriesAcquisition(source, rotated, { profile: 'box', widthMm: 5, reason: '' })).toThrow(
+      /same orientation/,
+    );
+  });
+
+  test('the default slice model from the header', () => {
+    expect(autoSliceModel(5, 5)).toMatchObject({ profile: 'box', widthMm: 5 });
+    expect(autoSliceModel(2, 3)).toMatchObject({ profile: 'gaussian', widthMm: 3 });
+    expect(autoSliceModel(5, 1)).toMatchObject({ profile: 'box', widthMm: 1 });
+    expect(autoSliceModel(2.5, null)).toMatchObject({ profile: 'box', widthMm: 2.5 });
+    expect(autoSliceModel(1, 1, ['DERIVED', 'SECONDARY', 'REFORMATTED'])).toMatchObject({ profile: 'point' });
+  });
+});

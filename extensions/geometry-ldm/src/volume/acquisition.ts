@@ -1,0 +1,314 @@
+/**
+ * The acquisition model of a series and the measurement-consistency projection
+ * (docs/super-resolution.md). Python twin: models/training/ldm/acquisition.py;
+ * the shared fixture __fixtures__/acquisition.json proves they agree.
+ *
+ * Per index axis, separable, in FINE-voxel units along that axis: fine voxel t is
+ * the interval [t - 1/2, t + 1/2]; acquired sample s is centred at
+ * c_s = first + s * spacing and records the fine image weighted by its slice profile:
+ *   box       width w: weight of voxel t = |[t-1/2, t+1/2] n [c-w/2, c+w/2]|
+ *   gaussian  FWHM w:  weight = Phi((t+1/2-c)/sigma) - Phi((t-1/2-c)/sigma), sigma = w / 2.3548
+ *                      (zero beyond 4 sigma + 1 voxel)
+ *   point:             linear interpolation at c from the voxel centres (c clamped)
+ * Each row of D is normalised to sum 1. U is linear interpolation from the sample
+ * centres, constant beyond the first/last: U y is trilinear upsampling. The projection
+ * x <- x + U (y - D x), repeated, makes x reproduce the acquired samples.
+ */
+import type { Dims3 } from '../geometry/conventions';
+import { VolumeError } from './volume';
+
+export type SliceProfile = 'box' | 'gaussian' | 'point';
+export const SLICE_PROFILES: readonly SliceProfile[] = ['box', 'gaussian', 'point'];
+export const DEFAULT_PROJECTION_ITERATIONS = 10;
+const FWHM_PER_SIGMA = 2 * Math.sqrt(2 * Math.log(2));
+const GAUSS_RADIUS_SIGMAS = 4;
+
+/** One axis of an acquisition, in fine-voxel units (see the module comment). */
+export interface AxisAcquisition {
+  readonly count: number;
+  readonly first: number;
+  readonly spacing: number;
+  readonly profile: SliceProfile;
+  /** Box width or Gaussian FWHM (fine voxels); ignored for 'point'. */
+  readonly width: number;
+}
+
+/** An axis the acquisition did not degrade: D = U = identity. */
+export function identityAxis(n: number): AxisAcquisition {
+  return { count: n, first: 0, spacing: 1, profile: 'box', width: 1 };
+}
+
+/** A sparse operator: row r has weights[r] starting at column start[r]. */
+interface BandedOperator {
+  readonly rows: number;
+  readonly cols: number;
+  readonly start: Int32Array;
+  readonly weights: Float64Array[];
+}
+
+function bad(message: string): never {
+  throw new VolumeError('invalid-argument', message);
+}
+
+function checkAxis(n: number, ax: AxisAcquisition): void {
+  if (!SLICE_PROFILES.includes(ax.profile))
+    bad(`unknown slice profile '${ax.profile}' (box | gaussian | point)`);
+  if (!(Number.isInteger(ax.count) && ax.count >= 1) || !(ax.spacing > 0) || !Number.isFinite(ax.first)) {
+    bad(`invalid sampling: ${ax.count} samples, first ${ax.first}, spacing ${ax.spacing}`);
+  }
+  if (ax.profile !== 'point' && !(ax.width > 0 && Number.isFinite(ax.width))) {
+    bad(`slice width must be positive, got ${ax.width}`);
+  }
+  const last = ax.first + (ax.count - 1) * ax.spacing;
+  if (ax.first < -0.5 - 1e-9 || last > n - 0.5 + 1e-9) {
+    bad(
+      `sample centres ${ax.first.toFixed(3)}..${last.toFixed(3)} lie outside the fine grid [-0.5, ${n - 0.5}]`,
+    );
+  }
+}
+
+// Abramowitz-Stegun 7.1.26 is too coarse for a shared fixture: erf by its series / continued fraction.
+function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax > 6) return Math.sign(x);
+  if (ax < 2.5) {
+    // Maclaurin series, converges fast here
+    let sum = ax;
+    let term = ax;
+    for (let n = 1; n < 200; n++) {
+      term *= (-ax * ax) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // continued fraction for erfc (Lentz), accurate for ax >= 2.5
+  let f = ax;
+  let c = ax;
+  let d = 0;
+  for (let n = 1; n < 300; n++) {
+    const an = n / 2;
+    d = ax + an * d;
+    d = d === 0 ? 1e-300 : 1 / d;
+    c = ax + an / c;
+    if (c === 0) c = 1e-300;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+const phi = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
+
+function centres(ax: AxisAcquisition): Float64Array {
+  const c = new Float64Array(ax.count);
+  for (let s = 0; s < ax.count; s++) c[s] = ax.first + s * ax.spacing;
+  return c;
+}
+
+/** D [count x n]: row s = the normalised weights of fine voxels in sample s. */
+export function downOperator(n: number, ax: AxisAcquisition): BandedOperator {
+  checkAxis(n, ax);
+  const start = new Int32Array(ax.count);
+  const weights: Float64Array[] = [];
+  const cs = centres(ax);
+  for (let s = 0; s < ax.count; s++) {
+    const c = cs[s];
+    let lo: number;
+    let w: Float64Array;
+    if (ax.profile === 'point') {
+      const p = Math.min(Math.max(c, 0), n - 1);
+      lo = Math.min(Math.floor(p), n - 1);
+      const a = p - lo;
+      w = a > 0 ? Float64Array.of(1 - a, a) : Float64Array.of(1);
+    } else {
+      const radius =
+        ax.profile === 'box' ? ax.width / 2 + 1 : GAUSS_RADIUS_SIGMAS * (ax.width / FWHM_PER_SIGMA) + 1;
+      lo = Math.max(0, Math.floor(c - radius));
+      const hi = Math.min(n - 1, Math.ceil(c + radius));
+      w = new Float64Array(Math.max(0, hi - lo + 1));
+      const sigma = ax.width / FWHM_PER_SIGMA;
+      for (let t = lo; t <= hi; t++) {
+        if (ax.profile === 'box') {
+          w[t - lo] = Math.max(0, Math.min(t + 0.5, c + ax.width / 2) - Math.max(t - 0.5, c - ax.width / 2));
+        } else if (Math.abs(t - c) <= GAUSS_RADIUS_SIGMAS * sigma + 1) {
+          w[t - lo] = phi((t + 0.5 - c) / sigma) - phi((t - 0.5 - c) / sigma);
+        }
+      }
+    }
+    let total = 0;
+    for (const v of w) total += v;
+    if (!(total > 0)) bad(`sample ${s} at ${c.toFixed(3)} covers no fine voxel`);
+    for (let q = 0; q < w.length; q++) w[q] /= total;
+    start[s] = lo;
+    weights.push(w);
+  }
+  return { rows: ax.count, cols: n, start, weights };
+}
+
+/** U [n x count]: linear interpolation from the sample centres, clamped at the ends. */
+export function upOperator(n: number, ax: AxisAcquisition): BandedOperator {
+  checkAxis(n, ax);
+  const cs = centres(ax);
+  const start = new Int32Array(n);
+  const weights: Float64Array[] = [];
+  let s = 0;
+  for (let t = 0; t < n; t++) {
+    if (ax.count === 1 || t <= cs[0]) {
+      start[t] = 0;
+      weights.push(Float64Array.of(1));
+    } else if (t >= cs[ax.count - 1]) {
+      start[t] = ax.count - 1;
+      weights.push(Float64Array.of(1));
+    } else {
+      while (cs[s + 1] <= t) s++;
+      const a = (t - cs[s]) / (cs[s + 1] - cs[s]);
+      start[t] = s;
+      weights.push(Float64Array.of(1 - a, a));
+    }
+  }
+  return { rows: n, cols: ax.count, start, weights };
+}
+
+/** Dense form of an operator (tests and fixtures). */
+export function denseOperator(op: BandedOperator): number[][] {
+  return Array.from({ length: op.rows }, (_, r) => {
+    const row = new Array<number>(op.cols).fill(0);
+    op.weights[r].forEach((w, q) => (row[op.start[r] + q] += w));
+    return row;
+  });
+}
+
+/** Applies a banded operator along one axis of a C-order [nz][ny][nx] array. */
+function applyAxis(src: Float32Array, dims: Dims3, axis: 0 | 1 | 2, op: BandedOperator): Float32Array {
+  if (dims[axis] !== op.cols) bad(`operator expects ${op.cols} voxels along axis ${axis}, got ${dims[axis]}`);
+  const outDims = [dims[0], dims[1], dims[2]];
+  outDims[axis] = op.rows;
+  const out = new Float32Array(outDims[0] * outDims[1] * outDims[2]);
+  // inner = contiguous run below the axis, outer = everything above it
+  const inner = axis === 0 ? 1 : axis === 1 ? dims[0] : dims[0] * dims[1];
+  const outer = axis === 0 ? dims[1] * dims[2] : axis === 1 ? dims[2] : 1;
+  const inStride = inner * op.cols;
+  const outStride = inner * op.rows;
+  for (let o = 0; o < outer; o++) {
+    const ib = o * inStride;
+    const ob = o * outStride;
+    for (let r = 0; r < op.rows; r++) {
+      const w = op.weights[r];
+      const s0 = op.start[r];
+      const dst = ob + r * inner;
+      for (let q = 0; q < w.length; q++) {
+        const wq = w[q];
+        const srcBase = ib + (s0 + q) * inner;
+        for (let e = 0; e < inner; e++) out[dst + e] += wq * src[srcBase + e];
+      }
+    }
+  }
+  return out;
+}
+
+function isIdentity(n: number, ax: AxisAcquisition): boolean {
+  return (
+    ax.count === n &&
+    ax.first === 0 &&
+    ax.spacing === 1 &&
+    (ax.profile === 'point' || (ax.profile === 'box' && ax.width === 1))
+  );
+}
+
+/** How closely a fine image reproduces the acquired samples (HU when the data are HU). */
+export interface Fidelity {
+  readonly meanAbs: number;
+  readonly p99Abs: number;
+  readonly maxAbs: number;
+}
+
+/** A separable acquisition of a fine grid `dims` ([nx, ny, nz]); `axes` in the same (i, j, k) order. */
+export class Acquisition {
+  readonly dims: Dims3;
+  readonly acquiredDims: Dims3;
+  readonly axes: readonly [AxisAcquisition, AxisAcquisition, AxisAcquisition];
+  private readonly down: (BandedOperator | null)[];
+  private readonly up: (BandedOperator | null)[];
+
+  constructor(dims: Dims3, axes: readonly [AxisAcquisition, AxisAcquisition, AxisAcquisition]) {
+    this.dims = [dims[0], dims[1], dims[2]];
+    this.axes = axes;
+    this.acquiredDims = [axes[0].count, axes[1].count, axes[2].count];
+    this.down = axes.map((ax, a) => (isIdentity(dims[a], ax) ? null : downOperator(dims[a], ax)));
+    this.up = axes.map((ax, a) => (isIdentity(dims[a], ax) ? null : upOperator(dims[a], ax)));
+  }
+
+  private apply(x: Float32Array, from: Dims3, ops: (BandedOperator | null)[]): Float32Array {
+    let d: [number, number, number] = [from[0], from[1], from[2]];
+    let v = x;
+    for (let a = 0 as 0 | 1 | 2; a < 3; a = (a + 1) as 0 | 1 | 2) {
+      const op = ops[a];
+      if (!op) continue;
+      v = applyAxis(v, d, a, op);
+      d = [d[0], d[1], d[2]];
+      d[a] = op.rows;
+    }
+    return v === x ? x.slice() : v;
+  }
+
+  /** D x: the samples the acquisition would record from fine image x. */
+  forward(x: Float32Array): Float32Array {
+    this.checkLength(x, this.dims, 'fine image');
+    return this.apply(x, this.dims, this.down);
+  }
+
+  /** U y: trilinear upsampling of acquired samples onto the fine grid. */
+  upsample(y: Float32Array): Float32Array {
+    this.checkLength(y, this.acquiredDims, 'acquired samples');
+    return this.apply(y, this.acquiredDims, this.up);
+  }
+
+  /** x <- x + U (y - D x), `iterations` times (a new array; x is not modified). */
+  project(x: Float32Array, y: Float32Array, iterations = DEFAULT_PROJECTION_ITERATIONS): Float32Array {
+    this.checkLength(y, this.acquiredDims, 'acquired samples');
+    let out: Float32Array = x.slice();
+    for (let it = 0; it < iterations; it++) {
+      const r = this.forward(out);
+      for (let q = 0; q < r.length; q++) r[q] = y[q] - r[q];
+      const u = this.upsample(r);
+      for (let q = 0; q < u.length; q++) u[q] += out[q];
+      out = u;
+    }
+    return out;
+  }
+
+  /** Classical iterative back-projection: project the trilinear upsampling U y. */
+  backProject(y: Float32Array, iterations = DEFAULT_PROJECTION_ITERATIONS): Float32Array {
+    return this.project(this.upsample(y), y, iterations);
+  }
+
+  /** |y - D x| over the acquired samples: mean, 99th percentile, max. */
+  fidelity(x: Float32Array, y: Float32Array): Fidelity {
+    const r = this.forward(x);
+    const abs = new Float32Array(r.length);
+    let sum = 0;
+    let max = 0;
+    for (let q = 0; q < r.length; q++) {
+      const e = Math.abs(y[q] - r[q]);
+      abs[q] = e;
+      sum += e;
+      if (e > max) max = e;
+    }
+    abs.sort();
+    const p99 = abs[Math.min(abs.length - 1, Math.floor(0.99 * (abs.length - 1)))];
+    return { meanAbs: sum / r.length, p99Abs: p99, maxAbs: max };
+  }
+
+  private checkLength(v: Float32Array, dims: Dims3, what: string): void {
+    if (v.length !== dims[0] * dims[1] * dims[2]) {
+      throw new VolumeError(
+        'shape-mismatch',
+        `${what}: ${v.length} values, the acquisition needs [${dims.join(', ')}]`,
+      );
+    }
+  }
+}

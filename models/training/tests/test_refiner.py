@@ -1,0 +1,56 @@
+"""ldm.refiner and ldm.train_refiner: contract, plane passes and a short resumable run."""
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from ldm.acquisition import AxisAcquisition, identity_axis  # noqa: E402
+from ldm.refiner import Refiner, plane_features, refine_planes  # noqa: E402
+from ldm import train_refiner as T  # noqa: E402
+
+
+class RefinerTest(unittest.TestCase):
+    def test_untrained_refiner_is_identity(self):
+        net = Refiner(channels=8, blocks=1)
+        x = torch.randn(2, 3, 10, 12)
+        f = torch.randn(2, 12)
+        torch.testing.assert_close(net(x, f), x[:, 1:2])
+
+    def test_features(self):
+        f = plane_features(AxisAcquisition(4, 0.5, 2.0, 'gaussian', 3.0), identity_axis(8),
+                           AxisAcquisition(3, 0, 2.0, 'point', 0.0))
+        self.assertEqual(f, [0.5, 0.75, 1.0, 0.0, 0.25, 0.25, 0.0, 0.0, 0.5, 0.0, 0.0, 1.0])
+
+    def test_plane_pass_puts_rows_and_columns_where_asked(self):
+        class Probe(torch.nn.Module):
+            context = 3
+
+            def forward(self, planes, acq):  # marks rows with their index: out[h, w] = h
+                b, _, h, w = planes.shape
+                return torch.arange(h, dtype=torch.float32).view(1, 1, h, 1).expand(b, 1, h, w)
+
+        vol = torch.zeros(5, 6, 7)
+        out = refine_planes(Probe(), vol, (0, 2), [0.0] * 12)  # rows = axis 0, cols = axis 2
+        self.assertEqual(out.shape, vol.shape)
+        torch.testing.assert_close(out[:, 3, 4], torch.arange(5, dtype=torch.float32))
+        # mirrored in, mirrored back out: the probe's row index comes back reversed
+        out = refine_planes(Probe(), vol, (0, 2), [0.0] * 12, flip=(True, False))
+        torch.testing.assert_close(out[:, 3, 4], torch.arange(5, dtype=torch.float32).flip(0))
+
+    def test_pairs_and_a_resumed_run(self):
+        rng = np.random.default_rng(0)
+        vols = [('a', (rng.random((90, 90, 90)) * 2 - 1).astype(np.float32), [1.0, 1.0, 1.0])]
+        s = T.PairSampler(vols, 0)
+        u, x, f = s.batch(2)
+        self.assertEqual(tuple(u.shape), (2, 3, 80, 80))
+        self.assertEqual(tuple(x.shape), (2, 1, 80, 80))
+        self.assertEqual(tuple(f.shape), (2, 12))
+
+
+if __name__ == '__main__':
+    unittest.main()

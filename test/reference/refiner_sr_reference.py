@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Reference of the 'ai' super-resolution mode (docs/super-resolution.md), in PyTorch.
+
+Written from the documented rule, not from the TypeScript: the per-axis acquisition is
+derived here from the two affines with numpy, back-projection and projection use
+ldm.acquisition (itself checked against brute-force integration and the TS twin), the
+refiner is the PyTorch module `ldm.export.tiny_refiner(seed)` (the weights the TS test
+loads as ONNX) applied plane by plane with ldm.refiner.refine_planes.
+
+usage: refiner_sr_reference.py INPUT.json OUTPUT_DIR
+INPUT.json: source (raw <f4 [nz][ny][nx]), sourceDims, sourceAffine, outputDims, outputAffine
+(16 numbers, row-major), slice {profile, widthMm}, samples, iterations, modelSeed.
+Writes OUTPUT_DIR/{mean,std,classical,unprojected}.f32 ([nz][ny][nx] of the output grid).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'models', 'training'))
+from ldm.acquisition import Acquisition, AxisAcquisition  # noqa: E402
+from ldm.export import tiny_refiner  # noqa: E402
+from ldm.refiner import hu_to_input, plane_features, refine_planes  # noqa: E402
+
+
+def main(inp_path, out_dir):
+    torch.set_num_threads(1)
+    p = json.load(open(inp_path))
+    base = os.path.dirname(inp_path)
+    sx, sy, sz = p['sourceDims']
+    src = np.fromfile(os.path.join(base, p['source']), '<f4').reshape(sz, sy, sx).astype(np.float64)
+    A = np.array(p['sourceAffine'], np.float64).reshape(4, 4)
+    B = np.array(p['outputAffine'], np.float64).reshape(4, 4)
+    M = np.linalg.inv(A) @ B  # output index -> source index, diagonal for same axes
+    spacing_k = np.linalg.norm(A[:3, 2])
+    prof, width_mm = p['slice']['profile'], p['slice']['widthMm']
+    axes = []  # (i, j, k) order
+    for a in range(3):
+        r, o = M[a, a], M[a, 3]
+        if a < 2:
+            pr, w = ('point', 0.0) if prof == 'point' else ('box', 1.0 / r)
+        else:
+            pr, w = prof, (0.0 if prof == 'point' else width_mm / spacing_k / r)
+        axes.append(AxisAcquisition(int(p['sourceDims'][a]), -o / r, 1.0 / r, pr, w))
+    nx, ny, nz = p['outputDims']
+    acq = Acquisition((nz, ny, nx), axes[::-1], dtype=torch.float64)
+    y = torch.from_numpy(np.maximum(src, -1024.0))
+    it = p['iterations']
+    classical = acq.back_project(y, it)
+    net = tiny_refiner(p['modelSeed']).double().eval()
+    # rows: the axis with the largest acquired spacing (k on ties); array axis of (i, j, k) = (2, 1, 0)
+    rows = 2
+    for a in (1, 0):
+        if axes[a].spacing > axes[rows].spacing + 1e-9:
+            rows = a
+    others = [a for a in range(3) if a != rows]
+    arr = {0: 2, 1: 1, 2: 0}
+    inp = hu_to_input(classical)
+    samples, raws = [], []
+    for s in range(p['samples']):
+        cols, normal = others[s % 2], others[1 - s % 2]
+        flips = (s // 2) % 4
+        feats = plane_features(axes[rows], axes[cols], axes[normal])
+        r = refine_planes(net, inp, (arr[rows], arr[cols]), feats, flip=(bool(flips & 1), bool(flips & 2))) * 1000.0
+        raws.append(r)
+        samples.append(acq.project(r, y, it))
+    st = torch.stack(samples)
+    os.makedirs(out_dir, exist_ok=True)
+    out = {'mean': st.mean(0), 'std': st.std(0, unbiased=True) if len(samples) > 1 else torch.zeros_like(st[0]),
+           'classical': classical, 'unprojected': torch.stack(raws).mean(0)}
+    for k, v in out.items():
+        v.numpy().astype('<f4').tofile(os.path.join(out_dir, k + '.f32'))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1], sys.argv[2])
