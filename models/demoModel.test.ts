@@ -31,6 +31,7 @@ import {
   checkGolden,
   readAttentionGolden,
   readGolden,
+  readRefinerGolden,
   type AttentionGoldenFile,
   type GoldenFile,
   type OrtLike,
@@ -80,6 +81,23 @@ describe('committed demo model', () => {
     const g = readFileSync(join(DIR, manifest.golden!.path));
     expect(g.byteLength).toBe(manifest.golden!.bytes);
     expect(await sha256Hex(g)).toBe(manifest.golden!.sha256);
+  });
+
+  it('has a refiner whose file matches its sha256 and whose golden case onnxruntime-node reproduces', async () => {
+    const file = manifest.files.refiner;
+    if (!file) throw new Error('the demo model has no refiner (files.refiner)');
+    const bytes = readFileSync(join(DIR, file.path));
+    await expect(verifyModelFile(manifest, 'refiner', bytes)).resolves.toBeUndefined();
+    expect(manifest.superResolution.mode).toBe('ai');
+    const g = readRefinerGolden(join(DIR, 'golden', 'refiner.json'));
+    const session = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    expect([...session.inputNames]).toEqual(['planes', 'acquisition']);
+    const report = await checkGolden(ortNode as unknown as OrtLike, session as unknown as SessionLike, g.refiner);
+    for (const r of Object.values(report)) {
+      expect(r.dims).toEqual(r.expectedDims);
+      expect(r.maxAbs).toBeGreaterThan(0);
+      expect(r.maxAbsDiff).toBeLessThan(g.toleranceAbs);
+    }
   });
 
   it('models/ stays under 40 MB', () => {
@@ -150,8 +168,8 @@ describe('committed demo model', () => {
       string,
       Record<string, { maxAbsDiff: number; dims: number[]; expectedDims: number[] }>
     >;
-    expect(Object.keys(report).sort()).toEqual(['decoder', 'encoder', 'unet', 'unetAttention']);
-    for (const part of [...MODEL_PARTS, 'unetAttention']) {
+    expect(Object.keys(report).sort()).toEqual(['decoder', 'encoder', 'refiner', 'unet', 'unetAttention']);
+    for (const part of [...MODEL_PARTS, 'unetAttention', 'refiner']) {
       for (const out of Object.values(report[part])) {
         expect(out.dims).toEqual(out.expectedDims);
         expect(out.maxAbsDiff).toBeLessThan(manifest.golden!.toleranceAbs);

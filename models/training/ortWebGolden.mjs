@@ -1,7 +1,7 @@
 // Runs a model directory's golden inputs through onnxruntime-web (wasm backend)
 // in plain Node and prints a JSON report: { case: { output: { maxAbsDiff, dims,
 // expectedDims, maxAbs } } }, cases encoder, decoder, unet (golden/golden.json)
-// and unetAttention (golden/unet-attention.json: multi-token bottleneck), when present. Used by models/demoModel.test.ts (a child process,
+// unetAttention (golden/unet-attention.json: multi-token bottleneck) and refiner (golden/refiner.json), when present. Used by models/demoModel.test.ts (a child process,
 // because jest's VM cannot do the dynamic import() that ort-web's wasm glue needs).
 //   node models/training/ortWebGolden.mjs <model dir>
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,6 +25,9 @@ const cases = [
 ];
 if (existsSync(attentionPath))
   cases.push(['unetAttention', 'unet', JSON.parse(readFileSync(attentionPath, 'utf8')).unet]);
+const refinerPath = join(dir, 'golden', 'refiner.json');
+if (manifest.files.refiner && existsSync(refinerPath))
+  cases.push(['refiner', 'refiner', JSON.parse(readFileSync(refinerPath, 'utf8')).refiner]);
 
 function decode(t) {
   const b = Buffer.from(t.base64, 'base64');

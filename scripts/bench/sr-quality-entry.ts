@@ -1,26 +1,29 @@
 /**
- * Bench entry for super-resolution quality on the held-out scan (bundled by
- * scripts/bench.mjs). Reads lidc-idri-0001 straight from its Part 10 files,
- * builds the reference volume, the degraded inputs, and scores the SR mean
- * and the trilinear baseline against the reference.
+ * Bench entry for super-resolution quality on the held-out scans (bundled by
+ * scripts/bench.mjs; the cases and the table are described in sr-quality.mjs).
+ * Reads lidc-idri-0001 from its Part 10 files and the two held-out NIfTI scans of
+ * ../shared/data/train, degrades each with a known acquisition (volume/acquisition.ts),
+ * super-resolves it back onto the truth grid and scores every image against the truth.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import dcmjs from 'dcmjs';
-import { compose, scaling, translation } from '../../extensions/geometry-ldm/src/geometry/affine';
+import { compose, scaling, translation, type Affine } from '../../extensions/geometry-ldm/src/geometry/affine';
 import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
-import { regularGeometry } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
+import { regularGeometry, spacingOf } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
+import { Acquisition, type AxisAcquisition, type SliceProfile } from '../../extensions/geometry-ldm/src/volume/acquisition';
+import { crop } from '../../extensions/geometry-ldm/src/volume/pad';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 
 export { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
+export { autoSliceModel, describeSliceModel } from '../../extensions/geometry-ldm/src/volume/seriesAcquisition';
 
-interface Slice {
-  readonly ds: Record<string, unknown>;
-  readonly file: string;
-}
+const AIR = -1024;
 
-function readSlices(dir: string): Slice[] {
-  return readdirSync(dir)
+/** lidc-idri-0001 at native resolution (0.70 x 0.70 x 2.5 mm), the central `inPlane` x `inPlane` columns/rows. */
+export function loadDicomTruth(dir: string, inPlane: number): Volume {
+  const slices = readdirSync(dir)
     .filter((f) => !f.startsWith('.') && !f.endsWith('.md') && !f.endsWith('.json'))
     .map((f) => {
       const buf = readFileSync(join(dir, f));
@@ -30,15 +33,6 @@ function readSlices(dir: string): Slice[] {
       return { ds: dcmjs.data.DicomMetaDictionary.naturalizeDataset(parsed.dict), file: f };
     })
     .filter((s) => s.ds.PixelData !== undefined);
-}
-
-/**
- * The reference: the scan with each 4x4 in-plane block averaged (area
- * average, 0.70 mm -> 2.81 mm) and the central `nz` slices kept (2.5 mm).
- * Padding outside the reconstruction circle (-2048) counts as air (-1024).
- */
-export function loadReference(dir: string, block: number, nz: number): Volume {
-  const slices = readSlices(dir);
   const g = regularGeometry(
     slices.map((s) => ({
       imagePositionPatient: s.ds.ImagePositionPatient as number[],
@@ -51,46 +45,113 @@ export function loadReference(dir: string, block: number, nz: number): Volume {
   );
   const rows = slices[0].ds.Rows as number;
   const cols = slices[0].ds.Columns as number;
-  const nx = Math.floor(cols / block);
-  const ny = Math.floor(rows / block);
-  const z0 = Math.floor((slices.length - nz) / 2);
-  if (z0 < 0) throw new RangeError(`the scan has ${slices.length} slices, fewer than ${nz}`);
-  const data = new Float32Array(nx * ny * nz);
+  const x0 = Math.floor((cols - inPlane) / 2);
+  const y0 = Math.floor((rows - inPlane) / 2);
+  const nz = slices.length;
+  const data = new Float32Array(inPlane * inPlane * nz);
   for (let k = 0; k < nz; k++) {
-    const ds = slices[g.stack.order[z0 + k]].ds;
+    const ds = slices[g.stack.order[k]].ds;
     const raw = (ds.PixelData as ArrayBuffer[])[0];
     const px = ds.PixelRepresentation === 1 ? new Int16Array(raw) : new Uint16Array(raw);
     const slope = Number(ds.RescaleSlope ?? 1);
     const intercept = Number(ds.RescaleIntercept ?? 0);
-    for (let j = 0; j < ny * block; j++)
-      for (let i = 0; i < nx * block; i++) {
-        const hu = Math.max(-1024, px[j * cols + i] * slope + intercept);
-        data[(k * ny + Math.floor(j / block)) * nx + Math.floor(i / block)] += hu / (block * block);
-      }
+    for (let j = 0; j < inPlane; j++)
+      for (let i = 0; i < inPlane; i++)
+        data[(k * inPlane + j) * inPlane + i] = Math.max(AIR, px[(y0 + j) * cols + x0 + i] * slope + intercept);
   }
-  const c = (block - 1) / 2;
-  return makeVolume(
-    [nx, ny, nz],
-    compose(g.affine, translation([c, c, z0]), scaling([block, block, 1])),
-    data,
-    'HU',
-  );
+  return makeVolume([inPlane, inPlane, nz], compose(g.affine, translation([x0, y0, 0])), data, 'HU');
 }
 
-/** Block mean by integer factors per axis (a thick-slice / low-resolution acquisition), with its exact affine. */
-export function blockMean(v: Volume, f: Dims3): Volume {
-  const [nx, ny, nz] = v.dims;
-  const dims: Dims3 = [Math.floor(nx / f[0]), Math.floor(ny / f[1]), Math.floor(nz / f[2])];
-  const out = new Float32Array(dims[0] * dims[1] * dims[2]);
-  const w = 1 / (f[0] * f[1] * f[2]);
-  for (let k = 0; k < dims[2] * f[2]; k++)
-    for (let j = 0; j < dims[1] * f[1]; j++)
-      for (let i = 0; i < dims[0] * f[0]; i++) {
-        const o = (Math.floor(k / f[2]) * dims[1] + Math.floor(j / f[1])) * dims[0] + Math.floor(i / f[0]);
-        out[o] += v.data[(k * ny + j) * nx + i] * w;
-      }
-  const affine = compose(v.affine, translation(f.map((x) => (x - 1) / 2) as unknown as Dims3), scaling(f));
-  return makeVolume(dims, affine, out, 'HU');
+/** A NIfTI-1 file (.nii or .nii.gz, sform affine, RAS) as an LPS volume in HU. */
+export function loadNiftiTruth(path: string): Volume {
+  let buf = readFileSync(path);
+  if (path.endsWith('.gz')) buf = gunzipSync(buf);
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (v.getInt32(0, true) !== 348) throw new Error(`${path}: not a little-endian NIfTI-1 file`);
+  const dims: Dims3 = [v.getInt16(42, true), v.getInt16(44, true), v.getInt16(46, true)];
+  const datatype = v.getInt16(70, true);
+  if (v.getInt16(254, true) <= 0) throw new Error(`${path}: no sform affine`);
+  const row = (o: number) => [0, 1, 2, 3].map((c) => v.getFloat32(o + 4 * c, true));
+  const [sx, sy, sz] = [row(280), row(296), row(312)];
+  // LPS = diag(-1, -1, 1) RAS
+  const affine: Affine = [...sx.map((x) => -x), ...sy.map((y) => -y), ...sz, 0, 0, 0, 1];
+  const offset = Math.max(352, Math.round(v.getFloat32(108, true)));
+  const n = dims[0] * dims[1] * dims[2];
+  const slope = v.getFloat32(112, true);
+  const inter = v.getFloat32(116, true);
+  const scale = Number.isFinite(slope) && slope !== 0 ? slope : 1;
+  const add = Number.isFinite(slope) && slope !== 0 && Number.isFinite(inter) ? inter : 0;
+  const data = new Float32Array(n);
+  const read: Record<number, (q: number) => number> = {
+    4: (q) => v.getInt16(offset + 2 * q, true),
+    8: (q) => v.getInt32(offset + 4 * q, true),
+    16: (q) => v.getFloat32(offset + 4 * q, true),
+    512: (q) => v.getUint16(offset + 2 * q, true),
+  };
+  const get = read[datatype];
+  if (!get) throw new Error(`${path}: NIfTI datatype ${datatype} not supported here`);
+  for (let q = 0; q < n; q++) data[q] = Math.max(AIR, get(q) * scale + add);
+  return makeVolume(dims, affine, data, 'HU');
+}
+
+/** Largest n' <= n with n' / f a whole number (f may be fractional: 2.5, 5/3). */
+function wholeSamples(n: number, f: number): number {
+  for (let m = n; m > 0; m--) if (Math.abs(m / f - Math.round(m / f)) < 1e-6) return m;
+  throw new Error(`no crop of ${n} voxels holds whole ${f}-voxel samples`);
+}
+
+export interface AxisDegradation {
+  /** Acquired spacing / truth spacing. */
+  readonly factor: number;
+  readonly profile: SliceProfile;
+}
+
+export interface DegradedCase {
+  readonly truth: Volume;
+  /** The acquired series, its affine placing sample centres exactly. */
+  readonly low: Volume;
+  /** What a DICOM header of the acquired series would say. */
+  readonly sliceThicknessMm: number;
+  readonly trueProfile: SliceProfile;
+}
+
+/**
+ * Crops the truth so each axis holds whole samples, then acquires it: sample s of axis a is
+ * centred at truth index (f - 1) / 2 + s f and weighs the truth with its profile (width or FWHM f).
+ */
+export function degrade(full: Volume, axes: readonly [AxisDegradation, AxisDegradation, AxisDegradation]): DegradedCase {
+  const dims = full.dims.map((n, a) => wholeSamples(n, axes[a].factor)) as unknown as Dims3;
+  const start = full.dims.map((n, a) => Math.floor((n - dims[a]) / 2));
+  const data = new Float32Array(dims[0] * dims[1] * dims[2]);
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++) {
+      const src = ((k + start[2]) * full.dims[1] + j + start[1]) * full.dims[0] + start[0];
+      data.set(full.data.subarray(src, src + dims[0]), (k * dims[1] + j) * dims[0]);
+    }
+  const truth = makeVolume(dims, compose(full.affine, translation(start as unknown as Dims3)), data, 'HU');
+  const acqAxes = axes.map(
+    (d, a): AxisAcquisition => ({
+      count: Math.round(dims[a] / d.factor),
+      first: (d.factor - 1) / 2,
+      spacing: d.factor,
+      profile: d.profile,
+      width: d.factor,
+    }),
+  ) as unknown as [AxisAcquisition, AxisAcquisition, AxisAcquisition];
+  const acq = new Acquisition(dims, acqAxes);
+  const f = axes.map((d) => d.factor) as unknown as Dims3;
+  const low = makeVolume(
+    acq.acquiredDims,
+    compose(truth.affine, translation(f.map((x) => (x - 1) / 2) as unknown as Dims3), scaling(f)),
+    acq.forward(truth.data),
+    'HU',
+  );
+  return {
+    truth,
+    low,
+    sliceThicknessMm: axes[2].factor * spacingOf(truth.affine)[2],
+    trueProfile: axes[2].profile,
+  };
 }
 
 export interface Scores {
@@ -98,42 +159,53 @@ export interface Scores {
   readonly psnrDb: number;
 }
 
-/** MAE and PSNR inside the model's HU window [lo, hi] (both images clipped to it; peak = hi - lo). */
-export function score(ref: Float32Array, test: Float32Array, lo: number, hi: number): Scores {
+/** MAE (HU) and PSNR (peak 2000 HU) over the body: voxels whose truth is above -900 HU. */
+export function score(truth: Float32Array, test: Float32Array): Scores {
   let abs = 0;
   let sq = 0;
-  for (let n = 0; n < ref.length; n++) {
-    const d = Math.min(hi, Math.max(lo, test[n])) - Math.min(hi, Math.max(lo, ref[n]));
+  let n = 0;
+  for (let q = 0; q < truth.length; q++) {
+    if (!(truth[q] > -900)) continue;
+    const d = test[q] - truth[q];
     abs += Math.abs(d);
     sq += d * d;
+    n++;
   }
-  const mse = sq / ref.length;
-  return { maeHu: abs / ref.length, psnrDb: 10 * Math.log10(((hi - lo) * (hi - lo)) / mse) };
+  return { maeHu: abs / n, psnrDb: 10 * Math.log10((2000 * 2000) / (sq / n)) };
 }
 
-/** Pearson correlation between the std map and the absolute error of the mean (clipped to the window). */
-export function stdErrorCorrelation(
-  ref: Float32Array,
-  mean: Float32Array,
-  std: Float32Array,
-  lo: number,
-  hi: number,
-): number {
-  const n = ref.length;
+/** Pearson r between the std map and |mean - truth| over the body voxels. */
+export function stdErrorCorrelation(truth: Float32Array, mean: Float32Array, std: Float32Array): number {
   let sx = 0;
   let sy = 0;
   let sxx = 0;
   let syy = 0;
   let sxy = 0;
-  for (let q = 0; q < n; q++) {
+  let n = 0;
+  for (let q = 0; q < truth.length; q++) {
+    if (!(truth[q] > -900)) continue;
     const x = std[q];
-    const y = Math.abs(Math.min(hi, Math.max(lo, mean[q])) - Math.min(hi, Math.max(lo, ref[q])));
+    const y = Math.abs(mean[q] - truth[q]);
     sx += x;
     sy += y;
     sxx += x * x;
     syy += y * y;
     sxy += x * y;
+    n++;
   }
   const cov = sxy - (sx * sy) / n;
   return cov / Math.sqrt((sxx - (sx * sx) / n) * (syy - (sy * sy) / n));
+}
+
+/**
+ * The model-card reference (scripts/model-card-images.mjs): lidc-idri-0001 with each `block` x
+ * `block` in-plane block averaged and its central `nz` slices.
+ */
+export function loadReference(dir: string, block: number, nz: number): Volume {
+  const full = loadDicomTruth(dir, 512);
+  const z0 = Math.floor((full.dims[2] - nz) / 2);
+  if (z0 < 0) throw new RangeError(`the scan has ${full.dims[2]} slices, fewer than ${nz}`);
+  const sub = crop(full, { start: [0, 0, z0], dims: [full.dims[0], full.dims[1], nz] });
+  const box = { factor: block, profile: 'box' as const };
+  return degrade(sub, [box, box, { factor: 1, profile: 'box' }]).low;
 }

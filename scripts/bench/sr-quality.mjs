@@ -1,78 +1,111 @@
-// Super-resolution quality on the held-out evaluation scan (lidc-idri-0001,
-// never used in training), with the demo model (GEOMETRY_LDM_BENCH_MODEL,
-// default models/geometry-ldm-demo) on onnxruntime-node.
+// Super-resolution quality on three held-out scans that no model here was trained on
+// (models/training/ldm/data.py HELD_OUT), through the product's TypeScript pipeline
+// (inference/superResolve.ts) with the model in GEOMETRY_LDM_BENCH_MODEL (default
+// models/geometry-ldm-demo) on onnxruntime-node, 2 threads.
 //
-// Reference: the scan area-averaged 4x4 in-plane (2.81 mm) with its central
-// 128 slices (2.5 mm): 128 x 128 x 128 voxels (the demo model's training grids
-// are 32-64 voxels at 2.6-12 mm; the full 512 x 512 x 133 scan is outside its range).
-// Degraded inputs, made by block averaging (what a coarser acquisition integrates):
-//   x2 each axis    -> 64 x 64 x 64
-//   x4 slice axis   -> 128 x 128 x 32 (10 mm slices; the thick-slice case)
-// Each is super-resolved back onto the reference grid (N samples, c cycles,
-// t, DDIM steps from the manifest defaults unless GEOMETRY_LDM_BENCH_SR is set
-// as JSON), and the SR mean and plain trilinear upsampling (the pipeline's own
-// first step) are scored against the reference: MAE (HU) and PSNR inside the
-// model's HU window, plus the Pearson correlation between the std map and the
-// absolute error of the mean (the paper's uncertainty claim).
-import { existsSync, readFileSync } from 'node:fs';
+// Truths: lidc-idri-0001 (chest, 0.70 x 0.70 x 2.5 mm, the central 256 x 256 columns/rows,
+// all slices), 4d-lung-113-phase40 (chest, 1.95 x 1.95 x 3 mm) and head-neck-pet-ct-chus-052
+// (head and neck, 2.34 x 2.34 x 3 mm), both from ../shared/data/train.
+// Degradations (volume/acquisition.ts; sample centres on whole truth voxels' boxes):
+//   2x2x4 block average                      box 2, 2, 4
+//   5 mm Gaussian slices                     Gaussian FWHM 5 mm every 5 mm along k
+//   2x in-plane + 2.5x slices                box 2, 2, 2.5
+// Each is super-resolved back onto the truth grid with the product's default slice model
+// (autoSliceModel from the SliceThickness a header of that series would carry: for all three
+// a box as wide as the spacing, which is right for the box cases and a mismatch for the
+// Gaussian one) and scored over the body (truth > -900 HU): MAE and PSNR (peak 2000 HU) of
+// trilinear, classical back-projection, the AI refiner before the final projection ("AI raw")
+// and after it (the product default), plus Pearson r between the AI std and its error.
+// GEOMETRY_LDM_BENCH_SR (JSON) overrides superResolve options, e.g. '{"samples":4}';
+// GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+
+const SCANS = [
+  { name: 'lidc-idri-0001', kind: 'dicom', rel: 'lidc-idri-0001' },
+  { name: '4d-lung-113-phase40', kind: 'nifti', rel: 'train/4d-lung-113-phase40.nii.gz' },
+  { name: 'head-neck-pet-ct-chus-052', kind: 'nifti', rel: 'train/head-neck-pet-ct-chus-052.nii.gz' },
+];
 
 export default {
   name: 'sr-quality',
   description:
-    'SR mean vs trilinear on held-out lidc-idri-0001 (x2 isotropic, x4 thick-slice), std/error correlation',
+    'SR on 3 held-out scans x 3 degradations: trilinear, classical, AI raw, AI + projection (MAE/PSNR over the body), std-error r',
   async run(ctx) {
     const dir = path.resolve(ctx.root, process.env.GEOMETRY_LDM_BENCH_MODEL ?? 'models/geometry-ldm-demo');
     if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`no model at ${dir}`);
-    const scanDir = path.resolve(
-      process.env.SHARED_DATA ?? path.join(ctx.root, '..', 'shared', 'data'),
-      'lidc-idri-0001',
-    );
-    const manifest = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
-    const { huMin: lo, huMax: hi } = manifest.intensity;
+    const data = path.resolve(process.env.SHARED_DATA ?? path.join(ctx.root, '..', 'shared', 'data'));
     const { module: E } = await ctx.bundle('scripts/bench/sr-quality-entry.ts');
     const { module: L } = await ctx.bundle('scripts/bench/engine-entry.ts');
     const overrides = JSON.parse(process.env.GEOMETRY_LDM_BENCH_SR ?? '{}');
-    const ref = E.loadReference(scanDir, 4, 128);
-    ctx.log(`reference ${ref.dims.join('x')} from ${scanDir}`);
+    const only = process.env.GEOMETRY_LDM_BENCH_CASES?.split(',');
     const model = await L.load(dir, 'node', 2, ctx.root);
     const rows = [];
-    for (const [label, f] of [
-      ['x2 each axis (64^3 -> 128^3)', [2, 2, 2]],
-      ['x4 slice axis (128x128x32 -> 128^3)', [1, 1, 4]],
-    ]) {
-      const low = E.blockMean(ref, f);
-      const t0 = performance.now();
-      const r = await E.superResolve(
-        model,
-        low,
-        { kind: 'grid', grid: { dims: ref.dims, affine: ref.affine } },
-        {
-          seed: 1,
-          ...overrides,
-        },
-      );
-      const ms = performance.now() - t0;
-      const sr = E.score(ref.data, r.mean.data, lo, hi);
-      const tri = E.score(ref.data, r.upsampled.data, lo, hi);
-      const corr = E.stdErrorCorrelation(ref.data, r.mean.data, r.std.data, lo, hi);
-      const s = r.settings;
-      const settings = `N=${s.samples} c=${s.cycles} t=${s.tStart} ddim=${s.ddimSteps}`;
-      ctx.log(
-        `${label}: SR ${sr.maeHu.toFixed(1)} HU / ${sr.psnrDb.toFixed(2)} dB; trilinear ${tri.maeHu.toFixed(1)} HU / ${tri.psnrDb.toFixed(2)} dB; corr ${corr.toFixed(3)} (${settings})`,
-      );
-      rows.push({
-        case: `${label}, ${settings}`,
-        medianMs: ms,
-        runsMs: [ms],
-        srMaeHu: +sr.maeHu.toFixed(2),
-        srPsnrDb: +sr.psnrDb.toFixed(2),
-        trilinearMaeHu: +tri.maeHu.toFixed(2),
-        trilinearPsnrDb: +tri.psnrDb.toFixed(2),
-        stdAbsErrorPearson: +corr.toFixed(3),
-      });
+    try {
+      for (const scan of SCANS) {
+        if (only && !only.includes(scan.name)) continue;
+        const p = path.join(data, scan.rel);
+        const full = scan.kind === 'dicom' ? E.loadDicomTruth(p, 256) : E.loadNiftiTruth(p);
+        const sk = Math.hypot(full.affine[2], full.affine[6], full.affine[10]);
+        const cases = [
+          ['2x2x4 block average', [[2, 'box'], [2, 'box'], [4, 'box']]],
+          ['5 mm Gaussian slices', [[1, 'box'], [1, 'box'], [5 / sk, 'gaussian']]],
+          ['2x in-plane + 2.5x slices', [[2, 'box'], [2, 'box'], [2.5, 'box']]],
+        ];
+        for (const [label, axes] of cases) {
+          const c = E.degrade(
+            full,
+            axes.map(([factor, profile]) => ({ factor, profile })),
+          );
+          const slices = E.autoSliceModel(c.sliceThicknessMm, c.sliceThicknessMm, null);
+          const t0 = performance.now();
+          const r = await E.superResolve(
+            model,
+            c.low,
+            { kind: 'grid', grid: { dims: c.truth.dims, affine: c.truth.affine } },
+            { seed: 1, slices, ...overrides },
+          );
+          const ms = performance.now() - t0;
+          const s = (v) => E.score(c.truth.data, v.data);
+          const tri = s(r.upsampled);
+          const cla = s(r.classical);
+          const raw = r.unprojected ? s(r.unprojected) : null;
+          const ai = s(r.mean);
+          const corr = r.settings.samples > 1 ? E.stdErrorCorrelation(c.truth.data, r.mean.data, r.std.data) : null;
+          const row = {
+            case: `${scan.name}: ${label} (${c.low.dims.join('x')} -> ${c.truth.dims.join('x')})`,
+            medianMs: ms,
+            runsMs: [ms],
+            sliceModel: E.describeSliceModel(slices),
+            trueProfile: c.trueProfile,
+            mode: r.settings.mode,
+            samples: r.settings.samples,
+            trilinearMaeHu: +tri.maeHu.toFixed(1),
+            classicalMaeHu: +cla.maeHu.toFixed(1),
+            aiRawMaeHu: raw ? +raw.maeHu.toFixed(1) : null,
+            aiMaeHu: +ai.maeHu.toFixed(1),
+            trilinearPsnrDb: +tri.psnrDb.toFixed(2),
+            classicalPsnrDb: +cla.psnrDb.toFixed(2),
+            aiRawPsnrDb: raw ? +raw.psnrDb.toFixed(2) : null,
+            aiPsnrDb: +ai.psnrDb.toFixed(2),
+            aiOverTrilinear: +(ai.maeHu / tri.maeHu).toFixed(3),
+            aiOverClassical: +(ai.maeHu / cla.maeHu).toFixed(3),
+            stdAbsErrorPearson: corr === null ? null : +corr.toFixed(3),
+            fidelityMeanAbsHu: r.fidelity ? +r.fidelity.meanAbs.toFixed(2) : null,
+          };
+          ctx.log(
+            `${row.case}: trilinear ${row.trilinearMaeHu} | classical ${row.classicalMaeHu} | AI raw ${row.aiRawMaeHu} | AI ${row.aiMaeHu} HU (x${row.aiOverTrilinear} trilinear, x${row.aiOverClassical} classical); r ${row.stdAbsErrorPearson}; fidelity ${row.fidelityMeanAbsHu} HU; ${(ms / 1000).toFixed(0)} s`,
+          );
+          rows.push(row);
+        }
+      }
+    } finally {
+      await model.release();
     }
-    await model.release();
+    const mean = (k) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
+    ctx.log(
+      `mean over ${rows.length} cases: AI / trilinear ${mean('aiOverTrilinear').toFixed(3)}, AI / classical ${mean('aiOverClassical').toFixed(3)}; AI beats trilinear in ${rows.filter((r) => r.aiOverTrilinear < 1).length}/${rows.length}`,
+    );
     return rows;
   },
 };

@@ -496,6 +496,84 @@ describe('super-resolve', () => {
     }
   });
 
+  it('--mode classical: one series (no std map), mode, slice model and fidelity recorded', async () => {
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'sr-classical');
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      orthanc.dicomWebRoot,
+      '--study',
+      src.study,
+      '--series',
+      src.series,
+      '--scale',
+      '2',
+      '--mode',
+      'classical',
+      '--slice-profile',
+      'gaussian',
+      '--slice-thickness',
+      '3',
+      '--std-map',
+      '--model',
+      model.dir,
+      '--stow',
+      '--out',
+      out,
+    ]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const done = r.events.find((e) => e.type === 'done') as Record<string, unknown>;
+    expect(done.mode).toBe('classical');
+    expect((done.fidelity as { meanAbs: number }).meanAbs).toBeLessThan(5);
+    expect(existsSync(join(out, 'uncertainty'))).toBe(false);
+    const after = await orthancCounts(orthanc);
+    expect(after.series - before.series).toBe(1);
+    const files = readdirSync(join(out, 'super-resolved'));
+    const bytes = readFileSync(join(out, 'super-resolved', files[3]));
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+      dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+        .dict,
+    );
+    expect(ds.DerivationDescription).toMatch(
+      /classical back-projection \(no AI\); slice model Gaussian FWHM 3\.00 mm; reproduces the acquired slices within \d+\.\d HU/,
+    );
+    expect(ds.SeriesDescription).toMatch(/SR classical/);
+    expect(dciodvfy(bytes).errors).toEqual([]);
+  }, 120000);
+
+  it.each([
+    ['more refiner samples than it has', ['--mode', 'ai', '--samples', '9'], /8 distinct samples/],
+    ['an unknown mode', ['--mode', 'magic'], /--mode magic: expected ai, classical or diffusion/],
+    ['an unknown slice profile', ['--slice-profile', 'cubic'], /--slice-profile cubic: expected auto/],
+    ['a bad slice thickness', ['--slice-thickness', '-2'], /--slice-thickness -2: expected a positive number/],
+  ])('refuses %s in one line, writing nothing', async (_n, extra, message) => {
+    const before = await orthancCounts(orthanc);
+    const out = join(work, `refused-mode-${Math.random()}`);
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      orthanc.dicomWebRoot,
+      '--study',
+      src.study,
+      '--series',
+      src.series,
+      '--scale',
+      '2',
+      ...extra,
+      '--model',
+      model.dir,
+      '--stow',
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+    expect(await orthancCounts(orthanc)).toEqual(before);
+  }, 120000);
+
   it('a second run numbers its series after those the study already has (QIDO), never reusing one', async () => {
     const transport = orthancTransport(orthanc);
     const before = (await searchSeries(transport, src.study)).map((s) => s.seriesNumber);

@@ -154,7 +154,7 @@ const form: SuperResolveForm = {
   // 32 x 32 columns/rows, 8 slices in the middle of the series; x4 along z -> 32 x 32 x 32.
   region: { start: [240, 250, 11], dims: [32, 32, 8] },
   target: { kind: 'scale', factors: [1, 1, 4] },
-  settings: { tStart: 100, cycles: 2, ddimSteps: 2, samples: 2, seed: 7 },
+  settings: { mode: 'diffusion', slices: 'auto', tStart: 100, cycles: 2, ddimSteps: 2, samples: 2, seed: 7 },
 };
 
 describe('super-resolution job (read -> engine -> save)', () => {
@@ -239,7 +239,7 @@ describe('super-resolution job (read -> engine -> save)', () => {
       await fetch(`${orthanc.url}/series/${ID}`, { headers: { authorization: orthanc.authorization } })
     ).json()) as { Instances: string[]; MainDicomTags: { SeriesDescription: string } };
     expect(s.Instances).toHaveLength(32);
-    expect(s.MainDicomTags.SeriesDescription).toMatch(/AI super-resolution x4 z - NOT FOR DIAGNOSTIC USE/);
+    expect(s.MainDicomTags.SeriesDescription).toMatch(/AI super-resolution LDM x4 z - NOT FOR DIAGNOSTIC USE/);
     // Read back: same grid and values within half a rescale step (integer HU storage).
     const back = await readSeries(
       orthancTransport(orthanc),

@@ -274,7 +274,10 @@ def contract_fields(cfg: dict | None = None) -> dict:
         'scheduler': sched.to_json(),
         'generation': {'ddimSteps': int(c.get('generationDdimSteps', 50)), 'timestepSpacing': 'leading'},
         'superResolution': {'tStart': 100, 'cycles': 5, 'ddimSteps': int(c.get('srDdimSteps', 10)),
-                            'samples': int(c.get('srSamples', 8))},
+                            'samples': int(c.get('srSamples', 8)),
+                            # a config with a refiner exports one: the AI mode is the default
+                            **({'mode': 'ai', 'refinerSamples': int(c.get('refinerSamples', 2)),
+                                'projectionIterations': 10} if 'refiner' in cfg else {})},
         'grid': {'min': c.get('gridMin', [32, 32, 32]), 'max': c.get('gridMax', [256, 256, 256]), 'multipleOf': 8,
                  'trainedMin': [tmin] * 3, 'trainedMax': [tmax] * 3, 'order': '[nx, ny, nz]'},
     }
@@ -365,7 +368,7 @@ def _prettier(path):
     repo = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
     exe = os.path.join(repo, 'node_modules', '.bin', 'prettier')
     if os.path.exists(exe):
-        subprocess.run([exe, '--write', path], cwd=repo, stdout=subprocess.DEVNULL, check=False)
+        subprocess.run([exe, '--write', os.path.abspath(path)], cwd=repo, stdout=subprocess.DEVNULL, check=False)
 
 
 def manifest_extra(cfg: dict, card_path: str | None = None, metrics_path: str | None = None) -> dict:

@@ -21,6 +21,8 @@ import { parseDevice } from './nodeModel';
 import { createReporter } from './output';
 import { pacsConfig } from './pacs';
 import { runSuperResolve } from './superResolveCommand';
+import type { SuperResolutionMode } from '../model/manifest';
+import { SLICE_MODEL_CHOICES, type SliceModelChoice } from '../volume/seriesAcquisition';
 
 /** The demo model shipped in the repository (the bin launcher sets the variable to its path). */
 export const DEFAULT_MODEL_DIR =
@@ -30,6 +32,7 @@ const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffu
 
   geometry-ldm super-resolve --pacs URL --study UID [--series UID] (--spacing X,Y,Z | --scale S)
         [--region fit | --region axis=start:end ...]
+        [--mode ai|classical|diffusion] [--slice-profile auto|box|gaussian|point|none] [--slice-thickness MM]
         [--samples N --cycles C --t T --steps K --seed S --std-map] [--model DIR] (--out DIR | --stow)
   geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
         [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
@@ -50,6 +53,9 @@ const OPTIONS = {
   spacing: { type: 'string' },
   scale: { type: 'string' },
   samples: { type: 'string' },
+  mode: { type: 'string' },
+  'slice-profile': { type: 'string' },
+  'slice-thickness': { type: 'string' },
   cycles: { type: 'string' },
   t: { type: 'string' },
   steps: { type: 'string' },
@@ -72,6 +78,26 @@ const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+function parseMode(value: string | undefined): SuperResolutionMode | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'ai' && value !== 'classical' && value !== 'diffusion')
+    throw new UsageError(`--mode ${value}: expected ai, classical or diffusion`);
+  return value;
+}
+
+function parseSliceProfile(value: string | undefined): SliceModelChoice {
+  if (value === undefined) return 'auto';
+  if (!(SLICE_MODEL_CHOICES as readonly string[]).includes(value))
+    throw new UsageError(`--slice-profile ${value}: expected ${SLICE_MODEL_CHOICES.join(', ')}`);
+  return value as SliceModelChoice;
+}
+
+function parsePositiveMm(value: string, what: string): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) throw new UsageError(`${what} ${value}: expected a positive number of mm`);
+  return n;
+}
 
 /** --job FILE; a `$(VAR)` left in it is a Kubernetes variable that did not expand (not in the container's env). */
 function jobPathArg(value: string): string {
@@ -152,6 +178,10 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           scale: v.scale === undefined ? undefined : Number(v.scale),
           region: parseRegion(v.region ?? []),
           samples: v.samples === undefined ? undefined : parsePositiveInt(v.samples, '--samples', 1),
+          mode: parseMode(v.mode),
+          sliceProfile: parseSliceProfile(v['slice-profile']),
+          sliceThicknessMm:
+            v['slice-thickness'] === undefined ? undefined : parsePositiveMm(v['slice-thickness'], '--slice-thickness'),
           cycles: v.cycles === undefined ? undefined : parsePositiveInt(v.cycles, '--cycles', 1),
           tStart: v.t === undefined ? undefined : parsePositiveInt(v.t, '--t', 1),
           steps: v.steps === undefined ? undefined : parsePositiveInt(v.steps, '--steps', 1),

@@ -18,7 +18,15 @@ import { stowInstances } from '../dicom/stow';
 import { DicomError } from '../dicom/errors';
 import { superResolve } from '../inference/superResolve';
 import { planSuperResolutionTarget } from '../inference/superResolutionTarget';
-import { checkGrid, ManifestError, type ModelManifest } from '../model/manifest';
+import {
+  checkGrid,
+  ManifestError,
+  superResolutionDefaults,
+  type ModelManifest,
+  type SuperResolutionMode,
+} from '../model/manifest';
+import { methodText, MODE_LABEL } from '../inference/methodText';
+import { describeSliceModel, sliceModelFor, type SliceModelChoice } from '../volume/seriesAcquisition';
 import { spacingOf } from '../geometry/dicomGeometry';
 import { scanExtentGroupSpace } from '../geometry/groupSpace';
 import { boxGrid, crop, type CropBox } from '../volume/pad';
@@ -39,6 +47,11 @@ export interface SuperResolveCommand {
   readonly scale?: number;
   readonly region?: RegionArg;
   readonly samples?: number;
+  /** Default: the model's (ai when it has a refiner). */
+  readonly mode?: SuperResolutionMode;
+  /** Default 'auto' (from SliceThickness / ImageType). */
+  readonly sliceProfile?: SliceModelChoice;
+  readonly sliceThicknessMm?: number;
   readonly cycles?: number;
   readonly tStart?: number;
   readonly steps?: number;
@@ -95,6 +108,20 @@ export async function runSuperResolve(
     engineTarget(choice),
     manifest.grid.multipleOf,
   );
+  const mode = c.mode ?? superResolutionDefaults(manifest).mode;
+  if (mode === 'ai' && !manifest.files.refiner)
+    throw new UsageError(`model ${manifest.name} ${manifest.version} has no refiner: use --mode classical or diffusion`);
+  const slices = sliceModelFor(
+    c.sliceProfile ?? 'auto',
+    spacingOf(read.volume.affine)[2],
+    read.instances[0] ?? {},
+    c.sliceThicknessMm,
+  );
+  reporter.info(
+    `mode: ${MODE_LABEL[mode]}; slice model: ${slices === 'none' ? 'none (no projection)' : `${describeSliceModel(slices)} (${slices.reason})`}`,
+  );
+  // The model's grid range bounds every mode: the diffusion cannot run beyond it, and it keeps the
+  // refiner's and the projection's images (several float32 copies of the result) within memory.
   try {
     checkGrid(manifest, plan.padded.dims);
   } catch (e) {
@@ -131,6 +158,8 @@ export async function runSuperResolve(
       {
         // The region's place in the model's [0,1]^3 is that of the whole series.
         groupSpace: scanExtentGroupSpace(grid.dims, grid.affine),
+        mode,
+        slices,
         samples: c.samples,
         cycles: c.cycles,
         tStart: c.tStart,
@@ -143,12 +172,17 @@ export async function runSuperResolve(
   } finally {
     await model.release();
   }
+  const method = methodText(r);
+  reporter.info(`done: ${method}`);
+  if (c.stdMap && mode === 'classical') reporter.info('--std-map: the classical mode has no uncertainty; no std series written');
+  const stdMap = c.stdMap && mode !== 'classical';
   const built = buildDerivedSeries({
     source: read.instances,
     result: r.mean,
-    ...(c.stdMap ? { uncertainty: r.std } : {}),
+    ...(stdMap ? { uncertainty: r.std } : {}),
     model: { name: manifest.name, version: manifest.version },
-    label: `SR ${plan.output.dims.join('x')}`,
+    method,
+    label: `SR ${mode === 'classical' ? 'classical' : mode === 'ai' ? 'AI' : 'LDM'} ${plan.output.dims.join('x')}`,
     // series numbers the study does not use yet (source + 1000, or the next free pair)
     existingSeriesNumbers: await studySeriesNumbers(transport, c.study),
   });
@@ -166,7 +200,7 @@ export async function runSuperResolve(
       join(c.out, 'super-resolved.nii'),
       volumeToNifti(r.mean, 'geometry-ldm super-resolved mean'),
     );
-    if (c.stdMap) writeFileSync(join(c.out, 'uncertainty.nii'), volumeToNifti(r.std, 'geometry-ldm std map'));
+    if (stdMap) writeFileSync(join(c.out, 'uncertainty.nii'), volumeToNifti(r.std, 'geometry-ldm std map'));
   }
   if (c.stow) {
     for (const s of series) {
@@ -185,6 +219,9 @@ export async function runSuperResolve(
     }
   }
   reporter.event('done', {
+    mode,
+    method,
+    fidelity: r.fidelity,
     seriesInstanceUid: built.result.seriesInstanceUid,
     ...(built.uncertainty ? { uncertaintySeriesInstanceUid: built.uncertainty.seriesInstanceUid } : {}),
     grid: plan.output.dims,

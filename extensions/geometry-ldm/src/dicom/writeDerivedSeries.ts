@@ -134,6 +134,11 @@ export interface DerivedSeriesRequest {
    * AI / NOT FOR DIAGNOSTIC USE markers) to fit the 64 characters of the LO value.
    */
   readonly label?: string;
+  /**
+   * How the result was made (inference/methodText.ts: mode, samples, slice model, fidelity),
+   * recorded in DerivationDescription (shortened to fit; the markers always survive).
+   */
+  readonly method?: string;
 }
 
 /** Fixed parts of the derived series' descriptions (the markers that must always survive). */
@@ -291,7 +296,8 @@ export function buildDerivedSeries(
         `AI ${what} by `,
         `${modelText} from series ${first.seriesInstanceUid}` +
           (sourceDescription ? ` (${sourceDescription})` : '') +
-          ': resampled onto a new grid',
+          ': resampled onto a new grid' +
+          (req.method ? `; ${req.method.replace(/\s+/g, ' ').trim()}` : ''),
         `. ${NOT_FOR_DIAGNOSTIC_USE}.`,
         VR_LENGTH.ST,
       ),

@@ -234,6 +234,7 @@ describe('previews of the denoised estimate while sampling', () => {
       source,
       { kind: 'scale', factor: 2 },
       {
+        mode: 'diffusion',
         tStart: 100,
         cycles: 2,
         ddimSteps: 2,

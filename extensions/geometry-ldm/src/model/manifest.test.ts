@@ -37,7 +37,16 @@ describe('model manifest', () => {
       betaSchedule: 'scaled_linear',
       varianceType: 'fixed_large',
     });
-    expect(superResolutionDefaults(m)).toEqual({ tStart: 100, cycles: 5, ddimSteps: 10, samples: 8 });
+    expect(superResolutionDefaults(m)).toEqual({
+      tStart: 100,
+      cycles: 5,
+      ddimSteps: 10,
+      samples: 8,
+      // no refiner in this manifest: the paper's latent diffusion is the default mode
+      mode: 'diffusion',
+      refinerSamples: 2,
+      projectionIterations: 10,
+    });
     expect(groupSpaceDefinition(m).kind).toBe('scan-extent');
     expect(groupSpaceDefinition(m).referenceExtentMm).toEqual([375, 355, 295]);
   });

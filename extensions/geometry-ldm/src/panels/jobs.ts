@@ -11,7 +11,9 @@ import { spacingOf } from '../geometry/dicomGeometry';
 import { InferenceError, throwIfCancelled } from '../inference/errors';
 import type { ProgressEvent } from '../inference/progress';
 import type { TilingPolicy } from '../inference/tiling';
+import { methodText } from '../inference/methodText';
 import { crop } from '../volume/pad';
+import { sliceModelFor } from '../volume/seriesAcquisition';
 import type { Volume } from '../volume/volume';
 import type { ClientGenerateResult, ClientSuperResolveResult } from '../worker/engineClient';
 import type { ModelCard } from '../worker/protocol';
@@ -89,12 +91,16 @@ export async function runSuperResolution(
   // Only the region travels to the worker; the group space keeps the whole series' extent.
   const source = crop(read.volume, runForm.region);
   hooks.onPrepare?.('Waiting for the engine');
+  const { mode, slices: sliceChoice, ...sampling } = runForm.settings;
+  const slices = sliceModelFor(sliceChoice, seriesGrid.spacingMm[2], read.instances[0] ?? {});
   const result = await engine.runExclusive(({ client }) =>
     client.superResolve(
       source,
       plan.engineTarget,
       {
-        ...runForm.settings,
+        ...sampling,
+        mode,
+        slices,
         groupSpace: plan.groupSpace,
         preview: true,
         ...(hooks.tiling ? { tiling: hooks.tiling } : {}),
@@ -121,12 +127,14 @@ export async function saveSuperResolution(
   run: SuperResolveRun,
   options: { readonly saveStd: boolean },
 ): Promise<DerivedSeriesResult> {
+  const mode = run.result.settings.mode;
   return pacs.saveDerived({
     source: run.instances,
     result: run.result.mean,
-    ...(options.saveStd ? { uncertainty: run.result.std } : {}),
+    ...(options.saveStd && mode !== 'classical' ? { uncertainty: run.result.std } : {}),
     model: modelInfo(run.model, 'super-resolution'),
-    label: targetLabel(run.form.target),
+    method: methodText(run.result),
+    label: `${mode === 'classical' ? 'classical' : mode === 'ai' ? 'AI' : 'LDM'} ${targetLabel(run.form.target)}`,
   });
 }
 

@@ -39,7 +39,15 @@ function gridOf(name: Parameters<typeof readSeriesHeaders>[0]): SeriesGrid {
   return info.grid;
 }
 
-const settings = { tStart: 100, cycles: 5, ddimSteps: 10, samples: 4, seed: 0 };
+const settings = {
+  mode: 'diffusion' as const,
+  slices: 'auto' as const,
+  tStart: 100,
+  cycles: 5,
+  ddimSteps: 10,
+  samples: 4,
+  seed: 0,
+};
 
 /** Patient-space corners of a grid's voxel-EDGE box (index -0.5 and n-0.5). */
 function edgeBox(affine: readonly number[], dims: readonly number[]): Vec3[] {

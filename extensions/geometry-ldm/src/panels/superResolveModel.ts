@@ -24,7 +24,14 @@ import {
   type SuperResolutionTarget,
 } from '../inference/superResolutionTarget';
 import type { TilingPolicy } from '../inference/tiling';
-import { checkGrid, type ModelManifest } from '../model/manifest';
+import {
+  checkGrid,
+  superResolutionDefaults,
+  type ModelManifest,
+  type SuperResolutionMode,
+} from '../model/manifest';
+import { REFINER_MAX_SAMPLES } from '../inference/refiner';
+import type { SliceModelChoice } from '../volume/seriesAcquisition';
 import { boxGrid, type CropBox } from '../volume/pad';
 import type { Grid } from '../volume/volume';
 import {
@@ -46,6 +53,10 @@ export type TargetChoice =
   { readonly kind: 'scale'; readonly factors: Vec3 } | { readonly kind: 'spacing'; readonly spacingMm: Vec3 };
 
 export interface SuperResolveSettings {
+  /** ai: refiner + projection; classical: back-projection only; diffusion: the paper's latent diffusion. */
+  readonly mode: SuperResolutionMode;
+  /** How the series' slices were acquired (default 'auto': from SliceThickness / ImageType). */
+  readonly slices: SliceModelChoice;
   readonly tStart: number;
   readonly cycles: number;
   readonly ddimSteps: number;
@@ -80,9 +91,29 @@ export const TARGET_PRESETS: readonly TargetPreset[] = [
   },
 ];
 
-export function defaultSettings(manifest: ModelManifest): SuperResolveSettings {
-  const d = manifest.superResolution;
-  return { tStart: d.tStart, cycles: d.cycles, ddimSteps: d.ddimSteps, samples: d.samples, seed: 0 };
+export function defaultSettings(manifest: ModelManifest, mode?: SuperResolutionMode): SuperResolveSettings {
+  const d = superResolutionDefaults(manifest);
+  const m = mode ?? d.mode;
+  return {
+    mode: m,
+    slices: 'auto',
+    tStart: d.tStart,
+    cycles: d.cycles,
+    ddimSteps: d.ddimSteps,
+    samples: defaultSamples(manifest, m),
+    seed: 0,
+  };
+}
+
+/** Samples a mode starts with: the refiner's test-time augmentations, one for classical, else diffusion samples. */
+export function defaultSamples(manifest: ModelManifest, mode: SuperResolutionMode): number {
+  const d = superResolutionDefaults(manifest);
+  return mode === 'ai' ? d.refinerSamples : mode === 'classical' ? 1 : d.samples;
+}
+
+/** The modes this model offers ('ai' only with a refiner). */
+export function availableModes(manifest: ModelManifest): SuperResolutionMode[] {
+  return manifest.files.refiner ? ['ai', 'classical', 'diffusion'] : ['classical', 'diffusion'];
 }
 
 export function wholeRegion(grid: SeriesGrid): CropBox {
@@ -162,6 +193,14 @@ function isPositiveInteger(v: number): boolean {
 /** Settings checks against the manifest's schedule (the engine repeats them; these are friendlier). */
 export function validateSettings(s: SuperResolveSettings, manifest: ModelManifest): string[] {
   const errors: string[] = [];
+  if (!availableModes(manifest).includes(s.mode)) errors.push(`This model has no ${s.mode} mode.`);
+  if (s.mode === 'ai' && isPositiveInteger(s.samples) && s.samples > REFINER_MAX_SAMPLES)
+    errors.push(`The AI refiner has ${REFINER_MAX_SAMPLES} distinct samples (2 planes × 4 mirrorings).`);
+  if (s.mode === 'classical' && s.samples !== 1) errors.push('The classical mode is deterministic: 1 sample.');
+  if (s.mode !== 'diffusion') {
+    if (!isPositiveInteger(s.samples)) errors.push('Samples must be a whole number of at least 1.');
+    return errors;
+  }
   const T = manifest.scheduler.numTrainTimesteps;
   if (!isPositiveInteger(s.tStart) || s.tStart >= T)
     errors.push(`Noise level t must be a whole number from 1 to ${T - 1}.`);
@@ -226,13 +265,16 @@ export function planSuperResolution(
   }
   const warnings: string[] = [];
   const tm = manifest.grid.trainedMax;
-  if (tm && plan.padded.dims.some((n, a) => n > tm[a])) {
+  if (form.settings.mode === 'diffusion' && tm && plan.padded.dims.some((n, a) => n > tm[a])) {
     warnings.push(
       `The model was trained on grids up to ${formatDims(tm)}; ${formatDims(plan.padded.dims)} is beyond that (results may degrade).`,
     );
   }
-  if (form.settings.samples === 1) {
+  if (form.settings.samples === 1 && form.settings.mode !== 'classical') {
     warnings.push('With one sample the uncertainty (std) map is zero everywhere.');
+  }
+  if (form.settings.slices === 'none') {
+    warnings.push('No slice model: the result is not projected onto the acquired slices and need not reproduce them.');
   }
   return {
     ok: true,
@@ -265,9 +307,11 @@ export function estimateSuperResolution(
   prior?: CostModel | null,
 ): SuperResolveEstimate {
   const costs = calibration ? costModel(calibration) : (prior ?? null);
+  // the calibration and the recorded costs are per latent-diffusion call: no time for the other modes yet
+  const diffusion = settings.mode === 'diffusion';
   return {
-    time: costs ? estimateTime(costs, plan.plan.padded.dims, superResolveCalls(settings)) : null,
-    timeBasis: calibration ? 'measured' : prior ? 'prior' : null,
+    time: costs && diffusion ? estimateTime(costs, plan.plan.padded.dims, superResolveCalls(settings)) : null,
+    timeBasis: diffusion ? (calibration ? 'measured' : prior ? 'prior' : null) : null,
     memory: estimateSuperResolveMemory({
       seriesDims: grid.dims,
       sourceDims: plan.sourceGrid.dims,

@@ -106,3 +106,38 @@ export function seriesAcquisition(source: Grid, output: Grid, slice: SliceModel)
   }) as unknown as [AxisAcquisition, AxisAcquisition, AxisAcquisition];
   return new Acquisition(output.dims, axes);
 }
+
+/** What a user may choose for the slice model: read it from the header, name one, or no projection. */
+export type SliceModelChoice = 'auto' | SliceProfile | 'none';
+export const SLICE_MODEL_CHOICES: readonly SliceModelChoice[] = ['auto', 'box', 'gaussian', 'point', 'none'];
+
+/**
+ * The slice model of a series from the user's choice and its header: 'auto' follows
+ * autoSliceModel; a named profile uses SliceThickness (or `thicknessMm`, or the slice
+ * spacing) as its width; 'none' turns the projection off.
+ */
+export function sliceModelFor(
+  choice: SliceModelChoice,
+  sliceSpacingMm: number,
+  header: { readonly sliceThicknessMm?: number | null; readonly imageType?: readonly string[] | null },
+  thicknessMm?: number,
+): SliceModel | 'none' {
+  if (!SLICE_MODEL_CHOICES.includes(choice)) {
+    throw new VolumeError(
+      'invalid-argument',
+      `unknown slice model '${String(choice)}' (${SLICE_MODEL_CHOICES.join(' | ')})`,
+    );
+  }
+  if (thicknessMm !== undefined && !(thicknessMm > 0 && Number.isFinite(thicknessMm))) {
+    throw new VolumeError('invalid-argument', `slice thickness must be a positive number of mm, got ${thicknessMm}`);
+  }
+  if (choice === 'none') return 'none';
+  const t = thicknessMm ?? header.sliceThicknessMm ?? null;
+  if (choice === 'auto') return autoSliceModel(sliceSpacingMm, t, thicknessMm ? null : header.imageType);
+  const width = t != null && t > 0 ? t : sliceSpacingMm;
+  return {
+    profile: choice,
+    widthMm: choice === 'point' ? 0 : width,
+    reason: `chosen: ${choice}${choice === 'point' ? '' : ` ${width.toFixed(2)} mm${t != null && t > 0 ? '' : ' (the slice spacing)'}`}`,
+  };
+}
