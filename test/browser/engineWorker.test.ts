@@ -209,8 +209,9 @@ describe('engine worker on wasm (chromium Web Worker), model cache', () => {
       'network',
       'network',
       'network',
+      'network',
     ]);
-    expect(modelRequests()).toEqual({ encoder: 1, decoder: 1, unet: 1 });
+    expect(modelRequests()).toEqual({ encoder: 1, decoder: 1, unet: 1, refiner: 1 });
   });
 
   it('generate: same output as the Node pipeline, bit-identical on a repeat, progress with a preview', async () => {
@@ -412,8 +413,8 @@ describe('engine worker on wasm (chromium Web Worker), model cache', () => {
   it('model cache: a second init reads the files from Cache Storage; a corrupt entry is re-fetched', async () => {
     server.resetCounts();
     const second = await reinit();
-    expect(second.map((f) => f.source)).toEqual(['cache', 'cache', 'cache']);
-    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 0 });
+    expect(second.map((f) => f.source)).toEqual(['cache', 'cache', 'cache', 'cache']);
+    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 0, refiner: 0 });
     expect(server.counts.get('/model/model.json')).toBe(1);
 
     // corrupt the cached unet: same size, one byte flipped (only the sha256 can tell)
@@ -440,14 +441,15 @@ describe('engine worker on wasm (chromium Web Worker), model cache', () => {
       ['encoder', 'cache'],
       ['decoder', 'cache'],
       ['unet', 'network'],
+      ['refiner', 'cache'],
     ]);
     expect(third[2].corruptEntryReplaced).toBe(true);
-    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 1 });
+    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 1, refiner: 0 });
 
     server.resetCounts();
     const fourth = await reinit();
-    expect(fourth.map((f) => f.source)).toEqual(['cache', 'cache', 'cache']);
-    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 0 });
+    expect(fourth.map((f) => f.source)).toEqual(['cache', 'cache', 'cache', 'cache']);
+    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 0, refiner: 0 });
   });
 
   it('init with a model file that does not match the manifest sha256 rejects with a typed error; jobs then say why', async () => {
@@ -520,8 +522,13 @@ describe('engine worker on WebGPU (software adapter)', () => {
     );
     expect(limit).toBeGreaterThan(128 * 2 ** 20);
     expect(ready.tiling).toEqual({ maxImageVoxelsPerCall: Math.floor(limit / 128) });
-    expect(ready.files.map((f: { source: string }) => f.source)).toEqual(['cache', 'cache', 'cache']);
-    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 0 });
+    expect(ready.files.map((f: { source: string }) => f.source)).toEqual([
+      'cache',
+      'cache',
+      'cache',
+      'cache',
+    ]);
+    expect(modelRequests()).toEqual({ encoder: 0, decoder: 0, unet: 0, refiner: 0 });
   });
 
   it('generate agrees with wasm, is bit-identical on a repeat, keeps the conditioning on the GPU', async () => {

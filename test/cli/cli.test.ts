@@ -130,7 +130,13 @@ describe('models', () => {
   it('verify checks every file and runs a smoke inference', () => {
     const r = cli(['models', 'verify', model.dir]);
     expect(r.code).toBe(0);
-    expect(r.events.filter((e) => e.type === 'checksum')).toHaveLength(3);
+    // encoder, decoder, unet and the super-resolution refiner
+    expect(r.events.filter((e) => e.type === 'checksum').map((e) => e.part)).toEqual([
+      'encoder',
+      'decoder',
+      'unet',
+      'refiner',
+    ]);
     expect(r.events.find((e) => e.type === 'smoke')).toMatchObject({ ok: true });
   });
 
@@ -532,13 +538,16 @@ describe('super-resolve', () => {
     const files = readdirSync(join(out, 'super-resolved'));
     const bytes = readFileSync(join(out, 'super-resolved', files[3]));
     const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
-      dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
-        .dict,
+      dcmjs.data.DicomMessage.readFile(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      ).dict,
     );
     expect(ds.DerivationDescription).toMatch(
       /classical back-projection \(no AI\); slice model Gaussian FWHM 3\.00 mm; reproduces the acquired slices within \d+\.\d HU/,
     );
-    expect(ds.SeriesDescription).toMatch(/SR classical/);
+    expect(ds.SeriesDescription).toMatch(
+      /^AI super-resolution classical \d+x\d+x\d+ - NOT FOR DIAGNOSTIC USE$/,
+    );
     expect(dciodvfy(bytes).errors).toEqual([]);
   }, 120000);
 
@@ -546,33 +555,37 @@ describe('super-resolve', () => {
     ['more refiner samples than it has', ['--mode', 'ai', '--samples', '9'], /8 distinct samples/],
     ['an unknown mode', ['--mode', 'magic'], /--mode magic: expected ai, classical or diffusion/],
     ['an unknown slice profile', ['--slice-profile', 'cubic'], /--slice-profile cubic: expected auto/],
-    ['a bad slice thickness', ['--slice-thickness', '-2'], /--slice-thickness -2: expected a positive number/],
-  ])('refuses %s in one line, writing nothing', async (_n, extra, message) => {
-    const before = await orthancCounts(orthanc);
-    const out = join(work, `refused-mode-${Math.random()}`);
-    const r = cli([
-      'super-resolve',
-      '--pacs',
-      orthanc.dicomWebRoot,
-      '--study',
-      src.study,
-      '--series',
-      src.series,
-      '--scale',
-      '2',
-      ...extra,
-      '--model',
-      model.dir,
-      '--stow',
-      '--out',
-      out,
-    ]);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(message);
-    expect(existsSync(out)).toBe(false);
-    expect(await orthancCounts(orthanc)).toEqual(before);
-  }, 120000);
+    ['a bad slice thickness', ['--slice-thickness', '0'], /--slice-thickness 0: expected a positive number/],
+  ])(
+    'refuses %s in one line, writing nothing',
+    async (_n, extra, message) => {
+      const before = await orthancCounts(orthanc);
+      const out = join(work, `refused-mode-${Math.random()}`);
+      const r = cli([
+        'super-resolve',
+        '--pacs',
+        orthanc.dicomWebRoot,
+        '--study',
+        src.study,
+        '--series',
+        src.series,
+        '--scale',
+        '2',
+        ...extra,
+        '--model',
+        model.dir,
+        '--stow',
+        '--out',
+        out,
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+      expect(await orthancCounts(orthanc)).toEqual(before);
+    },
+    120000,
+  );
 
   it('a second run numbers its series after those the study already has (QIDO), never reusing one', async () => {
     const transport = orthancTransport(orthanc);

@@ -239,7 +239,9 @@ describe('super-resolution job (read -> engine -> save)', () => {
       await fetch(`${orthanc.url}/series/${ID}`, { headers: { authorization: orthanc.authorization } })
     ).json()) as { Instances: string[]; MainDicomTags: { SeriesDescription: string } };
     expect(s.Instances).toHaveLength(32);
-    expect(s.MainDicomTags.SeriesDescription).toMatch(/AI super-resolution LDM x4 z - NOT FOR DIAGNOSTIC USE/);
+    expect(s.MainDicomTags.SeriesDescription).toMatch(
+      /AI super-resolution LDM x4 z - NOT FOR DIAGNOSTIC USE/,
+    );
     // Read back: same grid and values within half a rescale step (integer HU storage).
     const back = await readSeries(
       orthancTransport(orthanc),

@@ -339,6 +339,9 @@ describe('super-resolve panel in the viewer', () => {
     await use.waitFor({ state: 'visible' });
     expect(await use.isVisible()).toBe(true);
     expect(await p.getByText(`Model: ${modelName}`).isVisible()).toBe(true);
+    // the AI mode is the default, with the words that say what it does
+    expect(await p.getByLabel('Mode', { exact: true }).inputValue()).toBe('ai');
+    expect(await p.getByTestId('geometry-ldm-mode-note').textContent()).toMatch(/^A 2D network sharpens/);
     await shot('sr-1-opened');
   }, 240000);
 
@@ -350,6 +353,8 @@ describe('super-resolve panel in the viewer', () => {
     await setNumber(panel, 'Rows: last', 282);
     await setNumber(panel, 'Slices: first', 12);
     await setNumber(panel, 'Slices: last', 19);
+    // the latent-diffusion mode first: its time estimate, calibration and a long job to cancel
+    await p.getByLabel('Mode', { exact: true }).selectOption('diffusion');
     await setNumber(panel, 'Cycles', 1);
     await setNumber(panel, 'DDIM steps', 2);
     await setNumber(panel, 'Samples', 2);
@@ -429,11 +434,10 @@ describe('super-resolve panel in the viewer', () => {
     expect(await p.getByLabel('Cycles', { exact: true }).isEnabled()).toBe(true);
     expect(await p.getByRole('img', { name: /Super-resolved \(mean\)/ }).count()).toBe(0);
     await shot('sr-2d-cancelled');
-    // back to the small job for the run below
-    await setNumber(panel, 'Noise level t', manifestDefaults.tStart);
-    await setNumber(panel, 'DDIM steps', 2);
-    await setNumber(panel, 'Cycles', 1);
-    await setNumber(panel, 'Samples', 2);
+    // back to the default mode for the run below (AI refiner, its default 2 samples)
+    await p.getByLabel('Mode', { exact: true }).selectOption('ai');
+    expect(await p.getByLabel('Samples', { exact: true }).inputValue()).toBe('2');
+    expect(await p.getByLabel('Cycles', { exact: true }).count()).toBe(0);
     await p.getByText('32 × 32 × 32').first().waitFor();
   }, 240000);
 
@@ -455,6 +459,18 @@ describe('super-resolve panel in the viewer', () => {
     const img = p.getByRole('img', { name: /Super-resolved \(mean\), axial slice/ });
     await img.waitFor();
     await img.scrollIntoViewIfNeeded();
+    // how it was made, and what the network added over the classical projection
+    expect(await p.getByTestId('geometry-ldm-method').textContent()).toMatch(
+      /^AI refiner \+ projection, 2 samples; slice model .+; reproduces the acquired slices within \d+\.\d HU/,
+    );
+    const shows = await p.getByLabel('Show', { exact: true }).locator('option').allTextContents();
+    expect(shows).toEqual([
+      'Super-resolved (mean)',
+      'Uncertainty (std, HU)',
+      'AI minus classical (HU, ±100)',
+      'Classical back-projection',
+      'Trilinear (baseline)',
+    ]);
     await shot('sr-4-result');
   }, 240000);
 
@@ -476,18 +492,18 @@ describe('super-resolve panel in the viewer', () => {
     const [result, std] = fused;
     expect(result).toMatchObject({
       study: seeded.studyInstanceUid,
-      description: 'AI super-resolution UNSAVED x4 z - NOT FOR DIAGNOSTIC USE',
+      description: 'AI super-resolution UNSAVED refiner x4 z - NOT FOR DIAGNOSTIC USE',
     });
     expect(std).toMatchObject({
       study: seeded.studyInstanceUid,
-      description: 'AI SR uncertainty UNSAVED x4 z - NOT FOR DIAGNOSTIC USE',
+      description: 'AI SR uncertainty UNSAVED refiner x4 z - NOT FOR DIAGNOSTIC USE',
     });
     const origin = new URL(server.url).origin;
     for (const d of fused) expect(d!.imageId.startsWith(`wadouri:blob:${origin}/`)).toBe(true);
     unsavedSeries.push(result!.series, std!.series);
     expect(unsavedSeries).not.toContain(seeded.seriesInstanceUid);
     // the study browser lists the unsaved copy under its own name
-    await studyBrowserSeries(/AI super-resolution UNSAVED x4 z/)
+    await studyBrowserSeries(/AI super-resolution UNSAVED refiner x4 z/)
       .first()
       .waitFor({ timeout: 60000 });
     await page.waitForTimeout(3000);
@@ -529,7 +545,7 @@ describe('super-resolve panel in the viewer', () => {
     await saved.waitFor({ timeout: 120000 });
     savedSeries = /series ([\d.]+)/.exec((await saved.textContent()) ?? '')![1];
     // the study browser (its own element, not the viewport overlay) lists the new series without a reload
-    await studyBrowserSeries(/AI super-resolution x4 z/)
+    await studyBrowserSeries(/AI super-resolution refiner x4 z/)
       .first()
       .waitFor({ timeout: 60000 });
     // Orthanc holds it (QIDO, directly, not through the viewer)
@@ -554,9 +570,9 @@ describe('super-resolve panel in the viewer', () => {
     const fused = await displaySetInfo(vp.displaySets[vp.ids.indexOf('geometryLdm-result')]);
     expect(fused[0]).toMatchObject({
       series: savedSeries,
-      description: 'AI super-resolution x4 z - NOT FOR DIAGNOSTIC USE',
+      description: 'AI super-resolution refiner x4 z - NOT FOR DIAGNOSTIC USE',
     });
-    expect(fused[1]!.description).toBe('AI SR uncertainty x4 z - NOT FOR DIAGNOSTIC USE');
+    expect(fused[1]!.description).toBe('AI SR uncertainty refiner x4 z - NOT FOR DIAGNOSTIC USE');
     for (const d of fused) expect(d!.imageId.startsWith('wadors:')).toBe(true);
     expect(series.map((s) => s.seriesInstanceUid)).toContain(fused[1]!.series);
     const left = await page.evaluate(

@@ -95,7 +95,8 @@ function parseSliceProfile(value: string | undefined): SliceModelChoice {
 
 function parsePositiveMm(value: string, what: string): number {
   const n = Number(value);
-  if (!(Number.isFinite(n) && n > 0)) throw new UsageError(`${what} ${value}: expected a positive number of mm`);
+  if (!(Number.isFinite(n) && n > 0))
+    throw new UsageError(`${what} ${value}: expected a positive number of mm`);
   return n;
 }
 
@@ -181,7 +182,9 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           mode: parseMode(v.mode),
           sliceProfile: parseSliceProfile(v['slice-profile']),
           sliceThicknessMm:
-            v['slice-thickness'] === undefined ? undefined : parsePositiveMm(v['slice-thickness'], '--slice-thickness'),
+            v['slice-thickness'] === undefined
+              ? undefined
+              : parsePositiveMm(v['slice-thickness'], '--slice-thickness'),
           cycles: v.cycles === undefined ? undefined : parsePositiveInt(v.cycles, '--cycles', 1),
           tStart: v.t === undefined ? undefined : parsePositiveInt(v.t, '--t', 1),
           steps: v.steps === undefined ? undefined : parsePositiveInt(v.steps, '--steps', 1),

@@ -30,7 +30,7 @@ import { describeSliceModel, sliceModelFor, type SliceModelChoice } from '../vol
 import { spacingOf } from '../geometry/dicomGeometry';
 import { scanExtentGroupSpace } from '../geometry/groupSpace';
 import { boxGrid, crop, type CropBox } from '../volume/pad';
-import { engineTarget, fitRegion, type TargetChoice } from '../panels/superResolveModel';
+import { engineTarget, fitRegion, MODE_TAG, type TargetChoice } from '../panels/superResolveModel';
 import type { SeriesGrid } from '../panels/seriesInfo';
 import type { RegionArg } from './args';
 import { volumeToNifti } from '../formats/nifti';
@@ -110,7 +110,9 @@ export async function runSuperResolve(
   );
   const mode = c.mode ?? superResolutionDefaults(manifest).mode;
   if (mode === 'ai' && !manifest.files.refiner)
-    throw new UsageError(`model ${manifest.name} ${manifest.version} has no refiner: use --mode classical or diffusion`);
+    throw new UsageError(
+      `model ${manifest.name} ${manifest.version} has no refiner: use --mode classical or diffusion`,
+    );
   const slices = sliceModelFor(
     c.sliceProfile ?? 'auto',
     spacingOf(read.volume.affine)[2],
@@ -174,7 +176,8 @@ export async function runSuperResolve(
   }
   const method = methodText(r);
   reporter.info(`done: ${method}`);
-  if (c.stdMap && mode === 'classical') reporter.info('--std-map: the classical mode has no uncertainty; no std series written');
+  if (c.stdMap && mode === 'classical')
+    reporter.info('--std-map: the classical mode has no uncertainty; no std series written');
   const stdMap = c.stdMap && mode !== 'classical';
   const built = buildDerivedSeries({
     source: read.instances,
@@ -182,7 +185,7 @@ export async function runSuperResolve(
     ...(stdMap ? { uncertainty: r.std } : {}),
     model: { name: manifest.name, version: manifest.version },
     method,
-    label: `SR ${mode === 'classical' ? 'classical' : mode === 'ai' ? 'AI' : 'LDM'} ${plan.output.dims.join('x')}`,
+    label: `${MODE_TAG[mode]} ${plan.output.dims.join('x')}`,
     // series numbers the study does not use yet (source + 1000, or the next free pair)
     existingSeriesNumbers: await studySeriesNumbers(transport, c.study),
   });

@@ -147,7 +147,14 @@ describe('cancellation during a tiled encoder/decoder pass', () => {
               p.model,
               phantom(),
               { kind: 'scale', factor: 2 },
-              { mode: 'diffusion', samples: 2, cycles: 1, ddimSteps: 2, tiling: TILED, signal: controller.signal },
+              {
+                mode: 'diffusion',
+                samples: 2,
+                cycles: 1,
+                ddimSteps: 2,
+                tiling: TILED,
+                signal: controller.signal,
+              },
             );
       const error = await job.then(
         () => null,
@@ -214,7 +221,14 @@ describe('batch size', () => {
   });
 
   it('superResolve: batches of 3 and the automatic batch give the mean and std of batch 1 (same seed)', async () => {
-    const opts = { mode: 'diffusion' as const, samples: 4, cycles: 2, ddimSteps: 2, tStart: 100, seed: 'batch-1' };
+    const opts = {
+      mode: 'diffusion' as const,
+      samples: 4,
+      cycles: 2,
+      ddimSteps: 2,
+      tStart: 100,
+      seed: 'batch-1',
+    };
     const runs: Record<
       string,
       { r: Awaited<ReturnType<typeof superResolve>>; p: Probe; last: ProgressEvent }

@@ -20,7 +20,11 @@ export function fidelityText(f: Fidelity | null): string {
 
 /** One line: mode, samples, slice model and fidelity. */
 export function methodText(r: {
-  readonly settings: { readonly mode: SuperResolutionMode; readonly samples: number; readonly slices: SliceModel | 'none' };
+  readonly settings: {
+    readonly mode: SuperResolutionMode;
+    readonly samples: number;
+    readonly slices: SliceModel | 'none';
+  };
   readonly fidelity: Fidelity | null;
 }): string {
   const s = r.settings;

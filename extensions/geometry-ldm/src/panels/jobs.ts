@@ -22,7 +22,13 @@ import { generationPreviewEvery } from './estimate';
 import { planGenerate, type GenerateForm, type GeneratePlanOk } from './generateModel';
 import { modelInfo, type Pacs } from './pacs';
 import type { SeriesGrid } from './seriesInfo';
-import { planSuperResolution, targetLabel, type PlanOk, type SuperResolveForm } from './superResolveModel';
+import {
+  MODE_TAG,
+  planSuperResolution,
+  targetLabel,
+  type PlanOk,
+  type SuperResolveForm,
+} from './superResolveModel';
 
 export interface JobHooks {
   readonly signal?: AbortSignal;
@@ -134,7 +140,7 @@ export async function saveSuperResolution(
     ...(options.saveStd && mode !== 'classical' ? { uncertainty: run.result.std } : {}),
     model: modelInfo(run.model, 'super-resolution'),
     method: methodText(run.result),
-    label: `${mode === 'classical' ? 'classical' : mode === 'ai' ? 'AI' : 'LDM'} ${targetLabel(run.form.target)}`,
+    label: `${MODE_TAG[mode]} ${targetLabel(run.form.target)}`,
   });
 }
 

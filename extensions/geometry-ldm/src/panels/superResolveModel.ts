@@ -196,7 +196,8 @@ export function validateSettings(s: SuperResolveSettings, manifest: ModelManifes
   if (!availableModes(manifest).includes(s.mode)) errors.push(`This model has no ${s.mode} mode.`);
   if (s.mode === 'ai' && isPositiveInteger(s.samples) && s.samples > REFINER_MAX_SAMPLES)
     errors.push(`The AI refiner has ${REFINER_MAX_SAMPLES} distinct samples (2 planes × 4 mirrorings).`);
-  if (s.mode === 'classical' && s.samples !== 1) errors.push('The classical mode is deterministic: 1 sample.');
+  if (s.mode === 'classical' && s.samples !== 1)
+    errors.push('The classical mode is deterministic: 1 sample.');
   if (s.mode !== 'diffusion') {
     if (!isPositiveInteger(s.samples)) errors.push('Samples must be a whole number of at least 1.');
     return errors;
@@ -274,7 +275,9 @@ export function planSuperResolution(
     warnings.push('With one sample the uncertainty (std) map is zero everywhere.');
   }
   if (form.settings.slices === 'none') {
-    warnings.push('No slice model: the result is not projected onto the acquired slices and need not reproduce them.');
+    warnings.push(
+      'No slice model: the result is not projected onto the acquired slices and need not reproduce them.',
+    );
   }
   return {
     ok: true,
@@ -322,6 +325,13 @@ export function estimateSuperResolution(
     }),
   };
 }
+
+/** The mode's word in series descriptions: "refiner", "classical" or "LDM" (latent diffusion). */
+export const MODE_TAG: Readonly<Record<SuperResolutionMode, string>> = {
+  ai: 'refiner',
+  classical: 'classical',
+  diffusion: 'LDM',
+};
 
 /** Short text for the DICOM SeriesDescription label, e.g. "x4 z" or "0.65x0.65x2.00mm". */
 export function targetLabel(target: TargetChoice): string {

@@ -19,9 +19,9 @@ import type { SuperResolveRun } from './jobs';
 import type { OhifAdapter } from './ohifAdapter';
 import { modelInfo } from './pacs';
 import { percentileWindow, type Window } from './preview';
-import { targetLabel } from './superResolveModel';
+import { MODE_TAG, targetLabel } from './superResolveModel';
 
-/** Marks the unsaved copy's series description ("AI super-resolution UNSAVED x4 z - NOT FOR DIAGNOSTIC USE"). */
+/** Marks the unsaved copy's series description ("AI super-resolution UNSAVED refiner x4 z - NOT FOR DIAGNOSTIC USE"). */
 export const UNSAVED_LABEL = 'UNSAVED';
 
 export interface ShownSeries {
@@ -57,7 +57,7 @@ export async function addUnsavedResult(ohif: OhifAdapter, run: SuperResolveRun):
     result: run.result.mean,
     uncertainty: run.result.std,
     model: modelInfo(run.model, 'super-resolution'),
-    label: `${UNSAVED_LABEL} ${targetLabel(run.form.target)}`,
+    label: `${UNSAVED_LABEL} ${MODE_TAG[run.result.settings.mode]} ${targetLabel(run.form.target)}`,
     existingSeriesNumbers: seriesNumbersInViewer(ohif, run.series.studyInstanceUid),
   });
   const added: LocalSeries[] = [];

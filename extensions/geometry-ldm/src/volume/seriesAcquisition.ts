@@ -129,7 +129,10 @@ export function sliceModelFor(
     );
   }
   if (thicknessMm !== undefined && !(thicknessMm > 0 && Number.isFinite(thicknessMm))) {
-    throw new VolumeError('invalid-argument', `slice thickness must be a positive number of mm, got ${thicknessMm}`);
+    throw new VolumeError(
+      'invalid-argument',
+      `slice thickness must be a positive number of mm, got ${thicknessMm}`,
+    );
   }
   if (choice === 'none') return 'none';
   const t = thicknessMm ?? header.sliceThicknessMm ?? null;

@@ -672,7 +672,12 @@ function resultLayers(r: ClientSuperResolveResult): ViewerLayer[] {
       volume: { ...r.mean, data: diff, unit: 'HU' },
       window: { center: 0, width: 200 },
     });
-    layers.push({ id: 'classical', label: 'Classical back-projection', volume: r.classical, window: SOFT_TISSUE });
+    layers.push({
+      id: 'classical',
+      label: 'Classical back-projection',
+      volume: r.classical,
+      window: SOFT_TISSUE,
+    });
   }
   layers.push({ id: 'upsampled', label: 'Trilinear (baseline)', volume: r.upsampled, window: SOFT_TISSUE });
   return layers;
