@@ -57,7 +57,6 @@ let server: ServerProcess;
 let browser: LaunchedBrowser;
 let context: BrowserContext;
 let page: Page;
-let manifestDefaults: { tStart: number };
 
 /** Every request of the browser context since its creation (pages, their workers, service workers). */
 interface RecordedRequest {
@@ -277,7 +276,6 @@ beforeAll(async () => {
     superResolution: { tStart: number };
   };
   modelName = `${card.name} ${card.version}`;
-  manifestDefaults = { tStart: card.superResolution.tStart };
   orthanc = await startOrthanc();
   seeded = await seedSeries(orthancTransport(orthanc), 'lung-pet-ct-dx-a0002');
   const bundlesDir = path.join(dir, 'bundles');
