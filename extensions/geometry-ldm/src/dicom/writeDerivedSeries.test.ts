@@ -123,6 +123,33 @@ describe('the AI / not-for-diagnostic markers survive any label', () => {
   });
 });
 
+describe('the method is recorded', () => {
+  test.each([
+    [
+      'a method line',
+      'AI refiner + projection, 2 samples; slice model box 5.00 mm; reproduces the acquired slices within 0.4 HU (mean; 99 % within 1.9 HU)',
+    ],
+    ['a method far too long for DerivationDescription', 'classical back-projection (no AI); '.repeat(60)],
+  ])('%s: in DerivationDescription, the markers kept', (_n, method) => {
+    const built = buildDerivedSeries({
+      source: sources(3),
+      result,
+      uncertainty: std,
+      model: { name: 'geometry-ldm-demo', version: '0.2.0' },
+      method,
+      label: 'refiner x4 z',
+    });
+    for (const inst of [built.result.instances[0], built.uncertainty!.instances[0]]) {
+      const t = texts(inst.bytes);
+      expect(t.derivationDescription.length).toBeLessThanOrEqual(1024);
+      expect(t.derivationDescription).toMatch(/^AI super-resolution.* NOT FOR DIAGNOSTIC USE\.$/);
+      const head = method.slice(0, 60);
+      expect(t.derivationDescription).toContain(head);
+      if (method.length < 300) expect(t.derivationDescription).toContain(method);
+    }
+  });
+});
+
 describe('fitText', () => {
   test('shortens only the variable part', () => {
     expect(fitText('AI ', 'abcdefghij', ' - END', 15)).toBe('AI abc... - END');

@@ -36,7 +36,7 @@ afterAll(async () => {
   exported?.remove();
 });
 
-type Part = 'encoder' | 'decoder' | 'unet';
+type Part = 'encoder' | 'decoder' | 'unet' | 'refiner';
 
 interface Probe {
   readonly model: LoadedModel;
@@ -59,13 +59,13 @@ function probe(
   opts: {
     signal?: AbortSignal;
     onStart?: (part: Part, n: number) => void;
-    costMs?: Record<Part, number>;
+    costMs?: Partial<Record<Part, number>>;
     clock?: { now: number };
   } = {},
 ): Probe {
   const p: Probe = {
     model: m,
-    calls: { encoder: 0, decoder: 0, unet: 0 },
+    calls: { encoder: 0, decoder: 0, unet: 0, refiner: 0 },
     unetBatches: [],
     startedAfterAbort: 0,
     finishedAfterAbort: 0,
@@ -81,7 +81,7 @@ function probe(
       if (part === 'unet') p.unetBatches.push(batch);
       opts.onStart?.(part, n);
       const out = await s.run(feeds);
-      if (opts.costMs && opts.clock) opts.clock.now += opts.costMs[part] * batch;
+      if (opts.costMs && opts.clock) opts.clock.now += (opts.costMs[part] ?? 0) * batch;
       if (opts.signal?.aborted) p.finishedAfterAbort += 1;
       return out;
     },
@@ -92,9 +92,37 @@ function probe(
     encoder: wrap('encoder', m.encoder),
     decoder: wrap('decoder', m.decoder),
     unet: wrap('unet', m.unet),
+    ...(m.refiner ? { refiner: wrap('refiner', m.refiner) } : {}),
   };
   return p;
 }
+
+describe('cancellation in the AI mode (refiner calls)', () => {
+  it('abort during refiner call 1 of 3: nothing starts after it, rejects as cancelled', async () => {
+    const controller = new AbortController();
+    const p = probe(model, {
+      signal: controller.signal,
+      onStart: (part, n) => {
+        if (part === 'refiner' && n === 1) controller.abort();
+      },
+    });
+    const error = await superResolve(
+      p.model,
+      phantom(),
+      { kind: 'scale', factor: 2 },
+      { mode: 'ai', samples: 3, signal: controller.signal },
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InferenceError);
+    expect((error as InferenceError).code).toBe('cancelled');
+    expect(p.calls.refiner).toBe(1);
+    expect(p.startedAfterAbort).toBe(0);
+    expect(p.finishedAfterAbort).toBeLessThanOrEqual(1);
+    expect(p.calls.encoder + p.calls.unet + p.calls.decoder).toBe(0);
+  });
+});
 
 /** The shared smooth phantom as a Volume (scale 2: a 40 x 36 x 32 result on a 40 x 40 x 32 model grid). */
 function phantom(): Volume {
@@ -270,7 +298,7 @@ describe('batch size', () => {
 
 describe('progress: per-sample work units and a per-stage ETA (fake clock)', () => {
   /** Runs a tiled super-resolution where each call costs `costMs` of fake time; events with their times. */
-  async function timedRun(costMs: Record<Part, number>) {
+  async function timedRun(costMs: Partial<Record<Part, number>>) {
     const clock = { now: 0 };
     const spy = jest.spyOn(performance, 'now').mockImplementation(() => clock.now);
     try {
