@@ -18,7 +18,9 @@
 // and after it (the product default), plus Pearson r between the AI std and its error.
 // GEOMETRY_LDM_BENCH_SR (JSON) overrides superResolve options, e.g. '{"samples":4}';
 // GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans.
-import { existsSync } from 'node:fs';
+// GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/sr-<scan>.png: per case (rows) the coronal mid-slice of
+// truth | trilinear | classical | AI + projection | AI std (white = 100 HU), window [-1000, 500] HU.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const SCANS = [
@@ -39,6 +41,10 @@ export default {
     const { module: L } = await ctx.bundle('scripts/bench/engine-entry.ts');
     const overrides = JSON.parse(process.env.GEOMETRY_LDM_BENCH_SR ?? '{}');
     const only = process.env.GEOMETRY_LDM_BENCH_CASES?.split(',');
+    const imagesDir = process.env.GEOMETRY_LDM_BENCH_IMAGES;
+    const P = imagesDir ? (await ctx.bundle('scripts/model-card-images-entry.ts')).module : null;
+    // std 0..100 HU shown as -1000..500 (the pictures' window)
+    const stdPicture = (v) => ({ ...v, data: v.data.map((x) => -1000 + 1500 * Math.min(1, x / 100)) });
     const model = await L.load(dir, 'node', 2, ctx.root);
     const rows = [];
     try {
@@ -48,10 +54,32 @@ export default {
         const full = scan.kind === 'dicom' ? E.loadDicomTruth(p, 256) : E.loadNiftiTruth(p);
         const sk = Math.hypot(full.affine[2], full.affine[6], full.affine[10]);
         const cases = [
-          ['2x2x4 block average', [[2, 'box'], [2, 'box'], [4, 'box']]],
-          ['5 mm Gaussian slices', [[1, 'box'], [1, 'box'], [5 / sk, 'gaussian']]],
-          ['2x in-plane + 2.5x slices', [[2, 'box'], [2, 'box'], [2.5, 'box']]],
+          [
+            '2x2x4 block average',
+            [
+              [2, 'box'],
+              [2, 'box'],
+              [4, 'box'],
+            ],
+          ],
+          [
+            '5 mm Gaussian slices',
+            [
+              [1, 'box'],
+              [1, 'box'],
+              [5 / sk, 'gaussian'],
+            ],
+          ],
+          [
+            '2x in-plane + 2.5x slices',
+            [
+              [2, 'box'],
+              [2, 'box'],
+              [2.5, 'box'],
+            ],
+          ],
         ];
+        const pictureRows = [];
         for (const [label, axes] of cases) {
           const c = E.degrade(
             full,
@@ -71,7 +99,8 @@ export default {
           const cla = s(r.classical);
           const raw = r.unprojected ? s(r.unprojected) : null;
           const ai = s(r.mean);
-          const corr = r.settings.samples > 1 ? E.stdErrorCorrelation(c.truth.data, r.mean.data, r.std.data) : null;
+          const corr =
+            r.settings.samples > 1 ? E.stdErrorCorrelation(c.truth.data, r.mean.data, r.std.data) : null;
           const row = {
             case: `${scan.name}: ${label} (${c.low.dims.join('x')} -> ${c.truth.dims.join('x')})`,
             medianMs: ms,
@@ -97,6 +126,14 @@ export default {
             `${row.case}: trilinear ${row.trilinearMaeHu} | classical ${row.classicalMaeHu} | AI raw ${row.aiRawMaeHu} | AI ${row.aiMaeHu} HU (x${row.aiOverTrilinear} trilinear, x${row.aiOverClassical} classical); r ${row.stdAbsErrorPearson}; fidelity ${row.fidelityMeanAbsHu} HU; ${(ms / 1000).toFixed(0)} s`,
           );
           rows.push(row);
+          if (P)
+            pictureRows.push(
+              [c.truth, r.upsampled, r.classical, r.mean, stdPicture(r.std)].map((v) => P.midSlices(v)[1]),
+            );
+        }
+        if (P) {
+          mkdirSync(imagesDir, { recursive: true });
+          writeFileSync(path.join(imagesDir, `sr-${scan.name}.png`), P.png(P.montage(pictureRows)));
         }
       }
     } finally {

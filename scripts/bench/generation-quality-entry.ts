@@ -1,0 +1,44 @@
+/**
+ * Bench entry for generation quality (bundled by scripts/bench.mjs; see generation-quality.mjs):
+ * real held-out crops at a generation geometry, and the Wasserstein-1 distance between HU
+ * histograms.
+ */
+import { compose } from '../../extensions/geometry-ldm/src/geometry/affine';
+import { groupToPatient, scanExtentGroupSpace } from '../../extensions/geometry-ldm/src/geometry/groupSpace';
+import type { ResolvedGeometry } from '../../extensions/geometry-ldm/src/geometry/generationGeometry';
+import { resample } from '../../extensions/geometry-ldm/src/volume/resample';
+import type { Volume } from '../../extensions/geometry-ldm/src/volume/volume';
+
+export { generate } from '../../extensions/geometry-ldm/src/inference/generate';
+export { loadDicomTruth, loadNiftiTruth } from './sr-quality-entry';
+export { midSlices, montage, png } from '../model-card-images-entry';
+
+/**
+ * The real scan seen through a generation geometry: its index -> group affine applied to the
+ * scan's own scan-extent group space (the model's convention), resampled trilinearly; outside
+ * the scan: air.
+ */
+export function realAtGeometry(scan: Volume, g: ResolvedGeometry): Volume {
+  const group = scanExtentGroupSpace(scan.dims, scan.affine);
+  return resample(
+    scan,
+    { dims: g.dims, affine: compose(groupToPatient(group), g.indexToGroup) },
+    { outside: 'constant', fill: -1024 },
+  );
+}
+
+/**
+ * Wasserstein-1 distance (HU) between the value distributions of two volumes, values clipped to
+ * [-1024, 2000]: the mean absolute difference of their sorted values at matched quantiles.
+ */
+export function wasserstein1(a: Float32Array, b: Float32Array, quantiles = 2000): number {
+  const clip = (v: Float32Array) => Float32Array.from(v, (x) => Math.min(2000, Math.max(-1024, x))).sort();
+  const sa = clip(a);
+  const sb = clip(b);
+  let sum = 0;
+  for (let q = 0; q < quantiles; q++) {
+    const p = (q + 0.5) / quantiles;
+    sum += Math.abs(sa[Math.floor(p * sa.length)] - sb[Math.floor(p * sb.length)]);
+  }
+  return sum / quantiles;
+}
