@@ -2,7 +2,7 @@
  * The committed demo model runs on onnxruntime-web's WebGPU execution provider
  * (headless Debian chromium, --enable-unsafe-webgpu: SwiftShader, software, slow)
  * and reproduces the PyTorch golden outputs (golden.json, plus the UNet on a
- * multi-token bottleneck: golden/unet-attention.json). The decoder has no ConvTranspose
+ * multi-token bottleneck: golden/unet-attention.json; the refiner: golden/refiner.json). The decoder has no ConvTranspose
  * (WebGPU EP: "Only Conv2d or Conv1d are supported" for ConvTranspose); its
  * upsampling is Conv3d + voxel shuffle, and the test checks from ort's debug log
  * that 3D convolutions were compiled as WebGPU shaders (not a CPU fallback).
@@ -59,6 +59,13 @@ async function runInPage(): Promise<{ adapter: boolean; report: Report }> {
     ['unet', 'unet', golden.unet],
     ['unet-attention', 'unet', attention.unet],
   ];
+  // the super-resolution refiner (Conv2d only), when the model has one
+  if (manifest.files.refiner)
+    cases.push([
+      'refiner',
+      'refiner',
+      (await (await fetch('http://localhost:9/model/golden/refiner.json')).json()).refiner,
+    ]);
   const report: Report = {};
   for (const [name, part, gold] of cases) {
     try {
@@ -148,7 +155,7 @@ maybe('demo model on onnxruntime-web WebGPU (chromium)', () => {
         ),
       )}`,
     );
-    for (const part of ['encoder', 'decoder', 'unet', 'unet-attention']) {
+    for (const part of ['encoder', 'decoder', 'unet', 'unet-attention', 'refiner']) {
       expect(report[part].error).toBeUndefined();
       const outputs = Object.values(report[part].outputs ?? {});
       expect(outputs.length).toBeGreaterThan(0);
