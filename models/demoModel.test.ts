@@ -90,9 +90,16 @@ describe('committed demo model', () => {
     await expect(verifyModelFile(manifest, 'refiner', bytes)).resolves.toBeUndefined();
     expect(manifest.superResolution.mode).toBe('ai');
     const g = readRefinerGolden(join(DIR, 'golden', 'refiner.json'));
-    const session = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const session = await ortNode.InferenceSession.create(bytes, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
     expect([...session.inputNames]).toEqual(['planes', 'acquisition']);
-    const report = await checkGolden(ortNode as unknown as OrtLike, session as unknown as SessionLike, g.refiner);
+    const report = await checkGolden(
+      ortNode as unknown as OrtLike,
+      session as unknown as SessionLike,
+      g.refiner,
+    );
     for (const r of Object.values(report)) {
       expect(r.dims).toEqual(r.expectedDims);
       expect(r.maxAbs).toBeGreaterThan(0);

@@ -9,15 +9,27 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import dcmjs from 'dcmjs';
-import { compose, scaling, translation, type Affine } from '../../extensions/geometry-ldm/src/geometry/affine';
+import {
+  compose,
+  scaling,
+  translation,
+  type Affine,
+} from '../../extensions/geometry-ldm/src/geometry/affine';
 import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { regularGeometry, spacingOf } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
-import { Acquisition, type AxisAcquisition, type SliceProfile } from '../../extensions/geometry-ldm/src/volume/acquisition';
+import {
+  Acquisition,
+  type AxisAcquisition,
+  type SliceProfile,
+} from '../../extensions/geometry-ldm/src/volume/acquisition';
 import { crop } from '../../extensions/geometry-ldm/src/volume/pad';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 
 export { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
-export { autoSliceModel, describeSliceModel } from '../../extensions/geometry-ldm/src/volume/seriesAcquisition';
+export {
+  autoSliceModel,
+  describeSliceModel,
+} from '../../extensions/geometry-ldm/src/volume/seriesAcquisition';
 
 const AIR = -1024;
 
@@ -57,7 +69,10 @@ export function loadDicomTruth(dir: string, inPlane: number): Volume {
     const intercept = Number(ds.RescaleIntercept ?? 0);
     for (let j = 0; j < inPlane; j++)
       for (let i = 0; i < inPlane; i++)
-        data[(k * inPlane + j) * inPlane + i] = Math.max(AIR, px[(y0 + j) * cols + x0 + i] * slope + intercept);
+        data[(k * inPlane + j) * inPlane + i] = Math.max(
+          AIR,
+          px[(y0 + j) * cols + x0 + i] * slope + intercept,
+        );
   }
   return makeVolume([inPlane, inPlane, nz], compose(g.affine, translation([x0, y0, 0])), data, 'HU');
 }
@@ -119,7 +134,10 @@ export interface DegradedCase {
  * Crops the truth so each axis holds whole samples, then acquires it: sample s of axis a is
  * centred at truth index (f - 1) / 2 + s f and weighs the truth with its profile (width or FWHM f).
  */
-export function degrade(full: Volume, axes: readonly [AxisDegradation, AxisDegradation, AxisDegradation]): DegradedCase {
+export function degrade(
+  full: Volume,
+  axes: readonly [AxisDegradation, AxisDegradation, AxisDegradation],
+): DegradedCase {
   const dims = full.dims.map((n, a) => wholeSamples(n, axes[a].factor)) as unknown as Dims3;
   const start = full.dims.map((n, a) => Math.floor((n - dims[a]) / 2));
   const data = new Float32Array(dims[0] * dims[1] * dims[2]);
@@ -129,15 +147,13 @@ export function degrade(full: Volume, axes: readonly [AxisDegradation, AxisDegra
       data.set(full.data.subarray(src, src + dims[0]), (k * dims[1] + j) * dims[0]);
     }
   const truth = makeVolume(dims, compose(full.affine, translation(start as unknown as Dims3)), data, 'HU');
-  const acqAxes = axes.map(
-    (d, a): AxisAcquisition => ({
-      count: Math.round(dims[a] / d.factor),
-      first: (d.factor - 1) / 2,
-      spacing: d.factor,
-      profile: d.profile,
-      width: d.factor,
-    }),
-  ) as unknown as [AxisAcquisition, AxisAcquisition, AxisAcquisition];
+  const acqAxes = axes.map((d, a): AxisAcquisition => ({
+    count: Math.round(dims[a] / d.factor),
+    first: (d.factor - 1) / 2,
+    spacing: d.factor,
+    profile: d.profile,
+    width: d.factor,
+  })) as unknown as [AxisAcquisition, AxisAcquisition, AxisAcquisition];
   const acq = new Acquisition(dims, acqAxes);
   const f = axes.map((d) => d.factor) as unknown as Dims3;
   const low = makeVolume(

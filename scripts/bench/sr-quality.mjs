@@ -18,9 +18,11 @@
 // and after it (the product default), plus Pearson r between the AI std and its error.
 // GEOMETRY_LDM_BENCH_SR (JSON) overrides superResolve options, e.g. '{"samples":4}';
 // GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans.
+// GEOMETRY_LDM_BENCH_METRICS=FILE merges the rows into that metrics.json (key
+// superResolutionHeldOut; ldm.export --metrics puts it into model.json).
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/sr-<scan>.png: per case (rows) the coronal mid-slice of
 // truth | trilinear | classical | AI + projection | AI std (white = 100 HU), window [-1000, 500] HU.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const SCANS = [
@@ -140,6 +142,19 @@ export default {
       await model.release();
     }
     const mean = (k) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
+    const metricsFile = process.env.GEOMETRY_LDM_BENCH_METRICS;
+    if (metricsFile) {
+      const m = existsSync(metricsFile) ? JSON.parse(readFileSync(metricsFile, 'utf8')) : {};
+      m.superResolutionHeldOut = {
+        note: 'npm run bench -- sr-quality: MAE (HU) over voxels whose truth is above -900 HU; default mode and settings',
+        date: new Date().toISOString().slice(0, 10),
+        cases: rows.map((r) => {
+          const { medianMs, runsMs: _runs, ...rest } = r;
+          return { ...rest, seconds: +(medianMs / 1000).toFixed(1) };
+        }),
+      };
+      writeFileSync(metricsFile, JSON.stringify(m, null, 2) + '\n');
+    }
     ctx.log(
       `mean over ${rows.length} cases: AI / trilinear ${mean('aiOverTrilinear').toFixed(3)}, AI / classical ${mean('aiOverClassical').toFixed(3)}; AI beats trilinear in ${rows.filter((r) => r.aiOverTrilinear < 1).length}/${rows.length}`,
     );

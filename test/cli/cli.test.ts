@@ -545,9 +545,7 @@ describe('super-resolve', () => {
     expect(ds.DerivationDescription).toMatch(
       /classical back-projection \(no AI\); slice model Gaussian FWHM 3\.00 mm; reproduces the acquired slices within \d+\.\d HU/,
     );
-    expect(ds.SeriesDescription).toMatch(
-      /^AI super-resolution classical \d+x\d+x\d+ - NOT FOR DIAGNOSTIC USE$/,
-    );
+    expect(ds.SeriesDescription).toMatch(/^AI super-resolution IBP \d+x\d+x\d+ - NOT FOR DIAGNOSTIC USE$/);
     expect(dciodvfy(bytes).errors).toEqual([]);
   }, 120000);
 

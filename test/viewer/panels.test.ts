@@ -490,18 +490,18 @@ describe('super-resolve panel in the viewer', () => {
     const [result, std] = fused;
     expect(result).toMatchObject({
       study: seeded.studyInstanceUid,
-      description: 'AI super-resolution UNSAVED refiner x4 z - NOT FOR DIAGNOSTIC USE',
+      description: 'AI super-resolution UNSAVED CNN x4 z - NOT FOR DIAGNOSTIC USE',
     });
     expect(std).toMatchObject({
       study: seeded.studyInstanceUid,
-      description: 'AI SR uncertainty UNSAVED refiner x4 z - NOT FOR DIAGNOSTIC USE',
+      description: 'AI SR uncertainty UNSAVED CNN x4 z - NOT FOR DIAGNOSTIC USE',
     });
     const origin = new URL(server.url).origin;
     for (const d of fused) expect(d!.imageId.startsWith(`wadouri:blob:${origin}/`)).toBe(true);
     unsavedSeries.push(result!.series, std!.series);
     expect(unsavedSeries).not.toContain(seeded.seriesInstanceUid);
     // the study browser lists the unsaved copy under its own name
-    await studyBrowserSeries(/AI super-resolution UNSAVED refiner x4 z/)
+    await studyBrowserSeries(/AI super-resolution UNSAVED CNN x4 z/)
       .first()
       .waitFor({ timeout: 60000 });
     await page.waitForTimeout(3000);
@@ -543,7 +543,7 @@ describe('super-resolve panel in the viewer', () => {
     await saved.waitFor({ timeout: 120000 });
     savedSeries = /series ([\d.]+)/.exec((await saved.textContent()) ?? '')![1];
     // the study browser (its own element, not the viewport overlay) lists the new series without a reload
-    await studyBrowserSeries(/AI super-resolution refiner x4 z/)
+    await studyBrowserSeries(/AI super-resolution CNN x4 z/)
       .first()
       .waitFor({ timeout: 60000 });
     // Orthanc holds it (QIDO, directly, not through the viewer)
@@ -568,9 +568,9 @@ describe('super-resolve panel in the viewer', () => {
     const fused = await displaySetInfo(vp.displaySets[vp.ids.indexOf('geometryLdm-result')]);
     expect(fused[0]).toMatchObject({
       series: savedSeries,
-      description: 'AI super-resolution refiner x4 z - NOT FOR DIAGNOSTIC USE',
+      description: 'AI super-resolution CNN x4 z - NOT FOR DIAGNOSTIC USE',
     });
-    expect(fused[1]!.description).toBe('AI SR uncertainty refiner x4 z - NOT FOR DIAGNOSTIC USE');
+    expect(fused[1]!.description).toBe('AI SR uncertainty CNN x4 z - NOT FOR DIAGNOSTIC USE');
     for (const d of fused) expect(d!.imageId.startsWith('wadors:')).toBe(true);
     expect(series.map((s) => s.seriesInstanceUid)).toContain(fused[1]!.series);
     const left = await page.evaluate(

@@ -404,12 +404,16 @@ def tiny_refiner(seed=0):
     return r
 
 
-def update_refiner(model_dir: str, refiner, fp16=False, samples=2) -> dict:
+def update_refiner(model_dir: str, refiner, fp16=False, samples=2, card=None) -> dict:
     """Adds (or replaces) the refiner of an exported model: refiner.onnx, golden/refiner.json and the
-    manifest entries; every other file and field of model.json stays as it is."""
+    manifest entries; with `card` (manifest_extra: contract, card fields, metrics) those fields are
+    replaced too. The other ONNX files, their golden outputs and files/onnx/latent stay as they are."""
     mpath = os.path.join(model_dir, 'model.json')
     with open(mpath) as f:
         manifest = json.load(f)
+    if card:
+        keep = {k: manifest[k] for k in ('files', 'onnx', 'golden', 'latent') if k in manifest}
+        manifest = {'schemaVersion': 1, **card, **keep}
     add_refiner_to_manifest(manifest, export_refiner(refiner, model_dir, fp16=fp16), samples)
     with open(mpath, 'w') as f:
         json.dump(manifest, f, indent=2)
@@ -443,7 +447,8 @@ def main(argv=None):
         path = a.refiner_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'refiner'), 'last.pt')
         refiner = build_refiner(cfg)
         refiner.load_state_dict(torch_load(path)['ema'])
-        m = update_refiner(a.out, refiner, fp16=a.fp16, samples=a.refiner_samples)
+        m = update_refiner(a.out, refiner, fp16=a.fp16, samples=a.refiner_samples,
+                           card=manifest_extra(cfg, a.manifest_extra, a.metrics) if a.manifest_extra else None)
         print(json.dumps(m['files']['refiner'], indent=1))
         return
     if a.tiny:

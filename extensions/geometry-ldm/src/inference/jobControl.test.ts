@@ -215,7 +215,7 @@ describe('batch size', () => {
       await expect(
         superResolve(p.model, phantom(), { kind: 'scale', factor: 2 }, { batchSize: bad as never }),
       ).rejects.toMatchObject({ name: 'InferenceError', code: 'invalid-input' });
-      expect(p.calls).toEqual({ encoder: 0, decoder: 0, unet: 0 });
+      expect(p.calls).toEqual({ encoder: 0, decoder: 0, unet: 0, refiner: 0 });
     },
   );
 
@@ -318,7 +318,7 @@ describe('progress: per-sample work units and a per-stage ETA (fake clock)', () 
           onProgress: (e) => events.push({ e, at: clock.now }),
         },
       );
-      expect(p.calls).toEqual({ encoder: TILES, decoder: 2 * TILES, unet: 2 * 2 * 2 });
+      expect(p.calls).toEqual({ encoder: TILES, decoder: 2 * TILES, unet: 2 * 2 * 2, refiner: 0 });
       const end = clock.now;
       const ticks = events.filter(({ e }) => e.etaSeconds !== null);
       return { ticks, events, truth: (at: number) => (end - at) / 1000 };

@@ -109,6 +109,9 @@ async function measure(
     volume,
     { kind: 'grid', grid: { dims, affine: scaling([1, 1, 1]) } },
     {
+      // the latent-diffusion calls are what the calibration times (encoder, UNet, decoder)
+      mode: 'diffusion',
+      slices: 'none',
       tStart: manifest.superResolution.tStart,
       cycles: 1,
       ddimSteps: 1,

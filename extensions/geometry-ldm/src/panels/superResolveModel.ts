@@ -326,10 +326,15 @@ export function estimateSuperResolution(
   };
 }
 
-/** The mode's word in series descriptions: "refiner", "classical" or "LDM" (latent diffusion). */
+/**
+ * The mode's word in series descriptions, short enough that "UNSAVED <tag> x4 z" fits the 64
+ * characters of SeriesDescription beside the markers: CNN (the AI refiner), IBP (iterative
+ * back-projection, the classical mode), LDM (latent diffusion). DerivationDescription spells
+ * the method out.
+ */
 export const MODE_TAG: Readonly<Record<SuperResolutionMode, string>> = {
-  ai: 'refiner',
-  classical: 'classical',
+  ai: 'CNN',
+  classical: 'IBP',
   diffusion: 'LDM',
 };
 

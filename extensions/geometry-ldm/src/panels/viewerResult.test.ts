@@ -23,6 +23,8 @@ const run = {
   result: {
     mean: makeVolume([4, 4, 5], grid, new Float32Array(80).fill(40), 'HU'),
     std: makeVolume([4, 4, 5], grid, std, 'HU-std'),
+    settings: { mode: 'ai', samples: 2, slices: { profile: 'box', widthMm: 5, reason: 'test' } },
+    fidelity: { meanAbs: 0.25, p99Abs: 1.5, maxAbs: 2 },
   },
   model: { name: 'geometry-ldm-demo', version: '0.1.0' },
   displaySetUid: 'ds-src',
@@ -71,13 +73,13 @@ describe('the unsaved result next to the source', () => {
     expect(result[0]).toMatchObject({
       StudyInstanceUID: '1.2.826.0.1.1',
       FrameOfReferenceUID: '1.2.826.0.1.9',
-      SeriesDescription: `AI super-resolution ${UNSAVED_LABEL} x4 z - NOT FOR DIAGNOSTIC USE`,
+      SeriesDescription: `AI super-resolution ${UNSAVED_LABEL} CNN x4 z - NOT FOR DIAGNOSTIC USE`,
       // 1003 is in view already
       SeriesNumber: 1004,
     });
     expect(String(result[0].ImageComments)).toContain('NOT FOR DIAGNOSTIC USE');
     expect(stdSeries[0]).toMatchObject({
-      SeriesDescription: `AI SR uncertainty ${UNSAVED_LABEL} x4 z - NOT FOR DIAGNOSTIC USE`,
+      SeriesDescription: `AI SR uncertainty ${UNSAVED_LABEL} CNN x4 z - NOT FOR DIAGNOSTIC USE`,
       SeriesNumber: 1005,
     });
     expect(result[0].SeriesInstanceUID).not.toBe('1.2.826.0.1.2');

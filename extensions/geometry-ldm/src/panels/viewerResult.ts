@@ -20,8 +20,9 @@ import type { OhifAdapter } from './ohifAdapter';
 import { modelInfo } from './pacs';
 import { percentileWindow, type Window } from './preview';
 import { MODE_TAG, targetLabel } from './superResolveModel';
+import { methodText } from '../inference/methodText';
 
-/** Marks the unsaved copy's series description ("AI super-resolution UNSAVED refiner x4 z - NOT FOR DIAGNOSTIC USE"). */
+/** Marks the unsaved copy's series description ("AI super-resolution UNSAVED CNN x4 z - NOT FOR DIAGNOSTIC USE"). */
 export const UNSAVED_LABEL = 'UNSAVED';
 
 export interface ShownSeries {
@@ -55,8 +56,10 @@ export async function addUnsavedResult(ohif: OhifAdapter, run: SuperResolveRun):
   const built = buildDerivedSeries({
     source: run.instances,
     result: run.result.mean,
-    uncertainty: run.result.std,
+    // the classical mode has no uncertainty
+    ...(run.result.settings.mode !== 'classical' ? { uncertainty: run.result.std } : {}),
     model: modelInfo(run.model, 'super-resolution'),
+    method: methodText(run.result),
     label: `${UNSAVED_LABEL} ${MODE_TAG[run.result.settings.mode]} ${targetLabel(run.form.target)}`,
     existingSeriesNumbers: seriesNumbersInViewer(ohif, run.series.studyInstanceUid),
   });

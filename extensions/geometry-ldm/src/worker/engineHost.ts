@@ -95,6 +95,7 @@ function cancellable(model: LoadedModel, job: Job): LoadedModel {
     encoder: guard(model.encoder),
     decoder: guard(model.decoder),
     unet: guard(model.unet),
+    ...(model.refiner ? { refiner: guard(model.refiner) } : {}),
     release: () => model.release(),
   };
 }
