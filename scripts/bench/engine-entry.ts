@@ -225,7 +225,7 @@ export async function pipelines(model: TimedModel): Promise<PipelineResult[]> {
       model,
       src,
       { kind: 'scale', factor: 2 },
-      { samples: 4, cycles: 2, ddimSteps: 5, tStart: 100 },
+      { mode: 'diffusion', slices: 'none', samples: 4, cycles: 2, ddimSteps: 5, tStart: 100 },
     ),
   );
   // the tiled path: blending and tile copies are outside-model work too
@@ -238,7 +238,7 @@ export async function pipelines(model: TimedModel): Promise<PipelineResult[]> {
         model,
         src,
         { kind: 'scale', factor: 2 },
-        { samples: 2, cycles: 1, ddimSteps: 5, tStart: 100, tiling },
+        { mode: 'diffusion', slices: 'none', samples: 2, cycles: 1, ddimSteps: 5, tStart: 100, tiling },
       ),
   );
   return results;
@@ -278,7 +278,7 @@ export async function peakMemory(
     model,
     src,
     { kind: 'scale', factor: 2 },
-    { ...settings, tStart: 100, tiling },
+    { mode: 'diffusion', slices: 'none', ...settings, tStart: 100, tiling },
   );
   const totalMs = performance.now() - t0;
   return {

@@ -533,6 +533,13 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
             memory={estimate?.memory ?? null}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}
+            timeUnavailable={
+              settings.mode === 'ai'
+                ? 'no estimate for the AI mode yet: about one refiner pass over the result per sample (BENCHMARKS.md)'
+                : settings.mode === 'classical'
+                  ? 'seconds (no model calls)'
+                  : undefined
+            }
           />
           <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
         </>
@@ -629,9 +636,9 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
 }
 
 const MODE_CHOICE: Readonly<Record<SuperResolutionMode, string>> = {
-  ai: 'AI refiner + projection (default)',
-  classical: 'Classical back-projection (no AI)',
-  diffusion: 'Latent diffusion (paper method; slow)',
+  ai: 'AI refiner',
+  classical: 'Classical (no AI)',
+  diffusion: 'Latent diffusion',
 };
 
 // Measured on held-out CT (BENCHMARKS.md, sr-quality): keep these words true to the table.

@@ -327,6 +327,8 @@ export function EstimateView(props: {
   readonly memory: MemoryEstimate | null;
   readonly snapshot: EngineSnapshot;
   readonly onCalibrate: () => void;
+  /** Shown instead of a time when the chosen method has no time model (the calibration cannot help). */
+  readonly timeUnavailable?: string;
 }): React.ReactElement {
   const cal = props.snapshot.calibration;
   const measured = props.timeBasis === 'measured';
@@ -341,6 +343,8 @@ export function EstimateView(props: {
               {measured ? 'about' : 'roughly'} {formatDuration(props.time.seconds)}{' '}
               <span className="gldm-hint">(denoising {formatDuration(props.time.byStage.unet)})</span>
             </>
+          ) : props.timeUnavailable ? (
+            <span className="gldm-hint">{props.timeUnavailable}</span>
           ) : cal.kind === 'running' ? (
             'measuring this machine…'
           ) : (
