@@ -53,7 +53,6 @@ export interface PriorCosts {
 
 const DEMO = {
   name: 'geometry-ldm-demo',
-  version: '0.1.0',
   sha256: {
     encoder: '6eb98f88d5bc876f5544fc585746f50a92ada17fbdd1a7746204c736e74c0a1d',
     decoder: '17f3a0c85a83350c4e36b8185cf4f072ae6acfaf4ef9e8fe7a9e3c2fb9d5285b',
@@ -107,9 +106,10 @@ export function manifestRecordedCosts(manifest: ModelManifest): RecordedCost[] {
 }
 
 export function isDemoModel(manifest: ModelManifest): boolean {
+  // the recorded costs are per latent-diffusion call: the three networks' files identify them
+  // (0.2.0 added the refiner and kept these files)
   return (
     manifest.name === DEMO.name &&
-    manifest.version === DEMO.version &&
     (['encoder', 'decoder', 'unet'] as const).every((p) => manifest.files[p].sha256 === DEMO.sha256[p])
   );
 }
