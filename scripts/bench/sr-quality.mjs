@@ -17,7 +17,9 @@
 // trilinear, classical back-projection, the AI refiner before the final projection ("AI raw")
 // and after it (the product default), plus Pearson r between the AI std and its error.
 // GEOMETRY_LDM_BENCH_SR (JSON) overrides superResolve options, e.g. '{"samples":4}';
-// GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans.
+// GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans;
+// GEOMETRY_LDM_BENCH_DEGRADATIONS (comma list of labels, e.g. '5 mm Gaussian slices') the degradations;
+// GEOMETRY_LDM_BENCH_TRUE_PROFILE=1 tells the pipeline the true slice profile instead of the default.
 // GEOMETRY_LDM_BENCH_METRICS=FILE merges the rows into that metrics.json (key
 // superResolutionHeldOut; ldm.export --metrics puts it into model.json).
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/sr-<scan>.png: per case (rows) the coronal mid-slice of
@@ -82,12 +84,17 @@ export default {
           ],
         ];
         const pictureRows = [];
+        const onlyDegradations = process.env.GEOMETRY_LDM_BENCH_DEGRADATIONS?.split(',');
         for (const [label, axes] of cases) {
+          if (onlyDegradations && !onlyDegradations.includes(label)) continue;
           const c = E.degrade(
             full,
             axes.map(([factor, profile]) => ({ factor, profile })),
           );
-          const slices = E.autoSliceModel(c.sliceThicknessMm, c.sliceThicknessMm, null);
+          const slices =
+            process.env.GEOMETRY_LDM_BENCH_TRUE_PROFILE === '1'
+              ? { profile: c.trueProfile, widthMm: c.sliceThicknessMm, reason: 'told the true profile' }
+              : E.autoSliceModel(c.sliceThicknessMm, c.sliceThicknessMm, null);
           const t0 = performance.now();
           const r = await E.superResolve(
             model,
