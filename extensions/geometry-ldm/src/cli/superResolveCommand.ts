@@ -25,12 +25,12 @@ import {
   type ModelManifest,
   type SuperResolutionMode,
 } from '../model/manifest';
-import { methodText, MODE_LABEL } from '../inference/methodText';
+import { methodText, MODE_LABEL, MODE_TAG } from '../inference/methodText';
 import { describeSliceModel, sliceModelFor, type SliceModelChoice } from '../volume/seriesAcquisition';
 import { spacingOf } from '../geometry/dicomGeometry';
 import { scanExtentGroupSpace } from '../geometry/groupSpace';
 import { boxGrid, crop, type CropBox } from '../volume/pad';
-import { engineTarget, fitRegion, MODE_TAG, type TargetChoice } from '../panels/superResolveModel';
+import { engineTarget, fitRegion, type TargetChoice } from '../panels/superResolveModel';
 import type { SeriesGrid } from '../panels/seriesInfo';
 import type { RegionArg } from './args';
 import { volumeToNifti } from '../formats/nifti';

@@ -12,6 +12,18 @@ export const MODE_LABEL: Readonly<Record<SuperResolutionMode, string>> = {
   diffusion: 'latent diffusion (paper method) + projection',
 };
 
+/**
+ * The mode's word in series descriptions, short enough that "UNSAVED <tag> x4 z" fits the 64
+ * characters of SeriesDescription beside the markers: CNN (the AI refiner), IBP (iterative
+ * back-projection, the classical mode), LDM (latent diffusion). DerivationDescription spells
+ * the method out.
+ */
+export const MODE_TAG: Readonly<Record<SuperResolutionMode, string>> = {
+  ai: 'CNN',
+  classical: 'IBP',
+  diffusion: 'LDM',
+};
+
 /** "reproduces the acquired slices within 0.4 HU (mean; 99 % within 2.1 HU)". */
 export function fidelityText(f: Fidelity | null): string {
   if (!f) return 'not projected onto the acquired slices';

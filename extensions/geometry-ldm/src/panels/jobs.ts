@@ -11,7 +11,7 @@ import { spacingOf } from '../geometry/dicomGeometry';
 import { InferenceError, throwIfCancelled } from '../inference/errors';
 import type { ProgressEvent } from '../inference/progress';
 import type { TilingPolicy } from '../inference/tiling';
-import { methodText } from '../inference/methodText';
+import { methodText, MODE_TAG } from '../inference/methodText';
 import { crop } from '../volume/pad';
 import { sliceModelFor } from '../volume/seriesAcquisition';
 import type { Volume } from '../volume/volume';
@@ -22,13 +22,7 @@ import { generationPreviewEvery } from './estimate';
 import { planGenerate, type GenerateForm, type GeneratePlanOk } from './generateModel';
 import { modelInfo, type Pacs } from './pacs';
 import type { SeriesGrid } from './seriesInfo';
-import {
-  MODE_TAG,
-  planSuperResolution,
-  targetLabel,
-  type PlanOk,
-  type SuperResolveForm,
-} from './superResolveModel';
+import { planSuperResolution, targetLabel, type PlanOk, type SuperResolveForm } from './superResolveModel';
 
 export interface JobHooks {
   readonly signal?: AbortSignal;

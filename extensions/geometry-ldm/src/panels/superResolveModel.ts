@@ -326,18 +326,6 @@ export function estimateSuperResolution(
   };
 }
 
-/**
- * The mode's word in series descriptions, short enough that "UNSAVED <tag> x4 z" fits the 64
- * characters of SeriesDescription beside the markers: CNN (the AI refiner), IBP (iterative
- * back-projection, the classical mode), LDM (latent diffusion). DerivationDescription spells
- * the method out.
- */
-export const MODE_TAG: Readonly<Record<SuperResolutionMode, string>> = {
-  ai: 'CNN',
-  classical: 'IBP',
-  diffusion: 'LDM',
-};
-
 /** Short text for the DICOM SeriesDescription label, e.g. "x4 z" or "0.65x0.65x2.00mm". */
 export function targetLabel(target: TargetChoice): string {
   if (target.kind === 'scale') {

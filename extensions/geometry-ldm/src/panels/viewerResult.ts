@@ -19,8 +19,8 @@ import type { SuperResolveRun } from './jobs';
 import type { OhifAdapter } from './ohifAdapter';
 import { modelInfo } from './pacs';
 import { percentileWindow, type Window } from './preview';
-import { MODE_TAG, targetLabel } from './superResolveModel';
-import { methodText } from '../inference/methodText';
+import { targetLabel } from './superResolveModel';
+import { methodText, MODE_TAG } from '../inference/methodText';
 
 /** Marks the unsaved copy's series description ("AI super-resolution UNSAVED CNN x4 z - NOT FOR DIAGNOSTIC USE"). */
 export const UNSAVED_LABEL = 'UNSAVED';
