@@ -8,13 +8,12 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { compose, translation } from '../../extensions/geometry-ldm/src/geometry/affine';
-import { regularGeometry } from '../../extensions/geometry-ldm/src/geometry/dicomGeometry';
 import { buildSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
 import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
-import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
+import type { Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { readSeriesHeaders } from '../support/sharedData';
+import { realCrop } from '../support/realCrop';
 import { seedSeries, type SeededSeries } from '../support/seed';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
@@ -59,32 +58,7 @@ function cli(args: string[]): Run {
 
 /** A small real CT series (a 64 x 64 x 16 crop of lung-pet-ct-dx-a0002), stored as a CT study to super-resolve. */
 async function seedSmallCt(): Promise<{ study: string; series: string; volume: Volume }> {
-  const headers = readSeriesHeaders('lung-pet-ct-dx-a0002');
-  const slices = headers.map((h) => ({
-    imagePositionPatient: h.dataset.ImagePositionPatient as number[],
-    imageOrientationPatient: h.dataset.ImageOrientationPatient as number[],
-    pixelSpacing: h.dataset.PixelSpacing as number[],
-    rows: h.dataset.Rows as number,
-    columns: h.dataset.Columns as number,
-    id: h.file,
-  }));
-  const g = regularGeometry(slices);
-  const [x0, y0, z0] = [200, 180, 7];
-  const data = new Float32Array(64 * 64 * 16);
-  for (let k = 0; k < 16; k++) {
-    const buf = readFileSync(headers[g.stack.order[z0 + k]].file);
-    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
-      dcmjs.data.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
-        .dict,
-    );
-    const px =
-      ds.PixelRepresentation === 1 ? new Int16Array(ds.PixelData[0]) : new Uint16Array(ds.PixelData[0]);
-    for (let j = 0; j < 64; j++)
-      for (let i = 0; i < 64; i++)
-        data[(k * 64 + j) * 64 + i] =
-          px[(y0 + j) * 512 + x0 + i] * Number(ds.RescaleSlope ?? 1) + Number(ds.RescaleIntercept ?? 0);
-  }
-  const volume = makeVolume([64, 64, 16], compose(g.affine, translation([x0, y0, z0])), data, 'HU');
+  const volume = realCrop([200, 180, 7], [64, 64, 16]);
   const built = buildSyntheticStudy({
     volume,
     generation: {

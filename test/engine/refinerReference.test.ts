@@ -10,13 +10,14 @@
  * equals the AI mode's back-projection.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
 import { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
+import { absDiff, readF32 } from '../support/f32';
 import { realCrop } from '../support/realCrop';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../support/tinyModel';
 
@@ -24,17 +25,7 @@ const REFERENCE = resolve(__dirname, '..', 'reference', 'refiner_sr_reference.py
 const python = pythonWithTorch();
 if (!python) throw new Error('this test needs Debian python3 with torch (.ci/run installs python3-torch)');
 
-const compare = (a: Float32Array, b: Float32Array) => {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  let sum = 0;
-  for (let n = 0; n < a.length; n++) {
-    const d = Math.abs(a[n] - b[n]);
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.length };
-};
+const compare = absDiff;
 
 describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTorch reference', () => {
   let exported: ExportedModel;
@@ -86,10 +77,7 @@ describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTor
       env: { ...process.env, OMP_NUM_THREADS: '1' },
     });
     if (r.status !== 0) throw new Error(`reference failed: ${r.stderr}`);
-    const read = (name: string) => {
-      const b = readFileSync(join(dir, 'out', name));
-      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    };
+    const read = (name: string) => readF32(join(dir, 'out', name));
     const classical = compare(ts.classical.data, read('classical.f32'));
     const unprojected = compare(ts.unprojected!.data, read('unprojected.f32'));
     const mean = compare(ts.mean.data, read('mean.f32'));

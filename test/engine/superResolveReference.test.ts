@@ -8,7 +8,7 @@
  * the same weights, inputs and noise.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -18,6 +18,7 @@ import { superResolve } from '../../extensions/geometry-ldm/src/inference/superR
 import { pooledDims } from '../../extensions/geometry-ldm/src/geometry/coordinateChannels';
 import { voxelCount } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
+import { absDiff, readF32 } from '../support/f32';
 import { realCrop } from '../support/realCrop';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../support/tinyModel';
 
@@ -96,21 +97,8 @@ describe('super-resolution: TypeScript + ONNX vs independent PyTorch reference, 
       env: { ...process.env, OMP_NUM_THREADS: '1' },
     });
     if (r.status !== 0) throw new Error(`reference failed: ${r.stderr}`);
-    const read = (name: string) => {
-      const b = readFileSync(join(dir, 'out', name));
-      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    };
-    const compare = (a: Float32Array, b: Float32Array) => {
-      expect(a.length).toBe(b.length);
-      let max = 0;
-      let sum = 0;
-      for (let n = 0; n < a.length; n++) {
-        const d = Math.abs(a[n] - b[n]);
-        max = Math.max(max, d);
-        sum += d;
-      }
-      return { max, mean: sum / a.length };
-    };
+    const read = (name: string) => readF32(join(dir, 'out', name));
+    const compare = absDiff;
     const up = compare(ts.upsampled.data, read('upsampled.f32'));
     const mean = compare(ts.mean.data, read('mean.f32'));
     const std = compare(ts.std.data, read('std.f32'));
