@@ -16,9 +16,6 @@ import * as path from 'node:path';
 import { applyPoint, type Affine } from '../../extensions/geometry-ldm/src/geometry/affine';
 import type { Vec3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
-import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
-import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
-import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
 import { writeSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
 import { makeVolume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
@@ -28,6 +25,7 @@ import {
   type DicomwebTransport,
 } from '../../extensions/geometry-ldm/src/dicom/transport';
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
+import { uploadCopy as uploadCopyTo, type RawDict } from '../support/uploadCopy';
 import { startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { readReference, sha256 } from '../support/reference';
 import { ALL_REAL_SERIES, seedAll, seedSeries, seriesDir, type SeededSeries } from '../support/seed';
@@ -138,29 +136,8 @@ function referenceGaps(ref: { iop: number[]; slices: { ipp: number[] }[] }): num
 }
 
 /** `files` re-identified into a new series (their pixel data untouched unless `edit` changes it). */
-async function uploadCopy(
-  files: readonly string[],
-  edit: (dict: ReturnType<typeof readPart10Raw>['dict'], n: number) => void = () => {},
-): Promise<{ study: string; series: string }> {
-  const study = newUid();
-  const series = newUid();
-  const instances = files.map((f, n) => {
-    const { dict, transferSyntaxUid } = readPart10Raw(new Uint8Array(fs.readFileSync(f)));
-    const sop = newUid();
-    dict['0020000D'] = { vr: 'UI', Value: [study] };
-    dict['0020000E'] = { vr: 'UI', Value: [series] };
-    dict['00080018'] = { vr: 'UI', Value: [sop] };
-    edit(dict, n);
-    return {
-      bytes: writePart10Raw(dict, transferSyntaxUid),
-      studyInstanceUid: study,
-      seriesInstanceUid: series,
-      sopInstanceUid: sop,
-    };
-  });
-  await stowInstances(transport, instances);
-  return { study, series };
-}
+const uploadCopy = (files: readonly string[], edit?: (dict: RawDict, n: number) => void) =>
+  uploadCopyTo(transport, files, edit);
 
 /** The reference reader on a copy of just these files. */
 function referenceOf(files: readonly string[]): ReturnType<typeof readReference> {
@@ -227,19 +204,39 @@ describe('gantry tilt and non-uniform spacing (ge-head-gantry-tilt)', () => {
     (err.details.gapsMm as number[]).forEach((g, n) => expect(Math.abs(g - gaps[n])).toBeLessThan(1e-4));
   });
 
-  test("non-uniform only (a real series with one slice left out): non-uniform-spacing; 'resample' reads it", async () => {
+  test("non-uniform only (one slice of a real 8 mm series moved 3 mm along the normal): non-uniform-spacing; 'resample' reads it", async () => {
     const files = sortedFiles('lung-pet-ct-dx-a0002').slice(0, 6);
-    files.splice(3, 1);
-    const gaps = referenceGaps(referenceOf(files));
-    expect(Math.max(...gaps) / Math.min(...gaps)).toBeGreaterThan(1.9);
-    const { study, series } = await uploadCopy(files);
+    const { study, series } = await uploadCopy(files, (dict, n) => {
+      if (n !== 3) return;
+      const ipp = (dict['00200032'].Value as (string | number)[]).map(Number);
+      dict['00200032'] = { vr: 'DS', Value: [ipp[0], ipp[1], ipp[2] + 3] }; // axial: the normal is z
+    });
     const err = await readSeries(transport, study, series).catch((e) => e);
     expect(err).toBeInstanceOf(DicomError);
     expect(err.code).toBe('non-uniform-spacing');
     expect(err.details.nonUniform).toBe(true);
     expect(err.details.tiltDeg).toBeLessThan(0.01);
+    expect([...(err.details.gapsMm as number[])].map((g) => Math.round(g)).sort()).toEqual(
+      [11, 5, 8, 8, 8].sort(),
+    );
     const r = await readSeries(transport, study, series, { irregular: 'resample' });
     expect(r.geometry.resampled).toBe(true);
+    expect(r.geometry.bridgedGaps).toEqual([]);
+  });
+
+  test("one slice left out (a 16 mm hole in an 8 mm series): slice-gap; 'resample' reads it only with bridgeGaps", async () => {
+    const files = sortedFiles('lung-pet-ct-dx-a0002').slice(0, 6);
+    files.splice(3, 1);
+    const gaps = referenceGaps(referenceOf(files));
+    expect(Math.max(...gaps) / Math.min(...gaps)).toBeGreaterThan(1.9);
+    const { study, series } = await uploadCopy(files);
+    for (const irregular of ['error', 'resample'] as const) {
+      const err = await readSeries(transport, study, series, { irregular }).catch((e) => e);
+      expect(err.code).toBe('slice-gap');
+    }
+    const r = await readSeries(transport, study, series, { irregular: 'resample', bridgeGaps: true });
+    expect(r.geometry.resampled).toBe(true);
+    expect(r.geometry.bridgedGaps).toHaveLength(1);
   });
 
   test("tilted but uniform (a sheared synthetic stack): gantry-tilt with the tilt angle; 'resample' reads it", async () => {

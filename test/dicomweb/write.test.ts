@@ -239,7 +239,7 @@ describe('derived series (super-resolution + uncertainty)', () => {
       written.uncertainty!.studyInstanceUid,
       written.uncertainty!.seriesInstanceUid,
     );
-    const slope = backStd.instances[0].rescaleSlope;
+    const slope = backStd.instances[0].rescaleSlope!;
     expect(slope).toBeLessThan(0.001);
     expect(maxAbsDiff(backStd.volume.data, std.data)).toBeLessThanOrEqual(slope / 2 + 1e-5);
   });

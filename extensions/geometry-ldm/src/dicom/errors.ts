@@ -17,6 +17,14 @@ export type DicomErrorCode =
   | 'mixed-series'
   | 'non-uniform-spacing'
   | 'gantry-tilt'
+  /** Neighbouring slices further apart than 1.5x the median spacing and their thickness: anatomy is missing. */
+  | 'slice-gap'
+  /** Fewer slices than a volume needs (readSeries minSlices). */
+  | 'too-few-slices'
+  /** RescaleSlope / RescaleIntercept missing, not a number or implausible. */
+  | 'invalid-rescale'
+  /** The assembled HU are far outside what CT holds (wrong rescale, sign or pixel format). */
+  | 'implausible-values'
   /** A frame could not be decoded (corrupt data, wrong length, unknown codec). */
   | 'decode-failed'
   /** The transfer syntax has no decoder configured (inject one). */

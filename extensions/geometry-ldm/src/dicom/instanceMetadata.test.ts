@@ -18,6 +18,8 @@ function slice(z: number, patch: Record<string, unknown> = {}): DicomJsonDataset
     '00280103': { vr: 'US', Value: [0] },
     '00280002': { vr: 'US', Value: [1] },
     '00280004': { vr: 'CS', Value: ['MONOCHROME2'] },
+    '00281052': { vr: 'DS', Value: [-1024] },
+    '00281053': { vr: 'DS', Value: [1] },
   };
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) delete ds[k];
@@ -84,4 +86,42 @@ test('pixel module: BitsStored beyond BitsAllocated or an unusual HighBit is a t
     slice(1, { '00280101': { vr: 'US', Value: [16] }, '00280102': { vr: 'US', Value: [15] } }),
   ];
   expect(check(mixed)).not.toThrow();
+});
+
+describe('rescale (Type 1 in CT): absent, not a number or implausible is refused, counting the instances', () => {
+  const err = (
+    sets: DicomJsonDataset[],
+  ): { code: string; message: string; details: Record<string, unknown> } => {
+    try {
+      validateCtSlices(sets.map(parseInstanceMetadata));
+    } catch (e) {
+      return e as { code: string; message: string; details: Record<string, unknown> };
+    }
+    throw new Error('no error');
+  };
+  test('intercept missing on every slice', () => {
+    const e = err([0, 1, 2].map((z) => slice(z, { '00281052': undefined })));
+    expect(e.code).toBe('invalid-rescale');
+    expect(e.message).toMatch(/^RescaleIntercept is missing on 3 of 3 instances \(first: 1\.2\.3\.1\)/);
+  });
+  test('slope missing on some slices: the count and the first one', () => {
+    const e = err([0, 1, 2, 3].map((z) => slice(z, z >= 2 ? { '00281053': undefined } : {})));
+    expect(e.code).toBe('invalid-rescale');
+    expect(e.message).toMatch(/^RescaleSlope is missing on 2 of 4 instances \(first: 1\.2\.3\.3\)/);
+    expect(e.details.instances).toEqual(['1.2.3.3', '1.2.3.4']);
+  });
+  test('"NaN", an empty value, 0 and 1e30 are refused', () => {
+    expect(err([slice(0, { '00281053': { vr: 'DS', Value: ['NaN'] } }), slice(1)]).message).toMatch(
+      /RescaleSlope is not a number \("NaN"\) on 1 of 2/,
+    );
+    expect(err([slice(0, { '00281052': { vr: 'DS' } }), slice(1)]).message).toMatch(
+      /RescaleIntercept is missing/,
+    );
+    expect(err([slice(0, { '00281053': { vr: 'DS', Value: [0] } }), slice(1)]).message).toMatch(
+      /RescaleSlope is 0 on/,
+    );
+    expect(err([slice(0, { '00281053': { vr: 'DS', Value: [1e30] } }), slice(1)]).message).toMatch(
+      /RescaleSlope is 1e\+30 on/,
+    );
+  });
 });

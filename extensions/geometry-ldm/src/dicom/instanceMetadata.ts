@@ -4,7 +4,7 @@
  * (used by readSeries) turns them into typed DicomErrors.
  */
 import type { Vec3 } from '../geometry/conventions';
-import { num, nums, str, strs, TAG, type DicomJsonDataset } from './dicomJson';
+import { num, nums, str, strs, TAG, values, type DicomJsonDataset } from './dicomJson';
 import { DicomError } from './errors';
 import { isValidUid } from './uids';
 
@@ -33,8 +33,11 @@ export interface InstanceHeader {
   readonly highBit: number | null;
   /** 0 unsigned, 1 two's complement. */
   readonly pixelRepresentation: number | null;
-  readonly rescaleSlope: number;
-  readonly rescaleIntercept: number;
+  /** null when absent or not a finite number (validateCtSlices refuses both: Type 1 in CT). */
+  readonly rescaleSlope: number | null;
+  readonly rescaleIntercept: number | null;
+  /** Stored value that marks padding (PixelPaddingValue), or null. */
+  readonly pixelPaddingValue: number | null;
   readonly imagePositionPatientMm: Vec3 | null;
   /** [Xx, Xy, Xz, Yx, Yy, Yz] as in the header. */
   readonly imageOrientationPatient: readonly number[] | null;
@@ -77,8 +80,9 @@ export function parseInstanceMetadata(ds: DicomJsonDataset): InstanceHeader {
     bitsStored: num(ds, TAG.BitsStored),
     highBit: num(ds, TAG.HighBit),
     pixelRepresentation: num(ds, TAG.PixelRepresentation),
-    rescaleSlope: num(ds, TAG.RescaleSlope) ?? 1,
-    rescaleIntercept: num(ds, TAG.RescaleIntercept) ?? 0,
+    rescaleSlope: num(ds, TAG.RescaleSlope),
+    rescaleIntercept: num(ds, TAG.RescaleIntercept),
+    pixelPaddingValue: num(ds, TAG.PixelPaddingValue),
     imagePositionPatientMm: ipp ? [ipp[0], ipp[1], ipp[2]] : null,
     imageOrientationPatient: vec(ds, TAG.ImageOrientationPatient, 6),
     pixelSpacingMm: ps ? [ps[0], ps[1]] : null,
@@ -92,6 +96,53 @@ export function parseInstanceMetadata(ds: DicomJsonDataset): InstanceHeader {
       (num(ds, TAG.Rows) != null && num(ds, TAG.Columns) != null && num(ds, TAG.BitsAllocated) != null),
     json: ds,
   };
+}
+
+/** ImageType value 3 LOCALIZER (a scout/topogram): not part of the volume even when its series is. */
+export function isLocalizer(h: InstanceHeader): boolean {
+  return (h.imageType[2] ?? '').trim().toUpperCase() === 'LOCALIZER';
+}
+
+/**
+ * RescaleSlope / RescaleIntercept are Type 1 in the CT Image module: without them the HU
+ * are unknown (assuming 1 / 0 put a whole series 1024 HU off). Absent, empty, not a
+ * number, a zero slope, or a slope outside 1e-6..1e6 (no CT encodes HU that way) is refused,
+ * counting every instance that has the problem.
+ */
+function checkRescale(headers: readonly InstanceHeader[]): void {
+  const problems: { tag: string; why: string; ids: string[] }[] = [];
+  const note = (tag: string, why: string, id: string): void => {
+    const p = problems.find((x) => x.tag === tag && x.why === why);
+    if (p) p.ids.push(id);
+    else problems.push({ tag, why, ids: [id] });
+  };
+  headers.forEach((h, n) => {
+    const id = idOf(h, n);
+    for (const [tag, value, key] of [
+      ['RescaleSlope', h.rescaleSlope, TAG.RescaleSlope],
+      ['RescaleIntercept', h.rescaleIntercept, TAG.RescaleIntercept],
+    ] as const) {
+      if (value != null) continue;
+      const raw = values(h.json, key);
+      note(
+        tag,
+        raw.length === 0
+          ? 'missing'
+          : `not a number (${raw[0] == null ? 'empty or unreadable in the PACS metadata' : JSON.stringify(raw[0])})`,
+        id,
+      );
+    }
+    const m = h.rescaleSlope;
+    if (m != null && !(Math.abs(m) >= 1e-6 && Math.abs(m) <= 1e6)) note('RescaleSlope', `${m}`, id);
+  });
+  if (problems.length === 0) return;
+  const p = problems[0];
+  throw new DicomError(
+    'invalid-rescale',
+    `${p.tag} is ${p.why} on ${p.ids.length} of ${headers.length} instances (first: ${p.ids[0]}): ` +
+      'CT needs RescaleSlope and RescaleIntercept to know the HU; fix the series or ask the PACS administrator',
+    { tag: p.tag, why: p.why, instances: p.ids, total: headers.length },
+  );
 }
 
 function idOf(h: InstanceHeader, n: number): string {
@@ -216,10 +267,8 @@ export function validateCtSlices(headers: readonly InstanceHeader[]): void {
         tags: missing,
       });
     }
-    if (!(h.rescaleSlope !== 0)) {
-      throw new DicomError('missing-geometry', `instance ${id} has RescaleSlope 0`, { instance: id });
-    }
   });
+  checkRescale(headers);
   const first = headers[0];
   headers.forEach((h, n) => {
     const id = idOf(h, n);

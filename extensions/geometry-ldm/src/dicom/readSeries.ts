@@ -12,6 +12,13 @@
  * With `irregular: 'resample'` the stack is resampled exactly onto a regular,
  * orthogonal grid (volume/sliceStackResample.ts).
  *
+ * Before any geometry: instances whose ImageType says LOCALIZER are dropped (a scout that
+ * shares the series is not a slice of it), fewer than `minSlices` (default 4) slices are
+ * refused ('too-few-slices'), and a hole in the stack (geometry/sliceHoles.ts: a gap over
+ * 1.5x the median spacing and the slice thickness) is refused ('slice-gap', naming where)
+ * unless `bridgeGaps` is set: then the result lists the bridged holes.
+ * After reading, the HU must be plausible CT (huPlausibility.ts) or 'implausible-values'.
+ *
  * The pixel module is taken per instance: each frame is decoded with its own
  * BitsAllocated / BitsStored / PixelRepresentation and rescaled with its own
  * slope and intercept (validateCtSlices refuses mixed BitsAllocated or
@@ -20,6 +27,8 @@
 import {
   GeometryError,
   regularGeometry,
+  sliceHoles,
+  type SliceHole,
   sliceStack,
   stackReport,
   type GeometryTolerances,
@@ -31,10 +40,79 @@ import { resampleSliceStack } from '../volume/sliceStackResample';
 import { defaultCodecs } from './codecs';
 import { decodeFrame, TRANSFER_SYNTAX, type FrameCodecs, type FrameInfo } from './decodeFrame';
 import { DicomError, type DicomErrorCode } from './errors';
-import { parseInstanceMetadata, validateCtSlices, type InstanceHeader } from './instanceMetadata';
+import { checkPlausibleHu, newHuTally, tallyHu } from './huPlausibility';
+import {
+  isLocalizer,
+  parseInstanceMetadata,
+  validateCtSlices,
+  type InstanceHeader,
+} from './instanceMetadata';
 import { headerParameter } from './multipart';
 import { retrieveSeriesMetadata } from './qido';
 import { getMultipart, type DicomwebTransport } from './transport';
+import { TAG } from './dicomJson';
+
+const NATIVE_SYNTAXES: ReadonlySet<string> = new Set([
+  TRANSFER_SYNTAX.implicitLittle,
+  TRANSFER_SYNTAX.explicitLittle,
+  TRANSFER_SYNTAX.explicitBig,
+]);
+
+/**
+ * PixelPaddingValue as the decoded stored values show it: its VR (US or SS) follows
+ * PixelRepresentation, but files in the wild write the bit pattern of a negative value as US
+ * (LIDC: 63536 for -2000); compare in the frame's signedness.
+ */
+function storedPadding(h: InstanceHeader): number | null {
+  const p = h.pixelPaddingValue;
+  if (p == null) return null;
+  const bits = h.bitsAllocated ?? 16;
+  const span = 2 ** bits;
+  if (h.pixelRepresentation === 1 && p >= span / 2) return p - span;
+  if (h.pixelRepresentation !== 1 && p < 0) return p + span;
+  return p;
+}
+
+/** The PixelData BulkDataURI of an instance as a path under the DICOMweb root (null when the server gives none). */
+function pixelDataBulkPath(h: InstanceHeader): string | null {
+  const uri = (h.json[TAG.PixelData] as { BulkDataURI?: unknown } | undefined)?.BulkDataURI;
+  if (typeof uri !== 'string') return null;
+  const at = uri.indexOf('studies/');
+  return at >= 0 ? uri.slice(at) : null;
+}
+
+/**
+ * WADO-RS frames/1 of a native instance is cut from PixelData by the header's Rows x Columns x
+ * BitsAllocated, so a header that misdescribes the data (16-bit data declared 8-bit) still
+ * yields a frame of the expected size, of garbage. One instance per series is checked against
+ * its whole PixelData value (bulk data): all instances share the pixel module (validateCtSlices).
+ * A server that offers no bulk data skips the check.
+ */
+async function checkNativePixelDataLength(transport: DicomwebTransport, h: InstanceHeader): Promise<void> {
+  const path = pixelDataBulkPath(h);
+  if (!path) return;
+  let length: number;
+  try {
+    const { parts } = await getMultipart(
+      transport,
+      path,
+      'multipart/related; type="application/octet-stream"',
+    );
+    if (parts.length !== 1) return;
+    length = parts[0].body.length;
+  } catch {
+    return;
+  }
+  const expected = h.rows! * h.columns! * (h.bitsAllocated! / 8);
+  if (length !== expected && length !== expected + 1) {
+    throw new DicomError(
+      'decode-failed',
+      `instance ${h.sopInstanceUid}: PixelData holds ${length} bytes, but Rows ${h.rows} x Columns ${h.columns} x ` +
+        `BitsAllocated ${h.bitsAllocated} needs ${expected}: the pixel module does not describe the data`,
+      { instance: h.sopInstanceUid, bytes: length, expected },
+    );
+  }
+}
 
 export interface ReadSeriesOptions {
   /** Codecs by transfer syntax (default: defaultCodecs()). */
@@ -42,6 +120,15 @@ export interface ReadSeriesOptions {
   /** What to do with non-uniform spacing or gantry tilt: a typed error (default) or exact resampling. */
   readonly irregular?: 'error' | 'resample';
   readonly tolerances?: Partial<GeometryTolerances>;
+  /** Interpolate across holes in the stack instead of refusing them (default false). */
+  readonly bridgeGaps?: boolean;
+  /**
+   * 'plausible-ct' (default): refuse HU far outside what CT holds (huPlausibility.ts).
+   * 'none': any values (round-trip checks of stored test volumes; never for a job's source).
+   */
+  readonly valueCheck?: 'plausible-ct' | 'none';
+  /** Fewer slices than this are refused (default 4). */
+  readonly minSlices?: number;
   /** Parallel frame requests (default 4). */
   readonly concurrency?: number;
   readonly onProgress?: (framesDone: number, framesTotal: number) => void;
@@ -55,6 +142,10 @@ export interface ReadSeriesResult {
     readonly stack: SliceStack;
     readonly report: RegularGeometry['report'];
     readonly resampled: boolean;
+    /** Holes interpolated across (only with bridgeGaps; empty otherwise). */
+    readonly bridgedGaps: readonly SliceHole[];
+    /** LOCALIZER instances left out of the volume. */
+    readonly localizersDropped: number;
   };
   /** Instance headers in k order (ascending along the slice normal). */
   readonly instances: readonly InstanceHeader[];
@@ -112,11 +203,53 @@ export async function forEachLimit(
 }
 
 /** Header checks and geometry only (no pixel data): throws the typed error a full read would. */
+export const DEFAULT_MIN_SLICES = 4;
+
+export interface SeriesGeometry {
+  readonly geometry: RegularGeometry | null;
+  readonly stack: SliceStack;
+  readonly report: RegularGeometry['report'];
+  /** The instances that make the volume (localizers dropped), in the input order: stack.order indexes them. */
+  readonly headers: readonly InstanceHeader[];
+  readonly localizersDropped: number;
+  /** Holes in the stack (bridged: only returned when options.bridgeGaps). */
+  readonly holes: readonly SliceHole[];
+}
+
+function holeMessage(h: SliceHole, ordered: readonly InstanceHeader[], all: number): string {
+  const a = ordered[h.k]?.sopInstanceUid;
+  const b = ordered[h.k + 1]?.sopInstanceUid;
+  return (
+    `a gap of ${h.gapMm.toFixed(1)} mm between the slices at ${h.fromMm.toFixed(1)} and ${h.toMm.toFixed(1)} mm ` +
+    `along the slice normal (${(h.gapMm / h.medianGapMm).toFixed(1)}x the usual ${h.medianGapMm.toFixed(1)} mm; ` +
+    `slices ${h.k + 1} and ${h.k + 2} of ${all}${a && b ? `, instances ${a} and ${b}` : ''})`
+  );
+}
+
 export function seriesGeometry(
-  headers: readonly InstanceHeader[],
-  options: Pick<ReadSeriesOptions, 'irregular' | 'tolerances'> = {},
-): { geometry: RegularGeometry | null; stack: SliceStack; report: RegularGeometry['report'] } {
+  allHeaders: readonly InstanceHeader[],
+  options: Pick<ReadSeriesOptions, 'irregular' | 'tolerances' | 'bridgeGaps' | 'minSlices'> = {},
+): SeriesGeometry {
+  const headers = allHeaders.filter((h) => !isLocalizer(h));
+  const localizersDropped = allHeaders.length - headers.length;
+  if (allHeaders.length > 0 && headers.length === 0) {
+    throw new DicomError('not-image', 'the series holds only LOCALIZER images (scouts), no slices', {
+      localizers: localizersDropped,
+    });
+  }
   validateCtSlices(headers);
+  const minSlices = options.minSlices ?? DEFAULT_MIN_SLICES;
+  if (headers.length < minSlices) {
+    throw new DicomError(
+      'too-few-slices',
+      `only ${headers.length} slice${headers.length === 1 ? '' : 's'}` +
+        (localizersDropped
+          ? ` (after leaving out ${localizersDropped} localizer image${localizersDropped === 1 ? '' : 's'})`
+          : '') +
+        `: a volume needs at least ${minSlices}`,
+      { slices: headers.length, minSlices, localizersDropped },
+    );
+  }
   const slices = headers.map((h) => ({
     imagePositionPatient: h.imagePositionPatientMm,
     imageOrientationPatient: h.imageOrientationPatient,
@@ -126,9 +259,39 @@ export function seriesGeometry(
     sliceThickness: h.sliceThicknessMm,
     id: h.sopInstanceUid ?? undefined,
   }));
+  let holes: SliceHole[] = [];
+  if (slices.length >= 3) {
+    let stack0: SliceStack;
+    try {
+      stack0 = sliceStack(slices, options.tolerances);
+    } catch (e) {
+      throw toDicomError(e);
+    }
+    const ordered = stack0.order.map((n) => headers[n]);
+    holes = sliceHoles(
+      stack0.distancesMm,
+      ordered.map((h) => h.sliceThicknessMm),
+    );
+    if (holes.length > 0 && !options.bridgeGaps) {
+      throw new DicomError(
+        'slice-gap',
+        `the series has ${holes.length === 1 ? 'a hole' : `${holes.length} holes`}: ` +
+          holes.map((h) => holeMessage(h, ordered, slices.length)).join('; ') +
+          ': slices are missing there. Choose another series, or bridge the gap explicitly ' +
+          '(interpolated across; the derived series will say so)',
+        { holes, medianGapMm: holes[0].medianGapMm },
+      );
+    }
+  }
+  const done = (r: Omit<SeriesGeometry, 'headers' | 'localizersDropped' | 'holes'>): SeriesGeometry => ({
+    ...r,
+    headers,
+    localizersDropped,
+    holes,
+  });
   try {
     const g = regularGeometry(slices, { tolerances: options.tolerances, allowSingleSlice: true });
-    return { geometry: g, stack: g.stack, report: g.report };
+    return done({ geometry: g, stack: g.stack, report: g.report });
   } catch (e) {
     const irregular =
       e instanceof GeometryError && (e.code === 'non-uniform-spacing' || e.code === 'gantry-tilt');
@@ -164,11 +327,11 @@ export function seriesGeometry(
         tolerances: { ...options.tolerances, spacingRelative: Infinity },
         allowTilt: true,
       });
-      return {
+      return done({
         geometry: null,
         stack: g.stack,
         report: { ...g.report, nonUniform: e.code === 'non-uniform-spacing' || g.report.nonUniform },
-      };
+      });
     }
     throw toDicomError(e);
   }
@@ -185,9 +348,12 @@ export async function readSeries(
   if (metadata.length === 0) {
     throw new DicomError('not-found', `series ${seriesInstanceUid} has no instances`, { seriesInstanceUid });
   }
-  const headers = metadata.map(parseInstanceMetadata);
-  const { geometry, stack, report } = seriesGeometry(headers, options);
+  const { geometry, stack, report, headers, holes, localizersDropped } = seriesGeometry(
+    metadata.map(parseInstanceMetadata),
+    options,
+  );
   const ordered = stack.order.map((n) => headers[n]);
+  const tally = newHuTally();
   const [nx, ny, nz] = stack.dims;
   const sliceSize = nx * ny;
   const data = new Float32Array(sliceSize * nz);
@@ -200,6 +366,8 @@ export async function readSeries(
     samplesPerPixel: 1,
   });
   const syntaxes = new Set<string>();
+  // settled to a value at once: a failure is thrown after the frames, never left unhandled
+  let lengthChecked: Promise<unknown> | null = null;
   let bytesReceived = 0;
   let done = 0;
   const enc = encodeURIComponent;
@@ -224,13 +392,22 @@ export async function readSeries(
       TRANSFER_SYNTAX.explicitLittle;
     syntaxes.add(ts);
     bytesReceived += part.body.length;
+    if (!lengthChecked && NATIVE_SYNTAXES.has(ts))
+      lengthChecked = checkNativePixelDataLength(transport, h).then(
+        () => null,
+        (e: unknown) => e,
+      );
     const stored = await decodeFrame(part.body, ts, frameInfo(h), codecs, `instance ${h.sopInstanceUid}`);
-    const slope = h.rescaleSlope;
-    const intercept = h.rescaleIntercept;
+    const slope = h.rescaleSlope!; // validateCtSlices refused absent / invalid ones
+    const intercept = h.rescaleIntercept!;
     const off = k * sliceSize;
     for (let n = 0; n < sliceSize; n++) data[off + n] = stored[n] * slope + intercept;
+    tallyHu(tally, stored, data.subarray(off, off + sliceSize), storedPadding(h));
     options.onProgress?.(++done, nz);
   });
+  const lengthError = await lengthChecked;
+  if (lengthError) throw lengthError;
+  if (options.valueCheck !== 'none') checkPlausibleHu(tally, `series ${seriesInstanceUid}`);
   let volume: Volume;
   if (geometry) {
     volume = makeVolume(stack.dims, geometry.affine, data, 'HU');
@@ -239,9 +416,29 @@ export async function readSeries(
   }
   return {
     volume,
-    geometry: { dims: stack.dims, stack, report, resampled: geometry == null },
+    geometry: {
+      dims: stack.dims,
+      stack,
+      report,
+      resampled: geometry == null,
+      bridgedGaps: holes,
+      localizersDropped,
+    },
     instances: ordered,
     transferSyntaxUids: [...syntaxes],
     bytesReceived,
   };
+}
+
+/** What the read did to the stack that the user must know (for logs, panels and derived series). */
+export function readNotes(r: Pick<ReadSeriesResult, 'geometry'>): string[] {
+  const g = r.geometry;
+  const out: string[] = [];
+  if (g.localizersDropped > 0)
+    out.push(`${g.localizersDropped} localizer image${g.localizersDropped === 1 ? '' : 's'} left out`);
+  for (const h of g.bridgedGaps)
+    out.push(
+      `gap of ${h.gapMm.toFixed(1)} mm (${h.fromMm.toFixed(1)} to ${h.toMm.toFixed(1)} mm along the slice normal) bridged by interpolation`,
+    );
+  return out;
 }

@@ -64,6 +64,23 @@ function queryString(query: HttpRequest['query']): string {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
+/** A URL safe to print: user:password@ replaced (credentials never reach logs or messages). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1***@');
+}
+
+/** Why a fetch failed, in words: the timeout, or the socket's own cause (ECONNREFUSED, a TLS error), not just "fetch failed". */
+function fetchFailure(e: unknown, timedOut: boolean, timeoutMs: number): string {
+  if (timedOut) return `timed out after ${Math.round(timeoutMs / 1000)} s without a complete answer`;
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  const cause = err?.cause;
+  if (cause && (cause.code || cause.message)) {
+    const msg = cause.message ?? '';
+    return cause.code && !msg.includes(cause.code) ? `${cause.code} ${msg}`.trim() : msg;
+  }
+  return err?.message ?? String(e);
+}
+
 export function createFetchTransport(options: FetchTransportOptions): DicomwebTransport {
   const doFetch = options.fetch ?? fetch;
   const roots: Record<DicomwebService, string> = {
@@ -91,14 +108,13 @@ export function createFetchTransport(options: FetchTransportOptions): DicomwebTr
         const body = new Uint8Array(await res.arrayBuffer());
         return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
       } catch (e) {
-        throw new DicomError(
-          'network',
-          `${req.method ?? 'GET'} ${url} failed: ${(e as Error).message ?? e}`,
-          {
-            url,
-            cause: String((e as Error & { cause?: unknown }).cause ?? e),
-          },
-        );
+        const shown = redactUrl(url);
+        const why = fetchFailure(e, controller.signal.aborted, timeoutMs);
+        throw new DicomError('network', `${req.method ?? 'GET'} ${shown} failed: ${why}`, {
+          url: shown,
+          cause: redactUrl(String((e as Error & { cause?: unknown }).cause ?? e)),
+          timedOut: controller.signal.aborted,
+        });
       } finally {
         clearTimeout(timer);
       }

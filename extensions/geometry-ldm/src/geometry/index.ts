@@ -5,3 +5,4 @@ export * from './dicomGeometry';
 export * from './groupSpace';
 export * from './generationGeometry';
 export * from './coordinateChannels';
+export * from './sliceHoles';

@@ -22,6 +22,8 @@ export interface InstanceMetadata {
   readonly ImageOrientationPatient?: readonly (number | string)[];
   readonly SliceThickness?: number | string;
   readonly Modality?: string;
+  /** OHIF gives the values as an array (naturalized) or, from some sources, one backslash-joined string. */
+  readonly ImageType?: readonly string[] | string;
 }
 
 export interface DisplaySet {

@@ -3,7 +3,7 @@
  * and result -> PACS. The components call these and render the phases; tests
  * call them against a real engine host and a real PACS.
  */
-import type { ReadSeriesResult } from '../dicom/readSeries';
+import { readNotes, type ReadSeriesResult } from '../dicom/readSeries';
 import type { InstanceHeader } from '../dicom/instanceMetadata';
 import type { DerivedSeriesResult } from '../dicom/writeDerivedSeries';
 import type { SyntheticStudyResult } from '../dicom/writeSyntheticStudy';
@@ -45,6 +45,8 @@ export interface SuperResolveRun {
   readonly plan: PlanOk;
   readonly result: ClientSuperResolveResult;
   readonly model: ModelCard;
+  /** What the read did to the source (localizers left out, gaps bridged): shown and saved. */
+  readonly notes: readonly string[];
 }
 
 function gridOf(volume: Volume, read: ReadSeriesResult): SeriesGrid {
@@ -80,8 +82,11 @@ export async function runSuperResolution(
   const ready = await engine.ensureReady();
   throwIfCancelled(hooks.signal);
   hooks.onPrepare?.('Reading the series');
-  const read = await pacs.readSeries(series.studyInstanceUid, series.seriesInstanceUid, (done, total) =>
-    hooks.onPrepare?.(`Reading images: ${done} of ${total}`),
+  const read = await pacs.readSeries(
+    series.studyInstanceUid,
+    series.seriesInstanceUid,
+    (done, total) => hooks.onPrepare?.(`Reading images: ${done} of ${total}`),
+    { bridgeGaps: form.settings.bridgeGaps },
   );
   throwIfCancelled(hooks.signal);
   const seriesGrid = gridOf(read.volume, read);
@@ -119,6 +124,7 @@ export async function runSuperResolution(
     plan,
     result,
     model: ready.ready.model,
+    notes: readNotes(read),
   };
 }
 
@@ -133,7 +139,7 @@ export async function saveSuperResolution(
     result: run.result.mean,
     ...(options.saveStd && mode !== 'classical' ? { uncertainty: run.result.std } : {}),
     model: modelInfo(run.model, 'super-resolution'),
-    method: methodText(run.result),
+    method: [methodText(run.result), ...run.notes.map((n) => `source ${n}`)].join('; '),
     label: `${MODE_TAG[mode]} ${targetLabel(run.form.target)}`,
   });
 }

@@ -56,6 +56,7 @@ export interface Pacs {
     studyInstanceUid: string,
     seriesInstanceUid: string,
     onProgress?: (done: number, total: number) => void,
+    options?: { readonly bridgeGaps?: boolean },
   ): Promise<ReadSeriesResult>;
   saveDerived(req: DerivedSeriesRequest): Promise<DerivedSeriesResult>;
   /** All samples of one generation run as series of ONE new synthetic study. */
@@ -77,10 +78,11 @@ export function createPacs(options: PacsOptions): Pacs {
   });
   return {
     transport,
-    readSeries: (study, series, onProgress) =>
+    readSeries: (study, series, onProgress, options) =>
       readSeries(transport, study, series, {
         codecs,
         irregular: 'resample',
+        bridgeGaps: Boolean(options?.bridgeGaps),
         ...(onProgress ? { onProgress } : {}),
       }),
     saveDerived: (req) => writeDerivedSeries(transport, req),

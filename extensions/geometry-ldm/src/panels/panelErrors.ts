@@ -72,7 +72,17 @@ export function describeError(e: unknown, context: ErrorContext): PanelNotice {
       case 'non-uniform-spacing':
       case 'gantry-tilt':
       case 'missing-uid':
+      case 'too-few-slices':
         return { kind: 'error', title: 'Series geometry not usable', message: detail };
+      case 'slice-gap':
+        return {
+          kind: 'error',
+          title: 'Slices are missing from the series',
+          message: `${detail}. Tick "Bridge gaps" (Advanced) to interpolate across them.`,
+        };
+      case 'invalid-rescale':
+      case 'implausible-values':
+        return { kind: 'error', title: 'The series does not hold usable HU', message: detail };
       case 'decode-failed':
       case 'unsupported-transfer-syntax':
         return { kind: 'error', title: 'Could not decode the images', message: detail };

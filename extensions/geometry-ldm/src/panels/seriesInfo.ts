@@ -9,7 +9,9 @@
  */
 import type { Affine } from '../geometry/affine';
 import type { Dims3, Vec3 } from '../geometry/conventions';
-import { regularGeometry, spacingOf, type SliceGeometryInput } from '../geometry/dicomGeometry';
+import { regularGeometry, sliceStack, spacingOf, type SliceGeometryInput } from '../geometry/dicomGeometry';
+import { sliceHoles } from '../geometry/sliceHoles';
+import { DEFAULT_MIN_SLICES } from '../dicom/readSeries';
 import { GeometryError } from '../geometry/errors';
 import { fromColumns, scale } from '../geometry/affine';
 import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
@@ -21,6 +23,40 @@ export interface SeriesGrid {
   readonly spacingMm: Vec3;
   /** Set when the stack is irregular: what is wrong, and that it will be resampled on read. */
   readonly irregular?: string;
+  /** Set when slices are missing (geometry/sliceHoles.ts): where; the read refuses unless gaps are bridged. */
+  readonly holes?: string;
+}
+
+/** ImageType value 3 LOCALIZER: a scout in the series, not one of its slices (as the reader drops it). */
+export function withoutLocalizers(instances: readonly InstanceMetadata[]): InstanceMetadata[] {
+  return instances.filter((m) => {
+    const t = m.ImageType;
+    const v = Array.isArray(t) ? t[2] : typeof t === 'string' ? t.split('\\')[2] : undefined;
+    return (
+      String(v ?? '')
+        .trim()
+        .toUpperCase() !== 'LOCALIZER'
+    );
+  });
+}
+
+function holesText(slices: readonly SliceGeometryInput[]): string | undefined {
+  if (slices.length < 3) return undefined;
+  const s = sliceStack(slices);
+  const holes = sliceHoles(
+    s.distancesMm,
+    s.order.map((n) => slices[n].sliceThickness ?? null),
+  );
+  if (holes.length === 0) return undefined;
+  return (
+    'Slices are missing: ' +
+    holes
+      .map(
+        (h) =>
+          `a gap of ${h.gapMm.toFixed(1)} mm after slice ${h.k + 1} (${(h.gapMm / h.medianGapMm).toFixed(1)}x the usual ${h.medianGapMm.toFixed(1)} mm)`,
+      )
+      .join('; ')
+  );
 }
 
 export interface SeriesInfo {
@@ -61,10 +97,12 @@ export function sliceInputs(instances: readonly InstanceMetadata[]): SliceGeomet
 
 /** The grid of a slice series from its geometry tags (see the module comment for irregular stacks). */
 export function seriesGridFromInstances(instances: readonly InstanceMetadata[]): SeriesGrid {
-  const slices = sliceInputs(instances);
+  const slices = sliceInputs(withoutLocalizers(instances));
+  const holes = holesText(slices);
+  const withHoles = holes ? { holes } : {};
   try {
     const g = regularGeometry(slices);
-    return { dims: g.dims, affine: g.affine, spacingMm: spacingOf(g.affine) };
+    return { dims: g.dims, affine: g.affine, spacingMm: spacingOf(g.affine), ...withHoles };
   } catch (e) {
     if (!(e instanceof GeometryError) || (e.code !== 'non-uniform-spacing' && e.code !== 'gantry-tilt')) {
       throw e;
@@ -88,6 +126,7 @@ export function seriesGridFromInstances(instances: readonly InstanceMetadata[]):
       affine,
       spacingMm: spacingOf(affine),
       irregular: `${why}: the series will be resampled exactly onto a regular grid when read`,
+      ...withHoles,
     };
   }
 }
@@ -104,8 +143,9 @@ export function seriesInfo(ds: DisplaySet): SeriesInfo {
   let grid: SeriesInfo['grid'];
   if (modality !== 'CT') {
     grid = { error: `the series is ${modality || 'of unknown modality'}, not CT` };
-  } else if (instances.length < 2) {
-    grid = { error: 'a volume needs at least two slices' };
+  } else if (withoutLocalizers(instances).length < DEFAULT_MIN_SLICES) {
+    const k = withoutLocalizers(instances).length;
+    grid = { error: `only ${k} slice${k === 1 ? '' : 's'}: a volume needs at least ${DEFAULT_MIN_SLICES}` };
   } else {
     try {
       grid = seriesGridFromInstances(instances);

@@ -47,6 +47,7 @@ const settings = {
   ddimSteps: 10,
   samples: 4,
   seed: 0,
+  bridgeGaps: false,
 };
 
 /** Patient-space corners of a grid's voxel-EDGE box (index -0.5 and n-0.5). */

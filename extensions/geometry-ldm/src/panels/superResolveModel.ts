@@ -62,6 +62,8 @@ export interface SuperResolveSettings {
   readonly ddimSteps: number;
   readonly samples: number;
   readonly seed: number;
+  /** Interpolate across missing slices (SeriesGrid.holes) instead of refusing. */
+  readonly bridgeGaps: boolean;
 }
 
 export interface SuperResolveForm {
@@ -102,6 +104,7 @@ export function defaultSettings(manifest: ModelManifest, mode?: SuperResolutionM
     ddimSteps: d.ddimSteps,
     samples: defaultSamples(manifest, m),
     seed: 0,
+    bridgeGaps: false,
   };
 }
 
@@ -236,6 +239,8 @@ export function planSuperResolution(
   manifest: ModelManifest,
 ): SuperResolvePlan {
   const errors = [...validateRegion(grid, form.region), ...validateSettings(form.settings, manifest)];
+  if (grid.holes && !form.settings.bridgeGaps)
+    errors.push(`${grid.holes}. Tick "Bridge gaps" to interpolate across them, or choose another series.`);
   const t = form.target;
   const values = t.kind === 'scale' ? t.factors : t.spacingMm;
   if (!values.every((v) => Number.isFinite(v) && v > 0)) {

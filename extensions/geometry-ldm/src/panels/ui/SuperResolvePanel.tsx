@@ -327,6 +327,19 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
           </dl>
         ) : null}
         {grid?.irregular ? <p className="gldm-warning">{grid.irregular}</p> : null}
+        {grid?.holes && settings ? (
+          <>
+            <p className="gldm-warning" data-testid="geometry-ldm-holes">
+              {grid.holes}. The anatomy there was never acquired.
+            </p>
+            <CheckField
+              label="Bridge gaps (interpolate across them; the saved series says so)"
+              checked={settings.bridgeGaps}
+              disabled={busy}
+              onChange={(v) => setSettings({ ...settings, bridgeGaps: v })}
+            />
+          </>
+        ) : null}
       </section>
 
       {grid && manifest && settings && region ? (
