@@ -14,8 +14,10 @@ import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/d
 import type { Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { readSeriesHeaders } from '../support/sharedData';
 import { realCrop } from '../support/realCrop';
-import { seedSeries, type SeededSeries } from '../support/seed';
-import { startOrthanc, type OrthancInstance } from '../support/orthanc';
+import { seedSeries, seriesDir, type SeededSeries } from '../support/seed';
+import { readReference } from '../support/reference';
+import { uploadCopy } from '../support/uploadCopy';
+import { freePort, startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
 import { dciodvfy } from '../support/dciodvfy';
 import { demoModel } from '../support/demoModel';
@@ -682,6 +684,83 @@ describe('super-resolve', () => {
   });
 });
 
+describe('super-resolve: hospital data that is subtly wrong (real slices of lung-pet-ct-dx-a0002, edited)', () => {
+  const files = (): string[] => {
+    const dir = seriesDir('lung-pet-ct-dx-a0002');
+    return readReference(dir).slices.map((x) => join(dir, x.file));
+  };
+  const sr = (study: string, extra: string[], out: string): Run =>
+    cli([
+      'super-resolve',
+      '--pacs',
+      orthanc.dicomWebRoot,
+      '--study',
+      study,
+      '--scale',
+      '2',
+      '--region',
+      'x=224:256',
+      '--region',
+      'y=224:256',
+      '--mode',
+      'classical',
+      ...extra,
+      '--model',
+      model.dir,
+      '--stow',
+      '--out',
+      out,
+    ]);
+
+  it('a 24 mm hole (two slices missing): exit 2 naming the gap, nothing written; --bridge-gaps writes a series that says so', async () => {
+    const f = files().slice(0, 20); // 18 slices left: x2 gives at least the model's 32 along z
+    f.splice(5, 2);
+    const { study } = await uploadCopy(orthancTransport(orthanc), f);
+    const before = await orthancCounts(orthanc);
+    const refusedOut = join(work, 'hole-refused');
+    const r = sr(study, [], refusedOut);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/a gap of 24\.0 mm between the slices .* slices are missing there/);
+    expect(existsSync(refusedOut)).toBe(false);
+    expect(await orthancCounts(orthanc)).toEqual(before);
+
+    const out = join(work, 'hole-bridged');
+    const ok = sr(study, ['--bridge-gaps'], out);
+    expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(
+      ok.events.some(
+        (e) =>
+          e.type === 'info' &&
+          /^source: gap of 24\.0 mm .* bridged by interpolation$/.test(String(e.message)),
+      ),
+    ).toBe(true);
+    const dcm = readdirSync(join(out, 'super-resolved'));
+    const bytes = readFileSync(join(out, 'super-resolved', dcm[0]));
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+      dcmjs.data.DicomMessage.readFile(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      ).dict,
+    );
+    expect(ds.DerivationDescription).toMatch(/source gap of 24\.0 mm \(.*\) bridged by interpolation/);
+    expect(dciodvfy(bytes).errors).toEqual([]);
+  }, 120000);
+
+  it('RescaleIntercept missing: exit 2 in one line naming the tag and the count, nothing written (was: +1024 HU, exit 0)', async () => {
+    const { study } = await uploadCopy(orthancTransport(orthanc), files().slice(0, 6), (d) => {
+      delete d['00281052'];
+    });
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'no-intercept');
+    const r = sr(study, [], out);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/RescaleIntercept is missing on 6 of 6 instances/);
+    expect(existsSync(out)).toBe(false);
+    expect(await orthancCounts(orthanc)).toEqual(before);
+  }, 120000);
+});
+
 describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512 x 30, through Orthanc)', () => {
   let real: SeededSeries;
   const sr = (extra: string[]) => [
@@ -831,4 +910,143 @@ describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512
     expect(r.stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);
   });
+});
+
+describe('arguments, locations and secrets: checked before any read, load or write', () => {
+  const sr = (extra: string[], out: string): string[] => [
+    'super-resolve',
+    '--pacs',
+    orthanc.dicomWebRoot,
+    '--study',
+    '1.2.3',
+    '--scale',
+    '2',
+    '--model',
+    model.dir,
+    '--out',
+    out,
+    ...extra,
+  ];
+  const gen = (extra: string[], out: string): string[] => [
+    'generate',
+    '--grid',
+    '32,32,32',
+    '--model',
+    model.dir,
+    '--out',
+    out,
+    ...extra,
+  ];
+
+  it.each([
+    [
+      'generate --steps 2000',
+      (o: string) => gen(['--steps', '2000'], o),
+      /--steps \(ddim\) 2000: .* at most 1000 steps/,
+    ],
+    ['super-resolve --t 5000', (o: string) => sr(['--t', '5000'], o), /--t 5000: .* at most 999/],
+    [
+      'super-resolve --steps 2000',
+      (o: string) => sr(['--steps', '2000'], o),
+      /--steps 2000: .* at most 1000/,
+    ],
+    [
+      '--samples 1e12',
+      (o: string) => sr(['--samples', '1e12'], o),
+      /--samples 1000000000000 is more than the maximum 64/,
+    ],
+    [
+      '--cycles 1e6',
+      (o: string) => sr(['--cycles', '1e6'], o),
+      /--cycles 1000000 is more than the maximum 50/,
+    ],
+    [
+      '--count 1e12',
+      (o: string) => gen(['--count', '1e12'], o),
+      /--count 1000000000000 is more than the maximum 100000/,
+    ],
+    [
+      'a missing --model folder',
+      (o: string) => [...gen(['--steps', '1'], o), '--model', '/nonexistent-model'],
+      /--model \/nonexistent-model: no model.json there/,
+    ],
+    ['--out that is a file', () => gen(['--steps', '1'], BIN), /is a file, not a folder/],
+    [
+      '--out under a file',
+      () => gen(['--steps', '1'], join(BIN, 'x')),
+      /geometry-ldm\.mjs is a file, not a folder/,
+    ],
+    ['--out in /proc', () => sr([], '/proc/geometry-ldm-x'), /\/proc is a kernel file system/],
+  ] as Array<[string, (out: string) => string[], RegExp]>)(
+    '%s: exit 2 in one line, nothing written',
+    (_n, args, message) => {
+      const out = join(work, `args-${Math.random()}`);
+      const r = cli(args(out));
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    },
+  );
+
+  it('generate --steps 1000000000 --job FILE: refused before the job file is written', () => {
+    const job = join(work, 'huge-steps', 'job.json');
+    const r = cli(gen(['--steps', '1000000000', '--job', job], join(work, 'huge-steps-out')));
+    expect(r.code).toBe(2);
+    expect(existsSync(dirname(job))).toBe(false);
+  });
+
+  it('credentials in --pacs are refused and never echoed (stderr, stdout, --json record)', () => {
+    const url = orthanc.dicomWebRoot.replace('://', '://alice:S3cretPassw0rd@');
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      url,
+      '--study',
+      '1.2.3',
+      '--scale',
+      '2',
+      '--out',
+      join(work, 'cred'),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--pacs must not contain credentials .* GEOMETRY_LDM_PACS_USER/);
+    expect(r.stderr + r.stdout).not.toMatch(/S3cretPassw0rd/);
+    expect(r.events.find((e) => e.type === 'error')).toBeDefined();
+  });
+
+  it("Orthanc's REST root instead of its DICOMweb root: exit 2 saying so, not 'study not found'", () => {
+    const r = cli(
+      sr([], join(work, 'wrong-root')).map((a) => (a === orthanc.dicomWebRoot ? orthanc.url : a)),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/does not answer as a DICOMweb root .* e\.g\. http:\/\/host:8042\/dicom-web/);
+  });
+
+  it('connection refused: the cause is named (ECONNREFUSED), exit 3', async () => {
+    const port = await freePort();
+    const r = cli(
+      sr([], join(work, 'refused')).map((a) =>
+        a === orthanc.dicomWebRoot ? `http://127.0.0.1:${port}/dicom-web` : a,
+      ),
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/failed: connect ECONNREFUSED 127\.0\.0\.1:\d+/);
+  });
+
+  it('--threads 1000 is capped to the cores (one info line), and the job runs', () => {
+    const out = join(work, 'threads');
+    const r = spawnSync(
+      process.execPath,
+      [BIN, ...gen(['--steps', '1'], out), '--json', '--threads', '1000'],
+      {
+        encoding: 'utf8',
+        env: env(),
+        timeout: 120000,
+      },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--threads 1000: this machine has \d+ cores; using \d+/);
+    expect(readdirSync(out).some((f) => f.endsWith('.nii'))).toBe(true);
+  }, 130000);
 });

@@ -27,6 +27,7 @@ import { DicomError } from '../dicom/errors';
 import { volumeToNifti } from '../formats/nifti';
 import type { Volume } from '../volume/volume';
 import { JobFile, pacsKey, type JobItem } from './jobFile';
+import { checkOutDir, checkSchedule } from './validate';
 import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
 import { pacsTransport, type PacsConfig } from './pacs';
@@ -101,7 +102,9 @@ export async function runGenerate(
   signal?: AbortSignal,
 ): Promise<void> {
   if (!c.out && !c.pacs) throw new UsageError('give --out DIR or --stow (with --pacs URL)');
+  checkOutDir(c.out);
   const manifest = await readManifest(c.modelDir);
+  checkSchedule(manifest, { steps: c.sampler.steps, stepsWhat: `--steps (${c.sampler.kind})` });
   const spec = geometrySpec(c, generationGroupSpace(manifest).extentMm);
   checkGrid(manifest, c.grid); // before anything is written
   const request = {

@@ -22,6 +22,7 @@ import { createReporter } from './output';
 import { pacsConfig } from './pacs';
 import { runSuperResolve } from './superResolveCommand';
 import type { SuperResolutionMode } from '../model/manifest';
+import { checkAtMost, CLI_LIMITS, coreCount } from './validate';
 import { SLICE_MODEL_CHOICES, type SliceModelChoice } from '../volume/seriesAcquisition';
 
 /** The demo model shipped in the repository (the bin launcher sets the variable to its path). */
@@ -33,7 +34,8 @@ const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffu
   geometry-ldm super-resolve --pacs URL --study UID [--series UID] (--spacing X,Y,Z | --scale S)
         [--region fit | --region axis=start:end ...]
         [--mode ai|classical|diffusion] [--slice-profile auto|box|gaussian|point|none] [--slice-thickness MM]
-        [--samples N --cycles C --t T --steps K --seed S --std-map] [--model DIR] (--out DIR | --stow)
+        [--samples N --cycles C --t T --steps K --seed S --std-map] [--bridge-gaps]
+        [--model DIR] (--out DIR | --stow)
   geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
         [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
         [--job FILE] [--batch-id ID] [--shard INDEX/COUNT]
@@ -61,6 +63,7 @@ const OPTIONS = {
   steps: { type: 'string' },
   seed: { type: 'string' },
   'std-map': { type: 'boolean' },
+  'bridge-gaps': { type: 'boolean' },
   region: { type: 'string', multiple: true },
   model: { type: 'string' },
   out: { type: 'string' },
@@ -78,6 +81,11 @@ const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+function atMost(n: number, max: number, what: string): number {
+  checkAtMost(n, max, what);
+  return n;
+}
 
 function parseMode(value: string | undefined): SuperResolutionMode | undefined {
   if (value === undefined) return undefined;
@@ -126,7 +134,10 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
   try {
     const [command, sub, dir] = positionals;
     const modelDir = resolve(v.model ?? DEFAULT_MODEL_DIR);
-    const threads = v.threads === undefined ? 0 : parsePositiveInt(v.threads, '--threads', 1);
+    const askedThreads = v.threads === undefined ? 0 : parsePositiveInt(v.threads, '--threads', 1);
+    const threads = Math.min(askedThreads, coreCount());
+    if (askedThreads > threads)
+      reporter.info(`--threads ${askedThreads}: this machine has ${threads} cores; using ${threads}`);
     const device = parseDevice(v.device);
     if (command === 'models') {
       if (!dir || (sub !== 'verify' && sub !== 'info'))
@@ -145,7 +156,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           fov: parseFov(v.fov ?? []),
           fovGiven: fovAxesGiven(v.fov ?? []),
           rotationDeg: parseRotation(v.rotate ?? []),
-          count: parsePositiveInt(v.count, '--count', 1),
+          count: atMost(parsePositiveInt(v.count, '--count', 1), CLI_LIMITS.count, '--count'),
           seed: v.seed ?? '0',
           sampler:
             sampler === 'ddim'
@@ -178,18 +189,25 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           spacingMm: v.spacing ? parseVec3(v.spacing, '--spacing', { positive: true }) : undefined,
           scale: v.scale === undefined ? undefined : Number(v.scale),
           region: parseRegion(v.region ?? []),
-          samples: v.samples === undefined ? undefined : parsePositiveInt(v.samples, '--samples', 1),
+          samples:
+            v.samples === undefined
+              ? undefined
+              : atMost(parsePositiveInt(v.samples, '--samples', 1), CLI_LIMITS.samples, '--samples'),
           mode: parseMode(v.mode),
           sliceProfile: parseSliceProfile(v['slice-profile']),
           sliceThicknessMm:
             v['slice-thickness'] === undefined
               ? undefined
               : parsePositiveMm(v['slice-thickness'], '--slice-thickness'),
-          cycles: v.cycles === undefined ? undefined : parsePositiveInt(v.cycles, '--cycles', 1),
+          cycles:
+            v.cycles === undefined
+              ? undefined
+              : atMost(parsePositiveInt(v.cycles, '--cycles', 1), CLI_LIMITS.cycles, '--cycles'),
           tStart: v.t === undefined ? undefined : parsePositiveInt(v.t, '--t', 1),
           steps: v.steps === undefined ? undefined : parsePositiveInt(v.steps, '--steps', 1),
           seed: v.seed ?? '0',
           stdMap: Boolean(v['std-map']),
+          bridgeGaps: Boolean(v['bridge-gaps']),
           modelDir,
           out: v.out ? resolve(v.out) : undefined,
           stow: Boolean(v.stow),

@@ -29,7 +29,18 @@ export function parseDevice(value: string | undefined): Device {
 }
 
 export async function readManifest(dir: string): Promise<ModelManifest> {
-  return parseManifestText(await readFile(join(resolve(dir), 'model.json'), 'utf8'));
+  let text: string;
+  try {
+    text = await readFile(join(resolve(dir), 'model.json'), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `--model ${dir}: no model.json there (give the folder of an exported model)`
+        : `--model ${dir}: cannot read model.json (${code ?? (e as Error).message})`,
+    );
+  }
+  return parseManifestText(text);
 }
 
 export async function loadModelDir(dir: string, threads = 0, device: Device = 'cpu'): Promise<LoadedModel> {

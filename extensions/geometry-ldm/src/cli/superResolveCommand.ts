@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Vec3 } from '../geometry/conventions';
-import { readSeries } from '../dicom/readSeries';
+import { readNotes, readSeries } from '../dicom/readSeries';
 import { searchSeries } from '../dicom/qido';
 import { buildDerivedSeries, DERIVED_TEXT, studySeriesNumbers } from '../dicom/writeDerivedSeries';
 import { stowInstances } from '../dicom/stow';
@@ -36,7 +36,8 @@ import type { RegionArg } from './args';
 import { volumeToNifti } from '../formats/nifti';
 import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
-import { pacsTransport, type PacsConfig } from './pacs';
+import { checkOutDir, checkSchedule } from './validate';
+import { checkDicomwebRoot, pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
 
 export interface SuperResolveCommand {
@@ -57,6 +58,8 @@ export interface SuperResolveCommand {
   readonly steps?: number;
   readonly seed: string;
   readonly stdMap: boolean;
+  /** Interpolate across holes in the source stack instead of refusing (the derived series says so). */
+  readonly bridgeGaps?: boolean;
   readonly modelDir: string;
   readonly out?: string;
   readonly stow: boolean;
@@ -72,8 +75,16 @@ export async function runSuperResolve(
   if (!c.out && !c.stow) throw new UsageError('give --out DIR or --stow');
   if ((c.spacingMm === undefined) === (c.scale === undefined))
     throw new UsageError('give exactly one of --spacing X,Y,Z or --scale S');
+  checkOutDir(c.out);
   const manifest = await readManifest(c.modelDir);
+  checkSchedule(manifest, { steps: c.steps, tStart: c.tStart });
+  const mode = c.mode ?? superResolutionDefaults(manifest).mode;
+  if (mode === 'ai' && !manifest.files.refiner)
+    throw new UsageError(
+      `model ${manifest.name} ${manifest.version} has no refiner: use --mode classical or diffusion`,
+    );
   const transport = pacsTransport(c.pacs);
+  await checkDicomwebRoot(transport, c.pacs.url);
   const all = await searchSeries(transport, c.study);
   if (all.length === 0) throw new UsageError(`study ${c.study} was not found on the PACS (or has no series)`);
   let seriesUid = c.series;
@@ -95,7 +106,12 @@ export async function runSuperResolve(
       ? { kind: 'spacing', spacingMm: c.spacingMm }
       : { kind: 'scale', factors: [c.scale, c.scale, c.scale] as unknown as Vec3 };
   reporter.info(`reading series ${seriesUid}`);
-  const read = await readSeries(transport, c.study, seriesUid, { irregular: 'resample' });
+  const read = await readSeries(transport, c.study, seriesUid, {
+    irregular: 'resample',
+    bridgeGaps: Boolean(c.bridgeGaps),
+  });
+  const notes = readNotes(read);
+  for (const n of notes) reporter.info(`source: ${n}`);
   const grid: SeriesGrid = {
     dims: read.volume.dims,
     affine: read.volume.affine,
@@ -108,11 +124,6 @@ export async function runSuperResolve(
     engineTarget(choice),
     manifest.grid.multipleOf,
   );
-  const mode = c.mode ?? superResolutionDefaults(manifest).mode;
-  if (mode === 'ai' && !manifest.files.refiner)
-    throw new UsageError(
-      `model ${manifest.name} ${manifest.version} has no refiner: use --mode classical or diffusion`,
-    );
   const slices = sliceModelFor(
     c.sliceProfile ?? 'auto',
     spacingOf(read.volume.affine)[2],
@@ -174,7 +185,7 @@ export async function runSuperResolve(
   } finally {
     await model.release();
   }
-  const method = methodText(r);
+  const method = [methodText(r), ...notes.map((n) => `source ${n}`)].join('; ');
   reporter.info(`done: ${method}`);
   if (c.stdMap && mode === 'classical')
     reporter.info('--std-map: the classical mode has no uncertainty; no std series written');
