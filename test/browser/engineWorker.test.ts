@@ -142,6 +142,8 @@ async function startEngine(page: Page, worker: string, preferWebGPU: boolean) {
         manifestUrl: '/model/model.json',
         wasmPaths: origin + '/ort/',
         preferWebGPU: gpu,
+        // these tests run WebGPU on chromium's software adapter on purpose (the product skips it by default)
+        allowSoftwareWebGPU: gpu,
       });
       const nav = navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } };
       return {
@@ -491,6 +493,36 @@ describe('engine worker on wasm (chromium Web Worker), model cache', () => {
  * at the 8th WebGPU model call) for all WebGPU checks: SwiftShader compiles
  * every shader anew per device, tens of seconds on 2 cores.
  */
+describe('engine worker with WebGPU preferred on a machine without a GPU', () => {
+  it("skips chromium's software adapter for wasm by default and says why", async () => {
+    const ready = await inPage(
+      page,
+      async ({ origin }: { origin: string }) => {
+        const g = globalThis as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+        const client = g.engineTest.createEngineClient(
+          () => new Worker('/engine/faultyGpuWorker.js', { type: 'module', name: 'engine' }),
+        );
+        const fallbacks: unknown[] = [];
+        client.onFallback = (f: unknown) => fallbacks.push(f);
+        const r = await client.init({
+          manifestUrl: '/model/model.json',
+          wasmPaths: origin + '/ort/',
+          preferWebGPU: true,
+        });
+        await client.dispose();
+        return { backend: r.backend, webgpu: r.webgpu ?? null, fallbacks };
+      },
+      { origin: server.origin },
+    );
+    expect(ready.backend.executionProvider).toBe('wasm');
+    expect(ready.backend.fallbackReason).toMatch(
+      /^the only WebGPU adapter is a software renderer \(.*SwiftShader.*\)/i,
+    );
+    expect(ready.webgpu).toBeNull();
+    expect(ready.fallbacks).toEqual([]); // a decision, not a failure: no "switched to wasm" warning
+  }, 120000);
+});
+
 describe('engine worker on WebGPU (software adapter)', () => {
   let started: Awaited<ReturnType<typeof startEngine>>;
   beforeAll(async () => {

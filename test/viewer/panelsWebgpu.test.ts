@@ -6,11 +6,13 @@
  * `--enable-unsafe-webgpu` (the SwiftShader software adapter: 60-130x slower
  * than wasm, so the smallest grid the model accepts and two DDIM steps).
  *
- * Checks: the panel's backend indicator says WebGPU before and after the job
- * (a fallback to wasm fails the test with its reason); the job completes and
- * the result slice is a real image; the same seed generated on wasm in the
- * same panel (the "Use WebGPU" switch) gives the same slices within the
- * WebGPU/wasm tolerance; every request of the page and its workers went to the
+ * Checks: by default ('Automatic') the panel runs on wasm and says why (chromium's only
+ * adapter is SwiftShader, a software renderer); choosing "WebGPU, even on a software
+ * adapter" runs there, is never labelled GPU and is remembered after a reload (per origin);
+ * a fallback to wasm during the job fails the test with its reason; the job completes and
+ * the result slice is a real image; the same seed generated on wasm in the same panel
+ * gives the same slices within the WebGPU/wasm tolerance; every request of the page and
+ * its workers went to the
  * viewer's own origin. Screenshots: test-artifacts/panels/webgpu-*.png.
  */
 import * as fs from 'node:fs';
@@ -66,9 +68,25 @@ async function backendState(): Promise<{ badge: string; fallback: string | null;
     fallback:
       Array.from(el.querySelectorAll('.gldm-hint'))
         .map((h) => h.textContent ?? '')
-        .find((t) => t.startsWith('On CPU because')) ?? null,
+        .find((t) => t.startsWith('On the CPU because')) ?? null,
     alert: el.querySelector('[role="alert"]')?.textContent ?? null,
   }));
+}
+
+/** Opens the study in the Synthesis mode, shows the Generate panel and waits for its backend. */
+async function openGeneratePanel(): Promise<void> {
+  await page.goto(`${server.url}/synthesis?StudyInstanceUIDs=${seeded.studyInstanceUid}`);
+  // The mode is entered once the default (Super-resolve) panel is on screen.
+  await page.locator('[data-testid="geometry-ldm-super-resolve"]').waitFor({ timeout: 120000 });
+  await page.evaluate(() =>
+    (
+      window as unknown as {
+        services: { panelService: { activatePanel(id: string, force: boolean): void } };
+      }
+    ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
+  );
+  await panel().waitFor({ timeout: 120000 });
+  await waitForBackend();
 }
 
 /** Waits until the engine has settled (ready on some backend, or failed). */
@@ -173,26 +191,40 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('generate panel on WebGPU (software adapter) in the viewer', () => {
-  it('opens the study in the Synthesis mode; the panel runs on WebGPU, not a wasm fallback', async () => {
-    await page.goto(`${server.url}/synthesis?StudyInstanceUIDs=${seeded.studyInstanceUid}`);
-    // The mode is entered once the default (Super-resolve) panel is on screen.
-    await page.locator('[data-testid="geometry-ldm-super-resolve"]').waitFor({ timeout: 120000 });
-    await page.evaluate(() =>
-      (
-        window as unknown as {
-          services: { panelService: { activatePanel(id: string, force: boolean): void } };
-        }
-      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
+describe('generate panel: backend choice and WebGPU (software adapter) in the viewer', () => {
+  it("opens the study in the Synthesis mode on wasm: chromium's only adapter is SwiftShader, and the panel says so", async () => {
+    await openGeneratePanel();
+    const state = await backendState();
+    expect(state.badge).toMatch(/^Backend: wasm \(CPU\), \d+ threads?$/);
+    expect(state.fallback).toMatch(
+      /^On the CPU because the only WebGPU adapter is a software renderer \(.*\)/,
     );
-    await panel().waitFor({ timeout: 120000 });
-    await waitForBackend();
-    // The reason (adapter refused, model not runnable on WebGPU, ...) shows in the diff when it fails.
-    expect(await backendState()).toEqual({ badge: 'Backend: WebGPU (GPU)', fallback: null, alert: null });
+    expect(state.alert).toBeNull();
+    expect(await panel().getByLabel('Inference backend').inputValue()).toBe('auto');
     await panel().getByText(`Model: ${model.manifest.name} ${model.manifest.version}`).waitFor();
-    expect(await panel().getByLabel('Use WebGPU').isChecked()).toBe(true);
-    await shot('1-opened');
+    await shot('1-opened-auto-wasm');
   }, 300000);
+
+  it('choosing "WebGPU, even on a software adapter" runs there, never labelled GPU, and is remembered after a reload', async () => {
+    await panel().getByLabel('Inference backend').selectOption('webgpu');
+    await page.waitForFunction(
+      (sel) => /WebGPU/.test(document.querySelector(`${sel} .gldm-badge`)?.textContent ?? ''),
+      `[data-testid="${PANEL}"]`,
+      { timeout: 180000 },
+    );
+    const expected = {
+      badge: expect.stringMatching(/^Backend: WebGPU on a software adapter \(CPU, no GPU: .+\)$/),
+      fallback: null,
+      alert: null,
+    };
+    expect(await backendState()).toEqual(expected);
+    expect((await backendState()).badge).not.toMatch(/\(GPU/);
+    await page.reload();
+    await openGeneratePanel();
+    expect(await panel().getByLabel('Inference backend').inputValue()).toBe('webgpu');
+    expect(await backendState()).toEqual(expected);
+    await shot('1b-webgpu-software-chosen');
+  }, 420000);
 
   it('generates 32 × 32 × 32 with 2 DDIM steps on WebGPU and shows a real image', async () => {
     const [nx, ny, nz] = model.manifest.grid.min;
@@ -214,7 +246,8 @@ describe('generate panel on WebGPU (software adapter) in the viewer', () => {
     console.log(`WebGPU (software) job: ${((Date.now() - started) / 1000).toFixed(1)} s, panel: ${done}`);
     expect(done).toMatch(/^Done in /);
     // Still on WebGPU: a failure during the job would have been retried on wasm and reported here.
-    expect(await backendState()).toEqual({ badge: 'Backend: WebGPU (GPU)', fallback: null, alert: null });
+    expect(await backendState()).toMatchObject({ fallback: null, alert: null });
+    expect((await backendState()).badge).toMatch(/^Backend: WebGPU on a software adapter/);
     onGpu = await resultSlices();
     for (const [plane, { label, grey }] of Object.entries(onGpu)) {
       expect(label).toMatch(new RegExp(`^Sample 1 \\(seed \\d+\\), ${plane} slice 17 of 32$`));
@@ -233,7 +266,7 @@ describe('generate panel on WebGPU (software adapter) in the viewer', () => {
 
   it('the same seed on wasm gives the same slices within the WebGPU/wasm tolerance', async () => {
     expect(Object.keys(onGpu)).toEqual(['axial', 'coronal']);
-    await panel().getByLabel('Use WebGPU').uncheck();
+    await panel().getByLabel('Inference backend').selectOption('wasm');
     await page.waitForFunction(
       (sel) => /wasm/.test(document.querySelector(`${sel} .gldm-badge`)?.textContent ?? ''),
       `[data-testid="${PANEL}"]`,

@@ -180,6 +180,53 @@ describe('webRuntime backend selection and WebGPU failure handling (fakes)', () 
     expect(rt.backend.fallbackReason).toBe('WebGPU device could not be created: limits not supported');
   });
 
+  it.each([
+    ['the fallback flag (info.isFallbackAdapter)', { info: { isFallbackAdapter: true, vendor: 'x' } }],
+    ['the fallback flag on the adapter (older browsers)', { isFallbackAdapter: true }],
+    [
+      "chromium's SwiftShader by its description",
+      {
+        info: { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' },
+      },
+    ],
+    ['Mesa llvmpipe', { info: { vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' } }],
+  ])(
+    'a software adapter (%s) is skipped for wasm by default, with the reason; allowed on request',
+    async (_n, extra) => {
+      const gpu = fakeGpu();
+      const adapter = { ...gpu.adapter, ...extra };
+      const { ort } = fakeOrt(async () => out);
+      const rt = await createWebRuntime(ort, { navigator: navWith(adapter) });
+      expect(rt.backend.executionProvider).toBe('wasm');
+      expect(rt.backend.fallbackReason).toMatch(
+        /^the only WebGPU adapter is a software renderer \(.*\), which runs these models many times slower than wasm/,
+      );
+      expect(rt.skippedSoftwareAdapter).toBe(true);
+      expect(gpu.requested).toEqual([]); // no device was even created
+      const forced = await createWebRuntime(ort, { navigator: navWith(adapter), allowSoftwareWebGPU: true });
+      expect(forced.backend.executionProvider).toBe('webgpu');
+      expect(forced.webgpu?.adapter.software).toBe(true);
+    },
+  );
+
+  it('a hardware adapter is used and labelled as such', async () => {
+    const gpu = fakeGpu();
+    const adapter = {
+      ...gpu.adapter,
+      info: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' },
+    };
+    const { ort } = fakeOrt(async () => out);
+    const rt = await createWebRuntime(ort, { navigator: navWith(adapter) });
+    expect(rt.backend.executionProvider).toBe('webgpu');
+    expect(rt.webgpu?.adapter).toEqual({
+      vendor: 'nvidia',
+      architecture: 'hopper',
+      description: 'NVIDIA H200',
+      software: false,
+    });
+    expect(rt.skippedSoftwareAdapter).toBeUndefined();
+  });
+
   it('requests a device with the adapter limits and passes it to the WebGPU EP', async () => {
     const gpu = fakeGpu();
     const { ort, created } = fakeOrt(async () => out);

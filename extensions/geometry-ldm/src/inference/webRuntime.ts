@@ -73,7 +73,16 @@ interface GpuDeviceLike {
 }
 interface GpuAdapterLike {
   readonly limits?: GpuLimitsLike;
-  readonly info?: { vendor?: string; architecture?: string; description?: string; device?: string };
+  readonly info?: {
+    vendor?: string;
+    architecture?: string;
+    description?: string;
+    device?: string;
+    /** WebGPU: the adapter is a fallback (software) one (newer browsers). */
+    isFallbackAdapter?: boolean;
+  };
+  /** Older browsers put the flag on the adapter itself. */
+  readonly isFallbackAdapter?: boolean;
   readonly features?: { has(name: string): boolean };
   requestDevice?(descriptor?: {
     requiredLimits?: Record<string, number>;
@@ -87,7 +96,8 @@ export interface NavigatorLike {
 
 /** What the WebGPU adapter and the device the engine runs on allow (bytes). */
 export interface WebGpuLimits {
-  readonly adapter: { vendor?: string; architecture?: string; description?: string };
+  /** `software`: a CPU renderer (SwiftShader, llvmpipe, ...), see isSoftwareAdapter. */
+  readonly adapter: { vendor?: string; architecture?: string; description?: string; software?: boolean };
   /** Adapter limits: the most a device may request. */
   readonly maxStorageBufferBindingSize: number;
   readonly maxBufferSize: number;
@@ -107,11 +117,18 @@ export interface WebRuntime extends InferenceRuntime {
   readonly webgpu?: WebGpuLimits;
   /** Present when the backend is WebGPU. */
   readonly residentFeeds?: Readonly<ResidentFeedStats>;
+  /** True when wasm was chosen over a software WebGPU adapter (a decision, not a failure). */
+  readonly skippedSoftwareAdapter?: boolean;
 }
 
 export interface WebRuntimeOptions {
   /** Try WebGPU first (default true). */
   readonly preferWebGPU?: boolean;
+  /**
+   * Use a software WebGPU adapter (isSoftwareAdapter) when it is the only one (default false:
+   * wasm runs these models far faster than a CPU renderer; the user can still ask for it).
+   */
+  readonly allowSoftwareWebGPU?: boolean;
   /** URL prefix (or per-file map) where ort-web's .wasm/.mjs files are served; set on `ort.env.wasm.wasmPaths`. */
   readonly wasmPaths?: string | Record<string, string>;
   /** Wasm threads; default `crossOriginIsolated ? min(hardwareConcurrency, 4) : 1`. */
@@ -127,6 +144,55 @@ export interface WebRuntimeOptions {
 }
 
 export const RETRY_ON_WASM = 'retry on the wasm backend';
+
+/**
+ * A WebGPU adapter that renders on the CPU (SwiftShader in a browser without a GPU, Mesa's
+ * llvmpipe/lavapipe): correct, but these models run 60-130x slower on it than on wasm (measured,
+ * BENCHMARKS.md). Known from the adapter's fallback flag or its own description.
+ */
+export function isSoftwareAdapter(
+  adapter:
+    | {
+        readonly isFallbackAdapter?: boolean;
+        readonly info?: {
+          isFallbackAdapter?: boolean;
+          vendor?: string;
+          architecture?: string;
+          description?: string;
+        };
+      }
+    | { readonly software?: boolean; vendor?: string; architecture?: string; description?: string }
+    | null
+    | undefined,
+): boolean {
+  if (!adapter) return false;
+  const a = adapter as {
+    isFallbackAdapter?: boolean;
+    software?: boolean;
+    info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string; description?: string };
+    vendor?: string;
+    architecture?: string;
+    description?: string;
+  };
+  if (a.software === true || a.isFallbackAdapter === true || a.info?.isFallbackAdapter === true) return true;
+  const i = a.info ?? a;
+  return /swiftshader|software|llvmpipe|lavapipe/i.test(
+    [i.vendor, i.architecture, i.description].filter(Boolean).join(' '),
+  );
+}
+
+/** Words for the adapter, as the panels show it ("software adapter (SwiftShader ...)"). */
+export function adapterText(adapter: {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+}): string {
+  return (
+    [adapter.description || [adapter.vendor, adapter.architecture].filter(Boolean).join(' ')]
+      .filter(Boolean)
+      .join('') || 'unnamed adapter'
+  );
+}
 
 /** Limits the engine asks the device for (the adapter's values), when the adapter reports them. */
 const REQUESTED_LIMITS = [
@@ -242,6 +308,16 @@ export async function createWebRuntime(
     });
   }
   const adapter = probe.adapter;
+  const software = isSoftwareAdapter(adapter);
+  if (software && !options.allowSoftwareWebGPU) {
+    const wasm = createWasmRuntime(ort, {
+      ...options,
+      fallbackReason:
+        `the only WebGPU adapter is a software renderer (${adapterText(adapter.info ?? {})}), ` +
+        'which runs these models many times slower than wasm on the CPU',
+    });
+    return { ...wasm, skippedSoftwareAdapter: true };
+  }
   let device: GpuDeviceLike;
   try {
     device = await requestDevice(adapter);
@@ -260,6 +336,7 @@ export async function createWebRuntime(
       vendor: adapter.info?.vendor,
       architecture: adapter.info?.architecture,
       description: adapter.info?.description,
+      software,
     },
     maxStorageBufferBindingSize: adapter.limits?.maxStorageBufferBindingSize ?? 0,
     maxBufferSize: adapter.limits?.maxBufferSize ?? 0,

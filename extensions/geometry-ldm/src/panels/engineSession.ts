@@ -19,6 +19,23 @@ import { calibrate, calibrationKey, loadCalibration, saveCalibration, type Stora
 import type { Calibration } from './estimate';
 import { describeError, type PanelNotice } from './panelErrors';
 
+/**
+ * Which backend the user wants: 'auto' (WebGPU on a real GPU, else wasm: a software adapter is
+ * skipped), 'webgpu' (WebGPU even on a software adapter), 'wasm' (CPU). Remembered per origin.
+ */
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm'];
+export const BACKEND_CHOICE_KEY = 'geometry-ldm.backend';
+
+function storedChoice(storage: StorageLike | null | undefined): BackendChoice | null {
+  try {
+    const v = storage?.getItem(BACKEND_CHOICE_KEY);
+    return v && (BACKEND_CHOICES as readonly string[]).includes(v) ? (v as BackendChoice) : null;
+  } catch {
+    return null; // storage blocked (privacy settings): the configured default applies
+  }
+}
+
 export type EngineStatus =
   | { readonly kind: 'idle' }
   | { readonly kind: 'loading' }
@@ -33,7 +50,7 @@ export type CalibrationStatus =
 
 export interface EngineSnapshot {
   readonly status: EngineStatus;
-  readonly preferWebGPU: boolean;
+  readonly backendChoice: BackendChoice;
   readonly manifest: ModelManifest | null;
   readonly model: ModelCard | null;
   readonly backend: BackendInfo | null;
@@ -53,7 +70,7 @@ export interface EngineSessionDeps {
   readonly createWorker: () => WorkerLike;
   readonly fetch?: typeof fetch;
   readonly storage?: StorageLike | null;
-  /** Default true: try WebGPU, fall back to wasm. */
+  /** The configured default when the user has chosen nothing: true -> 'auto', false -> 'wasm'. */
   readonly preferWebGPU?: boolean;
   /** Called for problems the user must see (model failed to load, fallback to wasm). */
   readonly notify?: (n: { title: string; message: string; type: 'error' | 'warning' | 'info' }) => void;
@@ -76,7 +93,7 @@ export class EngineSession {
   constructor(private readonly deps: EngineSessionDeps) {
     this.snapshot = {
       status: { kind: 'idle' },
-      preferWebGPU: deps.preferWebGPU ?? true,
+      backendChoice: storedChoice(deps.storage) ?? (deps.preferWebGPU === false ? 'wasm' : 'auto'),
       manifest: null,
       model: null,
       backend: null,
@@ -131,7 +148,8 @@ export class EngineSession {
         client.init({
           manifestUrl: this.deps.manifestUrl,
           wasmPaths: this.deps.wasmPaths,
-          preferWebGPU: this.snapshot.preferWebGPU,
+          preferWebGPU: this.snapshot.backendChoice !== 'wasm',
+          allowSoftwareWebGPU: this.snapshot.backendChoice === 'webgpu',
         }),
       ]);
       return { client, manifest, ready };
@@ -169,17 +187,22 @@ export class EngineSession {
     return promise;
   }
 
-  /** Replaces the worker with one that does (or does not) try WebGPU. */
-  async setPreferWebGPU(prefer: boolean): Promise<void> {
-    if (prefer === this.snapshot.preferWebGPU && this.snapshot.status.kind !== 'error') return;
+  /** Replaces the worker with one for the chosen backend, and remembers the choice (per origin). */
+  async setBackendChoice(choice: BackendChoice): Promise<void> {
+    if (choice === this.snapshot.backendChoice && this.snapshot.status.kind !== 'error') return;
     if (this.snapshot.busy) throw new Error('a job is running: cancel it before switching the backend');
+    try {
+      this.deps.storage?.setItem(BACKEND_CHOICE_KEY, choice);
+    } catch {
+      // not remembered (storage blocked); the choice still applies to this page
+    }
     this.generation++;
     const old = this.client;
     this.client = null;
     this.ready = null;
     this.loading = null;
     this.update({
-      preferWebGPU: prefer,
+      backendChoice: choice,
       status: { kind: 'idle' },
       backend: null,
       webgpu: null,

@@ -29,7 +29,7 @@
  * the CPU rows times 100.
  */
 import type { BackendInfo } from '../inference/runtime';
-import type { WebGpuLimits } from '../inference/webRuntime';
+import { isSoftwareAdapter as isSoftwareRuntimeAdapter, type WebGpuLimits } from '../inference/webRuntime';
 import type { ModelManifest } from '../model/manifest';
 import type { CalibrationPoint, CostModel, CostStage } from './estimate';
 
@@ -114,13 +114,9 @@ export function isDemoModel(manifest: ModelManifest): boolean {
   );
 }
 
-/** A software WebGPU adapter (SwiftShader) from what the adapter says about itself. */
+/** A software WebGPU adapter (SwiftShader): inference/webRuntime.ts decides, from what the adapter says. */
 export function isSoftwareAdapter(webgpu: WebGpuLimits | null | undefined): boolean {
-  const a = webgpu?.adapter;
-  if (!a) return false;
-  return /swiftshader|software|llvmpipe|lavapipe/i.test(
-    [a.vendor, a.architecture, a.description].filter(Boolean).join(' '),
-  );
+  return isSoftwareRuntimeAdapter(webgpu?.adapter);
 }
 
 function threadsText(n: number): string {

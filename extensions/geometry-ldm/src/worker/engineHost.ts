@@ -172,6 +172,7 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
     const ort = await getOrt();
     let runtime = await createWebRuntime(ort, {
       preferWebGPU: init.preferWebGPU,
+      allowSoftwareWebGPU: init.allowSoftwareWebGPU,
       wasmPaths: init.wasmPaths,
       threads: init.threads,
       navigator: deps.navigator,
@@ -193,7 +194,8 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
       const loader = loaderFor(manifestUrl, manifest, init);
       model = await loadModel(manifest, runtime, loader);
       files = loader.reports;
-      if (init.preferWebGPU && runtime.backend.fallbackReason)
+      // a skipped software adapter is a choice (shown with the backend), not a failure to announce
+      if (init.preferWebGPU && runtime.backend.fallbackReason && !runtime.skippedSoftwareAdapter)
         post({ type: 'fallback', reason: runtime.backend.fallbackReason, backend: runtime.backend });
     }
     const tiling = tilingFor(runtime, init);

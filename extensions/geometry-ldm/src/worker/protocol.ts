@@ -149,6 +149,8 @@ export interface InitMessage {
   /** URL prefix where onnxruntime-web's .wasm/.mjs files are served. */
   readonly wasmPaths?: string;
   readonly preferWebGPU: boolean;
+  /** Also use a software WebGPU adapter (default false: wasm instead; inference/webRuntime.ts). */
+  readonly allowSoftwareWebGPU?: boolean;
   /** Override the wasm thread count (default: 4 max when cross-origin isolated, else 1). */
   readonly threads?: number;
   /** Disable Cache Storage for model files. */

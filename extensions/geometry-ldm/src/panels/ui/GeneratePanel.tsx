@@ -212,9 +212,9 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
       <PanelHeader
         title="Generate a synthetic CT"
         snapshot={snapshot}
-        onPreferWebGPU={(p) =>
+        onBackendChoice={(choice) =>
           void env.engine
-            .setPreferWebGPU(p)
+            .setBackendChoice(choice)
             .catch((e) =>
               env.ohif.notify({ title: 'Backend', message: String((e as Error).message), type: 'warning' }),
             )

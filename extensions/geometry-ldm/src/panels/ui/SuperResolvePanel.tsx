@@ -263,9 +263,9 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     <PanelHeader
       title="Super-resolution"
       snapshot={snapshot}
-      onPreferWebGPU={(p) =>
+      onBackendChoice={(choice) =>
         void env.engine
-          .setPreferWebGPU(p)
+          .setBackendChoice(choice)
           .catch((e) =>
             env.ohif.notify({ title: 'Backend', message: String((e as Error).message), type: 'warning' }),
           )

@@ -6,7 +6,8 @@
 import * as React from 'react';
 import type { ModelManifest } from '../../model/manifest';
 import type { ModelCard } from '../../worker/protocol';
-import type { EngineSnapshot } from '../engineSession';
+import type { BackendChoice, EngineSnapshot } from '../engineSession';
+import { adapterText, isSoftwareAdapter } from '../../inference/webRuntime';
 import type { MemoryEstimate, TimeBasis, TimeEstimate } from '../estimate';
 import { formatBytes, formatDuration } from '../format';
 import { progressFraction, statusLine, type JobPhase, type PreviewImage } from '../jobState';
@@ -204,47 +205,53 @@ export function backendText(s: EngineSnapshot): string {
     if (s.status.kind === 'error') return 'not available';
     return 'not started';
   }
-  if (b.executionProvider === 'webgpu') return 'WebGPU (GPU)';
-  if (b.executionProvider === 'wasm') return `wasm (CPU), ${b.threads} thread${b.threads === 1 ? '' : 's'}`;
-  return `${b.executionProvider}, ${b.threads} thread${b.threads === 1 ? '' : 's'}`;
+  const threads = `${b.threads} thread${b.threads === 1 ? '' : 's'}`;
+  if (b.executionProvider === 'webgpu') {
+    const a = s.webgpu?.adapter;
+    if (isSoftwareAdapter(a)) return `WebGPU on a software adapter (CPU, no GPU: ${adapterText(a ?? {})})`;
+    return `WebGPU (GPU${a ? `: ${adapterText(a)}` : ''})`;
+  }
+  if (b.executionProvider === 'wasm') return `wasm (CPU), ${threads}`;
+  return `${b.executionProvider}, ${threads}`;
 }
+
+const BACKEND_OPTIONS: readonly SelectOption[] = [
+  { value: 'auto', label: 'Automatic (GPU if present, else CPU)' },
+  { value: 'webgpu', label: 'WebGPU, even on a software adapter' },
+  { value: 'wasm', label: 'wasm (CPU)' },
+];
 
 export function BackendIndicator(props: {
   readonly snapshot: EngineSnapshot;
-  readonly onPreferWebGPU: (prefer: boolean) => void;
+  readonly onBackendChoice: (choice: BackendChoice) => void;
 }): React.ReactElement {
   const s = props.snapshot;
-  const gpu = s.backend?.executionProvider === 'webgpu';
-  const id = React.useId();
+  const gpu = s.backend?.executionProvider === 'webgpu' && !isSoftwareAdapter(s.webgpu?.adapter);
   return (
-    <div className="gldm-row" style={{ justifyContent: 'space-between' }}>
-      <span className={`gldm-badge${gpu ? ' gldm-badge-gpu' : ''}`} aria-live="polite">
+    <div className="gldm-row" style={{ justifyContent: 'space-between', flexWrap: 'wrap' }}>
+      <span
+        className={`gldm-badge${gpu ? ' gldm-badge-gpu' : ''}`}
+        aria-live="polite"
+        data-testid="geometry-ldm-backend"
+      >
         Backend: {backendText(s)}
       </span>
-      <span className="gldm-check">
-        <input
-          id={id}
-          type="checkbox"
-          checked={s.preferWebGPU}
-          disabled={s.busy || s.status.kind === 'loading'}
-          onChange={(e) => props.onPreferWebGPU(e.target.checked)}
-        />
-        <label htmlFor={id}>Use WebGPU</label>
-      </span>
-      {s.fallbackReason && s.preferWebGPU ? (
-        <span className="gldm-hint" style={{ width: '100%' }}>
-          On CPU because: {s.fallbackReason}
+      <SelectField
+        label="Inference backend"
+        value={s.backendChoice}
+        options={BACKEND_OPTIONS}
+        disabled={s.busy || s.status.kind === 'loading'}
+        onChange={(v) => props.onBackendChoice(v as BackendChoice)}
+      />
+      {s.fallbackReason && s.backendChoice !== 'wasm' ? (
+        <span className="gldm-hint" style={{ width: '100%' }} data-testid="geometry-ldm-backend-reason">
+          On the CPU because {s.fallbackReason}.
         </span>
       ) : null}
     </div>
   );
 }
 
-/**
- * The model card: name, version and intended use always in view (no
- * interaction needed); licence, grid range, training data and the description
- * behind a disclosure.
- */
 export function ModelCardView(props: {
   readonly card: ModelCard | null;
   readonly manifest: ModelManifest | null;
@@ -292,7 +299,7 @@ export function ModelCardView(props: {
 export function PanelHeader(props: {
   readonly title: string;
   readonly snapshot: EngineSnapshot;
-  readonly onPreferWebGPU: (prefer: boolean) => void;
+  readonly onBackendChoice: (choice: BackendChoice) => void;
   readonly onRetry: () => void;
 }): React.ReactElement {
   const s = props.snapshot;
@@ -300,7 +307,7 @@ export function PanelHeader(props: {
     <div style={{ display: 'flex', flexDirection: 'column', gap: 6 }}>
       <h2>{props.title}</h2>
       <NotForDiagnosticUse />
-      <BackendIndicator snapshot={s} onPreferWebGPU={props.onPreferWebGPU} />
+      <BackendIndicator snapshot={s} onBackendChoice={props.onBackendChoice} />
       <ModelCardView card={s.model} manifest={s.manifest} />
       {s.status.kind === 'error' ? (
         <div role="alert" className="gldm-error">
