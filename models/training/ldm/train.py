@@ -135,11 +135,12 @@ def save_atomic(obj, path):
     os.replace(tmp, path)
 
 
-def data_from_cfg(cfg, root=None, log=print):
+def data_from_cfg(cfg, root=None, log=print, scan_list=None):
+    """scan_list overrides data.scans (the diffusion stage may learn from its own list)."""
     dc = cfg['data']
     intensity = D.Intensity(**dc['intensity'])
     scans = D.load_training_scans(root or dc.get('root'), intensity, log=lambda m: log({'info': m}),
-                                  scan_list=dc.get('scans'))
+                                  scan_list=scan_list or dc.get('scans'))
     return scans, intensity, D.AugmentConfig.from_json(dc['augment'])
 
 
@@ -229,6 +230,29 @@ def train_autoencoder(cfg, args):
 
 # ----------------------------------------------------------------- stage 2: latent diffusion
 
+def init_from_model(cfg, model_dir, ae_ck, log):
+    """Warm start from an exported model whose checkpoints are gone: the autoencoder is
+    rebuilt from its encoder/decoder ONNX files and written as the autoencoder checkpoint
+    (only when none exists), the UNet weights and the latent scale come from unet.onnx and
+    model.json. -> {'unet': state_dict, 'latent_scale': float}"""
+    from .onnx_weights import load_from_onnx
+    from .vqgan import ExportDecoder, ExportEncoder
+    with open(os.path.join(model_dir, 'model.json')) as f:
+        manifest = json.load(f)
+    path = lambda part: os.path.join(model_dir, manifest['files'][part]['path'])
+    if not os.path.exists(ae_ck):
+        ae = build_autoencoder(cfg)
+        load_from_onnx(ExportEncoder(ae), path('encoder'))
+        dec = ExportDecoder(ae)  # its up-convolutions are copies in shuffle form: map them back
+        load_from_onnx(dec, path('decoder'))
+        ae.decoder.load_export_form(dec.net)
+        save_atomic({'model': ae.state_dict(), 'iter': None, 'from_onnx': model_dir, 'config': cfg}, ae_ck)
+        log({'info': f'autoencoder checkpoint rebuilt from {model_dir} ONNX files'})
+    unet = build_unet(cfg)
+    load_from_onnx(unet, path('unet'))
+    return {'unet': unet.state_dict(), 'latent_scale': float(manifest['latent']['scale'])}
+
+
 @torch.no_grad()
 def build_latent_cache(cfg, ae, sampler, dev, log):
     d = cfg['diffusion']
@@ -263,6 +287,7 @@ def train_diffusion(cfg, args):
     log = Logger(out)
     dev = torch.device(args.device)
     torch.manual_seed(cfg['seed'] + 1)
+    init = init_from_model(cfg, args.init_from, ae_ck, log) if args.init_from else None
     ae = build_autoencoder(cfg).to(dev)
     ae.load_state_dict(torch_load(ae_ck)['model'])
     ae.eval()
@@ -271,11 +296,12 @@ def train_diffusion(cfg, args):
         cache = torch_load(cache_path)
         buckets, latent_scale = cache['buckets'], cache['latent_scale']
     else:
-        scans, _, aug = data_from_cfg(cfg, args.data_root, log)
+        scans, _, aug = data_from_cfg(cfg, args.data_root, log, scan_list=d.get('scans'))
         sampler = D.Sampler(scans, aug, seed=cfg['seed'] + 1)
         buckets = build_latent_cache(cfg, ae, sampler, dev, log)
         allz = torch.cat([z.flatten() for z, _ in buckets])
-        latent_scale = float(1.0 / allz.std())
+        # a warm start keeps the scale its UNet learned with
+        latent_scale = init['latent_scale'] if init else float(1.0 / allz.std())
         save_atomic({'buckets': buckets, 'latent_scale': latent_scale}, cache_path)
     log({'info': f'latent cache: {len(buckets)} buckets, latent_scale {latent_scale:.4f}'})
     sched = build_schedule(cfg)
@@ -294,6 +320,10 @@ def train_diffusion(cfg, args):
         rng.bit_generator.state = ck['rng']
         restore_rng_states(ck)
         log({'info': f'resumed at iter {it}'})
+    elif init:
+        unet.load_state_dict(init['unet'])
+        ema.load_state_dict(init['unet'])
+        log({'info': f'UNet warm-started from {args.init_from}'})
     t0 = time.time() - elapsed
     acc, n_acc = 0.0, 0
 
@@ -347,11 +377,16 @@ def main(argv=None):
     ap.add_argument('--checkpoint-dir')
     ap.add_argument('--data-root')
     ap.add_argument('--max-iters', type=int, help='override the stage max_iters (smoke tests)')
+    ap.add_argument('--init-from', metavar='MODEL_DIR',
+                    help='diffusion: warm start from an exported model (its ONNX weights and latent scale)')
+    ap.add_argument('--minutes', type=float, help='override the stage max_minutes')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     if args.max_iters is not None:
         cfg['autoencoder' if args.stage == 'autoencoder' else 'diffusion']['max_iters'] = args.max_iters
+    if args.minutes is not None:
+        cfg['autoencoder' if args.stage == 'autoencoder' else 'diffusion']['max_minutes'] = args.minutes
     (train_autoencoder if args.stage == 'autoencoder' else train_diffusion)(cfg, args)
 
 

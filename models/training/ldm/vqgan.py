@@ -53,6 +53,23 @@ def conv_transpose_to_conv_weight(weight: torch.Tensor, bias: torch.Tensor | Non
     return w, b
 
 
+def conv_weight_to_conv_transpose(w: torch.Tensor, b: torch.Tensor, cout: int):
+    """Inverse of conv_transpose_to_conv_weight: Conv3d weight [8*Cout, Cin, 3, 3, 3] (+ bias)
+    -> ConvTranspose3d(k4, s2, p1) weight [Cin, Cout, 4, 4, 4] (+ bias [Cout]). Every kernel tap
+    appears in exactly one (parity, offset) slot; the slots of the zero tap must hold zeros
+    (raises otherwise: the weight did not come from a ConvTranspose)."""
+    cin = w.shape[1]
+    g = w.reshape(cout, 8, cin, 3, 3, 3).permute(2, 0, 1, 3, 4, 5)  # [Cin, Cout, 8, 3, 3, 3]
+    full = torch.zeros(cin, cout, 5, 5, 5, dtype=w.dtype)
+    full[:, :, _IZ, _IY, _IX] = g
+    if not torch.equal(conv_transpose_to_conv_weight(full[:, :, :4, :4, :4], None)[0], w):
+        raise ValueError('Conv3d weight is not the shuffle form of a ConvTranspose3d(4, 2, 1)')
+    bias = b.reshape(cout, 8)
+    if not torch.equal(bias, bias[:, :1].expand(cout, 8)):
+        raise ValueError('shuffle-form bias differs between the 8 parities of one channel')
+    return full[:, :, :4, :4, :4].clone(), bias[:, 0].clone()
+
+
 def voxel_shuffle(y: torch.Tensor, cout: int) -> torch.Tensor:
     """[B, 8*C, D, H, W] -> [B, C, 2D, 2H, 2W] (channel co*8 + pz*4 + py*2 + px)."""
     b, _, d, h, w = y.shape
@@ -152,9 +169,20 @@ class Decoder(nn.Module):
         return self.net(z)
 
     def export_form(self) -> nn.Module:
-        """Same function with every UpConv replaced by a plain Conv3d + voxel shuffle."""
+        """Same function with every UpConv replaced by a plain Conv3d + voxel shuffle (new
+        modules; every other layer is shared with this decoder)."""
         layers = [m.export_module() if isinstance(m, UpConv) else m for m in self.net]
         return nn.Sequential(*layers)
+
+    @torch.no_grad()
+    def load_export_form(self, form: nn.Module) -> None:
+        """Weights of an export form (e.g. read back from decoder.onnx) into this decoder:
+        shared layers already hold them; each UpConv takes its ShuffleConv's weights inverted."""
+        for m, e in zip(self.net, form):
+            if isinstance(m, UpConv):
+                w, b = conv_weight_to_conv_transpose(e.conv.weight, e.conv.bias, m.cout)
+                m.weight.copy_(w)
+                m.bias.copy_(b)
 
 
 class VectorQuantizerEMA(nn.Module):
