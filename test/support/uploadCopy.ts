@@ -15,6 +15,8 @@ export async function uploadCopy(
   transport: DicomwebTransport,
   files: readonly string[],
   edit: (dict: RawDict, n: number) => void = () => {},
+  /** Byte-level edit of each written file (what the dataset model cannot express, e.g. a name in Latin-1). */
+  editBytes: (bytes: Uint8Array) => Uint8Array = (b) => b,
 ): Promise<{ study: string; series: string; sops: string[] }> {
   const study = newUid();
   const series = newUid();
@@ -26,7 +28,7 @@ export async function uploadCopy(
     dict['00080018'] = { vr: 'UI', Value: [sop] };
     edit(dict, n);
     return {
-      bytes: writePart10Raw(dict, transferSyntaxUid),
+      bytes: editBytes(writePart10Raw(dict, transferSyntaxUid)),
       studyInstanceUid: study,
       seriesInstanceUid: series,
       sopInstanceUid: sop,

@@ -169,8 +169,10 @@ export function buildCtSeries(input: CtSeriesInput): BuiltSeries {
   const pixelSpacing = [formatDS(dy), formatDS(dx)];
   const sliceSpacing = nz > 1 ? step : norm(ek);
   const common: NaturalDataset = {
-    SpecificCharacterSet: 'ISO_IR 100',
     ...input.patientAndStudy,
+    // dcmjs writes every string as UTF-8, and copied text arrives as Unicode (the PACS decoded it
+    // with the source's own character set): declare UTF-8, whatever the source used.
+    SpecificCharacterSet: 'ISO_IR 192',
     ImageType: ['DERIVED', 'SECONDARY', 'AXIAL'],
     SOPClassUID: CT_IMAGE_STORAGE,
     Modality: 'CT',
