@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { buildSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
+import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
 import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
 import type { Volume } from '../../extensions/geometry-ldm/src/volume/volume';
@@ -74,7 +75,15 @@ async function seedSmallCt(): Promise<{ study: string; series: string; volume: V
     },
     studyDescription: 'CLI test source (crop of Lung-PET-CT-Dx A0002)',
   });
-  const report = await stowInstances(orthancTransport(orthanc), built.series.instances);
+  // Real CT written with the product's writer for convenience: relabelled as the scanner series
+  // it was cropped from, so that the product does not (rightly) refuse it as its own output.
+  const instances = built.series.instances.map((i) => {
+    const { dict, transferSyntaxUid } = readPart10Raw(i.bytes);
+    dict['00080070'] = { vr: 'LO', Value: ['SIEMENS'] };
+    dict['0008103E'] = { vr: 'LO', Value: ['crop of Lung-PET-CT-Dx A0002'] };
+    return { ...i, bytes: writePart10Raw(dict, transferSyntaxUid) };
+  });
+  const report = await stowInstances(orthancTransport(orthanc), instances);
   expect(report.notStored).toEqual([]);
   return { study: built.series.studyInstanceUid, series: built.series.seriesInstanceUid, volume };
 }
@@ -524,6 +533,40 @@ describe('super-resolve', () => {
     expect(ds.SeriesDescription).toMatch(/^AI super-resolution IBP \d+x\d+x\d+ - NOT FOR DIAGNOSTIC USE$/);
     expect(dciodvfy(bytes).errors).toEqual([]);
   }, 120000);
+
+  it('refuses an earlier result (AI output) given as --series, in one line, writing nothing', async () => {
+    const ours = (await searchSeries(orthancTransport(orthanc), src.study)).find((s) =>
+      /^AI super-resolution/.test(s.seriesDescription ?? ''),
+    );
+    expect(ours).toBeDefined(); // written by the tests above
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'sr-of-sr');
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      orthanc.dicomWebRoot,
+      '--study',
+      src.study,
+      '--series',
+      ours!.seriesInstanceUid as string,
+      '--scale',
+      '2',
+      '--mode',
+      'classical',
+      '--model',
+      model.dir,
+      '--stow',
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /"AI super-resolution" was written by this product \(AI output\); super-resolve the original series instead/,
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(await orthancCounts(orthanc)).toEqual(before);
+  }, 60000);
 
   it.each([
     ['more refiner samples than it has', ['--mode', 'ai', '--samples', '9'], /8 distinct samples/],

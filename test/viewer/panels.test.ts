@@ -602,6 +602,15 @@ describe('super-resolve panel in the viewer', () => {
     expect(await warningOverlaysIn('geometryLdm-source')).toEqual([]);
     // saved: no "unsaved" mark any more
     expect(await warningOverlaysIn('geometryLdm-result', UNSAVED_TEST_ID)).toEqual([]);
+    // AI output is not offered as a source (the result and its std map are in the viewer now)
+    const offered = await p
+      .getByLabel('Series to super-resolve')
+      .evaluate((el) => Array.from((el as HTMLSelectElement).options).map((o) => o.textContent ?? ''));
+    expect(offered.filter((t) => /AI super-resolution|AI SR uncertainty|SYNTHETIC/.test(t))).toEqual([]);
+    expect(offered.some((t) => /CT, 30 images/.test(t))).toBe(true);
+    expect(await p.getByTestId('geometry-ldm-hidden-outputs').textContent()).toMatch(
+      /^\d+ series written by this product .* not offered/,
+    );
     await shot('sr-5-saved-side-by-side');
   }, 240000);
 

@@ -12,8 +12,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Vec3 } from '../geometry/conventions';
 import { readNotes, readSeries } from '../dicom/readSeries';
+import { productOutputReason } from '../dicom/productOutput';
+import { str, TAG } from '../dicom/dicomJson';
 import { searchSeries } from '../dicom/qido';
-import { buildDerivedSeries, DERIVED_TEXT, studySeriesNumbers } from '../dicom/writeDerivedSeries';
+import { buildDerivedSeries, studySeriesNumbers } from '../dicom/writeDerivedSeries';
 import { stowInstances } from '../dicom/stow';
 import { DicomError } from '../dicom/errors';
 import { superResolve } from '../inference/superResolve';
@@ -89,17 +91,20 @@ export async function runSuperResolve(
   if (all.length === 0) throw new UsageError(`study ${c.study} was not found on the PACS (or has no series)`);
   let seriesUid = c.series;
   if (!seriesUid) {
-    // Never the result (or std map) of an earlier super-resolution: their descriptions start with these.
-    const ours = (d: string | null) =>
-      Boolean(d && (d.startsWith(DERIVED_TEXT.resultSeriesHead) || d.startsWith(DERIVED_TEXT.stdSeriesHead)));
+    // Never AI output of this product (earlier results, std maps, synthetic CT).
     const ct = all
-      .filter((s) => s.modality === 'CT' && !ours(s.seriesDescription))
+      .filter((s) => s.modality === 'CT' && !productOutputReason({ seriesDescription: s.seriesDescription }))
       .sort((a, b) => (b.numberOfInstances ?? 0) - (a.numberOfInstances ?? 0));
     if (ct.length === 0)
       throw new UsageError(`study ${c.study} has no CT series (other than super-resolution results)`);
     seriesUid = ct[0].seriesInstanceUid as string;
   } else if (!all.some((s) => s.seriesInstanceUid === seriesUid)) {
     throw new UsageError(`series ${seriesUid} is not in study ${c.study}`);
+  } else {
+    const why = productOutputReason({
+      seriesDescription: all.find((s) => s.seriesInstanceUid === seriesUid)?.seriesDescription,
+    });
+    if (why) throw new UsageError(`series ${seriesUid}: ${why}; super-resolve the original series instead`);
   }
   const choice: TargetChoice =
     c.spacingMm !== undefined
@@ -110,6 +115,9 @@ export async function runSuperResolve(
     irregular: 'resample',
     bridgeGaps: Boolean(c.bridgeGaps),
   });
+  const written = productOutputReason({ manufacturer: str(read.instances[0]?.json ?? {}, TAG.Manufacturer) });
+  if (written)
+    throw new UsageError(`series ${seriesUid}: ${written}; super-resolve the original series instead`);
   const notes = readNotes(read);
   for (const n of notes) reporter.info(`source: ${n}`);
   const grid: SeriesGrid = {

@@ -21,6 +21,7 @@ export const TAG = {
   StudyTime: '00080030',
   AccessionNumber: '00080050',
   Modality: '00080060',
+  Manufacturer: '00080070',
   AvailableTransferSyntaxUID: '00083002',
   FailedSOPSequence: '00081198',
   ReferencedSOPSequence: '00081199',

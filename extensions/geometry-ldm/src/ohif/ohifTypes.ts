@@ -22,6 +22,7 @@ export interface InstanceMetadata {
   readonly ImageOrientationPatient?: readonly (number | string)[];
   readonly SliceThickness?: number | string;
   readonly Modality?: string;
+  readonly Manufacturer?: string;
   /** OHIF gives the values as an array (naturalized) or, from some sources, one backslash-joined string. */
   readonly ImageType?: readonly string[] | string;
 }

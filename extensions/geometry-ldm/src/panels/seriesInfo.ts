@@ -12,6 +12,7 @@ import type { Dims3, Vec3 } from '../geometry/conventions';
 import { regularGeometry, sliceStack, spacingOf, type SliceGeometryInput } from '../geometry/dicomGeometry';
 import { sliceHoles } from '../geometry/sliceHoles';
 import { DEFAULT_MIN_SLICES } from '../dicom/readSeries';
+import { productOutputReason } from '../dicom/productOutput';
 import { GeometryError } from '../geometry/errors';
 import { fromColumns, scale } from '../geometry/affine';
 import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
@@ -67,6 +68,8 @@ export interface SeriesInfo {
   readonly modality: string;
   readonly isCt: boolean;
   readonly slices: number;
+  /** Set when this product wrote the series (dicom/productOutput.ts): not offered as a source. */
+  readonly productOutput: string | null;
   /** The grid, or why there is none. */
   readonly grid: SeriesGrid | { readonly error: string };
 }
@@ -154,6 +157,10 @@ export function seriesInfo(ds: DisplaySet): SeriesInfo {
     }
   }
   return {
+    productOutput: productOutputReason({
+      manufacturer: instances[0]?.Manufacturer ?? null,
+      seriesDescription: ds.SeriesDescription ?? null,
+    }),
     displaySetInstanceUID: ds.displaySetInstanceUID,
     studyInstanceUid: ds.StudyInstanceUID ?? null,
     seriesInstanceUid: ds.SeriesInstanceUID ?? null,

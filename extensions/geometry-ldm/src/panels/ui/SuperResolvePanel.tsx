@@ -93,9 +93,17 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   const { env } = props;
   const snapshot = useEngineSnapshot(env.engine);
   const manifest = snapshot.manifest;
-  const { list, activeUid } = useDisplaySets(env);
+  const { list: all, activeUid: activeShown } = useDisplaySets(env);
+  // AI output (results, std maps, synthetic CT) is never a source: it is not even listed
+  const list = all.filter((s) => !s.productOutput);
+  const hiddenOutputs = all.length - list.length;
+  const activeUid = list.some((s) => s.displaySetInstanceUID === activeShown) ? activeShown : null;
   const [chosenUid, setChosenUid] = React.useState<string | null>(null);
-  const selectedUid = chosenUid ?? activeUid ?? list.find((s) => s.isCt)?.displaySetInstanceUID ?? null;
+  const selectedUid =
+    (chosenUid && list.some((s) => s.displaySetInstanceUID === chosenUid) ? chosenUid : null) ??
+    activeUid ??
+    list.find((s) => s.isCt)?.displaySetInstanceUID ??
+    null;
   const info = list.find((s) => s.displaySetInstanceUID === selectedUid) ?? null;
   const grid: SeriesGrid | null = info && hasGrid(info) ? info.grid : null;
 
@@ -304,6 +312,13 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
             }
           }}
         />
+        {hiddenOutputs > 0 ? (
+          <p className="gldm-hint" data-testid="geometry-ldm-hidden-outputs">
+            {hiddenOutputs} series written by this product (AI results, uncertainty maps, synthetic CT){' '}
+            {hiddenOutputs === 1 ? 'is' : 'are'} not offered: super-resolving AI output would compound its
+            errors.
+          </p>
+        ) : null}
         {chosenUid && chosenUid !== activeUid && activeUid ? (
           <div>
             <button
