@@ -712,6 +712,50 @@ describe('generate panel in the viewer', () => {
     expect(await preview.count()).toBe(0);
   }, 240000);
 
+  it('a reload during a generation: the browser asks first; after it, the panel says the job was lost and the settings are back', async () => {
+    await page.evaluate(() =>
+      (
+        window as unknown as {
+          services: { panelService: { activatePanel(id: string, force: boolean): void } };
+        }
+      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
+    );
+    const p = page.locator(`[data-testid="${panel}"]`);
+    await p.waitFor({ timeout: 60000 });
+    await setNumber(panel, 'Grid size (voxels): x', 64);
+    await setNumber(panel, 'Grid size (voxels): y', 64);
+    await setNumber(panel, 'Grid size (voxels): z', 64);
+    await setNumber(panel, 'Steps', 50);
+    await setNumber(panel, 'Samples', 1);
+    await setNumber(panel, 'Seed', 4242);
+    await p.getByRole('button', { name: 'Generate', exact: true }).click();
+    await p.getByRole('progressbar').waitFor();
+    const dialogs: string[] = [];
+    page.once('dialog', (d) => {
+      dialogs.push(d.type());
+      void d.accept(); // leave anyway
+    });
+    await page.reload();
+    expect(dialogs).toEqual(['beforeunload']);
+    await page.locator('[data-testid="geometry-ldm-super-resolve"]').waitFor({ timeout: 120000 });
+    await page.evaluate(() =>
+      (
+        window as unknown as {
+          services: { panelService: { activatePanel(id: string, force: boolean): void } };
+        }
+      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
+    );
+    await p.waitFor({ timeout: 60000 });
+    await expect(p.getByTestId('geometry-ldm-lost-job').textContent()).resolves.toMatch(
+      /^The generation of 1 sample \(64 × 64 × 64\) started at \d\d:\d\d was lost: the page was reloaded or closed while it ran\. Its settings are restored below/,
+    );
+    expect(await p.getByLabel('Seed', { exact: true }).inputValue()).toBe('4242');
+    expect(await p.getByLabel('Steps', { exact: true }).inputValue()).toBe('50');
+    await shot('gen-0-lost-job-after-reload');
+    // nothing running and nothing unsaved now: leaving asks nothing
+    await p.getByRole('button', { name: 'Dismiss' }).click();
+  }, 300000);
+
   it('generates a small volume with progress and a result', async () => {
     await page.evaluate(() =>
       (

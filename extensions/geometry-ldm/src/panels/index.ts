@@ -4,6 +4,7 @@
  * extension's own React 18 inside OHIF's panel; both share one inference
  * engine (one worker) and one PACS connection.
  */
+import { pageMemory, type SessionStorageLike } from './pageMemory';
 import * as React from 'react';
 import { manifestUrl, type GeometryLdmConfig } from '../ohif/config';
 import type { WorkerLike } from '../worker/engineClient';
@@ -25,6 +26,14 @@ export interface PanelDeps {
 export interface Panels {
   readonly generate: React.ComponentType;
   readonly superResolve: React.ComponentType;
+}
+
+function sessionStorageOrNull(): SessionStorageLike | null {
+  try {
+    return (globalThis as { sessionStorage?: SessionStorageLike }).sessionStorage ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function browserStorage(): StorageLike | null {
@@ -72,6 +81,7 @@ export function createPanelEnv(
   });
   let pacs: Pacs | null = overrides.pacs ?? null;
   return {
+    memory: pageMemory(sessionStorageOrNull()),
     engine,
     ohif,
     config: deps.config,

@@ -4,6 +4,7 @@
  * and a live preview -> in-panel result -> save to PACS as a synthetic study
  * (synthetic patient), load it into the viewer and open it.
  */
+import { lostJobText, markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
 import * as React from 'react';
 import type { Dims3, Vec3 } from '../../geometry/conventions';
 import type { FovRanges } from '../../geometry/generationGeometry';
@@ -36,7 +37,7 @@ import {
   usePriorCosts,
   Vec3Field,
 } from './common';
-import { previewToRgba, useJob, type PanelEnv } from './hooks';
+import { previewToRgba, sameShape, useJob, useLeaveGuard, type PanelEnv } from './hooks';
 import { ResultViewer } from './ResultViewer';
 import { TilingControl } from './TilingControl';
 
@@ -119,9 +120,24 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
   const { env } = props;
   const snapshot = useEngineSnapshot(env.engine);
   const manifest: ModelManifest | null = snapshot.manifest;
+  // settings survive a reload of this tab (checked against the model's defaults once it is known)
+  const kept = React.useMemo(
+    () =>
+      (env.memory?.get(MEMORY_KEYS.generateForm) ?? null) as { form?: unknown; presetId?: unknown } | null,
+    [env],
+  );
   const [formState, setForm] = React.useState<GenerateForm | null>(null);
-  const form = formState ?? (manifest ? defaultGenerateForm(manifest) : null);
-  const [presetId, setPresetId] = React.useState('trained');
+  const restored =
+    manifest && kept && sameShape(kept.form, defaultGenerateForm(manifest))
+      ? (kept.form as GenerateForm)
+      : null;
+  const form = formState ?? restored ?? (manifest ? defaultGenerateForm(manifest) : null);
+  const [presetId, setPresetId] = React.useState(
+    typeof kept?.presetId === 'string' ? kept.presetId : 'trained',
+  );
+  const [lostJob, setLostJob] = React.useState(() =>
+    env.memory ? takeLostJob(env.memory, 'generate') : null,
+  );
   const [tiling, setTiling] = React.useState<TilingPolicy | undefined>(undefined);
   const [run, setRun] = React.useState<GenerateRun | null>(null);
   const [save, setSave] = React.useState<SaveState>({ kind: 'idle' });
@@ -157,10 +173,23 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
       setPresetId('custom');
   };
 
+  React.useEffect(() => {
+    if (env.memory && form) env.memory.set(MEMORY_KEYS.generateForm, { form, presetId });
+  }, [env, form, presetId]);
+  useLeaveGuard(isActive(job.phase) || (!!run && save.kind !== 'saved'));
+
   const onRun = async () => {
     if (!form) return;
     setSave({ kind: 'idle' });
-    const r = await job.run((hooks) => runGeneration(env.engine, form, { ...hooks, tiling }), 'run');
+    setLostJob(null);
+    if (env.memory)
+      markJobStarted(env.memory, 'generate', {
+        what: `generation of ${form.samples} sample${form.samples === 1 ? '' : 's'} (${form.dims.join(' × ')})`,
+        startedAt: Date.now(),
+      });
+    const r = await job
+      .run((hooks) => runGeneration(env.engine, form, { ...hooks, tiling }), 'run')
+      .finally(() => env.memory && markJobEnded(env.memory, 'generate'));
     if (r) setRun(r);
   };
 
@@ -221,6 +250,18 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
         }
         onRetry={() => void env.engine.ensureReady().catch(() => undefined)}
       />
+      {lostJob ? (
+        <div role="status" className="gldm-warning" data-testid="geometry-ldm-lost-job">
+          {lostJobText(lostJob)}{' '}
+          <button
+            type="button"
+            className="gldm-btn gldm-btn-secondary gldm-btn-small"
+            onClick={() => setLostJob(null)}
+          >
+            Dismiss
+          </button>
+        </div>
+      ) : null}
 
       {form && manifest ? (
         <>

@@ -14,6 +14,7 @@ import type { CropBox } from '../../volume/pad';
 import type { ModelManifest } from '../../model/manifest';
 import { formatDims, formatSpacing } from '../format';
 import { isActive } from '../jobState';
+import { lostJobText, markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
 import { runSuperResolution, saveSuperResolution, type SuperResolveRun } from '../jobs';
 import { DicomError } from '../../dicom/errors';
 import { describeError } from '../panelErrors';
@@ -45,7 +46,7 @@ import {
   usePriorCosts,
   Vec3Field,
 } from './common';
-import { previewToRgba, useJob, type PanelEnv } from './hooks';
+import { previewToRgba, sameShape, useJob, useLeaveGuard, type PanelEnv } from './hooks';
 import { ResultViewer, type ViewerLayer } from './ResultViewer';
 import type { SuperResolutionMode } from '../../model/manifest';
 import { methodText } from '../../inference/methodText';
@@ -120,6 +121,10 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   // the unsaved copy the viewer shows now (released when replaced or once the stored copy is shown)
   const unsavedRef = React.useRef<UnsavedResult | null>(null);
   const job = useJob(env);
+  // a job this tab did not finish before a reload (read once)
+  const [lostJob, setLostJob] = React.useState(() =>
+    env.memory ? takeLostJob(env.memory, 'super-resolve') : null,
+  );
 
   React.useEffect(() => {
     void env.engine.ensureReady().catch(() => undefined);
@@ -138,6 +143,42 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   const setRegion = (r: CropBox) => setRegionState({ key: gridKey, region: r });
 
   const form = grid && region && settings ? { region, target, settings } : null;
+
+  // Settings survive a reload (per study, this tab): restored once the study's grid is known.
+  const study = info?.studyInstanceUid ?? null;
+  const restoredFor = React.useRef<string | null>(null);
+  React.useEffect(() => {
+    if (!env.memory || !study || !gridKey || !manifest || restoredFor.current === study) return;
+    restoredFor.current = study;
+    const kept = env.memory.get(MEMORY_KEYS.superResolveForm(study)) as Record<string, unknown> | null;
+    if (!kept) return;
+    if (typeof kept.presetId === 'string') setPresetId(kept.presetId);
+    const t = kept.target as TargetChoice | null;
+    if (
+      t &&
+      ((t.kind === 'scale' && sameShape(t.factors, [0, 0, 0])) ||
+        (t.kind === 'spacing' && sameShape(t.spacingMm, [0, 0, 0])))
+    )
+      setTarget(t);
+    if (sameShape(kept.settings, defaultSettings(manifest)))
+      setSettings(kept.settings as SuperResolveSettings);
+    if (
+      kept.seriesUid === info?.seriesInstanceUid &&
+      sameShape(kept.region, { start: [0, 0, 0], dims: [0, 0, 0] })
+    )
+      setRegionState({ key: gridKey, region: kept.region as CropBox });
+  }, [env, study, gridKey, manifest]);
+  React.useEffect(() => {
+    if (!env.memory || !study || restoredFor.current !== study || !settings) return;
+    env.memory.set(MEMORY_KEYS.superResolveForm(study), {
+      presetId,
+      target,
+      settings,
+      seriesUid: info?.seriesInstanceUid ?? null,
+      region,
+    });
+  }, [env, study, presetId, target, settings, region]);
+  useLeaveGuard(isActive(job.phase) || (!!run && save.kind !== 'saved'));
   const plan = React.useMemo(
     () => (grid && form && manifest ? planSuperResolution(grid, form, manifest) : null),
     [grid, form?.region, form?.target, form?.settings, manifest],
@@ -174,10 +215,15 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     setSave({ kind: 'idle' });
     const displaySetUid = info.displaySetInstanceUID;
     const series = { studyInstanceUid: info.studyInstanceUid, seriesInstanceUid: info.seriesInstanceUid };
-    const r = await job.run(
-      (hooks) => runSuperResolution(env.engine, env.pacs(), series, form, { ...hooks, tiling }),
-      'run',
-    );
+    setLostJob(null);
+    if (env.memory)
+      markJobStarted(env.memory, 'super-resolve', {
+        what: `super-resolution of ${info.label}`,
+        startedAt: Date.now(),
+      });
+    const r = await job
+      .run((hooks) => runSuperResolution(env.engine, env.pacs(), series, form, { ...hooks, tiling }), 'run')
+      .finally(() => env.memory && markJobEnded(env.memory, 'super-resolve'));
     if (r) {
       const next = { ...r, displaySetUid };
       setRun(next);
@@ -286,6 +332,18 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     <div className="gldm-panel" data-testid="geometry-ldm-super-resolve">
       <PanelStyles />
       {header}
+      {lostJob ? (
+        <div role="status" className="gldm-warning" data-testid="geometry-ldm-lost-job">
+          {lostJobText(lostJob)}{' '}
+          <button
+            type="button"
+            className="gldm-btn gldm-btn-secondary gldm-btn-small"
+            onClick={() => setLostJob(null)}
+          >
+            Dismiss
+          </button>
+        </div>
+      ) : null}
 
       <section className="gldm-section" aria-label="Series">
         <h3>Series</h3>

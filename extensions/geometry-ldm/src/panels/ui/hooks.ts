@@ -9,6 +9,7 @@ import type { JobHooks } from '../jobs';
 import type { OhifAdapter } from '../ohifAdapter';
 import type { Pacs } from '../pacs';
 import { describeError, type ErrorContext } from '../panelErrors';
+import type { PageMemory } from '../pageMemory';
 import { SOFT_TISSUE, toRgba } from '../preview';
 
 export interface PanelEnv {
@@ -18,6 +19,41 @@ export interface PanelEnv {
   pacs(): Pacs;
   readonly config: GeometryLdmConfig;
   readonly now?: () => number;
+  /** Settings and running-job markers kept across a reload (the tab's sessionStorage). */
+  readonly memory?: PageMemory;
+}
+
+/**
+ * The browser's own "leave this page?" prompt while `active` (a job runs, or a result is not
+ * saved): a reload or a closed tab would lose it without a word.
+ */
+export function useLeaveGuard(active: boolean): void {
+  React.useEffect(() => {
+    const w = globalThis as unknown as {
+      addEventListener?: (t: string, l: (e: Event) => void) => void;
+      removeEventListener?: (t: string, l: (e: Event) => void) => void;
+    };
+    if (!active || typeof w.addEventListener !== 'function') return undefined;
+    const onBeforeUnload = (e: Event): void => {
+      e.preventDefault();
+      (e as unknown as { returnValue: string }).returnValue = ''; // older browsers need a value
+    };
+    w.addEventListener('beforeunload', onBeforeUnload);
+    return () => w.removeEventListener?.('beforeunload', onBeforeUnload);
+  }, [active]);
+}
+
+/** True when `value` has every key of `template` with a value of the same type (restored settings). */
+export function sameShape(value: unknown, template: unknown): boolean {
+  if (template === null || typeof template !== 'object') return typeof value === typeof template;
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(template))
+    return (
+      Array.isArray(value) &&
+      value.length === template.length &&
+      value.every((v, i) => sameShape(v, template[i]))
+    );
+  return Object.entries(template).every(([k, t]) => sameShape((value as Record<string, unknown>)[k], t));
 }
 
 export interface JobControl {
