@@ -13,13 +13,30 @@ import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
 import type { WorkerLike } from '../worker/engineClient';
 import type { MainToWorker, WorkerToMain } from '../worker/protocol';
 import { readSeriesHeaders } from '../../../../test/support/sharedData';
+import type { ModelManifest } from '../model/manifest';
 import { testManifest } from './__fixtures__/manifest';
 import { createPanelEnv, createPanels } from './index';
 import { GeneratePanel } from './ui/GeneratePanel';
 import type { PanelEnv } from './ui/hooks';
 import { SuperResolvePanel } from './ui/SuperResolvePanel';
 
-const manifest = testManifest();
+// a model that records its per-call costs (metrics.perCallSeconds), so the panels show a prior estimate
+const manifest: ModelManifest = {
+  ...testManifest(),
+  metrics: {
+    perCallSeconds: [
+      { backend: 'wasm', threads: 2, imageVoxels: 96 * 96 * 104, encode: 0.1, unet: 0.088, decode: 0.459 },
+      {
+        backend: 'wasm',
+        threads: 2,
+        imageVoxels: 192 * 192 * 208,
+        encode: 0.987,
+        unet: 0.278,
+        decode: 5.468,
+      },
+    ],
+  },
+};
 const config: GeometryLdmConfig = {
   modelUrl: 'http://viewer.test/geometry-ldm/models/m/',
   ortWasmUrl: 'http://viewer.test/geometry-ldm/ort/',
@@ -162,7 +179,7 @@ describe('super-resolve panel markup', () => {
       /Time<\/dt><dd>roughly [^<]+ <span class="gldm-hint">\(denoising [^)]+\)<\/span><\/dd>/,
     );
     expect(html).toContain(
-      'Approximate (not measured yet on this machine): from the demo model’s recorded costs, scaled by model size (rough) with wasm, 2 threads.',
+      'Approximate (not measured yet on this machine): from the costs recorded in the model description with wasm, 2 threads.',
     );
     expect(html).toMatch(/Memory<\/dt><dd>about [\d.]+ (MiB|GiB)/);
     expect(html).toContain('the engine tiles model calls above about 128³ voxels');

@@ -10,14 +10,7 @@ import type { WebGpuLimits } from '../inference/webRuntime';
 import { parseManifest, type ModelManifest } from '../model/manifest';
 import { estimateTime, superResolveCalls, type Calibration } from './estimate';
 import { testManifest } from './__fixtures__/manifest';
-import {
-  DEMO_RECORDED_COSTS,
-  isDemoModel,
-  isSoftwareAdapter,
-  manifestRecordedCosts,
-  priorCosts,
-  SOFTWARE_WEBGPU_FACTOR,
-} from './priorCosts';
+import { isSoftwareAdapter, manifestRecordedCosts, priorCosts, SOFTWARE_WEBGPU_FACTOR } from './priorCosts';
 
 const demo: ModelManifest = parseManifest(
   JSON.parse(
@@ -38,11 +31,19 @@ const limits = (adapter: WebGpuLimits['adapter']): WebGpuLimits => ({
   shaderF16: false,
 });
 const N96 = 96 * 96 * 104;
+/** The committed demo model's recorded costs, as its model.json carries them. */
+const DEMO_RECORDED_COSTS = manifestRecordedCosts(demo);
 
 describe('recorded costs of the demo model', () => {
-  it('identifies the committed demo model by its files', () => {
-    expect(isDemoModel(demo)).toBe(true);
-    expect(isDemoModel(testManifest())).toBe(false);
+  it('the committed demo model carries its recorded costs (metrics.perCallSeconds): 1 and 2 threads, three grids', () => {
+    expect(DEMO_RECORDED_COSTS.map((r) => [r.backend, r.threads, r.imageVoxels])).toEqual([
+      ['wasm', 1, N96],
+      ['wasm', 1, 192 * 192 * 208],
+      ['wasm', 1, 272 * 272 * 288],
+      ['wasm', 2, N96],
+      ['wasm', 2, 192 * 192 * 208],
+      ['wasm', 2, 272 * 272 * 288],
+    ]);
   });
 
   it('wasm: the recorded rows of the thread count in use, labelled as recorded', () => {
@@ -56,7 +57,7 @@ describe('recorded costs of the demo model', () => {
         })),
       );
       expect(p.basis).toBe(
-        `from this model's recorded costs (BENCHMARKS.md) with wasm, ${threads} thread${threads === 1 ? '' : 's'}`,
+        `from the costs recorded in the model description with wasm, ${threads} thread${threads === 1 ? '' : 's'}`,
       );
     }
     // more threads than recorded: the nearest recording, said so
@@ -124,12 +125,11 @@ describe('other models', () => {
     expect(g.points).toEqual([{ imageVoxels: N96, seconds: { encode: 0.1, unet: 0.05, decode: 0.2 } }]);
   });
 
-  it('a model without recorded costs: the demo recording scaled by weight size, labelled rough', () => {
-    const m = testManifest(); // 10-byte files
-    const p = priorCosts(m, wasm(2))!;
-    expect(p.basis).toMatch(/demo model’s recorded costs, scaled by model size \(rough\)/);
-    const row = DEMO_RECORDED_COSTS.find((r) => r.threads === 2 && r.imageVoxels === N96)!;
-    expect(p.points[0].seconds.unet).toBeCloseTo((row.unet * 10) / 9583902, 12);
+  it("a model without recorded costs has no prior (no other model's numbers are borrowed)", () => {
+    const m = testManifest();
+    expect(manifestRecordedCosts(m)).toEqual([]);
+    expect(priorCosts(m, wasm(2))).toBeNull();
+    expect(priorCosts(m, webgpu)).toBeNull();
   });
 });
 

@@ -13,14 +13,11 @@
  * the nearest segment's exponent is continued, clamped to [0, 1] below the
  * range (costs do not vanish on tiny grids) and to at least 1 above it.
  *
- * Where the recorded costs come from, best first:
- * 1. the manifest: `metrics.perCallSeconds`, rows of
- *    `{ backend: 'wasm' | 'webgpu', threads, imageVoxels, encode, unet, decode }`
- *    (seconds per call; `imageVoxels` is the model grid's voxel count);
- * 2. for the committed demo model (identified by its files' sha256), the
- *    per-call table of BENCHMARKS.md (onnxruntime-web wasm, 2 cores);
- * 3. any other model: the demo model's table scaled per stage by the size of
- *    the model's weights (a rough proxy for its compute, said so in the label).
+ * The recorded costs come from the model's manifest only: `metrics.perCallSeconds`, rows of
+ * `{ backend: 'wasm' | 'webgpu', threads, imageVoxels, encode, unet, decode }` (seconds per
+ * call; `imageVoxels` is the model grid's voxel count), written at export from the engine
+ * benchmark (BENCHMARKS.md "Inference engine: per call"). A model without them has no prior:
+ * the panel offers to measure this machine instead of guessing from another model's numbers.
  *
  * Backends: rows of the same backend and the nearest thread count are used.
  * WebGPU without WebGPU rows falls back to the CPU rows, labelled as such; a
@@ -51,35 +48,6 @@ export interface PriorCosts {
   readonly basis: string;
 }
 
-const DEMO = {
-  name: 'geometry-ldm-demo',
-  sha256: {
-    encoder: '6eb98f88d5bc876f5544fc585746f50a92ada17fbdd1a7746204c736e74c0a1d',
-    decoder: '17f3a0c85a83350c4e36b8185cf4f072ae6acfaf4ef9e8fe7a9e3c2fb9d5285b',
-    unet: 'd08fb8ae02726978a4a44394f98bb5f1d818c75995751ec91c03e3dac3180701',
-  },
-  bytes: { encoder: 2107711, decoder: 3889060, unet: 9583902 },
-} as const;
-
-const G1 = 96 * 96 * 104;
-const G2 = 192 * 192 * 208;
-const G3 = 272 * 272 * 288;
-
-/**
- * geometry-ldm-demo 0.1.0, BENCHMARKS.md "Inference engine: per call": the
- * engine's wasm runtime (onnxruntime-web 1.30) in Node, 2 cores, whole volume
- * (milliseconds there, seconds here). A chromium worker runs as fast as
- * onnxruntime-web in Node (platform notes).
- */
-export const DEMO_RECORDED_COSTS: readonly RecordedCost[] = [
-  { backend: 'wasm', threads: 1, imageVoxels: G1, encode: 0.155, unet: 0.073, decode: 0.774 },
-  { backend: 'wasm', threads: 1, imageVoxels: G2, encode: 1.769, unet: 0.468, decode: 8.344 },
-  { backend: 'wasm', threads: 1, imageVoxels: G3, encode: 3.53, unet: 1.263, decode: 23.037 },
-  { backend: 'wasm', threads: 2, imageVoxels: G1, encode: 0.1, unet: 0.088, decode: 0.459 },
-  { backend: 'wasm', threads: 2, imageVoxels: G2, encode: 0.987, unet: 0.278, decode: 5.468 },
-  { backend: 'wasm', threads: 2, imageVoxels: G3, encode: 2.073, unet: 0.731, decode: 16.198 },
-];
-
 /** How much slower a software WebGPU adapter is than wasm on these models (60-130x measured). */
 export const SOFTWARE_WEBGPU_FACTOR = 100;
 
@@ -103,15 +71,6 @@ function isRow(r: unknown): r is RecordedCost {
 export function manifestRecordedCosts(manifest: ModelManifest): RecordedCost[] {
   const rows = (manifest.metrics as { perCallSeconds?: unknown } | undefined)?.perCallSeconds;
   return Array.isArray(rows) ? rows.filter(isRow) : [];
-}
-
-export function isDemoModel(manifest: ModelManifest): boolean {
-  // the recorded costs are per latent-diffusion call: the three networks' files identify them
-  // (0.2.0 added the refiner and kept these files)
-  return (
-    manifest.name === DEMO.name &&
-    (['encoder', 'decoder', 'unet'] as const).every((p) => manifest.files[p].sha256 === DEMO.sha256[p])
-  );
 }
 
 /** A software WebGPU adapter (SwiftShader): inference/webRuntime.ts decides, from what the adapter says. */
@@ -182,32 +141,16 @@ function prior(
   return { model: interpolatedCostModel(points), points, basis };
 }
 
-/**
- * The prior for `manifest` on `backend` (null only when nothing at all is
- * known, which cannot happen with the built-in table as the last resort).
- */
+/** The prior for `manifest` on `backend`; null when the manifest records no costs for it. */
 export function priorCosts(
   manifest: ModelManifest,
   backend: BackendInfo,
   webgpu?: WebGpuLimits | null,
 ): PriorCosts | null {
-  const own = manifestRecordedCosts(manifest);
-  const demo = isDemoModel(manifest);
-  const source = own.length > 0 ? own : DEMO_RECORDED_COSTS;
-  const from =
-    own.length > 0
-      ? 'the costs recorded in the model description'
-      : demo
-        ? "this model's recorded costs (BENCHMARKS.md)"
-        : 'the demo model’s recorded costs, scaled by model size (rough)';
-  let scale: Record<CostStage, number> = { encode: 1, unet: 1, decode: 1 };
-  if (own.length === 0 && !demo) {
-    scale = {
-      encode: manifest.files.encoder.bytes / DEMO.bytes.encoder,
-      unet: manifest.files.unet.bytes / DEMO.bytes.unet,
-      decode: manifest.files.decoder.bytes / DEMO.bytes.decoder,
-    };
-  }
+  const source = manifestRecordedCosts(manifest);
+  if (source.length === 0) return null;
+  const from = 'the costs recorded in the model description';
+  const scale: Record<CostStage, number> = { encode: 1, unet: 1, decode: 1 };
   const threads = Math.max(1, backend.threads);
 
   if (backend.executionProvider === 'webgpu') {
