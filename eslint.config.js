@@ -1,6 +1,45 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Layers of the extension import downwards only (README "Code layout"):
+ *   geometry, diffusion, volume  <  dicom, model, inference  <  planning  <  worker, panels, ohif, cli
+ * The core never imports the UI or the CLI; panels and CLI never import each other.
+ * Tests are not layers (they may use any module to build their checks).
+ */
+const SRC = 'extensions/geometry-ldm/src';
+const above = (...dirs) => dirs.map((d) => `**/${d}/**`).concat(dirs.map((d) => `**/${d}`));
+const layer = (dirs, forbidden, why) => ({
+  files: dirs.map((d) => `${SRC}/${d}/**/*.{ts,tsx}`),
+  ignores: [`${SRC}/**/*.test.{ts,tsx}`, `${SRC}/**/__fixtures__/**`],
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [{ group: above(...forbidden), message: why }] }],
+  },
+});
+const LAYERS = [
+  layer(
+    ['geometry', 'diffusion', 'volume'],
+    ['dicom', 'model', 'inference', 'planning', 'worker', 'panels', 'ohif', 'cli'],
+    'pure math: geometry, diffusion and volume import nothing above them',
+  ),
+  layer(
+    ['dicom', 'model', 'inference'],
+    ['planning', 'worker', 'panels', 'ohif', 'cli'],
+    'the core (DICOM, model, inference) never imports planning, the worker, the UI or the CLI',
+  ),
+  layer(
+    ['planning'],
+    ['worker', 'panels', 'ohif', 'cli'],
+    'planning is UI-free: the panels and the CLI both use it',
+  ),
+  layer(['panels', 'ohif'], ['cli'], 'the panels never import the CLI'),
+  layer(
+    ['cli'],
+    ['panels', 'ohif', 'worker'],
+    'the CLI never imports the panels, OHIF or the browser worker',
+  ),
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -41,4 +80,5 @@ export default tseslint.config(
       '@typescript-eslint/no-require-imports': 'off',
     },
   },
+  ...LAYERS,
 );

@@ -36,7 +36,7 @@ import {
 } from '../../extensions/geometry-ldm/src/panels/jobs';
 import { createPacs, type Pacs } from '../../extensions/geometry-ldm/src/panels/pacs';
 import { describeError } from '../../extensions/geometry-ldm/src/panels/panelErrors';
-import type { SuperResolveForm } from '../../extensions/geometry-ldm/src/panels/superResolveModel';
+import type { SuperResolveForm } from '../../extensions/geometry-ldm/src/planning/superResolvePlan';
 import type { WorkerLike } from '../../extensions/geometry-ldm/src/worker/engineClient';
 import { startEngineHost, type MessageScopeLike } from '../../extensions/geometry-ldm/src/worker/engineHost';
 import type { MainToWorker, WorkerToMain } from '../../extensions/geometry-ldm/src/worker/protocol';

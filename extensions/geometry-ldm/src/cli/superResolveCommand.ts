@@ -32,8 +32,8 @@ import { describeSliceModel, sliceModelFor, type SliceModelChoice } from '../vol
 import { spacingOf } from '../geometry/dicomGeometry';
 import { scanExtentGroupSpace } from '../geometry/groupSpace';
 import { boxGrid, crop, type CropBox } from '../volume/pad';
-import { engineTarget, fitRegion, type TargetChoice } from '../panels/superResolveModel';
-import type { SeriesGrid } from '../panels/seriesInfo';
+import { engineTarget, fitRegion, type TargetChoice } from '../planning/superResolvePlan';
+import type { SeriesGrid } from '../planning/seriesGrid';
 import type { RegionArg } from './args';
 import { volumeToNifti } from '../formats/nifti';
 import { loadModelDir, readManifest, type Device } from './nodeModel';

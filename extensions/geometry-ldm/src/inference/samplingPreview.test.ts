@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { voxelCount, type Dims3 } from '../geometry/conventions';
 import { createSchedule } from '../diffusion';
 import { intensityParams, scheduleConfig } from '../model/manifest';
-import { expectedBatchSize, generateCalls, generationPreviewEvery } from '../panels/estimate';
+import { expectedBatchSize, generateCalls, generationPreviewEvery } from '../planning/estimate';
 import { makeVolume } from '../volume/volume';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
 import { createEngineClient, type WorkerLike } from '../worker/engineClient';

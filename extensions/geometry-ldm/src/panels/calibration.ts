@@ -16,7 +16,7 @@ import type { BackendInfo } from '../inference/runtime';
 import type { ModelManifest } from '../model/manifest';
 import { makeVolume } from '../volume/volume';
 import type { EngineClient } from '../worker/engineClient';
-import type { Calibration, CalibrationPoint, CostStage } from './estimate';
+import type { Calibration, CalibrationPoint, CostStage } from '../planning/estimate';
 
 export interface TimedEvent {
   readonly stage: ProgressEvent['stage'];

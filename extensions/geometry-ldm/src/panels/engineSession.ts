@@ -16,7 +16,7 @@ import type { EngineClient, ReadyInfo, WorkerLike } from '../worker/engineClient
 import { createEngineClient } from '../worker/engineClient';
 import type { ModelCard } from '../worker/protocol';
 import { calibrate, calibrationKey, loadCalibration, saveCalibration, type StorageLike } from './calibration';
-import type { Calibration } from './estimate';
+import type { Calibration } from '../planning/estimate';
 import { describeError, type PanelNotice } from './panelErrors';
 
 /**

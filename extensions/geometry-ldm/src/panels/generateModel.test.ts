@@ -1,6 +1,6 @@
 import type { Dims3 } from '../geometry/conventions';
 import { testManifest } from './__fixtures__/manifest';
-import type { Calibration } from './estimate';
+import type { Calibration } from '../planning/estimate';
 import {
   defaultGenerateForm,
   estimateGenerate,

@@ -33,8 +33,8 @@ import {
   type MemoryEstimate,
   type TimeBasis,
   type TimeEstimate,
-} from './estimate';
-import { formatDims } from './format';
+} from '../planning/estimate';
+import { formatDims } from '../planning/format';
 
 export type GeometryMode = 'fov' | 'spacing';
 export type SamplerKind = 'ddim' | 'ddpm';

@@ -18,11 +18,16 @@ import type { Volume } from '../volume/volume';
 import type { ClientGenerateResult, ClientSuperResolveResult } from '../worker/engineClient';
 import type { ModelCard } from '../worker/protocol';
 import type { EngineSession } from './engineSession';
-import { generationPreviewEvery } from './estimate';
+import { generationPreviewEvery } from '../planning/estimate';
 import { planGenerate, type GenerateForm, type GeneratePlanOk } from './generateModel';
 import { modelInfo, type Pacs } from './pacs';
-import type { SeriesGrid } from './seriesInfo';
-import { planSuperResolution, targetLabel, type PlanOk, type SuperResolveForm } from './superResolveModel';
+import type { SeriesGrid } from '../planning/seriesGrid';
+import {
+  planSuperResolution,
+  targetLabel,
+  type PlanOk,
+  type SuperResolveForm,
+} from '../planning/superResolvePlan';
 
 export interface JobHooks {
   readonly signal?: AbortSignal;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { BackendInfo } from '../inference/runtime';
 import type { WebGpuLimits } from '../inference/webRuntime';
 import { parseManifest, type ModelManifest } from '../model/manifest';
-import { estimateTime, superResolveCalls, type Calibration } from './estimate';
+import { estimateTime, superResolveCalls, type Calibration } from '../planning/estimate';
 import { testManifest } from './__fixtures__/manifest';
 import { isSoftwareAdapter, manifestRecordedCosts, priorCosts, SOFTWARE_WEBGPU_FACTOR } from './priorCosts';
 

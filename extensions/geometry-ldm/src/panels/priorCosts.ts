@@ -28,7 +28,7 @@
 import type { BackendInfo } from '../inference/runtime';
 import { isSoftwareAdapter as isSoftwareRuntimeAdapter, type WebGpuLimits } from '../inference/webRuntime';
 import type { ModelManifest } from '../model/manifest';
-import type { CalibrationPoint, CostModel, CostStage } from './estimate';
+import type { CalibrationPoint, CostModel, CostStage } from '../planning/estimate';
 
 export interface RecordedCost {
   readonly backend: 'wasm' | 'webgpu';

@@ -6,8 +6,9 @@
 import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
 import { readSeriesHeaders } from '../../../../test/support/sharedData';
 import { testManifest } from './__fixtures__/manifest';
-import { seriesInfo, type SeriesGrid } from './seriesInfo';
-import { defaultSettings, planSuperResolution, type SuperResolveForm } from './superResolveModel';
+import type { SeriesGrid } from '../planning/seriesGrid';
+import { seriesInfo } from './seriesInfo';
+import { defaultSettings, planSuperResolution, type SuperResolveForm } from '../planning/superResolvePlan';
 
 /** Headers sorted along z (axial series: the normal is +z). */
 function headers(): InstanceMetadata[] {

@@ -7,8 +7,6 @@
  * gantry tilt) are read with exact resampling onto a regular grid; the grid
  * shown for them is the stack's nominal one (same slice count, mean gap).
  */
-import type { Affine } from '../geometry/affine';
-import type { Dims3, Vec3 } from '../geometry/conventions';
 import { regularGeometry, sliceStack, spacingOf, type SliceGeometryInput } from '../geometry/dicomGeometry';
 import { sliceHoles } from '../geometry/sliceHoles';
 import { DEFAULT_MIN_SLICES } from '../dicom/readSeries';
@@ -16,17 +14,7 @@ import { productOutputReason } from '../dicom/productOutput';
 import { GeometryError } from '../geometry/errors';
 import { fromColumns, scale } from '../geometry/affine';
 import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
-
-export interface SeriesGrid {
-  readonly dims: Dims3;
-  /** index -> patient (LPS mm). */
-  readonly affine: Affine;
-  readonly spacingMm: Vec3;
-  /** Set when the stack is irregular: what is wrong, and that it will be resampled on read. */
-  readonly irregular?: string;
-  /** Set when slices are missing (geometry/sliceHoles.ts): where; the read refuses unless gaps are bridged. */
-  readonly holes?: string;
-}
+import type { SeriesGrid } from '../planning/seriesGrid';
 
 /** ImageType value 3 LOCALIZER: a scout in the series, not one of its slices (as the reader drops it). */
 export function withoutLocalizers(instances: readonly InstanceMetadata[]): InstanceMetadata[] {

@@ -19,7 +19,7 @@ import type { SuperResolveRun } from './jobs';
 import type { OhifAdapter } from './ohifAdapter';
 import { modelInfo } from './pacs';
 import { percentileWindow, type Window } from './preview';
-import { targetLabel } from './superResolveModel';
+import { targetLabel } from '../planning/superResolvePlan';
 import { methodText, MODE_TAG } from '../inference/methodText';
 
 /** Marks the unsaved copy's series description ("AI super-resolution UNSAVED CNN x4 z - NOT FOR DIAGNOSTIC USE"). */

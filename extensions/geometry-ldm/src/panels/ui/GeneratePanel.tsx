@@ -11,7 +11,7 @@ import type { FovRanges } from '../../geometry/generationGeometry';
 import type { SyntheticStudyResult } from '../../dicom/writeSyntheticStudy';
 import type { TilingPolicy } from '../../inference/tiling';
 import type { ModelManifest } from '../../model/manifest';
-import { formatDims, formatSpacing } from '../format';
+import { formatDims, formatSpacing } from '../../planning/format';
 import {
   axisLabels,
   defaultGenerateForm,

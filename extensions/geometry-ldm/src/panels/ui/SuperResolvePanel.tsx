@@ -12,7 +12,7 @@ import type { TilingPolicy } from '../../inference/tiling';
 import type { DerivedSeriesResult } from '../../dicom/writeDerivedSeries';
 import type { CropBox } from '../../volume/pad';
 import type { ModelManifest } from '../../model/manifest';
-import { formatDims, formatSpacing } from '../format';
+import { formatDims, formatSpacing } from '../../planning/format';
 import { isActive } from '../jobState';
 import { lostJobText, markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
 import { runSuperResolution, saveSuperResolution, type SuperResolveRun } from '../jobs';
@@ -20,7 +20,8 @@ import { DicomError } from '../../dicom/errors';
 import { describeError } from '../panelErrors';
 import { HOT, percentileWindow, SOFT_TISSUE } from '../preview';
 import { showNextToSource, showUnsavedResult, type ShownSeries, type UnsavedResult } from '../viewerResult';
-import { hasGrid, seriesInfo, type SeriesGrid, type SeriesInfo } from '../seriesInfo';
+import type { SeriesGrid } from '../../planning/seriesGrid';
+import { hasGrid, seriesInfo, type SeriesInfo } from '../seriesInfo';
 import {
   availableModes,
   defaultSamples,
@@ -32,7 +33,7 @@ import {
   wholeRegion,
   type SuperResolveSettings,
   type TargetChoice,
-} from '../superResolveModel';
+} from '../../planning/superResolvePlan';
 import {
   CheckField,
   EstimateView,

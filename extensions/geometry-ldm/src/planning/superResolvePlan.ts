@@ -47,7 +47,7 @@ import {
   type TimeEstimate,
 } from './estimate';
 import { formatDims } from './format';
-import type { SeriesGrid } from './seriesInfo';
+import type { SeriesGrid } from './seriesGrid';
 
 export type TargetChoice =
   { readonly kind: 'scale'; readonly factors: Vec3 } | { readonly kind: 'spacing'; readonly spacingMm: Vec3 };

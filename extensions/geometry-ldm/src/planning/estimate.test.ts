@@ -15,8 +15,8 @@ import {
   calibrationKey,
   loadCalibration,
   saveCalibration,
-} from './calibration';
-import { testManifest } from './__fixtures__/manifest';
+} from '../panels/calibration';
+import { testManifest } from '../panels/__fixtures__/manifest';
 
 describe('linear cost fit', () => {
   it('recovers fixed + per-voxel costs from exact points', () => {

@@ -3,8 +3,9 @@ import type { Vec3 } from '../geometry/conventions';
 import { indexToGroup } from '../geometry/groupSpace';
 import { readSeriesHeaders } from '../../../../test/support/sharedData';
 import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
-import { testManifest } from './__fixtures__/manifest';
-import { hasGrid, seriesInfo, type SeriesGrid } from './seriesInfo';
+import { testManifest } from '../panels/__fixtures__/manifest';
+import { hasGrid, seriesInfo } from '../panels/seriesInfo';
+import type { SeriesGrid } from './seriesGrid';
 import {
   fitRegion,
   planSuperResolution,
@@ -15,7 +16,7 @@ import {
   type PlanOk,
   type SuperResolveForm,
   type TargetChoice,
-} from './superResolveModel';
+} from './superResolvePlan';
 
 const manifest = testManifest();
 
