@@ -782,36 +782,49 @@ describe('generate panel in the viewer', () => {
     await shot('gen-2-result');
   }, 240000);
 
-  it('saves a synthetic study: Orthanc holds it, the viewer shows it, the study browser lists it when opened', async () => {
+  it('saves a synthetic study: Orthanc holds it; it never enters this patient’s session; its own link opens it alone, marked', async () => {
     const p = page.locator(`[data-testid="${panel}"]`);
+    const before = await viewportState();
     await p.getByRole('button', { name: 'Save to PACS as a synthetic study' }).click();
     const saved = p.getByText(/^Saved as synthetic study /);
     await saved.waitFor({ timeout: 120000 });
     studyUid = /study ([\d.]+)/.exec((await saved.textContent()) ?? '')![1];
+    expect(await saved.textContent()).toMatch(/It opens on its own, never in this patient's session\.$/);
     const studies = await searchStudies(orthancTransport(orthanc), { StudyInstanceUID: studyUid });
     expect(studies).toHaveLength(1);
-    const vp = await viewportState();
-    const shown = await page.evaluate((uids) => {
-      const s = (
-        window as unknown as {
-          services: {
-            displaySetService: { getDisplaySetByUID(u: string): { StudyInstanceUID: string } | undefined };
-          };
-        }
-      ).services;
-      return uids.map((u) => s.displaySetService.getDisplaySetByUID(u)?.StudyInstanceUID);
-    }, vp.displaySets.flat());
-    expect(shown).toContain(studyUid);
-    expect(vp.ids).toEqual(['geometryLdm-generated']);
     await page.waitForTimeout(2000);
-    const onGenerated = await warningOverlaysIn('geometryLdm-generated');
-    expect(onGenerated).toHaveLength(1);
-    expect(onGenerated[0]).toMatchObject({ text: OVERLAY_TEXT, cut: false, shown: true });
-    await shot('gen-3-saved-shown');
-    await page.goto(`${server.url}/synthesis?StudyInstanceUIDs=${studyUid}`);
+    // this session still shows the real patient only: same viewports, no display set of the synthetic study
+    expect(await viewportState()).toEqual(before);
+    const studiesInSession = await page.evaluate(() =>
+      (
+        window as unknown as {
+          services: { displaySetService: { getActiveDisplaySets(): { StudyInstanceUID: string }[] } };
+        }
+      ).services.displaySetService
+        .getActiveDisplaySets()
+        .map((d) => d.StudyInstanceUID),
+    );
+    expect(studiesInSession).not.toContain(studyUid);
+    expect(await studyBrowserSeries(/SYNTHETIC AI-generated CT/).count()).toBe(0);
+    await shot('gen-3-saved-not-mixed');
+    const link = p.getByRole('link', { name: 'Open the synthetic study (new tab)' });
+    expect(await link.getAttribute('target')).toBe('_blank');
+    const href = (await link.getAttribute('href'))!;
+    expect(href).toBe(`/synthesis?StudyInstanceUIDs=${studyUid}`);
+    await page.goto(`${server.url}${href}`);
     await studyBrowserSeries(/SYNTHETIC AI-generated CT/)
       .first()
       .waitFor({ timeout: 120000 });
+    const own = await page.evaluate(() =>
+      (
+        window as unknown as {
+          services: { displaySetService: { getActiveDisplaySets(): { StudyInstanceUID: string }[] } };
+        }
+      ).services.displaySetService
+        .getActiveDisplaySets()
+        .map((d) => d.StudyInstanceUID),
+    );
+    expect(new Set(own)).toEqual(new Set([studyUid]));
     await shot('gen-4-synthetic-study');
   }, 240000);
 

@@ -108,8 +108,6 @@ export interface OhifAdapter {
     stdUid?: string;
     stdWindow?: { center: number; width: number };
   }): Promise<void>;
-  /** One display set alone (1 x 1 layout, no sync group: a synthetic study has its own frame of reference). */
-  showAlone(uid: string): Promise<void>;
   /**
    * Puts one series held in memory (its Part 10 instances) into the viewer, unsaved; resolves
    * once its images are loaded and its display set exists. `release()` takes it out again.
@@ -332,21 +330,6 @@ export function createOhifAdapter(deps: OhifDeps): OhifAdapter {
         numCols: 2,
         activeViewportId: 'geometryLdm-result',
         findOrCreateViewport: (position) => ({ ...(position === 0 ? left : right) }),
-      });
-    },
-    async showAlone(uid) {
-      const grid = svc().viewportGridService;
-      if (!grid?.setLayout) throw new Error('the viewer has no viewport grid service');
-      const toolGroupId = currentToolGroupId(grid) ?? 'default';
-      await grid.setLayout({
-        numRows: 1,
-        numCols: 1,
-        activeViewportId: 'geometryLdm-generated',
-        findOrCreateViewport: () => ({
-          displaySetInstanceUIDs: [uid],
-          displaySetOptions: [{}],
-          viewportOptions: { viewportId: 'geometryLdm-generated', viewportType: 'stack', toolGroupId },
-        }),
       });
     },
     addLocalSeries(instances) {

@@ -44,7 +44,7 @@ import { TilingControl } from './TilingControl';
 type SaveState =
   | { kind: 'idle' }
   | { kind: 'saving'; message: string }
-  | { kind: 'saved'; studies: SyntheticStudyResult[]; shown: boolean }
+  | { kind: 'saved'; studies: SyntheticStudyResult[] }
   | { kind: 'error'; message: string };
 
 const RANGE_PRESETS: readonly { id: string; label: string; range: readonly [number, number] }[] = [
@@ -215,22 +215,9 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
       message: `Synthetic study stored (${studies.length} series, synthetic patient ${studies[0]?.patientId}).`,
       type: 'success',
     });
-    setSave({ kind: 'saving', message: 'Loading the synthetic study into the viewer' });
-    try {
-      const uids = await env.ohif.loadSeries(
-        studies[0].studyInstanceUid,
-        studies.map((s) => s.seriesInstanceUid),
-      );
-      await env.ohif.showAlone(uids[0]);
-      setSave({ kind: 'saved', studies, shown: true });
-    } catch (e) {
-      env.ohif.notify({
-        title: 'Could not show the result',
-        message: `Saved, but the viewer could not show it: ${(e as Error).message}`,
-        type: 'warning',
-      });
-      setSave({ kind: 'saved', studies, shown: false });
-    }
+    // A synthetic patient never joins this session (it shows a real patient): the study opens
+    // on its own, in a new tab, from the link below.
+    setSave({ kind: 'saved', studies });
   };
 
   const labels = manifest ? axisLabels(manifest) : [];
@@ -489,8 +476,8 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
           ) : (
             <div style={{ display: 'flex', flexDirection: 'column', gap: 6 }}>
               <p className="gldm-ok" role="status">
-                Saved as synthetic study {save.studies[0]?.studyInstanceUid} (patient{' '}
-                {save.studies[0]?.patientId}){save.shown ? ', shown in the viewer' : ''}.
+                Saved as synthetic study {save.studies[0]?.studyInstanceUid} (synthetic patient{' '}
+                {save.studies[0]?.patientId}). It opens on its own, never in this patient&apos;s session.
               </p>
               <a
                 className="gldm-btn gldm-btn-secondary"
