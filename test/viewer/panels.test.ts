@@ -363,7 +363,7 @@ describe('super-resolve panel in the viewer', () => {
     expect(await prior.isVisible()).toBe(true);
     const basis = p.getByTestId('geometry-ldm-prior-estimate');
     expect(await basis.textContent()).toMatch(
-      /^Approximate \(not measured yet on this machine\): from .*recorded costs.* with wasm, \d threads?/,
+      /^Approximate \(not measured yet on this machine\): from the costs recorded in the model description with wasm, \d threads?/,
     );
     await prior.scrollIntoViewIfNeeded();
     await shot('sr-2-configured');
