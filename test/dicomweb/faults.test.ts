@@ -258,6 +258,56 @@ describe('bad input', () => {
   });
 });
 
+describe('PACS faults during a read (frames through the proxy)', () => {
+  let stored: { study: string; series: string; expected: Float32Array };
+  beforeAll(async () => {
+    const w = await writeSyntheticStudy(direct, { volume: smallVolume(6), generation });
+    const r = await readSeries(direct, w.studyInstanceUid, w.seriesInstanceUid);
+    stored = { study: w.studyInstanceUid, series: w.seriesInstanceUid, expected: r.volume.data };
+  });
+  const frameGets = (): RequestInfo[] =>
+    proxy.log.filter((r) => r.method === 'GET' && /\/frames\/1$/.test(r.url));
+  const isFrame = (r: RequestInfo): boolean => r.method === 'GET' && /\/frames\/1$/.test(r.url);
+
+  test('a transient 500 and a dropped connection on frame GETs: retried, the volume is voxel-identical', async () => {
+    proxy.log.length = 0;
+    let n = 0;
+    proxy.setRule((r) => {
+      if (!isFrame(r)) return { kind: 'pass' };
+      n++;
+      return n === 2
+        ? { kind: 'status', status: 500 }
+        : n === 4
+          ? { kind: 'drop-mid-request' }
+          : { kind: 'pass' };
+    });
+    const r = await readSeries(viaProxy, stored.study, stored.series, { backoffMs: 5, concurrency: 1 });
+    expect(Buffer.from(r.volume.data.buffer).equals(Buffer.from(stored.expected.buffer))).toBe(true);
+    expect(frameGets()).toHaveLength(6 + 2);
+  });
+
+  test('a frame that keeps failing with 503: pacs-error after 4 attempts, naming them', async () => {
+    proxy.log.length = 0;
+    proxy.setRule((r) => (isFrame(r) ? { kind: 'status', status: 503 } : { kind: 'pass' }));
+    const e = await expectError(
+      readSeries(viaProxy, stored.study, stored.series, { backoffMs: 5, concurrency: 1 }),
+      'pacs-error',
+    );
+    expect(e.message).toMatch(/HTTP 503 \(after 4 attempts\)$/);
+    expect(frameGets()).toHaveLength(4);
+  });
+
+  test('a 404 on a frame is final: no retry', async () => {
+    proxy.log.length = 0;
+    proxy.setRule((r) => (isFrame(r) ? { kind: 'status', status: 404 } : { kind: 'pass' }));
+    await expectError(
+      readSeries(viaProxy, stored.study, stored.series, { backoffMs: 5, concurrency: 1 }),
+      'not-found',
+    );
+    expect(frameGets()).toHaveLength(1);
+  });
+});
+
 describe('PACS faults during STOW', () => {
   const uidsOf = (v: Volume = smallVolume()) => {
     const { series } = buildSyntheticStudy({ volume: v, generation });

@@ -129,6 +129,10 @@ export interface ReadSeriesOptions {
   readonly valueCheck?: 'plausible-ct' | 'none';
   /** Fewer slices than this are refused (default 4). */
   readonly minSlices?: number;
+  /** Retries of a frame request after a network error or HTTP 5xx (default 3; 4xx is never retried). */
+  readonly retries?: number;
+  /** First retry delay in ms, doubled each time (default 250). */
+  readonly backoffMs?: number;
   /** Parallel frame requests (default 4). */
   readonly concurrency?: number;
   readonly onProgress?: (framesDone: number, framesTotal: number) => void;
@@ -176,6 +180,34 @@ export function toDicomError(e: unknown): unknown {
     });
   }
   return e;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A read that a PACS failed transiently (network error, HTTP 5xx) is tried again, as STOW is
+ * (stow.ts): one busy moment of the PACS must not end a job of many frames. 4xx answers and
+ * decoding problems are final.
+ */
+export async function withRetries<T>(fn: () => Promise<T>, retries: number, backoffMs: number): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const status = (e as { details?: { status?: number } }).details?.status;
+      const transient = code === 'network' || (code === 'pacs-error' && (status ?? 0) >= 500);
+      if (!transient || attempt >= retries) {
+        if (transient && e instanceof DicomError)
+          throw new DicomError(e.code, `${e.message} (after ${attempt + 1} attempts)`, {
+            ...e.details,
+            attempts: attempt + 1,
+          });
+        throw e;
+      }
+      await sleep(backoffMs * 2 ** attempt);
+    }
+  }
 }
 
 /** Runs `fn` over 0..n-1 with at most `limit` in flight; the first failure rejects (no new work starts). */
@@ -374,7 +406,11 @@ export async function readSeries(
   await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
     const h = ordered[k];
     const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}/instances/${enc(h.sopInstanceUid!)}/frames/1`;
-    const { parts, contentType } = await getMultipart(transport, path);
+    const { parts, contentType } = await withRetries(
+      () => getMultipart(transport, path),
+      options.retries ?? 3,
+      options.backoffMs ?? 250,
+    );
     if (parts.length !== 1) {
       throw new DicomError(
         'decode-failed',
