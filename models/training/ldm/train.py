@@ -246,7 +246,10 @@ def init_from_model(cfg, model_dir, ae_ck, log):
         dec = ExportDecoder(ae)  # its up-convolutions are copies in shuffle form: map them back
         load_from_onnx(dec, path('decoder'))
         ae.decoder.load_export_form(dec.net)
-        save_atomic({'model': ae.state_dict(), 'iter': None, 'from_onnx': model_dir, 'config': cfg}, ae_ck)
+        m = manifest.get('metrics') or {}  # its training record travels with the weights
+        save_atomic({'model': ae.state_dict(), 'iter': int(m.get('autoencoderIterations') or 0),
+                     'elapsed': 60.0 * float(m.get('autoencoderTrainingMinutes') or 0), 'from_onnx': model_dir,
+                     'config': cfg}, ae_ck)
         log({'info': f'autoencoder checkpoint rebuilt from {model_dir} ONNX files'})
     unet = build_unet(cfg)
     load_from_onnx(unet, path('unet'))
