@@ -23,6 +23,19 @@ export interface PlannedTarget {
   readonly offset: Dims3;
 }
 
+/**
+ * The grid-sizing rule, per axis (one truth: the planners use it too). `n` source voxels of
+ * `sourceSpacingMm` cover n x sourceSpacing mm of voxel edges; the result keeps that box at
+ * `spacingMm` (rounded, at least 1), and the model runs on it padded up to `multiple`.
+ */
+export function outputVoxels(n: number, sourceSpacingMm: number, spacingMm: number): number {
+  return Math.max(1, Math.round((n * sourceSpacingMm) / spacingMm - 1e-9));
+}
+
+export function paddedVoxels(n: number, multiple: number): number {
+  return Math.ceil(n / multiple) * multiple;
+}
+
 /** Grid with the same centre as `grid`, the same axes, a new size (extra voxels split low/high, high gets the odd one). */
 function recentre(grid: Grid, dims: Dims3): { grid: Grid; offset: Dims3 } {
   const offset = [0, 1, 2].map((a) => Math.floor((dims[a] - grid.dims[a]) / 2)) as unknown as Dims3;
@@ -60,9 +73,7 @@ export function planSuperResolutionTarget(
       );
     }
     const ratio = spacing.map((s, a) => s / srcSpacing[a]);
-    const dims = source.dims.map((n, a) =>
-      Math.max(1, Math.round((n * srcSpacing[a]) / spacing[a] - 1e-9)),
-    ) as unknown as Dims3;
+    const dims = source.dims.map((n, a) => outputVoxels(n, srcSpacing[a], spacing[a])) as unknown as Dims3;
     // Same box centre: target index (n'-1)/2 lands on source index (n-1)/2.
     const affine = compose(
       source.affine,
@@ -72,7 +83,7 @@ export function planSuperResolutionTarget(
     );
     output = { dims, affine };
   }
-  const paddedDims = output.dims.map((n) => Math.ceil(n / multiple) * multiple) as unknown as Dims3;
+  const paddedDims = output.dims.map((n) => paddedVoxels(n, multiple)) as unknown as Dims3;
   const { grid: padded, offset } = recentre(output, paddedDims);
   return { output, padded, offset };
 }

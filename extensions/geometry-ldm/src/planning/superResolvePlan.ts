@@ -19,6 +19,8 @@
 import type { Dims3, Vec3 } from '../geometry/conventions';
 import { scanExtentGroupSpace, type GroupSpace } from '../geometry/groupSpace';
 import {
+  outputVoxels,
+  paddedVoxels,
   planSuperResolutionTarget,
   type PlannedTarget,
   type SuperResolutionTarget,
@@ -135,15 +137,6 @@ export function engineTarget(target: TargetChoice): SuperResolutionTarget {
     : { kind: 'scale', factor: target.factors };
 }
 
-/** Output voxels along one axis for n source voxels (planSuperResolutionTarget's rule). */
-function outputCount(n: number, sourceSpacing: number, spacing: number): number {
-  return Math.max(1, Math.round((n * sourceSpacing) / spacing - 1e-9));
-}
-
-function paddedCount(n: number, multiple: number): number {
-  return Math.ceil(n / multiple) * multiple;
-}
-
 /**
  * The largest region (per axis, at most the series) whose padded output fits
  * the model's grid maximum, centred on `centre` (source index, default the
@@ -159,7 +152,8 @@ export function fitRegion(
   const m = manifest.grid.multipleOf;
   const dims = [0, 1, 2].map((a) => {
     let n = grid.dims[a];
-    while (n > 1 && paddedCount(outputCount(n, grid.spacingMm[a], spacing[a]), m) > manifest.grid.max[a]) n--;
+    while (n > 1 && paddedVoxels(outputVoxels(n, grid.spacingMm[a], spacing[a]), m) > manifest.grid.max[a])
+      n--;
     return n;
   }) as unknown as Dims3;
   const start = [0, 1, 2].map((a) => {
