@@ -216,6 +216,24 @@ async function resultLayers() {
   });
 }
 
+/** The window (VOI range) a viewport shows its grey image in. */
+async function viewportVoi(viewportId: string): Promise<{ lower: number; upper: number }> {
+  return page.evaluate((id) => {
+    const s = (
+      window as unknown as {
+        services: {
+          cornerstoneViewportService: {
+            getCornerstoneViewport(id: string): {
+              getProperties(): { voiRange: { lower: number; upper: number } };
+            };
+          };
+        };
+      }
+    ).services.cornerstoneViewportService;
+    return s.getCornerstoneViewport(id).getProperties().voiRange;
+  }, viewportId);
+}
+
 /** The cameras' focal points of the source and result viewports. */
 async function focalPoints() {
   return page.evaluate(() => {
@@ -505,11 +523,12 @@ describe('super-resolve panel in the viewer', () => {
       .first()
       .waitFor({ timeout: 60000 });
     await page.waitForTimeout(3000);
-    // fused: the result in its own soft-tissue window, the std layer colour-mapped
+    // fused: the result opens in the window the source shows, the std layer colour-mapped
     const layers = await resultLayers();
     expect(layers).toHaveLength(2);
-    expect(Math.abs(layers[0].voi!.lower + 160)).toBeLessThanOrEqual(1);
-    expect(Math.abs(layers[0].voi!.upper - 240)).toBeLessThanOrEqual(1);
+    const sourceVoi = await viewportVoi('geometryLdm-source');
+    expect(Math.abs(layers[0].voi!.lower - sourceVoi.lower)).toBeLessThanOrEqual(1);
+    expect(Math.abs(layers[0].voi!.upper - sourceVoi.upper)).toBeLessThanOrEqual(1);
     expect(layers[1].colormap).toBe('hsv');
     // "NOT FOR DIAGNOSTIC USE" and "unsaved" over the result viewport, whole; neither over the source
     const onResult = await warningOverlaysIn('geometryLdm-result');
@@ -588,12 +607,13 @@ describe('super-resolve panel in the viewer', () => {
     expect(await studyBrowserSeries(/UNSAVED/).count()).toBe(0);
     expect(await p.getByTestId('geometry-ldm-unsaved').count()).toBe(0);
     await page.waitForTimeout(3000);
-    // the fused viewport: the result keeps its own soft-tissue window, the std layer is colour-mapped
+    // the fused viewport: the saved result opens in the source's current window too, the std
+    // layer is colour-mapped
     const layers = await resultLayers();
     expect(layers).toHaveLength(2);
-    // window 40/400 as written in the series (cornerstone's DICOM linear VOI: [-160, 239])
-    expect(Math.abs(layers[0].voi!.lower + 160)).toBeLessThanOrEqual(1);
-    expect(Math.abs(layers[0].voi!.upper - 240)).toBeLessThanOrEqual(1);
+    const sourceVoi = await viewportVoi('geometryLdm-source');
+    expect(Math.abs(layers[0].voi!.lower - sourceVoi.lower)).toBeLessThanOrEqual(1);
+    expect(Math.abs(layers[0].voi!.upper - sourceVoi.upper)).toBeLessThanOrEqual(1);
     expect(layers[1].colormap).toBe('hsv');
     // "NOT FOR DIAGNOSTIC USE" over the result viewport, whole (not cut), and not over the source
     const onResult = await warningOverlaysIn('geometryLdm-result');

@@ -35,8 +35,15 @@ describe('side-by-side layout', () => {
       ]);
     }
     expect(right.displaySetOptions[1]).toEqual(stdOverlayOptions({ center: 20, width: 40 }));
-    const [, plain] = sideBySideViewports({ sourceUid: 'src', resultUid: 'res' });
+    expect(right.displaySetOptions[0]).toEqual({}); // no source window known: the result's own
+    const [, plain] = sideBySideViewports({
+      sourceUid: 'src',
+      resultUid: 'res',
+      resultWindow: { center: -600, width: 1600 },
+    });
     expect(plain.displaySetInstanceUIDs).toEqual(['res']);
+    // the source's lung window carries over to the result
+    expect(plain.displaySetOptions[0]).toEqual({ voi: { windowCenter: -600, windowWidth: 1600 } });
   });
 
   it('the std overlay is transparent at zero uncertainty and opaque-ish over the window', () => {

@@ -65,6 +65,14 @@ interface RuntimeServices extends OhifServices {
     setDisplaySetsForViewports?(viewports: unknown[]): Promise<void> | void;
     getActiveViewportId?(): string | undefined;
   };
+  readonly cornerstoneViewportService?: {
+    getCornerstoneViewport?(viewportId: string):
+      | {
+          getProperties?(): { voiRange?: { lower: number; upper: number } } | undefined;
+        }
+      | null
+      | undefined;
+  };
   readonly userAuthenticationService?: {
     getAuthorizationHeader?(): Record<string, string> | undefined;
   };
@@ -185,8 +193,13 @@ export function sideBySideViewports(args: {
   resultUid: string;
   stdUid?: string;
   stdWindow?: { center: number; width: number };
+  /** The window the source is shown in now: the result opens in it, so the two compare at a glance. */
+  resultWindow?: { center: number; width: number };
   toolGroupId?: string;
 }): [ViewportSpec, ViewportSpec] {
+  const grey = args.resultWindow
+    ? { voi: { windowCenter: args.resultWindow.center, windowWidth: args.resultWindow.width } }
+    : {};
   const syncGroups = [{ type: 'cameraPosition', id: SYNC_GROUP_ID, source: true, target: true }];
   const common = {
     viewportType: 'volume',
@@ -197,12 +210,12 @@ export function sideBySideViewports(args: {
   const result: ViewportSpec = args.stdUid
     ? {
         displaySetInstanceUIDs: [args.resultUid, args.stdUid],
-        displaySetOptions: [{}, stdOverlayOptions(args.stdWindow)],
+        displaySetOptions: [grey, stdOverlayOptions(args.stdWindow)],
         viewportOptions: { ...common, viewportId: 'geometryLdm-result' },
       }
     : {
         displaySetInstanceUIDs: [args.resultUid],
-        displaySetOptions: [{}],
+        displaySetOptions: [grey],
         viewportOptions: { ...common, viewportId: 'geometryLdm-result' },
       };
   return [
@@ -324,7 +337,25 @@ export function createOhifAdapter(deps: OhifDeps): OhifAdapter {
       const grid = svc().viewportGridService;
       if (!grid?.setLayout) throw new Error('the viewer has no viewport grid service');
       const toolGroupId = currentToolGroupId(grid) ?? 'default';
-      const [left, right] = sideBySideViewports({ ...args, toolGroupId });
+      // the source's current window (our source viewport once shown, else the active one)
+      const cvs = svc().cornerstoneViewportService;
+      const voiOf = (id: string | undefined) => {
+        try {
+          return id ? cvs?.getCornerstoneViewport?.(id)?.getProperties?.()?.voiRange : undefined;
+        } catch {
+          return undefined; // no such viewport (yet)
+        }
+      };
+      const voi = voiOf('geometryLdm-source') ?? voiOf(grid.getActiveViewportId?.() ?? undefined);
+      const resultWindow =
+        voi && Number.isFinite(voi.lower) && voi.upper > voi.lower
+          ? { center: (voi.lower + voi.upper) / 2, width: voi.upper - voi.lower }
+          : undefined;
+      const [left, right] = sideBySideViewports({
+        ...args,
+        toolGroupId,
+        ...(resultWindow ? { resultWindow } : {}),
+      });
       await grid.setLayout({
         numRows: 1,
         numCols: 2,
