@@ -151,6 +151,16 @@ describe('webRuntime backend selection and WebGPU failure handling (fakes)', () 
     expect(wasmThreads(false, 16)).toBe(1);
   });
 
+  it('no adapter at all: wasm, with the reason, marked as no WebGPU here (not a failure)', async () => {
+    const { ort } = fakeOrt(async () => out);
+    const rt = await createWebRuntime(ort, { navigator: { gpu: { requestAdapter: async () => null } } });
+    expect(rt.backend.executionProvider).toBe('wasm');
+    expect(rt.backend.fallbackReason).toMatch(/adapter not available/);
+    expect(rt.noWebGpu).toBe(true);
+    const gpu = fakeGpu();
+    expect((await createWebRuntime(ort, { navigator: navWith(gpu.adapter) })).noWebGpu).toBeUndefined();
+  });
+
   it('reports why WebGPU is missing', async () => {
     expect(await probeWebGpu(undefined)).toEqual({ reason: expect.stringMatching(/navigator\.gpu/) });
     expect(await probeWebGpu({ gpu: { requestAdapter: async () => null } })).toEqual({

@@ -119,6 +119,8 @@ export interface WebRuntime extends InferenceRuntime {
   readonly residentFeeds?: Readonly<ResidentFeedStats>;
   /** True when wasm was chosen over a software WebGPU adapter (a decision, not a failure). */
   readonly skippedSoftwareAdapter?: boolean;
+  /** True when this browser offers no WebGPU adapter at all (wasm is the only choice, not a failure). */
+  readonly noWebGpu?: boolean;
 }
 
 export interface WebRuntimeOptions {
@@ -300,7 +302,8 @@ export async function createWebRuntime(
   const nav = options.navigator ?? globalNavigator();
   if (options.preferWebGPU === false) return createWasmRuntime(ort, options);
   const probe = await probeWebGpu(nav);
-  if ('reason' in probe) return createWasmRuntime(ort, { ...options, fallbackReason: probe.reason });
+  if ('reason' in probe)
+    return { ...createWasmRuntime(ort, { ...options, fallbackReason: probe.reason }), noWebGpu: true };
   if (!ort.env.webgpu) {
     return createWasmRuntime(ort, {
       ...options,

@@ -194,8 +194,14 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
       const loader = loaderFor(manifestUrl, manifest, init);
       model = await loadModel(manifest, runtime, loader);
       files = loader.reports;
-      // a skipped software adapter is a choice (shown with the backend), not a failure to announce
-      if (init.preferWebGPU && runtime.backend.fallbackReason && !runtime.skippedSoftwareAdapter)
+      // no WebGPU here, or a skipped software adapter, is a fact shown with the backend, not a
+      // failure to announce; a WebGPU that exists but fails is announced
+      if (
+        init.preferWebGPU &&
+        runtime.backend.fallbackReason &&
+        !runtime.skippedSoftwareAdapter &&
+        !runtime.noWebGpu
+      )
         post({ type: 'fallback', reason: runtime.backend.fallbackReason, backend: runtime.backend });
     }
     const tiling = tilingFor(runtime, init);
