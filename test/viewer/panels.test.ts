@@ -216,6 +216,26 @@ async function resultLayers() {
   });
 }
 
+/** The "W: L:" text OHIF's overlay shows in a viewport (the item inside its box), as numbers. */
+async function overlayWindow(viewportId: string): Promise<{ width: number; level: number } | null> {
+  return page.evaluate((id) => {
+    const box = document.querySelector(`[data-viewport-uid="${id}"]`)?.getBoundingClientRect();
+    if (!box) return null;
+    for (const x of Array.from(document.querySelectorAll('.overlay-item'))) {
+      const r = x.getBoundingClientRect();
+      const inside =
+        r.width > 0 &&
+        r.left >= box.left &&
+        r.right <= box.right &&
+        r.top >= box.top &&
+        r.bottom <= box.bottom;
+      const m = /W:\s*(-?\d+)\s*L:\s*(-?\d+)/.exec(x.textContent ?? '');
+      if (inside && m) return { width: Number(m[1]), level: Number(m[2]) };
+    }
+    return null;
+  }, viewportId);
+}
+
 /** The window (VOI range) a viewport shows its grey image in. */
 async function viewportVoi(viewportId: string): Promise<{ lower: number; upper: number }> {
   return page.evaluate((id) => {
@@ -530,6 +550,13 @@ describe('super-resolve panel in the viewer', () => {
     expect(Math.abs(layers[0].voi!.lower - sourceVoi.lower)).toBeLessThanOrEqual(1);
     expect(Math.abs(layers[0].voi!.upper - sourceVoi.upper)).toBeLessThanOrEqual(1);
     expect(layers[1].colormap).toBe('hsv');
+    // the viewport's W/L text is the grey image's window, not the std overlay's
+    const shownWl = await overlayWindow('geometryLdm-result');
+    expect(shownWl).not.toBeNull();
+    expect(Math.abs(shownWl!.width - (layers[0].voi!.upper - layers[0].voi!.lower))).toBeLessThanOrEqual(1);
+    expect(Math.abs(shownWl!.level - (layers[0].voi!.upper + layers[0].voi!.lower) / 2)).toBeLessThanOrEqual(
+      1,
+    );
     // "NOT FOR DIAGNOSTIC USE" and "unsaved" over the result viewport, whole; neither over the source
     const onResult = await warningOverlaysIn('geometryLdm-result');
     expect(onResult).toHaveLength(1);
@@ -615,6 +642,13 @@ describe('super-resolve panel in the viewer', () => {
     expect(Math.abs(layers[0].voi!.lower - sourceVoi.lower)).toBeLessThanOrEqual(1);
     expect(Math.abs(layers[0].voi!.upper - sourceVoi.upper)).toBeLessThanOrEqual(1);
     expect(layers[1].colormap).toBe('hsv');
+    // the viewport's W/L text is the grey image's window, not the std overlay's
+    const shownWl = await overlayWindow('geometryLdm-result');
+    expect(shownWl).not.toBeNull();
+    expect(Math.abs(shownWl!.width - (layers[0].voi!.upper - layers[0].voi!.lower))).toBeLessThanOrEqual(1);
+    expect(Math.abs(shownWl!.level - (layers[0].voi!.upper + layers[0].voi!.lower) / 2)).toBeLessThanOrEqual(
+      1,
+    );
     // "NOT FOR DIAGNOSTIC USE" over the result viewport, whole (not cut), and not over the source
     const onResult = await warningOverlaysIn('geometryLdm-result');
     expect(onResult).toHaveLength(1);

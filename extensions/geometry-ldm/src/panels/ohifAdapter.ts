@@ -66,12 +66,7 @@ interface RuntimeServices extends OhifServices {
     getActiveViewportId?(): string | undefined;
   };
   readonly cornerstoneViewportService?: {
-    getCornerstoneViewport?(viewportId: string):
-      | {
-          getProperties?(): { voiRange?: { lower: number; upper: number } } | undefined;
-        }
-      | null
-      | undefined;
+    getCornerstoneViewport?(viewportId: string): CornerstoneViewportLike | null | undefined;
   };
   readonly userAuthenticationService?: {
     getAuthorizationHeader?(): Record<string, string> | undefined;
@@ -135,6 +130,65 @@ export function hostCornerstone(deps: OhifDeps): CornerstoneLike | null {
     return entry?.exports?.getCornerstoneLibraries?.()?.cornerstone ?? null;
   } catch {
     return null;
+  }
+}
+
+interface CornerstoneViewportLike {
+  readonly element?: {
+    addEventListener(type: string, l: (e: Event) => void): void;
+    removeEventListener(type: string, l: (e: Event) => void): void;
+  };
+  getProperties?(volumeId?: string): { voiRange?: { lower: number; upper: number } } | undefined;
+  setProperties?(props: { voiRange: { lower: number; upper: number } }, volumeId?: string): void;
+  getActors?(): { uid: string; referencedId?: string }[];
+  render?(): void;
+}
+
+/** Cornerstone's Enums.Events.VOI_MODIFIED. */
+const VOI_MODIFIED = 'CORNERSTONE_VOI_MODIFIED';
+
+/**
+ * OHIF's viewport overlay shows the range of the LAST VOI_MODIFIED event of the viewport, whatever
+ * layer sent it: with the std map fused over the result it showed the std's window (W:19 L:10)
+ * while the image is shown in another. Once both layers are up, and again after each event of
+ * another layer for a while (volumes arrive late from a PACS), the grey layer's own range is set
+ * again, so that the last event, and the overlay, are the grey image's.
+ */
+async function keepGreyWindowShown(
+  getViewport: () => CornerstoneViewportLike | null | undefined,
+  layers: number,
+  /** The grey layer's display set: its volume id contains it (not the viewport this one replaces). */
+  greyDisplaySetUid: string,
+  { waitMs = 15000, watchMs = 20000 } = {},
+): Promise<void> {
+  const until = Date.now() + waitMs;
+  while (Date.now() < until) {
+    const vp = getViewport();
+    const actors = vp?.getActors?.() ?? [];
+    const greyId = actors[0] ? (actors[0].referencedId ?? actors[0].uid) : undefined;
+    if (
+      vp &&
+      greyId &&
+      greyId.includes(greyDisplaySetUid) &&
+      actors.length >= layers &&
+      vp.getProperties?.(greyId)?.voiRange
+    ) {
+      const reassert = (): void => {
+        const range = vp.getProperties?.(greyId)?.voiRange;
+        if (!range) return;
+        vp.setProperties?.({ voiRange: { lower: range.lower, upper: range.upper } }, greyId);
+        vp.render?.();
+      };
+      const onVoi = (e: Event): void => {
+        const id = (e as CustomEvent<{ volumeId?: string }>).detail?.volumeId;
+        if (id && id !== greyId) setTimeout(reassert, 0);
+      };
+      vp.element?.addEventListener(VOI_MODIFIED, onVoi);
+      setTimeout(() => vp.element?.removeEventListener(VOI_MODIFIED, onVoi), watchMs);
+      reassert();
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -362,6 +416,12 @@ export function createOhifAdapter(deps: OhifDeps): OhifAdapter {
         activeViewportId: 'geometryLdm-result',
         findOrCreateViewport: (position) => ({ ...(position === 0 ? left : right) }),
       });
+      if (args.stdUid)
+        await keepGreyWindowShown(
+          () => cvs?.getCornerstoneViewport?.('geometryLdm-result'),
+          2,
+          args.resultUid,
+        );
     },
     addLocalSeries(instances) {
       return addLocalSeries(
