@@ -236,6 +236,17 @@ async function overlayWindow(viewportId: string): Promise<{ width: number; level
   }, viewportId);
 }
 
+/** Brings the Generate panel to the front (OHIF's panelService). */
+async function showGeneratePanel(): Promise<void> {
+  await page.evaluate(() =>
+    (
+      window as unknown as {
+        services: { panelService: { activatePanel(id: string, force: boolean): void } };
+      }
+    ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
+  );
+}
+
 /** The window (VOI range) a viewport shows its grey image in. */
 async function viewportVoi(viewportId: string): Promise<{ lower: number; upper: number }> {
   return page.evaluate((id) => {
@@ -727,13 +738,7 @@ describe('generate panel in the viewer', () => {
   let studyUid = '';
 
   it('shows a preview of the estimate while sampling; Cancel stops the job', async () => {
-    await page.evaluate(() =>
-      (
-        window as unknown as {
-          services: { panelService: { activatePanel(id: string, force: boolean): void } };
-        }
-      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
-    );
+    await showGeneratePanel();
     const p = page.locator(`[data-testid="${panel}"]`);
     await p.waitFor({ timeout: 60000 });
     await setNumber(panel, 'Grid size (voxels): x', 32);
@@ -767,13 +772,7 @@ describe('generate panel in the viewer', () => {
   }, 240000);
 
   it('a reload during a generation: the browser asks first; after it, the panel says the job was lost and the settings are back', async () => {
-    await page.evaluate(() =>
-      (
-        window as unknown as {
-          services: { panelService: { activatePanel(id: string, force: boolean): void } };
-        }
-      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
-    );
+    await showGeneratePanel();
     const p = page.locator(`[data-testid="${panel}"]`);
     await p.waitFor({ timeout: 60000 });
     await setNumber(panel, 'Grid size (voxels): x', 64);
@@ -792,13 +791,7 @@ describe('generate panel in the viewer', () => {
     await page.reload();
     expect(dialogs).toEqual(['beforeunload']);
     await page.locator('[data-testid="geometry-ldm-super-resolve"]').waitFor({ timeout: 120000 });
-    await page.evaluate(() =>
-      (
-        window as unknown as {
-          services: { panelService: { activatePanel(id: string, force: boolean): void } };
-        }
-      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
-    );
+    await showGeneratePanel();
     await p.waitFor({ timeout: 60000 });
     await expect(p.getByTestId('geometry-ldm-lost-job').textContent()).resolves.toMatch(
       /^The generation of 1 sample \(64 × 64 × 64\) started at \d\d:\d\d was lost: the page was reloaded or closed while it ran\. Its settings are restored below/,
@@ -811,13 +804,7 @@ describe('generate panel in the viewer', () => {
   }, 300000);
 
   it('generates a small volume with progress and a result', async () => {
-    await page.evaluate(() =>
-      (
-        window as unknown as {
-          services: { panelService: { activatePanel(id: string, force: boolean): void } };
-        }
-      ).services.panelService.activatePanel('@geometry-ldm/extension.panelModule.generate', true),
-    );
+    await showGeneratePanel();
     const p = page.locator(`[data-testid="${panel}"]`);
     await p.waitFor({ timeout: 60000 });
     await setNumber(panel, 'Grid size (voxels): x', 32);

@@ -23,8 +23,8 @@ const volume = makeVolume(
   'HU',
 );
 
-test('super-resolution results, std maps and synthetic CT are product output (description and Manufacturer each suffice)', () => {
-  const synthetic = buildSyntheticStudy({
+function syntheticSeries() {
+  return buildSyntheticStudy({
     volume,
     generation: {
       grid: [8, 8, 4],
@@ -36,6 +36,10 @@ test('super-resolution results, std maps and synthetic CT are product output (de
       model: { name: 'm', version: '0' },
     },
   });
+}
+
+test('super-resolution results, std maps and synthetic CT are product output (description and Manufacturer each suffice)', () => {
+  const synthetic = syntheticSeries();
   const m = markersOf(synthetic.series.instances[0].bytes);
   expect(productOutputReason(m)).toMatch(/written by this product/);
   expect(productOutputReason({ manufacturer: m.manufacturer })).toMatch(/Manufacturer geometry-ldm/);
@@ -43,18 +47,7 @@ test('super-resolution results, std maps and synthetic CT are product output (de
 });
 
 test('derived series (result and std map) read back from their bytes are product output', () => {
-  const synthetic = buildSyntheticStudy({
-    volume,
-    generation: {
-      grid: [8, 8, 4],
-      spacingMm: [1, 1, 2],
-      fov: null,
-      rotationDeg: [0, 0, 0],
-      seed: 1,
-      sampler: 'ddim',
-      model: { name: 'm', version: '0' },
-    },
-  });
+  const synthetic = syntheticSeries();
   const source = synthetic.series.instances.map((i) =>
     parseInstanceMetadata(readPart10Raw(i.bytes).dict as never),
   );

@@ -4,7 +4,7 @@
  * and a live preview -> in-panel result -> save to PACS as a synthetic study
  * (synthetic patient), load it into the viewer and open it.
  */
-import { lostJobText, markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
+import { markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
 import * as React from 'react';
 import type { Dims3, Vec3 } from '../../geometry/conventions';
 import type { FovRanges } from '../../geometry/generationGeometry';
@@ -27,6 +27,7 @@ import { describeError } from '../panelErrors';
 import { SOFT_TISSUE } from '../preview';
 import {
   EstimateView,
+  LostJobNotice,
   Messages,
   NumberField,
   PanelHeader,
@@ -237,18 +238,7 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
         }
         onRetry={() => void env.engine.ensureReady().catch(() => undefined)}
       />
-      {lostJob ? (
-        <div role="status" className="gldm-warning" data-testid="geometry-ldm-lost-job">
-          {lostJobText(lostJob)}{' '}
-          <button
-            type="button"
-            className="gldm-btn gldm-btn-secondary gldm-btn-small"
-            onClick={() => setLostJob(null)}
-          >
-            Dismiss
-          </button>
-        </div>
-      ) : null}
+      {lostJob ? <LostJobNotice job={lostJob} onDismiss={() => setLostJob(null)} /> : null}
 
       {form && manifest ? (
         <>

@@ -14,7 +14,7 @@ import type { CropBox } from '../../volume/pad';
 import type { ModelManifest } from '../../model/manifest';
 import { formatDims, formatSpacing } from '../../planning/format';
 import { isActive } from '../jobState';
-import { lostJobText, markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
+import { markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
 import { runSuperResolution, saveSuperResolution, type SuperResolveRun } from '../jobs';
 import { DicomError } from '../../dicom/errors';
 import { describeError } from '../panelErrors';
@@ -35,6 +35,7 @@ import {
   type TargetChoice,
 } from '../../planning/superResolvePlan';
 import {
+  LostJobNotice,
   CheckField,
   EstimateView,
   Messages,
@@ -333,18 +334,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     <div className="gldm-panel" data-testid="geometry-ldm-super-resolve">
       <PanelStyles />
       {header}
-      {lostJob ? (
-        <div role="status" className="gldm-warning" data-testid="geometry-ldm-lost-job">
-          {lostJobText(lostJob)}{' '}
-          <button
-            type="button"
-            className="gldm-btn gldm-btn-secondary gldm-btn-small"
-            onClick={() => setLostJob(null)}
-          >
-            Dismiss
-          </button>
-        </div>
-      ) : null}
+      {lostJob ? <LostJobNotice job={lostJob} onDismiss={() => setLostJob(null)} /> : null}
 
       <section className="gldm-section" aria-label="Series">
         <h3>Series</h3>

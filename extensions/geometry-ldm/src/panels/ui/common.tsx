@@ -8,6 +8,7 @@ import type { ModelManifest } from '../../model/manifest';
 import type { ModelCard } from '../../worker/protocol';
 import type { BackendChoice, EngineSnapshot } from '../engineSession';
 import { adapterText, isSoftwareAdapter } from '../../inference/webRuntime';
+import { lostJobText, type JobMarker } from '../pageMemory';
 import type { MemoryEstimate, TimeBasis, TimeEstimate } from '../../planning/estimate';
 import { formatBytes, formatDuration } from '../../planning/format';
 import { progressFraction, statusLine, type JobPhase, type PreviewImage } from '../jobState';
@@ -526,4 +527,19 @@ export function useEngineSnapshot(session: {
   getSnapshot: () => EngineSnapshot;
 }): EngineSnapshot {
   return React.useSyncExternalStore(session.subscribe, session.getSnapshot, session.getSnapshot);
+}
+
+/** A job this tab lost to a reload (pageMemory.ts), named until dismissed; both panels show it. */
+export function LostJobNotice(props: {
+  readonly job: JobMarker;
+  readonly onDismiss: () => void;
+}): React.ReactElement {
+  return (
+    <div role="status" className="gldm-warning" data-testid="geometry-ldm-lost-job">
+      {lostJobText(props.job)}{' '}
+      <button type="button" className="gldm-btn gldm-btn-secondary gldm-btn-small" onClick={props.onDismiss}>
+        Dismiss
+      </button>
+    </div>
+  );
 }
