@@ -40,6 +40,28 @@ def load_config(path):
         return json.load(f)
 
 
+def apply_overrides(cfg, items):
+    """`--set a.b=VALUE` overrides: VALUE is JSON (a bare word is taken as a string). Only keys that
+    already exist may be set, so a typo fails loudly instead of training with the default."""
+    for item in items:
+        key, sep, raw = item.partition('=')
+        if not sep or not key:
+            raise SystemExit(f'--set {item!r}: expected KEY=VALUE')
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node, parts = cfg, key.split('.')
+        for part in parts[:-1]:
+            if not isinstance(node.get(part) if isinstance(node, dict) else None, dict):
+                raise SystemExit(f'--set {key}: no config section {part!r}')
+            node = node[part]
+        if parts[-1] not in node:
+            raise SystemExit(f'--set {key}: no such config key')
+        node[parts[-1]] = value
+    return cfg
+
+
 def build_autoencoder(cfg):
     a = cfg['autoencoder']
     return VQAutoencoder(widths=tuple(a['widths']), n_res=a['n_res'], z_ch=a['z_ch'], n_codes=a['n_codes'],
@@ -290,6 +312,8 @@ def train_diffusion(cfg, args):
     log = Logger(out)
     dev = torch.device(args.device)
     torch.manual_seed(cfg['seed'] + 1)
+    if getattr(args, 'set', None):
+        log({'info': f'config overrides: {args.set}'})
     init = init_from_model(cfg, args.init_from, ae_ck, log) if args.init_from else None
     ae = build_autoencoder(cfg).to(dev)
     ae.load_state_dict(torch_load(ae_ck)['model'])
@@ -383,9 +407,11 @@ def main(argv=None):
     ap.add_argument('--init-from', metavar='MODEL_DIR',
                     help='diffusion: warm start from an exported model (its ONNX weights and latent scale)')
     ap.add_argument('--minutes', type=float, help='override the stage max_minutes')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=JSON',
+                    help='override one config value by its dotted path, e.g. diffusion.lr=0.00025 (repeatable)')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = load_config(args.config)
+    cfg = apply_overrides(load_config(args.config), args.set)
     if args.max_iters is not None:
         cfg['autoencoder' if args.stage == 'autoencoder' else 'diffusion']['max_iters'] = args.max_iters
     if args.minutes is not None:

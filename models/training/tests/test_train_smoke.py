@@ -127,3 +127,15 @@ class DeviceTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class ConfigOverrides(unittest.TestCase):
+    def test_set_replaces_existing_keys_by_dotted_path(self):
+        cfg = {'seed': 0, 'diffusion': {'lr': 5e-4, 'scans': []}}
+        T.apply_overrides(cfg, ['diffusion.lr=0.00025', 'seed=3'])
+        self.assertEqual(cfg, {'seed': 3, 'diffusion': {'lr': 0.00025, 'scans': []}})
+
+    def test_unknown_keys_and_malformed_items_are_refused(self):
+        for bad in ['diffusion.lrr=1', 'difusion.lr=1', 'diffusion.lr', '=3', 'seed.x=1']:
+            with self.assertRaises(SystemExit, msg=bad):
+                T.apply_overrides({'seed': 0, 'diffusion': {'lr': 1.0}}, [bad])
