@@ -31,10 +31,11 @@ import {
   runGeneration,
   runSuperResolution,
   saveGeneration,
+  prepareSuperResolutionSave,
   saveSuperResolution,
   type SuperResolveRun,
 } from '../../extensions/geometry-ldm/src/panels/jobs';
-import { createPacs, type Pacs } from '../../extensions/geometry-ldm/src/panels/pacs';
+import { createPacs, newSaveIdentity, type Pacs } from '../../extensions/geometry-ldm/src/panels/pacs';
 import { describeError } from '../../extensions/geometry-ldm/src/panels/panelErrors';
 import type { SuperResolveForm } from '../../extensions/geometry-ldm/src/planning/superResolvePlan';
 import type { WorkerLike } from '../../extensions/geometry-ldm/src/worker/engineClient';
@@ -129,6 +130,23 @@ afterAll(async () => {
   await orthanc?.stop();
   model?.remove();
 });
+
+/** Instances Orthanc's own REST API lists for a series (0 when it has none). */
+async function orthancInstanceCount(seriesInstanceUid: string): Promise<number> {
+  const auth = { authorization: orthanc.authorization };
+  const res = await fetch(`${orthanc.url}/tools/lookup`, {
+    method: 'POST',
+    headers: auth,
+    body: seriesInstanceUid,
+  });
+  const found = (await res.json()) as { ID: string; Type: string }[];
+  const series = found.find((f) => f.Type === 'Series');
+  if (!series) return 0;
+  const s = (await (await fetch(`${orthanc.url}/series/${series.ID}`, { headers: auth })).json()) as {
+    Instances: string[];
+  };
+  return s.Instances.length;
+}
 
 /** HU of the seeded series straight from its files with dcmjs, keyed by slice position (z) for sorting. */
 function sourceSlicesFromFiles(): { z: number; hu: Float32Array; cols: number }[] {
@@ -225,7 +243,9 @@ describe('super-resolution job (read -> engine -> save)', () => {
   });
 
   it('saves the result and its std map as new series of the source study; the PACS holds them', async () => {
-    const written = await saveSuperResolution(pacs, run, { saveStd: true });
+    const written = await saveSuperResolution(pacs, await prepareSuperResolutionSave(pacs, run), {
+      saveStd: true,
+    });
     expect(written.result.report.verified).toBe(true);
     expect(written.result.studyInstanceUid).toBe(seeded.studyInstanceUid);
     const series = await searchSeries(orthancTransport(orthanc), seeded.studyInstanceUid);
@@ -265,6 +285,42 @@ describe('super-resolution job (read -> engine -> save)', () => {
     expect(maxErr).toBeLessThanOrEqual(0.5 + 1e-3);
   }, 120000);
 
+  it('a Save cut off by the PACS says what the PACS holds; Save again completes the same series', async () => {
+    const study = seeded.studyInstanceUid;
+    const seriesBefore = (await searchSeries(orthancTransport(orthanc), study)).length;
+    let posts = 0;
+    // the third STOW request and every later one never reaches the PACS
+    const cutOff = createPacs({
+      root: orthanc.dicomWebRoot,
+      codecWasmUrl: 'http://unused.test/',
+      headers: { Authorization: orthanc.authorization },
+      stow: { maxBatchInstances: 8, retries: 0 },
+      fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
+        if ((init?.method ?? 'GET') === 'POST' && ++posts > 2) throw new TypeError('fetch failed');
+        return fetch(input, init);
+      }) as typeof fetch,
+    });
+    const prepared = await prepareSuperResolutionSave(cutOff, run);
+    const uid = prepared.result.seriesInstanceUid;
+    const e = (await saveSuperResolution(cutOff, prepared, { saveStd: true }).catch((x: unknown) => x)) as {
+      code: string;
+      message: string;
+    };
+    expect(e.code).toBe('partial-store');
+    expect(e.message).toContain(`series ${uid}: the PACS holds 16 of 32 instances (counted by QIDO)`);
+    expect(await orthancInstanceCount(uid)).toBe(16); // Orthanc's own index agrees
+    const n = describeError(e, 'save');
+    expect(n.title).toBe('The upload was not completed');
+    expect(n.message).toMatch(/Press Save again to store the missing images into the same series/);
+    // Save again (the panel keeps `prepared` for the run): the same series is completed
+    const written = await saveSuperResolution(pacs, prepared, { saveStd: true });
+    expect(written.result.seriesInstanceUid).toBe(uid);
+    expect(written.result.report.alreadyPresent).toBe(16);
+    expect(await orthancInstanceCount(uid)).toBe(32);
+    expect(await orthancInstanceCount(written.uncertainty!.seriesInstanceUid)).toBe(32);
+    expect((await searchSeries(orthancTransport(orthanc), study)).length).toBe(seriesBefore + 2);
+  }, 120000);
+
   it('a PACS that refuses the credentials is reported as a refused upload, and nothing is stored', async () => {
     const before = (await searchSeries(orthancTransport(orthanc), seeded.studyInstanceUid)).length;
     const wrong = createPacs({
@@ -272,7 +328,9 @@ describe('super-resolution job (read -> engine -> save)', () => {
       codecWasmUrl: 'http://unused.test/',
       headers: { Authorization: 'Basic ' + Buffer.from('tester:wrong').toString('base64') },
     });
-    const e = await saveSuperResolution(wrong, run, { saveStd: false }).catch((x: unknown) => x);
+    const e = await saveSuperResolution(wrong, await prepareSuperResolutionSave(pacs, run), {
+      saveStd: false,
+    }).catch((x: unknown) => x);
     const n = describeError(e, 'save');
     expect(n.title).toBe('The PACS refused the upload');
     expect(n.message).toMatch(/401/);
@@ -360,5 +418,30 @@ describe('generation job (engine -> save as a synthetic study)', () => {
     for (let n = 0; n < back.volume.data.length; n++)
       maxErr = Math.max(maxErr, Math.abs(back.volume.data[n] - run.result.samples[1].volume.data[n]));
     expect(maxErr).toBeLessThanOrEqual(0.5 + 1e-3);
+
+    // A save cut off after the first series: the same identity again completes the SAME study.
+    const identity = newSaveIdentity();
+    let posts = 0;
+    const cutOff = createPacs({
+      root: orthanc.dicomWebRoot,
+      codecWasmUrl: 'http://unused.test/',
+      headers: { Authorization: orthanc.authorization },
+      stow: { retries: 0 },
+      fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
+        if ((init?.method ?? 'GET') === 'POST' && ++posts > 1) throw new TypeError('fetch failed');
+        return fetch(input, init);
+      }) as typeof fetch,
+    });
+    const e = (await saveGeneration(cutOff, run, undefined, identity).catch((x: unknown) => x)) as {
+      code: string;
+    };
+    expect(e.code).toBe('network');
+    const again = await saveGeneration(pacs, run, undefined, identity);
+    expect(again[0].report.alreadyPresent).toBe(40); // the first series was not sent twice
+    expect(again[1].report.alreadyPresent).toBe(0);
+    const inStudy = await searchSeries(orthancTransport(orthanc), again[0].studyInstanceUid);
+    expect(inStudy.map((s) => s.seriesInstanceUid).sort()).toEqual(
+      again.map((s) => s.seriesInstanceUid).sort(),
+    );
   }, 120000);
 });

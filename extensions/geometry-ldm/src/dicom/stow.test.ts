@@ -152,3 +152,86 @@ test('final QIDO check: an instance really missing behind a capped PACS is repor
   expect(e.details.stored).toHaveLength(9);
   expect(e.details.notStored.map((f: { sopInstanceUid: string }) => f.sopInstanceUid)).toEqual(['1.2.3.10']);
 });
+
+/** A fake PACS that records what it was sent, stores it, and can stop answering after some STOWs. */
+function recordingPacs(stored: Set<string>, answerStows = Infinity, answerQido = true) {
+  const sent: string[][] = [];
+  let stows = 0;
+  const t: DicomwebTransport = {
+    async request(req) {
+      if (req.service === 'qido') {
+        if (!answerQido) throw new DicomError('network', 'timed out after 120 s without a complete answer');
+        return json(
+          200,
+          [...stored].map((u) => ({ '00080018': { vr: 'UI', Value: [u] } })) as unknown as DicomJsonDataset,
+        );
+      }
+      if (stows++ >= answerStows)
+        throw new DicomError('network', 'timed out after 120 s without a complete answer');
+      const uids = (req.body ? new TextDecoder('latin1').decode(req.body) : '').match(/1\.2\.3\.\d+/g) ?? [];
+      sent.push(uids);
+      uids.forEach((u) => stored.add(u));
+      return json(200, { '00081199': refSeq(uids) });
+    },
+  };
+  return { t, sent };
+}
+
+/** Instances whose bytes carry their own UID, so the fake PACS can tell what a batch held. */
+const tagged = (n: number): StowInstance => ({
+  ...inst(n),
+  bytes: new TextEncoder().encode(`DICM 1.2.3.${n} `),
+});
+
+test('skipPresent: a rerun sends only what the PACS lacks and completes the same series', async () => {
+  const stored = new Set(['1.2.3.1', '1.2.3.3']);
+  const { t, sent } = recordingPacs(stored);
+  const all = [1, 2, 3, 4].map(tagged);
+  const r = await stowInstances(t, all, { skipPresent: true, maxBatchInstances: 1, sleep: async () => {} });
+  expect(sent).toEqual([['1.2.3.2'], ['1.2.3.4']]);
+  expect(r.alreadyPresent).toBe(2);
+  expect(r.stored).toEqual(['1.2.3.1', '1.2.3.2', '1.2.3.3', '1.2.3.4']);
+  expect(r.verified).toBe(true);
+  // everything there already: nothing is sent, the check still runs
+  const again = recordingPacs(stored);
+  const r2 = await stowInstances(again.t, all, { skipPresent: true, sleep: async () => {} });
+  expect(again.sent).toEqual([]);
+  expect(r2.alreadyPresent).toBe(4);
+});
+
+test('a PACS that stops answering: the rest is not sent, the wait is one batch of retries, counts from QIDO', async () => {
+  const stored = new Set<string>();
+  const { t, sent } = recordingPacs(stored, 2);
+  const retries: number[] = [];
+  const all = [1, 2, 3, 4, 5, 6].map(tagged);
+  const e = await stowInstances(t, all, {
+    maxBatchInstances: 1,
+    retries: 2,
+    sleep: async () => {},
+    onRetry: (r) => retries.push(r.attempt),
+  }).catch((x) => x);
+  expect(sent).toEqual([['1.2.3.1'], ['1.2.3.2']]);
+  expect(retries).toEqual([1, 2]); // batch 3 only; batches 4-6 are not tried
+  expect(e.code).toBe('partial-store');
+  expect(e.details.verified).toBe(true);
+  expect(e.message).toMatch(
+    /^series 1\.2\.3: the PACS holds 2 of 6 instances \(counted by QIDO\), 4 missing/,
+  );
+  const reasons = e.details.notStored.map((f: { reason: string }) => f.reason);
+  expect(reasons.slice(1).every((x: string) => /^not sent: the PACS stopped answering/.test(x))).toBe(true);
+});
+
+test('when the PACS does not answer the check either, the count says "acknowledged", not "stored"', async () => {
+  const stored = new Set<string>();
+  const { t } = recordingPacs(stored, 1, false);
+  const e = await stowInstances(t, [1, 2, 3].map(tagged), {
+    maxBatchInstances: 1,
+    retries: 0,
+    sleep: async () => {},
+  }).catch((x) => x);
+  expect(e.code).toBe('partial-store');
+  expect(e.details.verified).toBe(false);
+  expect(e.message).toMatch(
+    /^series 1\.2\.3: 1 of 3 instances acknowledged; the PACS did not answer the check, so it may hold more/,
+  );
+});

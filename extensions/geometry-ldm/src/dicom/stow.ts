@@ -9,7 +9,13 @@
  *   (0008,1199) lists stored instances, FailedSOPSequence (0008,1198) the
  *   failed ones with FailureReason (0008,1197).
  * - Network failures and 5xx are retried with exponential backoff (re-sending
- *   the same bytes is safe: the UIDs are the same). 401/403 and 409 stop at once.
+ *   the same bytes is safe: the UIDs are the same). 401/403 and 409 stop at once,
+ *   and so does a PACS that stops answering (a batch still failing at the network
+ *   level after its retries): the rest is marked "not sent" instead of waiting
+ *   out every batch's timeouts, so the wait is bounded by one batch's retries.
+ * - `skipPresent` first asks the PACS which instances it already holds and sends
+ *   only the others: re-running a store after a failure completes the same
+ *   series (same UIDs) instead of writing a second one.
  * - A final QIDO search per series (every page; missing UIDs asked for by UID)
  *   is the truth about what arrived.
  * - Anything not stored ends in a thrown DicomError: 'partial-store' when some
@@ -43,8 +49,19 @@ export interface StowOptions {
   readonly verify?: boolean;
   /** Paging of the final QIDO check (default: pages of 1000). */
   readonly verifyPaging?: PagingOptions;
+  /** Ask the PACS first (QIDO) and send only the instances it does not hold yet (default false). */
+  readonly skipPresent?: boolean;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly onProgress?: (instancesSent: number, instancesTotal: number) => void;
+  /** Before each retry: which attempt comes next, after how long, and why the last one failed. */
+  readonly onRetry?: (info: StowRetry) => void;
+}
+
+export interface StowRetry {
+  readonly attempt: number;
+  readonly retries: number;
+  readonly delayMs: number;
+  readonly reason: string;
 }
 
 export interface StowFailure {
@@ -58,8 +75,11 @@ export interface StowReport {
   readonly batches: number;
   readonly requests: number;
   readonly bytesSent: number;
-  /** True when the final QIDO check ran and agrees with `stored`. */
+  /** True when `stored` comes from the PACS (the final QIDO check), not from its acknowledgements. */
   readonly verified: boolean;
+  /** Instances the PACS already held before this call (skipPresent), not sent again. */
+  readonly alreadyPresent: number;
+  readonly seriesInstanceUids: readonly string[];
 }
 
 /** Stored and failed SOP Instance UIDs listed in a STOW-RS response body (DICOM JSON or empty). */
@@ -177,16 +197,26 @@ export async function stowInstances(
   const path = options.studyInstanceUid
     ? `studies/${encodeURIComponent(options.studyInstanceUid)}`
     : 'studies';
+  const acknowledged = new Set<string>();
+  const failures = new Map<string, string>();
+  const seriesInstanceUids = [...new Set(instances.map((i) => i.seriesInstanceUid))];
+  let already = new Set<string>();
+  if (options.skipPresent) {
+    // A failed pre-check is not fatal: everything is sent (same UIDs; a PACS keeps one copy).
+    already = await presentInstances(transport, instances, options.verifyPaging).catch(
+      () => new Set<string>(),
+    );
+    for (const u of already) acknowledged.add(u);
+  }
+  const toSend = already.size ? instances.filter((i) => !already.has(i.sopInstanceUid)) : instances;
   const batches = makeBatches(
-    instances,
+    toSend,
     options.maxBatchInstances ?? 64,
     options.maxBatchBytes ?? 32 * 1024 * 1024,
   );
-  const acknowledged = new Set<string>();
-  const failures = new Map<string, string>();
   let requests = 0;
   let bytesSent = 0;
-  let sent = 0;
+  let sent = already.size;
   /** A cause that stops the whole store (401, 409), with its error. */
   let fatal: DicomError | null = null;
   let lastError: DicomError | null = null;
@@ -201,8 +231,14 @@ export async function stowInstances(
       'application/dicom',
     );
     let res: HttpResponse | null = null;
+    let networkFailure = false;
     for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0) await sleep(backoff * 2 ** (attempt - 1));
+      if (attempt > 0) {
+        const delayMs = backoff * 2 ** (attempt - 1);
+        options.onRetry?.({ attempt, retries, delayMs, reason: lastError?.message ?? 'failed' });
+        await sleep(delayMs);
+      }
+      networkFailure = false;
       requests++;
       bytesSent += body.length;
       try {
@@ -217,6 +253,7 @@ export async function stowInstances(
       } catch (e) {
         lastError = e instanceof DicomError ? e : new DicomError('network', String(e));
         res = null;
+        networkFailure = true;
         continue; // network: retry
       }
       if (res.status >= 500) {
@@ -233,6 +270,11 @@ export async function stowInstances(
           i.sopInstanceUid,
           `not acknowledged after ${retries + 1} attempts: ${lastError?.message}`,
         );
+      // A PACS that no longer answers at all would cost every remaining batch its full retries.
+      if (networkFailure)
+        fatal = new DicomError('network', `the PACS stopped answering (${lastError?.message})`, {
+          ...lastError?.details,
+        });
       continue;
     }
     if (res.status === 401 || res.status === 403 || res.status === 409) {
@@ -289,13 +331,26 @@ export async function stowInstances(
         reason: failures.get(uid) ?? 'acknowledged but not found by the QIDO check',
       });
   }
-  const report: StowReport = { stored, notStored, batches: batches.length, requests, bytesSent, verified };
+  const report: StowReport = {
+    stored,
+    notStored,
+    batches: batches.length,
+    requests,
+    bytesSent,
+    verified,
+    alreadyPresent: already.size,
+    seriesInstanceUids,
+  };
   if (notStored.length === 0) return report;
   const details = { ...report, cause: lastError?.code ?? null, status: lastError?.details.status ?? null };
+  const series = `series ${seriesInstanceUids.join(', ')}`;
   if (stored.length > 0) {
+    const first = `first missing: ${notStored[0].sopInstanceUid}: ${notStored[0].reason}`;
     throw new DicomError(
       'partial-store',
-      `${stored.length} of ${instances.length} instances stored, ${notStored.length} not stored (first: ${notStored[0].sopInstanceUid}: ${notStored[0].reason})`,
+      verified
+        ? `${series}: the PACS holds ${stored.length} of ${instances.length} instances (counted by QIDO), ${notStored.length} missing (${first})`
+        : `${series}: ${stored.length} of ${instances.length} instances acknowledged; the PACS did not answer the check, so it may hold more (${first})`,
       details,
     );
   }
@@ -303,7 +358,7 @@ export async function stowInstances(
   const code: DicomErrorCode = acknowledgedNotFound ? 'verify-failed' : (lastError?.code ?? 'pacs-error');
   throw new DicomError(
     code,
-    `no instance was stored (${instances.length} sent): ${lastError?.message ?? notStored[0].reason}`,
+    `${series}: no instance was stored (${instances.length} sent): ${lastError?.message ?? notStored[0].reason}`,
     details,
   );
 }

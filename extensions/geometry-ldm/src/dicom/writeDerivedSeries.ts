@@ -367,12 +367,20 @@ export function buildDerivedSeries(
   return { result: built, ...(std ? { uncertainty: std } : {}) };
 }
 
-/** Builds everything, then stores the result series and (if given) the uncertainty series. */
-export async function writeDerivedSeries(
+export interface PreparedDerivedSeries {
+  readonly result: BuiltSeries;
+  readonly uncertainty?: BuiltSeries;
+}
+
+/**
+ * Numbers (asking the PACS for the study's SeriesNumbers unless given) and builds the series,
+ * sending nothing. Keep the result to store it, and to store it again after a failure: the
+ * second attempt completes the same series (same UIDs) instead of writing a new one.
+ */
+export async function prepareDerivedSeries(
   transport: DicomwebTransport,
   req: DerivedSeriesRequest,
-  options: StowOptions = {},
-): Promise<DerivedSeriesResult> {
+): Promise<PreparedDerivedSeries> {
   let numbered = req;
   if (req.seriesNumber == null && req.existingSeriesNumbers == null && req.source[0]?.studyInstanceUid) {
     // Avoid the study's existing SeriesNumbers. Numbers are labels, not identity: when the
@@ -382,11 +390,26 @@ export async function writeDerivedSeries(
     );
     numbered = { ...req, existingSeriesNumbers: existing };
   }
-  const built = buildDerivedSeries(numbered);
+  return buildDerivedSeries(numbered);
+}
+
+/**
+ * Stores prepared series: the result, then (unless `withUncertainty` is false) the std map.
+ * Instances the PACS already holds are not sent again (skipPresent), so calling this again
+ * after a partial failure completes the same series. Errors name the series and say what
+ * the PACS holds (stow.ts).
+ */
+export async function storeDerivedSeries(
+  transport: DicomwebTransport,
+  prepared: PreparedDerivedSeries,
+  options: StowOptions & { readonly withUncertainty?: boolean } = {},
+): Promise<DerivedSeriesResult> {
+  const { withUncertainty = true, ...stow } = options;
   const send = async (s: BuiltSeries): Promise<WrittenSeries> => {
     const report = await stowInstances(transport, s.instances, {
       studyInstanceUid: s.studyInstanceUid,
-      ...options,
+      skipPresent: true,
+      ...stow,
     });
     return {
       studyInstanceUid: s.studyInstanceUid,
@@ -395,10 +418,10 @@ export async function writeDerivedSeries(
       report,
     };
   };
-  const result = await send(built.result);
-  if (!built.uncertainty) return { result };
+  const result = await send(prepared.result);
+  if (!prepared.uncertainty || !withUncertainty) return { result };
   try {
-    return { result, uncertainty: await send(built.uncertainty) };
+    return { result, uncertainty: await send(prepared.uncertainty) };
   } catch (e) {
     if (e instanceof DicomError) {
       throw new DicomError(
@@ -409,4 +432,13 @@ export async function writeDerivedSeries(
     }
     throw e;
   }
+}
+
+/** Builds everything, then stores the result series and (if given) the uncertainty series. */
+export async function writeDerivedSeries(
+  transport: DicomwebTransport,
+  req: DerivedSeriesRequest,
+  options: StowOptions = {},
+): Promise<DerivedSeriesResult> {
+  return storeDerivedSeries(transport, await prepareDerivedSeries(transport, req), options);
 }

@@ -64,6 +64,8 @@ export interface SyntheticStudyRequest {
     readonly frameOfReference: string;
     readonly instance: (k: number) => string;
   };
+  /** Content/series dates and times (default: now); fixed with `uids` so a retry rebuilds the same bytes. */
+  readonly createdAt?: Date;
 }
 
 export interface SyntheticStudyResult extends WrittenSeries {
@@ -83,7 +85,7 @@ export const SYNTHETIC_TEXT = {
 
 export function buildSyntheticStudy(
   req: SyntheticStudyRequest,
-  now = new Date(),
+  now = req.createdAt ?? new Date(),
 ): { series: BuiltSeries; frameOfReferenceUid: string; patientId: string } {
   const { volume, generation } = req;
   if (volume.unit !== 'HU')
@@ -181,7 +183,11 @@ export async function writeSyntheticStudy(
   options: StowOptions = {},
 ): Promise<SyntheticStudyResult> {
   const { series, frameOfReferenceUid, patientId } = buildSyntheticStudy(req);
-  const report = await stowInstances(transport, series.instances, options);
+  // With explicit UIDs this may be a retry: what the PACS already holds is not sent again.
+  const report = await stowInstances(transport, series.instances, {
+    ...(req.uids ? { skipPresent: true } : {}),
+    ...options,
+  });
   return {
     studyInstanceUid: series.studyInstanceUid,
     seriesInstanceUid: series.seriesInstanceUid,

@@ -5,7 +5,7 @@
  */
 import { readNotes, type ReadSeriesResult } from '../dicom/readSeries';
 import type { InstanceHeader } from '../dicom/instanceMetadata';
-import type { DerivedSeriesResult } from '../dicom/writeDerivedSeries';
+import type { DerivedSeriesResult, PreparedDerivedSeries } from '../dicom/writeDerivedSeries';
 import type { SyntheticStudyResult } from '../dicom/writeSyntheticStudy';
 import { spacingOf } from '../geometry/dicomGeometry';
 import { InferenceError, throwIfCancelled } from '../inference/errors';
@@ -20,7 +20,7 @@ import type { ModelCard } from '../worker/protocol';
 import type { EngineSession } from './engineSession';
 import { generationPreviewEvery } from '../planning/estimate';
 import { planGenerate, type GenerateForm, type GeneratePlanOk } from './generateModel';
-import { modelInfo, type Pacs } from './pacs';
+import { modelInfo, type Pacs, type SaveIdentity } from './pacs';
 import type { SeriesGrid } from '../planning/seriesGrid';
 import {
   planSuperResolution,
@@ -133,20 +133,33 @@ export async function runSuperResolution(
   };
 }
 
-export async function saveSuperResolution(
+/**
+ * Builds the derived series of a run once (UIDs, numbers, pixel data), with the std map unless
+ * the mode has none; nothing is sent. The panel keeps it for the run, so that Save after a
+ * failed Save completes the same series instead of writing a second one.
+ */
+export async function prepareSuperResolutionSave(
   pacs: Pacs,
   run: SuperResolveRun,
-  options: { readonly saveStd: boolean },
-): Promise<DerivedSeriesResult> {
+): Promise<PreparedDerivedSeries> {
   const mode = run.result.settings.mode;
-  return pacs.saveDerived({
+  return pacs.prepareDerived({
     source: run.instances,
     result: run.result.mean,
-    ...(options.saveStd && mode !== 'classical' ? { uncertainty: run.result.std } : {}),
+    ...(mode !== 'classical' ? { uncertainty: run.result.std } : {}),
     model: modelInfo(run.model, 'super-resolution'),
     method: [methodText(run.result), ...run.notes.map((n) => `source ${n}`)].join('; '),
     label: `${MODE_TAG[mode]} ${targetLabel(run.form.target)}`,
   });
+}
+
+/** Stores a prepared save (what the PACS already holds is not sent again). */
+export async function saveSuperResolution(
+  pacs: Pacs,
+  prepared: PreparedDerivedSeries,
+  options: { readonly saveStd: boolean },
+): Promise<DerivedSeriesResult> {
+  return pacs.storeDerived(prepared, { withUncertainty: options.saveStd });
 }
 
 export interface GenerateRun {
@@ -184,6 +197,7 @@ export async function saveGeneration(
   pacs: Pacs,
   run: GenerateRun,
   onSeries?: (done: number, total: number) => void,
+  identity?: SaveIdentity,
 ): Promise<SyntheticStudyResult[]> {
   const g = run.result.geometry;
   return pacs.saveSynthetic(
@@ -201,5 +215,6 @@ export async function saveGeneration(
       model: modelInfo(run.model, 'generation'),
     },
     onSeries,
+    identity,
   );
 }

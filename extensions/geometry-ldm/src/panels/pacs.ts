@@ -12,12 +12,15 @@ import { defaultCodecs } from '../dicom/codecs';
 import { readSeries, type ReadSeriesResult } from '../dicom/readSeries';
 import { createDicomwebClientTransport } from '../dicom/dicomwebClientTransport';
 import { createFetchTransport, type DicomwebTransport, type HeaderProvider } from '../dicom/transport';
-import { newUid } from '../dicom/uids';
+import { deterministicUid, newUid } from '../dicom/uids';
+import type { StowOptions } from '../dicom/stow';
 import {
-  writeDerivedSeries,
+  prepareDerivedSeries,
+  storeDerivedSeries,
   type DerivedSeriesRequest,
   type DerivedSeriesResult,
   type ModelInfo,
+  type PreparedDerivedSeries,
 } from '../dicom/writeDerivedSeries';
 import {
   writeSyntheticStudy,
@@ -35,6 +38,8 @@ export interface PacsOptions {
   readonly headers?: HeaderProvider;
   /** Use the plain-fetch transport with this fetch instead of dicomweb-client. */
   readonly fetch?: typeof fetch;
+  /** STOW-RS batching and retries (defaults: stow.ts). */
+  readonly stow?: Pick<StowOptions, 'maxBatchInstances' | 'maxBatchBytes' | 'retries' | 'backoffMs'>;
 }
 
 export interface SyntheticSample {
@@ -50,6 +55,14 @@ export type RunParameters = Pick<
 > &
   Readonly<Record<string, unknown>>;
 
+/** What fixes a synthetic save's UIDs and dates: a random key per run and the first attempt's time. */
+export interface SaveIdentity {
+  readonly key: string;
+  readonly createdAt: Date;
+}
+
+export const newSaveIdentity = (): SaveIdentity => ({ key: newUid(), createdAt: new Date() });
+
 export interface Pacs {
   readonly transport: DicomwebTransport;
   readSeries(
@@ -58,12 +71,23 @@ export interface Pacs {
     onProgress?: (done: number, total: number) => void,
     options?: { readonly bridgeGaps?: boolean },
   ): Promise<ReadSeriesResult>;
-  saveDerived(req: DerivedSeriesRequest): Promise<DerivedSeriesResult>;
-  /** All samples of one generation run as series of ONE new synthetic study. */
+  /** Builds the derived series (numbers from the PACS); sends nothing. */
+  prepareDerived(req: DerivedSeriesRequest): Promise<PreparedDerivedSeries>;
+  /** Stores prepared series; again after a failure, it completes the same series. */
+  storeDerived(
+    prepared: PreparedDerivedSeries,
+    options?: { readonly withUncertainty?: boolean },
+  ): Promise<DerivedSeriesResult>;
+  /**
+   * All samples of one generation run as series of ONE new synthetic study. Its UIDs and dates
+   * derive from `identity`: the same identity again (Save after a failed Save) completes the
+   * same study instead of writing a second one.
+   */
   saveSynthetic(
     samples: readonly SyntheticSample[],
     generation: RunParameters,
     onSeries?: (done: number, total: number) => void,
+    identity?: SaveIdentity,
   ): Promise<SyntheticStudyResult[]>;
 }
 
@@ -85,21 +109,33 @@ export function createPacs(options: PacsOptions): Pacs {
         bridgeGaps: Boolean(options?.bridgeGaps),
         ...(onProgress ? { onProgress } : {}),
       }),
-    saveDerived: (req) => writeDerivedSeries(transport, req),
-    async saveSynthetic(samples, generation, onSeries) {
+    prepareDerived: (req) => prepareDerivedSeries(transport, req),
+    storeDerived: (prepared, opts) => storeDerivedSeries(transport, prepared, { ...options.stow, ...opts }),
+    async saveSynthetic(samples, generation, onSeries, identity = newSaveIdentity()) {
       // One study, one frame of reference and one synthetic patient for the whole run.
-      const study = newUid();
-      const frameOfReference = newUid();
+      const uid = (what: string) => deterministicUid(`${identity.key}/${what}`);
+      const study = uid('study');
+      const frameOfReference = uid('frame-of-reference');
       const patientId = `SYNTH-${study.slice(-12)}`;
       const out: SyntheticStudyResult[] = [];
       for (const s of samples) {
         out.push(
-          await writeSyntheticStudy(transport, {
-            volume: s.volume,
-            generation: { ...generation, seed: s.seed, sample: s.index },
-            patient: { kind: 'synthetic', id: patientId },
-            uids: { study, series: newUid(), frameOfReference, instance: () => newUid() },
-          }),
+          await writeSyntheticStudy(
+            transport,
+            {
+              volume: s.volume,
+              generation: { ...generation, seed: s.seed, sample: s.index },
+              patient: { kind: 'synthetic', id: patientId },
+              uids: {
+                study,
+                series: uid(`series/${s.index}`),
+                frameOfReference,
+                instance: (k) => uid(`series/${s.index}/instance/${k}`),
+              },
+              createdAt: identity.createdAt,
+            },
+            options.stow,
+          ),
         );
         onSeries?.(out.length, samples.length);
       }

@@ -28,9 +28,10 @@ describe('errors in plain words', () => {
   it('PACS refused the upload (only when saving)', () => {
     const e = new DicomError('pacs-unauthorized', 'STOW: the PACS refused the credentials (HTTP 401)');
     expect(describeError(e, 'save').title).toBe('The PACS refused the upload');
-    expect(describeError(new DicomError('partial-store', '3 of 40 not stored'), 'save').title).toBe(
-      'The PACS refused the upload',
-    );
+    expect(describeError(e, 'save').message).not.toMatch(/Save again/); // the same credentials fail again
+    const partial = describeError(new DicomError('partial-store', 'series 1.2: 3 of 40 stored'), 'save');
+    expect(partial.title).toBe('The upload was not completed');
+    expect(partial.message).toMatch(/Press Save again to store the missing images into the same series/);
     expect(describeError(e, 'read-series').title).toBe('Could not read from the PACS');
   });
 

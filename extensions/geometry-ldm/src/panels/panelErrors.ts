@@ -94,10 +94,15 @@ export function describeError(e: unknown, context: ErrorContext): PanelNotice {
       case 'network':
       case 'not-found':
         if (context === 'save') {
+          // Both panels keep the UIDs of a run's save: a second Save sends only what is missing.
+          const retry =
+            code === 'pacs-unauthorized' || code === 'pacs-conflict'
+              ? ''
+              : ' Press Save again to store the missing images into the same series (images the PACS already holds are not sent twice); to remove a partial series instead, see "Removing a partial series" in the README.';
           return {
             kind: 'error',
-            title: 'The PACS refused the upload',
-            message: `${detail}. Nothing is shown as saved unless the PACS confirmed it.`,
+            title: code === 'partial-store' ? 'The upload was not completed' : 'The PACS refused the upload',
+            message: `${detail}. Nothing is shown as saved unless the PACS confirmed it.${retry}`,
           };
         }
         return { kind: 'error', title: 'Could not read from the PACS', message: detail };

@@ -24,6 +24,7 @@ import {
 import { isActive } from '../jobState';
 import { runGeneration, saveGeneration, type GenerateRun } from '../jobs';
 import { describeError } from '../panelErrors';
+import { newSaveIdentity, type SaveIdentity } from '../pacs';
 import { SOFT_TISSUE } from '../preview';
 import {
   EstimateView,
@@ -142,6 +143,8 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
   const [tiling, setTiling] = React.useState<TilingPolicy | undefined>(undefined);
   const [run, setRun] = React.useState<GenerateRun | null>(null);
   const [save, setSave] = React.useState<SaveState>({ kind: 'idle' });
+  // fixes the saved study's UIDs per run: Save after a failed Save completes the same study
+  const identityRef = React.useRef<{ run: GenerateRun; identity: SaveIdentity } | null>(null);
   const job = useJob(env);
 
   React.useEffect(() => {
@@ -199,11 +202,16 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
     setSave({ kind: 'saving', message: 'Storing in the PACS' });
     let studies: SyntheticStudyResult[];
     try {
-      studies = await saveGeneration(env.pacs(), run, (done, total) =>
-        setSave({
-          kind: 'saving',
-          message: `Storing series ${done + 1 > total ? total : done + 1} of ${total}`,
-        }),
+      if (identityRef.current?.run !== run) identityRef.current = { run, identity: newSaveIdentity() };
+      studies = await saveGeneration(
+        env.pacs(),
+        run,
+        (done, total) =>
+          setSave({
+            kind: 'saving',
+            message: `Storing series ${done + 1 > total ? total : done + 1} of ${total}`,
+          }),
+        identityRef.current.identity,
       );
     } catch (e) {
       const n = describeError(e, 'save');

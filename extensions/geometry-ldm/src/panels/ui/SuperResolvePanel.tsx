@@ -9,13 +9,18 @@
 import * as React from 'react';
 import type { Vec3 } from '../../geometry/conventions';
 import type { TilingPolicy } from '../../inference/tiling';
-import type { DerivedSeriesResult } from '../../dicom/writeDerivedSeries';
+import type { DerivedSeriesResult, PreparedDerivedSeries } from '../../dicom/writeDerivedSeries';
 import type { CropBox } from '../../volume/pad';
 import type { ModelManifest } from '../../model/manifest';
 import { formatDims, formatSpacing } from '../../planning/format';
 import { isActive } from '../jobState';
 import { markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
-import { runSuperResolution, saveSuperResolution, type SuperResolveRun } from '../jobs';
+import {
+  prepareSuperResolutionSave,
+  runSuperResolution,
+  saveSuperResolution,
+  type SuperResolveRun,
+} from '../jobs';
 import { DicomError } from '../../dicom/errors';
 import { describeError } from '../panelErrors';
 import { HOT, percentileWindow, SOFT_TISSUE } from '../preview';
@@ -122,6 +127,8 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   const [view, setView] = React.useState<ViewState>({ kind: 'none' });
   // the unsaved copy the viewer shows now (released when replaced or once the stored copy is shown)
   const unsavedRef = React.useRef<UnsavedResult | null>(null);
+  // the run's series as built for the PACS (UIDs fixed): Save after a failed Save completes them
+  const preparedRef = React.useRef<{ run: SuperResolveRun; prepared: PreparedDerivedSeries } | null>(null);
   const job = useJob(env);
   // a job this tab did not finish before a reload (read once)
   const [lostJob, setLostJob] = React.useState(() =>
@@ -267,7 +274,10 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
     setSave({ kind: 'saving', message: 'Storing in the PACS' });
     let written: DerivedSeriesResult;
     try {
-      written = await saveSuperResolution(env.pacs(), run, { saveStd });
+      const pacs = env.pacs();
+      if (preparedRef.current?.run !== run)
+        preparedRef.current = { run, prepared: await prepareSuperResolutionSave(pacs, run) };
+      written = await saveSuperResolution(pacs, preparedRef.current.prepared, { saveStd });
     } catch (e) {
       const n = describeError(e, 'save');
       env.ohif.notify({ title: n.title, message: n.message, type: 'error' });
