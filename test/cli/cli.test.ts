@@ -21,6 +21,7 @@ import { uploadCopy } from '../support/uploadCopy';
 import { freePort, startOrthanc, type OrthancInstance } from '../support/orthanc';
 import { orthancCounts, orthancTransport } from '../support/dicomweb';
 import { dciodvfy } from '../support/dciodvfy';
+import { startFaultProxy } from '../support/faultProxy';
 import { demoModel } from '../support/demoModel';
 import type { ExportedModel } from '../support/tinyModel';
 import dcmjs from 'dcmjs';
@@ -57,6 +58,44 @@ function cli(args: string[]): Run {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, events };
+}
+
+/** Like cli(), but leaves the event loop free (an in-process fault proxy must answer meanwhile). */
+function cliAsync(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args, '--json', '--threads', '1'], { env: env() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.on('close', (code) =>
+      done({
+        code,
+        stdout,
+        stderr,
+        events: stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l)),
+      }),
+    );
+  });
+}
+
+/** Instances Orthanc's own REST API lists for a series (0 when it has none). */
+async function orthancSeriesInstances(seriesInstanceUid: string): Promise<number> {
+  const auth = { authorization: orthanc.authorization };
+  const res = await fetch(`${orthanc.url}/tools/lookup`, {
+    method: 'POST',
+    headers: auth,
+    body: seriesInstanceUid,
+  });
+  const series = ((await res.json()) as { ID: string; Type: string }[]).find((f) => f.Type === 'Series');
+  if (!series) return 0;
+  const s = (await (await fetch(`${orthanc.url}/series/${series.ID}`, { headers: auth })).json()) as {
+    Instances: string[];
+  };
+  return s.Instances.length;
 }
 
 /** A small real CT series (a 64 x 64 x 16 crop of lung-pet-ct-dx-a0002), stored as a CT study to super-resolve. */
@@ -486,6 +525,93 @@ describe('super-resolve', () => {
       expect(dciodvfy(readFileSync(join(out, dir, files[5]))).errors).toEqual([]);
     }
   });
+
+  it('a PACS that stops answering mid-STOW: exit 3 naming the series and what the PACS holds; the same command with --job completes that series', async () => {
+    const proxy = await startFaultProxy(orthanc.url);
+    try {
+      const job = join(work, 'sr-job', 'job.json');
+      const args = [
+        'super-resolve',
+        '--pacs',
+        `${proxy.url}/dicom-web`,
+        '--study',
+        src.study,
+        '--series',
+        src.series,
+        '--scale',
+        '2',
+        '--mode',
+        'classical',
+        '--model',
+        model.dir,
+        '--stow',
+        '--stow-batch',
+        '8',
+        '--job',
+        job,
+      ];
+      const seriesBefore = (await searchSeries(orthancTransport(orthanc), src.study)).length;
+      // every STOW request after the first is cut off mid-body (the PACS "dies")
+      proxy.setRule((r) =>
+        r.method === 'POST' && r.index >= 1 ? { kind: 'drop-mid-request' } : { kind: 'pass' },
+      );
+      const first = await cliAsync(args);
+      expect(first.code).toBe(3);
+      const recorded = JSON.parse(readFileSync(job, 'utf8'));
+      const uid = recorded.series[0].seriesInstanceUid as string;
+      expect(first.stderr.trim().split('\n')).toHaveLength(1);
+      expect(first.stderr).toContain(`series ${uid}: the PACS holds 8 of 32 instances (counted by QIDO)`);
+      expect(first.stderr).toMatch(
+        /rerun the same command \(--job .*job\.json\) to store the missing instances/,
+      );
+      // the STOW stopped after the first dead batch (its retries), the rest was not sent
+      expect(proxy.log.filter((r) => r.method === 'POST')).toHaveLength(1 + 4);
+      expect(await orthancSeriesInstances(uid)).toBe(8); // Orthanc's own index agrees
+      expect(readdirSync(`${job}.d/result`)).toHaveLength(32);
+
+      // the PACS is back: the same command stores the 24 missing instances into the SAME series
+      proxy.setRule(() => ({ kind: 'pass' }));
+      const posts = proxy.log.filter((r) => r.method === 'POST').length;
+      const second = await cliAsync(args);
+      expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(
+        second.events.some(
+          (e) =>
+            e.type === 'info' &&
+            /storing the staged series .*\(nothing is computed again\)/.test(String(e.message)),
+        ),
+      ).toBe(true);
+      expect(proxy.log.filter((r) => r.method === 'POST')).toHaveLength(posts + 3); // 24 instances / 8
+      expect(await orthancSeriesInstances(uid)).toBe(32);
+      expect((await searchSeries(orthancTransport(orthanc), src.study)).length).toBe(seriesBefore + 1);
+      expect(existsSync(`${job}.d`)).toBe(false); // staged files go once the PACS holds them
+
+      // once more: nothing to do, nothing sent
+      const third = await cliAsync(args);
+      expect(third.code).toBe(0);
+      expect(third.events.some((e) => e.type === 'info' && /already stored/.test(String(e.message)))).toBe(
+        true,
+      );
+      expect(proxy.log.filter((r) => r.method === 'POST')).toHaveLength(posts + 3);
+      // README's "Removing a partial series" recipe, run as written (host and credentials filled in)
+      const readme = readFileSync(resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+      const recipe = /Removing a partial series[\s\S]*?```bash\n([\s\S]*?)```/
+        .exec(readme)![1]
+        .replaceAll("alice:'...'", `'${orthanc.user}:${orthanc.password}'`)
+        .replaceAll('http://127.0.0.1:8042', orthanc.url)
+        .replaceAll('<SeriesInstanceUID>', uid);
+      const removed = spawnSync('bash', ['-euo', 'pipefail', '-c', recipe], { encoding: 'utf8' });
+      expect(removed.status).toBe(0);
+      expect(await orthancSeriesInstances(uid)).toBe(0);
+      expect((await searchSeries(orthancTransport(orthanc), src.study)).length).toBe(seriesBefore);
+      // another request with the same job file is refused before any work
+      const other = await cliAsync(args.map((a) => (a === '2' ? '3' : a)));
+      expect(other.code).toBe(2);
+      expect(other.stderr).toMatch(/records a different request \(scale differ/);
+    } finally {
+      await proxy.close();
+    }
+  }, 180000);
 
   it('--mode classical: one series (no std map), mode, slice model and fidelity recorded', async () => {
     const before = await orthancCounts(orthanc);

@@ -35,7 +35,7 @@ const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffu
         [--region fit | --region axis=start:end ...]
         [--mode ai|classical|diffusion] [--slice-profile auto|box|gaussian|point|none] [--slice-thickness MM]
         [--samples N --cycles C --t T --steps K --seed S --std-map] [--bridge-gaps]
-        [--model DIR] (--out DIR | --stow)
+        [--model DIR] (--out DIR | --stow [--job FILE] [--stow-batch N])
   geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
         [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
         [--job FILE] [--batch-id ID] [--shard INDEX/COUNT]
@@ -64,6 +64,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   'std-map': { type: 'boolean' },
   'bridge-gaps': { type: 'boolean' },
+  'stow-batch': { type: 'string' },
   region: { type: 'string', multiple: true },
   model: { type: 'string' },
   out: { type: 'string' },
@@ -211,6 +212,15 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           modelDir,
           out: v.out ? resolve(v.out) : undefined,
           stow: Boolean(v.stow),
+          jobPath: v.job ? resolve(jobPathArg(v.job)) : undefined,
+          stowBatch:
+            v['stow-batch'] === undefined
+              ? undefined
+              : atMost(
+                  parsePositiveInt(v['stow-batch'], '--stow-batch', 1),
+                  CLI_LIMITS.stowBatch,
+                  '--stow-batch',
+                ),
           threads,
           device,
         },

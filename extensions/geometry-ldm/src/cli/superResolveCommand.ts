@@ -16,7 +16,7 @@ import { productOutputReason } from '../dicom/productOutput';
 import { str, TAG } from '../dicom/dicomJson';
 import { searchSeries } from '../dicom/qido';
 import { buildDerivedSeries, studySeriesNumbers } from '../dicom/writeDerivedSeries';
-import { stowInstances } from '../dicom/stow';
+import { stowInstances, type StowInstance } from '../dicom/stow';
 import { DicomError } from '../dicom/errors';
 import { superResolve } from '../inference/superResolve';
 import { planSuperResolutionTarget } from '../inference/superResolutionTarget';
@@ -41,6 +41,8 @@ import type { Reporter } from './output';
 import { checkOutDir, checkSchedule } from './validate';
 import { checkDicomwebRoot, pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
+import { pacsKey } from './jobFile';
+import { SuperResolveJob, type SeriesRole } from './superResolveJob';
 
 export interface SuperResolveCommand {
   readonly pacs: PacsConfig;
@@ -65,6 +67,10 @@ export interface SuperResolveCommand {
   readonly modelDir: string;
   readonly out?: string;
   readonly stow: boolean;
+  /** Makes --stow resumable: the built series are staged beside this file until the PACS holds them. */
+  readonly jobPath?: string;
+  /** Instances per STOW-RS request (default: stow.ts). */
+  readonly stowBatch?: number;
   readonly threads?: number;
   readonly device?: Device;
 }
@@ -77,6 +83,7 @@ export async function runSuperResolve(
   if (!c.out && !c.stow) throw new UsageError('give --out DIR or --stow');
   if ((c.spacingMm === undefined) === (c.scale === undefined))
     throw new UsageError('give exactly one of --spacing X,Y,Z or --scale S');
+  if (c.jobPath && !c.stow) throw new UsageError('--job makes a --stow resumable: give --stow');
   checkOutDir(c.out);
   const manifest = await readManifest(c.modelDir);
   checkSchedule(manifest, { steps: c.steps, tStart: c.tStart });
@@ -86,7 +93,12 @@ export async function runSuperResolve(
       `model ${manifest.name} ${manifest.version} has no refiner: use --mode classical or diffusion`,
     );
   const transport = pacsTransport(c.pacs);
+  const pacs = pacsKey(c.pacs.url);
+  const job = c.jobPath ? SuperResolveJob.open(c.jobPath, jobRequest(c, manifest, pacs)) : undefined;
   await checkDicomwebRoot(transport, c.pacs.url);
+  if (job && job.series.length > 0) {
+    if (await resumeJob(job, transport, pacs, reporter, c.stowBatch)) return;
+  }
   const all = await searchSeries(transport, c.study);
   if (all.length === 0) throw new UsageError(`study ${c.study} was not found on the PACS (or has no series)`);
   let seriesUid = c.series;
@@ -225,19 +237,14 @@ export async function runSuperResolve(
     if (stdMap) writeFileSync(join(c.out, 'uncertainty.nii'), volumeToNifti(r.std, 'geometry-ldm std map'));
   }
   if (c.stow) {
-    for (const s of series) {
-      const report = await stowInstances(transport, s.instances, { studyInstanceUid: s.studyInstanceUid });
-      if (report.notStored.length > 0 || !report.verified) {
-        throw new DicomError(
-          'partial-store',
-          `series ${s.seriesInstanceUid}: ${report.stored.length} of ${s.instances.length} instances stored`,
-        );
-      }
-      reporter.event('stored', {
-        studyInstanceUid: s.studyInstanceUid,
-        seriesInstanceUid: s.seriesInstanceUid,
-        instances: s.instances.length,
-      });
+    const roles = series.map((s, n) => ({
+      role: (n === 0 ? 'result' : 'uncertainty') as SeriesRole,
+      series: s,
+    }));
+    job?.stage(roles);
+    for (const { role, series: s } of roles) {
+      await storeSeries(transport, s.instances, reporter, job, c.stowBatch);
+      job?.markStored(role, pacs);
     }
   }
   reporter.event('done', {
@@ -276,4 +283,114 @@ function regionOf(
     dims[a] = r[1] - r[0];
   }
   return { start: start as unknown as Vec3, dims: dims as unknown as CropBox['dims'] };
+}
+
+/** What a --job file pins: a rerun must be the same command (output folder and PACS included). */
+function jobRequest(c: SuperResolveCommand, manifest: ModelManifest, pacs: string): Record<string, unknown> {
+  return {
+    pacs,
+    study: c.study,
+    series: c.series ?? null,
+    spacingMm: c.spacingMm ?? null,
+    scale: c.scale ?? null,
+    region: c.region ?? null,
+    samples: c.samples ?? null,
+    mode: c.mode ?? null,
+    sliceProfile: c.sliceProfile ?? null,
+    sliceThicknessMm: c.sliceThicknessMm ?? null,
+    cycles: c.cycles ?? null,
+    tStart: c.tStart ?? null,
+    steps: c.steps ?? null,
+    seed: c.seed,
+    stdMap: c.stdMap,
+    bridgeGaps: Boolean(c.bridgeGaps),
+    out: c.out ?? null,
+    model: { name: manifest.name, version: manifest.version },
+  };
+}
+
+/**
+ * A rerun of a job that already built its series: report them when the PACS holds them, or
+ * store the staged files (only what the PACS lacks). True when nothing is left to do.
+ */
+async function resumeJob(
+  job: SuperResolveJob,
+  transport: ReturnType<typeof pacsTransport>,
+  pacs: string,
+  reporter: Reporter,
+  stowBatch: number | undefined,
+): Promise<boolean> {
+  const uids = job.series.map((s) => s.seriesInstanceUid).join(', ');
+  const staged = job.storedIn(pacs) ? [] : job.stagedInstances();
+  if (!staged)
+    throw new UsageError(
+      `job ${job.path}: series ${uids} is not complete in the PACS and its staged files (${job.path}.d) are gone; ` +
+        'remove the partial series (README: "Removing a partial series") and the job file, then run again',
+    );
+  reporter.info(
+    staged.length === 0
+      ? `job ${job.path}: already stored (series ${uids}); nothing to do`
+      : `job ${job.path}: storing the staged series ${uids} (nothing is computed again)`,
+  );
+  for (const s of job.series) {
+    const files = staged.find((x) => x.role === s.role);
+    if (!files || s.storedTo.includes(pacs)) {
+      reporter.event('stored', {
+        studyInstanceUid: s.studyInstanceUid,
+        seriesInstanceUid: s.seriesInstanceUid,
+        instances: s.instances,
+        alreadyStored: true,
+      });
+      continue;
+    }
+    await storeSeries(transport, files.instances, reporter, job, stowBatch);
+    job.markStored(s.role, pacs);
+  }
+  const result = job.series.find((s) => s.role === 'result');
+  const std = job.series.find((s) => s.role === 'uncertainty');
+  reporter.event('done', {
+    resumed: true,
+    seriesInstanceUid: result?.seriesInstanceUid,
+    ...(std ? { uncertaintySeriesInstanceUid: std.seriesInstanceUid } : {}),
+  });
+  return true;
+}
+
+/**
+ * STOW of one series with progress lines; what the PACS already holds is not sent again. A
+ * failure says what the PACS holds and how to go on (rerun with the job, or remove the series).
+ */
+async function storeSeries(
+  transport: ReturnType<typeof pacsTransport>,
+  instances: readonly StowInstance[],
+  reporter: Reporter,
+  job: SuperResolveJob | undefined,
+  stowBatch: number | undefined,
+): Promise<void> {
+  const first = instances[0];
+  const series = first.seriesInstanceUid;
+  try {
+    await stowInstances(transport, instances, {
+      studyInstanceUid: first.studyInstanceUid,
+      skipPresent: true,
+      ...(stowBatch ? { maxBatchInstances: stowBatch } : {}),
+      onProgress: (sent, total) =>
+        reporter.event('store-progress', { seriesInstanceUid: series, sent, total }),
+      onRetry: (r) =>
+        reporter.info(
+          `series ${series}: retry ${r.attempt} of ${r.retries} in ${(r.delayMs / 1000).toFixed(1)} s (${r.reason})`,
+        ),
+    });
+  } catch (e) {
+    if (!(e instanceof DicomError)) throw e;
+    const next = job
+      ? `rerun the same command (--job ${job.path}) to store the missing instances into the same series`
+      : 'this run had no --job, so a rerun would write a new series: remove this one first (README: "Removing a partial series"), or add --job FILE to make the store resumable';
+    throw new DicomError(e.code, `${e.message}; ${next}`, { ...e.details });
+  }
+  reporter.event('stored', {
+    studyInstanceUid: first.studyInstanceUid,
+    seriesInstanceUid: series,
+    instances: instances.length,
+  });
 }

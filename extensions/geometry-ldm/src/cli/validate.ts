@@ -16,6 +16,8 @@ export const CLI_LIMITS = {
   cycles: 50,
   /** Generated volumes in one command (a batch job shards larger sets). */
   count: 100000,
+  /** Instances per STOW-RS request (a PACS or proxy may cap request sizes). */
+  stowBatch: 1000,
 } as const;
 
 /** Cores onnxruntime may use: more threads than cores only thrash (1000 threads never finished a 32^3 sample). */

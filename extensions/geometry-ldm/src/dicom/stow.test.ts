@@ -235,3 +235,27 @@ test('when the PACS does not answer the check either, the count says "acknowledg
     /^series 1\.2\.3: 1 of 3 instances acknowledged; the PACS did not answer the check, so it may hold more/,
   );
 });
+
+test('a PACS that lets requests time out: one retry, not `retries`, then the store stops', async () => {
+  let stows = 0;
+  const retries: number[] = [];
+  const t: DicomwebTransport = {
+    async request(req) {
+      if (req.service === 'qido') return json(200, [] as unknown as DicomJsonDataset);
+      stows++;
+      throw new DicomError('network', 'POST studies failed: timed out after 120 s without a complete answer', {
+        timedOut: true,
+      });
+    },
+  };
+  const e = await stowInstances(t, [1, 2, 3].map(tagged), {
+    maxBatchInstances: 1,
+    retries: 3,
+    sleep: async () => {},
+    onRetry: (r) => retries.push(r.attempt),
+  }).catch((x) => x);
+  expect(stows).toBe(2);
+  expect(retries).toEqual([1]);
+  expect(e.code).toBe('network');
+  expect(e.message).toMatch(/^series 1\.2\.3: none of the 3 instances was stored: .*timed out after 120 s/);
+});

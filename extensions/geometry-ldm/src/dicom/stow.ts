@@ -12,7 +12,8 @@
  *   the same bytes is safe: the UIDs are the same). 401/403 and 409 stop at once,
  *   and so does a PACS that stops answering (a batch still failing at the network
  *   level after its retries): the rest is marked "not sent" instead of waiting
- *   out every batch's timeouts, so the wait is bounded by one batch's retries.
+ *   out every batch's timeouts, so the wait is bounded by one batch's retries
+ *   (a request that timed out is retried once: two timeouts, not four).
  * - `skipPresent` first asks the PACS which instances it already holds and sends
  *   only the others: re-running a store after a failure completes the same
  *   series (same UIDs) instead of writing a second one.
@@ -254,6 +255,8 @@ export async function stowInstances(
         lastError = e instanceof DicomError ? e : new DicomError('network', String(e));
         res = null;
         networkFailure = true;
+        // A PACS that let a whole timeout pass is retried once, not `retries` times of the timeout.
+        if (lastError.details.timedOut === true && attempt >= 1) break;
         continue; // network: retry
       }
       if (res.status >= 500) {
@@ -358,7 +361,7 @@ export async function stowInstances(
   const code: DicomErrorCode = acknowledgedNotFound ? 'verify-failed' : (lastError?.code ?? 'pacs-error');
   throw new DicomError(
     code,
-    `${series}: no instance was stored (${instances.length} sent): ${lastError?.message ?? notStored[0].reason}`,
+    `${series}: none of the ${instances.length} instances was stored: ${lastError?.message ?? notStored[0].reason}`,
     details,
   );
 }
