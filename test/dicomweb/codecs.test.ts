@@ -30,6 +30,26 @@ interface Variant {
   /** JPEG point transform: the stored values lose this many low bits (lossy). */
   pointTransform?: number;
 }
+/** Syntaxes Orthanc cannot send as stored (it answers 500 to transfer-syntax=*): the reader asks for explicit VR LE. */
+const TRANSCODED: Variant[] = [
+  {
+    name: 'deflated explicit VR little endian',
+    tool: 'dcmconv',
+    args: ['+td'],
+    ts: '1.2.840.10008.1.2.1.99',
+  },
+  { name: 'explicit VR big endian', tool: 'dcmconv', args: ['+tb'], ts: '1.2.840.10008.1.2.2' },
+];
+/** Lossy JPEG (DCT): the truth is DCMTK's own decode (dcmdjpeg, IJG islow IDCT), value for value. */
+const JPEG_LOSSY: Variant[] = [
+  {
+    name: 'JPEG baseline 8-bit (DCMTK rescales to 8 bits)',
+    tool: 'dcmcjpeg',
+    args: ['+eb'],
+    ts: '1.2.840.10008.1.2.4.50',
+  },
+  { name: 'JPEG extended 12-bit', tool: 'dcmcjpeg', args: ['+ee'], ts: '1.2.840.10008.1.2.4.51' },
+];
 const JPEG_LOSSLESS: Variant[] = [
   { name: 'JPEG lossless SV1', tool: 'dcmcjpeg', args: ['+e1'], ts: '1.2.840.10008.1.2.4.70' },
   {
@@ -84,6 +104,7 @@ describe.each(SOURCES)('%s', (source) => {
   async function upload(
     v: Variant,
     edit?: (bytes: Uint8Array) => Uint8Array,
+    reference: 'original' | 'dcmdjpeg' = 'original',
   ): Promise<{ study: string; series: string; refDir: string; sops: string[] }> {
     const dir = fs.mkdtempSync(path.join(work, 'v-'));
     const refDir = fs.mkdtempSync(path.join(work, 'ref-'));
@@ -105,6 +126,7 @@ describe.each(SOURCES)('%s', (source) => {
         `(0008,0018)=${sop}`,
         out,
       ]);
+      if (reference === 'dcmdjpeg') execFileSync('dcmdjpeg', [out, path.join(refDir, path.basename(f))]);
       const bytes = new Uint8Array(fs.readFileSync(out));
       return {
         bytes: edit ? edit(bytes) : bytes,
@@ -153,6 +175,43 @@ describe.each(SOURCES)('%s', (source) => {
     }
     expect(changed).toBeGreaterThan(0); // the transform really dropped bits
     expect(mismatches).toBe(0);
+  });
+
+  test.each(TRANSCODED)('$name: voxel-identical to the original', async (v) => {
+    const { study, series, refDir } = await upload(v);
+    const ref = readReference(refDir);
+    const r = await readSeries(transport, study, series);
+    const [nx, ny, nz] = r.volume.dims;
+    expect([nx, ny, nz]).toEqual(ref.dims);
+    const hashes = Array.from({ length: nz }, (_, k) =>
+      sha256(r.volume.data.subarray(k * nx * ny, (k + 1) * nx * ny)),
+    );
+    expect(hashes).toEqual(ref.sliceSha256);
+    // Orthanc refuses these as stored (500 to transfer-syntax=*) and transcodes them on request
+    expect(r.transcodedByPacs).toBe(true);
+    expect(r.transferSyntaxUids).toEqual(['1.2.840.10008.1.2.1']);
+  });
+
+  test.each(JPEG_LOSSY)('$name: the same values as DCMTK decodes, close to the original', async (v) => {
+    const { study, series, refDir } = await upload(v, undefined, 'dcmdjpeg');
+    const ref = readReference(refDir, true);
+    const r = await readSeries(transport, study, series);
+    expect(r.transferSyntaxUids).toEqual([v.ts]);
+    const [nx, ny, nz] = r.volume.dims;
+    expect([nx, ny, nz]).toEqual(ref.dims);
+    const hashes = Array.from({ length: nz }, (_, k) =>
+      sha256(r.volume.data.subarray(k * nx * ny, (k + 1) * nx * ny)),
+    );
+    expect(hashes).toEqual(ref.sliceSha256);
+    // and lossy, but close to the uncompressed original (a sanity bound, not the truth)
+    const origDir = fs.mkdtempSync(path.join(work, 'orig-'));
+    for (const f of originals()) fs.copyFileSync(f, path.join(origDir, path.basename(f)));
+    const original = readReference(origDir, true);
+    let sum = 0;
+    for (let n = 0; n < r.volume.data.length; n++) sum += Math.abs(r.volume.data[n] - original.raw![n]);
+    const mae = sum / r.volume.data.length;
+    expect(mae).toBeGreaterThan(0);
+    expect(mae).toBeLessThan(v.ts.endsWith('.50') ? 40 : 15);
   });
 
   test('a truncated JPEG lossless frame: decode-failed naming the instance (no made-up pixels)', async () => {

@@ -49,7 +49,12 @@ import {
 } from './instanceMetadata';
 import { headerParameter } from './multipart';
 import { retrieveSeriesMetadata } from './qido';
-import { getMultipart, type DicomwebTransport } from './transport';
+import {
+  ACCEPT_ANY_FRAME,
+  ACCEPT_EXPLICIT_LE_FRAME,
+  getMultipart,
+  type DicomwebTransport,
+} from './transport';
 import { TAG } from './dicomJson';
 
 const NATIVE_SYNTAXES: ReadonlySet<string> = new Set([
@@ -155,6 +160,8 @@ export interface ReadSeriesResult {
   readonly instances: readonly InstanceHeader[];
   /** Transfer syntaxes the frames arrived in. */
   readonly transferSyntaxUids: readonly string[];
+  /** True when the PACS refused frames as stored and sent them transcoded to explicit VR little endian. */
+  readonly transcodedByPacs?: boolean;
   /** Bytes of frame data received. */
   readonly bytesReceived: number;
 }
@@ -403,14 +410,31 @@ export async function readSeries(
   let bytesReceived = 0;
   let done = 0;
   const enc = encodeURIComponent;
+  // Frames come as stored (`*`); a PACS that cannot serve a syntax as stored (Orthanc answers 500
+  // for deflated or big endian data) is asked for explicit VR little endian instead, from then on.
+  let accept = ACCEPT_ANY_FRAME;
+  let fellBack = false;
+  const fetchFrame = async (path: string) => {
+    const get = (a: string) =>
+      withRetries(() => getMultipart(transport, path, a), options.retries ?? 3, options.backoffMs ?? 250);
+    if (accept !== ACCEPT_ANY_FRAME) return get(accept);
+    try {
+      return await get(ACCEPT_ANY_FRAME);
+    } catch (e) {
+      const status = (e as { details?: { status?: number } }).details?.status ?? 0;
+      const refused =
+        (e as { code?: string }).code === 'pacs-error' && (status >= 500 || status === 406 || status === 400);
+      if (!refused) throw e;
+      const r = await get(ACCEPT_EXPLICIT_LE_FRAME);
+      accept = ACCEPT_EXPLICIT_LE_FRAME;
+      fellBack = true;
+      return r;
+    }
+  };
   await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
     const h = ordered[k];
     const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}/instances/${enc(h.sopInstanceUid!)}/frames/1`;
-    const { parts, contentType } = await withRetries(
-      () => getMultipart(transport, path),
-      options.retries ?? 3,
-      options.backoffMs ?? 250,
-    );
+    const { parts, contentType } = await fetchFrame(path);
     if (parts.length !== 1) {
       throw new DicomError(
         'decode-failed',
@@ -463,6 +487,7 @@ export async function readSeries(
     instances: ordered,
     transferSyntaxUids: [...syntaxes],
     bytesReceived,
+    ...(fellBack ? { transcodedByPacs: true } : {}),
   };
 }
 

@@ -189,3 +189,47 @@ describe('series numbers', () => {
     expect(texts(again.result.instances[0].bytes).seriesNumber).toBe('1008');
   });
 });
+
+describe('lossy compression of the source is kept (PS3.3 C.7.6.1.1.5)', () => {
+  const lossyTags = (bytes: Uint8Array) => {
+    const { dict } = readPart10Raw(bytes);
+    return {
+      flag: dict['00282110']?.Value?.[0],
+      ratio: dict['00282112']?.Value,
+      method: dict['00282114']?.Value,
+    };
+  };
+  const build = (changes: Parameters<typeof sourceSeries>[1]) =>
+    buildDerivedSeries({
+      source: sourceSeries(3, changes),
+      result,
+      uncertainty: std,
+      model: { name: 'm', version: '1' },
+    });
+
+  test('LossyImageCompression 01 with its ratio and method, on the result and the std map', () => {
+    const built = build({
+      '00282110': { vr: 'CS', Value: ['01'] },
+      '00282112': { vr: 'DS', Value: [5.04972] },
+      '00282114': { vr: 'CS', Value: ['ISO_10918_1'] },
+    });
+    for (const s of [built.result, built.uncertainty!])
+      expect(lossyTags(s.instances[0].bytes)).toEqual({
+        flag: '01',
+        ratio: [5.04972],
+        method: ['ISO_10918_1'],
+      });
+  });
+
+  test('a JPEG baseline/extended source without the flag is lossy too', () => {
+    const built = build({ '00020010': { vr: 'UI', Value: ['1.2.840.10008.1.2.4.51'] } });
+    expect(lossyTags(built.result.instances[0].bytes).flag).toBe('01');
+  });
+
+  test('a lossless source (flag 00 or absent) sets nothing', () => {
+    expect(
+      lossyTags(build({ '00282110': { vr: 'CS', Value: ['00'] } }).result.instances[0].bytes).flag,
+    ).toBeUndefined();
+    expect(lossyTags(build({}).result.instances[0].bytes).flag).toBeUndefined();
+  });
+});

@@ -241,6 +241,27 @@ function sourcesFor(
   return [...picked].map((n) => source[n]);
 }
 
+/** Transfer syntaxes that are always lossy (DCT JPEG); others say so with LossyImageCompression. */
+const LOSSY_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
+
+/**
+ * General Image attributes that record lossy compression of any source image. PS3.3 C.7.6.1.1.5:
+ * once an image was lossy compressed, images derived from it keep LossyImageCompression 01.
+ */
+export function lossyCompressionOf(source: readonly InstanceHeader[]): NaturalDataset {
+  const lossy = source.find(
+    (h) =>
+      str(h.json, '00282110') === '01' ||
+      (h.transferSyntaxUid != null && LOSSY_SYNTAXES.has(h.transferSyntaxUid)),
+  );
+  if (!lossy) return {};
+  const subset: DicomJsonDataset = {};
+  for (const t of ['00282112', '00282114']) if (lossy.json[t]) subset[t] = lossy.json[t];
+  const copied = naturalize(subset);
+  delete copied._vrMap;
+  return { LossyImageCompression: '01', ...copied };
+}
+
 /** Builds (does not send) the derived series. Exported for tests and for callers that send elsewhere. */
 export function buildDerivedSeries(
   req: DerivedSeriesRequest,
@@ -292,6 +313,7 @@ export function buildDerivedSeries(
   const common = (kind: 'result' | 'std'): NaturalDataset => {
     const what = kind === 'result' ? 'super-resolution' : 'super-resolution uncertainty (std, HU)';
     return {
+      ...lossyCompressionOf(source),
       DerivationDescription: fitText(
         `AI ${what} by `,
         `${modelText} from series ${first.seriesInstanceUid}` +

@@ -1,6 +1,10 @@
-/** The codec set a reader uses by default: native + RLE built in, JPEG 2000 and JPEG-LS via Cornerstone wasm. */
+/**
+ * The codec set a reader uses by default: native, RLE, JPEG lossless and JPEG baseline/extended
+ * built in; JPEG 2000 and JPEG-LS via Cornerstone wasm.
+ */
 import { TRANSFER_SYNTAX, type FrameCodec, type FrameCodecs } from '../decodeFrame';
 import { charlsCodecs, type CharlsCodecOptions } from './charls';
+import { jpegBaselineCodecs } from './jpegBaseline';
 import { jpegLosslessCodecs } from './jpegLossless';
 import { openJpegCodecs, type OpenJpegCodecOptions } from './openjpeg';
 import { rleCodec } from './rle';
@@ -18,6 +22,7 @@ export function defaultCodecs(options: DefaultCodecOptions = {}): FrameCodecs {
     ...UNCOMPRESSED_CODECS,
     [TRANSFER_SYNTAX.rle]: rleCodec,
     ...jpegLosslessCodecs(),
+    ...jpegBaselineCodecs(),
     ...openJpegCodecs(options.openjpeg),
     ...charlsCodecs(options.charls),
     ...(options.extra ?? {}),
@@ -29,3 +34,4 @@ export { littleEndianCodec, bigEndianCodec, UNCOMPRESSED_CODECS } from './uncomp
 export { openJpegCodec, openJpegCodecs } from './openjpeg';
 export { charlsCodec, charlsCodecs } from './charls';
 export { jpegLosslessCodec, jpegLosslessCodecs } from './jpegLossless';
+export { jpegBaselineCodec, jpegBaselineCodecs } from './jpegBaseline';

@@ -19,140 +19,10 @@
  */
 import { DicomError } from '../errors';
 import { TRANSFER_SYNTAX, type FrameCodec, type FrameInfo, type StoredFrame } from '../decodeFrame';
-
-interface HuffmanTable {
-  maxCode: Int32Array; // by code length 1..16, -1 when no code of that length
-  valPtr: Int32Array;
-  minCode: Int32Array;
-  values: Uint8Array;
-  /** 8-bit lookahead: (length << 8) | value, or 0 when the code is longer. */
-  fast: Uint16Array;
-}
+import { BitReader, buildTable, type HuffmanTable } from './jpegHuffman';
 
 function fail(message: string): never {
   throw new DicomError('decode-failed', `JPEG lossless: ${message}`);
-}
-
-function buildTable(counts: Uint8Array, values: Uint8Array): HuffmanTable {
-  const maxCode = new Int32Array(18).fill(-1);
-  const valPtr = new Int32Array(17);
-  const minCode = new Int32Array(17);
-  const fast = new Uint16Array(256);
-  let code = 0;
-  let k = 0;
-  for (let len = 1; len <= 16; len++) {
-    const n = counts[len - 1];
-    if (n > 0) {
-      valPtr[len] = k;
-      minCode[len] = code;
-      for (let m = 0; m < n; m++, k++, code++) {
-        if (len <= 8) {
-          const shift = 8 - len;
-          for (let f = code << shift; f < (code + 1) << shift; f++) fast[f] = (len << 8) | values[k];
-        }
-      }
-      maxCode[len] = code - 1;
-    }
-    code <<= 1;
-  }
-  maxCode[17] = 0x7fffffff;
-  return { maxCode, valPtr, minCode, values, fast };
-}
-
-class BitReader {
-  private acc = 0;
-  private bits = 0;
-  /** Set when a marker (other than a stuffed FF00) was reached. */
-  marker = -1;
-  /** Zero bits fed because the data ended with no marker (a truncated stream). */
-  private fakeBits = 0;
-  constructor(
-    private readonly data: Uint8Array,
-    public pos: number,
-  ) {}
-
-  private fill(): void {
-    while (this.bits <= 24) {
-      let byte = 0;
-      if (this.marker < 0 && this.pos >= this.data.length) this.fakeBits += 8;
-      if (this.marker < 0 && this.pos < this.data.length) {
-        byte = this.data[this.pos];
-        if (byte === 0xff) {
-          const next = this.data[this.pos + 1];
-          if (next === 0x00) {
-            this.pos += 2;
-          } else {
-            this.marker = next;
-            byte = 0;
-          }
-        } else {
-          this.pos++;
-        }
-      }
-      this.acc = ((this.acc << 8) | byte) >>> 0;
-      this.bits += 8;
-    }
-  }
-
-  /** True when decoding used bits that lie past the end of the data (the stream was cut off). */
-  ranPastEnd(): boolean {
-    return this.fakeBits > this.bits;
-  }
-
-  peek(n: number): number {
-    if (this.bits < n) this.fill();
-    return (this.acc >>> (this.bits - n)) & ((1 << n) - 1);
-  }
-
-  skip(n: number): void {
-    this.bits -= n;
-    this.acc &= this.bits === 32 ? 0xffffffff : (1 << this.bits) - 1 || 0;
-  }
-
-  read(n: number): number {
-    if (n === 0) return 0;
-    const v = this.peek(n);
-    this.skip(n);
-    return v;
-  }
-
-  /** Consumes an expected RSTn marker and resets the bit buffer. */
-  restart(): void {
-    this.acc = 0;
-    this.bits = 0;
-    if (this.marker < 0) {
-      // The marker follows directly: find it.
-      while (
-        this.pos + 1 < this.data.length &&
-        !(this.data[this.pos] === 0xff && this.data[this.pos + 1] >= 0xd0 && this.data[this.pos + 1] <= 0xd7)
-      ) {
-        this.pos++;
-      }
-      if (this.pos + 1 >= this.data.length) fail('restart marker missing');
-      this.pos += 2;
-    } else {
-      if (this.marker < 0xd0 || this.marker > 0xd7)
-        fail(`expected a restart marker, found FF${this.marker.toString(16)}`);
-      this.pos += 2;
-      this.marker = -1;
-    }
-  }
-
-  decodeHuffman(t: HuffmanTable): number {
-    const look = this.peek(8);
-    const f = t.fast[look];
-    if (f !== 0) {
-      this.skip(f >> 8);
-      return f & 0xff;
-    }
-    let code = this.read(8);
-    for (let len = 9; len <= 16; len++) {
-      code = (code << 1) | this.read(1);
-      if (t.maxCode[len] >= 0 && code <= t.maxCode[len])
-        return t.values[t.valPtr[len] + code - t.minCode[len]];
-    }
-    return fail('invalid Huffman code');
-  }
 }
 
 export function decodeJpegLossless(data: Uint8Array, info: FrameInfo): StoredFrame {
@@ -210,7 +80,7 @@ export function decodeJpegLossless(data: Uint8Array, info: FrameInfo): StoredFra
   if (width !== info.columns || height !== info.rows) {
     fail(`image is ${width}x${height}, header says ${info.columns}x${info.rows}`);
   }
-  const reader = new BitReader(data, sos + 2 * ns + 4);
+  const reader = new BitReader(data, sos + 2 * ns + 4, fail);
   const out = new Uint16Array(width * height);
   const mask = precision >= 16 ? 0xffff : (1 << precision) - 1;
   const initial = 1 << (precision - pt - 1);
