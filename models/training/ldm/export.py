@@ -256,10 +256,9 @@ def contract_fields(cfg: dict | None = None) -> dict:
     """The parts of model.json that describe how to use the model (from the training config)."""
     cfg = cfg or {}
     c = cfg.get('contract', {})
-    d = cfg.get('diffusion', {})
     aug = cfg.get('data', {}).get('augment', {})
     intensity = cfg.get('data', {}).get('intensity', {'lo': -1000.0, 'hi': 1000.0})
-    sched = Schedule(d.get('T', 1000), d.get('beta_start', 0.0015), d.get('beta_end', 0.0195))
+    sched = Schedule.from_config(cfg)
     tmin, tmax = aug.get('grid_min', 32), aug.get('grid_max', 64)
     return {
         'intensity': {'huMin': float(intensity['lo']), 'huMax': float(intensity['hi']), 'modelMin': 0.0, 'modelMax': 1.0,

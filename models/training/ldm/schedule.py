@@ -1,6 +1,9 @@
 """DDPM / DDIM noise schedule (method.md sections 3 and 4), 0-based t = 0..T-1.
 
-Scaled-linear betas: beta_t = linspace(sqrt(0.0015), sqrt(0.0195), T)^2.
+Scaled-linear betas: beta_t = linspace(sqrt(beta_start), sqrt(beta_end), T)^2 (the paper:
+0.0015, 0.0195, T = 1000); linear: linspace(beta_start, beta_end, T). The TypeScript twin is
+extensions/geometry-ldm/src/diffusion/schedule.ts; models/training/scheduleParity.test.ts
+checks the two over every t of the shipped model's table.
 DDPM reverse variance sigma_t^2 = beta_t, no noise at the last step.
 DDIM eta = 0. alpha_bar_prev of the last step of any plan is 1.
 Every tensor made here follows the device of its inputs (CPU or CUDA); noise drawn
@@ -12,20 +15,50 @@ import numpy as np
 import torch
 
 
+# The paper's schedule (method.md section 3): the default of a config that names none. Every
+# runtime takes the schedule of a model from its model.json `scheduler` (Schedule.from_json).
+PAPER_SCHEDULER = {'type': 'ddpm', 'numTrainTimesteps': 1000, 'betaSchedule': 'scaled_linear',
+                   'betaStart': 0.0015, 'betaEnd': 0.0195, 'varianceType': 'fixed_large',
+                   'predictionType': 'epsilon'}
+BETA_SCHEDULES = ('scaled_linear', 'linear')
+
+
 class Schedule:
-    def __init__(self, T=1000, beta_start=0.0015, beta_end=0.0195, kind='scaled_linear'):
-        assert kind == 'scaled_linear'
+    def __init__(self, T, beta_start, beta_end, kind='scaled_linear'):
+        if kind not in BETA_SCHEDULES:
+            raise ValueError(f'betaSchedule {kind!r}: expected one of {BETA_SCHEDULES}')
+        if not (isinstance(T, int) and T >= 2 and 0 < beta_start <= beta_end < 1):
+            raise ValueError(f'invalid schedule: T={T!r}, betaStart={beta_start!r}, betaEnd={beta_end!r}')
         self.T = T
+        self.kind = kind
         self.beta_start, self.beta_end = beta_start, beta_end
-        betas = np.linspace(np.sqrt(beta_start), np.sqrt(beta_end), T, dtype=np.float64) ** 2
+        if kind == 'scaled_linear':
+            betas = np.linspace(np.sqrt(beta_start), np.sqrt(beta_end), T, dtype=np.float64) ** 2
+        else:
+            betas = np.linspace(beta_start, beta_end, T, dtype=np.float64)
         self.betas = betas
         self.alphas = 1.0 - betas
         self.alpha_bar = np.cumprod(self.alphas)
 
+    @classmethod
+    def from_json(cls, d: dict) -> 'Schedule':
+        """The schedule a model.json `scheduler` states (the single source for every runtime)."""
+        if d.get('type', 'ddpm') != 'ddpm':
+            raise ValueError(f'scheduler type {d.get("type")!r}: expected ddpm')
+        return cls(int(d['numTrainTimesteps']), float(d['betaStart']), float(d['betaEnd']), d['betaSchedule'])
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> 'Schedule':
+        """The schedule a training config's `diffusion` section states (the paper's where it names none)."""
+        d = (cfg or {}).get('diffusion', {})
+        return cls(int(d.get('T', PAPER_SCHEDULER['numTrainTimesteps'])),
+                   float(d.get('beta_start', PAPER_SCHEDULER['betaStart'])),
+                   float(d.get('beta_end', PAPER_SCHEDULER['betaEnd'])),
+                   d.get('beta_schedule', PAPER_SCHEDULER['betaSchedule']))
+
     def to_json(self) -> dict:
-        return {'type': 'ddpm', 'numTrainTimesteps': self.T, 'betaSchedule': 'scaled_linear',
-                'betaStart': self.beta_start, 'betaEnd': self.beta_end, 'varianceType': 'fixed_large',
-                'predictionType': 'epsilon'}
+        return {**PAPER_SCHEDULER, 'numTrainTimesteps': self.T, 'betaSchedule': self.kind,
+                'betaStart': self.beta_start, 'betaEnd': self.beta_end}
 
     def ab(self, t):
         """alpha_bar[t] (float32), on t's device (t: integer tensor)."""

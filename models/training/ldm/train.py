@@ -75,8 +75,7 @@ def build_unet(cfg):
 
 
 def build_schedule(cfg):
-    d = cfg['diffusion']
-    return Schedule(d['T'], d['beta_start'], d['beta_end'])
+    return Schedule.from_config(cfg)
 
 
 def ckpt_dir(cfg, override, stage):

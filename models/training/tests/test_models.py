@@ -8,7 +8,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ldm.losses import spectral_loss  # noqa: E402
-from ldm.schedule import Schedule, ddim_sample, super_resolve_latent  # noqa: E402
+from ldm.schedule import PAPER_SCHEDULER, Schedule, ddim_sample, super_resolve_latent  # noqa: E402
 from ldm.unet import SelfAttention3d, UNet3d  # noqa: E402
 from ldm.vqgan import VQAutoencoder, VectorQuantizerEMA  # noqa: E402
 
@@ -93,7 +93,7 @@ class ArchitectureTest(unittest.TestCase):
 
 class ScheduleTest(unittest.TestCase):
     def test_scaled_linear_betas(self):
-        s = Schedule()
+        s = Schedule.from_json(PAPER_SCHEDULER)
         self.assertAlmostEqual(s.betas[0], 0.0015, places=12)
         self.assertAlmostEqual(s.betas[-1], 0.0195, places=12)
         mid = (np.sqrt(0.0015) + (np.sqrt(0.0195) - np.sqrt(0.0015)) * 500 / 999) ** 2
@@ -101,14 +101,14 @@ class ScheduleTest(unittest.TestCase):
         np.testing.assert_allclose(s.alpha_bar, np.cumprod(1 - s.betas))
 
     def test_plans_match_typescript_formulas(self):
-        s = Schedule()
+        s = Schedule.from_json(PAPER_SCHEDULER)
         self.assertEqual(s.leading_plan(50)[:3], [980, 960, 940])
         self.assertEqual(s.leading_plan(50)[-1], 0)
         self.assertEqual(s.partial_plan(100, 10), [100, 90, 80, 70, 60, 50, 40, 30, 20, 10])
         self.assertEqual(s.partial_plan(100, 3), [100, 67, 33])
 
     def test_ddim_with_true_eps_recovers_z0(self):
-        s = Schedule()
+        s = Schedule.from_json(PAPER_SCHEDULER)
         z0 = torch.randn(1, 8, 2, 2, 2, dtype=torch.float64)
         eps = torch.randn_like(z0)
         zt = s.q_sample(z0, torch.tensor([700]), eps).double()
@@ -122,7 +122,7 @@ class ScheduleTest(unittest.TestCase):
 
     def test_super_resolve_runs(self):
         unet = UNet3d(widths=(8, 16, 16)).eval()
-        z = super_resolve_latent(unet, Schedule(), torch.randn(1, 8, 2, 3, 2), torch.rand(1, 3, 2, 3, 2), cycles=2, steps=3,
+        z = super_resolve_latent(unet, Schedule.from_json(PAPER_SCHEDULER), torch.randn(1, 8, 2, 3, 2), torch.rand(1, 3, 2, 3, 2), cycles=2, steps=3,
                                  generator=torch.Generator().manual_seed(0))
         self.assertEqual(tuple(z.shape), (1, 8, 2, 3, 2))
 
@@ -146,3 +146,18 @@ class UpsampleTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class ScheduleSourceTest(unittest.TestCase):
+    def test_model_json_round_trip_and_config(self):
+        s = Schedule.from_config({'diffusion': {'T': 50, 'beta_start': 0.001, 'beta_end': 0.02}})
+        again = Schedule.from_json(s.to_json())
+        np.testing.assert_array_equal(again.betas, s.betas)
+        self.assertEqual(len(s.betas), 50)
+        np.testing.assert_array_equal(Schedule.from_config(None).betas, Schedule.from_json(PAPER_SCHEDULER).betas)
+
+    def test_bad_schedules_are_refused(self):
+        for bad in [{'betaSchedule': 'cosine'}, {'numTrainTimesteps': 1}, {'betaStart': 0.1, 'betaEnd': 0.01},
+                    {'type': 'flow'}]:
+            with self.assertRaises(ValueError, msg=bad):
+                Schedule.from_json({**PAPER_SCHEDULER, **bad})

@@ -16,7 +16,7 @@ import torch  # noqa: E402
 
 from ldm import data as D  # noqa: E402
 from ldm import train as T  # noqa: E402
-from ldm.schedule import Schedule, randn_like_on  # noqa: E402
+from ldm.schedule import PAPER_SCHEDULER, Schedule, randn_like_on  # noqa: E402
 
 
 def run(*args):
@@ -73,7 +73,7 @@ class DeviceTest(unittest.TestCase):
         return ['cpu', 'meta'] + (['cuda'] if torch.cuda.is_available() else [])
 
     def test_noisy_batch_on_model_device(self):
-        sched = Schedule()
+        sched = Schedule.from_json(PAPER_SCHEDULER)
         for dev in self.devices():
             z0 = torch.zeros(3, 8, 2, 3, 4, device=dev)
             z_t, t, eps = T.noisy_batch(sched, z0)
@@ -83,7 +83,7 @@ class DeviceTest(unittest.TestCase):
             self.assertEqual(t.dtype, torch.int64)
 
     def test_q_sample_on_device_and_formula(self):
-        sched = Schedule()
+        sched = Schedule.from_json(PAPER_SCHEDULER)
         for dev in self.devices():
             z0 = torch.ones(2, 8, 1, 1, 1, device=dev)
             t = torch.tensor([0, 999], device=dev)

@@ -1,6 +1,6 @@
 import { DDIMScheduler, ddimSigma, ddimStepTo } from './ddim';
 import { DDPMScheduler } from './ddpm';
-import { addNoise, createSchedule } from './schedule';
+import { addNoise, createSchedule, PAPER_SCHEDULE_CONFIG } from './schedule';
 import { roundHalfEven, TimestepPlan } from './timesteps';
 import {
   expectClose,
@@ -16,7 +16,7 @@ const { sample, eps, noise, z0 } = goldenInputs(golden);
 const sched = createSchedule();
 
 function planned(ref: GoldenDDIMPlanRef): DDIMScheduler {
-  const s = new DDIMScheduler();
+  const s = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
   if (ref.kind === 'partial') s.setPartialTimesteps(ref.tStart as number, ref.k);
   else s.setTimesteps(ref.k, { spacing: ref.spacing });
   return s;
@@ -48,7 +48,7 @@ describe('DDIM against the Python reference', () => {
 
 describe('DDIM properties (no fixture)', () => {
   test('the super-resolution plan from the method: tStart 100, 10 steps', () => {
-    const s = new DDIMScheduler();
+    const s = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
     s.setPartialTimesteps(100, 10);
     expect(Array.from(s.timesteps)).toEqual([100, 90, 80, 70, 60, 50, 40, 30, 20, 10]);
     expect(s.prevTimestep(100)).toBe(90);
@@ -56,7 +56,7 @@ describe('DDIM properties (no fixture)', () => {
   });
 
   test.each([10, 5, 1, 3, 8, 100])('eta = 0 with the exact eps recovers z0 from t = 100 in %i steps', (k) => {
-    const s = new DDIMScheduler();
+    const s = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
     s.setPartialTimesteps(100, k);
     let x = s.addNoise(z0, eps, 100);
     for (const t of s.timesteps) x = s.step(eps, t, x);
@@ -64,7 +64,7 @@ describe('DDIM properties (no fixture)', () => {
   });
 
   test('the step to the clean sample returns the predicted x0', () => {
-    const s = new DDIMScheduler();
+    const s = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
     s.setTimesteps(10);
     const ab = sched.alphaBar[0];
     const x0 = Float32Array.from(sample, (x, i) => (x - Math.sqrt(1 - ab) * eps[i]) / Math.sqrt(ab));
@@ -74,9 +74,9 @@ describe('DDIM properties (no fixture)', () => {
   });
 
   test('eta = 1 on a strided plan is the DDPM step with the posterior variance', () => {
-    const ddim = new DDIMScheduler();
+    const ddim = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
     ddim.setTimesteps(50);
-    const ddpm = new DDPMScheduler(undefined, { varianceType: 'fixed_small' });
+    const ddpm = new DDPMScheduler(PAPER_SCHEDULE_CONFIG, { varianceType: 'fixed_small' });
     ddpm.setTimesteps(50);
     for (const t of [980, 500, 20]) {
       expect(ddimSigma(sched, t, t - 20, 1) ** 2).toBeCloseTo(ddpm.coefficients(t).variance, 15);
@@ -85,7 +85,7 @@ describe('DDIM properties (no fixture)', () => {
   });
 
   test('addNoise is sqrt(ab) z0 + sqrt(1 - ab) eps', () => {
-    const s = new DDIMScheduler();
+    const s = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
     const ab = sched.alphaBar[100];
     const expected = Float32Array.from(z0, (z, i) => Math.sqrt(ab) * z + Math.sqrt(1 - ab) * eps[i]);
     expect(Array.from(s.addNoise(z0, eps, 100))).toEqual(Array.from(expected));
@@ -99,7 +99,7 @@ describe('DDIM properties (no fixture)', () => {
   });
 
   test('plans are validated', () => {
-    const s = new DDIMScheduler();
+    const s = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
     expectDiffusionError(() => s.step(eps, 10, sample), 'no-plan');
     expectDiffusionError(() => s.prevTimestep(10), 'no-plan');
     expect(s.timesteps.length).toBe(0);
@@ -126,7 +126,7 @@ describe('DDIM properties (no fixture)', () => {
   });
 
   test('steps are validated', () => {
-    const s = new DDIMScheduler();
+    const s = new DDIMScheduler(PAPER_SCHEDULE_CONFIG);
     s.setPartialTimesteps(100, 10);
     expectDiffusionError(() => s.step(eps, 100, sample, { eta: 0.5 }), 'noise-required');
     for (const eta of [-0.1, 1.5, NaN, Infinity]) {

@@ -24,7 +24,6 @@ import {
   checkSameLength,
   checkTimestep,
   createSchedule,
-  PAPER_SCHEDULE_CONFIG,
   type NoiseSchedule,
   type ScheduleConfig,
 } from './schedule';
@@ -115,7 +114,7 @@ export class DDIMScheduler {
   readonly schedule: NoiseSchedule;
   private plan: TimestepPlan | null = null;
 
-  constructor(config: ScheduleConfig = PAPER_SCHEDULE_CONFIG) {
+  constructor(config: ScheduleConfig) {
     this.schedule = createSchedule(config);
   }
 

@@ -9,7 +9,7 @@ describe('DDPM against the Python reference', () => {
   test.each(golden.ddpm.plans.map((p) => [String(p.numInferenceSteps ?? 'default'), p] as const))(
     'plan with %s steps',
     (_k, ref) => {
-      const s = new DDPMScheduler();
+      const s = new DDPMScheduler(PAPER_SCHEDULE_CONFIG);
       if (ref.numInferenceSteps !== null) s.setTimesteps(ref.numInferenceSteps);
       expect(Array.from(s.timesteps)).toEqual(ref.timesteps);
       expect(s.numInferenceSteps).toBe(ref.timesteps.length);
@@ -18,8 +18,8 @@ describe('DDPM against the Python reference', () => {
 
   test('a fresh scheduler plans the full chain T-1 .. 0', () => {
     const full = golden.ddpm.plans.find((p) => p.numInferenceSteps === null);
-    expect(Array.from(new DDPMScheduler().timesteps)).toEqual(full?.timesteps);
-    const s = new DDPMScheduler();
+    expect(Array.from(new DDPMScheduler(PAPER_SCHEDULE_CONFIG).timesteps)).toEqual(full?.timesteps);
+    const s = new DDPMScheduler(PAPER_SCHEDULE_CONFIG);
     s.setTimesteps(7);
     s.setTimesteps();
     expect(Array.from(s.timesteps)).toEqual(full?.timesteps);
@@ -41,7 +41,7 @@ describe('DDPM properties (no fixture)', () => {
   const sched = createSchedule();
 
   test('the full chain computes the paper formula literally (bit-exact)', () => {
-    const s = new DDPMScheduler();
+    const s = new DDPMScheduler(PAPER_SCHEDULE_CONFIG);
     for (const t of [999, 998, 731, 500, 100, 37, 2, 1]) {
       const beta = sched.betas[t];
       const alpha = sched.alphas[t];
@@ -56,7 +56,7 @@ describe('DDPM properties (no fixture)', () => {
   });
 
   test('the last step (t = 0) adds no noise, whatever noise is passed', () => {
-    const s = new DDPMScheduler();
+    const s = new DDPMScheduler(PAPER_SCHEDULE_CONFIG);
     const beta = sched.betas[0];
     const expected = Float32Array.from(
       sample,
@@ -68,7 +68,7 @@ describe('DDPM properties (no fixture)', () => {
   });
 
   test('setTimesteps(T) is the full chain; fixed_small only changes the noise term', () => {
-    const a = new DDPMScheduler();
+    const a = new DDPMScheduler(PAPER_SCHEDULE_CONFIG);
     const b = new DDPMScheduler(PAPER_SCHEDULE_CONFIG, { varianceType: 'fixed_small' });
     b.setTimesteps(1000);
     expect(Array.from(b.timesteps)).toEqual(Array.from(a.timesteps));
@@ -85,7 +85,7 @@ describe('DDPM properties (no fixture)', () => {
   });
 
   test('strided steps jump with alpha = alphaBar_t / alphaBar_prev', () => {
-    const s = new DDPMScheduler();
+    const s = new DDPMScheduler(PAPER_SCHEDULE_CONFIG);
     s.setTimesteps(50);
     const c = s.coefficients(500);
     expect(c.prev).toBe(480);
@@ -107,7 +107,7 @@ describe('DDPM properties (no fixture)', () => {
       'invalid-config',
     );
     expectDiffusionError(() => new DDPMScheduler({ ...PAPER_SCHEDULE_CONFIG, betaEnd: 2 }), 'invalid-config');
-    const s = new DDPMScheduler();
+    const s = new DDPMScheduler(PAPER_SCHEDULE_CONFIG);
     for (const k of [0, -1, 1001, 2.5, NaN]) expectDiffusionError(() => s.setTimesteps(k), 'invalid-plan');
     expectDiffusionError(() => s.step(eps, 1000, sample, noise), 'invalid-timestep');
     expectDiffusionError(() => s.step(eps, 10, sample), 'noise-required');

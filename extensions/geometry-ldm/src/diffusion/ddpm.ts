@@ -34,7 +34,6 @@ import {
   checkSameLength,
   checkTimestep,
   createSchedule,
-  PAPER_SCHEDULE_CONFIG,
   type NoiseSchedule,
   type ScheduleConfig,
 } from './schedule';
@@ -64,7 +63,7 @@ export class DDPMScheduler {
   readonly varianceType: VarianceType;
   private plan: TimestepPlan;
 
-  constructor(config: ScheduleConfig = PAPER_SCHEDULE_CONFIG, options: DDPMOptions = {}) {
+  constructor(config: ScheduleConfig, options: DDPMOptions = {}) {
     this.schedule = createSchedule(config);
     const varianceType = options.varianceType ?? 'fixed_large';
     if (varianceType !== 'fixed_large' && varianceType !== 'fixed_small') {
