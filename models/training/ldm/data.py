@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import dicom_geometry as DG
 from . import geometry as G
 
 # Held-out evaluation scans (docs/super-resolution.md, the sr-quality harness): never trained on.
@@ -26,7 +27,11 @@ DEFAULT_DATA_ROOT = os.environ.get('SHARED_DATA') or os.path.abspath(os.path.joi
 
 
 class DataError(ValueError):
-    pass
+    """Data that training refuses; `code` is the TypeScript reader's code for the same refusal."""
+
+    def __init__(self, message: str, code: str = 'invalid-input'):
+        super().__init__(message)
+        self.code = code
 
 
 # ----------------------------------------------------------------- intensity mapping
@@ -51,44 +56,51 @@ class Intensity:
 
 # ----------------------------------------------------------------- loading
 
-def load_dicom_series(folder: str, allow_tilt: bool = False, rel_tol: float = 0.01):
-    """-> (hu [nz, ny, nx] float32, index->patient affine). Slices sorted along the
-    normal N = X x Y; rescale applied; uniform spacing required (non-uniform or
-    gantry-tilted stacks raise DataError unless allow_tilt for a uniform tilt)."""
+MIN_SLICES = 4  # the TypeScript reader's minSlices: fewer is not a volume
+
+
+def load_dicom_series(folder: str, allow_tilt: bool = False):
+    """-> (hu [nz, ny, nx] float32, index->patient affine), by the same rules as the viewer's reader
+    (dicom_geometry.py = geometry/dicomGeometry.ts, same tolerances and codes): every file must be
+    DICOM (an unreadable one is named, never skipped), LOCALIZER images are left out, at least 4
+    slices, RescaleSlope/Intercept present on every slice, a regular stack (non-uniform spacing,
+    a misaligned slice or a gantry tilt raise DataError with the TS code; allow_tilt accepts a
+    uniform tilt with its sheared affine)."""
     import pydicom
+    from pydicom.errors import InvalidDicomError
     files = [f for f in sorted(glob.glob(os.path.join(folder, '*'))) if os.path.isfile(f)]
-    slices = []
+    slices, inputs = [], []
     for f in files:
         try:
             ds = pydicom.dcmread(f)
-        except Exception:
+        except (InvalidDicomError, OSError, ValueError) as e:
+            raise DataError(f'{f}: not a readable DICOM file ({e})', 'invalid-input')
+        if 'PixelData' not in ds:
+            raise DataError(f'{f}: no pixel data (not an image)', 'not-image')
+        image_type = [str(v).upper() for v in (ds.get('ImageType') or [])]
+        if len(image_type) > 2 and image_type[2] == 'LOCALIZER':
             continue
-        if 'ImagePositionPatient' in ds and 'PixelData' in ds:
-            slices.append(ds)
-    if len(slices) < 2:
-        raise DataError(f'{folder}: fewer than 2 image slices')
-    iop = np.array([float(x) for x in slices[0].ImageOrientationPatient])
-    x, y = iop[:3], iop[3:]
-    n = np.cross(x, y)
-    pos = np.array([[float(v) for v in s.ImagePositionPatient] for s in slices])
-    d = pos @ n
-    order = np.argsort(d)
-    slices = [slices[o] for o in order]
-    pos, d = pos[order], d[order]
-    gaps = np.diff(d)
-    mean_gap = float(gaps.mean())
-    if mean_gap <= 0 or np.abs(gaps - mean_gap).max() > max(0.02, rel_tol * mean_gap):
-        raise DataError(f'{folder}: non-uniform slice spacing ({gaps.min():.3f}..{gaps.max():.3f} mm)')
-    step = (pos[-1] - pos[0]) / (len(pos) - 1)
-    tilt = math.degrees(math.acos(min(1.0, abs(float(step @ n)) / float(np.linalg.norm(step)))))
-    if tilt > 0.1 and not allow_tilt:
-        raise DataError(f'{folder}: gantry tilt {tilt:.1f} deg')
-    if tilt <= 0.1:
-        step = n * mean_gap
-    ps = [float(v) for v in slices[0].PixelSpacing]
-    affine = G.dicom_affine(iop, ps, pos[0], step)
-    vol = np.stack([s.pixel_array.astype(np.float32) * float(getattr(s, 'RescaleSlope', 1))
-                    + float(getattr(s, 'RescaleIntercept', 0)) for s in slices])
+        for tag in ('RescaleSlope', 'RescaleIntercept'):
+            if tag not in ds or ds.get(tag) in (None, '') or not math.isfinite(float(ds.get(tag))):
+                raise DataError(f'{f}: {tag} is missing or not a number', 'invalid-rescale')
+        slices.append(ds)
+        inputs.append(DG.SliceInput(
+            [float(v) for v in ds.ImagePositionPatient] if 'ImagePositionPatient' in ds else None,
+            [float(v) for v in ds.ImageOrientationPatient] if 'ImageOrientationPatient' in ds else None,
+            [float(v) for v in ds.PixelSpacing] if 'PixelSpacing' in ds else None,
+            int(ds.Rows) if 'Rows' in ds else None, int(ds.Columns) if 'Columns' in ds else None,
+            float(ds.SliceThickness) if ds.get('SliceThickness') not in (None, '') else None,
+            os.path.basename(f)))
+    if len(slices) < MIN_SLICES:
+        raise DataError(f'{folder}: only {len(slices)} image slices: a volume needs at least {MIN_SLICES}',
+                        'too-few-slices')
+    try:
+        _dims, affine, stack, _report = DG.regular_geometry(inputs, allow_tilt=allow_tilt)
+    except DG.GeometryError as e:
+        raise DataError(f'{folder}: {e}', e.code) from e
+    slices = [slices[o] for o in stack.order]
+    vol = np.stack([s.pixel_array.astype(np.float32) * float(s.RescaleSlope) + float(s.RescaleIntercept)
+                    for s in slices])
     return vol, affine
 
 
