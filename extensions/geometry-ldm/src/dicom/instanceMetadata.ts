@@ -11,8 +11,11 @@ import { isValidUid } from './uids';
 export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 export const ENHANCED_CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2.1';
 export const LEGACY_ENHANCED_CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2.2';
-/** Image SOP classes that are CT but multi-frame (not supported by the slice reader). */
-const MULTI_FRAME_CT = new Set([ENHANCED_CT_IMAGE_STORAGE, LEGACY_ENHANCED_CT_IMAGE_STORAGE]);
+/** Image SOP classes that are CT but multi-frame: read frame by frame (enhancedCt.ts). */
+export const MULTI_FRAME_CT: ReadonlySet<string> = new Set([
+  ENHANCED_CT_IMAGE_STORAGE,
+  LEGACY_ENHANCED_CT_IMAGE_STORAGE,
+]);
 
 export interface InstanceHeader {
   readonly studyInstanceUid: string | null;
@@ -24,6 +27,11 @@ export interface InstanceHeader {
   readonly instanceNumber: number | null;
   readonly imageType: readonly string[];
   readonly numberOfFrames: number;
+  /**
+   * 1-based frame of a multi-frame (Enhanced CT) instance that this header describes as one
+   * slice (enhancedCt.ts); absent for single-frame instances.
+   */
+  readonly frameNumber?: number;
   readonly rows: number | null;
   readonly columns: number | null;
   readonly samplesPerPixel: number | null;
@@ -146,7 +154,8 @@ function checkRescale(headers: readonly InstanceHeader[]): void {
 }
 
 function idOf(h: InstanceHeader, n: number): string {
-  return h.sopInstanceUid ?? `instance #${n}`;
+  if (h.sopInstanceUid == null) return `instance #${n}`;
+  return h.frameNumber != null ? `${h.sopInstanceUid} frame ${h.frameNumber}` : h.sopInstanceUid;
 }
 
 /**
@@ -173,17 +182,19 @@ export function validateCtSlices(headers: readonly InstanceHeader[]): void {
         });
       }
     }
-    if (h.sopClassUid != null && MULTI_FRAME_CT.has(h.sopClassUid)) {
+    const frame = h.frameNumber != null;
+    if (h.sopClassUid != null && MULTI_FRAME_CT.has(h.sopClassUid) && !frame) {
       throw new DicomError(
         'multi-frame',
-        `instance ${id} is an Enhanced/Legacy Enhanced CT (multi-frame), not supported`,
+        `instance ${id} is an Enhanced/Legacy Enhanced CT (multi-frame) that was not read frame by frame`,
         {
           instance: id,
           sopClassUid: h.sopClassUid,
         },
       );
     }
-    if (h.modality !== 'CT' || (h.sopClassUid != null && h.sopClassUid !== CT_IMAGE_STORAGE)) {
+    const ctClass = h.sopClassUid === CT_IMAGE_STORAGE || (frame && MULTI_FRAME_CT.has(h.sopClassUid!));
+    if (h.modality !== 'CT' || (h.sopClassUid != null && !ctClass)) {
       if (!h.hasPixelData && h.modality !== 'CT') {
         throw new DicomError(
           'not-image',
@@ -208,7 +219,7 @@ export function validateCtSlices(headers: readonly InstanceHeader[]): void {
     if (!h.hasPixelData) {
       throw new DicomError('not-image', `instance ${id} has no PixelData`, { instance: id });
     }
-    if (h.numberOfFrames !== 1) {
+    if (h.numberOfFrames !== 1 && !frame) {
       throw new DicomError(
         'multi-frame',
         `instance ${id} has ${h.numberOfFrames} frames; only single-frame CT is supported`,
@@ -289,11 +300,12 @@ export function validateCtSlices(headers: readonly InstanceHeader[]): void {
   });
   const seen = new Set<string>();
   for (const h of headers) {
-    if (seen.has(h.sopInstanceUid!)) {
+    const key = `${h.sopInstanceUid}/${h.frameNumber ?? 1}`;
+    if (seen.has(key)) {
       throw new DicomError('mixed-series', `SOPInstanceUID ${h.sopInstanceUid} occurs twice in the series`, {
         instance: h.sopInstanceUid,
       });
     }
-    seen.add(h.sopInstanceUid!);
+    seen.add(key);
   }
 }

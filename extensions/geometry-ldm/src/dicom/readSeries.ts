@@ -41,6 +41,7 @@ import { defaultCodecs } from './codecs';
 import { decodeFrame, TRANSFER_SYNTAX, type FrameCodecs, type FrameInfo } from './decodeFrame';
 import { DicomError, type DicomErrorCode } from './errors';
 import { checkPlausibleHu, newHuTally, tallyHu } from './huPlausibility';
+import { expandEnhancedFrames, sliceName } from './enhancedCt';
 import {
   isLocalizer,
   parseInstanceMetadata,
@@ -108,12 +109,12 @@ async function checkNativePixelDataLength(transport: DicomwebTransport, h: Insta
   } catch {
     return;
   }
-  const expected = h.rows! * h.columns! * (h.bitsAllocated! / 8);
+  const expected = h.rows! * h.columns! * (h.bitsAllocated! / 8) * h.numberOfFrames;
   if (length !== expected && length !== expected + 1) {
     throw new DicomError(
       'decode-failed',
       `instance ${h.sopInstanceUid}: PixelData holds ${length} bytes, but Rows ${h.rows} x Columns ${h.columns} x ` +
-        `BitsAllocated ${h.bitsAllocated} needs ${expected}: the pixel module does not describe the data`,
+        `BitsAllocated ${h.bitsAllocated}${h.numberOfFrames > 1 ? ` x ${h.numberOfFrames} frames` : ''} needs ${expected}: the pixel module does not describe the data`,
       { instance: h.sopInstanceUid, bytes: length, expected },
     );
   }
@@ -256,8 +257,8 @@ export interface SeriesGeometry {
 }
 
 function holeMessage(h: SliceHole, ordered: readonly InstanceHeader[], all: number): string {
-  const a = ordered[h.k]?.sopInstanceUid;
-  const b = ordered[h.k + 1]?.sopInstanceUid;
+  const a = ordered[h.k] ? sliceName(ordered[h.k]) : null;
+  const b = ordered[h.k + 1] ? sliceName(ordered[h.k + 1]) : null;
   return (
     `a gap of ${h.gapMm.toFixed(1)} mm between the slices at ${h.fromMm.toFixed(1)} and ${h.toMm.toFixed(1)} mm ` +
     `along the slice normal (${(h.gapMm / h.medianGapMm).toFixed(1)}x the usual ${h.medianGapMm.toFixed(1)} mm; ` +
@@ -296,7 +297,7 @@ export function seriesGeometry(
     rows: h.rows,
     columns: h.columns,
     sliceThickness: h.sliceThicknessMm,
-    id: h.sopInstanceUid ?? undefined,
+    id: sliceName(h) ?? undefined,
   }));
   let holes: SliceHole[] = [];
   if (slices.length >= 3) {
@@ -388,7 +389,8 @@ export async function readSeries(
     throw new DicomError('not-found', `series ${seriesInstanceUid} has no instances`, { seriesInstanceUid });
   }
   const { geometry, stack, report, headers, holes, localizersDropped } = seriesGeometry(
-    metadata.map(parseInstanceMetadata),
+    // an Enhanced CT instance becomes one header per frame
+    metadata.map(parseInstanceMetadata).flatMap(expandEnhancedFrames),
     options,
   );
   const ordered = stack.order.map((n) => headers[n]);
@@ -433,7 +435,7 @@ export async function readSeries(
   };
   await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
     const h = ordered[k];
-    const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}/instances/${enc(h.sopInstanceUid!)}/frames/1`;
+    const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}/instances/${enc(h.sopInstanceUid!)}/frames/${h.frameNumber ?? 1}`;
     const { parts, contentType } = await fetchFrame(path);
     if (parts.length !== 1) {
       throw new DicomError(
@@ -457,7 +459,7 @@ export async function readSeries(
         () => null,
         (e: unknown) => e,
       );
-    const stored = await decodeFrame(part.body, ts, frameInfo(h), codecs, `instance ${h.sopInstanceUid}`);
+    const stored = await decodeFrame(part.body, ts, frameInfo(h), codecs, `instance ${sliceName(h)}`);
     const slope = h.rescaleSlope!; // validateCtSlices refused absent / invalid ones
     const intercept = h.rescaleIntercept!;
     const off = k * sliceSize;

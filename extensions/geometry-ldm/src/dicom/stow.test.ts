@@ -243,9 +243,13 @@ test('a PACS that lets requests time out: one retry, not `retries`, then the sto
     async request(req) {
       if (req.service === 'qido') return json(200, [] as unknown as DicomJsonDataset);
       stows++;
-      throw new DicomError('network', 'POST studies failed: timed out after 120 s without a complete answer', {
-        timedOut: true,
-      });
+      throw new DicomError(
+        'network',
+        'POST studies failed: timed out after 120 s without a complete answer',
+        {
+          timedOut: true,
+        },
+      );
     },
   };
   const e = await stowInstances(t, [1, 2, 3].map(tagged), {

@@ -298,6 +298,14 @@ export function buildDerivedSeries(
     ReferencedSOPClassUID: h.sopClassUid ?? CT_IMAGE_STORAGE,
     ReferencedSOPInstanceUID: h.sopInstanceUid,
   });
+  // a frame of a multi-frame (Enhanced CT) source is referenced with its frame number
+  const frameRefItem = (h: InstanceHeader): NaturalDataset =>
+    h.frameNumber != null ? { ...refItem(h), ReferencedFrameNumber: [h.frameNumber] } : refItem(h);
+  // each source instance once, whatever its number of frames
+  const listed = new Set<string | null>();
+  const sourceInstances = source.filter(
+    (h) => !listed.has(h.sopInstanceUid) && !!listed.add(h.sopInstanceUid),
+  );
   const patientAndStudy = patientAndStudyOf(first);
   const sourceDescription = str(first.json, '0008103E');
   const [seriesNumber, stdSeriesNumber] =
@@ -328,14 +336,14 @@ export function buildDerivedSeries(
       ReferencedSeriesSequence: [
         {
           SeriesInstanceUID: first.seriesInstanceUid,
-          ReferencedInstanceSequence: source.map(refItem),
+          ReferencedInstanceSequence: sourceInstances.map(refItem),
         },
       ],
     };
   };
   const perSlice = (k: number, ipp: Vec3): NaturalDataset => ({
     SourceImageSequence: sourcesFor(ipp, source, n, distances).map((h) => ({
-      ...refItem(h),
+      ...frameRefItem(h),
       PurposeOfReferenceCodeSequence: [{ ...CODE.sourceImageForProcessing }],
     })),
   });

@@ -65,7 +65,7 @@ export function describeError(e: unknown, context: ErrorContext): PanelNotice {
         return {
           kind: 'error',
           title: 'Unsupported CT format',
-          message: `${detail}. Only classic single-frame CT series are supported.`,
+          message: `${detail}. Single-frame CT and Enhanced / Legacy Converted Enhanced CT are supported.`,
         };
       case 'missing-geometry':
       case 'mixed-series':
