@@ -1062,10 +1062,29 @@ describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512
       target: [128, 128, 32],
     });
     expect(readdirSync(join(out, 'super-resolved'))).toHaveLength(32);
+    // only the region's slices were fetched, and --out holds the result and nothing half-written
+    expect(r.events.some((e) => e.type === 'info' && e.message === 'read slices 7..22 of 30')).toBe(true);
+    expect(readdirSync(out).sort()).toEqual(['super-resolved', 'super-resolved.nii']);
     const first = firstSlice(join(out, 'super-resolved'));
     const expected = sourceVoxel(200 - 0.25, 180 - 0.25, 7 - 0.25);
     for (let c = 0; c < 3; c++) expect(Math.abs(first.ipp[c] - expected[c])).toBeLessThan(1e-3);
   }, 120000);
+
+  it('a job larger than the memory it may use: exit 2 with the numbers, before any pixel is read', () => {
+    const out = join(work, 'real-memory');
+    const r = spawnSync(
+      process.execPath,
+      [BIN, ...sr(['--scale', '2', '--region', 'fit', '--out', out]), '--json', '--threads', '1'],
+      { encoding: 'utf8', env: { ...env(), GEOMETRY_LDM_MEMORY_LIMIT: '300M' } },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /needs about \d+\.\d GB of memory .* but 0\.3 GB is available \(GEOMETRY_LDM_MEMORY_LIMIT\): use a smaller --region/,
+    );
+    expect(r.stdout).not.toMatch(/read slices/);
+    expect(existsSync(out)).toBe(false);
+  });
 
   it.each([
     [['--region', 'x=500:600'], /--region x=500:600 lies outside the series \(x=0:512\)/],

@@ -19,7 +19,11 @@ import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
 import { writeSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
 import { makeVolume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
-import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
+import {
+  readSeries,
+  readSeriesLayout,
+  readSeriesPixels,
+} from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import {
   createFetchTransport,
   type DicomwebTransport,
@@ -325,5 +329,39 @@ describe('reader errors', () => {
     const err = await readSeries(transport, s.studyInstanceUid, '1.2.3.4.5').catch((e) => e);
     expect(err).toBeInstanceOf(DicomError);
     expect(err.code).toBe('not-found');
+  });
+});
+
+describe('reading only a slab of slices', () => {
+  test('slices 20..35 of lidc-idri-0001: only their frames are fetched; voxel-identical to the same slab of a full read', async () => {
+    const s = seeded['lidc-idri-0001'];
+    const full = await readSeries(transport, s.studyInstanceUid, s.seriesInstanceUid);
+    const frames: string[] = [];
+    const counting: DicomwebTransport = {
+      request: (req) => {
+        if (/\/frames\/\d+$/.test(req.path)) frames.push(req.path);
+        return transport.request(req);
+      },
+    };
+    const layout = await readSeriesLayout(counting, s.studyInstanceUid, s.seriesInstanceUid);
+    const slab = await readSeriesPixels(counting, layout, { slab: { start: 20, count: 16 } });
+    expect(frames).toHaveLength(16);
+    const [nx, ny] = full.volume.dims;
+    expect(slab.volume.dims).toEqual([nx, ny, 16]);
+    expect(Array.from(slab.volume.data)).toEqual(
+      Array.from(full.volume.data.subarray(20 * nx * ny, 36 * nx * ny)),
+    );
+    // the slab's voxel (i, j, 0) is the full volume's (i, j, 20)
+    const p = applyPoint(slab.volume.affine as Affine, [3, 5, 0]);
+    const q = applyPoint(full.volume.affine as Affine, [3, 5, 20]);
+    p.forEach((x, n) => expect(x).toBeCloseTo(q[n], 9));
+    expect(slab.instances.map((h) => h.sopInstanceUid)).toEqual(
+      full.instances.slice(20, 36).map((h) => h.sopInstanceUid),
+    );
+    await expect(
+      readSeriesPixels(counting, layout, { slab: { start: 130, count: 16 } }),
+    ).rejects.toMatchObject({
+      code: 'invalid-input',
+    });
   });
 });

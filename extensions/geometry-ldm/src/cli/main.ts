@@ -34,7 +34,7 @@ const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffu
   geometry-ldm super-resolve --pacs URL --study UID [--series UID] (--spacing X,Y,Z | --scale S)
         [--region fit | --region axis=start:end ...]
         [--mode ai|classical|diffusion] [--slice-profile auto|box|gaussian|point|none] [--slice-thickness MM]
-        [--samples N --cycles C --t T --steps K --seed S --std-map] [--bridge-gaps]
+        [--samples N --cycles C --t T --steps K --seed S --std-map] [--bridge-gaps] [--no-memory-check]
         [--model DIR] (--out DIR | --stow [--job FILE] [--stow-batch N])
   geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
         [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
@@ -65,6 +65,7 @@ const OPTIONS = {
   'std-map': { type: 'boolean' },
   'bridge-gaps': { type: 'boolean' },
   'stow-batch': { type: 'string' },
+  'no-memory-check': { type: 'boolean' },
   region: { type: 'string', multiple: true },
   model: { type: 'string' },
   out: { type: 'string' },
@@ -213,6 +214,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           out: v.out ? resolve(v.out) : undefined,
           stow: Boolean(v.stow),
           jobPath: v.job ? resolve(jobPathArg(v.job)) : undefined,
+          skipMemoryCheck: Boolean(v['no-memory-check']),
           stowBatch:
             v['stow-batch'] === undefined
               ? undefined

@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Vec3 } from '../geometry/conventions';
-import { readNotes, readSeries } from '../dicom/readSeries';
+import { readNotes, readSeriesLayout, readSeriesPixels, type ReadSeriesResult } from '../dicom/readSeries';
 import { productOutputReason } from '../dicom/productOutput';
 import { str, TAG } from '../dicom/dicomJson';
 import { searchSeries } from '../dicom/qido';
@@ -41,7 +41,15 @@ import type { Reporter } from './output';
 import { checkOutDir, checkSchedule } from './validate';
 import { checkDicomwebRoot, pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
+import { writeOutAtomically } from './atomicOut';
 import { pacsKey } from './jobFile';
+import {
+  checkDiskSpace,
+  checkMemory,
+  memoryBudget,
+  superResolveMemory,
+  superResolveOutBytes,
+} from './resources';
 import { SuperResolveJob, type SeriesRole } from './superResolveJob';
 
 export interface SuperResolveCommand {
@@ -67,6 +75,8 @@ export interface SuperResolveCommand {
   readonly modelDir: string;
   readonly out?: string;
   readonly stow: boolean;
+  /** Run even when the memory estimate exceeds what the machine or container has. */
+  readonly skipMemoryCheck?: boolean;
   /** Makes --stow resumable: the built series are staged beside this file until the PACS holds them. */
   readonly jobPath?: string;
   /** Instances per STOW-RS request (default: stow.ts). */
@@ -123,19 +133,20 @@ export async function runSuperResolve(
       ? { kind: 'spacing', spacingMm: c.spacingMm }
       : { kind: 'scale', factors: [c.scale, c.scale, c.scale] as unknown as Vec3 };
   reporter.info(`reading series ${seriesUid}`);
-  const read = await readSeries(transport, c.study, seriesUid, {
-    irregular: 'resample',
-    bridgeGaps: Boolean(c.bridgeGaps),
-  });
-  const written = productOutputReason({ manufacturer: str(read.instances[0]?.json ?? {}, TAG.Manufacturer) });
+  const readOptions = { irregular: 'resample', bridgeGaps: Boolean(c.bridgeGaps) } as const;
+  const layout = await readSeriesLayout(transport, c.study, seriesUid, readOptions);
+  const written = productOutputReason({ manufacturer: str(layout.ordered[0]?.json ?? {}, TAG.Manufacturer) });
   if (written)
     throw new UsageError(`series ${seriesUid}: ${written}; super-resolve the original series instead`);
-  const notes = readNotes(read);
-  for (const n of notes) reporter.info(`source: ${n}`);
+  // A regular series is sized from its metadata and only the region's slices are read later; one
+  // that must be resampled is read whole now (its grid exists only after resampling).
+  const regular = layout.series.geometry;
+  let read: ReadSeriesResult | null = regular ? null : await readSeriesPixels(transport, layout, readOptions);
+  const gridAffine = regular ? regular.affine : read!.volume.affine;
   const grid: SeriesGrid = {
-    dims: read.volume.dims,
-    affine: read.volume.affine,
-    spacingMm: spacingOf(read.volume.affine),
+    dims: regular ? regular.dims : read!.volume.dims,
+    affine: gridAffine,
+    spacingMm: spacingOf(gridAffine),
   };
   const region = regionOf(c.region, grid, choice, manifest);
   // Validate the target (coarser than the source, supported grid) before any model work or write.
@@ -146,8 +157,8 @@ export async function runSuperResolve(
   );
   const slices = sliceModelFor(
     c.sliceProfile ?? 'auto',
-    spacingOf(read.volume.affine)[2],
-    read.instances[0] ?? {},
+    grid.spacingMm[2],
+    layout.ordered[0] ?? {},
     c.sliceThicknessMm,
   );
   reporter.info(
@@ -168,7 +179,7 @@ export async function runSuperResolve(
   }
   const whole = region.dims.every((n, a) => n === grid.dims[a]);
   reporter.event('plan', {
-    source: read.volume.dims,
+    source: grid.dims,
     region: formatRegion(region),
     ...(c.region?.kind === 'fit' ? { fitted: true } : {}),
     target: plan.output.dims,
@@ -179,7 +190,40 @@ export async function runSuperResolve(
     reporter.info(
       `region fitted to the model: ${formatRegion(region)} of ${grid.dims.join('x')} voxels (result ${plan.output.dims.join('x')})`,
     );
-  const source = whole ? read.volume : crop(read.volume, region);
+  // before any pixel is read or the model is loaded
+  const stdMap = c.stdMap && mode !== 'classical';
+  if (!c.skipMemoryCheck)
+    checkMemory(
+      superResolveMemory({
+        mode,
+        // a regular series is read as the region's slab; one to resample, whole
+        sourceDims: regular ? [grid.dims[0], grid.dims[1], region.dims[2]] : grid.dims,
+        paddedDims: plan.padded.dims,
+        outputDims: plan.output.dims,
+        stdMap,
+      }),
+      memoryBudget(),
+      `super-resolving ${formatRegion(region)} to ${plan.output.dims.join('x')} voxels`,
+    );
+  if (c.out) checkDiskSpace(c.out, superResolveOutBytes(plan.output.dims, stdMap));
+  if (!read) {
+    read = await readSeriesPixels(transport, layout, {
+      ...readOptions,
+      slab: { start: region.start[2], count: region.dims[2] },
+    });
+    reporter.info(
+      `read slices ${region.start[2]}..${region.start[2] + region.dims[2] - 1} of ${grid.dims[2]}`,
+    );
+  }
+  const notes = readNotes(read);
+  for (const n of notes) reporter.info(`source: ${n}`);
+  // the region within what was read (a slab starts at the region's first slice)
+  const local: CropBox = regular
+    ? { start: [region.start[0], region.start[1], 0], dims: region.dims }
+    : region;
+  const source = local.dims.every((n, a) => n === read!.volume.dims[a])
+    ? read.volume
+    : crop(read.volume, local);
 
   const model = await loadModelDir(c.modelDir, c.threads ?? 0, c.device ?? 'cpu');
   let r;
@@ -209,7 +253,6 @@ export async function runSuperResolve(
   reporter.info(`done: ${method}`);
   if (c.stdMap && mode === 'classical')
     reporter.info('--std-map: the classical mode has no uncertainty; no std series written');
-  const stdMap = c.stdMap && mode !== 'classical';
   const built = buildDerivedSeries({
     source: read.instances,
     result: r.mean,
@@ -222,19 +265,21 @@ export async function runSuperResolve(
   });
   const series = [built.result, ...(built.uncertainty ? [built.uncertainty] : [])];
   if (c.out) {
-    mkdirSync(c.out, { recursive: true });
-    series.forEach((s, n) => {
-      const dir = join(c.out as string, n === 0 ? 'super-resolved' : 'uncertainty');
-      mkdirSync(dir, { recursive: true });
-      s.instances.forEach((inst, k) =>
-        writeFileSync(join(dir, `${String(k + 1).padStart(4, '0')}.dcm`), inst.bytes),
+    // all files into a temporary folder first, then renamed into place: never a partial result
+    writeOutAtomically(c.out, (tmp) => {
+      series.forEach((s, n) => {
+        const dir = join(tmp, n === 0 ? 'super-resolved' : 'uncertainty');
+        mkdirSync(dir, { recursive: true });
+        s.instances.forEach((inst, k) =>
+          writeFileSync(join(dir, `${String(k + 1).padStart(4, '0')}.dcm`), inst.bytes),
+        );
+      });
+      writeFileSync(
+        join(tmp, 'super-resolved.nii'),
+        volumeToNifti(r.mean, 'geometry-ldm super-resolved mean'),
       );
+      if (stdMap) writeFileSync(join(tmp, 'uncertainty.nii'), volumeToNifti(r.std, 'geometry-ldm std map'));
     });
-    writeFileSync(
-      join(c.out, 'super-resolved.nii'),
-      volumeToNifti(r.mean, 'geometry-ldm super-resolved mean'),
-    );
-    if (stdMap) writeFileSync(join(c.out, 'uncertainty.nii'), volumeToNifti(r.std, 'geometry-ldm std map'));
   }
   if (c.stow) {
     const roles = series.map((s, n) => ({

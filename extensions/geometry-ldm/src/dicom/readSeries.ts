@@ -377,23 +377,87 @@ export function seriesGeometry(
   }
 }
 
+/**
+ * A series' instance metadata, judged: the slice stack, its regular geometry (null when it must
+ * be resampled), the instances in k order. No pixel data is fetched: callers size a job (region,
+ * target grid) from this, then read only the slices they need (readSeriesPixels).
+ */
+export interface SeriesLayout {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly series: SeriesGeometry;
+  /** Headers in k order (ascending along the slice normal). */
+  readonly ordered: readonly InstanceHeader[];
+}
+
+export async function readSeriesLayout(
+  transport: DicomwebTransport,
+  studyInstanceUid: string,
+  seriesInstanceUid: string,
+  options: ReadSeriesOptions = {},
+): Promise<SeriesLayout> {
+  const metadata = await retrieveSeriesMetadata(transport, studyInstanceUid, seriesInstanceUid);
+  if (metadata.length === 0) {
+    throw new DicomError('not-found', `series ${seriesInstanceUid} has no instances`, { seriesInstanceUid });
+  }
+  const series = seriesGeometry(
+    // an Enhanced CT instance becomes one header per frame
+    metadata.map(parseInstanceMetadata).flatMap(expandEnhancedFrames),
+    options,
+  );
+  return {
+    studyInstanceUid,
+    seriesInstanceUid,
+    series,
+    ordered: series.stack.order.map((n) => series.headers[n]),
+  };
+}
+
+/** Whole series: metadata, then every slice's pixels. */
 export async function readSeries(
   transport: DicomwebTransport,
   studyInstanceUid: string,
   seriesInstanceUid: string,
   options: ReadSeriesOptions = {},
 ): Promise<ReadSeriesResult> {
+  const layout = await readSeriesLayout(transport, studyInstanceUid, seriesInstanceUid, options);
+  return readSeriesPixels(transport, layout, options);
+}
+
+export interface SlabOptions {
+  /**
+   * Read only slices [start, start + count) (k order) of a regular series: the volume is that
+   * slab (its affine moved to its first slice), `instances` its headers, and no other frame is
+   * fetched. Ignored for a series that must be resampled (every slice is then needed).
+   */
+  readonly slab?: { readonly start: number; readonly count: number };
+}
+
+export async function readSeriesPixels(
+  transport: DicomwebTransport,
+  layout: SeriesLayout,
+  options: ReadSeriesOptions & SlabOptions = {},
+): Promise<ReadSeriesResult> {
+  const { studyInstanceUid, seriesInstanceUid } = layout;
   const codecs = options.codecs ?? defaultCodecs();
-  const metadata = await retrieveSeriesMetadata(transport, studyInstanceUid, seriesInstanceUid);
-  if (metadata.length === 0) {
-    throw new DicomError('not-found', `series ${seriesInstanceUid} has no instances`, { seriesInstanceUid });
-  }
-  const { geometry, stack, report, headers, holes, localizersDropped } = seriesGeometry(
-    // an Enhanced CT instance becomes one header per frame
-    metadata.map(parseInstanceMetadata).flatMap(expandEnhancedFrames),
-    options,
-  );
-  const ordered = stack.order.map((n) => headers[n]);
+  const { geometry, stack: fullStack, report, holes, localizersDropped } = layout.series;
+  const slab = geometry && options.slab ? options.slab : null;
+  if (slab && !(slab.start >= 0 && slab.count >= 1 && slab.start + slab.count <= fullStack.dims[2]))
+    throw new DicomError(
+      'invalid-input',
+      `slices ${slab.start}..${slab.start + slab.count - 1} are outside the series (0..${fullStack.dims[2] - 1})`,
+    );
+  const ordered = slab ? layout.ordered.slice(slab.start, slab.start + slab.count) : layout.ordered;
+  const stack: SliceStack = slab
+    ? {
+        ...fullStack,
+        order: fullStack.order.slice(slab.start, slab.start + slab.count),
+        positions: fullStack.positions.slice(slab.start, slab.start + slab.count),
+        distancesMm: fullStack.distancesMm.slice(slab.start, slab.start + slab.count),
+        gapsMm: fullStack.gapsMm.slice(slab.start, slab.start + slab.count - 1),
+        dims: [fullStack.dims[0], fullStack.dims[1], slab.count],
+      }
+    : fullStack;
   const tally = newHuTally();
   const [nx, ny, nz] = stack.dims;
   const sliceSize = nx * ny;
@@ -472,7 +536,11 @@ export async function readSeries(
   if (options.valueCheck !== 'none') checkPlausibleHu(tally, `series ${seriesInstanceUid}`);
   let volume: Volume;
   if (geometry) {
-    volume = makeVolume(stack.dims, geometry.affine, data, 'HU');
+    // a slab starts `slab.start` slice steps along the k axis from the series' origin
+    const a = [...geometry.affine];
+    const k0 = slab?.start ?? 0;
+    for (const r of [0, 1, 2]) a[4 * r + 3] += k0 * a[4 * r + 2];
+    volume = makeVolume(stack.dims, a as unknown as typeof geometry.affine, data, 'HU');
   } else {
     volume = resampleSliceStack(stack, data, {});
   }

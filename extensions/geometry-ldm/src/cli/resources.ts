@@ -1,0 +1,157 @@
+/**
+ * Memory and disk a CLI job needs, checked before anything is read or computed: a job too large
+ * for its container is refused with the numbers (instead of being OOM-killed without a word),
+ * and an --out folder on a disk without room for the result is refused before the files start.
+ *
+ * Memory available: GEOMETRY_LDM_MEMORY_LIMIT (bytes, or with a K/M/G suffix: an operator's
+ * statement, e.g. a pod limit the process cannot see), else the cgroup's limit minus its usage
+ * (v2 memory.max / memory.current, v1 memory.limit_in_bytes / memory.usage_in_bytes), capped by
+ * the free memory the kernel reports.
+ */
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import type { Dims3 } from '../geometry/conventions';
+import { estimateSuperResolveMemory, type MemoryEstimate } from '../planning/estimate';
+import { UsageError } from './exitCodes';
+
+const GB = 1024 ** 3;
+const fmt = (bytes: number): string => `${(bytes / GB).toFixed(1)} GB`;
+
+export interface MemoryBudget {
+  readonly availableBytes: number;
+  /** Where the number comes from, for the message. */
+  readonly source: string;
+}
+
+function readNumber(path: string): number | null {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    const n = Number(text);
+    return Number.isFinite(n) ? n : null; // 'max' (no limit) -> null
+  } catch {
+    return null;
+  }
+}
+
+/** "3G", "512M", "1073741824" -> bytes; null when not a size. */
+export function parseSize(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?)?\s*$/i.exec(text);
+  if (!m) return null;
+  const unit = (m[2] ?? '').charAt(0).toUpperCase();
+  const scale = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit] ?? 1;
+  return Math.floor(Number(m[1]) * scale);
+}
+
+export function memoryBudget(
+  env: NodeJS.ProcessEnv = process.env,
+  cgroupRoot = '/sys/fs/cgroup',
+): MemoryBudget {
+  const stated = env.GEOMETRY_LDM_MEMORY_LIMIT;
+  if (stated !== undefined) {
+    const n = parseSize(stated);
+    if (n == null || n <= 0)
+      throw new UsageError(`GEOMETRY_LDM_MEMORY_LIMIT=${stated} is not a size (e.g. 3G, 512M, or bytes)`);
+    return { availableBytes: n, source: 'GEOMETRY_LDM_MEMORY_LIMIT' };
+  }
+  const free = freemem();
+  const v2 = readNumber(`${cgroupRoot}/memory.max`);
+  const v1 = readNumber(`${cgroupRoot}/memory/memory.limit_in_bytes`);
+  const limit = v2 ?? (v1 != null && v1 < 2 ** 60 ? v1 : null);
+  if (limit != null && limit < totalmem()) {
+    const used =
+      (v2 != null
+        ? readNumber(`${cgroupRoot}/memory.current`)
+        : readNumber(`${cgroupRoot}/memory/memory.usage_in_bytes`)) ?? 0;
+    const left = Math.max(0, limit - used);
+    return {
+      availableBytes: Math.min(left, free),
+      source: `container limit ${fmt(limit)} (cgroup ${v2 != null ? 'memory.max' : 'memory.limit_in_bytes'}), ${fmt(used)} in use`,
+    };
+  }
+  return { availableBytes: free, source: `free memory of ${fmt(totalmem())}` };
+}
+
+export interface SuperResolveFootprint {
+  readonly mode: 'ai' | 'classical' | 'diffusion';
+  readonly sourceDims: Dims3;
+  readonly paddedDims: Dims3;
+  readonly outputDims: Dims3;
+  readonly stdMap: boolean;
+}
+
+const voxels = (d: Dims3): number => d[0] * d[1] * d[2];
+/** Node, onnxruntime and the loaded model, before any job buffer. */
+const RUNTIME_BYTES = 400 * 1024 ** 2;
+
+/**
+ * Peak memory of a CLI super-resolution. Diffusion: the panels' estimate (planning/estimate.ts:
+ * worker buffers + the untiled encoder/decoder activations the CLI runs). AI and classical: the
+ * source, about eight float32 copies of the result (upsampling, back-projection, mean, M2,
+ * samples, std) and the refiner's plane activations (48 channels, a few at a time). All modes
+ * add the built derived series (16-bit, twice while encoding) and the runtime itself.
+ */
+export function superResolveMemory(f: SuperResolveFootprint): MemoryEstimate {
+  const nOut = voxels(f.outputDims);
+  const series = f.stdMap ? 2 : 1;
+  const written = nOut * series * 2 * 2;
+  let buffers: number;
+  let activations: number;
+  if (f.mode === 'diffusion') {
+    const e = estimateSuperResolveMemory({
+      seriesDims: f.sourceDims,
+      sourceDims: f.sourceDims,
+      paddedDims: f.paddedDims,
+      outputDims: f.outputDims,
+      batchSize: 1,
+      keepSamples: 0,
+    });
+    buffers = e.workerBytes;
+    activations = e.activationBytes;
+  } else {
+    const [x, y, z] = f.outputDims;
+    buffers = 4 * (voxels(f.sourceDims) + 8 * nOut);
+    activations = f.mode === 'ai' ? 4 * 48 * 4 * Math.max(x * y, x * z, y * z) : 0;
+  }
+  const workerBytes = buffers + written + RUNTIME_BYTES;
+  return { workerBytes, activationBytes: activations, pageBytes: 0, totalBytes: workerBytes + activations };
+}
+
+/** Bytes the --out files of a super-resolution take: Part 10 (16-bit + headers) and NIfTI (float32). */
+export function superResolveOutBytes(outputDims: Dims3, stdMap: boolean): number {
+  const series = stdMap ? 2 : 1;
+  return series * (voxels(outputDims) * (2 + 4) + outputDims[2] * 4096 + 352);
+}
+
+export function checkMemory(needed: MemoryEstimate, budget: MemoryBudget, what: string): void {
+  if (needed.totalBytes <= budget.availableBytes) return;
+  throw new UsageError(
+    `${what} needs about ${fmt(needed.totalBytes)} of memory (model activations ${fmt(needed.activationBytes)}, ` +
+      `buffers ${fmt(needed.totalBytes - needed.activationBytes)}) but ${fmt(budget.availableBytes)} is available ` +
+      `(${budget.source}): use a smaller --region or target grid, fewer --samples, or a machine with more memory ` +
+      '(--no-memory-check runs it anyway)',
+  );
+}
+
+/** The nearest existing folder of a path (the one whose file system will hold it). */
+function existingAncestor(path: string): string {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
+export function checkDiskSpace(outDir: string, bytes: number): void {
+  const at = existingAncestor(outDir);
+  let free: number;
+  try {
+    const s = statfsSync(at);
+    free = s.bavail * s.bsize;
+  } catch {
+    return; // a file system that cannot say: the write itself reports a full disk
+  }
+  const needed = Math.ceil(bytes * 1.05) + 16 * 1024 * 1024;
+  if (needed > free)
+    throw new UsageError(
+      `--out ${outDir}: the result needs about ${fmt(needed)} and ${fmt(free)} is free on that disk (${at}); free space or choose another folder`,
+    );
+}
