@@ -13,8 +13,8 @@ import { EngineSession } from './engineSession';
 import { createOhifAdapter, type OhifAdapter } from './ohifAdapter';
 import { createPacs, type Pacs } from './pacs';
 import { GeneratePanel } from './ui/GeneratePanel';
-import { defaultDicomWebRoot, type PanelEnv } from './ui/hooks';
 import { SuperResolvePanel } from './ui/SuperResolvePanel';
+import { defaultDicomWebRoot, type PanelEnv } from './ui/panelEnv';
 
 export interface PanelDeps {
   readonly servicesManager: unknown;

@@ -89,3 +89,16 @@ export function lostJobText(marker: JobMarker, now: Date = new Date()): string {
     'Its settings are restored below; run it again.'
   );
 }
+
+/** True when `value` has every key of `template` with a value of the same type (restored settings). */
+export function sameShape(value: unknown, template: unknown): boolean {
+  if (template === null || typeof template !== 'object') return typeof value === typeof template;
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(template))
+    return (
+      Array.isArray(value) &&
+      value.length === template.length &&
+      value.every((v, i) => sameShape(v, template[i]))
+    );
+  return Object.entries(template).every(([k, t]) => sameShape((value as Record<string, unknown>)[k], t));
+}

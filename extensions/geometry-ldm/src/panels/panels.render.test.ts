@@ -17,7 +17,7 @@ import type { ModelManifest } from '../model/manifest';
 import { testManifest } from './__fixtures__/manifest';
 import { createPanelEnv, createPanels } from './index';
 import { GeneratePanel } from './ui/GeneratePanel';
-import type { PanelEnv } from './ui/hooks';
+import type { PanelEnv } from './ui/panelEnv';
 import { SuperResolvePanel } from './ui/SuperResolvePanel';
 
 // a model that records its per-call costs (metrics.perCallSeconds), so the panels show a prior estimate

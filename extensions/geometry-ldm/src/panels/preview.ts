@@ -7,6 +7,8 @@
 import type { Vec3 } from '../geometry/conventions';
 import { spacingOf } from '../geometry/dicomGeometry';
 import type { Volume } from '../volume/volume';
+import type { ModelManifest } from '../model/manifest';
+import { modelToHuValue } from '../volume/intensity';
 
 export type ViewAxis = 'axial' | 'coronal' | 'sagittal';
 
@@ -102,4 +104,15 @@ export function percentileWindow(data: Float32Array, p = 0.99, minWidth = 1): Wi
   finite.sort((a, b) => a - b);
   const hi = Math.max(minWidth, finite[Math.min(finite.length - 1, Math.floor(p * (finite.length - 1)))]);
   return { center: hi / 2, width: hi };
+}
+
+/** Progress previews are in the model's intensity: map to HU, then a soft-tissue window. */
+export function previewToRgba(manifest: ModelManifest | null): (data: Float32Array) => Uint8ClampedArray {
+  return (data) => {
+    if (!manifest) return toRgba(data, { center: 0.5, width: 1 });
+    const p = manifest.intensity;
+    const hu = new Float32Array(data.length);
+    for (let q = 0; q < data.length; q++) hu[q] = modelToHuValue(data[q], p);
+    return toRgba(hu, SOFT_TISSUE);
+  };
 }

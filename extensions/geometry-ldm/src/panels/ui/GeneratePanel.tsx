@@ -26,22 +26,15 @@ import { runGeneration, saveGeneration, type GenerateRun } from '../jobs';
 import { describeError } from '../panelErrors';
 import { newSaveIdentity, type SaveIdentity } from '../pacs';
 import { SOFT_TISSUE } from '../preview';
-import {
-  EstimateView,
-  LostJobNotice,
-  Messages,
-  NumberField,
-  PanelHeader,
-  PanelStyles,
-  ProgressView,
-  SelectField,
-  useEngineSnapshot,
-  usePriorCosts,
-  Vec3Field,
-} from './common';
-import { previewToRgba, sameShape, useJob, useLeaveGuard, type PanelEnv } from './hooks';
 import { ResultViewer } from './ResultViewer';
 import { TilingControl } from './TilingControl';
+import { EstimateView, PanelHeader, ProgressView } from './engineViews';
+import { LostJobNotice, Messages, PanelStyles } from './notices';
+import { NumberField, SelectField, Vec3Field } from './fields';
+import { useEngineSnapshot, useJob, useLeaveGuard, usePriorCosts } from './hooks';
+import { previewToRgba } from '../preview';
+import { sameShape } from '../pageMemory';
+import { type PanelEnv } from './panelEnv';
 
 type SaveState =
   | { kind: 'idle' }

@@ -6,7 +6,8 @@
 import * as React from 'react';
 import type { Volume } from '../../volume/volume';
 import { extractSlice, sliceCount, type ColourMap, type ViewAxis, type Window } from '../preview';
-import { SelectField, SliceCanvas } from './common';
+import { SelectField } from './fields';
+import { SliceCanvas } from './canvases';
 
 export interface ViewerLayer {
   readonly id: string;

@@ -9,22 +9,15 @@
 import * as React from 'react';
 import type { Vec3 } from '../../geometry/conventions';
 import type { TilingPolicy } from '../../inference/tiling';
-import type { DerivedSeriesResult, PreparedDerivedSeries } from '../../dicom/writeDerivedSeries';
 import type { CropBox } from '../../volume/pad';
 import type { ModelManifest } from '../../model/manifest';
 import { formatDims, formatSpacing } from '../../planning/format';
 import { isActive } from '../jobState';
 import { markJobEnded, markJobStarted, MEMORY_KEYS, takeLostJob } from '../pageMemory';
-import {
-  prepareSuperResolutionSave,
-  runSuperResolution,
-  saveSuperResolution,
-  type SuperResolveRun,
-} from '../jobs';
+import { runSuperResolution, type SuperResolveRun } from '../jobs';
 import { DicomError } from '../../dicom/errors';
 import { describeError } from '../panelErrors';
 import { HOT, percentileWindow, SOFT_TISSUE } from '../preview';
-import { showNextToSource, showUnsavedResult, type ShownSeries, type UnsavedResult } from '../viewerResult';
 import type { SeriesGrid } from '../../planning/seriesGrid';
 import { hasGrid, seriesInfo, type SeriesInfo } from '../seriesInfo';
 import {
@@ -39,21 +32,7 @@ import {
   type SuperResolveSettings,
   type TargetChoice,
 } from '../../planning/superResolvePlan';
-import {
-  LostJobNotice,
-  CheckField,
-  EstimateView,
-  Messages,
-  NumberField,
-  PanelHeader,
-  PanelStyles,
-  ProgressView,
-  SelectField,
-  useEngineSnapshot,
-  usePriorCosts,
-  Vec3Field,
-} from './common';
-import { previewToRgba, sameShape, useJob, useLeaveGuard, type PanelEnv } from './hooks';
+import { useResultLifecycle } from './useResultLifecycle';
 import { ResultViewer, type ViewerLayer } from './ResultViewer';
 import type { SuperResolutionMode } from '../../model/manifest';
 import { methodText } from '../../inference/methodText';
@@ -61,19 +40,13 @@ import { REFINER_MAX_SAMPLES } from '../../inference/refiner';
 import type { SliceModelChoice } from '../../volume/seriesAcquisition';
 import type { ClientSuperResolveResult } from '../../worker/engineClient';
 import { TilingControl } from './TilingControl';
-
-type SaveState =
-  | { kind: 'idle' }
-  | { kind: 'saving'; message: string }
-  | { kind: 'saved'; written: DerivedSeriesResult; resultUid: string | null; stdUid: string | null }
-  | { kind: 'error'; message: string };
-
-/** The unsaved result in the viewer (before saving). */
-type ViewState =
-  | { kind: 'none' }
-  | { kind: 'loading' }
-  | { kind: 'shown'; unsaved: UnsavedResult }
-  | { kind: 'error'; message: string };
+import { LostJobNotice, Messages, PanelStyles } from './notices';
+import { CheckField, NumberField, SelectField, Vec3Field } from './fields';
+import { EstimateView, PanelHeader, ProgressView } from './engineViews';
+import { useEngineSnapshot, useJob, useLeaveGuard, usePriorCosts } from './hooks';
+import { previewToRgba } from '../preview';
+import { sameShape } from '../pageMemory';
+import { type PanelEnv } from './panelEnv';
 
 function useDisplaySets(env: PanelEnv): { list: SeriesInfo[]; activeUid: string | null } {
   const read = React.useCallback(
@@ -123,13 +96,8 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   const [run, setRun] = React.useState<(SuperResolveRun & { displaySetUid: string }) | null>(null);
   const [saveStd, setSaveStd] = React.useState(true);
   const [overlay, setOverlay] = React.useState(true);
-  const [save, setSave] = React.useState<SaveState>({ kind: 'idle' });
-  const [view, setView] = React.useState<ViewState>({ kind: 'none' });
-  // the unsaved copy the viewer shows now (released when replaced or once the stored copy is shown)
-  const unsavedRef = React.useRef<UnsavedResult | null>(null);
-  // the run's series as built for the PACS (UIDs fixed): Save after a failed Save completes them
-  const preparedRef = React.useRef<{ run: SuperResolveRun; prepared: PreparedDerivedSeries } | null>(null);
   const job = useJob(env);
+  const { view, save, resetSave, showUnsaved, show, shown, saveRun } = useResultLifecycle(env, run);
   // a job this tab did not finish before a reload (read once)
   const [lostJob, setLostJob] = React.useState(() =>
     env.memory ? takeLostJob(env.memory, 'super-resolve') : null,
@@ -143,11 +111,16 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   // A new series (or model) resets the region: whole series if it fits, else the largest centred fit.
   const gridKey =
     grid && manifest ? `${selectedUid}|${grid.dims.join('x')}|${manifest.name}@${manifest.version}` : '';
-  const fallbackRegion = React.useMemo(
-    () => (grid && manifest ? defaultRegion(grid, target, manifest) : null),
-    // the grid object is rebuilt on every display-set event; its key says when it really changed
-    [gridKey, target],
-  );
+  // the grid object is rebuilt on every display-set event: its key (and the target) say when the
+  // default region really changes, so it is recomputed only then
+  const fallback = React.useRef<{ key: string; region: CropBox | null }>({ key: '', region: null });
+  const fallbackKey = `${gridKey}|${JSON.stringify(target)}`;
+  if (fallback.current.key !== fallbackKey)
+    fallback.current = {
+      key: fallbackKey,
+      region: grid && manifest ? defaultRegion(grid, target, manifest) : null,
+    };
+  const fallbackRegion = fallback.current.region;
   const region = regionState && regionState.key === gridKey ? regionState.region : fallbackRegion;
   const setRegion = (r: CropBox) => setRegionState({ key: gridKey, region: r });
 
@@ -155,6 +128,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
 
   // Settings survive a reload (per study, this tab): restored once the study's grid is known.
   const study = info?.studyInstanceUid ?? null;
+  const seriesUid = info?.seriesInstanceUid ?? null;
   const restoredFor = React.useRef<string | null>(null);
   React.useEffect(() => {
     if (!env.memory || !study || !gridKey || !manifest || restoredFor.current === study) return;
@@ -171,26 +145,26 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
       setTarget(t);
     if (sameShape(kept.settings, defaultSettings(manifest)))
       setSettings(kept.settings as SuperResolveSettings);
-    if (
-      kept.seriesUid === info?.seriesInstanceUid &&
-      sameShape(kept.region, { start: [0, 0, 0], dims: [0, 0, 0] })
-    )
+    if (kept.seriesUid === seriesUid && sameShape(kept.region, { start: [0, 0, 0], dims: [0, 0, 0] }))
       setRegionState({ key: gridKey, region: kept.region as CropBox });
-  }, [env, study, gridKey, manifest]);
+  }, [env, study, seriesUid, gridKey, manifest]);
   React.useEffect(() => {
     if (!env.memory || !study || restoredFor.current !== study || !settings) return;
     env.memory.set(MEMORY_KEYS.superResolveForm(study), {
       presetId,
       target,
       settings,
-      seriesUid: info?.seriesInstanceUid ?? null,
+      seriesUid,
       region,
     });
-  }, [env, study, presetId, target, settings, region]);
+  }, [env, study, seriesUid, presetId, target, settings, region]);
   useLeaveGuard(isActive(job.phase) || (!!run && save.kind !== 'saved'));
   const plan = React.useMemo(
-    () => (grid && form && manifest ? planSuperResolution(grid, form, manifest) : null),
-    [grid, form?.region, form?.target, form?.settings, manifest],
+    () =>
+      grid && region && settings && manifest
+        ? planSuperResolution(grid, { region, target, settings }, manifest)
+        : null,
+    [grid, region, target, settings, manifest],
   );
   const calibration = snapshot.calibration.kind === 'ready' ? snapshot.calibration.calibration : null;
   const prior = usePriorCosts(snapshot);
@@ -221,7 +195,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
 
   const onRun = async () => {
     if (!info || !form || !info.studyInstanceUid || !info.seriesInstanceUid) return;
-    setSave({ kind: 'idle' });
+    resetSave();
     const displaySetUid = info.displaySetInstanceUID;
     const series = { studyInstanceUid: info.studyInstanceUid, seriesInstanceUid: info.seriesInstanceUid };
     setLostJob(null);
@@ -238,84 +212,10 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
       setRun(next);
       // Keep the source selected: showing the result makes it the active viewport's series.
       setChosenUid(displaySetUid);
-      await showUnsaved(next);
+      await showUnsaved(next, overlay);
     }
   };
 
-  /** The new result next to the source, from memory (nothing stored); replaces an earlier unsaved one. */
-  const showUnsaved = async (next: SuperResolveRun & { displaySetUid: string }) => {
-    setView({ kind: 'loading' });
-    try {
-      const unsaved = await showUnsavedResult(env.ohif, next, overlay);
-      void unsavedRef.current?.release();
-      unsavedRef.current = unsaved;
-      setView({ kind: 'shown', unsaved });
-    } catch (e) {
-      const message = `The result is in the panel, but the viewer could not show it: ${(e as Error).message}`;
-      env.ohif.notify({ title: 'Could not show the result', message, type: 'warning' });
-      setView({ kind: 'error', message });
-    }
-  };
-
-  const releaseUnsaved = async () => {
-    const unsaved = unsavedRef.current;
-    unsavedRef.current = null;
-    setView({ kind: 'none' });
-    await unsaved?.release();
-  };
-
-  const show = async (shown: ShownSeries | null, withOverlay: boolean) => {
-    if (!run || !shown) return;
-    await showNextToSource(env.ohif, run, shown, withOverlay);
-  };
-
-  const onSave = async () => {
-    if (!run) return;
-    setSave({ kind: 'saving', message: 'Storing in the PACS' });
-    let written: DerivedSeriesResult;
-    try {
-      const pacs = env.pacs();
-      if (preparedRef.current?.run !== run)
-        preparedRef.current = { run, prepared: await prepareSuperResolutionSave(pacs, run) };
-      written = await saveSuperResolution(pacs, preparedRef.current.prepared, { saveStd });
-    } catch (e) {
-      const n = describeError(e, 'save');
-      env.ohif.notify({ title: n.title, message: n.message, type: 'error' });
-      setSave({ kind: 'error', message: `${n.title}: ${n.message}` });
-      return;
-    }
-    const seriesUids = [
-      written.result.seriesInstanceUid,
-      ...(written.uncertainty ? [written.uncertainty.seriesInstanceUid] : []),
-    ];
-    env.ohif.notify({
-      title: 'Saved to the PACS',
-      message: `Super-resolved series stored (${written.result.sopInstanceUids.length} images${written.uncertainty ? ', plus the uncertainty map' : ''}).`,
-      type: 'success',
-    });
-    setSave({ kind: 'saving', message: 'Loading the new series into the viewer' });
-    try {
-      const uids = await env.ohif.loadSeries(run.series.studyInstanceUid, seriesUids);
-      const state = { resultUid: uids[0], stdUid: uids[1] ?? null };
-      // the stored series replace the unsaved copy in the viewports, then the copy goes
-      await show(state, overlay);
-      await releaseUnsaved();
-      setSave({ kind: 'saved', written, ...state });
-    } catch (e) {
-      const still = unsavedRef.current ? ' The viewports still show the unsaved copy.' : '';
-      const message = `Saved, but the viewer could not show it: ${(e as Error).message}.${still}`;
-      env.ohif.notify({ title: 'Could not show the result', message, type: 'warning' });
-      setSave({ kind: 'saved', written, resultUid: null, stdUid: null });
-    }
-  };
-
-  // what the viewports show of this result: the stored series once saved, else the unsaved copy
-  const shown: ShownSeries | null =
-    save.kind === 'saved' && save.resultUid
-      ? { resultUid: save.resultUid, stdUid: save.stdUid }
-      : view.kind === 'shown'
-        ? view.unsaved
-        : null;
   const showShown = (withOverlay: boolean) =>
     void show(shown, withOverlay).catch((e) =>
       env.ohif.notify({
@@ -703,7 +603,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
               type="button"
               className="gldm-btn gldm-wide"
               disabled={save.kind === 'saving' || busy}
-              onClick={() => void onSave()}
+              onClick={() => void saveRun(saveStd, overlay)}
             >
               {save.kind === 'saving' ? save.message : 'Save to PACS and show next to the source'}
             </button>

@@ -6,7 +6,7 @@
  */
 import * as React from 'react';
 import type { TilingPolicy } from '../../inference/tiling';
-import { CheckField, SelectField } from './common';
+import { CheckField, SelectField } from './fields';
 
 export const TILE_SIZES = [64, 96, 128, 160, 192] as const;
 

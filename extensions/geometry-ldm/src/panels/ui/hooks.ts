@@ -1,27 +1,11 @@
-/** What the panel components receive, and the job-running hook both use. */
+/** The panels' React hooks: running a job, the leave-page guard, the engine snapshot, prior costs. */
 import * as React from 'react';
-import type { GeometryLdmConfig } from '../../ohif/config';
-import type { ModelManifest } from '../../model/manifest';
-import { modelToHuValue } from '../../volume/intensity';
-import type { EngineSession } from '../engineSession';
+import type { EngineSnapshot } from '../engineSession';
 import { IDLE, jobReducer, type JobPhase } from '../jobState';
 import type { JobHooks } from '../jobs';
-import type { OhifAdapter } from '../ohifAdapter';
-import type { Pacs } from '../pacs';
 import { describeError, type ErrorContext } from '../panelErrors';
-import type { PageMemory } from '../pageMemory';
-import { SOFT_TISSUE, toRgba } from '../preview';
-
-export interface PanelEnv {
-  readonly engine: EngineSession;
-  readonly ohif: OhifAdapter;
-  /** The PACS over the viewer's DICOMweb root (created on first use). */
-  pacs(): Pacs;
-  readonly config: GeometryLdmConfig;
-  readonly now?: () => number;
-  /** Settings and running-job markers kept across a reload (the tab's sessionStorage). */
-  readonly memory?: PageMemory;
-}
+import { priorCosts, type PriorCosts } from '../priorCosts';
+import type { PanelEnv } from './panelEnv';
 
 /**
  * The browser's own "leave this page?" prompt while `active` (a job runs, or a result is not
@@ -43,19 +27,6 @@ export function useLeaveGuard(active: boolean): void {
   }, [active]);
 }
 
-/** True when `value` has every key of `template` with a value of the same type (restored settings). */
-export function sameShape(value: unknown, template: unknown): boolean {
-  if (template === null || typeof template !== 'object') return typeof value === typeof template;
-  if (value === null || typeof value !== 'object') return false;
-  if (Array.isArray(template))
-    return (
-      Array.isArray(value) &&
-      value.length === template.length &&
-      value.every((v, i) => sameShape(v, template[i]))
-    );
-  return Object.entries(template).every(([k, t]) => sameShape((value as Record<string, unknown>)[k], t));
-}
-
 export interface JobControl {
   readonly phase: JobPhase;
   readonly cancelling: boolean;
@@ -69,11 +40,11 @@ export function useJob(env: PanelEnv): JobControl {
   const [phase, dispatch] = React.useReducer(jobReducer, IDLE);
   const [cancelling, setCancelling] = React.useState(false);
   const controller = React.useRef<AbortController | null>(null);
-  const now = env.now ?? (() => Date.now());
   React.useEffect(() => () => controller.current?.abort(), []);
 
   const run = React.useCallback(
     async <T>(fn: (hooks: JobHooks) => Promise<T>, context: ErrorContext = 'run'): Promise<T | null> => {
+      const now = env.now ?? (() => Date.now());
       const ac = new AbortController();
       controller.current = ac;
       setCancelling(false);
@@ -123,19 +94,19 @@ export function useJob(env: PanelEnv): JobControl {
   };
 }
 
-/** Progress previews are in the model's intensity: map to HU, then a soft-tissue window. */
-export function previewToRgba(manifest: ModelManifest | null): (data: Float32Array) => Uint8ClampedArray {
-  return (data) => {
-    if (!manifest) return toRgba(data, { center: 0.5, width: 1 });
-    const p = manifest.intensity;
-    const hu = new Float32Array(data.length);
-    for (let q = 0; q < data.length; q++) hu[q] = modelToHuValue(data[q], p);
-    return toRgba(hu, SOFT_TISSUE);
-  };
+/** The prior time estimate for the engine's backend (the model's recorded costs), until measured. */
+export function usePriorCosts(s: EngineSnapshot): PriorCosts | null {
+  const { manifest, backend, webgpu } = s;
+  return React.useMemo(
+    () => (manifest && backend ? priorCosts(manifest, backend, webgpu) : null),
+    [manifest, backend, webgpu],
+  );
 }
 
-/** Same-origin default when the data source does not say where DICOMweb lives. */
-export function defaultDicomWebRoot(): string {
-  const origin = (globalThis as { location?: { origin?: string } }).location?.origin ?? '';
-  return `${origin}/dicom-web`;
+/** Subscribes a component to the shared engine session. */
+export function useEngineSnapshot(session: {
+  subscribe: (l: () => void) => () => void;
+  getSnapshot: () => EngineSnapshot;
+}): EngineSnapshot {
+  return React.useSyncExternalStore(session.subscribe, session.getSnapshot, session.getSnapshot);
 }
