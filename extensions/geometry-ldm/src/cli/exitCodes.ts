@@ -14,7 +14,7 @@ import type { GeometryErrorCode } from '../geometry/errors';
 import type { InferenceErrorCode } from '../inference/errors';
 import type { ManifestErrorCode } from '../model/manifest';
 import type { IntensityErrorCode } from '../volume/intensity';
-import type { VolumeError } from '../volume/volume';
+import type { VolumeErrorCode } from '../volume/volume';
 
 export const EXIT = { ok: 0, badInput: 2, pacs: 3, model: 4, cancelled: 130, internal: 1 } as const;
 type Exit = (typeof EXIT)[keyof typeof EXIT];
@@ -107,7 +107,7 @@ const DIFFUSION: Record<DiffusionErrorCode, Exit> = {
 };
 
 const INTENSITY: Record<IntensityErrorCode, Exit> = { 'invalid-params': model, 'unit-mismatch': internal };
-const VOLUME: Record<VolumeError['code'], Exit> = {
+const VOLUME: Record<VolumeErrorCode, Exit> = {
   'shape-mismatch': internal,
   'invalid-grid': badInput,
   'invalid-argument': internal,

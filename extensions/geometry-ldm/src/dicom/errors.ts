@@ -2,6 +2,7 @@
  * Typed DICOM / DICOMweb errors. Each carries a stable `code` so that callers
  * (panels, CLI exit codes, worker messages) can react without parsing text.
  */
+import { CodedError } from '../codedError';
 export type DicomErrorCode =
   /** The series is not CT (Modality / SOP class). */
   | 'not-ct'
@@ -45,15 +46,9 @@ export type DicomErrorCode =
   /** Everything was sent and acknowledged, but the final QIDO check does not find every instance. */
   | 'verify-failed';
 
-export class DicomError extends Error {
-  readonly code: DicomErrorCode;
-  readonly details: Record<string, unknown>;
-
+export class DicomError extends CodedError<DicomErrorCode> {
   constructor(code: DicomErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'DicomError';
-    this.code = code;
-    this.details = details;
+    super('DicomError', code, message, details);
   }
 }
 

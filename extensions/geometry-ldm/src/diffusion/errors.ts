@@ -2,6 +2,7 @@
  * Typed diffusion errors. Each carries a stable `code` so that callers (panels,
  * CLI exit codes, worker messages) can react without parsing text.
  */
+import { CodedError } from '../codedError';
 export type DiffusionErrorCode =
   /** A schedule config field is missing, of the wrong type or out of range. */
   | 'invalid-config'
@@ -24,14 +25,8 @@ export type DiffusionErrorCode =
   /** An RNG seed or seed-path element is not of the accepted form. */
   | 'invalid-seed';
 
-export class DiffusionError extends Error {
-  readonly code: DiffusionErrorCode;
-  readonly details: Record<string, unknown>;
-
+export class DiffusionError extends CodedError<DiffusionErrorCode> {
   constructor(code: DiffusionErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'DiffusionError';
-    this.code = code;
-    this.details = details;
+    super('DiffusionError', code, message, details);
   }
 }

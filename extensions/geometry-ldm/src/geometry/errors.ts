@@ -2,6 +2,7 @@
  * Typed geometry errors. Each carries a stable `code` so that callers (panels,
  * CLI exit codes, worker messages) can react without parsing text.
  */
+import { CodedError } from '../codedError';
 export type GeometryErrorCode =
   | 'missing-tag'
   | 'contradictory-tags'
@@ -15,14 +16,8 @@ export type GeometryErrorCode =
   | 'singular-affine'
   | 'invalid-spec';
 
-export class GeometryError extends Error {
-  readonly code: GeometryErrorCode;
-  readonly details: Record<string, unknown>;
-
+export class GeometryError extends CodedError<GeometryErrorCode> {
   constructor(code: GeometryErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'GeometryError';
-    this.code = code;
-    this.details = details;
+    super('GeometryError', code, message, details);
   }
 }

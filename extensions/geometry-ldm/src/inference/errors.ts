@@ -1,4 +1,5 @@
 /** Typed engine errors; `code` lets panels and the CLI react without parsing text. */
+import { CodedError } from '../codedError';
 export type InferenceErrorCode =
   | 'checksum-mismatch'
   | 'model-load-failed'
@@ -9,14 +10,9 @@ export type InferenceErrorCode =
   | 'invalid-input'
   | 'unsupported-grid';
 
-export class InferenceError extends Error {
-  readonly code: InferenceErrorCode;
-  readonly details: Record<string, unknown>;
+export class InferenceError extends CodedError<InferenceErrorCode> {
   constructor(code: InferenceErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'InferenceError';
-    this.code = code;
-    this.details = details;
+    super('InferenceError', code, message, details);
   }
 }
 

@@ -8,6 +8,7 @@
  * noise schedule, super-resolution defaults and the supported grid range.
  * File integrity (sha256 + byte size) is checked with WebCrypto.
  */
+import { CodedError } from '../codedError';
 import Ajv, { type ErrorObject } from 'ajv';
 import schema from '../../../../models/schema/model.schema.json';
 import type { Dims3, Vec3 } from '../geometry/conventions';
@@ -23,14 +24,9 @@ export type ManifestErrorCode =
   | 'sha256-mismatch'
   | 'unsupported-grid';
 
-export class ManifestError extends Error {
-  readonly code: ManifestErrorCode;
-  readonly details: Record<string, unknown>;
+export class ManifestError extends CodedError<ManifestErrorCode> {
   constructor(code: ManifestErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'ManifestError';
-    this.code = code;
-    this.details = details;
+    super('ManifestError', code, message, details);
   }
 }
 

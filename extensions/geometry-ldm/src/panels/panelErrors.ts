@@ -6,7 +6,8 @@
  */
 import { DicomError } from '../dicom/errors';
 import { GeometryError } from '../geometry/errors';
-import { InferenceError } from '../inference/errors';
+import { InferenceError, type InferenceErrorCode } from '../inference/errors';
+import { unhandledCode } from '../codedError';
 import { ManifestError } from '../model/manifest';
 
 /** What the panel was doing when the error happened (changes the wording). */
@@ -106,8 +107,10 @@ export function describeError(e: unknown, context: ErrorContext): PanelNotice {
           };
         }
         return { kind: 'error', title: 'Could not read from the PACS', message: detail };
-      default:
+      case 'invalid-input':
         return { kind: 'error', title: 'DICOM problem', message: detail };
+      default:
+        return unhandledCode(e.code);
     }
   }
 
@@ -126,27 +129,10 @@ export function describeError(e: unknown, context: ErrorContext): PanelNotice {
     };
   }
 
-  if (e instanceof InferenceError || (code && /^(model-load-failed|checksum-mismatch)$/.test(code))) {
-    switch (code) {
-      case 'model-load-failed':
-      case 'checksum-mismatch':
-        return { kind: 'error', title: 'The model failed to load', message: detail };
-      case 'session-failed':
-        return context === 'load-model'
-          ? { kind: 'error', title: 'The model failed to load', message: detail }
-          : {
-              kind: 'error',
-              title: 'The inference engine stopped',
-              message: `${detail}. Try again, or switch to the wasm backend.`,
-            };
-      case 'unsupported-grid':
-        return { kind: 'error', title: 'Grid outside the model range', message: detail };
-      case 'invalid-input':
-        return { kind: 'error', title: 'Invalid settings', message: detail };
-      default:
-        return { kind: 'error', title: 'Inference failed', message: detail };
-    }
-  }
+  if (e instanceof InferenceError) return describeInferenceError(e.code, detail, context);
+  // an engine error that crossed the worker boundary without its class
+  if (code === 'model-load-failed' || code === 'checksum-mismatch')
+    return describeInferenceError(code, detail, context);
 
   const titles: Record<ErrorContext, string> = {
     'load-model': 'The model failed to load',
@@ -155,4 +141,37 @@ export function describeError(e: unknown, context: ErrorContext): PanelNotice {
     save: 'Saving failed',
   };
   return { kind: 'error', title: titles[context], message: detail };
+}
+
+/** Every InferenceError code in words (the compiler checks that none is missing). */
+function describeInferenceError(
+  code: InferenceErrorCode,
+  detail: string,
+  context: ErrorContext,
+): PanelNotice {
+  switch (code) {
+    case 'model-load-failed':
+    case 'checksum-mismatch':
+      return { kind: 'error', title: 'The model failed to load', message: detail };
+    case 'session-failed':
+      return context === 'load-model'
+        ? { kind: 'error', title: 'The model failed to load', message: detail }
+        : {
+            kind: 'error',
+            title: 'The inference engine stopped',
+            message: `${detail}. Try again, or switch to the wasm backend.`,
+          };
+    case 'unsupported-grid':
+      return { kind: 'error', title: 'Grid outside the model range', message: detail };
+    case 'invalid-input':
+      return { kind: 'error', title: 'Invalid settings', message: detail };
+    case 'run-failed':
+      return { kind: 'error', title: 'Inference failed', message: detail };
+    case 'out-of-memory':
+      return { kind: 'error', title: 'Out of memory', message: `${detail}. ${OOM_HINT}` };
+    case 'cancelled':
+      return { kind: 'cancelled', title: 'Cancelled', message: 'The job was cancelled.' };
+    default:
+      return unhandledCode(code);
+  }
 }

@@ -10,6 +10,7 @@
  *
  * Arithmetic is float64 per voxel, stored as float32. NaN stays NaN.
  */
+import { CodedError } from '../codedError';
 import { VolumeError, type IntensityUnit, type Volume } from './volume';
 
 export interface IntensityParams {
@@ -23,12 +24,9 @@ export interface IntensityParams {
 
 export type IntensityErrorCode = 'invalid-params' | 'unit-mismatch';
 
-export class IntensityError extends Error {
-  readonly code: IntensityErrorCode;
+export class IntensityError extends CodedError<IntensityErrorCode> {
   constructor(code: IntensityErrorCode, message: string) {
-    super(message);
-    this.name = 'IntensityError';
-    this.code = code;
+    super('IntensityError', code, message);
   }
 }
 

@@ -3,6 +3,7 @@
  * geometry. Plain data (crosses postMessage; the buffer is transferable).
  * Axis order and memory layout: see geometry/conventions.ts.
  */
+import { CodedError } from '../codedError';
 import type { Affine } from '../geometry/affine';
 import { voxelCount, type Dims3 } from '../geometry/conventions';
 
@@ -26,12 +27,11 @@ export interface Volume extends Grid {
   readonly unit: IntensityUnit;
 }
 
-export class VolumeError extends Error {
-  readonly code: 'shape-mismatch' | 'invalid-grid' | 'invalid-argument';
-  constructor(code: VolumeError['code'], message: string) {
-    super(message);
-    this.name = 'VolumeError';
-    this.code = code;
+export type VolumeErrorCode = 'shape-mismatch' | 'invalid-grid' | 'invalid-argument';
+
+export class VolumeError extends CodedError<VolumeErrorCode> {
+  constructor(code: VolumeErrorCode, message: string) {
+    super('VolumeError', code, message);
   }
 }
 
