@@ -32,6 +32,7 @@ import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
 import { pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
+import { checkMemory, generateMemory, memoryBudget } from './resources';
 
 export interface GenerateCommand {
   readonly grid: Dims3;
@@ -51,6 +52,8 @@ export interface GenerateCommand {
   readonly shard: { index: number; count: number };
   readonly threads?: number;
   readonly device?: Device;
+  /** Run even when the memory estimate exceeds what the machine or container has. */
+  readonly skipMemoryCheck?: boolean;
 }
 
 const AXIS = ['x', 'y', 'z'];
@@ -107,6 +110,8 @@ export async function runGenerate(
   checkSchedule(manifest, { steps: c.sampler.steps, stepsWhat: `--steps (${c.sampler.kind})` });
   const spec = geometrySpec(c, generationGroupSpace(manifest).extentMm);
   checkGrid(manifest, c.grid); // before anything is written
+  if (!c.skipMemoryCheck)
+    checkMemory(generateMemory(c.grid), memoryBudget(), `generating ${c.grid.join('x')} voxels`);
   const request = {
     grid: c.grid,
     spacingMm: c.spacingMm ?? null,

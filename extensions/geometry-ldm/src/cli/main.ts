@@ -38,7 +38,7 @@ const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffu
         [--model DIR] (--out DIR | --stow [--job FILE] [--stow-batch N])
   geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
         [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
-        [--job FILE] [--batch-id ID] [--shard INDEX/COUNT]
+        [--job FILE] [--batch-id ID] [--shard INDEX/COUNT] [--no-memory-check]
   geometry-ldm models verify DIR | models info DIR
 
 Common: --json (JSON lines on stdout), --config FILE (PACS URL + credentials), --threads N,
@@ -177,6 +177,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           ),
           threads,
           device,
+          skipMemoryCheck: Boolean(v['no-memory-check']),
         },
         reporter,
         signal,

@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkDiskSpace, checkMemory, memoryBudget, parseSize, superResolveMemory } from './resources';
+import {
+  checkDiskSpace,
+  checkMemory,
+  generateMemory,
+  memoryBudget,
+  parseSize,
+  superResolveMemory,
+} from './resources';
 
 test('sizes: bytes or K/M/G suffixes; anything else is not a size', () => {
   expect(parseSize('3G')).toBe(3 * 1024 ** 3);
@@ -77,4 +84,14 @@ test('a result larger than the free disk space is refused before anything is wri
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('generation: a 192^3 volume needs several times a 64^3 one', () => {
+  const small = generateMemory([64, 64, 64]);
+  const big = generateMemory([192, 192, 192]);
+  expect(big.activationBytes).toBeCloseTo(27 * small.activationBytes, -3);
+  expect(big.totalBytes).toBeGreaterThan(small.totalBytes * 2);
+  expect(() => checkMemory(big, { availableBytes: 256 * 1024 ** 2, source: 'test' }, 'generating')).toThrow(
+    /generating needs about/,
+  );
 });

@@ -12,7 +12,11 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import type { Dims3 } from '../geometry/conventions';
-import { estimateSuperResolveMemory, type MemoryEstimate } from '../planning/estimate';
+import {
+  estimateGenerateMemory,
+  estimateSuperResolveMemory,
+  type MemoryEstimate,
+} from '../planning/estimate';
 import { UsageError } from './exitCodes';
 
 const GB = 1024 ** 3;
@@ -115,6 +119,22 @@ export function superResolveMemory(f: SuperResolveFootprint): MemoryEstimate {
   }
   const workerBytes = buffers + written + RUNTIME_BYTES;
   return { workerBytes, activationBytes: activations, pageBytes: 0, totalBytes: workerBytes + activations };
+}
+
+/**
+ * Peak memory of one generated volume (the CLI generates and writes one item at a time): the
+ * panels' estimate (conditioning, latents, the untiled decoder's activations) plus the built
+ * series and the runtime.
+ */
+export function generateMemory(dims: Dims3): MemoryEstimate {
+  const e = estimateGenerateMemory({ dims, samples: 1, batchSize: 1 });
+  const workerBytes = e.workerBytes + voxels(dims) * 2 * 2 + RUNTIME_BYTES;
+  return {
+    workerBytes,
+    activationBytes: e.activationBytes,
+    pageBytes: 0,
+    totalBytes: workerBytes + e.activationBytes,
+  };
 }
 
 /** Bytes the --out files of a super-resolution take: Part 10 (16-bit + headers) and NIfTI (float32). */
