@@ -7,7 +7,12 @@ import { compose } from '../../extensions/geometry-ldm/src/geometry/affine';
 import { groupToPatient, scanExtentGroupSpace } from '../../extensions/geometry-ldm/src/geometry/groupSpace';
 import type { ResolvedGeometry } from '../../extensions/geometry-ldm/src/geometry/generationGeometry';
 import { resample } from '../../extensions/geometry-ldm/src/volume/resample';
-import type { Volume } from '../../extensions/geometry-ldm/src/volume/volume';
+import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
+import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
+import { decode, encode } from '../../extensions/geometry-ldm/src/inference/latentOps';
+import type { LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
+import { intensityParams } from '../../extensions/geometry-ldm/src/model/manifest';
+import { huToModel, modelToHu } from '../../extensions/geometry-ldm/src/volume/intensity';
 
 export { generate } from '../../extensions/geometry-ldm/src/inference/generate';
 export { loadDicomTruth, loadNiftiTruth } from './sr-quality-entry';
@@ -41,4 +46,22 @@ export function wasserstein1(a: Float32Array, b: Float32Array, quantiles = 2000)
     sum += Math.abs(sa[Math.floor(p * sa.length)] - sb[Math.floor(p * sb.length)]);
   }
   return sum / quantiles;
+}
+
+/**
+ * The real crop through the autoencoder alone (encode with the crop's coordinate channels, then
+ * decode), in HU: how close any sample can get, since generation decodes with the same decoder.
+ */
+export async function autoencoderRoundTrip(
+  model: LoadedModel,
+  crop: Volume,
+  g: ResolvedGeometry,
+): Promise<Volume> {
+  const p = intensityParams(model.manifest);
+  const x = huToModel(crop, p);
+  const z = await encode(model, x.data, { indexToGroup: g.indexToGroup }, crop.dims);
+  const f = model.manifest.latent.factor;
+  const latentDims = crop.dims.map((n) => n / f) as unknown as Dims3;
+  const y = await decode(model, z, latentDims, 1);
+  return modelToHu(makeVolume(crop.dims, crop.affine, y, 'model'), p);
 }
