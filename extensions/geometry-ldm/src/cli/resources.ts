@@ -91,9 +91,10 @@ const RUNTIME_BYTES = 400 * 1024 ** 2;
 /**
  * Peak memory of a CLI super-resolution. Diffusion: the panels' estimate (planning/estimate.ts:
  * worker buffers + the untiled encoder/decoder activations the CLI runs). AI and classical: the
- * source, about eight float32 copies of the result (upsampling, back-projection, mean, M2,
- * samples, std) and the refiner's plane activations (48 channels, a few at a time). All modes
- * add the built derived series (16-bit, twice while encoding) and the runtime itself.
+ * source, float32 copies of the result (5 classical, 8 AI: upsampling, back-projection, mean, M2,
+ * samples, std) and the refiner's plane activations. All modes add the built derived series
+ * (16-bit, twice while encoding) and the runtime itself. Checked against measured peak RSS by
+ * `npm run bench -- cli-memory` (the estimate must not be below the peak).
  */
 export function superResolveMemory(f: SuperResolveFootprint): MemoryEstimate {
   const nOut = voxels(f.outputDims);
@@ -114,8 +115,11 @@ export function superResolveMemory(f: SuperResolveFootprint): MemoryEstimate {
     activations = e.activationBytes;
   } else {
     const [x, y, z] = f.outputDims;
-    buffers = 4 * (voxels(f.sourceDims) + 8 * nOut);
-    activations = f.mode === 'ai' ? 4 * 48 * 4 * Math.max(x * y, x * z, y * z) : 0;
+    // classical: upsampling, iterate, residual, result (+ slack); AI adds mean, M2 and samples
+    buffers = 4 * (voxels(f.sourceDims) + (f.mode === 'ai' ? 8 : 5) * nOut);
+    // the refiner runs on 2^18 voxels of planes per call (or one larger plane): 48-channel float32
+    // activations, about a dozen alive in onnxruntime's arena (measured: BENCHMARKS.md cli-memory)
+    activations = f.mode === 'ai' ? 12 * 48 * 4 * Math.max(2 ** 18, x * y, x * z, y * z) : 0;
   }
   const workerBytes = buffers + written + RUNTIME_BYTES;
   return { workerBytes, activationBytes: activations, pageBytes: 0, totalBytes: workerBytes + activations };

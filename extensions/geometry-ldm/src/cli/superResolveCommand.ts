@@ -178,6 +178,15 @@ export async function runSuperResolve(
     );
   }
   const whole = region.dims.every((n, a) => n === grid.dims[a]);
+  const stdMap = c.stdMap && mode !== 'classical';
+  const memory = superResolveMemory({
+    mode,
+    // a regular series is read as the region's slab; one to resample, whole
+    sourceDims: regular ? [grid.dims[0], grid.dims[1], region.dims[2]] : grid.dims,
+    paddedDims: plan.padded.dims,
+    outputDims: plan.output.dims,
+    stdMap,
+  });
   reporter.event('plan', {
     source: grid.dims,
     region: formatRegion(region),
@@ -185,23 +194,16 @@ export async function runSuperResolve(
     target: plan.output.dims,
     modelGrid: plan.padded.dims,
     device: c.device ?? 'cpu',
+    memoryEstimateBytes: Math.round(memory.totalBytes),
   });
   if (c.region?.kind === 'fit' && !whole)
     reporter.info(
       `region fitted to the model: ${formatRegion(region)} of ${grid.dims.join('x')} voxels (result ${plan.output.dims.join('x')})`,
     );
   // before any pixel is read or the model is loaded
-  const stdMap = c.stdMap && mode !== 'classical';
   if (!c.skipMemoryCheck)
     checkMemory(
-      superResolveMemory({
-        mode,
-        // a regular series is read as the region's slab; one to resample, whole
-        sourceDims: regular ? [grid.dims[0], grid.dims[1], region.dims[2]] : grid.dims,
-        paddedDims: plan.padded.dims,
-        outputDims: plan.output.dims,
-        stdMap,
-      }),
+      memory,
       memoryBudget(),
       `super-resolving ${formatRegion(region)} to ${plan.output.dims.join('x')} voxels`,
     );

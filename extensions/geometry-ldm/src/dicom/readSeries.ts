@@ -488,8 +488,9 @@ export async function readSeriesPixels(
       return await get(ACCEPT_ANY_FRAME);
     } catch (e) {
       const status = (e as { details?: { status?: number } }).details?.status ?? 0;
-      const refused =
-        (e as { code?: string }).code === 'pacs-error' && (status >= 500 || status === 406 || status === 400);
+      // 406/400/415: the syntax was not acceptable; 500: Orthanc's answer for a stored syntax it
+      // cannot send as is. 502-504 mean the PACS is unavailable: no fallback, the error stands.
+      const refused = (e as { code?: string }).code === 'pacs-error' && [400, 406, 415, 500].includes(status);
       if (!refused) throw e;
       const r = await get(ACCEPT_EXPLICIT_LE_FRAME);
       accept = ACCEPT_EXPLICIT_LE_FRAME;
