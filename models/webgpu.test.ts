@@ -11,11 +11,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CHROMIUM_PATH, launchChromium, type LaunchedBrowser } from '../test/support/browser';
+import { requirement } from '../test/support/requirements';
 
 const DIR = process.env.LDM_MODEL_DIR ?? join(__dirname, 'geometry-ldm-demo');
-const ready = existsSync(join(DIR, 'model.json')) && existsSync(CHROMIUM_PATH);
-if (!ready) console.warn(`webgpu.test: needs ${CHROMIUM_PATH} and a model at ${DIR}; skipped`);
-const maybe = ready ? describe : describe.skip;
+const ready = requirement(
+  `chromium at ${CHROMIUM_PATH} and a model at ${DIR}`,
+  existsSync(join(DIR, 'model.json')) && existsSync(CHROMIUM_PATH),
+  'apt install chromium',
+);
+const maybe = ready.describe;
 const ORIGIN = 'http://localhost:9'; // localhost is a secure context (navigator.gpu); all requests are routed here
 
 type Outputs = Record<string, { maxAbsDiff: number; dims: number[] }>;

@@ -26,10 +26,10 @@ import {
   type GoldenFile,
 } from './goldenCheck';
 import { pythonWithTorch } from './pythonEnv';
+import { TORCH } from '../../test/support/requirements';
 
 const python = pythonWithTorch();
-const maybe = python ? describe : describe.skip;
-if (!python) console.warn('exportOnnx.test: no python3 with torch; ONNX export test skipped');
+const maybe = TORCH().describe;
 
 function exportTiny(extraArgs: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), 'ldm-export-'));

@@ -2,15 +2,16 @@
  * Runs the Python unit tests of the training code (models/training/tests) so
  * that `npm test` covers them:
  *   /usr/bin/python3 -m unittest discover -s models/training/tests
- * Skipped with a warning only when no python3 with torch is available.
+ * Without python3 + torch: skipped with a warning locally, a failure under CI
+ * (test/support/requirements.ts); under CI a skipped Python test fails too.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pythonWithTorch } from './pythonEnv';
+import { IN_CI, TORCH } from '../../test/support/requirements';
 
 const python = pythonWithTorch();
-if (!python) console.warn('pythonTests.test: no python3 with torch importable; Python tests skipped');
-const maybe = python ? it : it.skip;
+const maybe = TORCH().test;
 
 describe('Python training code', () => {
   maybe(
@@ -27,6 +28,8 @@ describe('Python training code', () => {
         throw new Error(`python unittest failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
       }
       expect(r.stderr).toMatch(/OK/);
+      // under CI a skipped Python test (missing shared data, no CUDA aside) is a failure, not a pass
+      if (IN_CI) expect(r.stderr.replace(/skipped=\d+.*CUDA.*/g, '')).not.toMatch(/OK \(skipped=/);
     },
     600000,
   );

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createSchedule, validateScheduleConfig } from '../../extensions/geometry-ldm/src/diffusion/schedule';
 import { parseManifestText } from '../../extensions/geometry-ldm/src/model/manifest';
 import { pythonWithTorch } from './pythonEnv';
+import { TORCH } from '../../test/support/requirements';
 
 const python = pythonWithTorch();
 const TRAINING = __dirname;
@@ -38,7 +39,7 @@ const cases: [string, object][] = [
   ],
 ];
 
-(python ? describe : describe.skip)('noise schedule: Python and TypeScript agree at every timestep', () => {
+TORCH().describe('noise schedule: Python and TypeScript agree at every timestep', () => {
   test.each(cases)('%s', (_name, scheduler) => {
     const py = pythonTable(scheduler);
     const ts = createSchedule(validateScheduleConfig(scheduler));
@@ -57,6 +58,3 @@ const cases: [string, object][] = [
     expect(b.betas[b.betas.length - 1]).not.toBe(a.betas[a.betas.length - 1]);
   });
 });
-
-if (!python)
-  console.warn('scheduleParity.test.ts skipped: no python3 with torch (Debian: apt install python3-torch)');

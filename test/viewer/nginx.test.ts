@@ -18,18 +18,13 @@ import { freePort, startOrthanc, type OrthancInstance } from '../support/orthanc
 import { importInstances } from '../support/seed';
 import { bulkDataUris, evaluateAppConfig, expectIsolated, importMapIn, request } from './httpClient';
 import { APP_CONFIG, REPO } from './stack';
+import { fileRequirement } from '../support/requirements';
 
 const NGINX = '/usr/sbin/nginx';
 const SITE_CONF = path.join(REPO, 'platform-config', 'nginx', 'geometry-ldm.conf');
 const ORT_DIST = path.join(REPO, 'node_modules', 'onnxruntime-web', 'dist');
-const HAVE_NGINX = fs.existsSync(NGINX);
-// Skipped locally when nginx is missing; under CI (process.env.CI) a missing nginx fails instead.
-const describeIfNginx = HAVE_NGINX ? describe : describe.skip;
-if (!HAVE_NGINX && process.env.CI) {
-  test('nginx is installed (required under CI)', () => {
-    throw new Error(`${NGINX} not found: CI must install nginx (.ci/run: apt-get install nginx)`);
-  });
-}
+// Skipped locally when nginx is missing; under CI a missing nginx fails instead.
+const describeIfNginx = fileRequirement(`nginx (${NGINX})`, NGINX, 'apt install nginx').describe;
 
 function replaceOnce(text: string, from: string, to: string): string {
   const n = text.split(from).length - 1;

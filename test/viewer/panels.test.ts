@@ -283,6 +283,34 @@ async function focalPoints() {
   });
 }
 
+/**
+ * The fused result viewport has settled: grey image + colour-mapped std layer, the grey layer in
+ * the source's window, and the W/L text showing that window (what the checks below assert).
+ */
+async function fusedSettled(): Promise<boolean> {
+  const layers = await resultLayers();
+  if (layers.length !== 2 || layers[1].colormap !== 'hsv' || !layers[0].voi) return false;
+  const src = await viewportVoi('geometryLdm-source');
+  const wl = await overlayWindow('geometryLdm-result');
+  const { lower, upper } = layers[0].voi;
+  return (
+    Math.abs(lower - src.lower) <= 1 &&
+    Math.abs(upper - src.upper) <= 1 &&
+    !!wl &&
+    Math.abs(wl.width - (upper - lower)) <= 1 &&
+    Math.abs(wl.level - (upper + lower) / 2) <= 1
+  );
+}
+
+/** Polls `ready` (state in the page) until it holds: no fixed sleeps for things that can be observed. */
+async function pollUntil(ready: () => Promise<boolean>, what: string, timeoutMs = 60000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Scrolls the mouse wheel over the result viewport; returns the focal points before and after. */
 async function scrollResult(steps: number) {
   const before = await focalPoints();
@@ -553,7 +581,7 @@ describe('super-resolve panel in the viewer', () => {
     await studyBrowserSeries(/AI super-resolution UNSAVED CNN x4 z/)
       .first()
       .waitFor({ timeout: 60000 });
-    await page.waitForTimeout(3000);
+    await pollUntil(fusedSettled, 'the fused result viewport in the source window');
     // fused: the result opens in the window the source shows, the std layer colour-mapped
     const layers = await resultLayers();
     expect(layers).toHaveLength(2);
@@ -644,7 +672,10 @@ describe('super-resolve panel in the viewer', () => {
     expect(left).toBe(0);
     expect(await studyBrowserSeries(/UNSAVED/).count()).toBe(0);
     expect(await p.getByTestId('geometry-ldm-unsaved').count()).toBe(0);
-    await page.waitForTimeout(3000);
+    await pollUntil(
+      async () => (await resultLayers()).length === 2,
+      'the saved result in the fused viewport',
+    );
     // the fused viewport: the saved result opens in the source's current window too, the std
     // layer is colour-mapped
     const layers = await resultLayers();

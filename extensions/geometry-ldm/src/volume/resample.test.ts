@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { TORCH } from '../../../../test/support/requirements';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -529,34 +530,19 @@ describe('resample: torch grid_sample golden fixture', () => {
     expect(maxErr).toBeLessThan(1e-6);
   });
 
-  const torch = ((): boolean => {
+  const torch = TORCH();
+  torch.test('the committed fixture matches a fresh run of the Python reference script', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'resample-golden-'));
     try {
-      execFileSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'pipe' });
-      return true;
-    } catch {
-      return false;
+      const out = path.join(dir, 'golden.json');
+      execFileSync(PYTHON, [SCRIPT, '--out', out], { stdio: 'pipe', timeout: 110_000 });
+      const fresh = JSON.parse(readFileSync(out, 'utf8')) as unknown;
+      const committed = JSON.parse(readFileSync(FIXTURE, 'utf8')) as unknown;
+      expect(differences(fresh, committed, '$')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  })();
-  const inCi = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-  const noTorch = `${PYTHON} cannot import torch and numpy, so the fixture regeneration check cannot run`;
-  if (!torch && !inCi) console.warn(`SKIPPED: ${noTorch}`);
-  // Without torch: a visible skip locally, a failure in CI (the check must not vanish there).
-  (torch || inCi ? it : it.skip)(
-    'the committed fixture matches a fresh run of the Python reference script',
-    () => {
-      if (!torch) throw new Error(`CI is set but ${noTorch}`);
-      const dir = mkdtempSync(path.join(tmpdir(), 'resample-golden-'));
-      try {
-        const out = path.join(dir, 'golden.json');
-        execFileSync(PYTHON, [SCRIPT, '--out', out], { stdio: 'pipe', timeout: 110_000 });
-        const fresh = JSON.parse(readFileSync(out, 'utf8')) as unknown;
-        const committed = JSON.parse(readFileSync(FIXTURE, 'utf8')) as unknown;
-        expect(differences(fresh, committed, '$')).toEqual([]);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  );
+  });
 });
 
 /** Paths where two JSON values differ (numbers compared to 1e-9 relative). */
