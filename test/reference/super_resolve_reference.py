@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent reference of the super-resolution pipeline (method.md section 4).
+"""Independent reference of the super-resolution pipeline (docs/method.md section 4).
 
 Written from the method, not from the TypeScript: torch grid_sample (float64)
 for the trilinear upsampling, the Python geometry twin for coordinate

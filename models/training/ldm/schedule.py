@@ -1,4 +1,4 @@
-"""DDPM / DDIM noise schedule (method.md sections 3 and 4), 0-based t = 0..T-1.
+"""DDPM / DDIM noise schedule (docs/method.md sections 3 and 4), 0-based t = 0..T-1.
 
 Scaled-linear betas: beta_t = linspace(sqrt(beta_start), sqrt(beta_end), T)^2 (the paper:
 0.0015, 0.0195, T = 1000); linear: linspace(beta_start, beta_end, T). The TypeScript twin is
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 
-# The paper's schedule (method.md section 3): the default of a config that names none. Every
+# The paper's schedule (docs/method.md section 3): the default of a config that names none. Every
 # runtime takes the schedule of a model from its model.json `scheduler` (Schedule.from_json).
 PAPER_SCHEDULER = {'type': 'ddpm', 'numTrainTimesteps': 1000, 'betaSchedule': 'scaled_linear',
                    'betaStart': 0.0015, 'betaEnd': 0.0195, 'varianceType': 'fixed_large',
@@ -113,7 +113,7 @@ def ddim_sample(unet, sched: Schedule, z_T, coords, steps=50, t_start=None):
 
 @torch.no_grad()
 def super_resolve_latent(unet, sched: Schedule, z0, coords, t=100, cycles=5, steps=10, generator=None):
-    """Emergent SR (method.md section 4) on an (already scaled) latent."""
+    """Emergent SR (docs/method.md section 4) on an (already scaled) latent."""
     z = z0
     for _ in range(cycles):
         eps = randn_like_on(z, generator)

@@ -1,4 +1,4 @@
-"""Latent-diffusion UNet (method.md section 3).
+"""Latent-diffusion UNet (docs/method.md section 3).
 
 Input: noisy latent z_t (8 ch) + 3 latent-size coordinate channels; timestep t
 (float, 0-based, [B]); output: predicted noise eps (8 ch). 3 levels (paper widths

@@ -1,4 +1,4 @@
-"""VQ-VAE / VQ-GAN autoencoder (method.md section 2).
+"""VQ-VAE / VQ-GAN autoencoder (docs/method.md section 2).
 
 Encoder: 3 x [Conv3d(k4, s2, p1) + ReLU], 3 residual blocks
 (conv k3 -> ReLU -> conv k1 -> ReLU, plus skip), 1x1 conv to n_z = 8 channels,

@@ -1,6 +1,6 @@
 /**
  * DDIM sampler (Song et al. 2021, eq. 12), for fast generation and for the
- * super-resolution cycles of method.md section 4.
+ * super-resolution cycles of docs/method.md section 4.
  *
  * One step t -> prev (ab = alphaBar; prev = -1 is the clean sample, ab_prev = 1):
  *

@@ -1,5 +1,5 @@
 /**
- * DDPM ancestral sampler (Ho et al. 2020; method.md section 3).
+ * DDPM ancestral sampler (Ho et al. 2020; docs/method.md section 3).
  *
  * Paper formula, for the full chain t = T-1, ..., 0 (stride 1):
  *

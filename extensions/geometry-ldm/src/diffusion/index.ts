@@ -1,5 +1,5 @@
 /**
- * Diffusion math (method.md sections 3 and 4): noise schedules, DDPM and DDIM
+ * Diffusion math (docs/method.md sections 3 and 4): noise schedules, DDPM and DDIM
  * samplers, and a reproducible seeded RNG. Pure math: no I/O, no platform code.
  */
 export { DiffusionError, type DiffusionErrorCode } from './errors';

@@ -1,5 +1,5 @@
 /**
- * Noise schedules of the latent diffusion model (method.md section 3).
+ * Noise schedules of the latent diffusion model (docs/method.md section 3).
  *
  * Timesteps are 0-based, t = 0 .. T-1, like diffusers and MONAI: index t of
  * every array below belongs to timestep t. For the paper's model T = 1000 and

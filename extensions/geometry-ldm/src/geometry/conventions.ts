@@ -1,6 +1,6 @@
 /**
  * THE axis and space conventions of this product. Every module, the Python
- * training code (models/training/geometry.py) and the ONNX model contract use
+ * training code (models/training/ldm/geometry.py) and the ONNX model contract use
  * exactly these; docs/conventions.md restates them for humans.
  *
  * Index space (voxels)

@@ -1,5 +1,5 @@
 /**
- * CoordConv channels (method.md section 1 and 3): for every voxel centre its
+ * CoordConv channels (docs/method.md section 1 and 3): for every voxel centre its
  * group coordinate (u, v, w) = A * (i, j, k, 1), as a Float32 tensor
  * [3][nz][ny][nx] (ONNX [1, 3, D, H, W] without the batch axis).
  */

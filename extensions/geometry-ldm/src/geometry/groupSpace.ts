@@ -1,6 +1,6 @@
 /**
  * Group space: what [0,1]^3 means in patient space for a model
- * (method.md sections 1 and 7). Axes (u, v, w) follow LPS (+x, +y, +z).
+ * (docs/method.md sections 1 and 7). Axes (u, v, w) follow LPS (+x, +y, +z).
  *
  * A GroupSpace is an axis-aligned box in patient space:
  *   group = (patient - originMm) / extentMm   (per axis)

@@ -1,6 +1,6 @@
 /**
  * generate(spec): a synthetic CT at any grid, spacing, field of view and
- * orientation (method.md sections 1 and 3). The conditioning is built at
+ * orientation (docs/method.md sections 1 and 3). The conditioning is built at
  * latent size directly from the index -> group affine.
  */
 import { voxelCount, type Dims3 } from '../geometry/conventions';

@@ -8,7 +8,7 @@
  * - 'ai' (default when the model has a refiner): the back-projection refined plane by
  *   plane by the refiner (inference/refiner.ts), N test-time-augmented samples, each
  *   projected; mean and std over them.
- * - 'diffusion': the paper's emergent super-resolution (method.md section 4) from the
+ * - 'diffusion': the paper's emergent super-resolution (docs/method.md section 4) from the
  *   back-projection: encode with the target's coordinate channels, then per sample
  *   `cycles` times (noise to tStart, DDIM back to 0 without added noise), decode,
  *   project; mean and standard deviation over N samples.

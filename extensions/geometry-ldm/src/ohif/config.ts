@@ -14,6 +14,11 @@ export interface GeometryLdmConfig {
   readonly workerUrl: string;
   /** Try WebGPU first (falls back to wasm when the adapter or the model cannot run on it). */
   readonly preferWebGPU: boolean;
+  /**
+   * Where the frame codecs' wasm files (openjpegwasm_decode.wasm, charlswasm_decode.wasm) are
+   * served (ends with '/'); default: next to the inference worker (the build copies them there).
+   */
+  readonly codecWasmUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -74,8 +79,12 @@ export function resolveConfig(
     ortWasmUrl: withSlash(pick<string>('ortWasmUrl', 'string', e, a) ?? DEFAULT_CONFIG.ortWasmUrl),
     workerUrl: pick<string>('workerUrl', 'string', e, a) ?? defaultWorkerUrl,
     preferWebGPU: pick<boolean>('preferWebGPU', 'boolean', e, a) ?? DEFAULT_CONFIG.preferWebGPU,
+    ...codecs(pick<string>('codecWasmUrl', 'string', e, a)),
   };
 }
+
+const codecs = (url: string | undefined): { codecWasmUrl?: string } =>
+  url ? { codecWasmUrl: withSlash(url) } : {};
 
 export function manifestUrl(config: GeometryLdmConfig): string {
   return `${config.modelUrl}model.json`;

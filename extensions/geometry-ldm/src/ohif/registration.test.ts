@@ -106,6 +106,11 @@ describe('extension registration (real @ohif/core managers)', () => {
       workerUrl: WORKER_URL,
       preferWebGPU: false,
     });
+    const withCodecs = await registeredApp({ codecWasmUrl: '/codecs' });
+    expect(withCodecs.commandsManager.runCommand(COMMANDS.getConfig)).toMatchObject({
+      codecWasmUrl: '/codecs/',
+    });
+    await expect(registeredApp({ codecWasmUrl: 7 })).rejects.toThrow(/geometryLdm.codecWasmUrl must be/);
     await expect(registeredApp({ modelUrl: 42 })).rejects.toThrow(ConfigError);
     await expect(registeredApp({ modelUrl: 42 })).rejects.toThrow(
       /geometryLdm.modelUrl must be a non-empty string, got 42/,

@@ -68,7 +68,7 @@ const FULL: FovRanges = [
 ];
 
 /**
- * The paper's evaluation geometries (method.md section 5): three resolutions
+ * The paper's evaluation geometries (docs/method.md section 5): three resolutions
  * of the full range, two partial-body FOVs and a rotated view, plus the
  * model's own largest trained grid.
  */

@@ -50,9 +50,7 @@ function browserStorage(): StorageLike | null {
  * has one, else the directory of the worker bundle (the build copies them there).
  */
 export function codecWasmUrl(config: GeometryLdmConfig): string {
-  const explicit = (config as GeometryLdmConfig & { codecWasmUrl?: unknown }).codecWasmUrl;
-  if (typeof explicit === 'string' && explicit.length > 0)
-    return explicit.endsWith('/') ? explicit : `${explicit}/`;
+  if (config.codecWasmUrl) return config.codecWasmUrl;
   const base = (globalThis as { location?: { href?: string } }).location?.href ?? 'http://localhost/';
   return new URL('./', new URL(config.workerUrl, base)).href;
 }
