@@ -9,6 +9,11 @@ import { spacingOf } from '../geometry/dicomGeometry';
 import type { Grid } from '../volume/volume';
 import { InferenceError } from './errors';
 
+/** Relative difference under which a target spacing counts as the source's own (kept). */
+export const SAME_SPACING = 0.005;
+/** The index axes in a user's words (i, j, k are internal names). */
+const AXIS_WORDS = ['columns (x)', 'rows (y)', 'slices (z)'];
+
 export type SuperResolutionTarget =
   | { readonly kind: 'spacing'; readonly spacingMm: Vec3 }
   | { readonly kind: 'scale'; readonly factor: number | Vec3 }
@@ -53,23 +58,27 @@ export function planSuperResolutionTarget(
   if (target.kind === 'grid') {
     output = target.grid;
   } else {
-    const spacing: Vec3 =
+    const spacing: [number, number, number] =
       target.kind === 'spacing'
-        ? target.spacingMm
+        ? [...target.spacingMm]
         : (srcSpacing.map(
             (s, a) => s / (typeof target.factor === 'number' ? target.factor : target.factor[a]),
-          ) as unknown as Vec3);
+          ) as [number, number, number]);
     if (!spacing.every((s) => Number.isFinite(s) && s > 0)) {
       throw new InferenceError(
         'invalid-input',
         `target spacing must be positive mm, got [${spacing.join(', ')}]`,
       );
     }
-    const coarser = spacing.findIndex((s, a) => s > srcSpacing[a] * (1 + 1e-6));
+    // A target within half a percent of the source's spacing keeps it (0.842 typed for
+    // 0.841796875 mm, 1.3867 for 1.38671875 mm): "the same" is not "coarser".
+    for (let a = 0; a < 3; a++)
+      if (Math.abs(spacing[a] / srcSpacing[a] - 1) <= SAME_SPACING) spacing[a] = srcSpacing[a];
+    const coarser = spacing.findIndex((s, a) => s > srcSpacing[a]);
     if (coarser >= 0) {
       throw new InferenceError(
         'invalid-input',
-        `target spacing ${spacing[coarser].toFixed(3)} mm along ${'ijk'[coarser]} is coarser than the source's ${srcSpacing[coarser].toFixed(3)} mm: super-resolution only refines`,
+        `target spacing ${spacing[coarser].toFixed(3)} mm between ${AXIS_WORDS[coarser]} is coarser than the source's ${srcSpacing[coarser].toFixed(3)} mm: super-resolution only refines (give the source's spacing to keep that axis)`,
       );
     }
     const ratio = spacing.map((s, a) => s / srcSpacing[a]);
