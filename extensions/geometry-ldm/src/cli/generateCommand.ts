@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Dims3, Vec3 } from '../geometry/conventions';
 import type { FovRanges, GenerationGeometrySpec } from '../geometry/generationGeometry';
 import { deriveSeed } from '../diffusion/rng';
@@ -32,7 +32,8 @@ import { loadModelDir, readManifest, type Device } from './nodeModel';
 import type { Reporter } from './output';
 import { pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
-import { checkMemory, generateMemory, memoryBudget } from './resources';
+import { checkDiskSpace, checkMemory, generateMemory, memoryBudget } from './resources';
+import { writeOutAtomically } from './atomicOut';
 
 export interface GenerateCommand {
   readonly grid: Dims3;
@@ -112,6 +113,12 @@ export async function runGenerate(
   checkGrid(manifest, c.grid); // before anything is written
   if (!c.skipMemoryCheck)
     checkMemory(generateMemory(c.grid), memoryBudget(), `generating ${c.grid.join('x')} voxels`);
+  if (c.out) {
+    // this shard's items: Part 10 (16-bit + headers) and NIfTI (float32) per volume
+    const perItem = c.grid[0] * c.grid[1] * c.grid[2] * (2 + 4) + c.grid[2] * 4096 + 352;
+    const items = Math.ceil((c.count - c.shard.index) / c.shard.count);
+    checkDiskSpace(c.out, perItem * items);
+  }
   const request = {
     grid: c.grid,
     spacingMm: c.spacingMm ?? null,
@@ -195,15 +202,21 @@ export async function runGenerate(
         );
         instances = built.series.instances;
         ids = built.series;
-        if (dir && needFiles) {
-          mkdirSync(dir, { recursive: true });
-          instances.forEach((inst, k) =>
-            writeFileSync(join(dir, `${String(k + 1).padStart(4, '0')}.dcm`), inst.bytes),
-          );
-          writeFileSync(
-            `${dir}.nii`,
-            volumeToNifti(built.volume, `geometry-ldm synthetic ${batchId}/${index}`),
-          );
+        if (dir && needFiles && c.out) {
+          // the item folder and its NIfTI land together, or not at all (a full disk, a crash)
+          const name = basename(dir);
+          const files = instances;
+          const volume = built.volume;
+          writeOutAtomically(c.out, (tmp) => {
+            mkdirSync(join(tmp, name));
+            files.forEach((inst, k) =>
+              writeFileSync(join(tmp, name, `${String(k + 1).padStart(4, '0')}.dcm`), inst.bytes),
+            );
+            writeFileSync(
+              join(tmp, `${name}.nii`),
+              volumeToNifti(volume, `geometry-ldm synthetic ${batchId}/${index}`),
+            );
+          });
         }
       }
       // Each destination is recorded as soon as it is complete (a failed STOW keeps the files' record).
