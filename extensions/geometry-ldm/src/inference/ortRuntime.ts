@@ -91,9 +91,11 @@ export function createOrtRuntime(ort: OrtModule, options: OrtRuntimeOptions): In
             out = await session.run(ortFeeds);
           } catch (e) {
             const msg = (e as Error).message ?? String(e);
+            const oom = isOutOfMemory(msg);
+            // an allocation failure is named as such, whatever words the runtime used
             throw new InferenceError(
-              isOutOfMemory(msg) ? 'out-of-memory' : 'run-failed',
-              `model "${name}" failed on ${options.executionProvider}: ${msg}`,
+              oom ? 'out-of-memory' : 'run-failed',
+              `${oom ? 'out of memory: ' : ''}model "${name}" failed on ${options.executionProvider}: ${msg}`,
               { model: name },
             );
           }
