@@ -23,6 +23,13 @@ export function formatBytes(bytes: number): string {
   return `${v >= 100 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
 }
 
+/** An approximate duration in words: "about 45 s", "roughly 3 min", but "under 1 s" (not "about < 1 s"). */
+export function approxDuration(seconds: number, word: 'about' | 'roughly' = 'about'): string {
+  return Number.isFinite(seconds) && seconds >= 0 && seconds < 1
+    ? 'under 1 s'
+    : `${word} ${formatDuration(seconds)}`;
+}
+
 /** "45 s", "3 min 20 s", "1 h 05 min". */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';

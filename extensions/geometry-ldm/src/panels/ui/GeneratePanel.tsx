@@ -444,8 +444,11 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
             <dd>{formatDims(run.result.geometry.dims)}</dd>
             <dt>Spacing</dt>
             <dd>{formatSpacing(run.result.geometry.spacingMm)}</dd>
-            <dt>Seeds</dt>
-            <dd>{run.result.samples.map((s) => s.seed).join(', ')}</dd>
+            <dt>Sample seeds</dt>
+            <dd>
+              {run.result.samples.map((s) => s.seed).join(', ')} (derived from the seed {run.form.seed} and
+              each sample&apos;s number: the same seed gives the same samples)
+            </dd>
           </dl>
           <ResultViewer
             layers={run.result.samples.map((s) => ({

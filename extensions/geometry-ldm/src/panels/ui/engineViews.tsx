@@ -5,7 +5,7 @@ import type { ModelCard } from '../../worker/protocol';
 import type { BackendChoice, EngineSnapshot } from '../engineSession';
 import { adapterText, isSoftwareAdapter } from '../../inference/webRuntime';
 import type { MemoryEstimate, TimeBasis, TimeEstimate } from '../../planning/estimate';
-import { formatBytes, formatDuration } from '../../planning/format';
+import { approxDuration, formatBytes, formatDuration } from '../../planning/format';
 import { progressFraction, statusLine, type JobPhase } from '../jobState';
 import { PreviewCanvas } from './canvases';
 import { SelectField, type SelectOption } from './fields';
@@ -131,7 +131,7 @@ export function EstimateView(props: {
         <dd>
           {props.time ? (
             <>
-              {measured ? 'about' : 'roughly'} {formatDuration(props.time.seconds)}{' '}
+              {approxDuration(props.time.seconds, measured ? 'about' : 'roughly')}{' '}
               <span className="gldm-hint">(denoising {formatDuration(props.time.byStage.unet)})</span>
             </>
           ) : props.timeUnavailable ? (
@@ -209,7 +209,7 @@ export function ProgressView(props: {
       <div role="status" aria-live="polite" className={p.kind === 'error' ? 'gldm-error' : undefined}>
         {statusLine(p)}
         {p.kind === 'running' && p.etaSeconds !== null && p.step > 0
-          ? ` — about ${formatDuration(p.etaSeconds)} left`
+          ? ` — ${approxDuration(p.etaSeconds)} left`
           : ''}
         {p.kind === 'done' ? ` in ${formatDuration(p.seconds)}` : ''}
         {p.kind === 'error' ? `: ${p.message}` : ''}
