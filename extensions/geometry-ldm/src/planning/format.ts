@@ -23,11 +23,11 @@ export function formatBytes(bytes: number): string {
   return `${v >= 100 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
 }
 
-/** An approximate duration in words: "about 45 s", "roughly 3 min", but "under 1 s" (not "about < 1 s"). */
+/** An approximate duration in words: "about 45 s", "roughly 3 min", "about 0.4 s" (not "about < 1 s"). */
 export function approxDuration(seconds: number, word: 'about' | 'roughly' = 'about'): string {
-  return Number.isFinite(seconds) && seconds >= 0 && seconds < 1
-    ? 'under 1 s'
-    : `${word} ${formatDuration(seconds)}`;
+  if (Number.isFinite(seconds) && seconds >= 0 && seconds < 1)
+    return `${word} ${Math.max(0.1, Math.round(seconds * 10) / 10).toFixed(1)} s`;
+  return `${word} ${formatDuration(seconds)}`;
 }
 
 /** "45 s", "3 min 20 s", "1 h 05 min". */
