@@ -66,6 +66,17 @@ export function tempPathFor(path: string): string {
   return `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
+/** Writes `value` as JSON to `path` atomically: a unique temp file beside it, then a rename. */
+export function writeJsonAtomically(path: string, value: unknown): void {
+  const tmp = tempPathFor(path);
+  try {
+    writeFileSync(tmp, JSON.stringify(value, null, 1));
+    renameSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
 /** Whether an item folder still holds its files: `instances` .dcm files and the NIfTI copy. */
 export function itemFilesPresent(dir: string, instances: number): boolean {
   if (!existsSync(dir) || !existsSync(`${dir}.nii`)) return false;
@@ -174,12 +185,6 @@ export class JobFile {
   }
 
   private save(): void {
-    const tmp = tempPathFor(this.path);
-    try {
-      writeFileSync(tmp, JSON.stringify(this.record, null, 1));
-      renameSync(tmp, this.path);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
+    writeJsonAtomically(this.path, this.record);
   }
 }

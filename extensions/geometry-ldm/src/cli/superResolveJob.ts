@@ -13,7 +13,7 @@ import type { StowInstance } from '../dicom/stow';
 import type { BuiltSeries } from '../dicom/ctImage';
 import { prepareImport } from '../dicom/importFiles';
 import { UsageError } from './exitCodes';
-import { tempPathFor } from './jobFile';
+import { tempPathFor, writeJsonAtomically } from './jobFile';
 
 export type SeriesRole = 'result' | 'uncertainty';
 
@@ -153,12 +153,6 @@ export class SuperResolveJob {
   }
 
   private save(): void {
-    const tmp = tempPathFor(this.path);
-    try {
-      writeFileSync(tmp, JSON.stringify(this.record, null, 1));
-      renameSync(tmp, this.path);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
+    writeJsonAtomically(this.path, this.record);
   }
 }
