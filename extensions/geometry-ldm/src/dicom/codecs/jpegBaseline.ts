@@ -12,7 +12,7 @@
  */
 import { DicomError } from '../errors';
 import { TRANSFER_SYNTAX, type FrameCodec, type FrameInfo, type StoredFrame } from '../decodeFrame';
-import { BitReader, buildTable, type HuffmanTable } from './jpegHuffman';
+import { BitReader, readHuffmanTables, readJpegSegments, type HuffmanTable } from './jpegHuffman';
 
 function fail(message: string): never {
   throw new DicomError('decode-failed', `JPEG baseline/extended: ${message}`);
@@ -183,36 +183,18 @@ export function decodeJpegBaseline(data: Uint8Array, info: FrameInfo): StoredFra
   if (data.length < 4 || data[0] !== 0xff || data[1] !== 0xd8) fail('no SOI marker');
   const huffman: { dc: (HuffmanTable | undefined)[]; ac: (HuffmanTable | undefined)[] } = { dc: [], ac: [] };
   const quant: (Int32Array | undefined)[] = [];
-  let frame: Frame | null = null;
+  // Assigned in the segment callback, which control-flow narrowing does not follow.
+  let frame = null as Frame | null;
   let restartInterval = 0;
-  let pos = 2;
   const u16 = (p: number): number => (data[p] << 8) | data[p + 1];
-  for (;;) {
-    if (pos + 4 > data.length) fail('truncated before the scan');
-    if (data[pos] !== 0xff) fail(`marker expected at byte ${pos}`);
-    const marker = data[pos + 1];
-    if (marker === 0xff) {
-      pos++;
-      continue;
-    }
-    const len = u16(pos + 2);
-    const seg = pos + 4;
-    if (seg + len - 2 > data.length) fail('truncated segment');
+  const sos = readJpegSegments(data, fail, (marker, seg, end) => {
     if (marker === 0xc4) {
-      let p = seg;
-      while (p < seg + len - 2) {
-        const tcth = data[p];
-        const counts = data.subarray(p + 1, p + 17);
-        const total = counts.reduce((s, c) => s + c, 0);
-        (tcth >> 4 ? huffman.ac : huffman.dc)[tcth & 0x0f] = buildTable(
-          counts,
-          data.slice(p + 17, p + 17 + total),
-        );
-        p += 17 + total;
-      }
+      readHuffmanTables(data, seg, end, (tableClass, slot, table) => {
+        (tableClass ? huffman.ac : huffman.dc)[slot] = table;
+      });
     } else if (marker === 0xdb) {
       let p = seg;
-      while (p < seg + len - 2) {
+      while (p < end) {
         const wide = data[p] >> 4;
         const table = new Int32Array(64);
         for (let k = 0; k < 64; k++) table[NATURAL_ORDER[k]] = wide ? u16(p + 1 + 2 * k) : data[p + 1 + k];
@@ -227,11 +209,8 @@ export function decodeJpegBaseline(data: Uint8Array, info: FrameInfo): StoredFra
       fail(`SOF${marker - 0xc0} is not sequential DCT with Huffman coding (baseline or extended)`);
     } else if (marker === 0xdd) {
       restartInterval = u16(seg);
-    } else if (marker === 0xda) {
-      break;
     }
-    pos = seg + len - 2;
-  }
+  });
   if (!frame) fail('no SOF0/SOF1 frame header');
   const { precision, width, height } = frame;
   if (precision !== 8 && precision !== 12) fail(`${precision}-bit samples (8 or 12 expected)`);
@@ -239,7 +218,6 @@ export function decodeJpegBaseline(data: Uint8Array, info: FrameInfo): StoredFra
     fail(`image is ${width}x${height}, header says ${info.columns}x${info.rows}`);
   const q = quant[frame.quantTable];
   if (!q) fail('the frame uses an undefined quantisation table');
-  const sos = pos + 4;
   if (data[sos] !== 1) fail(`scan with ${data[sos]} components`);
   const dcTable = huffman.dc[data[sos + 2] >> 4];
   const acTable = huffman.ac[data[sos + 2] & 0x0f];

@@ -1,6 +1,7 @@
 /**
- * Huffman tables and the entropy-coded bit reader of ITU-T T.81 (JPEG), shared by the
- * lossless (process 14) and the DCT (baseline / extended sequential) decoders.
+ * The marker-segment walk, Huffman tables and the entropy-coded bit reader of ITU-T T.81
+ * (JPEG), shared by the lossless (process 14) and the DCT (baseline / extended sequential)
+ * decoders.
  */
 export interface HuffmanTable {
   maxCode: Int32Array; // by code length 1..16, -1 when no code of that length
@@ -35,6 +36,53 @@ export function buildTable(counts: Uint8Array, values: Uint8Array): HuffmanTable
   }
   maxCode[17] = 0x7fffffff;
   return { maxCode, valPtr, minCode, values, fast };
+}
+
+/**
+ * Walks the marker segments that follow SOI (fill bytes FF skipped) up to the first SOS,
+ * handing each one but the SOS to `onSegment` with its marker and its payload, the bytes
+ * `start` to `end` after the length field. Returns where the SOS payload (the scan header)
+ * starts. A stream that ends before the scan, a segment longer than the data or a byte that
+ * is no marker where one is due is refused with the codec's `fail`.
+ */
+export function readJpegSegments(
+  data: Uint8Array,
+  fail: (message: string) => never,
+  onSegment: (marker: number, start: number, end: number) => void,
+): number {
+  let pos = 2;
+  for (;;) {
+    if (pos + 4 > data.length) fail('truncated before the scan');
+    if (data[pos] !== 0xff) fail(`marker expected at byte ${pos}`);
+    const marker = data[pos + 1];
+    if (marker === 0xff) {
+      pos++;
+      continue;
+    }
+    const start = pos + 4;
+    const end = start + ((data[pos + 2] << 8) | data[pos + 3]) - 2;
+    if (end > data.length) fail('truncated segment');
+    if (marker === 0xda) return start;
+    onSegment(marker, start, end);
+    pos = end;
+  }
+}
+
+/** The Huffman tables of one DHT segment payload, each with its class (0 DC or lossless, 1 AC) and slot. */
+export function readHuffmanTables(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  onTable: (tableClass: number, slot: number, table: HuffmanTable) => void,
+): void {
+  let p = start;
+  while (p < end) {
+    const tcth = data[p];
+    const counts = data.subarray(p + 1, p + 17);
+    const total = counts.reduce((s, c) => s + c, 0);
+    onTable(tcth >> 4, tcth & 0x0f, buildTable(counts, data.slice(p + 17, p + 17 + total)));
+    p += 17 + total;
+  }
 }
 
 export class BitReader {

@@ -19,7 +19,7 @@
  */
 import { DicomError } from '../errors';
 import { TRANSFER_SYNTAX, type FrameCodec, type FrameInfo, type StoredFrame } from '../decodeFrame';
-import { BitReader, buildTable, type HuffmanTable } from './jpegHuffman';
+import { BitReader, readHuffmanTables, readJpegSegments, type HuffmanTable } from './jpegHuffman';
 
 function fail(message: string): never {
   throw new DicomError('decode-failed', `JPEG lossless: ${message}`);
@@ -32,28 +32,12 @@ export function decodeJpegLossless(data: Uint8Array, info: FrameInfo): StoredFra
   let width = 0;
   let height = 0;
   let restartInterval = 0;
-  let pos = 2;
   const u16 = (p: number): number => (data[p] << 8) | data[p + 1];
-  for (;;) {
-    if (pos + 4 > data.length) fail('truncated before the scan');
-    if (data[pos] !== 0xff) fail(`marker expected at byte ${pos}`);
-    const marker = data[pos + 1];
-    if (marker === 0xff) {
-      pos++;
-      continue;
-    }
-    const len = u16(pos + 2);
-    const seg = pos + 4;
-    if (seg + len - 2 > data.length) fail('truncated segment');
+  const sos = readJpegSegments(data, fail, (marker, seg, end) => {
     if (marker === 0xc4) {
-      let p = seg;
-      while (p < seg + len - 2) {
-        const tcth = data[p];
-        const counts = data.subarray(p + 1, p + 17);
-        const total = counts.reduce((s, c) => s + c, 0);
-        tables[tcth & 0x0f] = buildTable(counts, data.slice(p + 17, p + 17 + total));
-        p += 17 + total;
-      }
+      readHuffmanTables(data, seg, end, (_tableClass, slot, table) => {
+        tables[slot] = table;
+      });
     } else if (marker === 0xc3) {
       precision = data[seg];
       height = u16(seg + 1);
@@ -63,13 +47,9 @@ export function decodeJpegLossless(data: Uint8Array, info: FrameInfo): StoredFra
       fail(`SOF${marker - 0xc0} is not lossless process 14`);
     } else if (marker === 0xdd) {
       restartInterval = u16(seg);
-    } else if (marker === 0xda) {
-      break;
     }
-    pos = seg + len - 2;
-  }
+  });
   if (!precision) fail('no SOF3 frame header');
-  const sos = pos + 4;
   const ns = data[sos];
   if (ns !== 1) fail(`scan with ${ns} components`);
   const table = tables[data[sos + 2] >> 4];
