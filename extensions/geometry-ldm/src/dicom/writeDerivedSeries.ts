@@ -28,6 +28,7 @@ import {
   type BuiltSeries,
 } from './ctImage';
 import { num, str, TAG, type DicomJsonDataset } from './dicomJson';
+import { TRANSFER_SYNTAX } from './decodeFrame';
 import { DicomError } from './errors';
 import { CT_IMAGE_STORAGE, type InstanceHeader } from './instanceMetadata';
 import type { NaturalDataset } from './part10';
@@ -242,7 +243,7 @@ function sourcesFor(
 }
 
 /** Transfer syntaxes that are always lossy (DCT JPEG); others say so with LossyImageCompression. */
-const LOSSY_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']);
+const LOSSY_SYNTAXES = new Set<string>([TRANSFER_SYNTAX.jpegBaseline8, TRANSFER_SYNTAX.jpegExtended12]);
 
 /**
  * General Image attributes that record lossy compression of any source image. PS3.3 C.7.6.1.1.5:
