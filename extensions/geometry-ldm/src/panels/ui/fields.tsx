@@ -102,6 +102,34 @@ export interface SelectOption {
   readonly disabled?: boolean;
 }
 
+/**
+ * A control and its <label>, tied by a generated id, in one wrapper <div>: the label above the
+ * control, or for a checkbox (`check`) the control first with its label beside it.
+ */
+function LabelledControl(props: {
+  readonly label: string;
+  readonly check?: boolean;
+  readonly children: (id: string) => React.ReactElement;
+}): React.ReactElement {
+  const id = React.useId();
+  const label = (
+    <label htmlFor={id} className={props.check ? undefined : 'gldm-label'}>
+      {props.label}
+    </label>
+  );
+  return props.check ? (
+    <div className="gldm-check">
+      {props.children(id)}
+      {label}
+    </div>
+  ) : (
+    <div>
+      {label}
+      {props.children(id)}
+    </div>
+  );
+}
+
 export function SelectField(props: {
   readonly label: string;
   readonly value: string;
@@ -109,26 +137,24 @@ export function SelectField(props: {
   readonly onChange: (v: string) => void;
   readonly disabled?: boolean;
 }): React.ReactElement {
-  const id = React.useId();
   return (
-    <div>
-      <label htmlFor={id} className="gldm-label">
-        {props.label}
-      </label>
-      <select
-        id={id}
-        className="gldm-select"
-        value={props.value}
-        disabled={props.disabled}
-        onChange={(e) => props.onChange(e.target.value)}
-      >
-        {props.options.map((o) => (
-          <option key={o.value} value={o.value} disabled={o.disabled}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-    </div>
+    <LabelledControl label={props.label}>
+      {(id) => (
+        <select
+          id={id}
+          className="gldm-select"
+          value={props.value}
+          disabled={props.disabled}
+          onChange={(e) => props.onChange(e.target.value)}
+        >
+          {props.options.map((o) => (
+            <option key={o.value} value={o.value} disabled={o.disabled}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      )}
+    </LabelledControl>
   );
 }
 
@@ -138,17 +164,17 @@ export function CheckField(props: {
   readonly onChange: (v: boolean) => void;
   readonly disabled?: boolean;
 }): React.ReactElement {
-  const id = React.useId();
   return (
-    <div className="gldm-check">
-      <input
-        id={id}
-        type="checkbox"
-        checked={props.checked}
-        disabled={props.disabled}
-        onChange={(e) => props.onChange(e.target.checked)}
-      />
-      <label htmlFor={id}>{props.label}</label>
-    </div>
+    <LabelledControl label={props.label} check>
+      {(id) => (
+        <input
+          id={id}
+          type="checkbox"
+          checked={props.checked}
+          disabled={props.disabled}
+          onChange={(e) => props.onChange(e.target.checked)}
+        />
+      )}
+    </LabelledControl>
   );
 }
