@@ -9,6 +9,7 @@
  * fake clock that the model calls themselves advance.
  */
 import * as ort from 'onnxruntime-node';
+import { Acquisition } from '../volume/acquisition';
 import { makeVolume, type Volume } from '../volume/volume';
 import { smoothCtPhantom } from '../../../../test/support/phantom';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
@@ -355,5 +356,43 @@ describe('progress: per-sample work units and a per-stage ETA (fake clock)', () 
     const firstDecode = ticks.findIndex(({ e }) => e.stage === 'decode');
     for (const { e, at } of ticks.slice(firstDecode)) expect(e.etaSeconds!).toBeCloseTo(truth(at), 9);
     expect(ticks.at(-1)!.e.etaSeconds).toBe(0);
+  });
+});
+
+describe('progress of the AI mode: refiner planes and projections (fake clock)', () => {
+  it('counts every plane and projection; the ETA is exact from the first tick (projection timed up front)', async () => {
+    const clock = { now: 0 };
+    const spy = jest.spyOn(performance, 'now').mockImplementation(() => clock.now);
+    // each projection costs 500 ms of fake time (the back-projection is one more call)
+    const project = Acquisition.prototype.project;
+    const projectSpy = jest.spyOn(Acquisition.prototype, 'project').mockImplementation(function (
+      this: Acquisition,
+      ...args: Parameters<Acquisition['project']>
+    ) {
+      clock.now += 500;
+      return project.apply(this, args);
+    });
+    try {
+      const p = probe(model, { costMs: { refiner: 10 }, clock });
+      const events: Array<{ e: ProgressEvent; at: number }> = [];
+      await superResolve(
+        p.model,
+        phantom(),
+        { kind: 'scale', factor: 2 },
+        { mode: 'ai', samples: 2, onProgress: (e) => events.push({ e, at: clock.now }) },
+      );
+      const end = clock.now;
+      const ticks = events.filter(({ e }) => e.etaSeconds !== null);
+      const refines = ticks.filter(({ e }) => e.stage === 'refine');
+      const projects = ticks.filter(({ e }) => e.stage === 'project');
+      expect(projects).toHaveLength(2);
+      const planes = refines.at(-1)!.e.step - 1; // the first sample's projection came before
+      expect(ticks.at(-1)!.e).toMatchObject({ step: planes + 2, total: planes + 2, etaSeconds: 0 });
+      expect(events.every(({ e }) => e.total === planes + 2)).toBe(true);
+      for (const { e, at } of ticks) expect(e.etaSeconds!).toBeCloseTo((end - at) / 1000, 6);
+    } finally {
+      projectSpy.mockRestore();
+      spy.mockRestore();
+    }
   });
 });

@@ -1,5 +1,5 @@
 /** Progress events shared by both pipelines (and carried across the worker boundary). */
-export type Stage = 'prepare' | 'refine' | 'encode' | 'denoise' | 'decode' | 'finish';
+export type Stage = 'prepare' | 'refine' | 'project' | 'encode' | 'denoise' | 'decode' | 'finish';
 
 export interface ProgressEvent {
   readonly stage: Stage;
@@ -32,29 +32,47 @@ export interface PreviewSlice {
 export type ProgressListener = (event: ProgressEvent) => void;
 
 /** The stages that do model work, and their planned units (per-sample model calls). */
-export type WorkStage = 'refine' | 'encode' | 'denoise' | 'decode';
+export type WorkStage = 'refine' | 'project' | 'encode' | 'denoise' | 'decode';
+const WORK_STAGES: readonly WorkStage[] = ['refine', 'project', 'encode', 'denoise', 'decode'];
 export type WorkPlan = Readonly<Partial<Record<WorkStage, number>>>;
 
 /**
  * Counts work units per stage and turns them into events with an ETA.
  * The time between two ticks is charged to the later tick's stage (so preview decodes made during
  * sampling are charged to the denoising steps they accompany). A stage with no finished unit yet
- * borrows the rate of the other image-space stage (encoder for the decoder and back: the same
- * grid and tiles) when that is known, else the mean rate of everything so far.
+ * uses the seconds per unit the pipeline expects for it (`expected`, e.g. a projection timed on
+ * the same grid before the tracker starts), else borrows the rate of the other image-space stage
+ * (encoder for the decoder and back: the same grid and tiles) when that is known, else the mean
+ * rate of everything so far. Expected rates keep the ETA from jumping when a stage whose units
+ * cost very different time (a whole projection vs one batch of planes) starts.
  */
 export class ProgressTracker {
   private done = 0;
   private readonly total: number;
-  private readonly units: Record<WorkStage, number> = { refine: 0, encode: 0, denoise: 0, decode: 0 };
-  private readonly seconds: Record<WorkStage, number> = { refine: 0, encode: 0, denoise: 0, decode: 0 };
+  private readonly units: Record<WorkStage, number> = {
+    refine: 0,
+    project: 0,
+    encode: 0,
+    denoise: 0,
+    decode: 0,
+  };
+  private readonly seconds: Record<WorkStage, number> = {
+    refine: 0,
+    project: 0,
+    encode: 0,
+    denoise: 0,
+    decode: 0,
+  };
   private readonly started: number;
   private last: number;
   constructor(
     private readonly plan: WorkPlan,
     private readonly listener: ProgressListener | undefined,
     private readonly now: () => number = () => performance.now(),
+    /** Seconds per unit expected for a stage before its first unit finishes. */
+    private readonly expected: Readonly<Partial<Record<WorkStage, number>>> = {},
   ) {
-    this.total = (plan.encode ?? 0) + (plan.denoise ?? 0) + (plan.decode ?? 0);
+    this.total = WORK_STAGES.reduce((a, s) => a + (plan[s] ?? 0), 0);
     this.started = now();
     this.last = this.started;
   }
@@ -84,11 +102,11 @@ export class ProgressTracker {
     const rate = (s: WorkStage): number | null =>
       this.units[s] > 0 ? this.seconds[s] / this.units[s] : null;
     let eta = 0;
-    for (const s of ['refine', 'encode', 'denoise', 'decode'] as const) {
+    for (const s of WORK_STAGES) {
       const left = Math.max(0, (this.plan[s] ?? 0) - this.units[s]);
       if (left === 0) continue;
       const twin = s === 'decode' ? 'encode' : s === 'encode' ? 'decode' : null;
-      eta += left * (rate(s) ?? (twin ? rate(twin) : null) ?? overall);
+      eta += left * (rate(s) ?? this.expected[s] ?? (twin ? rate(twin) : null) ?? overall);
     }
     return eta;
   }

@@ -202,7 +202,10 @@ export async function superResolve(
   }
   const y = acq ? source.data.map((v) => (v < AIR_FLOOR_HU ? AIR_FLOOR_HU : v)) : null;
   const project = (x: Float32Array) => (acq && y ? acq.project(x, y, settings.projectionIterations) : x);
+  const backProjectStart = performance.now();
   const classical = acq && y ? acq.backProject(y, settings.projectionIterations) : upsampled.data.slice();
+  // what each later projection of a sample will cost (the same operators and iterations)
+  const projectionSeconds = acq && y ? (performance.now() - backProjectStart) / 1000 : 0;
   const finish = (mean: Float32Array, std: Float32Array, extra: Partial<SuperResolveResult> = {}) => ({
     mean: makeVolume(out.dims, out.affine, mean, 'HU'),
     std: makeVolume(out.dims, out.affine, std, 'HU-std'),
@@ -227,8 +230,13 @@ export async function superResolve(
     const axes = (acq ?? seriesAcquisition(source, out, defaultSliceModel(source))).axes;
     const passes = Array.from({ length: settings.samples }, (_, s) => planePass(axes, s));
     const tracker = new ProgressTracker(
-      { refine: passes.reduce((a, p) => a + out.dims[p.normal], 0) },
+      {
+        refine: passes.reduce((a, p) => a + out.dims[p.normal], 0),
+        ...(acq ? { project: settings.samples } : {}),
+      },
       options.onProgress,
+      undefined,
+      { project: projectionSeconds },
     );
     tracker.emit('prepare');
     const stats = new RunningStats(nOut);
@@ -246,6 +254,7 @@ export async function superResolve(
       });
       raw?.add(refined);
       const p = project(refined);
+      if (acq) tracker.tick('project', { sample: s, samples: settings.samples });
       stats.add(p);
       if (options.keepSamples) kept.push(makeVolume(out.dims, out.affine, p, 'HU'));
     }

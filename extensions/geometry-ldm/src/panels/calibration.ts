@@ -6,17 +6,29 @@
  * decode ticks after the 'prepare' event) give each call's wall time. A
  * warm-up job runs first (first runs compile kernels / allocate arenas), then
  * two grids are measured so that estimate.ts can fit fixed + per-voxel costs.
- * Results are cached per model and backend (localStorage).
+ *
+ * The 'ai' and 'classical' modes (the default) are timed the same way by one
+ * 1-sample 'ai' job on a small thick-slice volume (after a smaller warm-up):
+ * 'prepare' -> last 'refine' tick is the refiner pass, last 'refine' -> 'project'
+ * the projection, whose work the page computes from the same acquisition
+ * (Acquisition.projectionWork); the rest of the job's wall time is per-voxel
+ * pipeline work.
+ *
+ * Bounded: the whole calibration aims at a few seconds. Each measurement is
+ * small, and once `budgetSeconds` is spent (a slow backend, e.g. a software
+ * WebGPU adapter) the larger diffusion grid is skipped: one grid gives a
+ * proportional fit. Results are cached per model and backend (localStorage).
  */
 import type { Dims3 } from '../geometry/conventions';
 import { voxelCount } from '../geometry/conventions';
 import { scaling } from '../geometry/affine';
 import type { ProgressEvent } from '../inference/progress';
 import type { BackendInfo } from '../inference/runtime';
-import type { ModelManifest } from '../model/manifest';
+import { superResolutionDefaults, type ModelManifest } from '../model/manifest';
+import { seriesAcquisition, type SliceModel } from '../volume/seriesAcquisition';
 import { makeVolume } from '../volume/volume';
 import type { EngineClient } from '../worker/engineClient';
-import type { Calibration, CalibrationPoint, CostStage } from '../planning/estimate';
+import type { Calibration, CalibrationPoint, CostStage, PlaneCosts } from '../planning/estimate';
 
 export interface TimedEvent {
   readonly stage: ProgressEvent['stage'];
@@ -49,6 +61,7 @@ export function calibrationKey(manifest: ModelManifest, backend: BackendInfo): s
     manifest.name,
     manifest.version,
     manifest.files.unet.sha256.slice(0, 16),
+    manifest.files.refiner?.sha256.slice(0, 16) ?? 'no-refiner',
     backend.library,
     backend.executionProvider,
     backend.threads,
@@ -123,23 +136,116 @@ async function measure(
   return { imageVoxels: n, seconds: stageSeconds(events) };
 }
 
-/** Runs the calibration jobs (warm-up + two grids) on a ready engine. */
+/**
+ * The plane-mode calibration volumes (source grid, 1 x 1 x 4 mm, box slices): a warm-up and
+ * the measured one, whose output (64 x 64 x 32 voxels) holds planes of 32 x 64 pixels.
+ */
+export const PLANE_CALIBRATION_SOURCES: readonly [Dims3, Dims3] = [
+  [32, 32, 4],
+  [64, 64, 8],
+];
+const PLANE_SPACING_MM = 4;
+
+/**
+ * Plane-mode costs from one 1-sample 'ai' job's events (see the module comment): `start` and
+ * `end` bracket the job (ms, same clock as the events); `work` is the projection work of its
+ * acquisition; `iterations` its projection iterations.
+ */
+export function planeCostsFromEvents(
+  events: readonly TimedEvent[],
+  job: {
+    readonly start: number;
+    readonly end: number;
+    readonly outputVoxels: number;
+    readonly iterations: number;
+    readonly work: { readonly perIteration: number; readonly upsample: number };
+  },
+): PlaneCosts {
+  const prepare = events.find((e) => e.stage === 'prepare');
+  const refines = events.filter((e) => e.stage === 'refine');
+  const project = events.find((e) => e.stage === 'project');
+  if (!prepare || refines.length === 0 || !project) {
+    throw new Error("calibration: the 'ai' job sent no prepare/refine/project progress");
+  }
+  const lastRefine = refines[refines.length - 1].at;
+  if (!(
+    job.start <= prepare.at &&
+    prepare.at <= lastRefine &&
+    lastRefine <= project.at &&
+    project.at <= job.end
+  )) {
+    throw new Error('calibration: progress events out of order');
+  }
+  const projectSeconds = (project.at - lastRefine) / 1000;
+  const perWork = projectSeconds / Math.max(1, job.iterations * job.work.perIteration);
+  const backProject = (job.work.upsample + job.iterations * job.work.perIteration) * perWork;
+  const rest = (prepare.at - job.start + (job.end - project.at)) / 1000 - backProject;
+  return {
+    refinerPasses: [{ voxels: job.outputVoxels, seconds: (lastRefine - prepare.at) / 1000 }],
+    secondsPerProjectionWork: perWork,
+    secondsPerOutputVoxel: Math.max(0, rest) / job.outputVoxels,
+  };
+}
+
+async function measurePlanes(
+  client: EngineClient,
+  manifest: ModelManifest,
+  sourceDims: Dims3,
+  now: () => number,
+  signal?: AbortSignal,
+): Promise<PlaneCosts> {
+  const spacing = [1, 1, PLANE_SPACING_MM] as const;
+  const n = voxelCount(sourceDims);
+  const data = new Float32Array(n);
+  for (let q = 0; q < n; q++) data[q] = -1000 + 1000 * (0.5 + 0.5 * Math.sin(q * 0.01));
+  const volume = makeVolume(sourceDims, scaling([...spacing]), data, 'HU');
+  const outDims: Dims3 = [sourceDims[0], sourceDims[1], sourceDims[2] * PLANE_SPACING_MM];
+  const slices: SliceModel = { profile: 'box', widthMm: PLANE_SPACING_MM, reason: 'calibration' };
+  const iterations = superResolutionDefaults(manifest).projectionIterations;
+  // the acquisition the pipeline builds for this job (the same pure code), for its work
+  const output = { dims: outDims, affine: scaling([1, 1, 1]) };
+  const work = seriesAcquisition(volume, output, slices).projectionWork();
+  const events: TimedEvent[] = [];
+  const start = now();
+  await client.superResolve(
+    volume,
+    { kind: 'grid', grid: output },
+    { mode: 'ai', slices, projectionIterations: iterations, samples: 1, seed: 0 },
+    { onProgress: (e) => events.push({ stage: e.stage, step: e.step, at: now() }), signal },
+  );
+  const end = now();
+  return planeCostsFromEvents(events, { start, end, outputVoxels: voxelCount(outDims), iterations, work });
+}
+
+/** Seconds the whole calibration aims at (see the module comment). */
+export const CALIBRATION_BUDGET_SECONDS = 8;
+
+/** Runs the calibration jobs (warm-ups + measurements) on a ready engine. */
 export async function calibrate(
   client: EngineClient,
   manifest: ModelManifest,
   backend: BackendInfo,
-  options: { now?: () => number; signal?: AbortSignal; date?: Date } = {},
+  options: { now?: () => number; signal?: AbortSignal; date?: Date; budgetSeconds?: number } = {},
 ): Promise<Calibration> {
   const now = options.now ?? (() => performance.now());
+  const budgetMs = 1000 * (options.budgetSeconds ?? CALIBRATION_BUDGET_SECONDS);
+  const started = now();
+  let planes: PlaneCosts | undefined;
+  if (manifest.files.refiner) {
+    const [warm, measured] = PLANE_CALIBRATION_SOURCES;
+    await measurePlanes(client, manifest, warm, now, options.signal); // warm-up, discarded
+    planes = await measurePlanes(client, manifest, measured, now, options.signal);
+  }
   const [small, large] = calibrationGrids(manifest);
   await measure(client, manifest, small, now, options.signal); // warm-up, discarded
   const points = [await measure(client, manifest, small, now, options.signal)];
-  if (voxelCount(large) > voxelCount(small)) {
+  if (voxelCount(large) > voxelCount(small) && now() - started < budgetMs / 2) {
     points.push(await measure(client, manifest, large, now, options.signal));
   }
   return {
     key: calibrationKey(manifest, backend),
     points,
+    ...(planes ? { planes } : {}),
     measuredAt: (options.date ?? new Date()).toISOString(),
   };
 }

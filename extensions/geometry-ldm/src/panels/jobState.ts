@@ -91,6 +91,7 @@ export function jobReducer(phase: JobPhase, action: JobAction): JobPhase {
 const STAGE_LABEL: Record<Stage, string> = {
   prepare: 'Preparing',
   refine: 'Refining planes',
+  project: 'Projecting onto the acquired slices',
   encode: 'Encoding',
   denoise: 'Denoising',
   decode: 'Decoding',

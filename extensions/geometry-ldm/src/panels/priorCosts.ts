@@ -19,6 +19,11 @@
  * benchmark (BENCHMARKS.md "Inference engine: per call"). A model without them has no prior:
  * the panel offers to measure this machine instead of guessing from another model's numbers.
  *
+ * The 'ai' and 'classical' super-resolution modes have their own recorded costs,
+ * `metrics.planeCosts`: rows of `{ backend, threads, refinerPasses: [{ voxels, seconds }],
+ * secondsPerProjectionWork, secondsPerOutputVoxel }` (estimate.ts PlaneCosts), from the same
+ * calibration the panel runs (BENCHMARKS.md "Time estimates against real runs").
+ *
  * Backends: rows of the same backend and the nearest thread count are used.
  * WebGPU without WebGPU rows falls back to the CPU rows, labelled as such; a
  * software adapter (SwiftShader, e.g. headless chromium) is about 100x slower
@@ -28,7 +33,7 @@
 import type { BackendInfo } from '../inference/runtime';
 import { isSoftwareAdapter as isSoftwareRuntimeAdapter, type WebGpuLimits } from '../inference/webRuntime';
 import type { ModelManifest } from '../model/manifest';
-import type { CalibrationPoint, CostModel, CostStage } from '../planning/estimate';
+import type { CalibrationPoint, CostModel, CostStage, PlaneCosts } from '../planning/estimate';
 
 export interface RecordedCost {
   readonly backend: 'wasm' | 'webgpu';
@@ -42,6 +47,8 @@ export interface RecordedCost {
 export interface PriorCosts {
   /** Seconds per call by stage and model-grid voxels (what estimateTime uses). */
   readonly model: CostModel;
+  /** The 'ai' and 'classical' modes' costs, when the model records them for this backend. */
+  readonly planes?: PlaneCosts;
   /** The recorded points the model interpolates (after backend scaling). */
   readonly points: readonly CalibrationPoint[];
   /** Plain words: where the numbers come from and how far to trust them. */
@@ -67,6 +74,33 @@ function isRow(r: unknown): r is RecordedCost {
   );
 }
 
+export interface RecordedPlaneCosts extends PlaneCosts {
+  readonly backend: 'wasm' | 'webgpu';
+  readonly threads: number;
+}
+
+function isPlaneRow(r: unknown): r is RecordedPlaneCosts {
+  const x = r as Partial<RecordedPlaneCosts> | null;
+  const pos = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  return (
+    !!x &&
+    (x.backend === 'wasm' || x.backend === 'webgpu') &&
+    typeof x.threads === 'number' &&
+    x.threads >= 1 &&
+    Array.isArray(x.refinerPasses) &&
+    x.refinerPasses.length > 0 &&
+    x.refinerPasses.every((p) => !!p && pos(p.seconds) && typeof p.voxels === 'number' && p.voxels > 0) &&
+    pos(x.secondsPerProjectionWork) &&
+    pos(x.secondsPerOutputVoxel)
+  );
+}
+
+/** The manifest's recorded plane-mode costs (`metrics.planeCosts`), invalid rows dropped. */
+export function manifestPlaneCosts(manifest: ModelManifest): RecordedPlaneCosts[] {
+  const rows = (manifest.metrics as { planeCosts?: unknown } | undefined)?.planeCosts;
+  return Array.isArray(rows) ? rows.filter(isPlaneRow) : [];
+}
+
 /** The manifest's own recorded costs (`metrics.perCallSeconds`), invalid rows dropped. */
 export function manifestRecordedCosts(manifest: ModelManifest): RecordedCost[] {
   const rows = (manifest.metrics as { perCallSeconds?: unknown } | undefined)?.perCallSeconds;
@@ -83,7 +117,11 @@ function threadsText(n: number): string {
 }
 
 /** Rows of one backend at the thread count nearest `threads` (ties: fewer threads, the slower). */
-function pick(rows: readonly RecordedCost[], backend: 'wasm' | 'webgpu', threads: number): RecordedCost[] {
+function pick<R extends { backend: string; threads: number }>(
+  rows: readonly R[],
+  backend: 'wasm' | 'webgpu',
+  threads: number,
+): R[] {
   const same = rows.filter((r) => r.backend === backend);
   if (same.length === 0) return [];
   const counts = [...new Set(same.map((r) => r.threads))].sort((a, b) => a - b);
@@ -132,13 +170,23 @@ export function interpolatedCostModel(points: readonly CalibrationPoint[]): Cost
   };
 }
 
+function planesOf(row: RecordedPlaneCosts | undefined, refinerScale: number): PlaneCosts | undefined {
+  if (!row) return undefined;
+  return {
+    refinerPasses: row.refinerPasses.map((p) => ({ voxels: p.voxels, seconds: p.seconds * refinerScale })),
+    secondsPerProjectionWork: row.secondsPerProjectionWork,
+    secondsPerOutputVoxel: row.secondsPerOutputVoxel,
+  };
+}
+
 function prior(
   rows: readonly RecordedCost[],
   scale: Readonly<Record<CostStage, number>>,
   basis: string,
+  planes: PlaneCosts | undefined,
 ): PriorCosts {
   const points = toPoints(rows, scale);
-  return { model: interpolatedCostModel(points), points, basis };
+  return { model: interpolatedCostModel(points), points, basis, ...(planes ? { planes } : {}) };
 }
 
 /** The prior for `manifest` on `backend`; null when the manifest records no costs for it. */
@@ -149,6 +197,7 @@ export function priorCosts(
 ): PriorCosts | null {
   const source = manifestRecordedCosts(manifest);
   if (source.length === 0) return null;
+  const planeRows = manifestPlaneCosts(manifest);
   const from = 'the costs recorded in the model description';
   const scale: Record<CostStage, number> = { encode: 1, unet: 1, decode: 1 };
   const threads = Math.max(1, backend.threads);
@@ -156,7 +205,12 @@ export function priorCosts(
   if (backend.executionProvider === 'webgpu') {
     const gpuRows = pick(source, 'webgpu', 1);
     if (gpuRows.length > 0) {
-      return prior(gpuRows, scale, `from ${from} on WebGPU (your GPU may differ)`);
+      return prior(
+        gpuRows,
+        scale,
+        `from ${from} on WebGPU (your GPU may differ)`,
+        planesOf(pick(planeRows, 'webgpu', 1)[0], 1),
+      );
     }
     const cpuRows = pick(source, 'wasm', 2);
     if (cpuRows.length === 0) return null;
@@ -166,12 +220,14 @@ export function priorCosts(
         cpuRows,
         { encode: scale.encode * f, unet: scale.unet * f, decode: scale.decode * f },
         `from ${from} on the CPU, times ${f} for a software WebGPU adapter (no GPU)`,
+        planesOf(pick(planeRows, 'wasm', 2)[0], f),
       );
     }
     return prior(
       cpuRows,
       scale,
       `from ${from} on the CPU (wasm, ${threadsText(cpuRows[0].threads)}); a GPU is usually faster`,
+      planesOf(pick(planeRows, 'wasm', 2)[0], 1),
     );
   }
 
@@ -182,5 +238,6 @@ export function priorCosts(
     rows,
     scale,
     `from ${from} with wasm, ${threadsText(t)}${t !== threads ? ` (this browser uses ${threads})` : ''}`,
+    planesOf(pick(planeRows, 'wasm', threads)[0], 1),
   );
 }

@@ -4,6 +4,7 @@ import {
   costModel,
   estimateGenerateMemory,
   estimateSuperResolveMemory,
+  estimatePlaneModeTime,
   estimateTime,
   fitLinear,
   superResolveCalls,
@@ -11,6 +12,7 @@ import {
 } from './estimate';
 import {
   stageSeconds,
+  planeCostsFromEvents,
   calibrationGrids,
   calibrationKey,
   loadCalibration,
@@ -167,5 +169,72 @@ describe('calibration', () => {
     expect(loadCalibration(storage, key)).toEqual(c);
     expect(loadCalibration(storage, calibrationKey(m, gpu))).toBeNull();
     expect(loadCalibration(null, key)).toBeNull();
+  });
+});
+
+describe('the ai and classical modes: refiner passes, projection work and the rest', () => {
+  const costs = {
+    refinerPasses: [{ voxels: 100_000, seconds: 2 }],
+    secondsPerProjectionWork: 1e-9,
+    secondsPerOutputVoxel: 1e-7,
+  };
+  const work = { perIteration: 5e6, upsample: 2e6 };
+
+  it('ai: a back-projection, then per sample a refiner pass and a projection (worked by hand)', () => {
+    // 10 iterations x 5e6 work x 1 ns = 0.05 s per projection; back-projection 0.002 + 0.05 s
+    // refiner 2 s per 100k voxels -> 8 s for 400k; other 1e-7 x 4e5 = 0.04 s
+    const t = estimatePlaneModeTime(costs, {
+      mode: 'ai',
+      outputVoxels: 400_000,
+      samples: 3,
+      iterations: 10,
+      projection: work,
+    });
+    expect(t.byStage.refine).toBeCloseTo(3 * 8, 9);
+    expect(t.byStage.project).toBeCloseTo(0.052 + 3 * 0.05, 9);
+    expect(t.byStage.other).toBeCloseTo(0.04, 9);
+    expect(t.seconds).toBeCloseTo(24 + 0.202 + 0.04, 9);
+  });
+
+  it('classical: the back-projection only; no slice model: no projection', () => {
+    const job = { outputVoxels: 400_000, samples: 1, iterations: 10, projection: work } as const;
+    expect(estimatePlaneModeTime(costs, { ...job, mode: 'classical' }).seconds).toBeCloseTo(0.052 + 0.04, 9);
+    const raw = estimatePlaneModeTime(costs, { ...job, mode: 'ai', projection: null });
+    expect(raw.byStage.project).toBe(0);
+    expect(raw.seconds).toBeCloseTo(8 + 0.04, 9);
+  });
+
+  it("calibration: the 'ai' job's events give the refiner pass, the projection's rate and the rest", () => {
+    // start 0; prepare at 300 ms (transfer + upsampling + back-projection); refiner 300 -> 2300;
+    // projection 2300 -> 2400 (10 iterations of 1e6 work: 1e-8 s each); finish; end at 2450
+    const c = planeCostsFromEvents(
+      [
+        { stage: 'prepare', step: 0, at: 300 },
+        { stage: 'refine', step: 32, at: 1300 },
+        { stage: 'refine', step: 64, at: 2300 },
+        { stage: 'project', step: 65, at: 2400 },
+        { stage: 'finish', step: 65, at: 2440 },
+      ],
+      {
+        start: 0,
+        end: 2450,
+        outputVoxels: 100_000,
+        iterations: 10,
+        work: { perIteration: 1e6, upsample: 5e5 },
+      },
+    );
+    expect(c.refinerPasses).toEqual([{ voxels: 100_000, seconds: 2 }]);
+    expect(c.secondsPerProjectionWork).toBeCloseTo(1e-8, 15);
+    // rest: 0.3 s + 0.05 s minus the back-projection (1.05e7 x 1e-8 = 0.105 s) = 0.245 s
+    expect(c.secondsPerOutputVoxel).toBeCloseTo(0.245 / 100_000, 12);
+    expect(() =>
+      planeCostsFromEvents([{ stage: 'prepare', step: 0, at: 1 }], {
+        start: 0,
+        end: 2,
+        outputVoxels: 1,
+        iterations: 1,
+        work: { perIteration: 1, upsample: 1 },
+      }),
+    ).toThrow(/refine/);
   });
 });

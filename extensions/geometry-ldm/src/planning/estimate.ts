@@ -34,8 +34,25 @@ export interface Calibration {
   /** What was measured: backend and model (a calibration is only valid for both). */
   readonly key: string;
   readonly points: readonly CalibrationPoint[];
+  /** The super-resolution modes without latent diffusion (ai, classical); absent in older calibrations. */
+  readonly planes?: PlaneCosts;
   /** ISO date of the measurement. */
   readonly measuredAt: string;
+}
+
+/**
+ * Costs of the 'ai' and 'classical' super-resolution modes on one machine and backend: the
+ * refiner (a network call per batch of planes), the measurement-consistency projection (array
+ * work in JS, volume/acquisition.ts) and the rest of the pipeline (trilinear upsampling,
+ * statistics, moving volumes between threads), which scales with the output voxels.
+ */
+export interface PlaneCosts {
+  /** Seconds of one refiner pass (every plane, one sample) over `voxels` output voxels. */
+  readonly refinerPasses: readonly { readonly voxels: number; readonly seconds: number }[];
+  /** Seconds per unit of projection work (Acquisition.projectionWork). */
+  readonly secondsPerProjectionWork: number;
+  /** Seconds per output voxel of the pipeline's other work (per job, not per sample). */
+  readonly secondsPerOutputVoxel: number;
 }
 
 export interface LinearFit {
@@ -139,9 +156,12 @@ export function expectedBatchSize(dims: Dims3, samples: number, tiling?: TilingP
 /** Where a time estimate comes from: a calibration on this machine, or the model's recorded costs. */
 export type TimeBasis = 'measured' | 'prior';
 
+/** What a job's time is spent on: the model calls, the projection, and the rest of the pipeline. */
+export type TimeStage = CostStage | 'refine' | 'project' | 'other';
+
 export interface TimeEstimate {
   readonly seconds: number;
-  readonly byStage: Readonly<Record<CostStage, number>>;
+  readonly byStage: Readonly<Partial<Record<TimeStage, number>>>;
 }
 
 export function estimateTime(
@@ -156,6 +176,40 @@ export function estimateTime(
     decode: calls.decode * model.seconds('decode', n),
   };
   return { seconds: byStage.encode + byStage.unet + byStage.decode, byStage };
+}
+
+/** The work of the measurement-consistency projection of a job (Acquisition.projectionWork). */
+export interface ProjectionWork {
+  readonly perIteration: number;
+  readonly upsample: number;
+}
+
+/**
+ * Time of an 'ai' or 'classical' super-resolution (superResolve.ts): the back-projection (one
+ * upsampling and `iterations` projection steps), then per sample one refiner pass and one
+ * projection ('ai'), plus the per-voxel rest. `projection` null: no slice model, no projection.
+ */
+export function estimatePlaneModeTime(
+  costs: PlaneCosts,
+  job: {
+    readonly mode: 'ai' | 'classical';
+    readonly outputVoxels: number;
+    readonly samples: number;
+    readonly iterations: number;
+    readonly projection: ProjectionWork | null;
+  },
+): TimeEstimate {
+  const w = job.projection;
+  const projectOnce = w ? job.iterations * w.perIteration * costs.secondsPerProjectionWork : 0;
+  const backProject = w ? w.upsample * costs.secondsPerProjectionWork + projectOnce : 0;
+  const samples = job.mode === 'ai' ? Math.max(1, job.samples) : 0;
+  const refinerFit = fitLinear(costs.refinerPasses.map((p) => ({ x: p.voxels, y: p.seconds })));
+  const byStage = {
+    refine: samples * (refinerFit.fixed + refinerFit.perVoxel * job.outputVoxels),
+    project: backProject + samples * projectOnce,
+    other: costs.secondsPerOutputVoxel * job.outputVoxels,
+  };
+  return { seconds: byStage.refine + byStage.project + byStage.other, byStage };
 }
 
 // ------------------------------------------------------------------ memory

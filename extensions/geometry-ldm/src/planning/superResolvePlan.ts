@@ -16,7 +16,7 @@
  * edges and is padded to the model's multiple of 8 (checkGrid on the padded
  * grid, as the engine does).
  */
-import type { Dims3, Vec3 } from '../geometry/conventions';
+import { voxelCount, type Dims3, type Vec3 } from '../geometry/conventions';
 import { scanExtentGroupSpace, type GroupSpace } from '../geometry/groupSpace';
 import {
   outputVoxels,
@@ -33,18 +33,22 @@ import {
   type SuperResolutionMode,
 } from '../model/manifest';
 import { REFINER_MAX_SAMPLES } from '../inference/refiner';
-import type { SliceModelChoice } from '../volume/seriesAcquisition';
+import { DEFAULT_PROJECTION_ITERATIONS } from '../volume/acquisition';
+import { seriesAcquisition, sliceModelFor, type SliceModelChoice } from '../volume/seriesAcquisition';
 import { boxGrid, type CropBox } from '../volume/pad';
 import type { Grid } from '../volume/volume';
 import {
   costModel,
   estimateSuperResolveMemory,
   expectedBatchSize,
+  estimatePlaneModeTime,
   estimateTime,
   superResolveCalls,
   type Calibration,
   type CostModel,
   type MemoryEstimate,
+  type PlaneCosts,
+  type ProjectionWork,
   type TimeBasis,
   type TimeEstimate,
 } from './estimate';
@@ -296,9 +300,29 @@ export interface SuperResolveEstimate {
   readonly memory: MemoryEstimate;
 }
 
+/** The projection work of a planned job (null: no slice model, or a grid it cannot project onto). */
+function plannedProjectionWork(
+  grid: SeriesGrid,
+  plan: PlanOk,
+  choice: SliceModelChoice,
+): ProjectionWork | null {
+  try {
+    const slices = sliceModelFor(choice, grid.spacingMm[2], {});
+    return slices === 'none'
+      ? null
+      : seriesAcquisition(plan.sourceGrid, plan.plan.output, slices).projectionWork();
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Time from the calibration when there is one, else from `prior` (the model's
- * recorded per-call costs, priorCosts.ts), else none.
+ * recorded costs, priorCosts.ts), else none. Latent diffusion: per model call;
+ * the 'ai' and 'classical' modes: refiner passes, projection work and per-voxel
+ * pipeline work (estimatePlaneModeTime). The slice model is taken as the header
+ * would give it without a SliceThickness (a box as wide as the spacing): the
+ * estimate's projection work, not the result, depends on it.
  */
 export function estimateSuperResolution(
   grid: SeriesGrid,
@@ -306,14 +330,29 @@ export function estimateSuperResolution(
   settings: SuperResolveSettings,
   calibration: Calibration | null,
   tiling?: TilingPolicy | null,
-  prior?: CostModel | null,
+  prior?: { readonly model: CostModel; readonly planes?: PlaneCosts } | null,
+  projectionIterations = DEFAULT_PROJECTION_ITERATIONS,
 ): SuperResolveEstimate {
-  const costs = calibration ? costModel(calibration) : (prior ?? null);
-  // the calibration and the recorded costs are per latent-diffusion call: no time for the other modes yet
-  const diffusion = settings.mode === 'diffusion';
+  const basis: TimeBasis | null = calibration ? 'measured' : prior ? 'prior' : null;
+  let time: TimeEstimate | null = null;
+  if (settings.mode === 'diffusion') {
+    const costs = calibration ? costModel(calibration) : (prior?.model ?? null);
+    if (costs) time = estimateTime(costs, plan.plan.padded.dims, superResolveCalls(settings));
+  } else {
+    const planes = calibration ? calibration.planes : prior?.planes;
+    if (planes) {
+      time = estimatePlaneModeTime(planes, {
+        mode: settings.mode,
+        outputVoxels: voxelCount(plan.plan.output.dims),
+        samples: settings.samples,
+        iterations: projectionIterations,
+        projection: plannedProjectionWork(grid, plan, settings.slices),
+      });
+    }
+  }
   return {
-    time: costs && diffusion ? estimateTime(costs, plan.plan.padded.dims, superResolveCalls(settings)) : null,
-    timeBasis: diffusion ? (calibration ? 'measured' : prior ? 'prior' : null) : null,
+    time,
+    timeBasis: time ? basis : null,
     memory: estimateSuperResolveMemory({
       seriesDims: grid.dims,
       sourceDims: plan.sourceGrid.dims,

@@ -1,5 +1,12 @@
 import fixture from './__fixtures__/acquisition.json';
-import { Acquisition, denseOperator, downOperator, upOperator, type AxisAcquisition } from './acquisition';
+import {
+  Acquisition,
+  denseOperator,
+  downOperator,
+  identityAxis,
+  upOperator,
+  type AxisAcquisition,
+} from './acquisition';
 import { autoSliceModel, seriesAcquisition } from './seriesAcquisition';
 import { planSuperResolutionTarget } from '../inference/superResolutionTarget';
 import { compose, rotationEulerDeg, scaling, translation } from '../geometry/affine';
@@ -166,5 +173,30 @@ describe('the acquisition of a series on a finer grid', () => {
     expect(autoSliceModel(5, 1)).toMatchObject({ profile: 'box', widthMm: 1 });
     expect(autoSliceModel(2.5, null)).toMatchObject({ profile: 'box', widthMm: 2.5 });
     expect(autoSliceModel(1, 1, ['DERIVED', 'SECONDARY', 'REFORMATTED'])).toMatchObject({ profile: 'point' });
+  });
+});
+
+describe('the projection work the time estimate scales', () => {
+  it('counts taps and element writes of a point-sampled axis (worked by hand)', () => {
+    // 3 x 5 x 8 fine voxels; k sampled at 0, 2, 4, 6 (on voxel centres: one tap each).
+    // Up: t = 0, 6, 7 take one sample, t = 1..5 interpolate two: 13 taps.
+    // forward 15 x (4 taps + 4 rows) = 120; residual 60; up 15 x (13 + 8) = 315; sum 120.
+    const point: AxisAcquisition = { count: 4, first: 0, spacing: 2, profile: 'point', width: 0 };
+    const acq = new Acquisition([3, 5, 8], [identityAxis(3), identityAxis(5), point]);
+    expect(acq.projectionWork()).toEqual({ perIteration: 615, upsample: 315 });
+  });
+
+  it('grows with the slice profile: a Gaussian reaches further than a box of the same width', () => {
+    const axis = (profile: 'box' | 'gaussian'): AxisAcquisition => ({
+      count: 8,
+      first: 1.5,
+      spacing: 4,
+      profile,
+      width: 4,
+    });
+    const box = new Acquisition([16, 16, 32], [identityAxis(16), identityAxis(16), axis('box')]);
+    const gauss = new Acquisition([16, 16, 32], [identityAxis(16), identityAxis(16), axis('gaussian')]);
+    expect(gauss.projectionWork().perIteration).toBeGreaterThan(box.projectionWork().perIteration);
+    expect(gauss.projectionWork().upsample).toBe(box.projectionWork().upsample);
   });
 });

@@ -255,6 +255,34 @@ export class Acquisition {
     return v === x ? x.slice() : v;
   }
 
+  /**
+   * Work of the projection in array operations (multiply-adds of the banded operators plus
+   * element writes), from the operators themselves: what the time estimate scales
+   * (planning/estimate.ts). `perIteration`: one x <- x + U (y - D x); `upsample`: one U y.
+   */
+  projectionWork(): { readonly perIteration: number; readonly upsample: number } {
+    const chain = (from: Dims3, ops: (BandedOperator | null)[]) => {
+      let d: [number, number, number] = [from[0], from[1], from[2]];
+      let work = 0;
+      for (let a = 0; a < 3; a++) {
+        const op = ops[a];
+        if (!op) continue;
+        const others = (d[0] * d[1] * d[2]) / d[a];
+        let taps = 0;
+        for (const w of op.weights) taps += w.length;
+        work += others * (taps + op.rows);
+        d = [d[0], d[1], d[2]];
+        d[a] = op.rows;
+      }
+      return work;
+    };
+    const fine = this.dims[0] * this.dims[1] * this.dims[2];
+    const acquired = this.acquiredDims[0] * this.acquiredDims[1] * this.acquiredDims[2];
+    const upsample = chain(this.acquiredDims, this.up);
+    // forward, the residual (acquired voxels), the upsampled residual, the sum (fine voxels)
+    return { perIteration: chain(this.dims, this.down) + acquired + upsample + fine, upsample };
+  }
+
   /** D x: the samples the acquisition would record from fine image x. */
   forward(x: Float32Array): Float32Array {
     this.checkLength(x, this.dims, 'fine image');

@@ -34,7 +34,7 @@ import {
 } from '../../planning/superResolvePlan';
 import { useResultLifecycle } from './useResultLifecycle';
 import { ResultViewer, type ViewerLayer } from './ResultViewer';
-import type { SuperResolutionMode } from '../../model/manifest';
+import { superResolutionDefaults, type SuperResolutionMode } from '../../model/manifest';
 import { methodText } from '../../inference/methodText';
 import { REFINER_MAX_SAMPLES } from '../../inference/refiner';
 import type { SliceModelChoice } from '../../volume/seriesAcquisition';
@@ -171,9 +171,17 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   const estimate = React.useMemo(
     () =>
       grid && plan?.ok && settings
-        ? estimateSuperResolution(grid, plan, settings, calibration, tiling ?? snapshot.tiling, prior?.model)
+        ? estimateSuperResolution(
+            grid,
+            plan,
+            settings,
+            calibration,
+            tiling ?? snapshot.tiling,
+            prior,
+            manifest ? superResolutionDefaults(manifest).projectionIterations : undefined,
+          )
         : null,
-    [grid, plan, settings, calibration, tiling, snapshot.tiling, prior],
+    [grid, plan, settings, calibration, tiling, snapshot.tiling, prior, manifest],
   );
 
   const busy = isActive(job.phase) || snapshot.busy || save.kind === 'saving' || view.kind === 'loading';
@@ -520,13 +528,6 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
             memory={estimate?.memory ?? null}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}
-            timeUnavailable={
-              settings.mode === 'ai'
-                ? 'no estimate for the AI mode yet: about one refiner pass over the result per sample (BENCHMARKS.md)'
-                : settings.mode === 'classical'
-                  ? 'seconds (no model calls)'
-                  : undefined
-            }
           />
           <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
         </>

@@ -4,7 +4,7 @@ import type { ModelManifest } from '../../model/manifest';
 import type { ModelCard } from '../../worker/protocol';
 import type { BackendChoice, EngineSnapshot } from '../engineSession';
 import { adapterText, isSoftwareAdapter } from '../../inference/webRuntime';
-import type { MemoryEstimate, TimeBasis, TimeEstimate } from '../../planning/estimate';
+import type { MemoryEstimate, TimeBasis, TimeEstimate, TimeStage } from '../../planning/estimate';
 import { approxDuration, formatBytes, formatDuration } from '../../planning/format';
 import { progressFraction, statusLine, type JobPhase } from '../jobState';
 import { PreviewCanvas } from './canvases';
@@ -109,6 +109,22 @@ export function ModelCardView(props: {
   );
 }
 
+/** The stage that dominates a job, in words: "denoising 3 min", "refiner 40 s". */
+function mainStageText(t: TimeEstimate): string {
+  const words: Record<TimeStage, string> = {
+    encode: 'encoder',
+    unet: 'denoising',
+    decode: 'decoder',
+    refine: 'refiner',
+    project: 'projection',
+    other: 'other work',
+  };
+  const stages = Object.entries(t.byStage) as [TimeStage, number][];
+  const model = stages.filter(([s]) => s === 'unet' || s === 'refine');
+  const [stage, seconds] = (model.length > 0 ? model : stages).reduce((a, b) => (b[1] > a[1] ? b : a));
+  return `${words[stage]} ${formatDuration(seconds)}`;
+}
+
 export function EstimateView(props: {
   readonly time: TimeEstimate | null;
   /** Where `time` comes from: this machine's calibration, or the model's recorded costs. */
@@ -118,8 +134,6 @@ export function EstimateView(props: {
   readonly memory: MemoryEstimate | null;
   readonly snapshot: EngineSnapshot;
   readonly onCalibrate: () => void;
-  /** Shown instead of a time when the chosen method has no time model (the calibration cannot help). */
-  readonly timeUnavailable?: string;
 }): React.ReactElement {
   const cal = props.snapshot.calibration;
   const measured = props.timeBasis === 'measured';
@@ -132,10 +146,8 @@ export function EstimateView(props: {
           {props.time ? (
             <>
               {approxDuration(props.time.seconds, measured ? 'about' : 'roughly')}{' '}
-              <span className="gldm-hint">(denoising {formatDuration(props.time.byStage.unet)})</span>
+              <span className="gldm-hint">({mainStageText(props.time)})</span>
             </>
-          ) : props.timeUnavailable ? (
-            <span className="gldm-hint">{props.timeUnavailable}</span>
           ) : cal.kind === 'running' ? (
             'measuring this machine…'
           ) : (
