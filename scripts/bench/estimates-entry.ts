@@ -7,7 +7,8 @@
  *  2. for each job shape, computes the panels' estimate from that calibration
  *     (planning/superResolvePlan.ts `estimateSuperResolution`, panels/generateModel.ts
  *     `estimateGenerate`), then runs the job through the same pipeline the worker runs and
- *     times it, recording every progress event's ETA.
+ *     times it, recording every progress event's ETA (the job gets the estimate's seconds per
+ *     stage, as the panels pass them, so the live ETA starts from the estimate).
  * What it leaves out of "actual": the worker boundary (volumes cloned between page and
  * worker) and reading the series from the PACS, which the panels' estimate does not cover.
  */
@@ -16,6 +17,10 @@ import type { Dims3, Vec3 } from '../../extensions/geometry-ldm/src/geometry/con
 import { generate } from '../../extensions/geometry-ldm/src/inference/generate';
 import type { ProgressEvent } from '../../extensions/geometry-ldm/src/inference/progress';
 import { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
+import {
+  tilingPolicyForLimits,
+  WASM_MAX_TENSOR_BYTES,
+} from '../../extensions/geometry-ldm/src/inference/tilingLimits';
 import { superResolutionDefaults } from '../../extensions/geometry-ldm/src/model/manifest';
 import { calibrate } from '../../extensions/geometry-ldm/src/panels/calibration';
 import {
@@ -80,6 +85,9 @@ export interface ShapeResult {
   events: number;
 }
 
+/** The tiling (and so the batching) the browser worker uses on wasm (worker/engineHost.ts). */
+const TILING = tilingPolicyForLimits(WASM_MAX_TENSOR_BYTES);
+
 /** The calibration's view of an engine: the pipelines, called in this process. */
 function inProcessClient(model: TimedModel): EngineClient {
   return {
@@ -130,7 +138,7 @@ async function runSr(model: TimedModel, cal: Calibration, s: SrShape): Promise<S
     plan,
     settings,
     cal,
-    null,
+    TILING,
     null,
     superResolutionDefaults(m).projectionIterations,
   );
@@ -145,6 +153,8 @@ async function runSr(model: TimedModel, cal: Calibration, s: SrShape): Promise<S
     slices,
     groupSpace: plan.groupSpace,
     preview: true,
+    tiling: TILING,
+    ...(estimate.expected ? { expectedSeconds: estimate.expected } : {}),
     onProgress: (e) => events.push({ e, at: performance.now() }),
   });
   const end = performance.now();
@@ -163,7 +173,7 @@ async function runSr(model: TimedModel, cal: Calibration, s: SrShape): Promise<S
 async function runGenerate(model: TimedModel, cal: Calibration, s: GenerateShape): Promise<ShapeResult> {
   const m = model.manifest;
   const form = { ...defaultGenerateForm(m), dims: s.dims, steps: s.steps, samples: s.samples };
-  const estimate = estimateGenerate(form, cal, null, null);
+  const estimate = estimateGenerate(form, cal, TILING, null);
   const events: { e: ProgressEvent; at: number }[] = [];
   const start = performance.now();
   await generate(
@@ -172,6 +182,8 @@ async function runGenerate(model: TimedModel, cal: Calibration, s: GenerateShape
     {
       preview: true,
       previewEvery: generationPreviewEvery(s.steps),
+      tiling: TILING,
+      ...(estimate.expected ? { expectedSeconds: estimate.expected } : {}),
       onProgress: (e) => events.push({ e, at: performance.now() }),
     },
   );

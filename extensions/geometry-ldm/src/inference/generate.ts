@@ -19,8 +19,21 @@ import { checkBatchSize, resolveBatchSize, type BatchSize } from './batching';
 import { InferenceError, throwIfCancelled } from './errors';
 import { decode, midSlicePreview } from './latentOps';
 import type { LoadedModel } from './modelSessions';
-import { passProgress, ProgressTracker, type ProgressListener } from './progress';
-import { batchNoise, checkPreviewEvery, denoise, schedulerFor, type SamplerSpec } from './sampler';
+import {
+  expectedPerUnit,
+  passProgress,
+  ProgressTracker,
+  type ExpectedSeconds,
+  type ProgressListener,
+} from './progress';
+import {
+  batchNoise,
+  checkPreviewEvery,
+  denoise,
+  previewsPerLoop,
+  schedulerFor,
+  type SamplerSpec,
+} from './sampler';
 import { tileCount, tilesFor, type TilingPolicy } from './tiling';
 
 export interface GenerateSpec {
@@ -41,6 +54,8 @@ export interface GenerateSpec {
 export interface GenerateOptions {
   readonly onProgress?: ProgressListener;
   readonly signal?: AbortSignal;
+  /** What the caller expects each stage to take in all (the ETA's start, see progress.ts). */
+  readonly expectedSeconds?: ExpectedSeconds;
   /** Emit a mid-slice preview of the decoded result per sample. */
   readonly preview?: boolean;
   /**
@@ -103,10 +118,15 @@ export async function generate(
   const sched = schedulerFor(m, spec.sampler);
   // one unit of work per sample and UNet call, and per sample and decoder tile
   const tiles = tileCount(tilesFor(latentDims, m.latent.factor, options.tiling));
-  const tracker = new ProgressTracker(
-    { denoise: count * sched.timesteps.length, decode: count * tiles },
-    options.onProgress,
-  );
+  const plan = { denoise: count * sched.timesteps.length, decode: count * tiles };
+  const batches = Math.ceil(count / batchSize);
+  const previews = options.previewEvery
+    ? batches * previewsPerLoop(sched.timesteps.length, options.previewEvery, options.preview === true)
+    : 0;
+  const tracker = new ProgressTracker(plan, options.onProgress, {
+    expectedPerUnit: expectedPerUnit(options.expectedSeconds, plan, previews),
+    previews: { count: previews, decodeUnits: tiles },
+  });
   const intensity = intensityParams(m);
   const samples: GeneratedSample[] = [];
   const preview = options.previewEvery

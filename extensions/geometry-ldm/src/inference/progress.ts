@@ -37,43 +37,81 @@ const WORK_STAGES: readonly WorkStage[] = ['refine', 'project', 'encode', 'denoi
 export type WorkPlan = Readonly<Partial<Record<WorkStage, number>>>;
 
 /**
- * Counts work units per stage and turns them into events with an ETA.
- * The time between two ticks is charged to the later tick's stage (so preview decodes made during
- * sampling are charged to the denoising steps they accompany). A stage with no finished unit yet
- * uses the seconds per unit the pipeline expects for it (`expected`, e.g. a projection timed on
- * the same grid before the tracker starts), else borrows the rate of the other image-space stage
- * (encoder for the decoder and back: the same grid and tiles) when that is known, else the mean
- * rate of everything so far. Expected rates keep the ETA from jumping when a stage whose units
- * cost very different time (a whole projection vs one batch of planes) starts.
+ * What a caller expects each stage of a job to take in all, in seconds (e.g. the panel's
+ * calibrated estimate); `preview`: all the preview decodes made while sampling.
+ */
+export type ExpectedSeconds = Readonly<Partial<Record<WorkStage | 'preview', number>>>;
+
+export interface TrackerOptions {
+  readonly now?: () => number;
+  /** Seconds per unit expected for a stage (per preview for 'preview') before it is timed. */
+  readonly expectedPerUnit?: ExpectedSeconds;
+  /** Preview decodes planned while sampling (not work units), and the decode units each is worth. */
+  readonly previews?: { readonly count: number; readonly decodeUnits: number };
+}
+
+/** Per-unit expectations from whole-stage ones (ExpectedSeconds) under a plan. */
+export function expectedPerUnit(
+  expected: ExpectedSeconds | undefined,
+  plan: WorkPlan,
+  previews = 0,
+): ExpectedSeconds {
+  const out: Partial<Record<WorkStage | 'preview', number>> = {};
+  if (!expected) return out;
+  for (const s of WORK_STAGES) {
+    const v = expected[s];
+    if (v !== undefined && Number.isFinite(v) && v >= 0 && (plan[s] ?? 0) > 0) out[s] = v / plan[s]!;
+  }
+  const p = expected.preview;
+  if (p !== undefined && Number.isFinite(p) && p >= 0 && previews > 0) out.preview = p / previews;
+  return out;
+}
+
+/**
+ * Counts work units per stage and turns them into events with an ETA: the remaining units of
+ * each stage times that stage's seconds per unit so far. Preview decodes made while sampling are
+ * timed apart (`preview`), so a denoising step's rate is the UNet's alone and the previews still
+ * to come are added at their own rate. A stage with no finished unit yet uses, in order: the
+ * seconds per unit expected for it (`expectedPerUnit`: a projection timed on the same grid, or
+ * the caller's estimate), for the decoder the rate of a preview decode (the same call on one
+ * sample), the rate of the other image-space stage (encoder for the decoder and back: the same
+ * grid and tiles), else the mean rate of everything so far. Without these the ETA would jump
+ * when a stage whose units cost very different time starts.
  */
 export class ProgressTracker {
   private done = 0;
   private readonly total: number;
-  private readonly units: Record<WorkStage, number> = {
+  private readonly units: Record<WorkStage | 'preview', number> = {
     refine: 0,
     project: 0,
     encode: 0,
     denoise: 0,
     decode: 0,
+    preview: 0,
   };
-  private readonly seconds: Record<WorkStage, number> = {
+  private readonly seconds: Record<WorkStage | 'preview', number> = {
     refine: 0,
     project: 0,
     encode: 0,
     denoise: 0,
     decode: 0,
+    preview: 0,
   };
   private readonly started: number;
   private last: number;
+  private readonly now: () => number;
+  private readonly expected: ExpectedSeconds;
+  private readonly previews: { readonly count: number; readonly decodeUnits: number };
   constructor(
     private readonly plan: WorkPlan,
     private readonly listener: ProgressListener | undefined,
-    private readonly now: () => number = () => performance.now(),
-    /** Seconds per unit expected for a stage before its first unit finishes. */
-    private readonly expected: Readonly<Partial<Record<WorkStage, number>>> = {},
+    options: TrackerOptions = {},
   ) {
+    this.now = options.now ?? (() => performance.now());
+    this.expected = options.expectedPerUnit ?? {};
+    this.previews = options.previews ?? { count: 0, decodeUnits: 1 };
     this.total = WORK_STAGES.reduce((a, s) => a + (plan[s] ?? 0), 0);
-    this.started = now();
+    this.started = this.now();
     this.last = this.started;
   }
 
@@ -92,21 +130,53 @@ export class ProgressTracker {
     this.listener({ stage, step: this.done, total: this.total, etaSeconds: this.eta(t), ...extra });
   }
 
+  /** Runs one preview decode, timed apart from the work units (see the class comment). */
+  async preview<T>(render: () => Promise<T>): Promise<T> {
+    const t0 = this.now();
+    try {
+      return await render();
+    } finally {
+      const dt = this.now() - t0;
+      this.units.preview += 1;
+      this.seconds.preview += dt / 1000;
+      this.last += dt;
+    }
+  }
+
   emit(stage: Stage): void {
     this.listener?.({ stage, step: this.done, total: this.total, etaSeconds: null });
+  }
+
+  private rate(s: WorkStage | 'preview'): number | null {
+    return this.units[s] > 0 ? this.seconds[s] / this.units[s] : null;
   }
 
   private eta(t: number): number | null {
     if (this.done <= 0) return null;
     const overall = (t - this.started) / 1000 / this.done;
-    const rate = (s: WorkStage): number | null =>
-      this.units[s] > 0 ? this.seconds[s] / this.units[s] : null;
+    const previewRate = this.rate('preview');
+    const fromPreview = previewRate === null ? null : previewRate / Math.max(1, this.previews.decodeUnits);
     let eta = 0;
     for (const s of WORK_STAGES) {
       const left = Math.max(0, (this.plan[s] ?? 0) - this.units[s]);
       if (left === 0) continue;
       const twin = s === 'decode' ? 'encode' : s === 'encode' ? 'decode' : null;
-      eta += left * (rate(s) ?? this.expected[s] ?? (twin ? rate(twin) : null) ?? overall);
+      eta +=
+        left *
+        (this.rate(s) ??
+          this.expected[s] ??
+          (s === 'decode' ? fromPreview : null) ??
+          (twin ? this.rate(twin) : null) ??
+          overall);
+    }
+    const previewsLeft = Math.max(0, this.previews.count - this.units.preview);
+    if (previewsLeft > 0) {
+      const decodeRate = this.rate('decode') ?? this.expected.decode;
+      eta +=
+        previewsLeft *
+        (previewRate ??
+          this.expected.preview ??
+          (decodeRate !== undefined && decodeRate !== null ? decodeRate * this.previews.decodeUnits : 0));
     }
     return eta;
   }

@@ -47,6 +47,11 @@ export interface SamplingPreview {
   readonly render: (x0: Float32Array) => Promise<PreviewSlice>;
 }
 
+/** How many previews one denoising loop of `steps` makes (the rule in `denoise` below). */
+export function previewsPerLoop(steps: number, every: number, skipLast: boolean): number {
+  return Math.floor(steps / every) - (skipLast && steps % every === 0 ? 1 : 0);
+}
+
 /** Checks an optional `previewEvery` option: a positive integer (steps), or absent. */
 export function checkPreviewEvery(every: number | undefined): void {
   if (every !== undefined && !(Number.isInteger(every) && every >= 1)) {
@@ -103,7 +108,7 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
       // sample, for DDPM too. Sample 0 only; z and eps of this step, before z moves on.
       const x0 = ddimStepTo(preview.schedule, eps.subarray(0, perSample), t, CLEAN, z.subarray(0, perSample));
       throwIfCancelled(args.signal);
-      slice = await preview.render(x0);
+      slice = await args.tracker.preview(() => preview.render(x0));
     }
     const noise = args.stochastic ? batchNoise(args.rngs, perSample) : undefined;
     z = args.step(eps, t, z, noise);

@@ -36,9 +36,15 @@ import { checkBatchSize, resolveBatchSize, type BatchSize } from './batching';
 import { InferenceError, throwIfCancelled } from './errors';
 import { decode, encode, midSlicePreview } from './latentOps';
 import type { LoadedModel } from './modelSessions';
-import { passProgress, ProgressTracker, type ProgressListener } from './progress';
+import {
+  expectedPerUnit,
+  passProgress,
+  ProgressTracker,
+  type ExpectedSeconds,
+  type ProgressListener,
+} from './progress';
 import { planePass, refineVolume, REFINER_MAX_SAMPLES } from './refiner';
-import { batchNoise, checkPreviewEvery, denoise } from './sampler';
+import { batchNoise, checkPreviewEvery, denoise, previewsPerLoop } from './sampler';
 import { tileCount, tilesFor, type TilingPolicy } from './tiling';
 import {
   planSuperResolutionTarget,
@@ -64,6 +70,8 @@ export interface SuperResolveOptions {
   readonly tStart?: number;
   readonly cycles?: number;
   readonly ddimSteps?: number;
+  /** What the caller expects each stage to take in all (the ETA's start, see progress.ts). */
+  readonly expectedSeconds?: ExpectedSeconds;
   /** Samples: diffusion samples, or refiner test-time-augmentation samples (1-8) in 'ai' mode. */
   readonly samples?: number;
   readonly seed?: number | string;
@@ -229,15 +237,13 @@ export async function superResolve(
     // features need the per-axis acquisition even without projection
     const axes = (acq ?? seriesAcquisition(source, out, defaultSliceModel(source))).axes;
     const passes = Array.from({ length: settings.samples }, (_, s) => planePass(axes, s));
-    const tracker = new ProgressTracker(
-      {
-        refine: passes.reduce((a, p) => a + out.dims[p.normal], 0),
-        ...(acq ? { project: settings.samples } : {}),
-      },
-      options.onProgress,
-      undefined,
-      { project: projectionSeconds },
-    );
+    const work = {
+      refine: passes.reduce((a, p) => a + out.dims[p.normal], 0),
+      ...(acq ? { project: settings.samples } : {}),
+    };
+    const tracker = new ProgressTracker(work, options.onProgress, {
+      expectedPerUnit: { ...expectedPerUnit(options.expectedSeconds, work), project: projectionSeconds },
+    });
     tracker.emit('prepare');
     const stats = new RunningStats(nOut);
     const raw = acq ? new RunningStats(nOut) : null;
@@ -277,14 +283,22 @@ export async function superResolve(
     runtime: model.runtime,
     tiling: options.tiling,
   });
-  const tracker = new ProgressTracker(
-    {
-      encode: tiles,
-      denoise: settings.samples * settings.cycles * settings.ddimSteps,
-      decode: settings.samples * tiles,
-    },
-    options.onProgress,
-  );
+  const work = {
+    encode: tiles,
+    denoise: settings.samples * settings.cycles * settings.ddimSteps,
+    decode: settings.samples * tiles,
+  };
+  // previews while sampling: every loop (batch x cycle) but the last cycle's end when it is decoded
+  const batches = Math.ceil(settings.samples / batchSize);
+  const previews = options.previewEvery
+    ? batches *
+      ((settings.cycles - 1) * previewsPerLoop(settings.ddimSteps, options.previewEvery, false) +
+        previewsPerLoop(settings.ddimSteps, options.previewEvery, options.preview === true))
+    : 0;
+  const tracker = new ProgressTracker(work, options.onProgress, {
+    expectedPerUnit: expectedPerUnit(options.expectedSeconds, work, previews),
+    previews: { count: previews, decodeUnits: tiles },
+  });
   tracker.emit('prepare');
 
   // 1. The start image on the padded model grid (border values outside the output box): the

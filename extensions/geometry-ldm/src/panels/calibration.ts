@@ -11,13 +11,16 @@
  * 1-sample 'ai' job on a small thick-slice volume (after a smaller warm-up):
  * 'prepare' -> last 'refine' tick is the refiner pass, last 'refine' -> 'project'
  * the projection, whose work the page computes from the same acquisition
- * (Acquisition.projectionWork); the rest of the job's wall time is per-voxel
- * pipeline work.
+ * (Acquisition.projectionWork). The rest of a job (trilinear upsampling,
+ * statistics, moving volumes) is per output voxel, timed on a 'classical' job
+ * of 2 M voxels (no model calls; a fraction of a second): on a small job fixed
+ * costs would inflate it several times.
  *
  * Bounded: the whole calibration aims at a few seconds. Each measurement is
- * small, and once `budgetSeconds` is spent (a slow backend, e.g. a software
- * WebGPU adapter) the larger diffusion grid is skipped: one grid gives a
- * proportional fit. Results are cached per model and backend (localStorage).
+ * small, and once half of `budgetSeconds` is spent (a slow backend, e.g. a
+ * software WebGPU adapter) the larger diffusion grids are skipped: one grid
+ * gives a proportional fit. Results are cached per model and backend
+ * (localStorage).
  */
 import type { Dims3 } from '../geometry/conventions';
 import { voxelCount } from '../geometry/conventions';
@@ -68,14 +71,19 @@ export function calibrationKey(manifest: ModelManifest, backend: BackendInfo): s
   ].join('|');
 }
 
-/** The two calibration grids: the model's minimum, and about 1.6x it per axis (within range). */
-export function calibrationGrids(manifest: ModelManifest): [Dims3, Dims3] {
+/**
+ * The calibration grids: the model's minimum, and about 1.6x and 2.5x it per axis (within
+ * range). Small grids alone overstate the per-voxel cost of large ones (fixed costs of small
+ * calls); the third point keeps the fit honest up to the grids jobs use.
+ */
+export function calibrationGrids(manifest: ModelManifest): [Dims3, Dims3, Dims3] {
   const g = manifest.grid;
   const small = [...g.min] as unknown as Dims3;
-  const large = small.map((n, a) =>
-    Math.min(g.max[a], Math.ceil((n * 1.6) / g.multipleOf) * g.multipleOf),
-  ) as unknown as Dims3;
-  return [small, large];
+  const times = (f: number) =>
+    small.map((n, a) =>
+      Math.min(g.max[a], Math.ceil((n * f) / g.multipleOf) * g.multipleOf),
+    ) as unknown as Dims3;
+  return [small, times(1.6), times(2.5)];
 }
 
 export interface StorageLike {
@@ -187,13 +195,17 @@ export function planeCostsFromEvents(
   };
 }
 
-async function measurePlanes(
+/** The classical job that times the per-voxel rest: 128 x 128 x 32 slices x4 -> 2 M voxels. */
+export const CLASSICAL_CALIBRATION_SOURCE: Dims3 = [128, 128, 32];
+
+async function runPlaneJob(
   client: EngineClient,
   manifest: ModelManifest,
+  mode: 'ai' | 'classical',
   sourceDims: Dims3,
   now: () => number,
   signal?: AbortSignal,
-): Promise<PlaneCosts> {
+) {
   const spacing = [1, 1, PLANE_SPACING_MM] as const;
   const n = voxelCount(sourceDims);
   const data = new Float32Array(n);
@@ -210,11 +222,26 @@ async function measurePlanes(
   await client.superResolve(
     volume,
     { kind: 'grid', grid: output },
-    { mode: 'ai', slices, projectionIterations: iterations, samples: 1, seed: 0 },
+    { mode, slices, projectionIterations: iterations, samples: 1, seed: 0 },
     { onProgress: (e) => events.push({ stage: e.stage, step: e.step, at: now() }), signal },
   );
-  const end = now();
-  return planeCostsFromEvents(events, { start, end, outputVoxels: voxelCount(outDims), iterations, work });
+  return { events, start, end: now(), outputVoxels: voxelCount(outDims), iterations, work };
+}
+
+async function measurePlanes(
+  client: EngineClient,
+  manifest: ModelManifest,
+  now: () => number,
+  signal?: AbortSignal,
+): Promise<PlaneCosts> {
+  const [warm, measured] = PLANE_CALIBRATION_SOURCES;
+  await runPlaneJob(client, manifest, 'ai', warm, now, signal); // warm-up, discarded
+  const ai = await runPlaneJob(client, manifest, 'ai', measured, now, signal);
+  const costs = planeCostsFromEvents(ai.events, ai);
+  const c = await runPlaneJob(client, manifest, 'classical', CLASSICAL_CALIBRATION_SOURCE, now, signal);
+  const backProject = (c.work.upsample + c.iterations * c.work.perIteration) * costs.secondsPerProjectionWork;
+  const rest = (c.end - c.start) / 1000 - backProject;
+  return { ...costs, secondsPerOutputVoxel: Math.max(0, rest) / c.outputVoxels };
 }
 
 /** Seconds the whole calibration aims at (see the module comment). */
@@ -230,17 +257,16 @@ export async function calibrate(
   const now = options.now ?? (() => performance.now());
   const budgetMs = 1000 * (options.budgetSeconds ?? CALIBRATION_BUDGET_SECONDS);
   const started = now();
-  let planes: PlaneCosts | undefined;
-  if (manifest.files.refiner) {
-    const [warm, measured] = PLANE_CALIBRATION_SOURCES;
-    await measurePlanes(client, manifest, warm, now, options.signal); // warm-up, discarded
-    planes = await measurePlanes(client, manifest, measured, now, options.signal);
-  }
-  const [small, large] = calibrationGrids(manifest);
+  const planes = manifest.files.refiner
+    ? await measurePlanes(client, manifest, now, options.signal)
+    : undefined;
+  const [small, ...larger] = calibrationGrids(manifest);
   await measure(client, manifest, small, now, options.signal); // warm-up, discarded
   const points = [await measure(client, manifest, small, now, options.signal)];
-  if (voxelCount(large) > voxelCount(small) && now() - started < budgetMs / 2) {
-    points.push(await measure(client, manifest, large, now, options.signal));
+  for (const grid of larger) {
+    const last = points[points.length - 1].imageVoxels;
+    if (voxelCount(grid) <= last || now() - started >= budgetMs / 2) break;
+    points.push(await measure(client, manifest, grid, now, options.signal));
   }
   return {
     key: calibrationKey(manifest, backend),

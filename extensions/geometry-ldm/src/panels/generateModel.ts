@@ -18,6 +18,7 @@ import {
   type ResolvedGeometry,
 } from '../geometry/generationGeometry';
 import { generationGroupSpace, type GenerateSpec } from '../inference/generate';
+import type { ExpectedSeconds } from '../inference/progress';
 import type { SamplerSpec } from '../inference/sampler';
 import type { TilingPolicy } from '../inference/tiling';
 import { checkGrid, type ModelManifest } from '../model/manifest';
@@ -263,6 +264,8 @@ export interface GenerateEstimate {
   readonly time: TimeEstimate | null;
   /** 'measured': from a calibration on this machine; 'prior': from the model's recorded costs. */
   readonly timeBasis: TimeBasis | null;
+  /** Seconds per stage for the live ETA (null without a time). */
+  readonly expected: ExpectedSeconds | null;
   readonly memory: MemoryEstimate;
 }
 
@@ -275,18 +278,23 @@ export function estimateGenerate(
 ): GenerateEstimate {
   const costs = calibration ? costModel(calibration) : (prior ?? null);
   const batchSize = expectedBatchSize(form.dims, form.samples, tiling);
+  const calls = generateCalls({
+    samples: form.samples,
+    steps: form.steps,
+    previewEvery: generationPreviewEvery(form.steps),
+    batchSize,
+  });
+  const time = costs ? estimateTime(costs, form.dims, calls) : null;
+  // the decoder calls beyond one per sample are the previews made while sampling
+  const perDecode = time && calls.decode > 0 ? (time.byStage.decode ?? 0) / calls.decode : 0;
   return {
-    time: costs
-      ? estimateTime(
-          costs,
-          form.dims,
-          generateCalls({
-            samples: form.samples,
-            steps: form.steps,
-            previewEvery: generationPreviewEvery(form.steps),
-            batchSize,
-          }),
-        )
+    time,
+    expected: time
+      ? {
+          denoise: time.byStage.unet ?? 0,
+          decode: form.samples * perDecode,
+          preview: (calls.decode - form.samples) * perDecode,
+        }
       : null,
     timeBasis: calibration ? 'measured' : prior ? 'prior' : null,
     memory: estimateGenerateMemory({ dims: form.dims, samples: form.samples, batchSize, tiling }),

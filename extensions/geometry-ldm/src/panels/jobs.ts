@@ -9,7 +9,7 @@ import type { DerivedSeriesResult, PreparedDerivedSeries } from '../dicom/writeD
 import type { SyntheticStudyResult } from '../dicom/writeSyntheticStudy';
 import { spacingOf } from '../geometry/dicomGeometry';
 import { InferenceError, throwIfCancelled } from '../inference/errors';
-import type { ProgressEvent } from '../inference/progress';
+import type { ExpectedSeconds, ProgressEvent } from '../inference/progress';
 import type { TilingPolicy } from '../inference/tiling';
 import { methodText, MODE_TAG } from '../inference/methodText';
 import { crop } from '../volume/pad';
@@ -34,6 +34,8 @@ export interface JobHooks {
   /** Page-side steps (reading the series, ...). */
   readonly onPrepare?: (message: string) => void;
   readonly onProgress?: (event: ProgressEvent) => void;
+  /** The estimate's seconds per stage: the live ETA starts from it (inference/progress.ts). */
+  readonly expectedSeconds?: ExpectedSeconds;
 }
 
 export interface SeriesRef {
@@ -113,6 +115,7 @@ export async function runSuperResolution(
         slices,
         groupSpace: plan.groupSpace,
         preview: true,
+        ...(hooks.expectedSeconds ? { expectedSeconds: hooks.expectedSeconds } : {}),
         ...(hooks.tiling ? { tiling: hooks.tiling } : {}),
       },
       {
@@ -186,6 +189,7 @@ export async function runGeneration(
       // looks at the estimate while sampling: each is one more decoder call (counted in the estimate)
       previewEvery: generationPreviewEvery(form.steps),
       ...(hooks.tiling ? { tiling: hooks.tiling } : {}),
+      ...(hooks.expectedSeconds ? { expectedSeconds: hooks.expectedSeconds } : {}),
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
     }),

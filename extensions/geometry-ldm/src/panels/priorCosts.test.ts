@@ -10,7 +10,13 @@ import type { WebGpuLimits } from '../inference/webRuntime';
 import { parseManifest, type ModelManifest } from '../model/manifest';
 import { estimateTime, superResolveCalls, type Calibration } from '../planning/estimate';
 import { testManifest } from './__fixtures__/manifest';
-import { isSoftwareAdapter, manifestRecordedCosts, priorCosts, SOFTWARE_WEBGPU_FACTOR } from './priorCosts';
+import {
+  isSoftwareAdapter,
+  manifestPlaneCosts,
+  manifestRecordedCosts,
+  priorCosts,
+  SOFTWARE_WEBGPU_FACTOR,
+} from './priorCosts';
 
 const demo: ModelManifest = parseManifest(
   JSON.parse(
@@ -150,5 +156,30 @@ describe('measured beats prior', () => {
     const none = estimateGenerate(form, null);
     expect(none.time).toBeNull();
     expect(none.timeBasis).toBeNull();
+  });
+});
+
+describe('recorded costs of the ai and classical modes (metrics.planeCosts)', () => {
+  it('the demo model records them for wasm at 1 and 2 threads; the prior uses the thread count in use', () => {
+    const rows = manifestPlaneCosts(demo);
+    expect(rows.map((r) => [r.backend, r.threads])).toEqual([
+      ['wasm', 1],
+      ['wasm', 2],
+    ]);
+    for (const threads of [1, 2]) {
+      const row = rows.find((r) => r.threads === threads)!;
+      expect(priorCosts(demo, wasm(threads))!.planes).toEqual({
+        refinerPasses: row.refinerPasses,
+        secondsPerProjectionWork: row.secondsPerProjectionWork,
+        secondsPerOutputVoxel: row.secondsPerOutputVoxel,
+      });
+    }
+  });
+
+  it('invalid rows are dropped; a manifest without them has no plane prior', () => {
+    const with_ = (planeCosts: unknown) =>
+      ({ ...demo, metrics: { ...demo.metrics, planeCosts } }) as typeof demo;
+    expect(manifestPlaneCosts(with_([{ backend: 'wasm', threads: 2, refinerPasses: [] }]))).toEqual([]);
+    expect(priorCosts(with_(undefined), wasm(2))!.planes).toBeUndefined();
   });
 });

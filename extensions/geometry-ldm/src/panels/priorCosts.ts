@@ -58,19 +58,24 @@ export interface PriorCosts {
 /** How much slower a software WebGPU adapter is than wasm on these models (60-130x measured). */
 export const SOFTWARE_WEBGPU_FACTOR = 100;
 
+const pos = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** The backend and thread count every recorded row starts with. */
+function hasBackend(x: { backend?: unknown; threads?: unknown } | null): boolean {
+  return (
+    !!x && (x.backend === 'wasm' || x.backend === 'webgpu') && typeof x.threads === 'number' && x.threads >= 1
+  );
+}
+
 function isRow(r: unknown): r is RecordedCost {
   const x = r as Partial<RecordedCost> | null;
-  const pos = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   return (
-    !!x &&
-    (x.backend === 'wasm' || x.backend === 'webgpu') &&
-    typeof x.threads === 'number' &&
-    x.threads >= 1 &&
-    typeof x.imageVoxels === 'number' &&
-    x.imageVoxels > 0 &&
-    pos(x.encode) &&
-    pos(x.unet) &&
-    pos(x.decode)
+    hasBackend(x) &&
+    typeof x!.imageVoxels === 'number' &&
+    x!.imageVoxels > 0 &&
+    pos(x!.encode) &&
+    pos(x!.unet) &&
+    pos(x!.decode)
   );
 }
 
@@ -81,17 +86,13 @@ export interface RecordedPlaneCosts extends PlaneCosts {
 
 function isPlaneRow(r: unknown): r is RecordedPlaneCosts {
   const x = r as Partial<RecordedPlaneCosts> | null;
-  const pos = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   return (
-    !!x &&
-    (x.backend === 'wasm' || x.backend === 'webgpu') &&
-    typeof x.threads === 'number' &&
-    x.threads >= 1 &&
-    Array.isArray(x.refinerPasses) &&
-    x.refinerPasses.length > 0 &&
-    x.refinerPasses.every((p) => !!p && pos(p.seconds) && typeof p.voxels === 'number' && p.voxels > 0) &&
-    pos(x.secondsPerProjectionWork) &&
-    pos(x.secondsPerOutputVoxel)
+    hasBackend(x) &&
+    Array.isArray(x!.refinerPasses) &&
+    x!.refinerPasses.length > 0 &&
+    x!.refinerPasses.every((p) => !!p && pos(p.seconds) && typeof p.voxels === 'number' && p.voxels > 0) &&
+    pos(x!.secondsPerProjectionWork) &&
+    pos(x!.secondsPerOutputVoxel)
   );
 }
 

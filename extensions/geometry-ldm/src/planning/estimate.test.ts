@@ -138,11 +138,12 @@ describe('calibration', () => {
     expect(() => stageSeconds([{ stage: 'prepare', step: 0, at: 0 }])).toThrow(/encode/);
   });
 
-  it('grids: the model minimum and ~1.6x it on the multiple-of-8 lattice, within range', () => {
+  it('grids: the model minimum, ~1.6x and ~2.5x it on the multiple-of-8 lattice, within range', () => {
     const m = testManifest();
     expect(calibrationGrids(m)).toEqual([
       [32, 32, 32],
       [56, 56, 56],
+      [80, 80, 80],
     ]);
     expect(calibrationGrids(testManifest({ min: [32, 32, 32], max: [40, 256, 256] }))[1]).toEqual([
       40, 56, 56,

@@ -25,6 +25,7 @@ import {
   type PlannedTarget,
   type SuperResolutionTarget,
 } from '../inference/superResolutionTarget';
+import type { ExpectedSeconds } from '../inference/progress';
 import type { TilingPolicy } from '../inference/tiling';
 import {
   checkGrid,
@@ -295,6 +296,8 @@ export function planSuperResolution(
 
 export interface SuperResolveEstimate {
   readonly time: TimeEstimate | null;
+  /** Seconds per stage for the live ETA (null without a time). */
+  readonly expected: ExpectedSeconds | null;
   /** 'measured': from a calibration on this machine; 'prior': from the model's recorded costs. */
   readonly timeBasis: TimeBasis | null;
   readonly memory: MemoryEstimate;
@@ -350,8 +353,14 @@ export function estimateSuperResolution(
       });
     }
   }
+  const b = time?.byStage;
   return {
     time,
+    expected: b
+      ? settings.mode === 'diffusion'
+        ? { encode: b.encode ?? 0, denoise: b.unet ?? 0, decode: b.decode ?? 0 }
+        : { refine: b.refine ?? 0 }
+      : null,
     timeBasis: time ? basis : null,
     memory: estimateSuperResolveMemory({
       seriesDims: grid.dims,

@@ -30,7 +30,7 @@ import type { ResolvedGeometry } from '../geometry/generationGeometry';
 import type { GroupSpace } from '../geometry/groupSpace';
 import { InferenceError } from '../inference/errors';
 import type { GenerateSpec } from '../inference/generate';
-import type { ProgressListener } from '../inference/progress';
+import type { ExpectedSeconds, ProgressListener } from '../inference/progress';
 import type { BackendInfo } from '../inference/runtime';
 import type { SuperResolutionTarget } from '../inference/superResolutionTarget';
 import type { SuperResolveResult } from '../inference/superResolve';
@@ -72,6 +72,8 @@ export interface GenerateJobOptions extends JobOptions {
   /** Preview the denoised estimate every this many steps (costs a decoder call each; default never). */
   readonly previewEvery?: number;
   readonly tiling?: TilingPolicy;
+  /** The caller's estimate of each stage's seconds: the live ETA starts from it (progress.ts). */
+  readonly expectedSeconds?: ExpectedSeconds;
 }
 
 export interface ClientGenerateResult {
@@ -150,6 +152,7 @@ export function createEngineClient(workerFactory: () => WorkerLike): EngineClien
             ...(options.preview ? { preview: true } : {}),
             ...(options.previewEvery !== undefined ? { previewEvery: options.previewEvery } : {}),
             ...(options.tiling ? { tiling: options.tiling } : {}),
+            ...(options.expectedSeconds ? { expectedSeconds: options.expectedSeconds } : {}),
           },
           [],
         ],

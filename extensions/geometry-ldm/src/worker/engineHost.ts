@@ -252,6 +252,7 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
         signal: controller.signal,
         ...(msg.preview ? { preview: true } : {}),
         ...(msg.previewEvery !== undefined ? { previewEvery: msg.previewEvery } : {}),
+        ...(msg.expectedSeconds ? { expectedSeconds: msg.expectedSeconds } : {}),
         tiling: msg.tiling ?? tiling,
       });
       const transfer: Transferable[] = [];

@@ -12,7 +12,7 @@ import type { Dims3 } from '../geometry/conventions';
 import { InferenceError, type InferenceErrorCode } from '../inference/errors';
 import type { GenerateSpec } from '../inference/generate';
 import type { ModelFileReport } from '../inference/modelCache';
-import type { ProgressEvent } from '../inference/progress';
+import type { ExpectedSeconds, ProgressEvent } from '../inference/progress';
 import type { BackendInfo } from '../inference/runtime';
 import type { SuperResolveOptions, SuperResolveResult } from '../inference/superResolve';
 import type { PlannedTarget, SuperResolutionTarget } from '../inference/superResolutionTarget';
@@ -173,6 +173,8 @@ export interface GenerateMessage {
   /** Preview the denoised estimate every this many steps (GenerateOptions.previewEvery). */
   readonly previewEvery?: number;
   readonly tiling?: TilingPolicy;
+  /** GenerateOptions.expectedSeconds. */
+  readonly expectedSeconds?: ExpectedSeconds;
 }
 
 export interface SuperResolveMessage {

@@ -185,7 +185,15 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
         startedAt: Date.now(),
       });
     const r = await job
-      .run((hooks) => runGeneration(env.engine, form, { ...hooks, tiling }), 'run')
+      .run(
+        (hooks) =>
+          runGeneration(env.engine, form, {
+            ...hooks,
+            tiling,
+            expectedSeconds: estimate?.expected ?? undefined,
+          }),
+        'run',
+      )
       .finally(() => env.memory && markJobEnded(env.memory, 'generate'));
     if (r) setRun(r);
   };

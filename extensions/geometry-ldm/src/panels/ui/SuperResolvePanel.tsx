@@ -213,7 +213,15 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
         startedAt: Date.now(),
       });
     const r = await job
-      .run((hooks) => runSuperResolution(env.engine, env.pacs(), series, form, { ...hooks, tiling }), 'run')
+      .run(
+        (hooks) =>
+          runSuperResolution(env.engine, env.pacs(), series, form, {
+            ...hooks,
+            tiling,
+            expectedSeconds: estimate?.expected ?? undefined,
+          }),
+        'run',
+      )
       .finally(() => env.memory && markJobEnded(env.memory, 'super-resolve'));
     if (r) {
       const next = { ...r, displaySetUid };
