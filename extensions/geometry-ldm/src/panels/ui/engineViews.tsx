@@ -171,7 +171,9 @@ export function EstimateView(props: {
       </dl>
       {measured && cal.kind === 'ready' ? (
         <span className="gldm-hint">
-          Time from a calibration on this machine ({cal.calibration.points.length} grid sizes,{' '}
+          Time from a calibration on this machine ({cal.calibration.points.length} grid size
+          {cal.calibration.points.length === 1 ? '' : 's'}
+          {cal.calibration.planes ? ' and the AI refiner' : ''},{' '}
           {new Date(cal.calibration.measuredAt).toLocaleString()}).{' '}
         </span>
       ) : null}
