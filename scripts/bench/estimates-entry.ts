@@ -125,6 +125,28 @@ function etaStats(events: readonly { e: ProgressEvent; at: number }[], start: nu
   };
 }
 
+/** Runs a job, timed, with its progress events; the estimate beside the real time. */
+async function timed(
+  label: string,
+  estimate: { readonly time: { readonly seconds: number } | null },
+  run: (onProgress: (e: ProgressEvent) => void) => Promise<unknown>,
+): Promise<ShapeResult> {
+  const events: { e: ProgressEvent; at: number }[] = [];
+  const start = performance.now();
+  await run((e) => events.push({ e, at: performance.now() }));
+  const end = performance.now();
+  const est = estimate.time?.seconds ?? null;
+  const actual = (end - start) / 1000;
+  return {
+    label,
+    estimateSeconds: est,
+    actualSeconds: actual,
+    ratio: est === null ? null : est / actual,
+    ...etaStats(events, start, end),
+    events: events.length,
+  };
+}
+
 async function runSr(model: TimedModel, cal: Calibration, s: SrShape): Promise<ShapeResult> {
   const m = model.manifest;
   const affine = scaling([...s.spacingMm]);
@@ -145,59 +167,37 @@ async function runSr(model: TimedModel, cal: Calibration, s: SrShape): Promise<S
   const volume = makeVolume(s.dims, affine, phantom(s.dims), 'HU');
   const { mode, slices: choice, ...sampling } = settings;
   const slices = sliceModelFor(choice, s.spacingMm[2], { sliceThicknessMm: s.thicknessMm ?? null });
-  const events: { e: ProgressEvent; at: number }[] = [];
-  const start = performance.now();
-  await superResolve(model, crop(volume, form.region), plan.engineTarget, {
-    ...sampling,
-    mode,
-    slices,
-    groupSpace: plan.groupSpace,
-    preview: true,
-    tiling: TILING,
-    ...(estimate.expected ? { expectedSeconds: estimate.expected } : {}),
-    onProgress: (e) => events.push({ e, at: performance.now() }),
-  });
-  const end = performance.now();
-  const est = estimate.time?.seconds ?? null;
-  const actual = (end - start) / 1000;
-  return {
-    label: s.label,
-    estimateSeconds: est,
-    actualSeconds: actual,
-    ratio: est === null ? null : est / actual,
-    ...etaStats(events, start, end),
-    events: events.length,
-  };
+  return timed(s.label, estimate, (onProgress) =>
+    superResolve(model, crop(volume, form.region), plan.engineTarget, {
+      ...sampling,
+      mode,
+      slices,
+      groupSpace: plan.groupSpace,
+      preview: true,
+      tiling: TILING,
+      ...(estimate.expected ? { expectedSeconds: estimate.expected } : {}),
+      onProgress,
+    }),
+  );
 }
 
 async function runGenerate(model: TimedModel, cal: Calibration, s: GenerateShape): Promise<ShapeResult> {
   const m = model.manifest;
   const form = { ...defaultGenerateForm(m), dims: s.dims, steps: s.steps, samples: s.samples };
   const estimate = estimateGenerate(form, cal, TILING, null);
-  const events: { e: ProgressEvent; at: number }[] = [];
-  const start = performance.now();
-  await generate(
-    model,
-    { geometry: geometrySpec(form), seed: 1, sampler: samplerSpec(form), samples: s.samples },
-    {
-      preview: true,
-      previewEvery: generationPreviewEvery(s.steps),
-      tiling: TILING,
-      ...(estimate.expected ? { expectedSeconds: estimate.expected } : {}),
-      onProgress: (e) => events.push({ e, at: performance.now() }),
-    },
+  return timed(s.label, estimate, (onProgress) =>
+    generate(
+      model,
+      { geometry: geometrySpec(form), seed: 1, sampler: samplerSpec(form), samples: s.samples },
+      {
+        preview: true,
+        previewEvery: generationPreviewEvery(s.steps),
+        tiling: TILING,
+        ...(estimate.expected ? { expectedSeconds: estimate.expected } : {}),
+        onProgress,
+      },
+    ),
   );
-  const end = performance.now();
-  const est = estimate.time?.seconds ?? null;
-  const actual = (end - start) / 1000;
-  return {
-    label: s.label,
-    estimateSeconds: est,
-    actualSeconds: actual,
-    ratio: est === null ? null : est / actual,
-    ...etaStats(events, start, end),
-    events: events.length,
-  };
 }
 
 /** Runs one thread count's calibration and shapes in this process. */

@@ -67,6 +67,10 @@ export function expectedPerUnit(
   return out;
 }
 
+function zeroPerStage(): Record<WorkStage | 'preview', number> {
+  return { refine: 0, project: 0, encode: 0, denoise: 0, decode: 0, preview: 0 };
+}
+
 /**
  * Counts work units per stage and turns them into events with an ETA: the remaining units of
  * each stage times that stage's seconds per unit so far. Preview decodes made while sampling are
@@ -81,22 +85,8 @@ export function expectedPerUnit(
 export class ProgressTracker {
   private done = 0;
   private readonly total: number;
-  private readonly units: Record<WorkStage | 'preview', number> = {
-    refine: 0,
-    project: 0,
-    encode: 0,
-    denoise: 0,
-    decode: 0,
-    preview: 0,
-  };
-  private readonly seconds: Record<WorkStage | 'preview', number> = {
-    refine: 0,
-    project: 0,
-    encode: 0,
-    denoise: 0,
-    decode: 0,
-    preview: 0,
-  };
+  private readonly units = zeroPerStage();
+  private readonly seconds = zeroPerStage();
   private readonly started: number;
   private last: number;
   private readonly now: () => number;

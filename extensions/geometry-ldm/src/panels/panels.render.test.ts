@@ -215,6 +215,24 @@ describe('generate panel markup', () => {
   });
 });
 
+describe('a panel whose engine is busy with another job', () => {
+  it('says why its run button is greyed out (the other panel or a speed measurement)', async () => {
+    const idle = renderToStaticMarkup(createElement(GeneratePanel, { env }));
+    expect(idle).not.toContain('geometry-ldm-engine-busy');
+    let busy = { generate: '', superResolve: '' };
+    await env.engine.runExclusive(async () => {
+      busy = {
+        generate: renderToStaticMarkup(createElement(GeneratePanel, { env })),
+        superResolve: renderToStaticMarkup(createElement(SuperResolvePanel, { env })),
+      };
+    });
+    for (const html of Object.values(busy)) {
+      expect(html).toContain('data-testid="geometry-ldm-engine-busy"');
+      expect(html).toMatch(/The engine is busy with another job/);
+    }
+  });
+});
+
 describe('createPanels', () => {
   it('returns the two components the extension registers', () => {
     const panels = createPanels({

@@ -179,6 +179,18 @@ describe('super-resolution planning against the manifest', () => {
     );
     expect(outside.ok).toBe(false);
     if (!outside.ok) expect(outside.errors[0]).toMatch(/columns 501–564 lie outside the series \(1–512\)/);
+    // the panel's first/last fields: first 241, last 200 -> start 240, dims 200 - 241 + 1 = -40
+    const reversed = planSuperResolution(
+      g,
+      { region: { start: [240, 0, 0], dims: [-40, 64, 8] }, target: x4z, settings },
+      manifest,
+    );
+    expect(reversed.ok).toBe(false);
+    if (!reversed.ok) {
+      expect(reversed.errors[0]).toBe(
+        "The region's last column (200) comes before its first (241): swap them.",
+      );
+    }
   });
 
   it('warns beyond the trained grid and for one sample', () => {

@@ -220,9 +220,14 @@ function validateRegion(grid: SeriesGrid, region: CropBox): string[] {
   const errors: string[] = [];
   for (let a = 0; a < 3; a++) {
     const axis = ['columns', 'rows', 'slices'][a];
+    const one = ['column', 'row', 'slice'][a];
     const { start, dims } = region;
-    if (!Number.isInteger(start[a]) || !Number.isInteger(dims[a]) || dims[a] < 1) {
+    if (!Number.isInteger(start[a]) || !Number.isInteger(dims[a])) {
       errors.push(`The region's ${axis} must be whole numbers.`);
+    } else if (dims[a] < 1) {
+      errors.push(
+        `The region's last ${one} (${start[a] + dims[a]}) comes before its first (${start[a] + 1}): swap them.`,
+      );
     } else if (start[a] < 0 || start[a] + dims[a] > grid.dims[a]) {
       errors.push(
         `The region's ${axis} ${start[a] + 1}–${start[a] + dims[a]} lie outside the series (1–${grid.dims[a]}).`,

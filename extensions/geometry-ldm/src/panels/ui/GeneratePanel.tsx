@@ -28,7 +28,7 @@ import { newSaveIdentity, type SaveIdentity } from '../pacs';
 import { SOFT_TISSUE } from '../preview';
 import { ResultViewer } from './ResultViewer';
 import { TilingControl } from './TilingControl';
-import { EstimateView, PanelHeader, ProgressView } from './engineViews';
+import { EngineBusyHint, EstimateView, PanelHeader, ProgressView } from './engineViews';
 import { LostJobNotice, Messages, PanelStyles } from './notices';
 import { NumberField, SelectField, Vec3Field } from './fields';
 import { useEngineSnapshot, useJob, useLeaveGuard, usePriorCosts } from './hooks';
@@ -437,6 +437,7 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
           Generate
         </button>
       </div>
+      <EngineBusyHint busy={snapshot.busy && !isActive(job.phase)} />
 
       <ProgressView
         phase={job.cancelling ? { kind: 'preparing', message: 'Cancelling…', startedAt: 0 } : job.phase}

@@ -42,7 +42,7 @@ import type { ClientSuperResolveResult } from '../../worker/engineClient';
 import { TilingControl } from './TilingControl';
 import { LostJobNotice, Messages, PanelStyles } from './notices';
 import { CheckField, NumberField, SelectField, Vec3Field } from './fields';
-import { EstimateView, PanelHeader, ProgressView } from './engineViews';
+import { EngineBusyHint, EstimateView, PanelHeader, ProgressView } from './engineViews';
 import { useEngineSnapshot, useJob, useLeaveGuard, usePriorCosts } from './hooks';
 import { previewToRgba } from '../preview';
 import { sameShape } from '../pageMemory';
@@ -546,6 +546,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
           Super-resolve
         </button>
       </div>
+      <EngineBusyHint busy={snapshot.busy && !isActive(job.phase)} />
 
       <ProgressView
         phase={job.cancelling ? { kind: 'preparing', message: 'Cancelling…', startedAt: 0 } : job.phase}

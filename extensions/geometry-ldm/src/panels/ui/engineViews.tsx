@@ -198,6 +198,17 @@ export function EstimateView(props: {
   );
 }
 
+/** Why a panel's run button is greyed out while the engine runs someone else's job. */
+export function EngineBusyHint(props: { readonly busy: boolean }): React.ReactElement | null {
+  if (!props.busy) return null;
+  return (
+    <p className="gldm-hint" data-testid="geometry-ldm-engine-busy">
+      The engine is busy with another job (the other panel&rsquo;s run or a speed measurement); this button
+      comes back when it ends.
+    </p>
+  );
+}
+
 export function ProgressView(props: {
   readonly phase: JobPhase;
   readonly onCancel: () => void;
