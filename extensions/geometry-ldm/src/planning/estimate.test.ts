@@ -136,6 +136,18 @@ describe('calibration', () => {
     expect(s.unet).toBeCloseTo(0.15, 12);
     expect(s.decode).toBeCloseTo(0.6, 12);
     expect(() => stageSeconds([{ stage: 'prepare', step: 0, at: 0 }])).toThrow(/encode/);
+    // several UNet calls: their mean (the job's 4 DDIM steps)
+    const four = stageSeconds([
+      { stage: 'prepare', step: 0, at: 0 },
+      { stage: 'encode', step: 1, at: 100 },
+      { stage: 'denoise', step: 2, at: 190 },
+      { stage: 'denoise', step: 3, at: 210 },
+      { stage: 'denoise', step: 4, at: 230 },
+      { stage: 'denoise', step: 5, at: 260 },
+      { stage: 'decode', step: 6, at: 560 },
+    ]);
+    expect(four.unet).toBeCloseTo(0.04, 12);
+    expect(four.decode).toBeCloseTo(0.3, 12);
   });
 
   it('grids: the model minimum, ~1.6x and ~2.5x it on the multiple-of-8 lattice, within range', () => {
