@@ -4,6 +4,8 @@
  *
  *   extension.js        @geometry-ldm/extension   (extensions/geometry-ldm/src/index.ts, with its own React)
  *   mode-synthesis.js   @geometry-ldm/mode-synthesis (modes/synthesis/src/index.ts)
+ *   decode-worker.js    the DICOM frame decoder worker (src/dicom/decodeWorker.ts; the panels run one
+ *                       per core)
  *   engine-worker.js    the inference worker (src/worker/engineWorker.ts; onnxruntime-web loads its
  *                       .mjs/.wasm from geometryLdm.ortWasmUrl, not from this bundle)
  *   importmap.json      module name -> URL, injected into the viewer's index.html (server.mjs, nginx)
@@ -40,6 +42,8 @@ export const ENTRIES = [
     // ort-web then fetches ort-wasm-simd-threaded.jsep.{mjs,wasm} from init.wasmPaths.
     conditions: ['onnxruntime-web-use-extern-wasm'],
   },
+  // the frame decode pool's worker (src/dicom/decodeWorker.ts): compressed frames on every core
+  { name: 'decode', file: 'decode-worker.js', entry: 'extensions/geometry-ldm/src/dicom/decodeWorker.ts' },
 ];
 
 /**

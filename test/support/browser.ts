@@ -39,13 +39,22 @@ export async function launchChromium(options: { webgpu?: boolean } = {}): Promis
   };
 }
 
-/** Bundles a TS entry as an IIFE script exposing its exports on `globalThis[globalName]`. */
-export async function bundleForBrowser(entry: string, globalName: string): Promise<string> {
+/**
+ * Bundles a TS entry as an IIFE script exposing its exports on `globalThis[globalName]`.
+ * `external`: modules left as runtime requires a browser never reaches (the emscripten codecs'
+ * Node-only `fs` / `path`).
+ */
+export async function bundleForBrowser(
+  entry: string,
+  globalName: string,
+  external: string[] = [],
+): Promise<string> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
     format: 'iife',
     globalName,
+    external,
     platform: 'browser',
     target: 'es2022',
     write: false,

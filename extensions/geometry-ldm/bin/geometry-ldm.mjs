@@ -31,9 +31,25 @@ await build({
   logLevel: 'error',
   absWorkingDir: repo,
 });
+// The frame decode pool's worker (src/dicom/nodeDecodeWorker.ts): the CLI decodes compressed
+// frames on every core through it (src/cli/decodeCodecs.ts reads this variable).
+const decodeWorker = join(cacheDir, `decode-worker-${process.pid}.cjs`);
+await build({
+  entryPoints: [join(here, '..', 'src', 'dicom', 'nodeDecodeWorker.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  packages: 'external',
+  outfile: decodeWorker,
+  logLevel: 'error',
+  absWorkingDir: repo,
+});
+process.env.GEOMETRY_LDM_DECODE_WORKER = decodeWorker;
 const require = createRequire(import.meta.url);
 process.on('exit', () => {
   try {
+    require('node:fs').rmSync(decodeWorker, { force: true });
     require('node:fs').rmSync(outfile, { force: true });
   } catch {
     /* best effort */

@@ -49,6 +49,12 @@ function browserStorage(): StorageLike | null {
  * charlswasm_decode.wasm) are served: `codecWasmUrl` when the configuration
  * has one, else the directory of the worker bundle (the build copies them there).
  */
+/** The frame decoder worker (decode-worker.js): the build puts it beside the engine worker. */
+export function decodeWorkerUrl(config: GeometryLdmConfig): string {
+  const base = (globalThis as { location?: { href?: string } }).location?.href ?? 'http://localhost/';
+  return new URL('./decode-worker.js', new URL(config.workerUrl, base)).href;
+}
+
 export function codecWasmUrl(config: GeometryLdmConfig): string {
   if (config.codecWasmUrl) return config.codecWasmUrl;
   const base = (globalThis as { location?: { href?: string } }).location?.href ?? 'http://localhost/';
@@ -87,6 +93,7 @@ export function createPanelEnv(
       pacs ??= createPacs({
         root: ohif.dicomWebRoot() ?? defaultDicomWebRoot(),
         codecWasmUrl: codecWasmUrl(deps.config),
+        ...(typeof Worker === 'undefined' ? {} : { decodeWorkerUrl: decodeWorkerUrl(deps.config) }),
         headers: () => ohif.authorizationHeaders(),
         ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
       });

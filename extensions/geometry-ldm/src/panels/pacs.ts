@@ -9,6 +9,8 @@
  * (writeDerivedSeries, writeSyntheticStudy) and STOW with a verified report.
  */
 import { defaultCodecs } from '../dicom/codecs';
+import { createBrowserDecodePool } from '../dicom/browserDecodePool';
+import { pooledCodecs } from '../dicom/decodePool';
 import { readSeries, type ReadSeriesResult } from '../dicom/readSeries';
 import { createDicomwebClientTransport } from '../dicom/dicomwebClientTransport';
 import { createFetchTransport, type DicomwebTransport, type HeaderProvider } from '../dicom/transport';
@@ -40,6 +42,11 @@ export interface PacsOptions {
   readonly fetch?: typeof fetch;
   /** STOW-RS batching and retries (defaults: stow.ts). */
   readonly stow?: Pick<StowOptions, 'maxBatchInstances' | 'maxBatchBytes' | 'retries' | 'backoffMs'>;
+  /**
+   * URL of decode-worker.js: compressed frames are decoded by one such worker per core
+   * (dicom/browserDecodePool.ts); without it, or where workers cannot start, in this thread.
+   */
+  readonly decodeWorkerUrl?: string;
 }
 
 export interface SyntheticSample {
@@ -96,10 +103,13 @@ export function createPacs(options: PacsOptions): Pacs {
   const transport = options.fetch
     ? createFetchTransport({ root: options.root, ...headers, fetch: options.fetch })
     : createDicomwebClientTransport({ root: options.root, ...headers });
-  const codecs = defaultCodecs({
+  const inPlace = defaultCodecs({
     openjpeg: { wasmUrl: `${options.codecWasmUrl}openjpegwasm_decode.wasm` },
     charls: { wasmUrl: `${options.codecWasmUrl}charlswasm_decode.wasm` },
   });
+  const codecs = options.decodeWorkerUrl
+    ? pooledCodecs(createBrowserDecodePool(options.decodeWorkerUrl, options.codecWasmUrl), inPlace)
+    : inPlace;
   return {
     transport,
     readSeries: (study, series, onProgress, options) =>
