@@ -14,6 +14,7 @@ import { orthancTransport } from '../../test/support/dicomweb';
 import { startOrthanc } from '../../test/support/orthanc';
 import { ALL_REAL_SERIES, importInstances, type RealSeries } from '../../test/support/seed';
 
+export { readSeriesLayout, readSeriesPixels } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 export { readSeries, stowInstances, startOrthanc, orthancTransport, importInstances, ALL_REAL_SERIES };
 export type { RealSeries, StowInstance };
 

@@ -12,6 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
+import { defaultCodecs } from '../../extensions/geometry-ldm/src/dicom/codecs';
+import { pooledCodecs, type DecodePool } from '../../extensions/geometry-ldm/src/dicom/decodePool';
+import { nodeDecodePool } from '../support/decodePool';
 import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
@@ -77,14 +80,17 @@ const SLICES = 5;
 let orthanc: OrthancInstance;
 let transport: DicomwebTransport;
 let work: string;
+let pool: DecodePool;
 
 beforeAll(async () => {
   orthanc = await startOrthanc();
   transport = orthancTransport(orthanc);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'codecs-'));
+  pool = nodeDecodePool(2);
 }, 60000);
 
 afterAll(async () => {
+  pool?.close();
   await orthanc?.stop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
@@ -152,6 +158,14 @@ describe.each(SOURCES)('%s', (source) => {
     expect(r.transferSyntaxUids).toEqual([v.ts]);
     const [nx, ny, nz] = r.volume.dims;
     expect([nx, ny, nz]).toEqual(ref.dims);
+    // decoded by the worker pool: the same voxels
+    // read with one series-level request (the default); frame by frame with the worker pool: the same voxels
+    expect(r.retrieval).toBe('series');
+    const pooled = await readSeries(transport, study, series, {
+      codecs: pooledCodecs(pool, defaultCodecs()),
+      retrieval: 'frames',
+    });
+    expect(sha256(pooled.volume.data)).toBe(sha256(r.volume.data));
     if (v.pointTransform === undefined) {
       const hashes = Array.from({ length: nz }, (_, k) =>
         sha256(r.volume.data.subarray(k * nx * ny, (k + 1) * nx * ny)),
@@ -225,5 +239,14 @@ describe.each(SOURCES)('%s', (source) => {
     expect(e).toBeInstanceOf(DicomError);
     expect(e.code).toBe('decode-failed');
     expect(sops.some((s) => e.message.includes(s))).toBe(true);
+    // the pool's worker fails the same way, with the same words
+    const pooled = await readSeries(transport, study, series, {
+      codecs: pooledCodecs(pool, defaultCodecs()),
+      concurrency: 1,
+    }).catch((x) => x);
+    expect(pooled).toBeInstanceOf(DicomError);
+    expect(pooled.code).toBe('decode-failed');
+    const first = await readSeries(transport, study, series, { concurrency: 1 }).catch((x) => x);
+    expect(pooled.message).toBe(first.message);
   });
 });

@@ -293,7 +293,11 @@ describe('PACS faults during a read (frames through the proxy)', () => {
           ? { kind: 'drop-mid-request' }
           : { kind: 'pass' };
     });
-    const r = await readSeries(viaProxy, stored.study, stored.series, { backoffMs: 5, concurrency: 1 });
+    const r = await readSeries(viaProxy, stored.study, stored.series, {
+      backoffMs: 5,
+      concurrency: 1,
+      retrieval: 'frames',
+    });
     expect(Buffer.from(r.volume.data.buffer).equals(Buffer.from(stored.expected.buffer))).toBe(true);
     expect(frameGets()).toHaveLength(6 + 2);
   });
@@ -302,18 +306,63 @@ describe('PACS faults during a read (frames through the proxy)', () => {
     proxy.log.length = 0;
     proxy.setRule((r) => (isFrame(r) ? { kind: 'status', status: 503 } : { kind: 'pass' }));
     const e = await expectError(
-      readSeries(viaProxy, stored.study, stored.series, { backoffMs: 5, concurrency: 1 }),
+      readSeries(viaProxy, stored.study, stored.series, {
+        backoffMs: 5,
+        concurrency: 1,
+        retrieval: 'frames',
+      }),
       'pacs-error',
     );
     expect(e.message).toMatch(/HTTP 503 \(after 4 attempts\)$/);
     expect(frameGets()).toHaveLength(4);
   });
 
+  const isSeriesGet = (r: RequestInfo): boolean =>
+    r.method === 'GET' && r.url.endsWith(`/series/${stored.series}`);
+
+  test('series-level retrieval (the default): one request for every instance, voxel-identical', async () => {
+    proxy.log.length = 0;
+    proxy.setRule(() => ({ kind: 'pass' }));
+    const r = await readSeries(viaProxy, stored.study, stored.series);
+    expect(r.retrieval).toBe('series');
+    expect(Buffer.from(r.volume.data.buffer).equals(Buffer.from(stored.expected.buffer))).toBe(true);
+    expect(proxy.log.filter(isSeriesGet)).toHaveLength(1);
+    expect(frameGets()).toHaveLength(0);
+  });
+
+  test.each([
+    ['a 500', { kind: 'status', status: 500 }],
+    ['a 406', { kind: 'status', status: 406 }],
+    ['a dropped connection', { kind: 'drop-mid-request' }],
+  ] as const)(
+    '%s on the series-level request: read frame by frame instead, voxel-identical',
+    async (_, action) => {
+      proxy.log.length = 0;
+      proxy.setRule((r) => (isSeriesGet(r) ? action : { kind: 'pass' }));
+      const r = await readSeries(viaProxy, stored.study, stored.series, { backoffMs: 5 });
+      expect(r.retrieval).toBe('frames');
+      expect(Buffer.from(r.volume.data.buffer).equals(Buffer.from(stored.expected.buffer))).toBe(true);
+      expect(proxy.log.filter(isSeriesGet)).toHaveLength(1); // no retries of the series-level request
+      expect(frameGets()).toHaveLength(6);
+    },
+  );
+
+  test('401 on the series-level request: pacs-unauthorized, not a fallback', async () => {
+    proxy.log.length = 0;
+    proxy.setRule((r) => (isSeriesGet(r) ? { kind: 'status', status: 401 } : { kind: 'pass' }));
+    await expectError(readSeries(viaProxy, stored.study, stored.series), 'pacs-unauthorized');
+    expect(frameGets()).toHaveLength(0);
+  });
+
   test('a 404 on a frame is final: no retry', async () => {
     proxy.log.length = 0;
     proxy.setRule((r) => (isFrame(r) ? { kind: 'status', status: 404 } : { kind: 'pass' }));
     await expectError(
-      readSeries(viaProxy, stored.study, stored.series, { backoffMs: 5, concurrency: 1 }),
+      readSeries(viaProxy, stored.study, stored.series, {
+        backoffMs: 5,
+        concurrency: 1,
+        retrieval: 'frames',
+      }),
       'not-found',
     );
     expect(frameGets()).toHaveLength(1);

@@ -16,6 +16,9 @@ import * as path from 'node:path';
 import { applyPoint, type Affine } from '../../extensions/geometry-ldm/src/geometry/affine';
 import type { Vec3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
+import { defaultCodecs } from '../../extensions/geometry-ldm/src/dicom/codecs';
+import { pooledCodecs } from '../../extensions/geometry-ldm/src/dicom/decodePool';
+import { nodeDecodePool } from '../support/decodePool';
 import { writeSyntheticStudy } from '../../extensions/geometry-ldm/src/dicom/writeSyntheticStudy';
 import { makeVolume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
@@ -127,6 +130,20 @@ describe.each(['lidc-idri-0001', 'lung-pet-ct-dx-a0001', 'lung-pet-ct-dx-a0002',
         maxPositionError(volume.affine, ref.slices, volume.dims, ref.iop, ref.pixelSpacing),
       ).toBeLessThan(0.01);
       expect(result.geometry.resampled).toBe(false);
+      // the default fetched every instance in one series-level request; frame by frame, with
+      // compressed frames decoded by the worker pool, gives the same voxels
+      expect(result.retrieval).toBe('series');
+      const pool = nodeDecodePool(2);
+      try {
+        const pooled = await readSeries(transport, s.studyInstanceUid, s.seriesInstanceUid, {
+          codecs: pooledCodecs(pool, defaultCodecs()),
+          retrieval: 'frames',
+        });
+        expect(pooled.retrieval).toBe('frames');
+        expect(sha256(pooled.volume.data)).toBe(ref.volumeSha256);
+      } finally {
+        pool.close();
+      }
     });
   },
 );

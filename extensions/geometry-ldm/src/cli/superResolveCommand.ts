@@ -41,6 +41,7 @@ import type { Reporter } from './output';
 import { checkOutDir, checkSchedule } from './validate';
 import { checkDicomwebRoot, pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
+import { cliReadCodecs } from './decodeCodecs';
 import { writeOutAtomically } from './atomicOut';
 import { pacsKey } from './jobFile';
 import {
@@ -133,7 +134,11 @@ export async function runSuperResolve(
       ? { kind: 'spacing', spacingMm: c.spacingMm }
       : { kind: 'scale', factors: [c.scale, c.scale, c.scale] as unknown as Vec3 };
   reporter.info(`reading series ${seriesUid}`);
-  const readOptions = { irregular: 'resample', bridgeGaps: Boolean(c.bridgeGaps) } as const;
+  const readOptions = {
+    irregular: 'resample',
+    bridgeGaps: Boolean(c.bridgeGaps),
+    codecs: cliReadCodecs(),
+  } as const;
   const layout = await readSeriesLayout(transport, c.study, seriesUid, readOptions);
   const written = productOutputReason({ manufacturer: str(layout.ordered[0]?.json ?? {}, TAG.Manufacturer) });
   if (written)

@@ -1,9 +1,9 @@
 import { DicomError } from './errors';
-import { checkPlausibleHu, newHuTally, tallyHu } from './huPlausibility';
+import { checkPlausibleHu, newHuTally, storedToHu, type HuTally } from './huPlausibility';
 
-/** A 100-voxel "slice": `air` voxels at -1000 HU, `fill` at -3024, `hot` at +5000, the rest +40. */
-function slice(air: number, fill: number, hot: number): Float32Array {
-  const v = new Float32Array(100).fill(40);
+/** A 100-voxel "slice" of stored values (slope 1, intercept 0: HU): `air` at -1000, `fill` at -3024, `hot` at +5000, the rest +40. */
+function slice(air: number, fill: number, hot: number): Int16Array {
+  const v = new Int16Array(100).fill(40);
   let n = 0;
   for (let i = 0; i < air; i++) v[n++] = -1000;
   for (let i = 0; i < fill; i++) v[n++] = -3024;
@@ -11,9 +11,9 @@ function slice(air: number, fill: number, hot: number): Float32Array {
   return v;
 }
 
-function verdict(hu: Float32Array, stored: ArrayLike<number> = hu, padding: number | null = null): string {
+function verdict(stored: Int16Array, padding: number | null = null, slope = 1, intercept = 0): string {
   const t = newHuTally();
-  tallyHu(t, stored, hu, padding);
+  storedToHu(stored, slope, intercept, new Float32Array(stored.length), t, padding);
   try {
     checkPlausibleHu(t, 'series X');
     return 'ok';
@@ -39,17 +39,61 @@ test('more than half below -1100 HU is refused with the min', () => {
   expect(verdict(slice(0, 51, 0))).toMatch(/51\.0 % of voxels are below -1100 HU \(min -3024 HU/);
 });
 
-test('NaN counts as implausible', () => {
-  const v = slice(0, 0, 0);
-  v[3] = NaN;
-  v[4] = NaN;
-  expect(verdict(v)).toMatch(/above/);
+test('NaN (a slope that is not a number) counts as implausible', () => {
+  expect(verdict(slice(0, 0, 0), null, NaN)).toMatch(/above/);
 });
 
 test('voxels whose stored value is PixelPaddingValue are not counted', () => {
-  const hu = slice(0, 60, 0);
-  const stored = Array.from(hu, (x) => (x === -3024 ? -2000 : x));
-  expect(verdict(hu, stored, null)).toMatch(/below/);
-  expect(verdict(hu, stored, -2000)).toBe('ok');
-  expect(verdict(new Float32Array(4).fill(-3024), [7, 7, 7, 7], 7)).toMatch(/only padding/);
+  const stored = Int16Array.from(slice(0, 60, 0), (x) => (x === -3024 ? -2000 : x));
+  expect(verdict(stored, null)).toMatch(/below/);
+  expect(verdict(stored, -2000)).toBe('ok');
+  expect(verdict(new Int16Array(4).fill(7), 7)).toMatch(/only padding/);
 });
+
+/** The definition, voxel by voxel in the frame's own type: what storedToHu must equal. */
+function naive(stored: ArrayLike<number>, slope: number, intercept: number, padding: number | null) {
+  const out = new Float32Array(stored.length);
+  const t: HuTally = newHuTally();
+  for (let n = 0; n < stored.length; n++) {
+    out[n] = stored[n] * slope + intercept;
+    if (padding !== null && stored[n] === padding) {
+      t.padding++;
+      continue;
+    }
+    const v = out[n];
+    t.counted++;
+    if (!(v <= 4000)) t.above++;
+    else if (v < -1100) t.below++;
+    t.minHu = Math.min(t.minHu, v);
+    t.maxHu = Math.max(t.maxHu, v);
+  }
+  return { out, t };
+}
+
+test.each([
+  ['Int16Array', () => new Int16Array(5000), -32768, 65536, -2000],
+  ['Uint16Array', () => new Uint16Array(5000), 0, 65536, 0],
+  ['Int8Array', () => new Int8Array(5000), -128, 256, -100],
+  ['Uint8Array', () => new Uint8Array(5000), 0, 256, 255],
+] as const)(
+  'storedToHu on %s equals the voxel-by-voxel definition (values, padding, tally)',
+  (_, make, lo, span, pad) => {
+    let seed = 12345;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const [slope, intercept, padding] of [
+      [1, -1024, null],
+      [0.48828125, -1000.25, pad],
+      [2.5, 3.1, pad],
+    ] as const) {
+      const stored = make();
+      for (let n = 0; n < stored.length; n++) stored[n] = Math.floor(lo + rand() * span);
+      for (let n = 0; n < stored.length; n += 7) stored[n] = pad;
+      const ref = naive(stored, slope, intercept, padding);
+      const out = new Float32Array(stored.length);
+      const t = newHuTally();
+      storedToHu(stored, slope, intercept, out, t, padding);
+      expect(out).toEqual(ref.out);
+      expect(t).toEqual(ref.t);
+    }
+  },
+);

@@ -40,7 +40,7 @@ import { resampleSliceStack } from '../volume/sliceStackResample';
 import { defaultCodecs } from './codecs';
 import { decodeFrame, TRANSFER_SYNTAX, type FrameCodecs, type FrameInfo } from './decodeFrame';
 import { DicomError, type DicomErrorCode } from './errors';
-import { checkPlausibleHu, newHuTally, tallyHu } from './huPlausibility';
+import { checkPlausibleHu, newHuTally, storedToHu } from './huPlausibility';
 import { expandEnhancedFrames, sliceName } from './enhancedCt';
 import {
   isLocalizer,
@@ -48,14 +48,16 @@ import {
   validateCtSlices,
   type InstanceHeader,
 } from './instanceMetadata';
-import { headerParameter } from './multipart';
+import { headerParameter, type MultipartPart } from './multipart';
 import { retrieveSeriesMetadata } from './qido';
 import {
   ACCEPT_ANY_FRAME,
+  ACCEPT_ANY_INSTANCE,
   ACCEPT_EXPLICIT_LE_FRAME,
   getMultipart,
   type DicomwebTransport,
 } from './transport';
+import { part10Frame, part10PixelData, type Part10PixelData } from './part10PixelData';
 import { TAG } from './dicomJson';
 
 const NATIVE_SYNTAXES: ReadonlySet<string> = new Set([
@@ -87,12 +89,25 @@ function pixelDataBulkPath(h: InstanceHeader): string | null {
   return at >= 0 ? uri.slice(at) : null;
 }
 
+/** The pixel module does not describe PixelData of `length` bytes: the typed error, else null. */
+function nativeLengthError(h: InstanceHeader, length: number): DicomError | null {
+  const expected = h.rows! * h.columns! * (h.bitsAllocated! / 8) * h.numberOfFrames;
+  if (length === expected || length === expected + 1) return null;
+  return new DicomError(
+    'decode-failed',
+    `instance ${h.sopInstanceUid}: PixelData holds ${length} bytes, but Rows ${h.rows} x Columns ${h.columns} x ` +
+      `BitsAllocated ${h.bitsAllocated}${h.numberOfFrames > 1 ? ` x ${h.numberOfFrames} frames` : ''} needs ${expected}: the pixel module does not describe the data`,
+    { instance: h.sopInstanceUid, bytes: length, expected },
+  );
+}
+
 /**
  * WADO-RS frames/1 of a native instance is cut from PixelData by the header's Rows x Columns x
  * BitsAllocated, so a header that misdescribes the data (16-bit data declared 8-bit) still
  * yields a frame of the expected size, of garbage. One instance per series is checked against
  * its whole PixelData value (bulk data): all instances share the pixel module (validateCtSlices).
- * A server that offers no bulk data skips the check.
+ * A server that offers no bulk data skips the check. (Series-level retrieval has every
+ * instance's whole PixelData and checks each.)
  */
 async function checkNativePixelDataLength(transport: DicomwebTransport, h: InstanceHeader): Promise<void> {
   const path = pixelDataBulkPath(h);
@@ -109,15 +124,44 @@ async function checkNativePixelDataLength(transport: DicomwebTransport, h: Insta
   } catch {
     return;
   }
-  const expected = h.rows! * h.columns! * (h.bitsAllocated! / 8) * h.numberOfFrames;
-  if (length !== expected && length !== expected + 1) {
-    throw new DicomError(
-      'decode-failed',
-      `instance ${h.sopInstanceUid}: PixelData holds ${length} bytes, but Rows ${h.rows} x Columns ${h.columns} x ` +
-        `BitsAllocated ${h.bitsAllocated}${h.numberOfFrames > 1 ? ` x ${h.numberOfFrames} frames` : ''} needs ${expected}: the pixel module does not describe the data`,
-      { instance: h.sopInstanceUid, bytes: length, expected },
-    );
+  const error = nativeLengthError(h, length);
+  if (error) throw error;
+}
+
+/** Series-level retrieval is used up to this many estimated bytes (its answer is held whole). */
+export const SERIES_RETRIEVAL_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * Every instance of a series in one WADO-RS request (as stored: transfer-syntax=*), by SOP
+ * Instance UID. Null when the PACS refuses it (any error but 401/403: Orthanc answers 500 for
+ * syntaxes it cannot send as stored), the request fails, or the answer holds no usable
+ * instance: the caller reads frame by frame then.
+ */
+async function retrieveSeriesPixelData(
+  transport: DicomwebTransport,
+  studyInstanceUid: string,
+  seriesInstanceUid: string,
+): Promise<{ bySop: Map<string, Part10PixelData>; bytes: number } | null> {
+  const enc = encodeURIComponent;
+  const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}`;
+  let parts: MultipartPart[];
+  try {
+    // no retries: a refusal (Orthanc's 500 for a syntax it cannot send as stored) is final, and
+    // the per-frame reading that follows retries on its own
+    ({ parts } = await getMultipart(transport, path, ACCEPT_ANY_INSTANCE));
+  } catch (e) {
+    if ((e as { code?: string }).code === 'pacs-unauthorized') throw e;
+    return null;
   }
+  const bySop = new Map<string, Part10PixelData>();
+  let bytes = 0;
+  for (const part of parts) {
+    const p = part10PixelData(part.body);
+    if (!p || !p.sopInstanceUid) continue;
+    bySop.set(p.sopInstanceUid, p);
+    bytes += p.native ? p.native.length : p.encapsulated!.fragments.reduce((n, f) => n + f.length, 0);
+  }
+  return bySop.size ? { bySop, bytes } : null;
 }
 
 export interface ReadSeriesOptions {
@@ -139,8 +183,16 @@ export interface ReadSeriesOptions {
   readonly retries?: number;
   /** First retry delay in ms, doubled each time (default 250). */
   readonly backoffMs?: number;
-  /** Parallel frame requests (default 4). */
+  /** Parallel frame requests and decodes (default 4). */
   readonly concurrency?: number;
+  /**
+   * How pixel data is fetched. 'series': one series-level request for every instance (one
+   * round trip; measured about twice the rate of per-frame requests on loopback, BENCHMARKS.md);
+   * 'frames': one request per frame. 'auto' (default): 'series' when the whole series is read
+   * and its frames are estimated at most SERIES_RETRIEVAL_MAX_BYTES, else 'frames'. A refused
+   * series-level request, or an instance it cannot use, falls back to frames.
+   */
+  readonly retrieval?: 'auto' | 'series' | 'frames';
   readonly onProgress?: (framesDone: number, framesTotal: number) => void;
 }
 
@@ -163,8 +215,10 @@ export interface ReadSeriesResult {
   readonly transferSyntaxUids: readonly string[];
   /** True when the PACS refused frames as stored and sent them transcoded to explicit VR little endian. */
   readonly transcodedByPacs?: boolean;
-  /** Bytes of frame data received. */
+  /** Bytes of frame data received (pixel data only: no headers). */
   readonly bytesReceived: number;
+  /** How the frames came: one series-level request, one request per frame, or both (fallbacks). */
+  readonly retrieval: 'series' | 'frames' | 'mixed';
 }
 
 const GEOMETRY_CODE: Record<string, DicomErrorCode> = {
@@ -498,8 +552,27 @@ export async function readSeriesPixels(
       return r;
     }
   };
-  await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
-    const h = ordered[k];
+  const retrieval = options.retrieval ?? 'auto';
+  const estimate = ordered.reduce((n, h) => n + h.rows! * h.columns! * (h.bitsAllocated! / 8), 0);
+  const whole = ordered.length === layout.ordered.length;
+  const series =
+    retrieval === 'series' || (retrieval === 'auto' && whole && estimate <= SERIES_RETRIEVAL_MAX_BYTES)
+      ? await retrieveSeriesPixelData(transport, studyInstanceUid, seriesInstanceUid)
+      : null;
+  let framesFetched = 0;
+  /** Slice k's frame as received: from the series-level answer, else its own request. */
+  const frameOf = async (h: InstanceHeader): Promise<{ bytes: Uint8Array; ts: string }> => {
+    const local = series?.bySop.get(h.sopInstanceUid!);
+    if (local) {
+      const frameBytes = h.rows! * h.columns! * (h.bitsAllocated! / 8);
+      if (local.native) {
+        const error = nativeLengthError(h, local.native.length);
+        if (error) throw error;
+      }
+      const bytes = part10Frame(local, (h.frameNumber ?? 1) - 1, h.numberOfFrames, frameBytes);
+      if (bytes) return { bytes, ts: local.transferSyntaxUid };
+    }
+    framesFetched++;
     const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}/instances/${enc(h.sopInstanceUid!)}/frames/${h.frameNumber ?? 1}`;
     const { parts, contentType } = await fetchFrame(path);
     if (parts.length !== 1) {
@@ -517,19 +590,23 @@ export async function readSeriesPixels(
       headerParameter(headerParameter(contentType, 'type') ?? '', 'transfer-syntax') ??
       h.transferSyntaxUid ??
       TRANSFER_SYNTAX.explicitLittle;
-    syntaxes.add(ts);
-    bytesReceived += part.body.length;
     if (!lengthChecked && NATIVE_SYNTAXES.has(ts))
       lengthChecked = checkNativePixelDataLength(transport, h).then(
         () => null,
         (e: unknown) => e,
       );
-    const stored = await decodeFrame(part.body, ts, frameInfo(h), codecs, `instance ${sliceName(h)}`);
+    return { bytes: part.body, ts };
+  };
+  await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
+    const h = ordered[k];
+    const { bytes, ts } = await frameOf(h);
+    syntaxes.add(ts);
+    bytesReceived += bytes.length;
+    const stored = await decodeFrame(bytes, ts, frameInfo(h), codecs, `instance ${sliceName(h)}`);
     const slope = h.rescaleSlope!; // validateCtSlices refused absent / invalid ones
     const intercept = h.rescaleIntercept!;
     const off = k * sliceSize;
-    for (let n = 0; n < sliceSize; n++) data[off + n] = stored[n] * slope + intercept;
-    tallyHu(tally, stored, data.subarray(off, off + sliceSize), storedPadding(h));
+    storedToHu(stored, slope, intercept, data.subarray(off, off + sliceSize), tally, storedPadding(h));
     options.onProgress?.(++done, nz);
   });
   const lengthError = await lengthChecked;
@@ -558,6 +635,7 @@ export async function readSeriesPixels(
     instances: ordered,
     transferSyntaxUids: [...syntaxes],
     bytesReceived,
+    retrieval: !series ? 'frames' : framesFetched === 0 ? 'series' : 'mixed',
     ...(fellBack ? { transcodedByPacs: true } : {}),
   };
 }

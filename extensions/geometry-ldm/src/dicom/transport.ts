@@ -160,6 +160,8 @@ export async function getDicomJson(
 
 /** Accept header for frames in whatever transfer syntax the PACS holds them (decoded on the client). */
 export const ACCEPT_ANY_FRAME = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
+/** Whole instances (Part 10) as stored: series-level retrieval. */
+export const ACCEPT_ANY_INSTANCE = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 /** Frames transcoded by the PACS to explicit VR little endian: the fallback when `*` is refused. */
 export const ACCEPT_EXPLICIT_LE_FRAME =
   'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1';
