@@ -14,7 +14,11 @@ import { DicomError } from '../../extensions/geometry-ldm/src/dicom/errors';
 import { searchInstances, searchSeries, searchStudies } from '../../extensions/geometry-ldm/src/dicom/qido';
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
-import { ACCEPT_ANY_FRAME, type DicomwebTransport } from '../../extensions/geometry-ldm/src/dicom/transport';
+import {
+  ACCEPT_ANY_FRAME,
+  ACCEPT_ANY_INSTANCE,
+  type DicomwebTransport,
+} from '../../extensions/geometry-ldm/src/dicom/transport';
 import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
 import {
   buildSyntheticStudy,
@@ -121,7 +125,15 @@ test.each(['lung-pet-ct-dx-a0002', 'totalseg-abdomen'])(
     expect(r.transferSyntaxUids).toEqual([ref.transferSyntax]);
     expect(r.volume.dims).toEqual(ref.dims);
     expect(sliceHashes(r.volume)).toEqual(ref.sliceSha256);
-    // frames were asked for in any stored transfer syntax (dicomweb-client built the Accept header)
+    // one series-level request for whole instances as stored (dicomweb-client's retrieveSeries)
+    expect(r.retrieval).toBe('series');
+    const whole = proxy.log.filter((x) => x.url.endsWith(`/series/${s.seriesInstanceUid}`));
+    expect(whole.map((x) => x.accept)).toEqual([ACCEPT_ANY_INSTANCE]);
+    expect(proxy.log.filter((x) => /\/frames\/1$/.test(x.url))).toHaveLength(0);
+    // frame by frame: asked for in any stored transfer syntax (dicomweb-client built the Accept header)
+    proxy.log.length = 0;
+    const f = await readSeries(client, s.studyInstanceUid, s.seriesInstanceUid, { retrieval: 'frames' });
+    expect(sliceHashes(f.volume)).toEqual(ref.sliceSha256);
     const frames = proxy.log.filter((x) => /\/frames\/1$/.test(x.url));
     expect(frames).toHaveLength(ref.dims[2]);
     expect(frames.every((x) => x.accept === ACCEPT_ANY_FRAME)).toBe(true);

@@ -36,7 +36,8 @@ let direct: DicomwebTransport;
 let proxy: FaultProxy;
 let viaProxy: DicomwebTransport;
 
-const FAST = { backoffMs: 5, retries: 2 };
+// one batch at a time: the request order below is the store's order
+const FAST = { backoffMs: 5, retries: 2, concurrency: 1 };
 
 beforeAll(async () => {
   orthanc = await startOrthanc();

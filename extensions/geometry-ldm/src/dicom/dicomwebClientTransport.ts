@@ -3,7 +3,8 @@
  * DICOMweb data source uses), for the browser: the same QIDO / WADO-RS / STOW-RS
  * calls readSeries, the writers and the STOW report make, issued through
  * `searchForStudies` / `searchForSeries` / `searchForInstances`,
- * `retrieve{Study,Series,Instance}Metadata`, `retrieveInstanceFrames` (with
+ * `retrieve{Study,Series,Instance}Metadata`, the library's GET for whole instances of a series
+ * as stored (see ClientCalls._httpGet), `retrieveInstanceFrames` (with
  * `mediaTypes: [{ mediaType: 'application/octet-stream', transferSyntaxUID: '*' }]`,
  * so frames come in their stored transfer syntax and are decoded on the client)
  * and `storeInstances`.
@@ -41,6 +42,14 @@ interface ClientCalls {
   retrieveSeriesMetadata(o: object): Promise<unknown>;
   retrieveInstanceMetadata(o: object): Promise<unknown>;
   retrieveInstanceFrames(o: object): Promise<unknown>;
+  /**
+   * The library's own GET (its request hooks, XHR and error handling) with a caller's headers.
+   * Private in dicomweb-client 0.11, and used for one request only: retrieveSeries with
+   * `mediaTypes` always throws there ("Media type application/ is not supported": it compares
+   * the bare type "application/" with "application/dicom"), and without them it asks for
+   * explicit VR little endian, which makes a PACS transcode compressed series.
+   */
+  _httpGet?(url: string, headers: Record<string, string>, request: object): Promise<unknown>;
   storeInstances(o: object): Promise<unknown>;
 }
 
@@ -89,6 +98,7 @@ async function defaultXhr(): Promise<XhrConstructor> {
 /** Runs one dicomweb-client call for `req`, or returns null when there is none for it. */
 function dispatch(
   client: ClientCalls,
+  wadoRoot: string,
   req: HttpRequest,
   request: { instance: XMLHttpRequest },
 ): Promise<unknown> | null {
@@ -126,6 +136,11 @@ function dispatch(
         sopInstanceUID: s[5],
         request,
       });
+    }
+    // series-level retrieval of whole instances as stored (readSeries' default for whole series)
+    if (is('studies', null, 'series', null) && client._httpGet) {
+      const url = `${wadoRoot}/studies/${encodeURIComponent(s[1])}/series/${encodeURIComponent(s[3])}`;
+      return client._httpGet(url, { Accept: req.accept ?? '' }, { ...request, responseType: 'arraybuffer' });
     }
     if (is('studies', null, 'series', null, 'instances', null, 'frames', null)) {
       return client.retrieveInstanceFrames({
@@ -204,7 +219,7 @@ export function createDicomwebClientTransport(options: DicomwebClientTransportOp
       const what = `${req.method ?? 'GET'} ${roots[req.service]}/${req.path}`;
       let call: Promise<unknown> | null;
       try {
-        call = dispatch(clients[req.service], req, { instance: xhr });
+        call = dispatch(clients[req.service], roots.wado.replace(/\/+$/, ''), req, { instance: xhr });
       } catch (e) {
         throw new DicomError('invalid-input', `${what}: ${(e as Error).message ?? e}`);
       }

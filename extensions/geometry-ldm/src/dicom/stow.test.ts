@@ -206,6 +206,7 @@ test('a PACS that stops answering: the rest is not sent, the wait is one batch o
   const all = [1, 2, 3, 4, 5, 6].map(tagged);
   const e = await stowInstances(t, all, {
     maxBatchInstances: 1,
+    concurrency: 1,
     retries: 2,
     sleep: async () => {},
     onRetry: (r) => retries.push(r.attempt),
@@ -254,6 +255,7 @@ test('a PACS that lets requests time out: one retry, not `retries`, then the sto
   };
   const e = await stowInstances(t, [1, 2, 3].map(tagged), {
     maxBatchInstances: 1,
+    concurrency: 1,
     retries: 3,
     sleep: async () => {},
     onRetry: (r) => retries.push(r.attempt),
@@ -262,4 +264,28 @@ test('a PACS that lets requests time out: one retry, not `retries`, then the sto
   expect(retries).toEqual([1]);
   expect(e.code).toBe('network');
   expect(e.message).toMatch(/^series 1\.2\.3: none of the 3 instances was stored: .*timed out after 120 s/);
+});
+
+test('batches go out `concurrency` at a time (default 2), and every instance is accounted for', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const stored = new Set<string>();
+  const { t: record } = recordingPacs(stored);
+  const t: DicomwebTransport = {
+    async request(req) {
+      if (req.service === 'qido') return record.request(req);
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      return record.request(req);
+    },
+  };
+  const all = [1, 2, 3, 4, 5, 6, 7].map(tagged);
+  const r = await stowInstances(t, all, { maxBatchInstances: 1, sleep: async () => {} });
+  expect(most).toBe(2);
+  expect(r.stored).toEqual(all.map((i) => i.sopInstanceUid));
+  most = 0;
+  stored.clear();
+  await stowInstances(t, all, { maxBatchInstances: 1, concurrency: 3, sleep: async () => {} });
+  expect(most).toBe(3);
 });
