@@ -2,20 +2,29 @@
  * Bundled by scripts/bench/dicomweb.mjs (esbuild): the DICOMweb pieces the
  * benchmark drives, against a private Orthanc on loopback.
  */
+import { readFileSync } from 'node:fs';
 import { defaultCodecs } from '../../extensions/geometry-ldm/src/dicom/codecs';
 import type { EmscriptenFactory } from '../../extensions/geometry-ldm/src/dicom/codecs/emscriptenCodec';
 import type { CharlsModule } from '../../extensions/geometry-ldm/src/dicom/codecs/charls';
 import type { OpenJpegModule } from '../../extensions/geometry-ldm/src/dicom/codecs/openjpeg';
+import {
+  decodeFrame,
+  type FrameCodecs,
+  type FrameInfo,
+} from '../../extensions/geometry-ldm/src/dicom/decodeFrame';
+import { pooledCodecs } from '../../extensions/geometry-ldm/src/dicom/decodePool';
+import { createNodeDecodePool } from '../../extensions/geometry-ldm/src/dicom/nodeDecodePool';
+import { buildMultipart } from '../../extensions/geometry-ldm/src/dicom/multipart';
 import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { stowInstances, type StowInstance } from '../../extensions/geometry-ldm/src/dicom/stow';
 import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
 import { orthancTransport } from '../../test/support/dicomweb';
 import { startOrthanc } from '../../test/support/orthanc';
-import { ALL_REAL_SERIES, importInstances, type RealSeries } from '../../test/support/seed';
+import { ALL_REAL_SERIES, importInstances, seriesFiles, type RealSeries } from '../../test/support/seed';
 
-export { readSeriesLayout, readSeriesPixels } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 export { readSeries, stowInstances, startOrthanc, orthancTransport, importInstances, ALL_REAL_SERIES };
+export { pooledCodecs, createNodeDecodePool, buildMultipart };
 export type { RealSeries, StowInstance };
 
 export function codecs(openjpeg: EmscriptenFactory<OpenJpegModule>, charls: EmscriptenFactory<CharlsModule>) {
@@ -23,6 +32,43 @@ export function codecs(openjpeg: EmscriptenFactory<OpenJpegModule>, charls: Emsc
     openjpeg: { factory: async () => openjpeg },
     charls: { factory: async () => charls },
   });
+}
+
+/** The frames of a series' files as stored (first frame of each), with what a codec needs. */
+export function storedFrames(name: RealSeries): { ts: string; info: FrameInfo; bytes: Uint8Array }[] {
+  return seriesFiles(name).map((file) => {
+    const { dict, transferSyntaxUid: ts } = readPart10Raw(new Uint8Array(readFileSync(file)));
+    const v = (tag: string) => dict[tag].Value![0] as number;
+    return {
+      ts,
+      info: {
+        rows: v('00280010'),
+        columns: v('00280011'),
+        bitsAllocated: v('00280100'),
+        bitsStored: v('00280101'),
+        pixelRepresentation: v('00280103'),
+        samplesPerPixel: 1,
+      },
+      bytes: new Uint8Array((dict['7FE00010'].Value as ArrayBuffer[])[0]),
+    };
+  });
+}
+
+/** Decodes every frame with `codecs`, `concurrency` at a time (what readSeries does after the fetch). */
+export async function decodeAll(
+  frames: ReturnType<typeof storedFrames>,
+  codecs: FrameCodecs,
+  concurrency: number,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < frames.length) {
+        const f = frames[next++];
+        await decodeFrame(f.bytes, f.ts, f.info, codecs);
+      }
+    }),
+  );
 }
 
 /** The same instances under new Study/Series/SOP UIDs (a fresh series for each timed store). */

@@ -1,17 +1,37 @@
-// DICOMweb read and write throughput on loopback (extensions/geometry-ldm/src/dicom):
-// a private Orthanc 1.10 + DICOMweb plugin (authentication on, temp storage),
-// the real series of ../shared/data uploaded once (UIDs repaired for totalseg).
+// DICOMweb read, decode and write throughput on loopback (extensions/geometry-ldm/src/dicom),
+// each beside the physical limit on the same machine and data: what the PACS itself serves to
+// a plain HTTP client (curl, no decoding). A private Orthanc 1.10 + DICOMweb plugin
+// (authentication on, temp storage), the real series of ../shared/data uploaded once (UIDs
+// repaired for totalseg).
 //
-// Cases per series:
-//   read:  readSeries (WADO-RS metadata + every frame with transfer-syntax=*,
-//          client decode incl. JPEG 2000, HU Float32 volume); MB = frame bytes received.
-//   write: stowInstances of the series' Part 10 files under new UIDs (STOW-RS
-//          batches + response parsing + final QIDO check); MB = Part 10 bytes sent.
-// Both report MB/s (10^6 bytes) and instances/s from the median run.
+// Per series:
+//   limit   curl: every frame (WADO-RS frames/1, transfer-syntax=*, 1/4/8 in parallel) and the
+//           whole series in one request (multipart application/dicom), and the series metadata
+//           (JSON); the limit is metadata + the faster pixel form (the product needs both).
+//   read    readSeries (metadata + pixel data + client decode + HU Float32 volume): the default
+//           (series-level retrieval for a whole series) and per-frame requests at 4 / 8 / 16 in
+//           flight; ratio = product time / limit time.
+//   decode  compressed series: readSeries with frames decoded in this thread vs by the worker
+//           pool (one worker per core), and the decode alone (no network) both ways.
+//   write   stowInstances of the Part 10 files under new UIDs (batches, response parsing, final
+//           QIDO check): the default (16 instances per request, 2 in flight) and other
+//           settings, beside curl POSTing the same instances (one request; two halves at once).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { build } from 'esbuild';
 
 const WRITE_RUNS = 3;
+const READ_CONCURRENCY = [4, 8, 16];
+const CURL_PARALLEL = [1, 4, 8];
+const WRITE_CASES = [
+  { name: 'default (16 per request, 2 in flight)', options: {} },
+  { name: '16 per request, 1 in flight', options: { concurrency: 1 } },
+  { name: '64 per request, 1 in flight (before)', options: { maxBatchInstances: 64, concurrency: 1 } },
+  { name: '16 per request, 4 in flight', options: { concurrency: 4 } },
+];
 
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
@@ -19,20 +39,56 @@ function median(values) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+function curl(args) {
+  const r = spawnSync('curl', ['-s', '--fail', ...args], { maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`curl ${args.slice(0, 4).join(' ')} failed: ${r.status} ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+function curlAsync(args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn('curl', ['-s', '--fail', ...args], { stdio: 'ignore' });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl exit ${code}`))));
+  });
+}
+
 export default {
   name: 'dicomweb',
-  description:
-    'DICOMweb read (WADO-RS -> HU volume) and write (STOW-RS + QIDO check) throughput, Orthanc on loopback',
+  description: 'DICOMweb read / decode / write beside the plain-client limit (curl), Orthanc on loopback',
   async run(ctx) {
     const { module: m } = await ctx.bundle('scripts/bench/dicomweb-entry.ts');
-    // Codec factories loaded natively (their wasm sits next to their script).
     const req = createRequire(path.join(ctx.root, 'extensions', 'geometry-ldm', 'package.json'));
-    const codecs = m.codecs(
+    const inPlace = m.codecs(
       req('@cornerstonejs/codec-openjpeg/decodewasmjs'),
       req('@cornerstonejs/codec-charls/decodewasmjs'),
     );
+    // the pool's worker, bundled as the CLI launcher does (packages external: each codec finds its wasm)
+    const workerFile = path.join(ctx.tmpDir, 'decode-worker.cjs');
+    await build({
+      entryPoints: [path.join(ctx.root, 'extensions/geometry-ldm/src/dicom/nodeDecodeWorker.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      packages: 'external',
+      outfile: workerFile,
+      logLevel: 'error',
+    });
+    const cores = availableParallelism();
+    const pool = m.createNodeDecodePool(workerFile, cores);
+    const pooled = m.pooledCodecs(pool, inPlace);
     const orthanc = await m.startOrthanc();
+    const auth = `${orthanc.user}:${orthanc.password}`;
     const rows = [];
+    const row = (r) => {
+      rows.push(r);
+      ctx.log(
+        `${r.case}: ${r.medianMs.toFixed(0)} ms` +
+          (r.mbPerS ? `, ${r.mbPerS} MB/s` : '') +
+          (r.ratioToLimit ? `, ${r.ratioToLimit}x the limit` : '') +
+          (r.speedup ? `, ${r.speedup}x in place` : ''),
+      );
+    };
     try {
       const transport = m.orthancTransport(orthanc);
       for (const name of m.ALL_REAL_SERIES) {
@@ -40,48 +96,239 @@ export default {
         await m.stowInstances(transport, instances);
         const { studyInstanceUid: study, seriesInstanceUid: series } = instances[0];
         const n = instances.length;
-        // read (a tilted, irregular series is resampled: reading includes that step)
+        const root = orthanc.dicomWebRoot;
+        const seriesUrl = `${root}/studies/${study}/series/${series}`;
+        const frameUrls = instances.map((i) => `${seriesUrl}/instances/${i.sopInstanceUid}/frames/1`);
         const irregular = name === 'ge-head-gantry-tilt' ? 'resample' : 'error';
-        let bytes = 0;
+        let frameBytes = 0;
         let ts = '';
-        const read = await ctx.time(async () => {
-          const r = await m.readSeries(transport, study, series, { codecs, irregular });
-          bytes = r.bytesReceived;
+        let used = '';
+        await m.readSeries(transport, study, series, { codecs: inPlace, irregular }).then((r) => {
+          frameBytes = r.bytesReceived;
           ts = r.transferSyntaxUids.join(',');
         });
-        rows.push({
-          case: `read ${name}`,
-          ...read,
-          instances: n,
-          mb: +(bytes / 1e6).toFixed(2),
-          mbPerS: +(bytes / 1e6 / (read.medianMs / 1000)).toFixed(1),
-          instancesPerS: +(n / (read.medianMs / 1000)).toFixed(1),
-          transferSyntax: ts,
-        });
-        ctx.log(`read ${name}: ${rows.at(-1).mbPerS} MB/s, ${rows.at(-1).instancesPerS} instances/s`);
-        // write: fresh UIDs per run (Orthanc keeps the first copy of a duplicate UID)
-        const sent = instances.reduce((s, i) => s + i.bytes.length, 0);
-        const runsMs = [];
-        for (let r = 0; r < WRITE_RUNS + 1; r++) {
-          const fresh = m.withNewUids(instances);
-          const t0 = performance.now();
-          await m.stowInstances(transport, fresh);
-          if (r > 0) runsMs.push(performance.now() - t0); // first run is the warm-up
+        const mb = frameBytes / 1e6;
+        const base = { series: name, instances: n, mb: +mb.toFixed(2), transferSyntax: ts };
+        const rate = (ms) => +(mb / (ms / 1000)).toFixed(1);
+
+        // the plain client: no decoding, no JSON, no volume
+        const frameAccept = 'Accept: multipart/related; type="application/octet-stream"; transfer-syntax=*';
+        const limits = [];
+        for (const par of CURL_PARALLEL) {
+          const args = ['-u', auth, '--parallel', '--parallel-max', String(par), '-H', frameAccept];
+          for (const u of frameUrls) args.push(u, '-o', '/dev/null');
+          const t = await ctx.time(() => curl(args));
+          limits.push({ case: `limit ${name}: curl, every frame, ${par} in parallel`, ...t });
         }
-        const med = median(runsMs);
-        rows.push({
-          case: `write ${name}`,
-          medianMs: med,
-          runsMs,
-          instances: n,
-          mb: +(sent / 1e6).toFixed(2),
-          mbPerS: +(sent / 1e6 / (med / 1000)).toFixed(1),
-          instancesPerS: +(n / (med / 1000)).toFixed(1),
+        const seriesArgs = [
+          '-u',
+          auth,
+          '-H',
+          'Accept: multipart/related; type="application/dicom"; transfer-syntax=*',
+          seriesUrl,
+          '-o',
+          '/dev/null',
+        ];
+        const wholeBytes = Number(
+          curl([...seriesArgs.slice(0, -2), '-o', '/dev/null', '-w', '%{size_download}']),
+        );
+        limits.push({
+          case: `limit ${name}: curl, whole series in one request (${(wholeBytes / 1e6).toFixed(1)} MB of Part 10)`,
+          ...(await ctx.time(() => curl(seriesArgs))),
         });
-        ctx.log(`write ${name}: ${rows.at(-1).mbPerS} MB/s, ${rows.at(-1).instancesPerS} instances/s`);
+        for (const l of limits) row({ ...base, ...l, mbPerS: rate(l.medianMs) });
+        // the product needs the series' metadata too: the limit is metadata + the faster pixel form
+        const metadata = await ctx.time(() =>
+          curl([
+            '-u',
+            auth,
+            '-H',
+            'Accept: application/dicom+json',
+            `${seriesUrl}/metadata`,
+            '-o',
+            '/dev/null',
+          ]),
+        );
+        row({ ...base, case: `limit ${name}: curl, series metadata (JSON)`, ...metadata });
+        const limit = metadata.medianMs + Math.min(...limits.map((l) => l.medianMs));
+        row({
+          ...base,
+          case: `limit ${name}: metadata + the faster pixel form`,
+          medianMs: limit,
+          runsMs: [limit],
+          mbPerS: rate(limit),
+        });
+        const ratio = (ms) => +(ms / limit).toFixed(2);
+
+        // the product's read
+        const readCase = async (label, options) => {
+          const t = await ctx.time(async () => {
+            const r = await m.readSeries(transport, study, series, {
+              codecs: inPlace,
+              irregular,
+              ...options,
+            });
+            used = r.retrieval;
+          });
+          row({
+            ...base,
+            case: `read ${name}: ${label} (${used})`,
+            ...t,
+            mbPerS: rate(t.medianMs),
+            ratioToLimit: ratio(t.medianMs),
+          });
+          return t;
+        };
+        await readCase('default', {});
+        for (const c of READ_CONCURRENCY)
+          await readCase(`per frame, ${c} in flight`, { retrieval: 'frames', concurrency: c });
+
+        // compressed: decoding in this thread vs on the pool
+        if (
+          !ts
+            .split(',')
+            .every((x) => ['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2'].includes(x))
+        ) {
+          const one = await ctx.time(() =>
+            m.readSeries(transport, study, series, { codecs: inPlace, irregular }),
+          );
+          const many = await ctx.time(() =>
+            m.readSeries(transport, study, series, { codecs: pooled, irregular, concurrency: 2 * cores }),
+          );
+          row({
+            ...base,
+            case: `read ${name}: default, decoded in this thread`,
+            ...one,
+            mbPerS: rate(one.medianMs),
+            ratioToLimit: ratio(one.medianMs),
+          });
+          row({
+            ...base,
+            case: `read ${name}: default, decoded by ${cores} workers`,
+            ...many,
+            mbPerS: rate(many.medianMs),
+            ratioToLimit: ratio(many.medianMs),
+            speedup: +(one.medianMs / many.medianMs).toFixed(2),
+          });
+          const frames = m.storedFrames(name);
+          const d1 = await ctx.time(() => m.decodeAll(frames, inPlace, 1));
+          const dn = await ctx.time(() => m.decodeAll(frames, pooled, 2 * cores));
+          row({
+            ...base,
+            case: `decode ${name}: ${frames.length} frames in this thread`,
+            ...d1,
+            mbPerS: rate(d1.medianMs),
+            framesPerS: +(frames.length / (d1.medianMs / 1000)).toFixed(1),
+          });
+          row({
+            ...base,
+            case: `decode ${name}: ${frames.length} frames by ${cores} workers`,
+            ...dn,
+            mbPerS: rate(dn.medianMs),
+            framesPerS: +(frames.length / (dn.medianMs / 1000)).toFixed(1),
+            speedup: +(d1.medianMs / dn.medianMs).toFixed(2),
+          });
+        }
+
+        // write: the plain client first (one request of everything; two halves at once)
+        const sent = instances.reduce((s, i) => s + i.bytes.length, 0);
+        const wmb = sent / 1e6;
+        const body = (list) => {
+          const { body: b, contentType } = m.buildMultipart(
+            list.map((i) => i.bytes),
+            'application/dicom',
+          );
+          return { b, contentType };
+        };
+        const post = (file, contentType) => [
+          '-H',
+          'Expect:', // no 100-continue wait (curl pauses up to 1 s for it on large bodies)
+          '-u',
+          auth,
+          '-X',
+          'POST',
+          '-H',
+          `Content-Type: ${contentType}`,
+          '-H',
+          'Accept: application/dicom+json',
+          '--data-binary',
+          `@${file}`,
+          `${root}/studies`,
+          '-o',
+          '/dev/null',
+        ];
+        const writeRuns = async (prepare, go) => {
+          const ms = [];
+          for (let r = 0; r < WRITE_RUNS + 1; r++) {
+            const p = prepare();
+            const t0 = performance.now();
+            await go(p);
+            if (r > 0) ms.push(performance.now() - t0); // the first run is the warm-up
+          }
+          return { medianMs: median(ms), runsMs: ms };
+        };
+        const wlimits = [];
+        wlimits.push({
+          case: `write limit ${name}: curl, one POST of every instance`,
+          ...(await writeRuns(
+            () => {
+              const { b, contentType } = body(m.withNewUids(instances));
+              const f = path.join(ctx.tmpDir, 'stow-all');
+              writeFileSync(f, b);
+              return { f, contentType };
+            },
+            ({ f, contentType }) => curl(post(f, contentType)),
+          )),
+        });
+        wlimits.push({
+          case: `write limit ${name}: curl, two POSTs of half at once`,
+          ...(await writeRuns(
+            () => {
+              const fresh = m.withNewUids(instances);
+              return [0, 1].map((h) => {
+                const { b, contentType } = body(fresh.filter((_, i) => i % 2 === h));
+                const f = path.join(ctx.tmpDir, `stow-half-${h}`);
+                writeFileSync(f, b);
+                return { f, contentType };
+              });
+            },
+            (halves) => Promise.all(halves.map(({ f, contentType }) => curlAsync(post(f, contentType)))),
+          )),
+        });
+        const wrate = (ms) => +(wmb / (ms / 1000)).toFixed(1);
+        for (const l of wlimits)
+          row({ series: name, instances: n, mb: +wmb.toFixed(2), ...l, mbPerS: wrate(l.medianMs) });
+        const wlimit = Math.min(...wlimits.map((l) => l.medianMs));
+        for (const w of WRITE_CASES) {
+          const t = await writeRuns(
+            () => m.withNewUids(instances),
+            (fresh) => m.stowInstances(transport, fresh, w.options),
+          );
+          row({
+            series: name,
+            instances: n,
+            mb: +wmb.toFixed(2),
+            case: `write ${name}: ${w.name}`,
+            ...t,
+            mbPerS: wrate(t.medianMs),
+            ratioToLimit: +(t.medianMs / wlimit).toFixed(2),
+          });
+        }
       }
     } finally {
+      pool.close();
       await orthanc.stop();
+    }
+    try {
+      rows.push({
+        case: 'environment',
+        medianMs: 0,
+        runsMs: [0],
+        curl: execFileSync('curl', ['--version']).toString().split('\n')[0],
+        cores,
+      });
+    } catch {
+      // curl --version is informational
     }
     return rows;
   },
