@@ -31,7 +31,14 @@ import { superResolutionDefaults, type ModelManifest } from '../model/manifest';
 import { seriesAcquisition, type SliceModel } from '../volume/seriesAcquisition';
 import { makeVolume } from '../volume/volume';
 import type { EngineClient } from '../worker/engineClient';
-import type { Calibration, CalibrationPoint, CostStage, PlaneCosts } from '../planning/estimate';
+import {
+  backProjectionSeconds,
+  type Calibration,
+  type CalibrationPoint,
+  type CostStage,
+  type PlaneCosts,
+  type ProjectionWork,
+} from '../planning/estimate';
 
 export interface TimedEvent {
   readonly stage: ProgressEvent['stage'];
@@ -56,8 +63,8 @@ export function stageSeconds(events: readonly TimedEvent[]): Record<CostStage, n
   };
   const t0 = find('prepare');
   const t1 = find('encode');
-  find('denoise');
   const denoise = events.filter((x) => x.stage === 'denoise' && x.step > 0);
+  if (denoise.length === 0) throw new Error("calibration: no 'denoise' progress event");
   const t2 = denoise[denoise.length - 1].at;
   const t3 = find('decode');
   if (!(t0 <= t1 && t1 <= t2 && t2 <= t3)) throw new Error('calibration: progress events out of order');
@@ -171,7 +178,7 @@ export function planeCostsFromEvents(
     readonly end: number;
     readonly outputVoxels: number;
     readonly iterations: number;
-    readonly work: { readonly perIteration: number; readonly upsample: number };
+    readonly work: ProjectionWork;
   },
 ): PlaneCosts {
   const prepare = events.find((e) => e.stage === 'prepare');
@@ -191,7 +198,7 @@ export function planeCostsFromEvents(
   }
   const projectSeconds = (project.at - lastRefine) / 1000;
   const perWork = projectSeconds / Math.max(1, job.iterations * job.work.perIteration);
-  const backProject = (job.work.upsample + job.iterations * job.work.perIteration) * perWork;
+  const backProject = backProjectionSeconds(job.work, job.iterations, perWork);
   const rest = (prepare.at - job.start + (job.end - project.at)) / 1000 - backProject;
   return {
     refinerPasses: [{ voxels: job.outputVoxels, seconds: (lastRefine - prepare.at) / 1000 }],
@@ -244,7 +251,7 @@ async function measurePlanes(
   const ai = await runPlaneJob(client, manifest, 'ai', measured, now, signal);
   const costs = planeCostsFromEvents(ai.events, ai);
   const c = await runPlaneJob(client, manifest, 'classical', CLASSICAL_CALIBRATION_SOURCE, now, signal);
-  const backProject = (c.work.upsample + c.iterations * c.work.perIteration) * costs.secondsPerProjectionWork;
+  const backProject = backProjectionSeconds(c.work, c.iterations, costs.secondsPerProjectionWork);
   const rest = (c.end - c.start) / 1000 - backProject;
   return { ...costs, secondsPerOutputVoxel: Math.max(0, rest) / c.outputVoxels };
 }

@@ -184,6 +184,15 @@ export interface ProjectionWork {
   readonly upsample: number;
 }
 
+/** The back-projection: one upsampling, then `iterations` projection steps. */
+export function backProjectionSeconds(
+  work: ProjectionWork,
+  iterations: number,
+  secondsPerWork: number,
+): number {
+  return (work.upsample + iterations * work.perIteration) * secondsPerWork;
+}
+
 /**
  * Time of an 'ai' or 'classical' super-resolution (superResolve.ts): the back-projection (one
  * upsampling and `iterations` projection steps), then per sample one refiner pass and one
@@ -201,7 +210,7 @@ export function estimatePlaneModeTime(
 ): TimeEstimate {
   const w = job.projection;
   const projectOnce = w ? job.iterations * w.perIteration * costs.secondsPerProjectionWork : 0;
-  const backProject = w ? w.upsample * costs.secondsPerProjectionWork + projectOnce : 0;
+  const backProject = w ? backProjectionSeconds(w, job.iterations, costs.secondsPerProjectionWork) : 0;
   const samples = job.mode === 'ai' ? Math.max(1, job.samples) : 0;
   const refinerFit = fitLinear(costs.refinerPasses.map((p) => ({ x: p.voxels, y: p.seconds })));
   const byStage = {
