@@ -201,7 +201,10 @@ describe('super-resolution job (read -> engine -> save)', () => {
 
   it('reports page-side steps and the engine stages with steps up to the planned total', () => {
     expect(prepared).toContain('Reading the series');
-    expect(prepared.some((m) => /^Reading images: 30 of 30$/.test(m))).toBe(true);
+    // only the region's 8 slices (11-18) of the 30 are read
+    expect(prepared.some((m) => /^Reading images: 8 of 8$/.test(m))).toBe(true);
+    expect(prepared.some((m) => /of 30$/.test(m))).toBe(false);
+    expect(run.instances).toHaveLength(8);
     const total = 1 + 2 * 2 * 2 + 2; // encode + samples*cycles*steps + decodes
     expect(events.every((e) => e.total === total)).toBe(true);
     expect(events.map((e) => e.stage)).toEqual(expect.arrayContaining(['encode', 'denoise', 'decode']));
@@ -426,7 +429,8 @@ describe('generation job (engine -> save as a synthetic study)', () => {
       root: orthanc.dicomWebRoot,
       codecWasmUrl: 'http://unused.test/',
       headers: { Authorization: orthanc.authorization },
-      stow: { retries: 0 },
+      // one request per series, so that the second request is the second series
+      stow: { retries: 0, maxBatchInstances: 64 },
       fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
         if ((init?.method ?? 'GET') === 'POST' && ++posts > 1) throw new TypeError('fetch failed');
         return fetch(input, init);

@@ -89,19 +89,37 @@ export async function runSuperResolution(
   const ready = await engine.ensureReady();
   throwIfCancelled(hooks.signal);
   hooks.onPrepare?.('Reading the series');
-  const read = await pacs.readSeries(
-    series.studyInstanceUid,
-    series.seriesInstanceUid,
-    (done, total) => hooks.onPrepare?.(`Reading images: ${done} of ${total}`),
-    { bridgeGaps: form.settings.bridgeGaps },
-  );
+  const readOptions = { bridgeGaps: form.settings.bridgeGaps };
+  const layout = await pacs.readLayout(series.studyInstanceUid, series.seriesInstanceUid, readOptions);
   throwIfCancelled(hooks.signal);
-  const seriesGrid = gridOf(read.volume, read);
-  const runForm = clampRegion(form, seriesGrid);
+  const onProgress = (done: number, total: number) =>
+    hooks.onPrepare?.(`Reading images: ${done} of ${total}`);
+  // A regular series is sized from its headers and only the region's slices are read; one that
+  // must be resampled is read whole (its grid exists only after resampling).
+  const regular = layout.series.geometry;
+  let read: ReadSeriesResult;
+  let seriesGrid: SeriesGrid;
+  let runForm: SuperResolveForm;
+  let source: Volume;
+  if (regular) {
+    seriesGrid = { dims: regular.dims, affine: regular.affine, spacingMm: spacingOf(regular.affine) };
+    runForm = clampRegion(form, seriesGrid);
+    const { start, dims } = runForm.region;
+    read = await pacs.readPixels(layout, onProgress, {
+      ...readOptions,
+      slab: { start: start[2], count: dims[2] },
+    });
+    source = crop(read.volume, { start: [start[0], start[1], 0], dims });
+  } else {
+    read = await pacs.readPixels(layout, onProgress, readOptions);
+    seriesGrid = gridOf(read.volume, read);
+    runForm = clampRegion(form, seriesGrid);
+    source = crop(read.volume, runForm.region);
+  }
+  throwIfCancelled(hooks.signal);
   const plan = planSuperResolution(seriesGrid, runForm, ready.manifest);
   if (!plan.ok) throw new InferenceError('invalid-input', plan.errors.join(' '));
   // Only the region travels to the worker; the group space keeps the whole series' extent.
-  const source = crop(read.volume, runForm.region);
   hooks.onPrepare?.('Waiting for the engine');
   const { mode, slices: sliceChoice, ...sampling } = runForm.settings;
   const slices = sliceModelFor(sliceChoice, seriesGrid.spacingMm[2], read.instances[0] ?? {});

@@ -3,7 +3,8 @@
  * server or nginx proxies to the PACS and adds its credentials; the browser
  * holds none). Requests go through dicomweb-client (the library OHIF's own
  * DICOMweb data source uses) unless a `fetch` is injected (tests, or callers
- * that want the plain-fetch transport). Reading uses the shared reader (readSeries: frames in their
+ * that want the plain-fetch transport). Reading uses the shared reader (readSeriesLayout, then readSeriesPixels of the
+ * slices a job needs: frames in their
  * stored transfer syntax, decoded here with the Cornerstone codecs whose wasm
  * the server serves under `codecWasmUrl`); writing uses the shared writers
  * (writeDerivedSeries, writeSyntheticStudy) and STOW with a verified report.
@@ -11,7 +12,12 @@
 import { defaultCodecs } from '../dicom/codecs';
 import { createBrowserDecodePool } from '../dicom/browserDecodePool';
 import { pooledCodecs } from '../dicom/decodePool';
-import { readSeries, type ReadSeriesResult } from '../dicom/readSeries';
+import {
+  readSeriesLayout,
+  readSeriesPixels,
+  type ReadSeriesResult,
+  type SeriesLayout,
+} from '../dicom/readSeries';
 import { createDicomwebClientTransport } from '../dicom/dicomwebClientTransport';
 import { createFetchTransport, type DicomwebTransport, type HeaderProvider } from '../dicom/transport';
 import { deterministicUid, newUid } from '../dicom/uids';
@@ -72,11 +78,23 @@ export const newSaveIdentity = (): SaveIdentity => ({ key: newUid(), createdAt: 
 
 export interface Pacs {
   readonly transport: DicomwebTransport;
-  readSeries(
+  /** A series' headers and geometry, judged (no pixel data): a job sizes its region from it. */
+  readLayout(
     studyInstanceUid: string,
     seriesInstanceUid: string,
-    onProgress?: (done: number, total: number) => void,
     options?: { readonly bridgeGaps?: boolean },
+  ): Promise<SeriesLayout>;
+  /**
+   * The pixels of a layout: every slice, or only slices [slab.start, slab.start + slab.count) of
+   * a regular series (a region's slices; a series that must be resampled is read whole).
+   */
+  readPixels(
+    layout: SeriesLayout,
+    onProgress?: (done: number, total: number) => void,
+    options?: {
+      readonly bridgeGaps?: boolean;
+      readonly slab?: { readonly start: number; readonly count: number };
+    },
   ): Promise<ReadSeriesResult>;
   /** Builds the derived series (numbers from the PACS); sends nothing. */
   prepareDerived(req: DerivedSeriesRequest): Promise<PreparedDerivedSeries>;
@@ -112,11 +130,17 @@ export function createPacs(options: PacsOptions): Pacs {
     : inPlace;
   return {
     transport,
-    readSeries: (study, series, onProgress, options) =>
-      readSeries(transport, study, series, {
+    readLayout: (study, series, options) =>
+      readSeriesLayout(transport, study, series, {
+        irregular: 'resample',
+        bridgeGaps: Boolean(options?.bridgeGaps),
+      }),
+    readPixels: (layout, onProgress, options) =>
+      readSeriesPixels(transport, layout, {
         codecs,
         irregular: 'resample',
         bridgeGaps: Boolean(options?.bridgeGaps),
+        ...(options?.slab ? { slab: options.slab } : {}),
         ...(onProgress ? { onProgress } : {}),
       }),
     prepareDerived: (req) => prepareDerivedSeries(transport, req),
