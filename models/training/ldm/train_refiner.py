@@ -6,6 +6,9 @@
 Resumes from <checkpointDir>/refiner/last.pt when it exists (model, EMA, optimiser, step,
 elapsed time, RNG states), so stopping (Ctrl-C, SIGTERM) and running the same command again
 costs nothing; --fresh starts over. Logs to refiner/log.jsonl.
+--warm-start CKPT starts a new run (fresh optimiser, step 0, a new cosine; --lr overrides
+the peak rate) from the EMA weights of another run's checkpoint: a warm restart once a
+run's schedule has ended.
 
 Training pairs (SMORE-like, Zhao et al. 2020; docs/super-resolution.md): a slab of a
 near-isotropic training scan (max/min voxel spacing <= ISOTROPY) is degraded with a random
@@ -175,9 +178,13 @@ def main(argv=None):
     ap.add_argument('--data-root')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--fresh', action='store_true', help='ignore an existing last.pt')
+    ap.add_argument('--warm-start', help="a refiner checkpoint whose EMA weights start a new run")
+    ap.add_argument('--lr', type=float, help='peak learning rate (default: the config)')
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     r = cfg['refiner']
+    if args.lr:
+        r['lr'] = args.lr
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     out = ckpt_dir(cfg, args.checkpoint_dir, 'refiner')
@@ -202,6 +209,11 @@ def main(argv=None):
         sampler.rng.bit_generator.state = ck['sampler']
         restore_rng_states(ck)
         log({'info': f'resumed at step {step}, {elapsed / 60:.1f} min'})
+    elif args.warm_start:
+        ck = torch_load(args.warm_start)
+        net.load_state_dict(ck['ema'])
+        ema.load_state_dict(ck['ema'])
+        log({'info': f'warm start from {args.warm_start} (step {ck["step"]}), peak lr {r["lr"]}'})
     log({'info': f'refiner {count_parameters(net)} parameters, budget {minutes} min, autocast bf16 {r["bf16"]}'})
 
     def checkpoint():

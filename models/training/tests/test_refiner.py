@@ -51,6 +51,38 @@ class RefinerTest(unittest.TestCase):
         self.assertEqual(tuple(x.shape), (2, 1, 80, 80))
         self.assertEqual(tuple(f.shape), (2, 12))
 
+    def test_warm_start_takes_the_ema_weights_and_starts_a_new_schedule(self):
+        import json
+        rng = np.random.default_rng(1)
+        vols = [('a', (rng.random((90, 90, 90)) * 2 - 1).astype(np.float32), [1.0, 1.0, 1.0])]
+        with open(os.path.join(os.path.dirname(HERE), 'configs', 'demo.json')) as f:
+            cfg = json.load(f)
+        cfg['refiner'].update({'channels': 8, 'blocks': 1, 'batch_size': 2, 'log_every': 1, 'ckpt_every': 1000})
+        real_load = T.load_volumes
+        T.load_volumes = lambda root, scans, log: vols
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                conf = os.path.join(d, 'c.json')
+                with open(conf, 'w') as f:
+                    json.dump(cfg, f)
+                first, second = os.path.join(d, 'first'), os.path.join(d, 'second')
+                T.main(['--config', conf, '--checkpoint-dir', first, '--minutes', '0.03', '--threads', '1'])
+                ck = torch.load(os.path.join(first, 'refiner', 'last.pt'))
+                self.assertGreater(ck['step'], 0)
+                T.main(['--config', conf, '--checkpoint-dir', second, '--minutes', '1e-9', '--threads', '1',
+                        '--warm-start', os.path.join(first, 'refiner', 'last.pt'), '--lr', '0.0003'])
+                with open(os.path.join(second, 'refiner', 'log.jsonl')) as f:
+                    log = [json.loads(line) for line in f]
+                self.assertTrue(any('warm start' in r.get('info', '') and 'peak lr 0.0003' in r['info'] for r in log))
+                ck2 = torch.load(os.path.join(second, 'refiner', 'last.pt'))
+                self.assertEqual(ck2['step'], 0)  # a new run, stopped before its first step
+                # ... whose weights are the old run's EMA, not its raw weights
+                for k, v in ck['ema'].items():
+                    self.assertTrue(torch.equal(ck2['model'][k], v), k)
+                self.assertTrue(any(not torch.equal(ck['model'][k], v) for k, v in ck['ema'].items()))
+        finally:
+            T.load_volumes = real_load
+
 
 if __name__ == '__main__':
     unittest.main()
