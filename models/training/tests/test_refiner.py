@@ -67,7 +67,7 @@ class RefinerTest(unittest.TestCase):
                     json.dump(cfg, f)
                 first, second = os.path.join(d, 'first'), os.path.join(d, 'second')
                 T.main(['--config', conf, '--checkpoint-dir', first, '--minutes', '0.03', '--threads', '1'])
-                ck = torch.load(os.path.join(first, 'refiner', 'last.pt'))
+                ck = T.torch_load(os.path.join(first, 'refiner', 'last.pt'))
                 self.assertGreater(ck['step'], 0)
                 # raw weights far from the EMA, so that the test can tell which one was taken
                 ck['model'] = {k: v + 1.0 for k, v in ck['model'].items()}
@@ -77,7 +77,7 @@ class RefinerTest(unittest.TestCase):
                 with open(os.path.join(second, 'refiner', 'log.jsonl')) as f:
                     log = [json.loads(line) for line in f]
                 self.assertTrue(any('warm start' in r.get('info', '') and 'peak lr 0.0003' in r['info'] for r in log))
-                ck2 = torch.load(os.path.join(second, 'refiner', 'last.pt'))
+                ck2 = T.torch_load(os.path.join(second, 'refiner', 'last.pt'))
                 self.assertEqual(ck2['step'], 1)  # a new run: one step (in its warm-up) and stopped
                 # ... that started from the old run's EMA (one Adam step moves a weight by about the
                 # learning rate, 1.5e-5 in the warm-up), not from its raw weights (1.0 away)
