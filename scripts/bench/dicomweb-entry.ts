@@ -2,16 +2,11 @@
  * Bundled by scripts/bench/dicomweb.mjs (esbuild): the DICOMweb pieces the
  * benchmark drives, against a private Orthanc on loopback.
  */
-import { readFileSync } from 'node:fs';
 import { defaultCodecs } from '../../extensions/geometry-ldm/src/dicom/codecs';
 import type { EmscriptenFactory } from '../../extensions/geometry-ldm/src/dicom/codecs/emscriptenCodec';
 import type { CharlsModule } from '../../extensions/geometry-ldm/src/dicom/codecs/charls';
 import type { OpenJpegModule } from '../../extensions/geometry-ldm/src/dicom/codecs/openjpeg';
-import {
-  decodeFrame,
-  type FrameCodecs,
-  type FrameInfo,
-} from '../../extensions/geometry-ldm/src/dicom/decodeFrame';
+import { decodeFrame, type FrameCodecs } from '../../extensions/geometry-ldm/src/dicom/decodeFrame';
 import { pooledCodecs } from '../../extensions/geometry-ldm/src/dicom/decodePool';
 import { createNodeDecodePool } from '../../extensions/geometry-ldm/src/dicom/nodeDecodePool';
 import { buildMultipart } from '../../extensions/geometry-ldm/src/dicom/multipart';
@@ -21,10 +16,11 @@ import { stowInstances, type StowInstance } from '../../extensions/geometry-ldm/
 import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
 import { orthancTransport } from '../../test/support/dicomweb';
 import { startOrthanc } from '../../test/support/orthanc';
-import { ALL_REAL_SERIES, importInstances, seriesFiles, type RealSeries } from '../../test/support/seed';
+import { ALL_REAL_SERIES, importInstances, type RealSeries } from '../../test/support/seed';
+import { storedFrames, type StoredFrameFile } from '../../test/support/storedFrames';
 
 export { readSeries, stowInstances, startOrthanc, orthancTransport, importInstances, ALL_REAL_SERIES };
-export { pooledCodecs, createNodeDecodePool, buildMultipart };
+export { pooledCodecs, createNodeDecodePool, buildMultipart, storedFrames };
 export type { RealSeries, StowInstance };
 
 export function codecs(openjpeg: EmscriptenFactory<OpenJpegModule>, charls: EmscriptenFactory<CharlsModule>) {
@@ -34,29 +30,9 @@ export function codecs(openjpeg: EmscriptenFactory<OpenJpegModule>, charls: Emsc
   });
 }
 
-/** The frames of a series' files as stored (first frame of each), with what a codec needs. */
-export function storedFrames(name: RealSeries): { ts: string; info: FrameInfo; bytes: Uint8Array }[] {
-  return seriesFiles(name).map((file) => {
-    const { dict, transferSyntaxUid: ts } = readPart10Raw(new Uint8Array(readFileSync(file)));
-    const v = (tag: string) => dict[tag].Value![0] as number;
-    return {
-      ts,
-      info: {
-        rows: v('00280010'),
-        columns: v('00280011'),
-        bitsAllocated: v('00280100'),
-        bitsStored: v('00280101'),
-        pixelRepresentation: v('00280103'),
-        samplesPerPixel: 1,
-      },
-      bytes: new Uint8Array((dict['7FE00010'].Value as ArrayBuffer[])[0]),
-    };
-  });
-}
-
 /** Decodes every frame with `codecs`, `concurrency` at a time (what readSeries does after the fetch). */
 export async function decodeAll(
-  frames: ReturnType<typeof storedFrames>,
+  frames: readonly StoredFrameFile[],
   codecs: FrameCodecs,
   concurrency: number,
 ): Promise<void> {

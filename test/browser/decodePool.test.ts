@@ -11,9 +11,8 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { defaultCodecs } from '../../extensions/geometry-ldm/src/dicom/codecs';
 import { decodeFrame, type FrameInfo } from '../../extensions/geometry-ldm/src/dicom/decodeFrame';
-import { readPart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
 import { bundleForBrowser, launchChromium, type LaunchedBrowser } from '../support/browser';
-import { seriesFiles } from '../support/seed';
+import { storedFrames } from '../support/storedFrames';
 import { runScript } from '../viewer/stack';
 import { startStaticServer, type StaticServer } from './engineHarness';
 
@@ -37,20 +36,9 @@ const hash = (a: ArrayBufferView) =>
 
 beforeAll(async () => {
   frames = [];
-  for (const file of seriesFiles('totalseg-abdomen')) {
-    const { dict, transferSyntaxUid: ts } = readPart10Raw(new Uint8Array(fs.readFileSync(file)));
-    const bytes = Buffer.from((dict['7FE00010'].Value as ArrayBuffer[])[0]);
-    const v = (tag: string) => dict[tag].Value![0] as number;
-    const info: FrameInfo = {
-      rows: v('00280010'),
-      columns: v('00280011'),
-      bitsAllocated: v('00280100'),
-      bitsStored: v('00280101'),
-      pixelRepresentation: v('00280103'),
-      samplesPerPixel: 1,
-    };
-    const stored = await decodeFrame(new Uint8Array(bytes), ts, info, defaultCodecs());
-    frames.push({ ts, info, bytes, sha256: hash(stored) });
+  for (const { ts, info, bytes } of storedFrames('totalseg-abdomen')) {
+    const stored = await decodeFrame(bytes, ts, info, defaultCodecs());
+    frames.push({ ts, info, bytes: Buffer.from(bytes), sha256: hash(stored) });
   }
   bundles = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-bundles-'));
   runScript('platform-config/scripts/build-extension.mjs', ['--out', bundles, '--no-minify']);

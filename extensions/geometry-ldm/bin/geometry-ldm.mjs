@@ -19,32 +19,26 @@ try {
   cacheDir = join(tmpdir(), 'geometry-ldm-cli');
   mkdirSync(cacheDir, { recursive: true });
 }
-const outfile = join(cacheDir, `cli-${process.pid}.cjs`);
-await build({
-  entryPoints: [join(here, '..', 'src', 'cli', 'bin.ts')],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  packages: 'external',
-  outfile,
-  logLevel: 'error',
-  absWorkingDir: repo,
-});
+/** One entry as a CommonJS script in the cache (packages stay in node_modules). */
+const bundle = async (entry, name) => {
+  const outfile = join(cacheDir, `${name}-${process.pid}.cjs`);
+  await build({
+    entryPoints: [join(here, '..', 'src', ...entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'error',
+    absWorkingDir: repo,
+  });
+  return outfile;
+};
+const outfile = await bundle(['cli', 'bin.ts'], 'cli');
 // The frame decode pool's worker (src/dicom/nodeDecodeWorker.ts): the CLI decodes compressed
 // frames on every core through it (src/cli/decodeCodecs.ts reads this variable).
-const decodeWorker = join(cacheDir, `decode-worker-${process.pid}.cjs`);
-await build({
-  entryPoints: [join(here, '..', 'src', 'dicom', 'nodeDecodeWorker.ts')],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  packages: 'external',
-  outfile: decodeWorker,
-  logLevel: 'error',
-  absWorkingDir: repo,
-});
+const decodeWorker = await bundle(['dicom', 'nodeDecodeWorker.ts'], 'decode-worker');
 process.env.GEOMETRY_LDM_DECODE_WORKER = decodeWorker;
 const require = createRequire(import.meta.url);
 process.on('exit', () => {
