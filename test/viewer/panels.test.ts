@@ -882,7 +882,14 @@ describe('generate panel in the viewer', () => {
     const link = p.getByRole('link', { name: 'Open the synthetic study (new tab)' });
     expect(await link.getAttribute('target')).toBe('_blank');
     const href = (await link.getAttribute('href'))!;
-    expect(href).toBe(`/synthesis?StudyInstanceUIDs=${studyUid}`);
+    // opened at a given instance of the study's one series (which one: checked in the viewer below)
+    const seriesOfStudy = await searchSeries(orthancTransport(orthanc), studyUid);
+    expect(seriesOfStudy).toHaveLength(1);
+    const url = new URL(href, server.url);
+    expect(url.pathname).toBe('/synthesis');
+    expect(url.searchParams.get('StudyInstanceUIDs')).toBe(studyUid);
+    expect(url.searchParams.get('initialSeriesInstanceUID')).toBe(seriesOfStudy[0].seriesInstanceUid);
+    expect(url.searchParams.get('initialSOPInstanceUID')).toBeTruthy();
     await page.goto(`${server.url}${href}`);
     await studyBrowserSeries(/SYNTHETIC AI-generated CT/)
       .first()
@@ -897,6 +904,30 @@ describe('generate panel in the viewer', () => {
         .map((d) => d.StudyInstanceUID),
     );
     expect(new Set(own)).toEqual(new Set([studyUid]));
+    // it opens at the middle slice, not at the edge of the field of view
+    const at = async () =>
+      page.evaluate(() => {
+        const s = (
+          window as unknown as {
+            services: {
+              viewportGridService: { getState(): { viewports: Map<string, unknown> } };
+              cornerstoneViewportService: {
+                getCornerstoneViewport(
+                  id: string,
+                ): { getCurrentImageIdIndex(): number; getImageIds(): string[] } | undefined;
+              };
+            };
+          }
+        ).services;
+        const id = [...s.viewportGridService.getState().viewports.keys()][0];
+        const v = s.cornerstoneViewportService.getCornerstoneViewport(id);
+        return v ? { index: v.getCurrentImageIdIndex(), count: v.getImageIds().length } : null;
+      });
+    for (let t = 0; t < 120 && !((await at())?.count ?? 0); t++) await page.waitForTimeout(500);
+    await page.waitForTimeout(1000); // the jump to the initial instance follows the first render
+    const { index, count } = (await at())!;
+    expect(count).toBeGreaterThan(8);
+    expect(Math.abs(index - (count - 1) / 2)).toBeLessThanOrEqual(0.5);
     await shot('gen-4-synthetic-study');
   }, 240000);
 

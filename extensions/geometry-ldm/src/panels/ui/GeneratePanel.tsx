@@ -105,10 +105,26 @@ function AxisRange(props: {
   );
 }
 
-function syntheticStudyUrl(studyInstanceUid: string): string {
+/**
+ * The saved study on its own route, opened at the middle slice of its first series (OHIF's
+ * default hanging protocol honours initialSeriesInstanceUID / initialSOPInstanceUID): the
+ * first slice is the edge of the field of view.
+ */
+function syntheticStudyUrl(study: {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly sopInstanceUids: readonly string[];
+}): string {
   const loc = (globalThis as { location?: { pathname?: string } }).location;
   const path = loc?.pathname && loc.pathname !== '/' ? loc.pathname : '/viewer';
-  return `${path}?StudyInstanceUIDs=${encodeURIComponent(studyInstanceUid)}`;
+  const middle = study.sopInstanceUids[Math.floor(study.sopInstanceUids.length / 2)];
+  const q = encodeURIComponent;
+  return (
+    `${path}?StudyInstanceUIDs=${q(study.studyInstanceUid)}` +
+    (middle
+      ? `&initialSeriesInstanceUID=${q(study.seriesInstanceUid)}&initialSOPInstanceUID=${q(middle)}`
+      : '')
+  );
 }
 
 export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactElement {
@@ -484,7 +500,7 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
               </p>
               <a
                 className="gldm-btn gldm-btn-secondary"
-                href={syntheticStudyUrl(save.studies[0].studyInstanceUid)}
+                href={syntheticStudyUrl(save.studies[0])}
                 target="_blank"
                 rel="noopener"
               >
