@@ -43,10 +43,11 @@ type SaveState =
   | { kind: 'error'; message: string };
 
 const RANGE_PRESETS: readonly { id: string; label: string; range: readonly [number, number] }[] = [
-  { id: 'all', label: 'whole range', range: [0, 1] },
-  { id: 'upper', label: 'upper half', range: [0.5, 1] },
-  { id: 'lower', label: 'lower half', range: [0, 0.5] },
-  { id: 'middle', label: 'middle half', range: [0.25, 0.75] },
+  // short labels: the preset shares a row with the two numbers at OHIF's default panel width
+  { id: 'all', label: 'all', range: [0, 1] },
+  { id: 'upper', label: 'upper ½', range: [0.5, 1] },
+  { id: 'lower', label: 'lower ½', range: [0, 0.5] },
+  { id: 'middle', label: 'middle ½', range: [0.25, 0.75] },
 ];
 
 /** One axis of the body-range picker: two numbers and a bar showing the range within [0, 1]. */
@@ -67,7 +68,10 @@ function AxisRange(props: {
       <legend className="gldm-label">
         {props.axis}: 0 = {props.zero}; 1 = {props.one}
       </legend>
-      <div className="gldm-grid3" style={{ alignItems: 'end' }}>
+      <div
+        className="gldm-grid3"
+        style={{ alignItems: 'end', gridTemplateColumns: 'minmax(0,1fr) minmax(0,1fr) minmax(0,1.4fr)' }}
+      >
         <NumberField
           label={`${props.axis} from`}
           hideLabel
