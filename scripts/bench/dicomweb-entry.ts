@@ -8,6 +8,7 @@ import type { CharlsModule } from '../../extensions/geometry-ldm/src/dicom/codec
 import type { OpenJpegModule } from '../../extensions/geometry-ldm/src/dicom/codecs/openjpeg';
 import { decodeFrame, type FrameCodecs } from '../../extensions/geometry-ldm/src/dicom/decodeFrame';
 import { pooledCodecs } from '../../extensions/geometry-ldm/src/dicom/decodePool';
+import { forEachLimit } from '../../extensions/geometry-ldm/src/dicom/forEachLimit';
 import { createNodeDecodePool } from '../../extensions/geometry-ldm/src/dicom/nodeDecodePool';
 import { buildMultipart } from '../../extensions/geometry-ldm/src/dicom/multipart';
 import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
@@ -36,15 +37,10 @@ export async function decodeAll(
   codecs: FrameCodecs,
   concurrency: number,
 ): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < frames.length) {
-        const f = frames[next++];
-        await decodeFrame(f.bytes, f.ts, f.info, codecs);
-      }
-    }),
-  );
+  await forEachLimit(frames.length, concurrency, async (i) => {
+    const f = frames[i];
+    await decodeFrame(f.bytes, f.ts, f.info, codecs);
+  });
 }
 
 /** The same instances under new Study/Series/SOP UIDs (a fresh series for each timed store). */
