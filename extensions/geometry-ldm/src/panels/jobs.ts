@@ -111,7 +111,7 @@ export async function runSuperResolution(
     });
     source = crop(read.volume, { start: [start[0], start[1], 0], dims });
   } else {
-    read = await pacs.readPixels(layout, onProgress, readOptions);
+    read = await pacs.readPixels(layout, onProgress);
     seriesGrid = gridOf(read.volume, read);
     runForm = clampRegion(form, seriesGrid);
     source = crop(read.volume, runForm.region);

@@ -136,10 +136,9 @@ export function createPacs(options: PacsOptions): Pacs {
         bridgeGaps: Boolean(options?.bridgeGaps),
       }),
     readPixels: (layout, onProgress, options) =>
+      // geometry, resampling and gaps were decided by the layout (readLayout's options)
       readSeriesPixels(transport, layout, {
         codecs,
-        irregular: 'resample',
-        bridgeGaps: Boolean(options?.bridgeGaps),
         ...(options?.slab ? { slab: options.slab } : {}),
         ...(onProgress ? { onProgress } : {}),
       }),
