@@ -69,10 +69,12 @@ export async function encode(
     );
     onTile?.(1, 1);
   } else {
-    // each tile's input: its image box, then its coordinate channels (copied, or computed from the affine)
+    // each tile's input: its image box, then its coordinate channels (copied, or computed from the
+    // affine), in one buffer for every tile (runTiled has finished a tile's run before it reads the next)
+    let buffer: Float32Array | undefined;
     const readTile = (start: Dims3, td: Dims3) => {
       const tn = voxelCount(td);
-      const tile = new Float32Array(4 * tn);
+      const tile = buffer?.length === 4 * tn ? buffer : (buffer = new Float32Array(4 * tn));
       copyBox(image, dims, 1, start, td, tile.subarray(0, tn));
       if (coords instanceof Float32Array) copyBox(coords, dims, 3, start, td, tile.subarray(tn));
       else coordinateChannels(td, compose(coords.indexToGroup, translation(start)), tile.subarray(tn));
@@ -189,7 +191,8 @@ export async function decode(
   const out = new Float32Array(batch * perImage);
   const tiles = tileCount(plan);
   for (let b = 0; b < batch; b++) {
-    const img = await runTiled({
+    await runTiled({
+      into: out.subarray(b * perImage, (b + 1) * perImage),
       input: unscaled.subarray(b * perLatent, (b + 1) * perLatent),
       inChannels: c,
       outChannels: 1,
@@ -201,7 +204,6 @@ export async function decode(
       onTile: onTile ? (done) => onTile(b * tiles + done, batch * tiles) : undefined,
       signal,
     });
-    out.set(img, b * perImage);
   }
   return out;
 }

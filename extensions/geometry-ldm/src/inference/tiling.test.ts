@@ -32,6 +32,8 @@ describe('runTiled with a local (pointwise) model equals the whole-volume result
     [[7, 5, 6], [3, 3, 3], [1, 1, 1], 8, 1],
     [[5, 4, 3], [2, 4, 2], [0, 0, 0], 1, 8],
     [[6, 6, 6], [4, 4, 4], [1, 1, 1], 1, 8],
+    // the last tile (flush with the end) overlaps the two before it: voxel 4 of axis i lies in three tiles
+    [[9, 3, 2], [5, 2, 2], [2, 0, 0], 1, 4],
   ] as Array<[Dims3, Dims3, Dims3, number, number]>)(
     'latent %j tile %j overlap %j (in x%i, out x%i)',
     async (L, tile, overlap, fi, fo) => {
@@ -73,6 +75,59 @@ describe('runTiled with a local (pointwise) model equals the whole-volume result
       expect(max).toBeLessThan(1e-5);
     },
   );
+});
+
+describe("runTiled keeps each tile's edge out of the result", () => {
+  it("NaN in the quarter of every shared band nearest a tile's edge never reaches the output", async () => {
+    // latent 6^3, tiles 4^3 at 0 and 2 per axis: shared bands of 2 latent = 16 output voxels,
+    // so each tile's 4 output voxels nearest a shared edge must have weight exactly 0
+    const L: Dims3 = [6, 6, 6];
+    const fo = 8;
+    const input = new Float32Array(voxelCount(L)).map((_, n) => Math.cos(n * 0.3));
+    let start: Dims3 = [0, 0, 0];
+    const read = (s: Dims3, d: Dims3) => {
+      start = s;
+      const out = new Float32Array(voxelCount(d));
+      for (let k = 0; k < d[2]; k++)
+        for (let j = 0; j < d[1]; j++)
+          for (let i = 0; i < d[0]; i++)
+            out[(k * d[1] + j) * d[0] + i] = input[((s[2] + k) * L[1] + s[1] + j) * L[0] + s[0] + i];
+      return out;
+    };
+    const run = async (x: Float32Array, d: Dims3) => {
+      const od = d.map((n) => n * fo) as unknown as Dims3;
+      const out = new Float32Array(voxelCount(od));
+      const edge = (v: number, a: number) =>
+        (start[a] > 0 && v < 4) || (start[a] + d[a] < L[a] && v >= od[a] - 4);
+      for (let k = 0; k < od[2]; k++)
+        for (let j = 0; j < od[1]; j++)
+          for (let i = 0; i < od[0]; i++) {
+            const v = x[(Math.floor(k / fo) * d[1] + Math.floor(j / fo)) * d[0] + Math.floor(i / fo)];
+            out[(k * od[1] + j) * od[0] + i] = edge(i, 0) || edge(j, 1) || edge(k, 2) ? NaN : v;
+          }
+      return out;
+    };
+    const tiled = await runTiled({
+      input: read,
+      inChannels: 1,
+      outChannels: 1,
+      latentDims: L,
+      inFactor: 1,
+      outFactor: fo,
+      plan: planTiles(L, [4, 4, 4], [1, 1, 1]),
+      run,
+    });
+    const od = L.map((n) => n * fo);
+    let max = 0;
+    for (let k = 0; k < od[2]; k++)
+      for (let j = 0; j < od[1]; j++)
+        for (let i = 0; i < od[0]; i++) {
+          const want = input[(Math.floor(k / fo) * L[1] + Math.floor(j / fo)) * L[0] + Math.floor(i / fo)];
+          const d = Math.abs(tiled[(k * od[1] + j) * od[0] + i] - want);
+          max = Number.isNaN(d) ? Infinity : Math.max(max, d);
+        }
+    expect(max).toBeLessThan(1e-6);
+  });
 });
 
 describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', () => {

@@ -85,7 +85,11 @@ function axisWeights(
   return w;
 }
 
-/** Reads one tile's channel-major input [cin][dz][dy][dx] at `start` (input voxels) of size `dims`. */
+/**
+ * Reads one tile's channel-major input [cin][dz][dy][dx] at `start` (input voxels) of size `dims`.
+ * It may return the same buffer every time: runTiled's model run has finished with one tile's
+ * input before the next tile is read.
+ */
 export type TileReader = (start: Dims3, dims: Dims3) => Float32Array;
 
 export interface TiledRunArgs {
@@ -108,6 +112,8 @@ export interface TiledRunArgs {
   readonly onTile?: (done: number, total: number) => void;
   /** Checked before every tile: after an abort at most the tile in flight finishes, then 'cancelled'. */
   readonly signal?: AbortSignal;
+  /** Where to write the result (all zero, outChannels x output voxels); a new array when absent. */
+  readonly into?: Float32Array;
 }
 
 /** The box [start, start + dims) of each channel, channel-major; into `out` when given (its length must fit). */
@@ -132,6 +138,55 @@ export function copyBox(
   return out;
 }
 
+/**
+ * Blend weights of every tile along one axis of the output, normalised so that at every output
+ * voxel the weights of the tiles covering it sum to 1. The 3D weight of a tile is the product of
+ * its three axis weights, so the tiles' 3D weights sum to 1 too: no weight-sum volume and no
+ * division pass are needed.
+ */
+function normalisedAxisWeights(plan: TilePlan, a: number, n: number, f: number): Float32Array[] {
+  const starts = plan.starts[a];
+  const size = plan.size[a];
+  const raw = starts.map((s, idx) =>
+    axisWeights(
+      s,
+      size,
+      n,
+      f,
+      idx > 0 ? starts[idx - 1] + size : s,
+      idx + 1 < starts.length ? starts[idx + 1] : s + size,
+    ),
+  );
+  const sum = new Float64Array(n * f);
+  starts.forEach((s, idx) => raw[idx].forEach((w, x) => (sum[s * f + x] += w)));
+  if (sum.some((w) => !(w > 0)))
+    throw new InferenceError(
+      'invalid-input',
+      `the tile plan leaves output voxels without weight on axis ${'ijk'[a]}`,
+    );
+  return starts.map((s, idx) => raw[idx].map((w, x) => w / sum[s * f + x]));
+}
+
+/** Where one tile's x weights are non-zero [lo, hi), and the run of weight exactly 1 inside it [oneLo, oneHi). */
+interface RowSpan {
+  readonly lo: number;
+  readonly hi: number;
+  readonly oneLo: number;
+  readonly oneHi: number;
+}
+
+function rowSpan(w: Float32Array): RowSpan {
+  let lo = 0;
+  while (lo < w.length && w[lo] === 0) lo++;
+  let hi = w.length;
+  while (hi > lo && w[hi - 1] === 0) hi--;
+  let oneLo = lo;
+  while (oneLo < hi && w[oneLo] !== 1) oneLo++;
+  let oneHi = oneLo;
+  while (oneHi < hi && w[oneHi] === 1) oneHi++;
+  return { lo, hi, oneLo, oneHi };
+}
+
 export async function runTiled(args: TiledRunArgs): Promise<Float32Array> {
   const { plan, latentDims: L, inFactor: fi, outFactor: fo } = args;
   const inDims = L.map((n) => n * fi) as unknown as Dims3;
@@ -140,78 +195,69 @@ export async function runTiled(args: TiledRunArgs): Promise<Float32Array> {
   if (typeof input !== 'function' && input.length !== args.inChannels * voxelCount(inDims)) {
     throw new InferenceError('invalid-input', 'tiled input does not match the latent grid');
   }
+  const tileInDims = plan.size.map((s) => s * fi) as unknown as Dims3;
+  const tileInValues = args.inChannels * voxelCount(tileInDims);
+  // one input buffer for every tile: the run has finished with it before the next tile is read
+  let buffer: Float32Array | undefined;
   const readTile: TileReader =
     typeof input === 'function'
       ? input
-      : (start, dims) => copyBox(input, inDims, args.inChannels, start, dims);
-  const outN = voxelCount(outDims);
-  const acc = new Float32Array(args.outChannels * outN);
-  const wsum = new Float32Array(outN);
+      : (start, dims) =>
+          copyBox(input, inDims, args.inChannels, start, dims, (buffer ??= new Float32Array(tileInValues)));
+  const acc = args.into ?? new Float32Array(args.outChannels * voxelCount(outDims));
+  if (acc.length !== args.outChannels * voxelCount(outDims))
+    throw new InferenceError('invalid-input', 'the tiled output array does not match the output grid');
+  const [wxs, wys, wzs] = [0, 1, 2].map((a) => normalisedAxisWeights(plan, a, L[a], fo));
+  const spans = wxs.map(rowSpan);
   const [sx, sy, sz] = plan.starts;
   const total = sx.length * sy.length * sz.length;
+  const td = plan.size.map((s) => s * fo) as unknown as Dims3;
   let done = 0;
-  const weightsFor = (a: number, idx: number) => {
-    const starts = plan.starts[a];
-    const s = starts[idx];
-    const prevEnd = idx > 0 ? starts[idx - 1] + plan.size[a] : s;
-    const nextStart = idx + 1 < starts.length ? starts[idx + 1] : s + plan.size[a];
-    return axisWeights(s, plan.size[a], L[a], fo, prevEnd, nextStart);
-  };
   for (let iz = 0; iz < sz.length; iz++) {
-    const wz = weightsFor(2, iz);
     for (let iy = 0; iy < sy.length; iy++) {
-      const wy = weightsFor(1, iy);
       for (let ix = 0; ix < sx.length; ix++) {
         throwIfCancelled(args.signal);
-        const wx = weightsFor(0, ix);
         const startL: Dims3 = [sx[ix], sy[iy], sz[iz]];
-        const tileIn = readTile(
-          startL.map((s) => s * fi) as unknown as Dims3,
-          plan.size.map((s) => s * fi) as unknown as Dims3,
-        );
-        if (tileIn.length !== args.inChannels * voxelCount(plan.size) * fi ** 3)
+        const tileIn = readTile(startL.map((s) => s * fi) as unknown as Dims3, tileInDims);
+        if (tileIn.length !== tileInValues)
           throw new InferenceError('invalid-input', 'a tile reader returned the wrong number of values');
-        const out = await args.run(tileIn, plan.size.map((s) => s * fi) as unknown as Dims3);
-        const td = plan.size.map((s) => s * fo) as unknown as Dims3;
-        const tn = voxelCount(td);
-        if (out.length !== args.outChannels * tn)
+        const out = await args.run(tileIn, tileInDims);
+        if (out.length !== args.outChannels * voxelCount(td))
           throw new InferenceError('run-failed', 'tile output has an unexpected size');
         blendTile(
           acc,
-          wsum,
           out,
           args.outChannels,
           outDims,
           startL.map((s) => s * fo) as unknown as Dims3,
           td,
-          wx,
-          wy,
-          wz,
+          wxs[ix],
+          spans[ix],
+          wys[iy],
+          wzs[iz],
         );
         args.onTile?.(++done, total);
       }
     }
   }
-  for (let c = 0; c < args.outChannels; c++) {
-    const ch = acc.subarray(c * outN, (c + 1) * outN);
-    for (let n = 0; n < outN; n++) ch[n] /= wsum[n];
-  }
   return acc;
 }
 
 /**
- * acc += w * tile and wsum += w over one tile at output offset o0, w = wz[k] * wy[j] * wx[i].
+ * acc += w * tile over one tile at output offset o0, w = wz[k] * wy[j] * wx[i] (normalised:
+ * the weights of all tiles at a voxel sum to 1). Rows and columns of weight 0 are skipped;
+ * where w is exactly 1 no other tile has weight there, so the tile's values are copied.
  * A monomorphic function of locals and per-channel views (the hot loop of tiled runs).
  */
 function blendTile(
   acc: Float32Array,
-  wsum: Float32Array,
   tile: Float32Array,
   channels: number,
   outDims: Dims3,
   o0: Dims3,
   td: Dims3,
   wx: Float32Array,
+  span: RowSpan,
   wy: Float32Array,
   wz: Float32Array,
 ): void {
@@ -220,18 +266,27 @@ function blendTile(
   const [nx, ny] = outDims;
   const outN = voxelCount(outDims);
   const tn = tx * ty * tz;
-  for (let k = 0; k < tz; k++)
+  const { lo, hi, oneLo, oneHi } = span;
+  for (let k = 0; k < tz; k++) {
+    if (wz[k] === 0) continue;
     for (let j = 0; j < ty; j++) {
       const wjk = wz[k] * wy[j];
+      if (wjk === 0) continue;
       const rowOut = ((oz + k) * ny + oy + j) * nx + ox;
       const rowTile = (k * ty + j) * tx;
-      for (let i = 0; i < tx; i++) wsum[rowOut + i] += wjk * wx[i];
       for (let c = 0; c < channels; c++) {
         const a = c * outN + rowOut;
         const t = c * tn + rowTile;
-        for (let i = 0; i < tx; i++) acc[a + i] += wjk * wx[i] * tile[t + i];
+        if (wjk === 1) {
+          for (let i = lo; i < oneLo; i++) acc[a + i] += wx[i] * tile[t + i];
+          for (let i = oneLo; i < oneHi; i++) acc[a + i] = tile[t + i];
+          for (let i = oneHi; i < hi; i++) acc[a + i] += wx[i] * tile[t + i];
+        } else {
+          for (let i = lo; i < hi; i++) acc[a + i] += wjk * wx[i] * tile[t + i];
+        }
       }
     }
+  }
 }
 
 /** When and how to tile: a cap on image voxels per encoder/decoder call, and the overlap. */
