@@ -111,6 +111,8 @@ const VOLUME: Record<VolumeErrorCode, Exit> = {
   'shape-mismatch': internal,
   'invalid-grid': badInput,
   'invalid-argument': internal,
+  // statistics read after they were handed over: a programming error
+  finished: internal,
 };
 
 /** Error class name -> its code table (classes are told apart by name: they may cross a worker boundary). */

@@ -261,12 +261,13 @@ export async function superResolve(
       raw?.add(refined);
       const p = project(refined);
       if (acq) tracker.tick('project', { sample: s, samples: settings.samples });
-      stats.add(p);
+      // the sample is not used again unless it is kept
+      stats.add(p, { adopt: !options.keepSamples });
       if (options.keepSamples) kept.push(makeVolume(out.dims, out.affine, p, 'HU'));
     }
     tracker.emit('finish');
-    return finish(stats.mean(), settings.samples > 1 ? stats.std({ ddof: 1 }) : new Float32Array(nOut), {
-      ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.mean(), 'HU') } : {}),
+    return finish(...meanAndStd(stats, settings.samples), {
+      ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.take().mean, 'HU') } : {}),
       ...(options.keepSamples ? { samples: kept } : {}),
     });
   }
@@ -303,13 +304,23 @@ export async function superResolve(
 
   // 1. The start image on the padded model grid (border values outside the output box): the
   //    back-projection, or (no slice model) the paper's trilinear upsampling of the source.
-  const startPadded = resample(
-    slices === 'none' ? source : makeVolume(out.dims, out.affine, classical, 'HU'),
-    plan.padded,
-    { outside: 'border' },
-  );
+  //    When the model grid is the output grid (no padding) the trilinear start is `upsampled`
+  //    itself; otherwise the resampled start is a temporary, mapped to model units in place.
+  const unpadded =
+    plan.padded.dims.every((n, a) => n === out.dims[a]) &&
+    plan.padded.affine.every((v, q) => v === out.affine[q]);
   const intensity = intensityParams(m);
-  const x = huToModel(startPadded, intensity);
+  const x =
+    slices === 'none' && unpadded
+      ? huToModel(upsampled, intensity)
+      : (() => {
+          const startPadded = resample(
+            slices === 'none' ? source : makeVolume(out.dims, out.affine, classical, 'HU'),
+            plan.padded,
+            { outside: 'border' },
+          );
+          return huToModel(startPadded, intensity, startPadded.data);
+        })();
   const a = indexToGroup(plan.padded.affine, group);
   const latentCond = latentConditioning(dims, a, m.latent.factor);
 
@@ -397,14 +408,21 @@ export async function superResolve(
       const hu = modelToHu(box, intensity, box.data);
       raw?.add(hu.data);
       const p = project(hu.data);
-      stats.add(p);
+      // the sample is not used again unless it is kept
+      stats.add(p, { adopt: !options.keepSamples });
       if (options.keepSamples) kept.push(makeVolume(out.dims, out.affine, p, 'HU'));
     }
     decoding.finish(preview ? { preview } : {});
   }
   tracker.emit('finish');
-  return finish(stats.mean(), settings.samples > 1 ? stats.std({ ddof: 1 }) : new Float32Array(nOut), {
-    ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.mean(), 'HU') } : {}),
+  return finish(...meanAndStd(stats, settings.samples), {
+    ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.take().mean, 'HU') } : {}),
     ...(options.keepSamples ? { samples: kept } : {}),
   });
+}
+
+/** The samples' mean and unbiased std, handed over without copies; one sample has std 0 (no spread measured). */
+function meanAndStd(stats: RunningStats, samples: number): [Float32Array, Float32Array] {
+  const { mean, std } = stats.take({ ddof: 1 });
+  return [mean, samples > 1 ? std : std.fill(0)];
 }

@@ -62,6 +62,17 @@ describe('HU -> model', () => {
     expect(huToModelValue(175, p)).toBeCloseTo(0.75, 12);
   });
 
+  it("converts in place when given the volume's own array (same values as a new array)", () => {
+    const v = vol([-3000, -1000, 0, 100, 2500]);
+    const fresh = huToModel(v, CT);
+    const own = v.data;
+    const m = huToModel(v, CT, own);
+    expect(m.data).toBe(own);
+    expect(m.unit).toBe('model');
+    expect(Array.from(m.data)).toEqual(Array.from(fresh.data));
+    expect(() => huToModel(vol([0, 1]), CT, new Float32Array(3))).toThrow(/3 values, need 2/);
+  });
+
   it('does not modify its input', () => {
     const v = vol([-3000, 100]);
     huToModel(v, CT);

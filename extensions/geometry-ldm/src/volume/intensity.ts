@@ -76,12 +76,18 @@ export function modelToHuValue(model: number, params: IntensityParams): number {
   return inverse(model, params);
 }
 
-/** A new volume in model units from one in HU (throws 'unit-mismatch' for any other unit). */
-export function huToModel(volume: Volume, params: IntensityParams): Volume {
+/**
+ * A new volume in model units from one in HU (throws 'unit-mismatch' for any other unit).
+ * `into` (same length; may be `volume.data` itself) receives the values instead of a new array.
+ */
+export function huToModel(volume: Volume, params: IntensityParams, into?: Float32Array): Volume {
   validateIntensityParams(params);
   requireUnit(volume, 'HU');
   const src = volume.data;
-  const out = new Float32Array(src.length);
+  if (into !== undefined && into.length !== src.length) {
+    throw new VolumeError('shape-mismatch', `output array has ${into.length} values, need ${src.length}`);
+  }
+  const out = into ?? new Float32Array(src.length);
   const { huMin, huMax, modelMin, clip } = params;
   const scale = (params.modelMax - modelMin) / (huMax - huMin);
   for (let n = 0; n < src.length; n++) {

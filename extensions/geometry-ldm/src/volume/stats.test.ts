@@ -132,6 +132,50 @@ describe('RunningStats (Welford) vs a two-pass float64 reference', () => {
     expect(stats.mean()[0]).toBe(4);
   });
 
+  it('take() hands over the same mean and std as mean() and std(), then refuses further use', () => {
+    const samples = makeSamples(7, 5, 200, (p) => 1000 + p, 3);
+    const a = new RunningStats(200);
+    const b = new RunningStats(200);
+    for (const x of samples) {
+      a.add(x);
+      b.add(x);
+    }
+    const taken = b.take({ ddof: 1 });
+    expect(Array.from(taken.mean)).toEqual(Array.from(a.mean()));
+    expect(Array.from(taken.std)).toEqual(Array.from(a.std({ ddof: 1 })));
+    const ref = twoPass(samples, 1);
+    expect(maxRelative(taken.std, ref.std)).toBeLessThan(1e-4);
+    for (const use of [() => b.add(samples[0]), () => b.mean(), () => b.std(), () => b.take()]) {
+      expect(use).toThrow(VolumeError);
+      expect(use).toThrow(/taken/);
+    }
+    // one sample: the mean is the sample itself, unchanged by float rounding
+    const one = new RunningStats(3);
+    one.add(Float32Array.from([0.1, -2.5e7, 3]));
+    const t = one.take({ ddof: 0 });
+    expect(Array.from(t.mean)).toEqual(Array.from(Float32Array.from([0.1, -2.5e7, 3])));
+    expect(Array.from(t.std)).toEqual([0, 0, 0]);
+    expect(Array.from(new RunningStats(2).take().mean).every(Number.isNaN)).toBe(true);
+  });
+
+  it('adopting samples gives the same statistics, and the first adopted array becomes the mean', () => {
+    const samples = makeSamples(11, 4, 100, (p) => -800 + 5 * p, 20);
+    const copied = new RunningStats(100);
+    const adopted = new RunningStats(100);
+    for (const x of samples) {
+      copied.add(x);
+      adopted.add(x.slice(), { adopt: true });
+    }
+    const first = samples[0].slice();
+    const own = new RunningStats(100);
+    own.add(first, { adopt: true });
+    own.add(samples[1]);
+    const a = adopted.take({ ddof: 1 });
+    expect(Array.from(a.mean)).toEqual(Array.from(copied.mean()));
+    expect(Array.from(a.std)).toEqual(Array.from(copied.std({ ddof: 1 })));
+    expect(own.take().mean).toBe(first);
+  });
+
   it('rejects wrong sample sizes and ddof with typed errors', () => {
     const stats = new RunningStats(3);
     const code = (fn: () => void): string | undefined => {

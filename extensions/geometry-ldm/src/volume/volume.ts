@@ -27,7 +27,7 @@ export interface Volume extends Grid {
   readonly unit: IntensityUnit;
 }
 
-export type VolumeErrorCode = 'shape-mismatch' | 'invalid-grid' | 'invalid-argument';
+export type VolumeErrorCode = 'shape-mismatch' | 'invalid-grid' | 'invalid-argument' | 'finished';
 
 export class VolumeError extends CodedError<VolumeErrorCode> {
   constructor(code: VolumeErrorCode, message: string) {
