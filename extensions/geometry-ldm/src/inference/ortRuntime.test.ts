@@ -44,3 +44,31 @@ test('any other failure is a run failure, not memory', async () => {
   expect(e.code).toBe('run-failed');
   expect(e.message).not.toMatch(/out of memory/);
 });
+
+test('onnxruntime-node sessions do not spin idle threads; wasm sessions keep the default; callers override', async () => {
+  const seen: Record<string, unknown>[] = [];
+  const ort = failingOrt('unused');
+  const create = ort.InferenceSession.create;
+  (ort.InferenceSession as { create: unknown }).create = async (
+    b: Uint8Array,
+    o: Record<string, unknown>,
+  ) => {
+    seen.push(o);
+    return create(b, o as never);
+  };
+  const session = (
+    library: 'onnxruntime-node' | 'onnxruntime-web',
+    sessionOptions?: Record<string, unknown>,
+  ) =>
+    createOrtRuntime(ort, { library, executionProvider: 'cpu', threads: 2, sessionOptions }).createSession(
+      'unet',
+      new Uint8Array(1),
+    );
+  await session('onnxruntime-node');
+  await session('onnxruntime-web');
+  await session('onnxruntime-node', { extra: { session: { intra_op: { allow_spinning: '1' } } } });
+  expect(seen[0].extra).toEqual({ session: { intra_op: { allow_spinning: '0' } } });
+  expect(seen[1].extra).toBeUndefined();
+  expect(seen[2].extra).toEqual({ session: { intra_op: { allow_spinning: '1' } } });
+  expect(seen.every((o) => o.intraOpNumThreads === 2)).toBe(true);
+});

@@ -49,6 +49,15 @@ function isOutOfMemory(message: string): boolean {
   return /out of memory|bad_alloc|OOM|memory access out of bounds|Aborted\(\)|exceeds .*limit/i.test(message);
 }
 
+/**
+ * onnxruntime-node: idle intra-op threads sleep instead of spinning after each parallel section.
+ * Measured on 2 cores (npm run bench -- engine, 2026-12-04): spinning took a core from the
+ * JavaScript between model calls (tiling, statistics) and slowed small UNet calls; without it a
+ * tiled 272^3 super-resolution spent 1.7 s instead of 2.0 s outside the model and the pipelines
+ * ran 2-16 % faster. onnxruntime-web's wasm threads were 13 % slower without spinning: not there.
+ */
+const NODE_SESSION_DEFAULTS = { extra: { session: { intra_op: { allow_spinning: '0' } } } };
+
 export function createOrtRuntime(ort: OrtModule, options: OrtRuntimeOptions): InferenceRuntime {
   const backend: BackendInfo = {
     library: options.library,
@@ -65,6 +74,7 @@ export function createOrtRuntime(ort: OrtModule, options: OrtRuntimeOptions): In
           executionProviders: [options.executionProvider],
           intraOpNumThreads: options.threads,
           graphOptimizationLevel: 'all',
+          ...(options.library === 'onnxruntime-node' ? NODE_SESSION_DEFAULTS : {}),
           ...options.sessionOptions,
         });
       } catch (e) {
