@@ -16,6 +16,7 @@ import { readSeriesHeaders } from '../../../../test/support/sharedData';
 import type { ModelManifest } from '../model/manifest';
 import { testManifest } from './__fixtures__/manifest';
 import { createPanelEnv, createPanels } from './index';
+import { EstimateView } from './ui/engineViews';
 import { GeneratePanel } from './ui/GeneratePanel';
 import type { PanelEnv } from './ui/panelEnv';
 import { SuperResolvePanel } from './ui/SuperResolvePanel';
@@ -186,6 +187,26 @@ describe('super-resolve panel markup', () => {
   });
 });
 
+describe('estimate of settings with errors', () => {
+  it('says the settings need a change instead of "not measured yet"', () => {
+    const view = (invalid: boolean) =>
+      renderToStaticMarkup(
+        createElement(EstimateView, {
+          time: null,
+          timeBasis: null,
+          priorBasis: null,
+          memory: null,
+          snapshot: env.engine.getSnapshot(),
+          onCalibrate: () => undefined,
+          invalid,
+        }),
+      );
+    expect(view(true)).toContain('Time</dt><dd>— (the settings need a change: see below)</dd>');
+    expect(view(true)).not.toContain('not measured yet');
+    expect(view(false)).toContain('Time</dt><dd>not measured yet</dd>');
+  });
+});
+
 describe('generate panel markup', () => {
   let html: string;
   beforeAll(() => {
@@ -202,7 +223,10 @@ describe('generate panel markup', () => {
     expect(html).toMatch(/<option value="paper-96">Paper 96 × 96 × 104, full range<\/option>/);
     expect(html).toContain('w: 0 = inferior; 1 = superior');
     expect(html).toContain('Rotation (degrees about x, y, z)');
-    expect(html).toContain('DDIM (fast, deterministic)');
+    expect(html).toContain('<option value="ddim" selected="">DDIM (fast)</option>');
+    expect(html).toContain(
+      'DDIM: a few steps, no noise added between them. The same seed gives the same image.',
+    );
     expect(html).toContain('NOT FOR DIAGNOSTIC USE');
     expect(html).toContain('Backend: wasm (CPU), 2 threads');
   });

@@ -390,8 +390,9 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
                 value={form.sampler}
                 disabled={busy}
                 options={[
-                  { value: 'ddim', label: 'DDIM (fast, deterministic)' },
-                  { value: 'ddpm', label: 'DDPM (stochastic)' },
+                  // short labels: the select is half of OHIF's default panel width; the hint below says more
+                  { value: 'ddim', label: 'DDIM (fast)' },
+                  { value: 'ddpm', label: 'DDPM (slow)' },
                 ]}
                 onChange={(v) =>
                   update({
@@ -427,6 +428,12 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
                 onChange={(v) => update({ seed: v })}
               />
             </div>
+            <span className="gldm-hint" data-testid="geometry-ldm-sampler-hint">
+              {form.sampler === 'ddim'
+                ? 'DDIM: a few steps, no noise added between them.'
+                : `DDPM: up to ${manifest.scheduler.numTrainTimesteps} steps, fresh noise at each.`}{' '}
+              The same seed gives the same image.
+            </span>
             <div>
               <button
                 type="button"
@@ -447,6 +454,7 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
             memory={estimate?.memory ?? null}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}
+            invalid={!!plan && !plan.ok}
           />
           <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
         </>

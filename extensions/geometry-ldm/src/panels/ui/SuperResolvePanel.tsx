@@ -536,6 +536,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
             memory={estimate?.memory ?? null}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}
+            invalid={!!plan && !plan.ok}
           />
           <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
         </>

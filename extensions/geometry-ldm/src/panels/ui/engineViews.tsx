@@ -134,6 +134,8 @@ export function EstimateView(props: {
   readonly memory: MemoryEstimate | null;
   readonly snapshot: EngineSnapshot;
   readonly onCalibrate: () => void;
+  /** The settings have errors (listed below the estimate): there is no job to estimate. */
+  readonly invalid?: boolean;
 }): React.ReactElement {
   const cal = props.snapshot.calibration;
   const measured = props.timeBasis === 'measured';
@@ -148,6 +150,8 @@ export function EstimateView(props: {
               {approxDuration(props.time.seconds, measured ? 'about' : 'roughly')}{' '}
               <span className="gldm-hint">({mainStageText(props.time)})</span>
             </>
+          ) : props.invalid ? (
+            '— (the settings need a change: see below)'
           ) : cal.kind === 'running' ? (
             'measuring this machine…'
           ) : (
