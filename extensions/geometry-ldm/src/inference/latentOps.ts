@@ -9,6 +9,7 @@ import { coordinateChannels } from '../geometry/coordinateChannels';
 import type { LoadedModel } from './modelSessions';
 import { InferenceError, throwIfCancelled } from './errors';
 import type { Float32Tensor } from './runtime';
+import { huToModelValues, type IntensityParams } from '../volume/intensity';
 import { copyBox, runTiled, tileCount, tilesFor, type TilingPolicy } from './tiling';
 
 /** How an encoder or decoder call runs: tiling, per-tile progress, cancellation. */
@@ -37,13 +38,19 @@ function ioName(
 }
 
 /**
- * image (model intensity) + coordinate channels -> latent scaled for diffusion (tiled when the policy says so).
+ * The encoder's image: in model intensity, or in HU with the model's mapping applied as each
+ * tile is read (a large grid then needs no second, model-unit copy of the volume).
+ */
+export type EncoderImage = Float32Array | { readonly hu: Float32Array; readonly intensity: IntensityParams };
+
+/**
+ * image + coordinate channels -> latent scaled for diffusion (tiled when the policy says so).
  * `coords` is the [3][nz][ny][nx] array, or the index -> group affine it comes from: then only the
  * coordinates of the tile being encoded are ever computed (a 272x272x288 grid's would take 255 MB).
  */
 export async function encode(
   model: LoadedModel,
-  image: Float32Array,
+  image: EncoderImage,
   coords: Float32Array | { readonly indexToGroup: Affine },
   dims: Dims3,
   options: LatentCallOptions = {},
@@ -61,9 +68,11 @@ export async function encode(
   };
   const plan = tilesFor(latentDims, f, tiling);
   let z: Float32Array;
+  const src = image instanceof Float32Array ? image : image.hu;
+  const toModel = image instanceof Float32Array ? null : image.intensity;
   if (!plan) {
     z = await runOnce(
-      image,
+      toModel ? huToModelValues(src, new Float32Array(src.length), toModel) : src,
       coords instanceof Float32Array ? coords : coordinateChannels(dims, coords.indexToGroup),
       dims,
     );
@@ -75,7 +84,8 @@ export async function encode(
     const readTile = (start: Dims3, td: Dims3) => {
       const tn = voxelCount(td);
       const tile = buffer?.length === 4 * tn ? buffer : (buffer = new Float32Array(4 * tn));
-      copyBox(image, dims, 1, start, td, tile.subarray(0, tn));
+      const box = copyBox(src, dims, 1, start, td, tile.subarray(0, tn));
+      if (toModel) huToModelValues(box, box, toModel);
       if (coords instanceof Float32Array) copyBox(coords, dims, 3, start, td, tile.subarray(tn));
       else coordinateChannels(td, compose(coords.indexToGroup, translation(start)), tile.subarray(tn));
       return tile;

@@ -27,7 +27,7 @@ import {
 } from '../model/manifest';
 import type { Fidelity } from '../volume/acquisition';
 import { crop } from '../volume/pad';
-import { huToModel, modelToHu } from '../volume/intensity';
+import { modelToHu } from '../volume/intensity';
 import { resample } from '../volume/resample';
 import { seriesAcquisition, type SliceModel } from '../volume/seriesAcquisition';
 import { RunningStats } from '../volume/stats';
@@ -305,22 +305,19 @@ export async function superResolve(
   // 1. The start image on the padded model grid (border values outside the output box): the
   //    back-projection, or (no slice model) the paper's trilinear upsampling of the source.
   //    When the model grid is the output grid (no padding) the trilinear start is `upsampled`
-  //    itself; otherwise the resampled start is a temporary, mapped to model units in place.
+  //    itself. The encoder maps HU to model units tile by tile.
   const unpadded =
     plan.padded.dims.every((n, a) => n === out.dims[a]) &&
     plan.padded.affine.every((v, q) => v === out.affine[q]);
   const intensity = intensityParams(m);
-  const x =
+  const start =
     slices === 'none' && unpadded
-      ? huToModel(upsampled, intensity)
-      : (() => {
-          const startPadded = resample(
-            slices === 'none' ? source : makeVolume(out.dims, out.affine, classical, 'HU'),
-            plan.padded,
-            { outside: 'border' },
-          );
-          return huToModel(startPadded, intensity, startPadded.data);
-        })();
+      ? upsampled
+      : resample(
+          slices === 'none' ? source : makeVolume(out.dims, out.affine, classical, 'HU'),
+          plan.padded,
+          { outside: 'border' },
+        );
   const a = indexToGroup(plan.padded.affine, group);
   const latentCond = latentConditioning(dims, a, m.latent.factor);
 
@@ -328,7 +325,7 @@ export async function superResolve(
   throwIfCancelled(options.signal);
   // coordinates from the affine: the encoder computes them per tile (memory)
   const encoding = passProgress(tracker, 'encode', tiles);
-  const z0 = await encode(model, x.data, { indexToGroup: a }, dims, {
+  const z0 = await encode(model, { hu: start.data, intensity }, { indexToGroup: a }, dims, {
     tiling: options.tiling,
     signal: options.signal,
     onTile: encoding.onTile,

@@ -6,6 +6,7 @@ import { coordinateChannels } from '../geometry/coordinateChannels';
 import type { Dims3 } from '../geometry/conventions';
 import { voxelCount } from '../geometry/conventions';
 import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
+import { huToModelValues } from '../volume/intensity';
 import { decode, encode } from './latentOps';
 import type { LoadedModel } from './modelSessions';
 import { planTiles, runTiled, tilesFor } from './tiling';
@@ -203,5 +204,14 @@ describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', 
     }
     // float64 rounding of the shifted affine may move a coordinate by one float32 ulp
     expect(maxAffine).toBeLessThan(1e-5);
+    // an image in HU mapped tile by tile: the same latent as mapping the whole image first
+    const intensity = { huMin: -1000, huMax: 1000, modelMin: -1, modelMax: 1, clip: true };
+    const hu = image.map((v) => v * 2600 - 1300); // beyond both window ends: clipping is exercised
+    const mapped = huToModelValues(hu, new Float32Array(hu.length), intensity);
+    for (const options of [{}, { tiling: policy }]) {
+      const fromHu = await encode(model, { hu, intensity }, coords, dims, options);
+      const fromModel = await encode(model, mapped, coords, dims, options);
+      expect(Array.from(fromHu)).toEqual(Array.from(fromModel));
+    }
   });
 });

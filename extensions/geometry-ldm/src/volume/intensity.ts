@@ -87,7 +87,18 @@ export function huToModel(volume: Volume, params: IntensityParams, into?: Float3
   if (into !== undefined && into.length !== src.length) {
     throw new VolumeError('shape-mismatch', `output array has ${into.length} values, need ${src.length}`);
   }
-  const out = into ?? new Float32Array(src.length);
+  return withData(volume, huToModelValues(src, into ?? new Float32Array(src.length), params), 'model');
+}
+
+/**
+ * HU -> model units over plain arrays (`out` may be `src`): for callers that map parts of a
+ * volume as they read them (the tiled encoder maps each tile's image box).
+ */
+export function huToModelValues(src: Float32Array, out: Float32Array, params: IntensityParams): Float32Array {
+  validateIntensityParams(params);
+  if (out.length !== src.length) {
+    throw new VolumeError('shape-mismatch', `output array has ${out.length} values, need ${src.length}`);
+  }
   const { huMin, huMax, modelMin, clip } = params;
   const scale = (params.modelMax - modelMin) / (huMax - huMin);
   for (let n = 0; n < src.length; n++) {
@@ -95,7 +106,7 @@ export function huToModel(volume: Volume, params: IntensityParams, into?: Float3
     if (clip) v = v < huMin ? huMin : v > huMax ? huMax : v;
     out[n] = (v - huMin) * scale + modelMin;
   }
-  return withData(volume, out, 'model');
+  return out;
 }
 
 /**

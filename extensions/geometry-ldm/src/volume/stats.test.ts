@@ -158,7 +158,7 @@ describe('RunningStats (Welford) vs a two-pass float64 reference', () => {
     expect(Array.from(new RunningStats(2).take().mean).every(Number.isNaN)).toBe(true);
   });
 
-  it('adopting samples gives the same statistics, and the first adopted array becomes the mean', () => {
+  it('adopting samples gives the same statistics; the first two adopted arrays become mean and std', () => {
     const samples = makeSamples(11, 4, 100, (p) => -800 + 5 * p, 20);
     const copied = new RunningStats(100);
     const adopted = new RunningStats(100);
@@ -167,13 +167,23 @@ describe('RunningStats (Welford) vs a two-pass float64 reference', () => {
       adopted.add(x.slice(), { adopt: true });
     }
     const first = samples[0].slice();
+    const second = samples[1].slice();
     const own = new RunningStats(100);
     own.add(first, { adopt: true });
-    own.add(samples[1]);
+    own.add(second, { adopt: true });
+    own.add(samples[2]);
     const a = adopted.take({ ddof: 1 });
     expect(Array.from(a.mean)).toEqual(Array.from(copied.mean()));
     expect(Array.from(a.std)).toEqual(Array.from(copied.std({ ddof: 1 })));
-    expect(own.take().mean).toBe(first);
+    expect(adopted.count).toBe(4);
+    // the first adopted array holds the mean, the second the std
+    const o = own.take();
+    expect(o.mean).toBe(first);
+    expect(o.std).toBe(second);
+    const ref = twoPass(samples.slice(0, 3), 1);
+    expect(maxRelative(o.std, ref.std)).toBeLessThan(1e-4);
+    // copying samples leaves the caller's arrays as they were
+    expect(Array.from(samples[0])).toEqual(Array.from(makeSamples(11, 4, 100, (p) => -800 + 5 * p, 20)[0]));
   });
 
   it('rejects wrong sample sizes and ddof with typed errors', () => {

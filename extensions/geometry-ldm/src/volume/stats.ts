@@ -5,7 +5,8 @@
  *   n += 1;  delta = x - mean;  mean += delta / n;  M2 += delta * (x - mean)
  *
  * Each update runs in float64; mean and M2 are STORED as Float32Array so that
- * memory stays at 8 bytes per voxel (a 272x272x288 grid: 170 MB). Welford
+ * memory stays at 8 bytes per voxel (a 272x272x288 grid: 170 MB; none extra when the
+ * samples are adopted). Welford
  * keeps the update relative to the running mean, so large offsets (HU around
  * 1000 with a spread of 1) do not cancel catastrophically as sum/sum-of-squares
  * would. The float32 mean is rounded at every update, so it drifts by about
@@ -23,8 +24,9 @@ export interface StdOptions {
 export class RunningStats {
   /** Values per sample. */
   readonly length: number;
-  private meanStore: Float32Array;
-  private readonly m2Store: Float32Array;
+  // Allocated (or adopted) on the first and second sample: a fresh volume's first touch is slow.
+  private meanStore: Float32Array | null = null;
+  private m2Store: Float32Array | null = null;
   private n = 0;
   private taken = false;
 
@@ -36,8 +38,6 @@ export class RunningStats {
       );
     }
     this.length = length;
-    this.meanStore = new Float32Array(length);
-    this.m2Store = new Float32Array(length);
   }
 
   /** Number of samples added so far. */
@@ -47,8 +47,8 @@ export class RunningStats {
 
   /**
    * Adds one sample (length `this.length`). With `adopt` the caller hands the array over and
-   * must not use it again: the first sample then becomes the mean store without a copy (a large
-   * grid saves a copy and the first touch of a new volume's memory).
+   * must not use it again: the first adopted sample becomes the mean store and the second the
+   * M2 store (updated in place), so a large grid needs no copies and no new volumes.
    */
   add(sample: Float32Array, options: { readonly adopt?: boolean } = {}): void {
     if (!(sample instanceof Float32Array) || sample.length !== this.length) {
@@ -59,16 +59,30 @@ export class RunningStats {
     }
     this.checkNotTaken();
     const n = this.n + 1;
-    const mean = this.meanStore;
-    const m2 = this.m2Store;
     if (n === 1) {
-      // Welford's first step is exact: mean = x, M2 += 0 (M2 is still all zero)
-      if (options.adopt) this.meanStore = sample;
-      else mean.set(sample);
+      // Welford's first step is exact: mean = x, M2 = 0
+      this.meanStore = options.adopt ? sample : sample.slice();
       this.n = n;
       return;
     }
+    const mean = this.meanStore!;
     const inv = 1 / n;
+    if (this.m2Store === null) {
+      // second sample: M2 was all zero; each x is read before its slot receives M2
+      const m2 = options.adopt ? sample : new Float32Array(this.length);
+      for (let p = 0; p < sample.length; p++) {
+        const x = sample[p];
+        const m = mean[p];
+        const delta = x - m;
+        const m1 = m + delta * inv;
+        mean[p] = m1;
+        m2[p] = delta * (x - m1);
+      }
+      this.m2Store = m2;
+      this.n = n;
+      return;
+    }
+    const m2 = this.m2Store;
     for (let p = 0; p < sample.length; p++) {
       const x = sample[p];
       const m = mean[p];
@@ -83,49 +97,44 @@ export class RunningStats {
   /** Per-voxel mean (a copy). NaN everywhere before the first sample (like torch.mean of nothing). */
   mean(): Float32Array {
     this.checkNotTaken();
-    if (this.n === 0) return new Float32Array(this.length).fill(NaN);
-    return this.meanStore.slice();
+    return this.meanStore ? this.meanStore.slice() : new Float32Array(this.length).fill(NaN);
   }
 
   /** Per-voxel variance M2 / (count - ddof); NaN where count <= ddof (like torch.var). */
   variance(opts: StdOptions = {}): Float32Array {
     this.checkNotTaken();
-    const ddof = checkDdof(opts);
-    const out = new Float32Array(this.length);
-    const d = this.n - ddof;
-    if (d <= 0) return out.fill(NaN);
-    const inv = 1 / d;
-    const m2 = this.m2Store;
-    for (let p = 0; p < out.length; p++) out[p] = m2[p] * inv;
-    return out;
+    return this.momentInto(new Float32Array(this.length), checkDdof(opts), false);
   }
 
   /** Per-voxel standard deviation sqrt(M2 / (count - ddof)); NaN where count <= ddof (like torch.std). */
   std(opts: StdOptions = {}): Float32Array {
     this.checkNotTaken();
-    return this.stdInto(new Float32Array(this.length), checkDdof(opts));
+    return this.momentInto(new Float32Array(this.length), checkDdof(opts), true);
   }
 
   /**
    * The mean and standard deviation without copies: the stores themselves are handed over (the
-   * std computed in place of M2), so a large grid needs no third and fourth volume. The object
-   * is spent afterwards: add, mean, variance, std and take throw 'finished'.
+   * std computed in place of M2). The object is spent afterwards: add, mean, variance, std and
+   * take throw 'finished'.
    */
   take(opts: StdOptions = {}): { mean: Float32Array; std: Float32Array } {
     this.checkNotTaken();
     const ddof = checkDdof(opts);
-    const mean = this.n === 0 ? this.meanStore.fill(NaN) : this.meanStore;
-    const std = this.stdInto(this.m2Store, ddof);
+    const mean = this.meanStore ?? new Float32Array(this.length).fill(NaN);
+    const std = this.momentInto(this.m2Store ?? new Float32Array(this.length), ddof, true);
     this.taken = true;
     return { mean, std };
   }
 
-  private stdInto(out: Float32Array, ddof: 0 | 1): Float32Array {
+  /** M2 / (count - ddof), or its square root, into `out` (which may be the M2 store itself). */
+  private momentInto(out: Float32Array, ddof: 0 | 1, root: boolean): Float32Array {
     const d = this.n - ddof;
     if (d <= 0) return out.fill(NaN);
-    const inv = 1 / d;
     const m2 = this.m2Store;
-    for (let p = 0; p < out.length; p++) out[p] = Math.sqrt(m2[p] * inv);
+    if (m2 === null) return out.fill(0); // one sample: no spread
+    const inv = 1 / d;
+    if (root) for (let p = 0; p < out.length; p++) out[p] = Math.sqrt(m2[p] * inv);
+    else for (let p = 0; p < out.length; p++) out[p] = m2[p] * inv;
     return out;
   }
 
