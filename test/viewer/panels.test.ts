@@ -791,6 +791,13 @@ describe('generate panel in the viewer', () => {
     });
     expect(drawn.width * drawn.height).toBeGreaterThan(0);
     expect(drawn.lit).toBeGreaterThan(0);
+    // the not-for-diagnostic notice sits above the preview, covering none of it
+    const notice = await preview
+      .locator('xpath=..')
+      .locator('.gldm-ndu')
+      .evaluate((n) => n.getBoundingClientRect().bottom);
+    const image = await preview.evaluate((c) => c.getBoundingClientRect().top);
+    expect(notice).toBeLessThanOrEqual(image + 0.5);
     await preview.scrollIntoViewIfNeeded();
     await shot('gen-0-preview');
     await p.getByRole('button', { name: 'Cancel', exact: true }).click();
@@ -852,6 +859,18 @@ describe('generate panel in the viewer', () => {
     await img.waitFor();
     await img.scrollIntoViewIfNeeded();
     await shot('gen-2-result');
+    // leaving the mode by OHIF's return-to-study-list button asks first; "stay" keeps the result
+    const urlBefore = page.url();
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(`${d.type()}: ${d.message()}`);
+      void d.dismiss();
+    });
+    await page.locator('[data-cy="return-to-work-list"]').click();
+    expect(asked).toEqual(['confirm: Leave the viewer? The unsaved generated volume will be lost.']);
+    await page.waitForTimeout(500);
+    expect(page.url()).toBe(urlBefore);
+    expect(await img.isVisible()).toBe(true);
   }, 240000);
 
   it('saves a synthetic study: Orthanc holds it; it never enters this patient’s session; its own link opens it alone, marked', async () => {

@@ -193,7 +193,10 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
   React.useEffect(() => {
     if (env.memory && form) env.memory.set(MEMORY_KEYS.generateForm, { form, presetId });
   }, [env, form, presetId]);
-  useLeaveGuard(isActive(job.phase) || (!!run && save.kind !== 'saved'));
+  useLeaveGuard(
+    isActive(job.phase) || (!!run && save.kind !== 'saved'),
+    isActive(job.phase) ? 'The generation in progress' : 'The unsaved generated volume',
+  );
 
   const onRun = async () => {
     if (!form) return;

@@ -158,7 +158,10 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
       region,
     });
   }, [env, study, seriesUid, presetId, target, settings, region]);
-  useLeaveGuard(isActive(job.phase) || (!!run && save.kind !== 'saved'));
+  useLeaveGuard(
+    isActive(job.phase) || (!!run && save.kind !== 'saved'),
+    isActive(job.phase) ? 'The super-resolution in progress' : 'The unsaved super-resolution result',
+  );
   const plan = React.useMemo(
     () =>
       grid && region && settings && manifest

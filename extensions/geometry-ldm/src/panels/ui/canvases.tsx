@@ -38,6 +38,8 @@ export function RgbaCanvas(props: {
   }, [props.rgba, props.width, props.height]);
   return (
     <div className="gldm-view">
+      {/* above the image, not over it: the notice must not hide anatomy */}
+      <NotForDiagnosticUse />
       <canvas
         ref={ref}
         width={props.width}
@@ -46,7 +48,6 @@ export function RgbaCanvas(props: {
         aria-label={props.label}
         style={{ aspectRatio: String(props.aspect) }}
       />
-      <NotForDiagnosticUse />
     </div>
   );
 }

@@ -8,10 +8,42 @@ import { priorCosts, type PriorCosts } from '../priorCosts';
 import type { PanelEnv } from './panelEnv';
 
 /**
- * The browser's own "leave this page?" prompt while `active` (a job runs, or a result is not
- * saved): a reload or a closed tab would lose it without a word.
+ * OHIF's header button back to the study list (`data-cy` of OHIF 3.x's Header, the hook its own
+ * tests use). Leaving the mode through it is an in-app route change: no beforeunload, and OHIF's
+ * router gives an extension no way to block it, so the click is intercepted before React sees it.
  */
-export function useLeaveGuard(active: boolean): void {
+export const RETURN_TO_STUDY_LIST = '[data-cy="return-to-work-list"]';
+
+/** What each active guard would lose, by guard; one capture listener serves them all. */
+const activeGuards = new Map<symbol, string>();
+let onReturnClick: ((e: Event) => void) | null = null;
+
+function syncReturnListener(): void {
+  const doc = (globalThis as { document?: Document }).document;
+  if (!doc) return;
+  if (activeGuards.size > 0 && !onReturnClick) {
+    onReturnClick = (e: Event) => {
+      const target = e.target as Element | null;
+      if (!target?.closest?.(RETURN_TO_STUDY_LIST) || activeGuards.size === 0) return;
+      const what = [...new Set(activeGuards.values())].join(' and ');
+      if (globalThis.confirm(`Leave the viewer? ${what} will be lost.`)) return;
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    };
+    doc.addEventListener('click', onReturnClick, true);
+  } else if (activeGuards.size === 0 && onReturnClick) {
+    doc.removeEventListener('click', onReturnClick, true);
+    onReturnClick = null;
+  }
+}
+
+/**
+ * While `active` (a job runs, or a result is not saved): the browser's own "leave this page?"
+ * prompt on a reload or a closed tab, and a confirmation before OHIF's return-to-study-list
+ * button leaves the mode. `what` names what would be lost ("The generation in progress or its
+ * unsaved result").
+ */
+export function useLeaveGuard(active: boolean, what: string): void {
   React.useEffect(() => {
     const w = globalThis as unknown as {
       addEventListener?: (t: string, l: (e: Event) => void) => void;
@@ -22,9 +54,16 @@ export function useLeaveGuard(active: boolean): void {
       e.preventDefault();
       (e as unknown as { returnValue: string }).returnValue = ''; // older browsers need a value
     };
+    const key = Symbol('leave-guard');
     w.addEventListener('beforeunload', onBeforeUnload);
-    return () => w.removeEventListener?.('beforeunload', onBeforeUnload);
-  }, [active]);
+    activeGuards.set(key, what);
+    syncReturnListener();
+    return () => {
+      w.removeEventListener?.('beforeunload', onBeforeUnload);
+      activeGuards.delete(key);
+      syncReturnListener();
+    };
+  }, [active, what]);
 }
 
 export interface JobControl {

@@ -47,7 +47,7 @@ export const PANEL_CSS = `
 .gldm-list{margin:0;padding-left:16px}
 .gldm-view{position:relative;background:#000;border:1px solid hsl(var(--input,236 52% 30%));border-radius:4px;overflow:hidden}
 .gldm-view canvas{display:block;width:100%;height:auto;image-rendering:pixelated}
-.gldm-view .gldm-ndu{position:absolute;left:4px;right:4px;top:4px;opacity:.9}
+.gldm-view .gldm-ndu{border-radius:0}
 .gldm-bodybar{position:relative;height:10px;border-radius:5px;background:hsl(var(--muted,234 64% 10%));border:1px solid hsl(var(--input,236 52% 30%))}
 .gldm-bodybar>div{position:absolute;top:0;bottom:0;background:hsl(var(--primary,214 98% 60%)/0.7);border-radius:4px}
 .gldm-kv{display:grid;grid-template-columns:auto minmax(0,1fr);column-gap:8px;row-gap:2px;font-size:12px}
