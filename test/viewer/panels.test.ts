@@ -539,13 +539,9 @@ describe('super-resolve panel in the viewer', () => {
       /^AI refiner \+ projection, 2 samples; slice model .+; reproduces the acquired slices within \d+\.\d HU/,
     );
     const shows = await p.getByLabel('Show', { exact: true }).locator('option').allTextContents();
-    expect(shows).toEqual([
-      'Super-resolved (mean)',
-      'Uncertainty (std, HU)',
-      'AI minus classical (HU, ±100)',
-      'Classical back-projection',
-      'Trilinear (baseline)',
-    ]);
+    // short names in the half-width select; the full name (with the window) is shown above the image
+    expect(shows).toEqual(['Mean', 'Std (HU)', 'AI − classical', 'Classical', 'Trilinear']);
+    expect(await p.getByTestId('geometry-ldm-layer-name').textContent()).toBe('Super-resolved (mean)');
     await shot('sr-4-result');
   }, 240000);
 
@@ -857,6 +853,10 @@ describe('generate panel in the viewer', () => {
     await p.getByText(/^Done in /).waitFor({ timeout: 180000 });
     const img = p.getByRole('img', { name: /Sample 1 \(seed \d+\), axial slice/ });
     await img.waitFor();
+    // the half-width "Show" select names the sample only (its seed is listed above and in the image's name)
+    expect(await p.getByLabel('Show', { exact: true }).locator('option:checked').textContent()).toBe(
+      'Sample 1',
+    );
     await img.scrollIntoViewIfNeeded();
     await shot('gen-2-result');
     // leaving the mode by OHIF's return-to-study-list button asks first; "stay" keeps the result

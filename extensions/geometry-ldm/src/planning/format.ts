@@ -25,9 +25,14 @@ export function formatBytes(bytes: number): string {
 
 /** An approximate duration in words: "about 45 s", "roughly 3 min", "about 0.4 s" (not "about < 1 s"). */
 export function approxDuration(seconds: number, word: 'about' | 'roughly' = 'about'): string {
+  return `${word} ${estimatedDuration(seconds)}`;
+}
+
+/** A duration for an estimate: tenths of a second below 1 s ("0.2 s"), else as formatDuration. */
+export function estimatedDuration(seconds: number): string {
   if (Number.isFinite(seconds) && seconds >= 0 && seconds < 1)
-    return `${word} ${Math.max(0.1, Math.round(seconds * 10) / 10).toFixed(1)} s`;
-  return `${word} ${formatDuration(seconds)}`;
+    return `${Math.max(0.1, Math.round(seconds * 10) / 10).toFixed(1)} s`;
+  return formatDuration(seconds);
 }
 
 /** "45 s", "3 min 20 s", "1 h 05 min". */

@@ -494,6 +494,7 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
             layers={run.result.samples.map((s) => ({
               id: String(s.index),
               label: `Sample ${s.index + 1} (seed ${s.seed})`,
+              shortLabel: `Sample ${s.index + 1}`,
               volume: s.volume,
               window: SOFT_TISSUE,
             }))}

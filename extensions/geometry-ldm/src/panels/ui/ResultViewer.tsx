@@ -12,6 +12,8 @@ import { SliceCanvas } from './canvases';
 export interface ViewerLayer {
   readonly id: string;
   readonly label: string;
+  /** For the "Show" select, which has half the panel's width (default: `label`). */
+  readonly shortLabel?: string;
   readonly volume: Volume;
   readonly window: Window;
   readonly colour?: ColourMap;
@@ -36,7 +38,7 @@ export function ResultViewer(props: { readonly layers: readonly ViewerLayer[] })
         <SelectField
           label="Show"
           value={layer.id}
-          options={props.layers.map((l) => ({ value: l.id, label: l.label }))}
+          options={props.layers.map((l) => ({ value: l.id, label: l.shortLabel ?? l.label }))}
           onChange={setLayerId}
         />
         <SelectField
@@ -54,6 +56,11 @@ export function ResultViewer(props: { readonly layers: readonly ViewerLayer[] })
           }}
         />
       </div>
+      {layer.shortLabel ? (
+        <span className="gldm-hint" data-testid="geometry-ldm-layer-name">
+          {layer.label}
+        </span>
+      ) : null}
       <SliceCanvas
         slice={slice}
         window={layer.window}

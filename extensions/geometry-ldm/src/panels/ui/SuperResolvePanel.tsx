@@ -659,15 +659,16 @@ const SLICE_CHOICES = [
   { value: 'none', label: 'None (no projection)' },
 ];
 
-/** The volumes the panel can show: result, std, baselines and what the AI added. */
+/** The volumes the panel can show: result, std, baselines and what the AI added (short labels: the half-width select). */
 function resultLayers(r: ClientSuperResolveResult): ViewerLayer[] {
   const layers: ViewerLayer[] = [
-    { id: 'mean', label: 'Super-resolved (mean)', volume: r.mean, window: SOFT_TISSUE },
+    { id: 'mean', label: 'Super-resolved (mean)', shortLabel: 'Mean', volume: r.mean, window: SOFT_TISSUE },
   ];
   if (r.settings.mode !== 'classical') {
     layers.push({
       id: 'std',
       label: 'Uncertainty (std, HU)',
+      shortLabel: 'Std (HU)',
       volume: r.std,
       window: percentileWindow(r.std.data),
       colour: HOT,
@@ -677,17 +678,25 @@ function resultLayers(r: ClientSuperResolveResult): ViewerLayer[] {
     layers.push({
       id: 'ai-minus-classical',
       label: 'AI minus classical (HU, ±100)',
+      shortLabel: 'AI − classical',
       volume: { ...r.mean, data: diff, unit: 'HU' },
       window: { center: 0, width: 200 },
     });
     layers.push({
       id: 'classical',
       label: 'Classical back-projection',
+      shortLabel: 'Classical',
       volume: r.classical,
       window: SOFT_TISSUE,
     });
   }
-  layers.push({ id: 'upsampled', label: 'Trilinear (baseline)', volume: r.upsampled, window: SOFT_TISSUE });
+  layers.push({
+    id: 'upsampled',
+    label: 'Trilinear (baseline)',
+    shortLabel: 'Trilinear',
+    volume: r.upsampled,
+    window: SOFT_TISSUE,
+  });
   return layers;
 }
 

@@ -5,7 +5,7 @@ import type { ModelCard } from '../../worker/protocol';
 import type { BackendChoice, EngineSnapshot } from '../engineSession';
 import { adapterText, isSoftwareAdapter } from '../../inference/webRuntime';
 import type { MemoryEstimate, TimeBasis, TimeEstimate, TimeStage } from '../../planning/estimate';
-import { approxDuration, formatBytes, formatDuration } from '../../planning/format';
+import { approxDuration, estimatedDuration, formatBytes, formatDuration } from '../../planning/format';
 import { progressFraction, statusLine, type JobPhase } from '../jobState';
 import { PreviewCanvas } from './canvases';
 import { SelectField, type SelectOption } from './fields';
@@ -122,7 +122,7 @@ function mainStageText(t: TimeEstimate): string {
   const stages = Object.entries(t.byStage) as [TimeStage, number][];
   const model = stages.filter(([s]) => s === 'unet' || s === 'refine');
   const [stage, seconds] = (model.length > 0 ? model : stages).reduce((a, b) => (b[1] > a[1] ? b : a));
-  return `${words[stage]} ${formatDuration(seconds)}`;
+  return `${words[stage]} ${estimatedDuration(seconds)}`;
 }
 
 export function EstimateView(props: {
