@@ -62,17 +62,6 @@ describe('HU -> model', () => {
     expect(huToModelValue(175, p)).toBeCloseTo(0.75, 12);
   });
 
-  it("converts in place when given the volume's own array (same values as a new array)", () => {
-    const v = vol([-3000, -1000, 0, 100, 2500]);
-    const fresh = huToModel(v, CT);
-    const own = v.data;
-    const m = huToModel(v, CT, own);
-    expect(m.data).toBe(own);
-    expect(m.unit).toBe('model');
-    expect(Array.from(m.data)).toEqual(Array.from(fresh.data));
-    expect(() => huToModel(vol([0, 1]), CT, new Float32Array(3))).toThrow(/3 values, need 2/);
-  });
-
   it('does not modify its input', () => {
     const v = vol([-3000, 100]);
     huToModel(v, CT);
@@ -102,17 +91,6 @@ describe('model -> HU', () => {
     expect(worst).toBeLessThan(1e-3);
   });
 
-  it("converts in place when given the volume's own array (same values as a new array)", () => {
-    const v = vol([-1, 0, 1, 1.5, -1.2], 'model');
-    const fresh = modelToHu(v, CT);
-    const own = v.data;
-    const h = modelToHu(v, CT, own);
-    expect(h.data).toBe(own);
-    expect(h.unit).toBe('HU');
-    expect(Array.from(h.data)).toEqual(Array.from(fresh.data));
-    expect(() => modelToHu(vol([0, 1], 'model'), CT, new Float32Array(3))).toThrow(/3 values, need 2/);
-  });
-
   it('a std map scales without offset', () => {
     const s = modelStdToHuStd(vol([0, 0.1, 0.02], 'model'), CT);
     expect(s.unit).toBe('HU-std');
@@ -120,6 +98,25 @@ describe('model -> HU', () => {
     expect(s.data[1]).toBeCloseTo(150, 4);
     expect(s.data[2]).toBeCloseTo(30, 4);
   });
+});
+
+describe('in place', () => {
+  it.each([
+    ['HU -> model', huToModel, [-3000, -1000, 0, 100, 2500], 'HU', 'model'],
+    ['model -> HU', modelToHu, [-1, 0, 1, 1.5, -1.2], 'model', 'HU'],
+  ] as const)(
+    "%s converts in place when given the volume's own array (same values as a new array)",
+    (_name, convert, values, from, to) => {
+      const v = vol([...values], from);
+      const fresh = convert(v, CT);
+      const own = v.data;
+      const out = convert(v, CT, own);
+      expect(out.data).toBe(own);
+      expect(out.unit).toBe(to);
+      expect(Array.from(out.data)).toEqual(Array.from(fresh.data));
+      expect(() => convert(vol([0, 1], from), CT, new Float32Array(3))).toThrow(/3 values, need 2/);
+    },
+  );
 });
 
 describe('errors', () => {

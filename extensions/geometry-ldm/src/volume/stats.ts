@@ -67,30 +67,19 @@ export class RunningStats {
     }
     const mean = this.meanStore!;
     const inv = 1 / n;
-    if (this.m2Store === null) {
-      // second sample: M2 was all zero; each x is read before its slot receives M2
-      const m2 = options.adopt ? sample : new Float32Array(this.length);
-      for (let p = 0; p < sample.length; p++) {
-        const x = sample[p];
-        const m = mean[p];
-        const delta = x - m;
-        const m1 = m + delta * inv;
-        mean[p] = m1;
-        m2[p] = delta * (x - m1);
-      }
-      this.m2Store = m2;
-      this.n = n;
-      return;
-    }
-    const m2 = this.m2Store;
+    // second sample: M2 is all zero, held in a new array or in the adopted sample itself (each x
+    // is read before its slot receives M2)
+    const fresh = this.m2Store === null;
+    const m2 = this.m2Store ?? (options.adopt ? sample : new Float32Array(this.length));
     for (let p = 0; p < sample.length; p++) {
       const x = sample[p];
       const m = mean[p];
       const delta = x - m;
       const m1 = m + delta * inv;
       mean[p] = m1;
-      m2[p] += delta * (x - m1);
+      m2[p] = (fresh ? 0 : m2[p]) + delta * (x - m1);
     }
+    this.m2Store = m2;
     this.n = n;
   }
 
