@@ -88,9 +88,21 @@ export function sliceInputs(instances: readonly InstanceMetadata[]): SliceGeomet
 
 /** The grid of a slice series from its geometry tags (see the module comment for irregular stacks). */
 export function seriesGridFromInstances(instances: readonly InstanceMetadata[]): SeriesGrid {
-  const slices = sliceInputs(withoutLocalizers(instances));
+  const images = withoutLocalizers(instances);
+  const slices = sliceInputs(images);
   const holes = holesText(slices);
-  const withHoles = holes ? { holes } : {};
+  // what the job's read will see on its first image (the estimate's slice model)
+  const first = images[0];
+  const t = first?.ImageType;
+  const header = {
+    sliceThicknessMm: toNumber(first?.SliceThickness),
+    imageType: Array.isArray(t)
+      ? [...(t as readonly string[])]
+      : typeof t === 'string'
+        ? t.split('\\')
+        : null,
+  };
+  const withHoles = { header, ...(holes ? { holes } : {}) };
   try {
     const g = regularGeometry(slices);
     return { dims: g.dims, affine: g.affine, spacingMm: spacingOf(g.affine), ...withHoles };

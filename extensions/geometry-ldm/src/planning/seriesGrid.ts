@@ -11,4 +11,12 @@ export interface SeriesGrid {
   readonly irregular?: string;
   /** Set when slices are missing (geometry/sliceHoles.ts): where; the read refuses unless gaps are bridged. */
   readonly holes?: string;
+  /**
+   * SliceThickness (mm) and ImageType of the first image, which choose the 'auto' slice model
+   * as the job will (volume/seriesAcquisition.ts sliceModelFor); absent: not known yet.
+   */
+  readonly header?: {
+    readonly sliceThicknessMm: number | null;
+    readonly imageType: readonly string[] | null;
+  };
 }

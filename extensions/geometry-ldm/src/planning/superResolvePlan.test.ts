@@ -7,6 +7,7 @@ import { testManifest } from '../panels/__fixtures__/manifest';
 import { hasGrid, seriesInfo } from '../panels/seriesInfo';
 import type { SeriesGrid } from './seriesGrid';
 import {
+  estimateSuperResolution,
   fitRegion,
   planSuperResolution,
   TARGET_PRESETS,
@@ -207,6 +208,49 @@ describe('super-resolution planning against the manifest', () => {
     const s = targetSpacing(g, { kind: 'scale', factors: [2, 2, 4] });
     expect(s[0]).toBeCloseTo(g.spacingMm[0] / 2, 12);
     expect(s[2]).toBeCloseTo(2, 12);
+  });
+});
+
+describe('the estimate takes the slice model the job will take', () => {
+  const g = gridOf('lung-pet-ct-dx-a0002');
+  const x4z: TargetChoice = { kind: 'scale', factors: [1, 1, 4] };
+  const planes = {
+    refinerPasses: [{ voxels: 1e6, seconds: 1 }],
+    secondsPerProjectionWork: 1e-6,
+    secondsPerOutputVoxel: 1e-8,
+  };
+  const seconds = (grid: SeriesGrid, slices: 'auto' | 'box' | 'gaussian' | 'point') => {
+    const form = { region: fitRegion(grid, x4z, manifest), target: x4z, settings: { ...settings, slices } };
+    const plan = planSuperResolution(grid, form, manifest) as PlanOk;
+    expect(plan.ok).toBe(true);
+    const s = { ...settings, slices, mode: 'classical' as const, samples: 1 };
+    return estimateSuperResolution(grid, plan, s, null, null, { model: null as never, planes }).time!.seconds;
+  };
+
+  it("the grid carries the first image's SliceThickness and ImageType", () => {
+    const first = readSeriesHeaders('lung-pet-ct-dx-a0002').map((h) => h.dataset as Record<string, unknown>);
+    const thicknesses = new Set(first.map((d) => Number(d.SliceThickness)));
+    expect(thicknesses.size).toBe(1);
+    expect(g.header?.sliceThicknessMm).toBe([...thicknesses][0]);
+    expect(g.header?.imageType).toEqual([...(first[0].ImageType as string[])]);
+  });
+
+  it('auto follows the header: thick overlapping slices estimate as Gaussian, reformats as point-sampled', () => {
+    const spacing = g.spacingMm[2];
+    const thick = {
+      ...g,
+      header: { sliceThicknessMm: 2 * spacing, imageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'] },
+    };
+    const reformat = {
+      ...g,
+      header: { sliceThicknessMm: spacing, imageType: ['DERIVED', 'SECONDARY', 'REFORMATTED'] },
+    };
+    const none = { ...g, header: undefined };
+    expect(seconds(thick, 'auto')).toBe(seconds(thick, 'gaussian'));
+    expect(seconds(reformat, 'auto')).toBe(seconds(reformat, 'point'));
+    expect(seconds(none, 'auto')).toBe(seconds(none, 'box'));
+    // a Gaussian twice the spacing wide reaches more source slices than the box: more work
+    expect(seconds(thick, 'auto')).toBeGreaterThan(seconds(none, 'auto'));
   });
 });
 

@@ -315,7 +315,7 @@ function plannedProjectionWork(
   choice: SliceModelChoice,
 ): ProjectionWork | null {
   try {
-    const slices = sliceModelFor(choice, grid.spacingMm[2], {});
+    const slices = sliceModelFor(choice, grid.spacingMm[2], grid.header ?? {});
     return slices === 'none'
       ? null
       : seriesAcquisition(plan.sourceGrid, plan.plan.output, slices).projectionWork();
@@ -328,9 +328,9 @@ function plannedProjectionWork(
  * Time from the calibration when there is one, else from `prior` (the model's
  * recorded costs, priorCosts.ts), else none. Latent diffusion: per model call;
  * the 'ai' and 'classical' modes: refiner passes, projection work and per-voxel
- * pipeline work (estimatePlaneModeTime). The slice model is taken as the header
- * would give it without a SliceThickness (a box as wide as the spacing): the
- * estimate's projection work, not the result, depends on it.
+ * pipeline work (estimatePlaneModeTime). The slice model is chosen as the job will
+ * choose it, from the grid's header (SliceThickness, ImageType); without one, a box as
+ * wide as the spacing.
  */
 export function estimateSuperResolution(
   grid: SeriesGrid,
