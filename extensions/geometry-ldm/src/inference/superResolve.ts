@@ -306,12 +306,10 @@ export async function superResolve(
   //    back-projection, or (no slice model) the paper's trilinear upsampling of the source.
   //    When the model grid is the output grid (no padding) the trilinear start is `upsampled`
   //    itself. The encoder maps HU to model units tile by tile.
-  const unpadded =
-    plan.padded.dims.every((n, a) => n === out.dims[a]) &&
-    plan.padded.affine.every((v, q) => v === out.affine[q]);
+  const uncropped = [0, 1, 2].every((ax) => plan.offset[ax] === 0 && out.dims[ax] === dims[ax]);
   const intensity = intensityParams(m);
   const start =
-    slices === 'none' && unpadded
+    slices === 'none' && uncropped
       ? upsampled
       : resample(
           slices === 'none' ? source : makeVolume(out.dims, out.affine, classical, 'HU'),
@@ -337,7 +335,6 @@ export async function superResolve(
   ddim.setPartialTimesteps(settings.tStart, settings.ddimSteps);
   const perSample = z0.length;
   const outBox = { start: plan.offset, dims: out.dims };
-  const uncropped = [0, 1, 2].every((ax) => plan.offset[ax] === 0 && out.dims[ax] === dims[ax]);
   const stats = new RunningStats(nOut);
   const raw = acq ? new RunningStats(nOut) : null;
   const kept: Volume[] = [];

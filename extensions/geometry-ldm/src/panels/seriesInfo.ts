@@ -16,17 +16,20 @@ import { fromColumns, scale } from '../geometry/affine';
 import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
 import type { SeriesGrid } from '../planning/seriesGrid';
 
+/** ImageType's values (OHIF gives an array, or one backslash-separated string), or null. */
+function imageTypeValues(m: InstanceMetadata | undefined): string[] | null {
+  const t = m?.ImageType;
+  return Array.isArray(t) ? [...(t as readonly string[])] : typeof t === 'string' ? t.split('\\') : null;
+}
+
 /** ImageType value 3 LOCALIZER: a scout in the series, not one of its slices (as the reader drops it). */
 export function withoutLocalizers(instances: readonly InstanceMetadata[]): InstanceMetadata[] {
-  return instances.filter((m) => {
-    const t = m.ImageType;
-    const v = Array.isArray(t) ? t[2] : typeof t === 'string' ? t.split('\\')[2] : undefined;
-    return (
-      String(v ?? '')
+  return instances.filter(
+    (m) =>
+      String(imageTypeValues(m)?.[2] ?? '')
         .trim()
-        .toUpperCase() !== 'LOCALIZER'
-    );
-  });
+        .toUpperCase() !== 'LOCALIZER',
+  );
 }
 
 function holesText(slices: readonly SliceGeometryInput[]): string | undefined {
@@ -92,15 +95,9 @@ export function seriesGridFromInstances(instances: readonly InstanceMetadata[]):
   const slices = sliceInputs(images);
   const holes = holesText(slices);
   // what the job's read will see on its first image (the estimate's slice model)
-  const first = images[0];
-  const t = first?.ImageType;
   const header = {
-    sliceThicknessMm: toNumber(first?.SliceThickness),
-    imageType: Array.isArray(t)
-      ? [...(t as readonly string[])]
-      : typeof t === 'string'
-        ? t.split('\\')
-        : null,
+    sliceThicknessMm: toNumber(images[0]?.SliceThickness),
+    imageType: imageTypeValues(images[0]),
   };
   const withHoles = { header, ...(holes ? { holes } : {}) };
   try {

@@ -24,7 +24,7 @@ function syncReturnListener(): void {
   if (activeGuards.size > 0 && !onReturnClick) {
     onReturnClick = (e: Event) => {
       const target = e.target as Element | null;
-      if (!target?.closest?.(RETURN_TO_STUDY_LIST) || activeGuards.size === 0) return;
+      if (!target?.closest?.(RETURN_TO_STUDY_LIST)) return;
       const what = [...new Set(activeGuards.values())].join(' and ');
       if (globalThis.confirm(`Leave the viewer? ${what} will be lost.`)) return;
       e.preventDefault();
