@@ -162,6 +162,48 @@ class PairSampler:
         return torch.stack(us), torch.stack(xs)[:, None], torch.stack(fs)
 
 
+def warm_start_state(path: str) -> tuple[dict, str]:
+    """-> (refiner state dict, where it came from) from a checkpoint's EMA weights (.pt) or from
+    an exported refiner.onnx (the committed model's checkpoints are not in git)."""
+    if path.endswith('.onnx'):
+        import onnx
+        from .onnx_weights import load_from_onnx
+        from .refiner import Refiner
+        names = {i.name for i in onnx.load(path).graph.initializer}
+        blocks = len({n.split('.')[1] for n in names if n.startswith('body.')})
+        channels, context = (int(d) for d in next(i.dims[:2] for i in onnx.load(path).graph.initializer
+                                                  if i.name == 'head.weight'))
+        src = Refiner(channels=channels, blocks=blocks, context=context)
+        load_from_onnx(src, path)
+        return src.state_dict(), f'ONNX, {blocks} blocks of {channels} channels'
+    ck = torch_load(path)
+    return ck['ema'], f'checkpoint step {ck["step"]}'
+
+
+def grow_into(net, state: dict) -> int:
+    """Loads state into net; a net with more residual blocks than the state keeps its extra
+    blocks' first convolution random and zeroes their second, so each new block starts as the
+    identity (the grown network computes what the source did) and still receives gradients.
+    Returns the number of new blocks; any other mismatch raises."""
+    import torch
+    own = net.state_dict()
+    unknown = sorted(set(state) - set(own))
+    if unknown:
+        raise ValueError(f'warm start: the source has weights this refiner lacks: {unknown[:4]}')
+    wrong = [k for k in state if tuple(state[k].shape) != tuple(own[k].shape)]
+    if wrong:
+        raise ValueError(f'warm start: shape mismatch for {wrong[:4]} (channels and context must match)')
+    new = sorted(k for k in own if k not in state)
+    if any(not k.startswith('body.') for k in new):
+        raise ValueError(f'warm start: the source lacks {[k for k in new if not k.startswith("body.")][:4]}')
+    own.update(state)
+    for k in new:
+        if '.b.' in k:
+            own[k] = torch.zeros_like(own[k])
+    net.load_state_dict(own)
+    return len({k.split('.')[1] for k in new})
+
+
 def lr_at(progress: float, lr: float, lr_min: float, warmup: float = 0.02) -> float:
     if progress < warmup:
         return lr * max(progress / warmup, 0.05)
@@ -210,10 +252,11 @@ def main(argv=None):
         restore_rng_states(ck)
         log({'info': f'resumed at step {step}, {elapsed / 60:.1f} min'})
     elif args.warm_start:
-        ck = torch_load(args.warm_start)
-        net.load_state_dict(ck['ema'])
-        ema.load_state_dict(ck['ema'])
-        log({'info': f'warm start from {args.warm_start} (step {ck["step"]}), peak lr {r["lr"]}'})
+        state, origin = warm_start_state(args.warm_start)
+        grown = grow_into(net, state)
+        ema.load_state_dict(net.state_dict())
+        log({'info': f'warm start from {args.warm_start} ({origin}), peak lr {r["lr"]}'
+                     + (f', {grown} new residual blocks start as the identity' if grown else '')})
     log({'info': f'refiner {count_parameters(net)} parameters, budget {minutes} min, autocast bf16 {r["bf16"]}'})
 
     def checkpoint():

@@ -86,6 +86,30 @@ class RefinerTest(unittest.TestCase):
         finally:
             T.load_volumes = real_load
 
+    def test_a_deeper_refiner_grown_from_onnx_computes_the_same_and_can_learn(self):
+        from ldm.export import export_refiner
+        torch.manual_seed(3)
+        src = Refiner(channels=8, blocks=2)
+        for p in src.parameters():  # a trained-looking source: the tail is not zero
+            torch.nn.init.normal_(p, std=0.1)
+        x, f = torch.randn(2, 3, 12, 10), torch.randn(2, 12)
+        with tempfile.TemporaryDirectory() as d:
+            export_refiner(src, d)
+            state, origin = T.warm_start_state(os.path.join(d, 'refiner.onnx'))
+        self.assertIn('2 blocks of 8 channels', origin)
+        big = Refiner(channels=8, blocks=4)
+        self.assertEqual(T.grow_into(big, state), 2)
+        with torch.no_grad():
+            torch.testing.assert_close(big(x, f), src(x, f), atol=1e-5, rtol=0)
+        # the new blocks' second convolution is zero but receives a gradient
+        big(x, f).square().sum().backward()
+        self.assertEqual(float(big.body[3].b.weight.abs().max()), 0.0)
+        self.assertGreater(float(big.body[3].b.weight.grad.abs().max()), 0.0)
+        with self.assertRaisesRegex(ValueError, 'shape mismatch'):
+            T.grow_into(Refiner(channels=16, blocks=4), state)
+        with self.assertRaisesRegex(ValueError, 'lacks'):
+            T.grow_into(Refiner(channels=8, blocks=1), state)
+
 
 if __name__ == '__main__':
     unittest.main()
