@@ -12,7 +12,9 @@ import { forEachLimit } from '../../extensions/geometry-ldm/src/dicom/forEachLim
 import { createNodeDecodePool } from '../../extensions/geometry-ldm/src/dicom/nodeDecodePool';
 import { buildMultipart } from '../../extensions/geometry-ldm/src/dicom/multipart';
 import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
-import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
+import { readSeries, readSeriesLayout, readSeriesPixels } from '../../extensions/geometry-ldm/src/dicom/readSeries';
+import { createNodeHttpTransport } from '../../extensions/geometry-ldm/src/dicom/nodeHttpTransport';
+import { createFetchTransport } from '../../extensions/geometry-ldm/src/dicom/transport';
 import { stowInstances, type StowInstance } from '../../extensions/geometry-ldm/src/dicom/stow';
 import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
 import { orthancTransport } from '../../test/support/dicomweb';
@@ -20,7 +22,8 @@ import { startOrthanc } from '../../test/support/orthanc';
 import { ALL_REAL_SERIES, importInstances, type RealSeries } from '../../test/support/seed';
 import { storedFrames, type StoredFrameFile } from '../../test/support/storedFrames';
 
-export { readSeries, stowInstances, startOrthanc, orthancTransport, importInstances, ALL_REAL_SERIES };
+export { readSeries, readSeriesLayout, readSeriesPixels, createNodeHttpTransport, createFetchTransport };
+export { stowInstances, startOrthanc, orthancTransport, importInstances, ALL_REAL_SERIES };
 export { pooledCodecs, createNodeDecodePool, buildMultipart, storedFrames };
 export type { RealSeries, StowInstance };
 

@@ -8,8 +8,10 @@
 //   limit   curl: every frame (WADO-RS frames/1, transfer-syntax=*, 1/4/8 in parallel) and the
 //           whole series in one request (multipart application/dicom), and the series metadata
 //           (JSON); the limit is metadata + the faster pixel form (the product needs both).
-//   read    readSeries (metadata + pixel data + client decode + HU Float32 volume): the default
-//           (series-level retrieval for a whole series) and per-frame requests at 4 / 8 / 16 in
+//   read    readSeries (metadata + pixel data + client decode + HU Float32 volume) on the CLI's
+//           transport (node:http): the default (series-level request in flight with the metadata
+//           request), metadata then pixels (the CLI's layout-then-pixels path), the fetch
+//           transport (the browser's, here in Node), and per-frame requests at 4 / 8 / 16 in
 //           flight; ratio = product time / limit time.
 //   decode  compressed series: readSeries with frames decoded in this thread vs by the worker
 //           pool (one worker per core), and the decode alone (no network) both ways.
@@ -90,7 +92,10 @@ export default {
       );
     };
     try {
-      const transport = m.orthancTransport(orthanc);
+      const headers = { Authorization: orthanc.authorization };
+      // the CLI's transport (cli/pacs.ts) for reads and writes; the fetch transport beside it
+      const transport = m.createNodeHttpTransport({ root: orthanc.dicomWebRoot, headers });
+      const fetchTransport = m.createFetchTransport({ root: orthanc.dicomWebRoot, headers });
       for (const name of m.ALL_REAL_SERIES) {
         const { instances } = m.importInstances(name);
         await m.stowInstances(transport, instances);
@@ -161,13 +166,13 @@ export default {
         const ratio = (ms) => +(ms / limit).toFixed(2);
 
         // the product's read
-        const readCase = async (label, options) => {
+        const readCase = async (label, options, how = 'together', via = transport) => {
           const t = await ctx.time(async () => {
-            const r = await m.readSeries(transport, study, series, {
-              codecs: inPlace,
-              irregular,
-              ...options,
-            });
+            const o = { codecs: inPlace, irregular, ...options };
+            const r =
+              how === 'together'
+                ? await m.readSeries(via, study, series, o)
+                : await m.readSeriesPixels(via, await m.readSeriesLayout(via, study, series, o), o);
             used = r.retrieval;
           });
           row({
@@ -180,6 +185,8 @@ export default {
           return t;
         };
         await readCase('default', {});
+        await readCase('metadata, then pixels', {}, 'sequential');
+        await readCase('fetch transport', {}, 'together', fetchTransport);
         for (const c of READ_CONCURRENCY)
           await readCase(`per frame, ${c} in flight`, { retrieval: 'frames', concurrency: c });
 
@@ -317,6 +324,7 @@ export default {
       }
     } finally {
       pool.close();
+      transport.close();
       await orthanc.stop();
     }
     try {

@@ -6,7 +6,8 @@
  *   { "pacs": URL, "user": ..., "password": ... } or { "token": ... }.
  */
 import { readFileSync } from 'node:fs';
-import { createFetchTransport, redactUrl, type DicomwebTransport } from '../dicom/transport';
+import { createNodeHttpTransport } from '../dicom/nodeHttpTransport';
+import { redactUrl, type DicomwebTransport } from '../dicom/transport';
 import { searchStudies } from '../dicom/qido';
 import { UsageError } from './exitCodes';
 
@@ -55,8 +56,9 @@ export function pacsConfig(
   return { url: pacs, headers };
 }
 
+/** node:http(s) with kept-alive sockets: about twice Node fetch's rate for large answers (BENCHMARKS.md). */
 export function pacsTransport(config: PacsConfig): DicomwebTransport {
-  return createFetchTransport({ root: config.url, headers: config.headers });
+  return createNodeHttpTransport({ root: config.url, headers: config.headers });
 }
 
 /**

@@ -59,22 +59,37 @@ function sampleArray(bytes: Uint8Array, info: FrameInfo): StoredFrame {
   if (info.bitsAllocated === 8) {
     if (bytes.length < n)
       throw new DicomError('decode-failed', `frame has ${bytes.length} bytes, expected ${n}`);
-    const copy = bytes.slice(0, n);
-    return signed ? new Int8Array(copy.buffer) : copy;
+    const view = bytes.subarray(0, n);
+    return signed ? new Int8Array(view.buffer, view.byteOffset, n) : view;
   }
   if (info.bitsAllocated === 16) {
     if (bytes.length < 2 * n)
       throw new DicomError('decode-failed', `frame has ${bytes.length} bytes, expected ${2 * n}`);
-    const copy = bytes.slice(0, 2 * n); // aligned copy (little-endian platforms; all current browsers and Node)
-    return signed ? new Int16Array(copy.buffer) : new Uint16Array(copy.buffer);
+    // A view when the bytes sit at an even offset, else an aligned copy (little-endian platforms:
+    // all current browsers and Node). The view saves a copy of every frame into new memory; the
+    // bytes are only ever changed on a copy (decodeFrame: applyBitsStored copy-on-write).
+    const src = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice(0, 2 * n);
+    return signed
+      ? new Int16Array(src.buffer, src.byteOffset, n)
+      : new Uint16Array(src.buffer, src.byteOffset, n);
   }
   throw new DicomError('decode-failed', `BitsAllocated ${info.bitsAllocated} is not supported`);
 }
 
-/** Masks unsigned values to BitsStored, sign-extends signed ones from BitsStored (in place). */
-export function applyBitsStored(frame: StoredFrame, info: FrameInfo): StoredFrame {
+/**
+ * Masks unsigned values to BitsStored, sign-extends signed ones from BitsStored: in place, or on
+ * a copy when `copyOnWrite` (the frame views bytes the caller still owns). A frame whose values
+ * all lie within BitsStored already is returned as it is (no write, no copy).
+ */
+export function applyBitsStored(frame: StoredFrame, info: FrameInfo, copyOnWrite = false): StoredFrame {
   const bits = info.bitsStored;
   if (!(bits > 0) || bits >= info.bitsAllocated) return frame;
+  const probe =
+    frame.BYTES_PER_ELEMENT === 2
+      ? new Uint16Array(frame.buffer, frame.byteOffset, frame.length)
+      : new Uint8Array(frame.buffer, frame.byteOffset, frame.length);
+  if (!changedByMask(probe, bits, 8 * frame.BYTES_PER_ELEMENT, info.pixelRepresentation === 1)) return frame;
+  if (copyOnWrite) frame = frame.slice();
   // The bit pattern is all that changes, so one unsigned view per width serves signed and
   // unsigned frames alike: the loop then sees one array type (a loop over all four frame types
   // was megamorphic and took as long as the HU conversion).
@@ -84,6 +99,23 @@ export function applyBitsStored(frame: StoredFrame, info: FrameInfo): StoredFram
       : new Uint8Array(frame.buffer, frame.byteOffset, frame.length);
   maskBits(view, bits, info.pixelRepresentation === 1);
   return frame;
+}
+
+/** Would maskBits change any value? (read only; stops at the first one) */
+function changedByMask(view: Uint16Array | Uint8Array, bits: number, width: number, signed: boolean): boolean {
+  const mask = (1 << bits) - 1;
+  if (signed) {
+    // in range iff sign-extending from `bits` gives the value sign-extended from the full width
+    const shift = 32 - bits;
+    const full = 32 - width;
+    for (let n = 0; n < view.length; n++) {
+      const v = view[n];
+      if ((((v & mask) << shift) >> shift) !== ((v << full) >> full)) return true;
+    }
+    return false;
+  }
+  for (let n = 0; n < view.length; n++) if (view[n] > mask) return true;
+  return false;
 }
 
 function maskBits(view: Uint16Array | Uint8Array, bits: number, signed: boolean): void {
@@ -168,7 +200,8 @@ export async function decodeFrame(
         ? new Uint16Array(out.buffer, out.byteOffset, out.length)
         : new Uint8Array(out.buffer, out.byteOffset, out.length);
   }
-  return applyBitsStored(out, info);
+  // codecs that return (a view of) the encoded bytes leave them to the caller: never written
+  return applyBitsStored(out, info, out.buffer === encoded.buffer);
 }
 
 export { sampleArray as samplesFromLittleEndianBytes };

@@ -1,5 +1,5 @@
 import { DicomError } from './errors';
-import { checkPlausibleHu, newHuTally, storedToHu, type HuTally } from './huPlausibility';
+import { checkPlausibleHu, HuConversion, newHuTally, type HuTally } from './huPlausibility';
 
 /** A 100-voxel "slice" of stored values (slope 1, intercept 0: HU): `air` at -1000, `fill` at -3024, `hot` at +5000, the rest +40. */
 function slice(air: number, fill: number, hot: number): Int16Array {
@@ -12,10 +12,10 @@ function slice(air: number, fill: number, hot: number): Int16Array {
 }
 
 function verdict(stored: Int16Array, padding: number | null = null, slope = 1, intercept = 0): string {
-  const t = newHuTally();
-  storedToHu(stored, slope, intercept, new Float32Array(stored.length), t, padding);
+  const c = new HuConversion();
+  c.convert(stored, slope, intercept, new Float32Array(stored.length), padding);
   try {
-    checkPlausibleHu(t, 'series X');
+    checkPlausibleHu(c.tally(), 'series X');
     return 'ok';
   } catch (e) {
     expect(e).toBeInstanceOf(DicomError);
@@ -76,7 +76,7 @@ test.each([
   ['Int8Array', () => new Int8Array(5003), -128, 256, -100],
   ['Uint8Array', () => new Uint8Array(5003), 0, 256, 255],
 ] as const)(
-  'storedToHu on %s equals the voxel-by-voxel definition (values, padding, tally)',
+  'HuConversion on %s equals the voxel-by-voxel definition (values, padding, tally)',
   (_, make, lo, span, pad) => {
     let seed = 12345;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -90,10 +90,55 @@ test.each([
       for (let n = 0; n < stored.length; n += 7) stored[n] = pad;
       const ref = naive(stored, slope, intercept, padding);
       const out = new Float32Array(stored.length);
-      const t = newHuTally();
-      storedToHu(stored, slope, intercept, out, t, padding);
+      const c = new HuConversion();
+      c.convert(stored, slope, intercept, out, padding);
       expect(out).toEqual(ref.out);
-      expect(t).toEqual(ref.t);
+      expect(c.tally()).toEqual(ref.t);
     }
   },
 );
+
+test('one conversion over slices of different rescale, padding and signedness tallies each by its own', () => {
+  // slices as a series brings them: runs sharing a rescale, then a change, then the first again
+  const slices: [Int16Array | Uint16Array, number, number, number | null][] = [];
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const make = (signed: boolean) => {
+    const v = signed ? new Int16Array(999) : new Uint16Array(999);
+    for (let n = 0; n < v.length; n++) v[n] = Math.floor((signed ? -3000 : 0) + rand() * 6000);
+    v[3] = signed ? -2000 : 0;
+    return v;
+  };
+  for (const [signed, slope, intercept, padding] of [
+    [true, 1, 0, -2000],
+    [true, 1, 0, -2000],
+    [true, 0.5, -1000, -2000],
+    [true, 0.5, -1000, null],
+    [false, 1, -1024, 0],
+    [false, 1, -1024, 0],
+    [true, 1, 0, -2000],
+    [true, NaN, 0, null],
+    [true, NaN, 0, null],
+  ] as const)
+    slices.push([make(signed), slope, intercept, padding]);
+  const c = new HuConversion();
+  const all: number[] = [];
+  const ref: HuTally = newHuTally();
+  for (const [stored, slope, intercept, padding] of slices) {
+    const out = new Float32Array(stored.length);
+    c.convert(stored, slope, intercept, out, padding);
+    const r = naive(stored, slope, intercept, padding);
+    expect(out).toEqual(r.out);
+    all.push(...out);
+    ref.counted += r.t.counted;
+    ref.padding += r.t.padding;
+    ref.above += r.t.above;
+    ref.below += r.t.below;
+    // min/max name the plausible extremes in messages: NaN never replaces a number
+    if (r.t.minHu < ref.minHu) ref.minHu = r.t.minHu;
+    if (r.t.maxHu > ref.maxHu) ref.maxHu = r.t.maxHu;
+  }
+  expect(c.tally()).toEqual(ref);
+  expect(ref.above).toBeGreaterThan(999); // the NaN slices count as implausible
+  expect(c.tally()).toEqual(ref); // reading the tally twice counts nothing twice
+});

@@ -33,66 +33,111 @@ export function newHuTally(): HuTally {
 }
 
 /**
- * One slice of stored values -> HU (stored * slope + intercept in float64, kept as float32) into
- * `out`, tallied on the way; stored === padding is converted but not counted. The stored values
- * are widened by TypedArray.set (exact for <= 16 bits) and converted in one Float32Array loop
- * that also counts a histogram of them; the tally is then taken per distinct stored value with
- * the same arithmetic. Measured 2-3x faster than comparing every voxel (BENCHMARKS.md), and the
- * same numbers.
+ * Stored values -> HU (stored * slope + intercept in float64, kept as float32), tallied on the
+ * way; stored === padding is converted but not counted. The stored values are widened by
+ * TypedArray.set (exact for <= 16 bits) and converted in one Float32Array loop that also counts
+ * a histogram of them; the tally is taken per distinct stored value with the same arithmetic.
+ * Measured 2-3x faster than comparing every voxel (BENCHMARKS.md), and the same numbers.
+ *
+ * One histogram serves a whole series: it is read out (and cleared) only when the slice's
+ * slope, intercept, padding or signedness differ from the previous slice's, and by `tally()`.
+ * Allocating, clearing and reading a 1 MiB histogram per slice cost as much as converting a
+ * 512 x 512 slice.
  */
-export function storedToHu(
-  stored: Uint8Array | Int8Array | Uint16Array | Int16Array,
-  slope: number,
-  intercept: number,
-  out: Float32Array,
-  t: HuTally,
-  padding: number | null,
-): void {
-  if (out.length !== stored.length)
-    throw new RangeError(`storedToHu: ${stored.length} stored values for ${out.length} outputs`);
-  out.set(stored);
-  // Four interleaved histograms by the value's low 16 bits (two's complement): runs of one value
-  // (air, the out-of-field fill) would otherwise wait on their own last increment.
-  const B = 65536;
-  const h = new Uint32Array(4 * B);
-  const len = out.length;
-  const body = len & ~3;
-  for (let n = 0; n < body; n += 4) {
-    const s0 = out[n];
-    const s1 = out[n + 1];
-    const s2 = out[n + 2];
-    const s3 = out[n + 3];
-    out[n] = s0 * slope + intercept;
-    out[n + 1] = s1 * slope + intercept;
-    out[n + 2] = s2 * slope + intercept;
-    out[n + 3] = s3 * slope + intercept;
-    h[s0 & 0xffff]++;
-    h[B + (s1 & 0xffff)]++;
-    h[2 * B + (s2 & 0xffff)]++;
-    h[3 * B + (s3 & 0xffff)]++;
-  }
-  for (let n = body; n < len; n++) {
-    const s = out[n];
-    out[n] = s * slope + intercept;
-    h[s & 0xffff]++;
-  }
-  const signed = stored instanceof Int16Array || stored instanceof Int8Array;
-  const { highHu, lowHu } = PLAUSIBLE_HU;
-  for (let i = 0; i < B; i++) {
-    const count = h[i] + h[B + i] + h[2 * B + i] + h[3 * B + i];
-    if (count === 0) continue;
-    const s = signed && i >= 32768 ? i - 65536 : i;
-    if (s === padding) {
-      t.padding += count;
-      continue;
+export class HuConversion {
+  private readonly t: HuTally = newHuTally();
+  private h: Uint32Array | null = null;
+  private pending = false;
+  private slope = NaN;
+  private intercept = NaN;
+  private signed = false;
+  private padding: number | null = null;
+
+  /** Converts one slice (or any run of stored values) into `out` (same length). */
+  convert(
+    stored: Uint8Array | Int8Array | Uint16Array | Int16Array,
+    slope: number,
+    intercept: number,
+    out: Float32Array,
+    padding: number | null,
+  ): void {
+    if (out.length !== stored.length)
+      throw new RangeError(`HuConversion: ${stored.length} stored values for ${out.length} outputs`);
+    const signed = stored instanceof Int16Array || stored instanceof Int8Array;
+    // Object.is: a NaN slope (a broken header) must still match itself
+    if (
+      this.pending &&
+      !(
+        Object.is(slope, this.slope) &&
+        Object.is(intercept, this.intercept) &&
+        signed === this.signed &&
+        padding === this.padding
+      )
+    )
+      this.flush();
+    this.slope = slope;
+    this.intercept = intercept;
+    this.signed = signed;
+    this.padding = padding;
+    this.pending = true;
+    const B = 65536;
+    // Four interleaved histograms by the value's low 16 bits (two's complement): runs of one
+    // value (air, the out-of-field fill) would otherwise wait on their own last increment.
+    const h = (this.h ??= new Uint32Array(4 * B));
+    out.set(stored);
+    const len = out.length;
+    const body = len & ~3;
+    for (let n = 0; n < body; n += 4) {
+      const s0 = out[n];
+      const s1 = out[n + 1];
+      const s2 = out[n + 2];
+      const s3 = out[n + 3];
+      out[n] = s0 * slope + intercept;
+      out[n + 1] = s1 * slope + intercept;
+      out[n + 2] = s2 * slope + intercept;
+      out[n + 3] = s3 * slope + intercept;
+      h[s0 & 0xffff]++;
+      h[B + (s1 & 0xffff)]++;
+      h[2 * B + (s2 & 0xffff)]++;
+      h[3 * B + (s3 & 0xffff)]++;
     }
-    const v = Math.fround(s * slope + intercept);
-    t.counted += count;
-    if (!(v <= highHu))
-      t.above += count; // NaN counts as implausible
-    else if (v < lowHu) t.below += count;
-    if (v < t.minHu) t.minHu = v;
-    if (v > t.maxHu) t.maxHu = v;
+    for (let n = body; n < len; n++) {
+      const s = out[n];
+      out[n] = s * slope + intercept;
+      h[s & 0xffff]++;
+    }
+  }
+
+  /** The tally of everything converted so far. */
+  tally(): HuTally {
+    this.flush();
+    return { ...this.t };
+  }
+
+  private flush(): void {
+    const h = this.h;
+    if (!this.pending || !h) return;
+    this.pending = false;
+    const B = 65536;
+    const { slope, intercept, signed, padding, t } = this;
+    const { highHu, lowHu } = PLAUSIBLE_HU;
+    for (let i = 0; i < B; i++) {
+      const count = h[i] + h[B + i] + h[2 * B + i] + h[3 * B + i];
+      if (count === 0) continue;
+      const s = signed && i >= 32768 ? i - 65536 : i;
+      if (s === padding) {
+        t.padding += count;
+        continue;
+      }
+      const v = Math.fround(s * slope + intercept);
+      t.counted += count;
+      if (!(v <= highHu))
+        t.above += count; // NaN counts as implausible
+      else if (v < lowHu) t.below += count;
+      if (v < t.minHu) t.minHu = v;
+      if (v > t.maxHu) t.maxHu = v;
+    }
+    h.fill(0);
   }
 }
 

@@ -20,6 +20,14 @@ export interface HttpRequest {
   readonly accept?: string;
   readonly contentType?: string;
   readonly body?: Uint8Array;
+  /** Aborting it ends the request with DicomError('network', details.aborted: true). */
+  readonly signal?: AbortSignal;
+  /**
+   * An answer body longer than this ends the request as soon as that is known, with
+   * DicomError('pacs-error', details.tooLarge: true): a speculative or bounded request never
+   * holds more than this in memory.
+   */
+  readonly maxBytes?: number;
 }
 
 export interface HttpResponse {
@@ -31,6 +39,11 @@ export interface HttpResponse {
 export interface DicomwebTransport {
   /** Resolves with any HTTP status; rejects with DicomError('network') when no response came. */
   request(req: HttpRequest): Promise<HttpResponse>;
+  /**
+   * True when the transport honours `signal` and `maxBytes` (a request can be started
+   * speculatively and dropped cheaply); a transport without it may ignore both.
+   */
+  readonly abortable?: boolean;
 }
 
 export type HeaderProvider =
@@ -50,11 +63,11 @@ export interface FetchTransportOptions {
   readonly timeoutMs?: number;
 }
 
-function joinUrl(root: string, path: string): string {
+export function joinUrl(root: string, path: string): string {
   return `${root.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
 
-function queryString(query: HttpRequest['query']): string {
+export function queryString(query: HttpRequest['query']): string {
   if (!query) return '';
   const parts: string[] = [];
   for (const [k, v] of Object.entries(query)) {
@@ -90,6 +103,7 @@ export function createFetchTransport(options: FetchTransportOptions): DicomwebTr
   };
   const timeoutMs = options.timeoutMs ?? 120000;
   return {
+    abortable: true,
     async request(req: HttpRequest): Promise<HttpResponse> {
       const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
       const headers: Record<string, string> = { ...extra };
@@ -97,7 +111,15 @@ export function createFetchTransport(options: FetchTransportOptions): DicomwebTr
       if (req.contentType) headers['Content-Type'] = req.contentType;
       const url = joinUrl(roots[req.service], req.path) + queryString(req.query);
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, timeoutMs);
+      const callerAbort = () => controller.abort();
+      if (req.signal?.aborted) controller.abort();
+      req.signal?.addEventListener('abort', callerAbort, { once: true });
+      const shown = redactUrl(url);
       try {
         const res = await doFetch(url, {
           method: req.method ?? 'GET',
@@ -105,21 +127,67 @@ export function createFetchTransport(options: FetchTransportOptions): DicomwebTr
           body: req.body as BodyInit | undefined,
           signal: controller.signal,
         });
-        const body = new Uint8Array(await res.arrayBuffer());
-        return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
+        const contentType = res.headers.get('content-type') ?? '';
+        if (req.maxBytes == null || !res.body) {
+          return { status: res.status, contentType, body: new Uint8Array(await res.arrayBuffer()) };
+        }
+        const body = await readBounded(res.body, req.maxBytes, () => controller.abort());
+        if (!body) throw tooLarge(req, shown, req.maxBytes, res.status);
+        return { status: res.status, contentType, body };
       } catch (e) {
-        const shown = redactUrl(url);
-        const why = fetchFailure(e, controller.signal.aborted, timeoutMs);
+        if (e instanceof DicomError) throw e;
+        const aborted = !timedOut && controller.signal.aborted;
+        const why = aborted ? 'aborted by the caller' : fetchFailure(e, timedOut, timeoutMs);
         throw new DicomError('network', `${req.method ?? 'GET'} ${shown} failed: ${why}`, {
           url: shown,
           cause: redactUrl(String((e as Error & { cause?: unknown }).cause ?? e)),
-          timedOut: controller.signal.aborted,
+          timedOut,
+          ...(aborted ? { aborted: true } : {}),
         });
       } finally {
         clearTimeout(timer);
+        req.signal?.removeEventListener('abort', callerAbort);
       }
     },
   };
+}
+
+/** The error for an answer over `HttpRequest.maxBytes` (both transports). */
+export function tooLarge(req: HttpRequest, shownUrl: string, maxBytes: number, status: number): DicomError {
+  return new DicomError(
+    'pacs-error',
+    `${req.method ?? 'GET'} ${shownUrl}: the answer is larger than ${maxBytes} bytes; not read further`,
+    { url: shownUrl, status, tooLarge: true, maxBytes },
+  );
+}
+
+/** A response body read to its end, or null (and `stop()` called) once it passes maxBytes. */
+async function readBounded(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  stop: () => void,
+): Promise<Uint8Array | null> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > maxBytes) {
+      stop();
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks) {
+    body.set(c, off);
+    off += c.length;
+  }
+  return body;
 }
 
 /** The typed error for a non-2xx response (401/403, 409, 404, anything else). */
@@ -171,8 +239,9 @@ export async function getMultipart(
   transport: DicomwebTransport,
   path: string,
   accept = ACCEPT_ANY_FRAME,
+  bounds: Pick<HttpRequest, 'signal' | 'maxBytes'> = {},
 ): Promise<{ parts: MultipartPart[]; contentType: string }> {
-  const res = await transport.request({ service: 'wado', path, accept });
+  const res = await transport.request({ service: 'wado', path, accept, ...bounds });
   if (res.status < 200 || res.status >= 300) throw httpError(res, `GET ${path}`);
   return { parts: parseMultipart(res.body, res.contentType), contentType: res.contentType };
 }
