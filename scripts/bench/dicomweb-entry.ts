@@ -12,7 +12,11 @@ import { forEachLimit } from '../../extensions/geometry-ldm/src/dicom/forEachLim
 import { createNodeDecodePool } from '../../extensions/geometry-ldm/src/dicom/nodeDecodePool';
 import { buildMultipart } from '../../extensions/geometry-ldm/src/dicom/multipart';
 import { readPart10Raw, writePart10Raw } from '../../extensions/geometry-ldm/src/dicom/part10';
-import { readSeries, readSeriesLayout, readSeriesPixels } from '../../extensions/geometry-ldm/src/dicom/readSeries';
+import {
+  readSeries,
+  readSeriesLayout,
+  readSeriesPixels,
+} from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { createNodeHttpTransport } from '../../extensions/geometry-ldm/src/dicom/nodeHttpTransport';
 import { createFetchTransport } from '../../extensions/geometry-ldm/src/dicom/transport';
 import { stowInstances, type StowInstance } from '../../extensions/geometry-ldm/src/dicom/stow';

@@ -91,11 +91,11 @@ export default {
           (r.speedup ? `, ${r.speedup}x in place` : ''),
       );
     };
+    const headers = { Authorization: orthanc.authorization };
+    // the CLI's transport (cli/pacs.ts) for reads and writes; the fetch transport beside it
+    const transport = m.createNodeHttpTransport({ root: orthanc.dicomWebRoot, headers });
+    const fetchTransport = m.createFetchTransport({ root: orthanc.dicomWebRoot, headers });
     try {
-      const headers = { Authorization: orthanc.authorization };
-      // the CLI's transport (cli/pacs.ts) for reads and writes; the fetch transport beside it
-      const transport = m.createNodeHttpTransport({ root: orthanc.dicomWebRoot, headers });
-      const fetchTransport = m.createFetchTransport({ root: orthanc.dicomWebRoot, headers });
       for (const name of m.ALL_REAL_SERIES) {
         const { instances } = m.importInstances(name);
         await m.stowInstances(transport, instances);

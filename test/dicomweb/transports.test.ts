@@ -30,7 +30,12 @@ let reference: ReturnType<typeof readReference>;
 const made: { close?: () => void }[] = [];
 
 type Kind = 'fetch' | 'node-http';
-function transport(kind: Kind, root: string, headers: Record<string, string>, timeoutMs?: number): DicomwebTransport {
+function transport(
+  kind: Kind,
+  root: string,
+  headers: Record<string, string>,
+  timeoutMs?: number,
+): DicomwebTransport {
   const t =
     kind === 'fetch'
       ? createFetchTransport({ root, headers, timeoutMs })
@@ -38,7 +43,8 @@ function transport(kind: Kind, root: string, headers: Record<string, string>, ti
   made.push(t as { close?: () => void });
   return t;
 }
-const toOrthanc = (kind: Kind) => transport(kind, orthanc.dicomWebRoot, { Authorization: orthanc.authorization });
+const toOrthanc = (kind: Kind) =>
+  transport(kind, orthanc.dicomWebRoot, { Authorization: orthanc.authorization });
 
 /** Records when each request started and settled, and how it ended. */
 function timed(inner: DicomwebTransport) {
@@ -46,7 +52,12 @@ function timed(inner: DicomwebTransport) {
   const t: DicomwebTransport = {
     abortable: inner.abortable,
     async request(req: HttpRequest) {
-      const entry = { path: req.path, accept: req.accept, start: performance.now(), end: 0 } as (typeof log)[0];
+      const entry = {
+        path: req.path,
+        accept: req.accept,
+        start: performance.now(),
+        end: 0,
+      } as (typeof log)[0];
       log.push(entry);
       try {
         return await inner.request(req);

@@ -39,14 +39,17 @@ test.each([
   ['Uint16Array', Uint16Array, 16, 12, 0],
   ['Int8Array', Int8Array, 8, 6, 1],
   ['Uint8Array', Uint8Array, 8, 6, 0],
-] as const)('%s: values already within BitsStored are returned untouched', (_, T, allocated, bits, signed) => {
-  // every value BitsStored can hold, as the full-width type holds it
-  const raw = Array.from({ length: 2 ** bits }, (_, i) => i - (signed ? 2 ** (bits - 1) : 0));
-  const frame = T.from(raw);
-  const out = applyBitsStored(frame, info(allocated, bits, signed), true);
-  expect(out).toBe(frame); // no copy was needed
-  expect(Array.from(out)).toEqual(raw);
-});
+] as const)(
+  '%s: values already within BitsStored are returned untouched',
+  (_, T, allocated, bits, signed) => {
+    // every value BitsStored can hold, as the full-width type holds it
+    const raw = Array.from({ length: 2 ** bits }, (_, i) => i - (signed ? 2 ** (bits - 1) : 0));
+    const frame = T.from(raw);
+    const out = applyBitsStored(frame, info(allocated, bits, signed), true);
+    expect(out).toBe(frame); // no copy was needed
+    expect(Array.from(out)).toEqual(raw);
+  },
+);
 
 describe('native frames: a view of the received bytes, never written', () => {
   const codecs = defaultCodecs();

@@ -102,7 +102,12 @@ export function applyBitsStored(frame: StoredFrame, info: FrameInfo, copyOnWrite
 }
 
 /** Would maskBits change any value? (read only; stops at the first one) */
-function changedByMask(view: Uint16Array | Uint8Array, bits: number, width: number, signed: boolean): boolean {
+function changedByMask(
+  view: Uint16Array | Uint8Array,
+  bits: number,
+  width: number,
+  signed: boolean,
+): boolean {
   const mask = (1 << bits) - 1;
   if (signed) {
     // in range iff sign-extending from `bits` gives the value sign-extended from the full width
@@ -110,7 +115,7 @@ function changedByMask(view: Uint16Array | Uint8Array, bits: number, width: numb
     const full = 32 - width;
     for (let n = 0; n < view.length; n++) {
       const v = view[n];
-      if ((((v & mask) << shift) >> shift) !== ((v << full) >> full)) return true;
+      if (((v & mask) << shift) >> shift !== (v << full) >> full) return true;
     }
     return false;
   }

@@ -97,28 +97,39 @@ export function createNodeHttpTransport(options: NodeHttpTransportOptions): Node
           finish(() => reject(e instanceof DicomError ? e : networkError(failure(e), e)));
           request.destroy();
         };
-        const request = lib.request(parsed, { method, headers, agent: agents[parsed.protocol as 'http:'] }, (res) => {
-          const status = res.statusCode ?? 0;
-          const contentType = String(res.headers['content-type'] ?? '');
-          const chunks: Buffer[] = [];
-          let n = 0;
-          res.on('data', (c: Buffer) => {
-            n += c.length;
-            if (req.maxBytes != null && n > req.maxBytes) {
-              fail(tooLarge(req, shown, req.maxBytes, status));
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('error', fail);
-          res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
-          res.on('end', () => {
-            if (!res.complete) return fail(new Error('the connection closed before the answer was complete'));
-            // one buffer, allocated once at its final size (no zero fill): the concatenation is the only copy
-            const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
-            finish(() => resolve({ status, contentType, body: new Uint8Array(all.buffer, all.byteOffset, all.length) }));
-          });
-        });
+        const request = lib.request(
+          parsed,
+          { method, headers, agent: agents[parsed.protocol as 'http:'] },
+          (res) => {
+            const status = res.statusCode ?? 0;
+            const contentType = String(res.headers['content-type'] ?? '');
+            const chunks: Buffer[] = [];
+            let n = 0;
+            res.on('data', (c: Buffer) => {
+              n += c.length;
+              if (req.maxBytes != null && n > req.maxBytes) {
+                fail(tooLarge(req, shown, req.maxBytes, status));
+                return;
+              }
+              chunks.push(c);
+            });
+            res.on('error', fail);
+            res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
+            res.on('end', () => {
+              if (!res.complete)
+                return fail(new Error('the connection closed before the answer was complete'));
+              // one buffer, allocated once at its final size (no zero fill): the concatenation is the only copy
+              const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
+              finish(() =>
+                resolve({
+                  status,
+                  contentType,
+                  body: new Uint8Array(all.buffer, all.byteOffset, all.length),
+                }),
+              );
+            });
+          },
+        );
         const timer = setTimeout(() => {
           finish(() =>
             reject(
@@ -134,7 +145,9 @@ export function createNodeHttpTransport(options: NodeHttpTransportOptions): Node
         const onAbort = () => fail(networkError('aborted by the caller', 'aborted', { aborted: true }));
         req.signal?.addEventListener('abort', onAbort, { once: true });
         request.on('error', fail);
-        request.end(req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : undefined);
+        request.end(
+          req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : undefined,
+        );
       });
     },
   };
