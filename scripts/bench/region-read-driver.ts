@@ -5,10 +5,11 @@
  *   node region-read-driver.mjs ROOT AUTHORIZATION STUDY SERIES START COUNT
  */
 import { readSeriesLayout, readSeriesPixels } from '../../extensions/geometry-ldm/src/dicom/readSeries';
-import { createFetchTransport } from '../../extensions/geometry-ldm/src/dicom/transport';
+import { createNodeHttpTransport } from '../../extensions/geometry-ldm/src/dicom/nodeHttpTransport';
 
 const [root, authorization, study, series, start, count] = process.argv.slice(2);
-const transport = createFetchTransport({ root, headers: { Authorization: authorization } });
+// the CLI's transport (cli/pacs.ts)
+const transport = createNodeHttpTransport({ root, headers: { Authorization: authorization } });
 const t0 = performance.now();
 const layout = await readSeriesLayout(transport, study, series);
 const n = Number(count);
@@ -19,3 +20,4 @@ const r = await readSeriesPixels(
 );
 const ms = performance.now() - t0;
 console.log(JSON.stringify({ ms, slices: r.volume.dims[2], retrieval: r.retrieval }));
+transport.close();
