@@ -188,3 +188,80 @@ describe.each(['fetch', 'node-http'] as const)('%s transport', (kind) => {
     expect((await orthancCounts(orthanc)).instances).toBe(before.instances + 5);
   });
 });
+
+describe('node-http transport: redirects', () => {
+  /** A server that answers by path: `routes` gives status and headers; records who asked. */
+  async function server(routes: (path: string) => { status: number; location?: string; body?: string }) {
+    const seen: { path: string; authorization?: string; method?: string }[] = [];
+    const s = http.createServer((req, res) => {
+      seen.push({ path: req.url ?? '', authorization: req.headers.authorization, method: req.method });
+      const r = routes(req.url ?? '');
+      res.writeHead(r.status, {
+        ...(r.location ? { Location: r.location } : {}),
+        'Content-Type': 'application/dicom+json',
+      });
+      req.resume();
+      res.end(r.body ?? '');
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    return { url, seen, close: () => new Promise((r) => s.close(r)) };
+  }
+  const auth = { Authorization: 'Basic c2VjcmV0' };
+
+  test('within the origin: followed, the credentials sent again; a POST follows only 307/308', async () => {
+    const s = await server((p) =>
+      p.startsWith('/old/')
+        ? { status: 301, location: p.replace('/old/', '/new/') }
+        : p.startsWith('/post-moved/')
+          ? { status: 308, location: p.replace('/post-moved/', '/new/') }
+          : { status: 200, body: '[]' },
+    );
+    try {
+      const t = transport('node-http', `${s.url}/old/dicom-web`, auth);
+      const res = await t.request({ service: 'qido', path: 'studies' });
+      expect(res.status).toBe(200);
+      expect(s.seen.map((x) => [x.path, x.authorization])).toEqual([
+        ['/old/dicom-web/studies', auth.Authorization],
+        ['/new/dicom-web/studies', auth.Authorization],
+      ]);
+      s.seen.length = 0;
+      const post = transport('node-http', `${s.url}/post-moved/dicom-web`, auth);
+      const r2 = await post.request({
+        service: 'stow',
+        path: 'studies',
+        method: 'POST',
+        body: new Uint8Array(3),
+      });
+      expect(r2.status).toBe(200);
+      expect(s.seen.map((x) => [x.method, x.path])).toEqual([
+        ['POST', '/post-moved/dicom-web/studies'],
+        ['POST', '/new/dicom-web/studies'],
+      ]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('to another origin: a typed error naming it, nothing sent there; a loop ends after 5', async () => {
+    const other = await server(() => ({ status: 200, body: '[]' }));
+    const s = await server((p) =>
+      p.startsWith('/away/') ? { status: 302, location: `${other.url}${p}` } : { status: 302, location: p },
+    );
+    try {
+      const away = transport('node-http', `${s.url}/away/dicom-web`, auth);
+      const e = await away.request({ service: 'qido', path: 'studies' }).catch((x) => x);
+      expect(e).toMatchObject({ code: 'network', details: { status: 302 } });
+      expect(e.message).toContain(`redirects to another origin (${other.url})`);
+      expect(other.seen).toHaveLength(0);
+      const loop = transport('node-http', `${s.url}/loop/dicom-web`, auth);
+      const e2 = await loop.request({ service: 'qido', path: 'studies' }).catch((x) => x);
+      expect(e2).toMatchObject({ code: 'network' });
+      expect(e2.message).toMatch(/more than 5 redirects/);
+      expect(s.seen.filter((x) => x.path.startsWith('/loop/'))).toHaveLength(6);
+    } finally {
+      await s.close();
+      await other.close();
+    }
+  });
+});

@@ -64,91 +64,129 @@ export function createNodeHttpTransport(options: NodeHttpTransportOptions): Node
       if (req.accept) headers['Accept'] = req.accept;
       if (req.contentType) headers['Content-Type'] = req.contentType;
       if (req.body) headers['Content-Length'] = req.body.length;
-      const url = joinUrl(roots[req.service], req.path) + queryString(req.query);
-      const shown = redactUrl(url);
+      const first = joinUrl(roots[req.service], req.path) + queryString(req.query);
       const method = req.method ?? 'GET';
-      const networkError = (why: string, cause: unknown, extraDetails: Record<string, unknown> = {}) =>
-        new DicomError('network', `${method} ${shown} failed: ${why}`, {
-          url: shown,
-          cause: redactUrl(String(cause)),
-          timedOut: false,
-          ...extraDetails,
-        });
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch (e) {
-        throw networkError(`not a URL (${(e as Error).message})`, e);
-      }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-        throw networkError(`unsupported protocol ${parsed.protocol}`, parsed.protocol);
-      if (req.signal?.aborted) throw networkError('aborted by the caller', 'aborted', { aborted: true });
-      const lib = parsed.protocol === 'https:' ? https : http;
-      return new Promise<HttpResponse>((resolve, reject) => {
-        let settled = false;
-        const finish = (fn: () => void) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          req.signal?.removeEventListener('abort', onAbort);
-          fn();
-        };
-        const fail = (e: unknown) => {
-          finish(() => reject(e instanceof DicomError ? e : networkError(failure(e), e)));
-          request.destroy();
-        };
-        const request = lib.request(
-          parsed,
-          { method, headers, agent: agents[parsed.protocol as 'http:'] },
-          (res) => {
-            const status = res.statusCode ?? 0;
-            const contentType = String(res.headers['content-type'] ?? '');
-            const chunks: Buffer[] = [];
-            let n = 0;
-            res.on('data', (c: Buffer) => {
-              n += c.length;
-              if (req.maxBytes != null && n > req.maxBytes) {
-                fail(tooLarge(req, shown, req.maxBytes, status));
-                return;
-              }
-              chunks.push(c);
-            });
-            res.on('error', fail);
-            res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
-            res.on('end', () => {
-              if (!res.complete)
-                return fail(new Error('the connection closed before the answer was complete'));
-              // one buffer, allocated once at its final size (no zero fill): the concatenation is the only copy
-              const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
-              finish(() =>
-                resolve({
-                  status,
-                  contentType,
-                  body: new Uint8Array(all.buffer, all.byteOffset, all.length),
-                }),
-              );
-            });
-          },
-        );
-        const timer = setTimeout(() => {
-          finish(() =>
-            reject(
-              new DicomError(
-                'network',
-                `${method} ${shown} failed: timed out after ${Math.round(timeoutMs / 1000)} s without a complete answer`,
-                { url: shown, cause: 'timeout', timedOut: true },
-              ),
-            ),
+      const deadline = Date.now() + timeoutMs;
+      let url = first;
+      // Redirects are followed as fetch follows them, but only within the PACS's origin: the
+      // credentials go to no other host, and an http -> https redirect names the URL to use.
+      for (let hop = 0; ; hop++) {
+        const res = await exchange(req, method, url, headers, deadline, timeoutMs, agents);
+        const location = res.location;
+        const redirect = location != null && [301, 302, 303, 307, 308].includes(res.status);
+        if (!redirect || (method !== 'GET' && res.status !== 307 && res.status !== 308))
+          return { status: res.status, contentType: res.contentType, body: res.body };
+        const target = new URL(location, url);
+        const shown = redactUrl(first);
+        if (target.origin !== new URL(first).origin)
+          throw new DicomError(
+            'network',
+            `${method} ${shown} failed: the PACS redirects to another origin (${redactUrl(target.origin)}); ` +
+              `give that address as the DICOMweb root (credentials are never sent to another origin)`,
+            { url: shown, status: res.status, location: redactUrl(target.href), timedOut: false },
           );
-          request.destroy();
-        }, timeoutMs);
-        const onAbort = () => fail(networkError('aborted by the caller', 'aborted', { aborted: true }));
-        req.signal?.addEventListener('abort', onAbort, { once: true });
-        request.on('error', fail);
-        request.end(
-          req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : undefined,
-        );
-      });
+        if (hop >= MAX_REDIRECTS)
+          throw new DicomError('network', `${method} ${shown} failed: more than ${MAX_REDIRECTS} redirects`, {
+            url: shown,
+            status: res.status,
+            timedOut: false,
+          });
+        url = target.href;
+      }
     },
   };
+}
+
+const MAX_REDIRECTS = 5;
+
+/** One request and its whole answer (plus its Location header, for the redirect loop above). */
+function exchange(
+  req: HttpRequest,
+  method: string,
+  url: string,
+  headers: Record<string, string | number>,
+  deadline: number,
+  timeoutMs: number,
+  agents: Record<'http:' | 'https:', http.Agent>,
+): Promise<HttpResponse & { location?: string }> {
+  const shown = redactUrl(url);
+  const networkError = (why: string, cause: unknown, extraDetails: Record<string, unknown> = {}) =>
+    new DicomError('network', `${method} ${shown} failed: ${why}`, {
+      url: shown,
+      cause: redactUrl(String(cause)),
+      timedOut: false,
+      ...extraDetails,
+    });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (e) {
+    return Promise.reject(networkError(`not a URL (${(e as Error).message})`, e));
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return Promise.reject(networkError(`unsupported protocol ${parsed.protocol}`, parsed.protocol));
+  if (req.signal?.aborted)
+    return Promise.reject(networkError('aborted by the caller', 'aborted', { aborted: true }));
+  const lib = parsed.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const fail = (e: unknown) => {
+      finish(() => reject(e instanceof DicomError ? e : networkError(failure(e), e)));
+      request.destroy();
+    };
+    const request = lib.request(
+      parsed,
+      { method, headers, agent: agents[parsed.protocol as 'http:'] },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const contentType = String(res.headers['content-type'] ?? '');
+        const location = res.headers.location;
+        const chunks: Buffer[] = [];
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          if (req.maxBytes != null && n > req.maxBytes) {
+            fail(tooLarge(req, shown, req.maxBytes, status));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', fail);
+        res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
+        res.on('end', () => {
+          if (!res.complete) return fail(new Error('the connection closed before the answer was complete'));
+          // one buffer, allocated once at its final size (no zero fill): the concatenation is the only copy
+          const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
+          const body = new Uint8Array(all.buffer, all.byteOffset, all.length);
+          finish(() => resolve({ status, contentType, body, ...(location ? { location } : {}) }));
+        });
+      },
+    );
+    const timer = setTimeout(
+      () => {
+        finish(() =>
+          reject(
+            new DicomError(
+              'network',
+              `${method} ${shown} failed: timed out after ${Math.round(timeoutMs / 1000)} s without a complete answer`,
+              { url: shown, cause: 'timeout', timedOut: true },
+            ),
+          ),
+        );
+        request.destroy();
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+    const onAbort = () => fail(networkError('aborted by the caller', 'aborted', { aborted: true }));
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('error', fail);
+    request.end(req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : undefined);
+  });
 }
