@@ -22,7 +22,8 @@ from . import dicom_geometry as DG
 from . import geometry as G
 
 # Held-out evaluation scans (docs/super-resolution.md, the sr-quality harness): never trained on.
-HELD_OUT = ('lidc-idri-0001', '4d-lung-113-phase40', 'head-neck-pet-ct-chus-052')
+# crlm-ct-1004: held out since 2026-12-04 (never trained on before), an abdomen check in sr-quality
+HELD_OUT = ('lidc-idri-0001', '4d-lung-113-phase40', 'head-neck-pet-ct-chus-052', 'crlm-ct-1004')
 DEFAULT_DATA_ROOT = os.environ.get('SHARED_DATA') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'shared', 'data'))
 
 
