@@ -77,24 +77,29 @@ export function resampleSliceStack(
   const slice = nx * ny;
 
   // Continuous in-plane index in slice s of target (i, j): (i + iMin - offI[s], j + jMin - offJ[s]).
-  // Per slice, the lattice maps are separable: precompute (index, fraction, inside) per target column and row.
+  // Per slice, the lattice maps are separable: precompute (index, fraction) per target column and
+  // row. A slice covers one contiguous run of target columns [start, end) (and rows): the index
+  // grows with the target index, so the two bracketing slices' common cover is a rectangle.
   interface AxisMap {
     lo: Int32Array;
     hi: Int32Array;
     frac: Float64Array;
-    inside: Uint8Array;
+    start: number;
+    end: number;
   }
   const axisMap = (count: number, shift: number, n: number): AxisMap => {
     const m: AxisMap = {
       lo: new Int32Array(count),
       hi: new Int32Array(count),
       frac: new Float64Array(count),
-      inside: new Uint8Array(count),
+      start: count,
+      end: 0,
     };
     for (let t = 0; t < count; t++) {
       let u = t + shift;
       if (u < -EPS || u > n - 1 + EPS) continue;
-      m.inside[t] = 1;
+      if (t < m.start) m.start = t;
+      m.end = t + 1;
       u = Math.min(Math.max(u, 0), n - 1);
       const lo = n > 1 ? Math.min(Math.floor(u), n - 2) : 0;
       m.lo[t] = lo;
@@ -106,44 +111,8 @@ export function resampleSliceStack(
   const colMaps = stack.positions.map((_, s) => axisMap(tx, iMin - offI[s], nx));
   const rowMaps = stack.positions.map((_, s) => axisMap(ty, jMin - offJ[s], ny));
 
-  const sampleInto = (
-    s: number,
-    weight: number,
-    outOffset: number,
-    first: boolean,
-    valid: Uint8Array,
-  ): void => {
-    const cm = colMaps[s];
-    const rm = rowMaps[s];
-    const base = s * slice;
-    for (let j = 0; j < ty; j++) {
-      const row = j * tx;
-      if (!rm.inside[j]) {
-        valid.fill(0, row, row + tx);
-        continue;
-      }
-      const r0 = base + rm.lo[j] * nx;
-      const r1 = base + rm.hi[j] * nx;
-      const fy = rm.frac[j];
-      for (let i = 0; i < tx; i++) {
-        if (!cm.inside[i]) {
-          valid[row + i] = 0;
-          continue;
-        }
-        const i0 = cm.lo[i];
-        const i1 = cm.hi[i];
-        const fx = cm.frac[i];
-        const top = data[r0 + i0] + fx * (data[r0 + i1] - data[r0 + i0]);
-        const bottom = data[r1 + i0] + fx * (data[r1 + i1] - data[r1 + i0]);
-        const val = weight * (top + fy * (bottom - top));
-        if (first) out[outOffset + row + i] = val;
-        else out[outOffset + row + i] += val;
-      }
-    }
-  };
-
-  const valid = new Uint8Array(tx * ty);
   const fillValue: number = fill;
+  const plane = tx * ty;
   let s0 = 0;
   for (let k = 0; k < tz; k++) {
     const dist = d[0] + k * step;
@@ -151,11 +120,51 @@ export function resampleSliceStack(
     const gap = d[s0 + 1] - d[s0];
     let w = (dist - d[s0]) / gap;
     w = Math.min(Math.max(w, 0), 1);
-    valid.fill(1);
-    const o = k * tx * ty;
-    sampleInto(s0, 1 - w, o, true, valid);
-    sampleInto(s0 + 1, w, o, false, valid);
-    for (let n = 0; n < tx * ty; n++) if (!valid[n]) out[o + n] = fillValue;
+    const o = k * plane;
+    const ca = colMaps[s0];
+    const cb = colMaps[s0 + 1];
+    const ra = rowMaps[s0];
+    const rb = rowMaps[s0 + 1];
+    const i0 = Math.max(ca.start, cb.start);
+    const i1 = Math.min(ca.end, cb.end);
+    const j0 = Math.max(ra.start, rb.start);
+    const j1 = Math.min(ra.end, rb.end);
+    if (i0 >= i1 || j0 >= j1) {
+      out.fill(fillValue, o, o + plane);
+      continue;
+    }
+    out.fill(fillValue, o, o + j0 * tx);
+    out.fill(fillValue, o + j1 * tx, o + plane);
+    const wa = 1 - w;
+    const baseA = s0 * slice;
+    const baseB = baseA + slice;
+    for (let j = j0; j < j1; j++) {
+      const row = o + j * tx;
+      out.fill(fillValue, row, row + i0);
+      out.fill(fillValue, row + i1, row + tx);
+      const a0 = baseA + ra.lo[j] * nx;
+      const a1 = baseA + ra.hi[j] * nx;
+      const fya = ra.frac[j];
+      const b0 = baseB + rb.lo[j] * nx;
+      const b1 = baseB + rb.hi[j] * nx;
+      const fyb = rb.frac[j];
+      for (let i = i0; i < i1; i++) {
+        // bilinear in each bracketing slice, then mixed along the normal; the first term is
+        // rounded to float32 as storing it would round it (same values as two passes over out)
+        let x0 = ca.lo[i];
+        let x1 = ca.hi[i];
+        let fx = ca.frac[i];
+        let top = data[a0 + x0] + fx * (data[a0 + x1] - data[a0 + x0]);
+        let bottom = data[a1 + x0] + fx * (data[a1 + x1] - data[a1 + x0]);
+        const va = Math.fround(wa * (top + fya * (bottom - top)));
+        x0 = cb.lo[i];
+        x1 = cb.hi[i];
+        fx = cb.frac[i];
+        top = data[b0 + x0] + fx * (data[b0 + x1] - data[b0 + x0]);
+        bottom = data[b1 + x0] + fx * (data[b1 + x1] - data[b1 + x0]);
+        out[row + i] = va + w * (top + fyb * (bottom - top));
+      }
+    }
   }
   return makeVolume([tx, ty, tz], affine, out, options.unit ?? 'HU');
 }
