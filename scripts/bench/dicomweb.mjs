@@ -18,6 +18,7 @@
 //   write   stowInstances of the Part 10 files under new UIDs (batches, response parsing, final
 //           QIDO check): the default (16 instances per request, 2 in flight) and other
 //           settings, beside curl POSTing the same instances (one request; two halves at once).
+// GEOMETRY_LDM_BENCH_SERIES (comma list of series names) limits the series.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -96,7 +97,9 @@ export default {
     const transport = m.createNodeHttpTransport({ root: orthanc.dicomWebRoot, headers });
     const fetchTransport = m.createFetchTransport({ root: orthanc.dicomWebRoot, headers });
     try {
+      const only = process.env.GEOMETRY_LDM_BENCH_SERIES?.split(',');
       for (const name of m.ALL_REAL_SERIES) {
+        if (only && !only.includes(name)) continue;
         const { instances } = m.importInstances(name);
         await m.stowInstances(transport, instances);
         const { studyInstanceUid: study, seriesInstanceUid: series } = instances[0];
