@@ -169,10 +169,9 @@ def warm_start_state(path: str) -> tuple[dict, str]:
         import onnx
         from .onnx_weights import load_from_onnx
         from .refiner import Refiner
-        names = {i.name for i in onnx.load(path).graph.initializer}
-        blocks = len({n.split('.')[1] for n in names if n.startswith('body.')})
-        channels, context = (int(d) for d in next(i.dims[:2] for i in onnx.load(path).graph.initializer
-                                                  if i.name == 'head.weight'))
+        inits = onnx.load(path).graph.initializer
+        blocks = len({i.name.split('.')[1] for i in inits if i.name.startswith('body.')})
+        channels, context = (int(d) for d in next(i.dims[:2] for i in inits if i.name == 'head.weight'))
         src = Refiner(channels=channels, blocks=blocks, context=context)
         load_from_onnx(src, path)
         return src.state_dict(), f'ONNX, {blocks} blocks of {channels} channels'

@@ -12,11 +12,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { DicomError } from './errors';
 import {
-  joinUrl,
-  queryString,
   redactUrl,
+  requestTarget,
   tooLarge,
-  type DicomwebService,
   type DicomwebTransport,
   type FetchTransportOptions,
   type HttpRequest,
@@ -41,11 +39,6 @@ function failure(e: unknown): string {
 }
 
 export function createNodeHttpTransport(options: NodeHttpTransportOptions): NodeHttpTransport {
-  const roots: Record<DicomwebService, string> = {
-    qido: options.qidoRoot ?? options.root,
-    wado: options.wadoRoot ?? options.root,
-    stow: options.stowRoot ?? options.root,
-  };
   const timeoutMs = options.timeoutMs ?? 120000;
   const maxSockets = options.maxSockets ?? 16;
   const agents = {
@@ -59,12 +52,10 @@ export function createNodeHttpTransport(options: NodeHttpTransportOptions): Node
       agents['https:'].destroy();
     },
     async request(req: HttpRequest): Promise<HttpResponse> {
-      const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
-      const headers: Record<string, string | number> = { ...extra };
-      if (req.accept) headers['Accept'] = req.accept;
-      if (req.contentType) headers['Content-Type'] = req.contentType;
+      const target = await requestTarget(options, req);
+      const headers: Record<string, string | number> = target.headers;
       if (req.body) headers['Content-Length'] = req.body.length;
-      const first = joinUrl(roots[req.service], req.path) + queryString(req.query);
+      const first = target.url;
       const method = req.method ?? 'GET';
       const deadline = Date.now() + timeoutMs;
       let url = first;

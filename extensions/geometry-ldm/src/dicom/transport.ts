@@ -63,11 +63,11 @@ export interface FetchTransportOptions {
   readonly timeoutMs?: number;
 }
 
-export function joinUrl(root: string, path: string): string {
+function joinUrl(root: string, path: string): string {
   return `${root.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
 
-export function queryString(query: HttpRequest['query']): string {
+function queryString(query: HttpRequest['query']): string {
   if (!query) return '';
   const parts: string[] = [];
   for (const [k, v] of Object.entries(query)) {
@@ -94,22 +94,33 @@ function fetchFailure(e: unknown, timedOut: boolean, timeoutMs: number): string 
   return err?.message ?? String(e);
 }
 
-export function createFetchTransport(options: FetchTransportOptions): DicomwebTransport {
-  const doFetch = options.fetch ?? fetch;
+/**
+ * Where a request goes and the headers it carries, for any transport over HTTP (this one and
+ * nodeHttpTransport.ts): the service's root, the caller's headers, Accept and Content-Type.
+ */
+export async function requestTarget(
+  options: Omit<FetchTransportOptions, 'fetch' | 'timeoutMs'>,
+  req: HttpRequest,
+): Promise<{ url: string; headers: Record<string, string> }> {
   const roots: Record<DicomwebService, string> = {
     qido: options.qidoRoot ?? options.root,
     wado: options.wadoRoot ?? options.root,
     stow: options.stowRoot ?? options.root,
   };
+  const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
+  const headers: Record<string, string> = { ...extra };
+  if (req.accept) headers['Accept'] = req.accept;
+  if (req.contentType) headers['Content-Type'] = req.contentType;
+  return { url: joinUrl(roots[req.service], req.path) + queryString(req.query), headers };
+}
+
+export function createFetchTransport(options: FetchTransportOptions): DicomwebTransport {
+  const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 120000;
   return {
     abortable: true,
     async request(req: HttpRequest): Promise<HttpResponse> {
-      const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
-      const headers: Record<string, string> = { ...extra };
-      if (req.accept) headers['Accept'] = req.accept;
-      if (req.contentType) headers['Content-Type'] = req.contentType;
-      const url = joinUrl(roots[req.service], req.path) + queryString(req.query);
+      const { url, headers } = await requestTarget(options, req);
       const controller = new AbortController();
       let timedOut = false;
       const timer = setTimeout(() => {
