@@ -17,6 +17,12 @@ point profile, width 0.6-1.6x the spacing), its columns (35 %) and its normal (2
 back-projected; the refiner learns the fine centre plane from the back-projected centre
 plane and its two neighbours. Any axis of a scan can play any role, so in-plane detail
 teaches through-plane detail. Loss: L1 in HU/1000 on the central crop.
+
+Thick-slice scans with fine in-plane pixels (Lung-PET-CT-Dx: 0.65-0.84 mm, finer than any
+near-isotropic scan here) teach in-plane planes only ("in-plane" scans: two axes within
+ISOTROPY of each other, the third coarser): the plane is always the fine one, its normal
+is not degraded, and its neighbours along the coarse axis (5-8 mm away, not the fine
+neighbours the refiner sees at inference) are replaced by the centre plane itself.
 """
 from __future__ import annotations
 
@@ -39,15 +45,34 @@ from .train import REPO, Logger, StopFlag, ckpt_dir, load_config, restore_rng_st
 ISOTROPY = 1.75
 PATCH, CROP = 80, 64
 
-# The near-isotropic real CT of the shared data folder outside the held-out scans
-# (data.HELD_OUT). Thick-slice scans (Lung-PET-CT-Dx, CRLM: 5-8 mm slices) fail the
-# isotropy rule: their planes would teach a blurred axis as the truth.
+# The real CT of the shared data folder outside the held-out scans (data.HELD_OUT).
+# Near-isotropic scans teach planes of every orientation; thick-slice scans (Lung-PET-CT-Dx,
+# CRLM: 5-8 mm slices) would teach a blurred axis as the truth, so they teach their fine
+# in-plane planes only (in_plane_axes).
 DEFAULT_SCANS = [
     {'name': 'lidc-idri-0314', 'path': 'train/lidc-idri-0314.nii.gz', 'kind': 'nifti'},
     {'name': 'cc-tumor-heterogeneity-a01', 'path': 'train/cc-tumor-heterogeneity-a01.nii.gz', 'kind': 'nifti'},
     {'name': 'totalseg-example-ct', 'path': 'totalseg-abdomen/example_ct.nii.gz', 'kind': 'nifti'},
     {'name': 'soft-tissue-sarcoma', 'path': 'train/soft-tissue-sarcoma/*.nii.gz', 'kind': 'nifti'},
 ]
+# Scans that join DEFAULT_SCANS when a config sets refiner.inPlaneScans (0.3.1 trained without).
+IN_PLANE_SCANS = [
+    {'name': 'lung-pet-ct-dx-a0001', 'path': 'lung-pet-ct-dx-a0001', 'kind': 'dicom'},
+    {'name': 'lung-pet-ct-dx-a0002', 'path': 'lung-pet-ct-dx-a0002', 'kind': 'dicom'},
+    {'name': 'crlm-ct-1006', 'path': 'train/crlm-ct-1006.nii.gz', 'kind': 'nifti'},
+]
+
+
+def in_plane_axes(spacing) -> tuple | None:
+    """-> None for a near-isotropic scan (every axis may play every role); (rows, cols) of the
+    fine plane for a scan with exactly one coarse axis; raises for anything coarser."""
+    s = [float(v) for v in spacing]
+    if max(s) / min(s) <= ISOTROPY:
+        return None
+    fine = [a for a in range(3) if s[a] / min(s) <= ISOTROPY]
+    if len(fine) != 2:
+        raise D.DataError(f'spacing {s}: neither near-isotropic nor one coarse axis')
+    return fine[0], fine[1]
 
 
 def cache_dir() -> str:
@@ -77,9 +102,13 @@ def load_volumes(root: str, scans: list, log) -> list:
                 spacing = [float(s) for s in G.axis_lengths(aff)[::-1]]  # (i, j, k) -> array order (k, j, i)
                 np.save(npy, vol)
                 json.dump({'spacing': spacing, 'source': p}, open(meta, 'w'))
-            if max(spacing) / min(spacing) > ISOTROPY:
-                log({'info': f'skipping {name}: spacing {spacing} is not near-isotropic'})
+            try:
+                plane = in_plane_axes(spacing)
+            except D.DataError:
+                log({'info': f'skipping {name}: spacing {spacing} has no fine plane'})
                 continue
+            if plane is not None:
+                log({'info': f'{name}: spacing {spacing}, in-plane planes only (axes {plane})'})
             out.append((name, np.ascontiguousarray(vol), spacing))
     if not out:
         raise D.DataError(f'no refiner training scans under {root}')
@@ -121,12 +150,13 @@ class PairSampler:
     def pair(self):
         rng, P = self.rng, self.patch
         for _ in range(100):
-            _, vol, _ = self.vols[int(rng.choice(len(self.vols), p=self.weights))]
-            normal = int(rng.integers(3))
+            _, vol, spacing = self.vols[int(rng.choice(len(self.vols), p=self.weights))]
+            plane = in_plane_axes(spacing)
+            normal = int(rng.integers(3)) if plane is None else ({0, 1, 2} - set(plane)).pop()
             rows, cols = [a for a in range(3) if a != normal][:: (1 if rng.random() < 0.5 else -1)]
-            prof_n = random_profile(rng, False) if rng.random() < 0.25 else None
+            prof_n = random_profile(rng, False) if plane is None and rng.random() < 0.25 else None
             margin = 0 if prof_n is None else int(math.ceil(1.5 * max(prof_n[0], prof_n[2]))) + 2
-            depth = 3 + 2 * margin
+            depth = 1 if plane is not None else 3 + 2 * margin
             if vol.shape[rows] < P or vol.shape[cols] < P or vol.shape[normal] < depth:
                 continue
             o = [0, 0, 0]
@@ -154,8 +184,10 @@ class PairSampler:
         y = acq.down(x)
         u = acq.back_project(y)
         m = depth // 2
-        feats = plane_features(ax_a, ax_b, ax_n)
-        return u[m - 1:m + 2].clone(), x[m].clone(), torch.tensor(feats, dtype=torch.float32)
+        feats = torch.tensor(plane_features(ax_a, ax_b, ax_n), dtype=torch.float32)
+        if depth == 1:  # in-plane scan: the centre stands in for its fine neighbours
+            return u[0:1].expand(3, -1, -1).clone(), x[0].clone(), feats
+        return u[m - 1:m + 2].clone(), x[m].clone(), feats
 
     def batch(self, n: int):
         us, xs, fs = zip(*[self.pair() for _ in range(n)])
@@ -232,7 +264,7 @@ def main(argv=None):
     log = Logger(out)
     minutes = float(args.minutes or r['max_minutes'])
     root = args.data_root or cfg['data'].get('root') or D.DEFAULT_DATA_ROOT
-    vols = load_volumes(root, r.get('scans') or DEFAULT_SCANS, log)
+    vols = load_volumes(root, r.get('scans') or (DEFAULT_SCANS + (IN_PLANE_SCANS if r.get('inPlaneScans') else [])), log)
     log({'info': f'{len(vols)} volumes: ' + ', '.join(f'{n} {list(v.shape)}' for n, v, _ in vols[:4]) + ' ...'})
 
     net = build_refiner(cfg).to(dev)

@@ -51,6 +51,28 @@ class RefinerTest(unittest.TestCase):
         self.assertEqual(tuple(x.shape), (2, 1, 80, 80))
         self.assertEqual(tuple(f.shape), (2, 12))
 
+    def test_thick_slice_scans_teach_their_fine_plane_only(self):
+        self.assertIsNone(T.in_plane_axes([1.0, 1.5, 1.5]))
+        self.assertEqual(T.in_plane_axes([5.0, 0.84, 0.84]), (1, 2))
+        self.assertEqual(T.in_plane_axes([0.7, 3.0, 0.7]), (0, 2))
+        with self.assertRaises(T.D.DataError):
+            T.in_plane_axes([0.7, 3.0, 5.0])
+        rng = np.random.default_rng(2)
+        vol = (rng.random((6, 100, 100)) * 2 - 1).astype(np.float32)
+        s = T.PairSampler([('thick', vol, [5.0, 0.8, 0.8])], 0)
+        for _ in range(6):
+            u, x, f = s.pair()
+            # the truth is an axial plane of the scan (up to the crop, flips and a transpose)
+            crops = [vol[k, i:i + 80, j:j + 80] for k in range(6) for i in range(21) for j in range(21)]
+            t = x.numpy()
+            self.assertTrue(any(np.array_equal(c[::a, ::b], t) or np.array_equal(c.T[::a, ::b], t)
+                                for c in crops for a in (1, -1) for b in (1, -1)))
+            # no neighbours 5 mm away pose as fine ones: the centre stands in for them
+            torch.testing.assert_close(u[0], u[1])
+            torch.testing.assert_close(u[2], u[1])
+            self.assertFalse(torch.equal(u[1], x))  # the rows were degraded
+            self.assertEqual(f[8:].tolist(), [0.25, 0.25, 0.0, 0.0])  # the normal: not degraded
+
     def test_warm_start_takes_the_ema_weights_and_starts_a_new_schedule(self):
         import json
         rng = np.random.default_rng(1)
