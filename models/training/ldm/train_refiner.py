@@ -139,6 +139,8 @@ class PairSampler:
         self.vols = volumes
         self.rng = np.random.default_rng(seed)
         self.patch = patch
+        # per volume: None (near-isotropic) or the (rows, cols) of its fine plane
+        self.planes = [in_plane_axes(spacing) for _, _, spacing in volumes]
         sizes = np.array([v.size for _, v, _ in volumes], np.float64)
         big = sizes > 2e6
         # big scans 70 % of the time, in proportion to their size; small crops share the rest
@@ -150,8 +152,8 @@ class PairSampler:
     def pair(self):
         rng, P = self.rng, self.patch
         for _ in range(100):
-            _, vol, spacing = self.vols[int(rng.choice(len(self.vols), p=self.weights))]
-            plane = in_plane_axes(spacing)
+            v = int(rng.choice(len(self.vols), p=self.weights))
+            vol, plane = self.vols[v][1], self.planes[v]
             normal = int(rng.integers(3)) if plane is None else ({0, 1, 2} - set(plane)).pop()
             rows, cols = [a for a in range(3) if a != normal][:: (1 if rng.random() < 0.5 else -1)]
             prof_n = random_profile(rng, False) if plane is None and rng.random() < 0.25 else None
@@ -185,7 +187,7 @@ class PairSampler:
         u = acq.back_project(y)
         m = depth // 2
         feats = torch.tensor(plane_features(ax_a, ax_b, ax_n), dtype=torch.float32)
-        if depth == 1:  # in-plane scan: the centre stands in for its fine neighbours
+        if plane is not None:  # in-plane scan: the centre stands in for its fine neighbours
             return u[0:1].expand(3, -1, -1).clone(), x[0].clone(), feats
         return u[m - 1:m + 2].clone(), x[m].clone(), feats
 

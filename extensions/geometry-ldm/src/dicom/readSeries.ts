@@ -466,8 +466,9 @@ export async function readSeriesLayout(
  * Whole series: metadata and pixels. With a transport that can drop a request
  * (`transport.abortable`) and series-level retrieval allowed, the series-level request starts
  * together with the metadata request (one round trip less; on loopback it saved 13 ms on a
- * 16 MB series and nothing on a 70 MB one, where the PACS's CPU is the bound: BENCHMARKS.md), bounded by seriesRetrievalMaxBytes so that a series too
- * large for it never fills memory; the metadata then decides whether its answer is used.
+ * 16 MB series and nothing on a 70 MB one, where the PACS's CPU is the bound: BENCHMARKS.md),
+ * bounded by seriesRetrievalMaxBytes so that a series too large for it never fills memory; the
+ * metadata then decides whether its answer is used.
  */
 export async function readSeries(
   transport: DicomwebTransport,
