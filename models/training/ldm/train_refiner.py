@@ -39,6 +39,7 @@ import torch
 from . import data as D
 from . import geometry as G
 from .acquisition import Acquisition, AxisAcquisition, identity_axis
+from .pair_workers import PairWorkers
 from .refiner import HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features
 from .train import REPO, Logger, StopFlag, ckpt_dir, load_config, restore_rng_states, rng_states, save_atomic, torch_load
 
@@ -255,6 +256,8 @@ def main(argv=None):
     ap.add_argument('--fresh', action='store_true', help='ignore an existing last.pt')
     ap.add_argument('--warm-start', help="a refiner checkpoint whose EMA weights start a new run")
     ap.add_argument('--lr', type=float, help='peak learning rate (default: the config)')
+    ap.add_argument('--workers', type=int, help='processes making training pairs beside the loop '
+                    '(0: in the loop; default: the config\'s refiner.workers, else 0)')
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     r = cfg['refiner']
@@ -272,7 +275,10 @@ def main(argv=None):
     net = build_refiner(cfg).to(dev)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), r['lr'])
-    sampler = PairSampler(vols, cfg.get('seed', 0) + 17)
+    seed = cfg.get('seed', 0) + 17
+    workers = args.workers if args.workers is not None else int(r.get('workers', 0))
+    sampler = PairSampler(vols, seed)
+    worker_states = None
     step, elapsed = 0, 0.0
     last = os.path.join(out, 'last.pt')
     if os.path.exists(last) and not args.fresh:
@@ -281,7 +287,14 @@ def main(argv=None):
         ema.load_state_dict(ck['ema'])
         opt.load_state_dict(ck['opt'])
         step, elapsed = ck['step'], ck['elapsed']
-        sampler.rng.bit_generator.state = ck['sampler']
+        saved = ck['sampler']
+        if isinstance(saved, dict) and 'workers' in saved and len(saved['workers']) == workers:
+            worker_states = saved['workers']
+        elif workers == 0 and not (isinstance(saved, dict) and 'workers' in saved):
+            sampler.rng.bit_generator.state = saved
+        else:  # another worker count: fresh seeds, offset so the pairs of the first run do not repeat
+            seed += 1000 * step
+            log({'info': f'sampler state saved for another worker count; pairs drawn from seed {seed}'})
         restore_rng_states(ck)
         log({'info': f'resumed at step {step}, {elapsed / 60:.1f} min'})
     elif args.warm_start:
@@ -290,12 +303,18 @@ def main(argv=None):
         ema.load_state_dict(net.state_dict())
         log({'info': f'warm start from {args.warm_start} ({origin}), peak lr {r["lr"]}'
                      + (f', {grown} new residual blocks start as the identity' if grown else '')})
-    log({'info': f'refiner {count_parameters(net)} parameters, budget {minutes} min, autocast bf16 {r["bf16"]}'})
+    log({'info': f'refiner {count_parameters(net)} parameters, budget {minutes} min, autocast bf16 {r["bf16"]}, '
+                 f'{workers} pair worker(s), {args.threads} thread(s)'})
+    pool = None
+    if workers:
+        pool = PairWorkers(lambda s: PairSampler(vols, s), seed, workers, r['batch_size'], worker_states, start=step)
+    elif seed != cfg.get('seed', 0) + 17:
+        sampler = PairSampler(vols, seed)
 
     def checkpoint():
+        state = {'workers': pool.states()} if pool else sampler.rng.bit_generator.state
         save_atomic({'model': net.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'step': step,
-                     'elapsed': elapsed, 'sampler': sampler.rng.bit_generator.state, 'config': cfg,
-                     **rng_states(dev)}, last)
+                     'elapsed': elapsed, 'sampler': state, 'config': cfg, **rng_states(dev)}, last)
 
     stop = StopFlag()
     c0 = (PATCH - CROP) // 2
@@ -307,7 +326,7 @@ def main(argv=None):
         for g in opt.param_groups:
             g['lr'] = lr
         t0 = time.time()
-        u, x, f = (t.to(dev) for t in sampler.batch(r['batch_size']))
+        u, x, f = (t.to(dev) for t in (pool.batch() if pool else sampler.batch(r['batch_size'])))
         t1 = time.time()
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bool(r['bf16'])):
             pred = net(u, f)
@@ -334,6 +353,8 @@ def main(argv=None):
         if step % r['ckpt_every'] == 0:
             checkpoint()
     checkpoint()
+    if pool:
+        pool.close()
     log({'info': f'stopped at step {step}, {elapsed / 60:.1f} min', 'done': elapsed >= minutes * 60})
 
 

@@ -73,6 +73,80 @@ class RefinerTest(unittest.TestCase):
             self.assertFalse(torch.equal(u[1], x))  # the rows were degraded
             self.assertEqual(f[8:].tolist(), [0.25, 0.25, 0.0, 0.0])  # the normal: not degraded
 
+    def test_pair_workers_draw_the_in_process_pairs_and_resume_exactly(self):
+        from ldm.pair_workers import PairWorkers
+        rng = np.random.default_rng(3)
+        vols = [('a', (rng.random((90, 90, 90)) * 2 - 1).astype(np.float32), [1.0, 1.0, 1.0])]
+
+        def make(seed):
+            return T.PairSampler(vols, seed)
+
+        def same(a, b):
+            for p, q in zip(a, b):
+                torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+        # one worker draws exactly the in-process sampler's batches
+        inline = make(5)
+        with PairWorkers(make, 5, 1, 2) as pool:
+            for _ in range(3):
+                same(pool.batch(), inline.batch(2))
+        # two workers: batches alternate between seeds 5 and 6, and a pool started from the saved
+        # states (after 3 batches) continues with the 4th and 5th batch of the uninterrupted run
+        with PairWorkers(make, 5, 2, 2) as pool:
+            first = [pool.batch() for _ in range(3)]
+            states = pool.states()
+            rest = [pool.batch() for _ in range(2)]
+        a, b = make(5), make(6)
+        same(first[0], a.batch(2))
+        same(first[1], b.batch(2))
+        same(first[2], a.batch(2))
+        with PairWorkers(make, 5, 2, 2, states, start=3) as pool:
+            for want in rest:
+                same(pool.batch(), want)
+
+    def test_a_failing_pair_worker_is_reported_not_waited_for(self):
+        from ldm.pair_workers import PairWorkers
+
+        def broken(seed):
+            raise OSError('no such scan')
+
+        with PairWorkers(broken, 0, 1, 2) as pool:
+            with self.assertRaisesRegex(RuntimeError, 'pair worker 0 stopped'):
+                pool.batch()
+        with self.assertRaisesRegex(ValueError, '1 saved sampler states for 2 workers'):
+            PairWorkers(broken, 0, 2, 2, [None])
+
+    def test_a_run_with_pair_workers_checkpoints_their_states_and_resumes(self):
+        import json
+        rng = np.random.default_rng(4)
+        vols = [('a', (rng.random((90, 90, 90)) * 2 - 1).astype(np.float32), [1.0, 1.0, 1.0])]
+        with open(os.path.join(os.path.dirname(HERE), 'configs', 'demo.json')) as f:
+            cfg = json.load(f)
+        cfg['refiner'].update({'channels': 8, 'blocks': 1, 'batch_size': 2, 'log_every': 1, 'ckpt_every': 1000})
+        real_load = T.load_volumes
+        T.load_volumes = lambda root, scans, log: vols
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                conf = os.path.join(d, 'c.json')
+                with open(conf, 'w') as f:
+                    json.dump(cfg, f)
+                run = ['--config', conf, '--checkpoint-dir', d, '--threads', '1']
+                T.main(run + ['--minutes', '0.02', '--workers', '2'])
+                ck = T.torch_load(os.path.join(d, 'refiner', 'last.pt'))
+                self.assertGreater(ck['step'], 1)
+                self.assertEqual(len(ck['sampler']['workers']), 2)
+                self.assertTrue(all(st is not None for st in ck['sampler']['workers']))
+                T.main(run + ['--minutes', '0.04', '--workers', '2'])
+                T.main(run + ['--minutes', '0.06', '--workers', '0'])
+                with open(os.path.join(d, 'refiner', 'log.jsonl')) as f:
+                    infos = [json.loads(line).get('info', '') for line in f]
+                self.assertEqual(sum('resumed at step' in i for i in infos), 2)
+                # the in-loop sampler cannot take the workers' states: it says so and reseeds
+                self.assertEqual(sum('another worker count' in i for i in infos), 1)
+                self.assertGreater(T.torch_load(os.path.join(d, 'refiner', 'last.pt'))['step'], ck['step'])
+        finally:
+            T.load_volumes = real_load
+
     def test_warm_start_takes_the_ema_weights_and_starts_a_new_schedule(self):
         import json
         rng = np.random.default_rng(1)
