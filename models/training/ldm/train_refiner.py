@@ -40,6 +40,7 @@ from . import data as D
 from . import geometry as G
 from .acquisition import Acquisition, AxisAcquisition, identity_axis
 from .pair_workers import PairWorkers
+from .refiner_pack import load_packed
 from .refiner import HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features
 from .train import REPO, Logger, StopFlag, ckpt_dir, load_config, restore_rng_states, rng_states, save_atomic, torch_load
 
@@ -256,6 +257,8 @@ def main(argv=None):
     ap.add_argument('--fresh', action='store_true', help='ignore an existing last.pt')
     ap.add_argument('--warm-start', help="a refiner checkpoint whose EMA weights start a new run")
     ap.add_argument('--lr', type=float, help='peak learning rate (default: the config)')
+    ap.add_argument('--packed', help='train on the volumes packed by ldm.refiner_pack in this folder')
+    ap.add_argument('--batch-size', type=int, help='pairs per step (default: the config)')
     ap.add_argument('--workers', type=int, help='processes making training pairs beside the loop '
                     '(0: in the loop; default: the config\'s refiner.workers, else 0)')
     args = ap.parse_args(argv)
@@ -263,13 +266,18 @@ def main(argv=None):
     r = cfg['refiner']
     if args.lr:
         r['lr'] = args.lr
+    if args.batch_size:
+        r['batch_size'] = args.batch_size
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     out = ckpt_dir(cfg, args.checkpoint_dir, 'refiner')
     log = Logger(out)
     minutes = float(args.minutes or r['max_minutes'])
     root = args.data_root or cfg['data'].get('root') or D.DEFAULT_DATA_ROOT
-    vols = load_volumes(root, r.get('scans') or (DEFAULT_SCANS + (IN_PLANE_SCANS if r.get('inPlaneScans') else [])), log)
+    if args.packed:
+        vols = load_packed(args.packed, log)
+    else:
+        vols = load_volumes(root, r.get('scans') or (DEFAULT_SCANS + (IN_PLANE_SCANS if r.get('inPlaneScans') else [])), log)
     log({'info': f'{len(vols)} volumes: ' + ', '.join(f'{n} {list(v.shape)}' for n, v, _ in vols[:4]) + ' ...'})
 
     net = build_refiner(cfg).to(dev)
