@@ -1,4 +1,5 @@
 """ldm.refiner and ldm.train_refiner: contract, plane passes and a short resumable run."""
+import contextlib
 import os
 import sys
 import tempfile
@@ -12,6 +13,29 @@ sys.path.insert(0, os.path.dirname(HERE))
 from ldm.acquisition import AxisAcquisition, identity_axis  # noqa: E402
 from ldm.refiner import Refiner, plane_features, refine_planes  # noqa: E402
 from ldm import train_refiner as T  # noqa: E402
+
+
+def tiny_config(folder: str) -> str:
+    """configs/demo.json with a tiny refiner that logs every step, written into folder."""
+    import json
+    with open(os.path.join(os.path.dirname(HERE), 'configs', 'demo.json')) as f:
+        cfg = json.load(f)
+    cfg['refiner'].update({'channels': 8, 'blocks': 1, 'batch_size': 2, 'log_every': 1, 'ckpt_every': 1000})
+    path = os.path.join(folder, 'c.json')
+    with open(path, 'w') as f:
+        json.dump(cfg, f)
+    return path
+
+
+@contextlib.contextmanager
+def volumes_of(vols: list):
+    """train_refiner.main trains on vols instead of the shared data."""
+    real = T.load_volumes
+    T.load_volumes = lambda root, scans, log: vols
+    try:
+        yield
+    finally:
+        T.load_volumes = real
 
 
 class RefinerTest(unittest.TestCase):
@@ -120,67 +144,47 @@ class RefinerTest(unittest.TestCase):
         import json
         rng = np.random.default_rng(4)
         vols = [('a', (rng.random((90, 90, 90)) * 2 - 1).astype(np.float32), [1.0, 1.0, 1.0])]
-        with open(os.path.join(os.path.dirname(HERE), 'configs', 'demo.json')) as f:
-            cfg = json.load(f)
-        cfg['refiner'].update({'channels': 8, 'blocks': 1, 'batch_size': 2, 'log_every': 1, 'ckpt_every': 1000})
-        real_load = T.load_volumes
-        T.load_volumes = lambda root, scans, log: vols
-        try:
-            with tempfile.TemporaryDirectory() as d:
-                conf = os.path.join(d, 'c.json')
-                with open(conf, 'w') as f:
-                    json.dump(cfg, f)
-                run = ['--config', conf, '--checkpoint-dir', d, '--threads', '1']
-                T.main(run + ['--minutes', '0.02', '--workers', '2'])
-                ck = T.torch_load(os.path.join(d, 'refiner', 'last.pt'))
-                self.assertGreater(ck['step'], 1)
-                self.assertEqual(len(ck['sampler']['workers']), 2)
-                self.assertTrue(all(st is not None for st in ck['sampler']['workers']))
-                T.main(run + ['--minutes', '0.04', '--workers', '2'])
-                T.main(run + ['--minutes', '0.06', '--workers', '0'])
-                with open(os.path.join(d, 'refiner', 'log.jsonl')) as f:
-                    infos = [json.loads(line).get('info', '') for line in f]
-                self.assertEqual(sum('resumed at step' in i for i in infos), 2)
-                # the in-loop sampler cannot take the workers' states: it says so and reseeds
-                self.assertEqual(sum('another worker count' in i for i in infos), 1)
-                self.assertGreater(T.torch_load(os.path.join(d, 'refiner', 'last.pt'))['step'], ck['step'])
-        finally:
-            T.load_volumes = real_load
+        with volumes_of(vols), tempfile.TemporaryDirectory() as d:
+            conf = tiny_config(d)
+            run = ['--config', conf, '--checkpoint-dir', d, '--threads', '1']
+            T.main(run + ['--minutes', '0.02', '--workers', '2'])
+            ck = T.torch_load(os.path.join(d, 'refiner', 'last.pt'))
+            self.assertGreater(ck['step'], 1)
+            self.assertEqual(len(ck['sampler']['workers']), 2)
+            self.assertTrue(all(st is not None for st in ck['sampler']['workers']))
+            T.main(run + ['--minutes', '0.04', '--workers', '2'])
+            T.main(run + ['--minutes', '0.06', '--workers', '0'])
+            with open(os.path.join(d, 'refiner', 'log.jsonl')) as f:
+                infos = [json.loads(line).get('info', '') for line in f]
+            self.assertEqual(sum('resumed at step' in i for i in infos), 2)
+            # the in-loop sampler cannot take the workers' states: it says so and reseeds
+            self.assertEqual(sum('another worker count' in i for i in infos), 1)
+            self.assertGreater(T.torch_load(os.path.join(d, 'refiner', 'last.pt'))['step'], ck['step'])
 
     def test_warm_start_takes_the_ema_weights_and_starts_a_new_schedule(self):
         import json
         rng = np.random.default_rng(1)
         vols = [('a', (rng.random((90, 90, 90)) * 2 - 1).astype(np.float32), [1.0, 1.0, 1.0])]
-        with open(os.path.join(os.path.dirname(HERE), 'configs', 'demo.json')) as f:
-            cfg = json.load(f)
-        cfg['refiner'].update({'channels': 8, 'blocks': 1, 'batch_size': 2, 'log_every': 1, 'ckpt_every': 1000})
-        real_load = T.load_volumes
-        T.load_volumes = lambda root, scans, log: vols
-        try:
-            with tempfile.TemporaryDirectory() as d:
-                conf = os.path.join(d, 'c.json')
-                with open(conf, 'w') as f:
-                    json.dump(cfg, f)
-                first, second = os.path.join(d, 'first'), os.path.join(d, 'second')
-                T.main(['--config', conf, '--checkpoint-dir', first, '--minutes', '0.03', '--threads', '1'])
-                ck = T.torch_load(os.path.join(first, 'refiner', 'last.pt'))
-                self.assertGreater(ck['step'], 0)
-                # raw weights far from the EMA, so that the test can tell which one was taken
-                ck['model'] = {k: v + 1.0 for k, v in ck['model'].items()}
-                torch.save(ck, os.path.join(first, 'refiner', 'last.pt'))
-                T.main(['--config', conf, '--checkpoint-dir', second, '--minutes', '1e-9', '--threads', '1',
-                        '--warm-start', os.path.join(first, 'refiner', 'last.pt'), '--lr', '0.0003'])
-                with open(os.path.join(second, 'refiner', 'log.jsonl')) as f:
-                    log = [json.loads(line) for line in f]
-                self.assertTrue(any('warm start' in r.get('info', '') and 'peak lr 0.0003' in r['info'] for r in log))
-                ck2 = T.torch_load(os.path.join(second, 'refiner', 'last.pt'))
-                self.assertEqual(ck2['step'], 1)  # a new run: one step (in its warm-up) and stopped
-                # ... that started from the old run's EMA (one Adam step moves a weight by about the
-                # learning rate, 1.5e-5 in the warm-up), not from its raw weights (1.0 away)
-                for k, v in ck['ema'].items():
-                    self.assertLess(float((ck2['model'][k] - v).abs().max()), 1e-4, k)
-        finally:
-            T.load_volumes = real_load
+        with volumes_of(vols), tempfile.TemporaryDirectory() as d:
+            conf = tiny_config(d)
+            first, second = os.path.join(d, 'first'), os.path.join(d, 'second')
+            T.main(['--config', conf, '--checkpoint-dir', first, '--minutes', '0.03', '--threads', '1'])
+            ck = T.torch_load(os.path.join(first, 'refiner', 'last.pt'))
+            self.assertGreater(ck['step'], 0)
+            # raw weights far from the EMA, so that the test can tell which one was taken
+            ck['model'] = {k: v + 1.0 for k, v in ck['model'].items()}
+            torch.save(ck, os.path.join(first, 'refiner', 'last.pt'))
+            T.main(['--config', conf, '--checkpoint-dir', second, '--minutes', '1e-9', '--threads', '1',
+                    '--warm-start', os.path.join(first, 'refiner', 'last.pt'), '--lr', '0.0003'])
+            with open(os.path.join(second, 'refiner', 'log.jsonl')) as f:
+                log = [json.loads(line) for line in f]
+            self.assertTrue(any('warm start' in r.get('info', '') and 'peak lr 0.0003' in r['info'] for r in log))
+            ck2 = T.torch_load(os.path.join(second, 'refiner', 'last.pt'))
+            self.assertEqual(ck2['step'], 1)  # a new run: one step (in its warm-up) and stopped
+            # ... that started from the old run's EMA (one Adam step moves a weight by about the
+            # learning rate, 1.5e-5 in the warm-up), not from its raw weights (1.0 away)
+            for k, v in ck['ema'].items():
+                self.assertLess(float((ck2['model'][k] - v).abs().max()), 1e-4, k)
 
     def test_a_deeper_refiner_grown_from_onnx_computes_the_same_and_can_learn(self):
         from ldm.export import export_refiner

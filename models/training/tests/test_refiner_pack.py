@@ -9,7 +9,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 from ldm import refiner_pack as P  # noqa: E402
+from test_refiner import tiny_config  # noqa: E402
 
 
 def body(shape, lo, hi, seed):
@@ -65,18 +67,12 @@ class RefinerPackTest(unittest.TestCase):
         import torch
         from ldm import train_refiner as T
         from ldm.refiner import Refiner
-        with open(os.path.join(os.path.dirname(HERE), 'configs', 'demo.json')) as f:
-            cfg = json.load(f)
-        cfg['refiner'].update({'channels': 8, 'blocks': 1, 'batch_size': 2, 'log_every': 1, 'ckpt_every': 1000})
         with tempfile.TemporaryDirectory() as d:
             P.pack([('v', body((90, 90, 90), (0, 0, 0), (90, 90, 90), 4), [1.0, 1.0, 1.0])], os.path.join(d, 'pack'),
                    5.0, log=lambda r: None)
             start = Refiner(channels=8, blocks=1)
             torch.save({'ema': start.state_dict(), 'step': 0}, os.path.join(d, 'pack', 'start.pt'))
-            conf = os.path.join(d, 'c.json')
-            with open(conf, 'w') as f:
-                json.dump(cfg, f)
-            T.main(['--config', conf, '--checkpoint-dir', d, '--minutes', '0.01', '--threads', '1',
+            T.main(['--config', tiny_config(d), '--checkpoint-dir', d, '--minutes', '0.01', '--threads', '1',
                     '--packed', os.path.join(d, 'pack'), '--batch-size', '3',
                     '--warm-start', os.path.join(d, 'pack', 'start.pt')])
             with open(os.path.join(d, 'refiner', 'log.jsonl')) as f:
