@@ -96,6 +96,11 @@ class RefinerPackTest(unittest.TestCase):
                 json.dump(meta, f)
             with self.assertRaisesRegex(ValueError, 'a: .* voxels packed'):
                 P.load_packed(d, log=lambda r: None)
+        with tempfile.TemporaryDirectory() as d:  # a held-out scan is refused however it got there
+            P.pack([('lidc-idri-0001', body((20, 20, 20), (2, 2, 2), (18, 18, 18), 3), [1.0, 1.0, 1.0])], d, 1.0,
+                   min_plane=8, log=lambda r: None)
+            with self.assertRaisesRegex(P.DataError, 'lidc-idri-0001 .* held out'):
+                P.load_packed(d, log=lambda r: None)
 
 
 if __name__ == '__main__':
