@@ -9,7 +9,7 @@ scan crowds out the others, and writes int16 HU (rounding: at most 0.5 HU) compr
 xz, finest voxel spacing first, until the budget is spent. `load_packed` reads them back in
 load_volumes' form. Usage (from models/training):
 
-    /usr/bin/python3 -m ldm.refiner_pack --config configs/demo.json --out ../.gpu-data/refiner --budget-mb 34 \
+    /usr/bin/python3 -m ldm.refiner_pack --config configs/demo.json --out ../.gpu-data/refiner --budget-mb 32 \
         --start-from ../geometry-ldm-demo/refiner.onnx
 """
 from __future__ import annotations
@@ -59,8 +59,8 @@ def pack(vols: list, out: str, budget_mb: float, share: float = 0.2, min_slab: i
         os.remove(f)
     used, packed = 0, []
     for name, vol, spacing in sorted(vols, key=lambda v: (min(v[2]), v[0])):
-        box = body_box(np.asarray(vol))
-        sub = np.asarray(vol)[box]
+        box = list(body_box(np.asarray(vol)))
+        sub = np.asarray(vol)[tuple(box)]
         if sorted(sub.shape)[1] < min_plane:
             log({'info': f'pack: {name} body {list(sub.shape)} has no {min_plane} x {min_plane} plane; skipped'})
             continue
@@ -69,12 +69,9 @@ def pack(vols: list, out: str, budget_mb: float, share: float = 0.2, min_slab: i
             ax = int(np.argmax(sub.shape))
             n = max(min_slab, int(sub.shape[ax] * cap / len(blob)))
             if n < sub.shape[ax]:
-                o = (sub.shape[ax] - n) // 2
-                cut = [slice(None)] * 3
-                cut[ax] = slice(o, o + n)
-                sub = sub[tuple(cut)]
-                box = tuple(slice(b.start + (o if a == ax else 0), b.start + (o + n if a == ax else sub.shape[a]))
-                            for a, b in enumerate(box))
+                start = box[ax].start + (sub.shape[ax] - n) // 2
+                box[ax] = slice(start, start + n)
+                sub = np.asarray(vol)[tuple(box)]
                 blob = encode(sub)
         if used + len(blob) > budget:
             log({'info': f'pack: {name} ({len(blob) / 1e6:.1f} MB) does not fit the budget; skipped'})
@@ -113,22 +110,17 @@ def load_packed(folder: str, log=print) -> list:
 
 def main(argv=None):
     from .train import load_config
-    from .train_refiner import DEFAULT_SCANS, IN_PLANE_SCANS, load_volumes
-    from . import data as D
+    from .train_refiner import training_volumes
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--config', required=True)
     ap.add_argument('--out', required=True)
-    ap.add_argument('--budget-mb', type=float, default=34.0)
+    ap.add_argument('--budget-mb', type=float, default=32.0)
     ap.add_argument('--data-root')
     ap.add_argument('--start-from', help='also write OUT/start.pt (EMA weights for --warm-start) from this '
                     'refiner.onnx: the GPU machine may lack the onnx package')
     args = ap.parse_args(argv)
-    cfg = load_config(args.config)
-    r = cfg['refiner']
-    root = args.data_root or cfg['data'].get('root') or D.DEFAULT_DATA_ROOT
     log = lambda rec: print(json.dumps(rec), flush=True)  # noqa: E731
-    vols = load_volumes(root, r.get('scans') or (DEFAULT_SCANS + (IN_PLANE_SCANS if r.get('inPlaneScans') else [])), log)
-    pack(vols, args.out, args.budget_mb, log=log)
+    pack(training_volumes(load_config(args.config), args.data_root, log), args.out, args.budget_mb, log=log)
     if args.start_from:
         import torch
         from .train_refiner import warm_start_state

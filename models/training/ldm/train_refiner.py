@@ -117,6 +117,15 @@ def load_volumes(root: str, scans: list, log) -> list:
     return out
 
 
+def training_volumes(cfg: dict, data_root: str | None, log) -> list:
+    """load_volumes of the scans a config trains the refiner on: its refiner.scans, else
+    DEFAULT_SCANS (plus IN_PLANE_SCANS when refiner.inPlaneScans), under data_root, else the
+    config's data.root, else the shared data folder."""
+    r = cfg['refiner']
+    root = data_root or cfg['data'].get('root') or D.DEFAULT_DATA_ROOT
+    return load_volumes(root, r.get('scans') or (DEFAULT_SCANS + (IN_PLANE_SCANS if r.get('inPlaneScans') else [])), log)
+
+
 def random_profile(rng: np.random.Generator, major: bool):
     """-> (spacing, profile, width) of a random acquisition, in fine voxels."""
     if major:
@@ -273,20 +282,14 @@ def main(argv=None):
     out = ckpt_dir(cfg, args.checkpoint_dir, 'refiner')
     log = Logger(out)
     minutes = float(args.minutes or r['max_minutes'])
-    root = args.data_root or cfg['data'].get('root') or D.DEFAULT_DATA_ROOT
-    if args.packed:
-        vols = load_packed(args.packed, log)
-    else:
-        vols = load_volumes(root, r.get('scans') or (DEFAULT_SCANS + (IN_PLANE_SCANS if r.get('inPlaneScans') else [])), log)
+    vols = load_packed(args.packed, log) if args.packed else training_volumes(cfg, args.data_root, log)
     log({'info': f'{len(vols)} volumes: ' + ', '.join(f'{n} {list(v.shape)}' for n, v, _ in vols[:4]) + ' ...'})
 
     net = build_refiner(cfg).to(dev)
     ema = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), r['lr'])
-    seed = cfg.get('seed', 0) + 17
+    seed, sampler_state = cfg.get('seed', 0) + 17, None
     workers = args.workers if args.workers is not None else int(r.get('workers', 0))
-    sampler = PairSampler(vols, seed)
-    worker_states = None
     step, elapsed = 0, 0.0
     last = os.path.join(out, 'last.pt')
     if os.path.exists(last) and not args.fresh:
@@ -295,11 +298,10 @@ def main(argv=None):
         ema.load_state_dict(ck['ema'])
         opt.load_state_dict(ck['opt'])
         step, elapsed = ck['step'], ck['elapsed']
-        saved = ck['sampler']
-        if isinstance(saved, dict) and 'workers' in saved and len(saved['workers']) == workers:
-            worker_states = saved['workers']
-        elif workers == 0 and not (isinstance(saved, dict) and 'workers' in saved):
-            sampler.rng.bit_generator.state = saved
+        # one numpy state (pairs made in the loop) or {'workers': one state per worker}
+        saved_workers = ck['sampler'].get('workers')
+        if (len(saved_workers) if saved_workers is not None else 0) == workers:
+            sampler_state = saved_workers if workers else ck['sampler']
         else:  # another worker count: fresh seeds, offset so the pairs of the first run do not repeat
             seed += 1000 * step
             log({'info': f'sampler state saved for another worker count; pairs drawn from seed {seed}'})
@@ -313,11 +315,13 @@ def main(argv=None):
                      + (f', {grown} new residual blocks start as the identity' if grown else '')})
     log({'info': f'refiner {count_parameters(net)} parameters, budget {minutes} min, autocast bf16 {r["bf16"]}, '
                  f'{workers} pair worker(s), {args.threads} thread(s)'})
-    pool = None
+    pool = sampler = None
     if workers:
-        pool = PairWorkers(lambda s: PairSampler(vols, s), seed, workers, r['batch_size'], worker_states, start=step)
-    elif seed != cfg.get('seed', 0) + 17:
+        pool = PairWorkers(lambda s: PairSampler(vols, s), seed, workers, r['batch_size'], sampler_state, start=step)
+    else:
         sampler = PairSampler(vols, seed)
+        if sampler_state is not None:
+            sampler.rng.bit_generator.state = sampler_state
 
     def checkpoint():
         state = {'workers': pool.states()} if pool else sampler.rng.bit_generator.state
