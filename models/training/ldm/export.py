@@ -440,12 +440,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.refiner_only:
-        from .refiner import build_refiner
+        from .refiner import refiner_from_state
         from .train import ckpt_dir, load_config, torch_load
         cfg = load_config(a.config)
         path = a.refiner_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'refiner'), 'last.pt')
-        refiner = build_refiner(cfg)
-        refiner.load_state_dict(torch_load(path)['ema'])
+        refiner = refiner_from_state(torch_load(path)['ema'])
         m = update_refiner(a.out, refiner, fp16=a.fp16, samples=a.refiner_samples,
                            card=manifest_extra(cfg, a.manifest_extra, a.metrics) if a.manifest_extra else None)
         print(json.dumps(m['files']['refiner'], indent=1))
@@ -472,9 +471,8 @@ def main(argv=None):
         refiner = None
         rpath = a.refiner_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'refiner'), 'last.pt')
         if os.path.exists(rpath):
-            from .refiner import build_refiner
-            refiner = build_refiner(cfg)
-            refiner.load_state_dict(torch_load(rpath)['ema'])
+            from .refiner import refiner_from_state
+            refiner = refiner_from_state(torch_load(rpath)['ema'])
         m = export_all(ae, unet, a.out, fp16=a.fp16, latent_scale=ck.get('latent_scale', 1.0), manifest_extra=extra,
                        refiner=refiner, refiner_samples=a.refiner_samples)
     print(json.dumps(m['files'], indent=1))

@@ -72,6 +72,21 @@ class Refiner(nn.Module):
         return planes[:, c:c + 1] + self.tail(self.body(h))
 
 
+def refiner_shape(shapes: dict) -> dict:
+    """Refiner(**result) for weights given as {name: shape} (a state dict's or an ONNX file's
+    initializers: the names agree): a checkpoint says its own architecture."""
+    blocks = len({k.split('.')[1] for k in shapes if k.startswith('body.')})
+    channels, context = (int(d) for d in tuple(shapes['head.weight'])[:2])
+    return {'channels': channels, 'blocks': blocks, 'context': context}
+
+
+def refiner_from_state(state: dict) -> Refiner:
+    """A refiner of the state's architecture holding its weights."""
+    net = Refiner(**refiner_shape({k: tuple(v.shape) for k, v in state.items()}))
+    net.load_state_dict(state)
+    return net
+
+
 def build_refiner(cfg: dict) -> Refiner:
     r = cfg['refiner']
     return Refiner(channels=r['channels'], blocks=r['blocks'], context=r['context'])

@@ -41,8 +41,8 @@ from . import geometry as G
 from .acquisition import Acquisition, AxisAcquisition, identity_axis
 from .pair_workers import PairWorkers
 from .refiner_pack import load_packed
-from .refiner import HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features
-from .train import REPO, Logger, StopFlag, ckpt_dir, load_config, restore_rng_states, rng_states, save_atomic, torch_load
+from .refiner import HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features, refiner_shape
+from .train import REPO, Logger, StopFlag, apply_overrides, ckpt_dir, load_config, restore_rng_states, rng_states, save_atomic, torch_load
 
 ISOTROPY = 1.75
 PATCH, CROP = 80, 64
@@ -214,12 +214,10 @@ def warm_start_state(path: str) -> tuple[dict, str]:
         import onnx
         from .onnx_weights import load_from_onnx
         from .refiner import Refiner
-        inits = onnx.load(path).graph.initializer
-        blocks = len({i.name.split('.')[1] for i in inits if i.name.startswith('body.')})
-        channels, context = (int(d) for d in next(i.dims[:2] for i in inits if i.name == 'head.weight'))
-        src = Refiner(channels=channels, blocks=blocks, context=context)
+        shape = refiner_shape({i.name: tuple(i.dims) for i in onnx.load(path).graph.initializer})
+        src = Refiner(**shape)
         load_from_onnx(src, path)
-        return src.state_dict(), f'ONNX, {blocks} blocks of {channels} channels'
+        return src.state_dict(), f'ONNX, {shape["blocks"]} blocks of {shape["channels"]} channels'
     ck = torch_load(path)
     return ck['ema'], f'checkpoint step {ck["step"]}'
 
@@ -270,8 +268,11 @@ def main(argv=None):
     ap.add_argument('--batch-size', type=int, help='pairs per step (default: the config)')
     ap.add_argument('--workers', type=int, help='processes making training pairs beside the loop '
                     '(0: in the loop; default: the config\'s refiner.workers, else 0)')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=JSON',
+                    help='override one config value by its dotted path, e.g. refiner.blocks=9 (repeatable; '
+                    'repeat it when resuming)')
     args = ap.parse_args(argv)
-    cfg = load_config(args.config)
+    cfg = apply_overrides(load_config(args.config), args.set)
     r = cfg['refiner']
     if args.lr:
         r['lr'] = args.lr
@@ -294,6 +295,11 @@ def main(argv=None):
     last = os.path.join(out, 'last.pt')
     if os.path.exists(last) and not args.fresh:
         ck = torch_load(last)
+        have = refiner_shape({k: tuple(v.shape) for k, v in ck['model'].items()})
+        want = refiner_shape({k: tuple(v.shape) for k, v in net.state_dict().items()})
+        if have != want:
+            raise SystemExit(f'{last} holds a refiner of {have}, the config asks for {want}: '
+                             'repeat the run\'s --set options, or --fresh')
         net.load_state_dict(ck['model'])
         ema.load_state_dict(ck['ema'])
         opt.load_state_dict(ck['opt'])

@@ -11,7 +11,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from ldm.acquisition import AxisAcquisition, identity_axis  # noqa: E402
-from ldm.refiner import Refiner, plane_features, refine_planes  # noqa: E402
+from ldm.refiner import Refiner, plane_features, refine_planes, refiner_shape  # noqa: E402
 from ldm import train_refiner as T  # noqa: E402
 
 
@@ -209,6 +209,30 @@ class RefinerTest(unittest.TestCase):
             T.grow_into(Refiner(channels=16, blocks=4), state)
         with self.assertRaisesRegex(ValueError, 'lacks'):
             T.grow_into(Refiner(channels=8, blocks=1), state)
+
+    def test_set_changes_the_architecture_and_the_checkpoint_says_it(self):
+        from ldm.export import main as export_main
+        import onnx
+        rng = np.random.default_rng(2)
+        vols = [('a', (rng.random((90, 90, 90)) * 2 - 1).astype(np.float32), [1.0, 1.0, 1.0])]
+        with volumes_of(vols), tempfile.TemporaryDirectory() as d:
+            conf = tiny_config(d)  # one block
+            run = ['--config', conf, '--checkpoint-dir', d, '--minutes', '1e-9', '--threads', '1']
+            T.main(run + ['--set', 'refiner.blocks=3'])
+            last = os.path.join(d, 'refiner', 'last.pt')
+            self.assertEqual(refiner_shape({k: tuple(v.shape) for k, v in T.torch_load(last)['ema'].items()}),
+                             {'channels': 8, 'blocks': 3, 'context': 3})
+            # resuming without the override is refused by name, not by a torch shape error
+            with self.assertRaisesRegex(SystemExit, 'blocks.: 3.*blocks.: 1'):
+                T.main(run)
+            # the export builds the checkpoint's architecture whatever the config says
+            out = os.path.join(d, 'model')
+            export_main(['--out', out, '--tiny'])
+            export_main(['--out', out, '--config', conf, '--refiner-only', '--refiner-checkpoint', last])
+            names = {i.name for i in onnx.load(os.path.join(out, 'refiner.onnx')).graph.initializer}
+            self.assertEqual(len({n.split('.')[1] for n in names if n.startswith('body.')}), 3)
+            with self.assertRaisesRegex(SystemExit, 'no config section'):
+                T.main(['--config', conf, '--set', 'refinr.blocks=3'])
 
 
 if __name__ == '__main__':
