@@ -18,6 +18,7 @@ import {
   readSeriesPixels,
 } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { createNodeHttpTransport } from '../../extensions/geometry-ldm/src/dicom/nodeHttpTransport';
+import { createNodeVolumeMemory } from '../../extensions/geometry-ldm/src/dicom/nodeVolumeMemory';
 import { createFetchTransport } from '../../extensions/geometry-ldm/src/dicom/transport';
 import { stowInstances, type StowInstance } from '../../extensions/geometry-ldm/src/dicom/stow';
 import { newUid } from '../../extensions/geometry-ldm/src/dicom/uids';
@@ -28,7 +29,7 @@ import { storedFrames, type StoredFrameFile } from '../../test/support/storedFra
 
 export { readSeries, readSeriesLayout, readSeriesPixels, createNodeHttpTransport, createFetchTransport };
 export { stowInstances, startOrthanc, orthancTransport, importInstances, ALL_REAL_SERIES };
-export { pooledCodecs, createNodeDecodePool, buildMultipart, storedFrames };
+export { pooledCodecs, createNodeDecodePool, buildMultipart, storedFrames, createNodeVolumeMemory };
 export type { RealSeries, StowInstance };
 
 export function codecs(openjpeg: EmscriptenFactory<OpenJpegModule>, charls: EmscriptenFactory<CharlsModule>) {

@@ -95,6 +95,7 @@ export default {
     const headers = { Authorization: orthanc.authorization };
     // the CLI's transport (cli/pacs.ts) for reads and writes; the fetch transport beside it
     const transport = m.createNodeHttpTransport({ root: orthanc.dicomWebRoot, headers });
+    const volumeMemory = m.createNodeVolumeMemory();
     const fetchTransport = m.createFetchTransport({ root: orthanc.dicomWebRoot, headers });
     try {
       const only = process.env.GEOMETRY_LDM_BENCH_SERIES?.split(',');
@@ -188,6 +189,7 @@ export default {
           return t;
         };
         await readCase('default', {});
+        await readCase('default, volume pages faulted by a second thread (the CLI)', { volumeMemory });
         await readCase('metadata, then pixels', {}, 'sequential');
         await readCase('fetch transport', {}, 'together', fetchTransport);
         for (const c of READ_CONCURRENCY)
@@ -327,6 +329,7 @@ export default {
       }
     } finally {
       pool.close();
+      volumeMemory.close();
       transport.close();
       await orthanc.stop();
     }

@@ -9,6 +9,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNodeHttpTransport } from '../../extensions/geometry-ldm/src/dicom/nodeHttpTransport';
+import { createNodeVolumeMemory } from '../../extensions/geometry-ldm/src/dicom/nodeVolumeMemory';
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import {
   createFetchTransport,
@@ -187,6 +188,23 @@ describe.each(['fetch', 'node-http'] as const)('%s transport', (kind) => {
     expect(w.report.verified).toBe(true);
     expect((await orthancCounts(orthanc)).instances).toBe(before.instances + 5);
   });
+});
+
+test("the CLI's prefaulted shared volume memory reads voxel-identical volumes, series and frames", async () => {
+  const memory = createNodeVolumeMemory(1);
+  try {
+    for (const options of [{}, { retrieval: 'frames', concurrency: 8 }] as const) {
+      const r = await readSeries(toOrthanc('node-http'), seeded.studyInstanceUid, seeded.seriesInstanceUid, {
+        ...options,
+        volumeMemory: memory,
+      });
+      expect(Object.prototype.toString.call(r.volume.data.buffer)).toBe('[object SharedArrayBuffer]');
+      await memory.idle();
+      expect(sliceHashes(r.volume)).toEqual(reference.sliceSha256);
+    }
+  } finally {
+    memory.close();
+  }
 });
 
 describe('node-http transport: redirects', () => {

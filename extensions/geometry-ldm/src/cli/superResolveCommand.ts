@@ -42,6 +42,7 @@ import { checkOutDir, checkSchedule } from './validate';
 import { checkDicomwebRoot, pacsTransport, type PacsConfig } from './pacs';
 import { UsageError } from './exitCodes';
 import { cliReadCodecs } from './decodeCodecs';
+import { cliVolumeMemory } from './volumeMemory';
 import { writeOutAtomically } from './atomicOut';
 import { pacsKey } from './jobFile';
 import {
@@ -138,6 +139,7 @@ export async function runSuperResolve(
     irregular: 'resample',
     bridgeGaps: Boolean(c.bridgeGaps),
     codecs: cliReadCodecs(),
+    volumeMemory: cliVolumeMemory(),
   } as const;
   const layout = await readSeriesLayout(transport, c.study, seriesUid, readOptions);
   const written = productOutputReason({ manufacturer: str(layout.ordered[0]?.json ?? {}, TAG.Manufacturer) });

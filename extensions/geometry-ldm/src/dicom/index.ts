@@ -16,6 +16,7 @@ export * from './decodeFrame';
 export * from './codecs';
 export { emscriptenCodec, type WasmLocation } from './codecs/emscriptenCodec';
 export * from './readSeries';
+export * from './volumeMemory';
 export * from './rescale';
 export * from './part10';
 export * from './ctImage';

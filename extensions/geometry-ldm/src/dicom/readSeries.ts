@@ -49,6 +49,7 @@ import {
   type InstanceHeader,
 } from './instanceMetadata';
 import { forEachLimit } from './forEachLimit';
+import { plainVolumeMemory, type VolumeMemory } from './volumeMemory';
 import { headerParameter, type MultipartPart } from './multipart';
 import { retrieveSeriesMetadata } from './qido';
 import {
@@ -213,6 +214,8 @@ export interface ReadSeriesOptions {
   /** Largest series read with one series-level request (default SERIES_RETRIEVAL_MAX_BYTES). */
   readonly seriesRetrievalMaxBytes?: number;
   readonly onProgress?: (framesDone: number, framesTotal: number) => void;
+  /** Where the HU volume is allocated (default: a fresh Float32Array; volumeMemory.ts). */
+  readonly volumeMemory?: VolumeMemory;
 }
 
 export interface ReadSeriesResult {
@@ -544,134 +547,142 @@ async function readSeriesPixelsWith(
   const hu = new HuConversion();
   const [nx, ny, nz] = stack.dims;
   const sliceSize = nx * ny;
-  const data = new Float32Array(sliceSize * nz);
-  const frameInfo = (h: InstanceHeader): FrameInfo => ({
-    rows: h.rows!,
-    columns: h.columns!,
-    bitsAllocated: h.bitsAllocated!,
-    bitsStored: h.bitsStored ?? h.bitsAllocated!,
-    pixelRepresentation: h.pixelRepresentation ?? 0,
-    samplesPerPixel: 1,
-  });
-  const syntaxes = new Set<string>();
-  // settled to a value at once: a failure is thrown after the frames, never left unhandled
-  let lengthChecked: Promise<unknown> | null = null;
-  let bytesReceived = 0;
-  let done = 0;
-  const enc = encodeURIComponent;
-  // Frames come as stored (`*`); a PACS that cannot serve a syntax as stored (Orthanc answers 500
-  // for deflated or big endian data) is asked for explicit VR little endian instead, from then on.
-  let accept = ACCEPT_ANY_FRAME;
-  let fellBack = false;
-  const fetchFrame = async (path: string) => {
-    const get = (a: string) =>
-      withRetries(() => getMultipart(transport, path, a), options.retries ?? 3, options.backoffMs ?? 250);
-    if (accept !== ACCEPT_ANY_FRAME) return get(accept);
-    try {
-      return await get(ACCEPT_ANY_FRAME);
-    } catch (e) {
-      const status = (e as { details?: { status?: number } }).details?.status ?? 0;
-      // 406/400/415: the syntax was not acceptable; 500: Orthanc's answer for a stored syntax it
-      // cannot send as is. 502-504 mean the PACS is unavailable: no fallback, the error stands.
-      const refused = (e as { code?: string }).code === 'pacs-error' && [400, 406, 415, 500].includes(status);
-      if (!refused) throw e;
-      const r = await get(ACCEPT_EXPLICIT_LE_FRAME);
-      accept = ACCEPT_EXPLICIT_LE_FRAME;
-      fellBack = true;
-      return r;
-    }
-  };
-  const retrieval = options.retrieval ?? 'auto';
-  const estimate = ordered.reduce((n, h) => n + h.rows! * h.columns! * (h.bitsAllocated! / 8), 0);
-  const whole = ordered.length === layout.ordered.length;
-  const maxBytes = options.seriesRetrievalMaxBytes ?? SERIES_RETRIEVAL_MAX_BYTES;
-  const wanted = retrieval === 'series' || (retrieval === 'auto' && whole && estimate <= maxBytes);
-  if (!wanted) prefetched?.drop();
-  // a prefetch that hit its byte bound (or was refused) is not asked again: frames follow
-  const series = !wanted
-    ? null
-    : prefetched
-      ? await prefetched.data
-      : await retrieveSeriesPixelData(transport, studyInstanceUid, seriesInstanceUid);
-  let framesFetched = 0;
-  /** Slice k's frame as received: from the series-level answer, else its own request. */
-  const frameOf = async (h: InstanceHeader): Promise<{ bytes: Uint8Array; ts: string }> => {
-    const local = series?.bySop.get(h.sopInstanceUid!);
-    if (local) {
-      const frameBytes = h.rows! * h.columns! * (h.bitsAllocated! / 8);
-      if (local.native) {
-        const error = nativeLengthError(h, local.native.length);
-        if (error) throw error;
+  // released however the read ends (a prefaulting host stops its helper)
+  const memory = (options.volumeMemory ?? plainVolumeMemory).allocate(sliceSize * nz);
+  try {
+    const { data } = memory;
+    const frameInfo = (h: InstanceHeader): FrameInfo => ({
+      rows: h.rows!,
+      columns: h.columns!,
+      bitsAllocated: h.bitsAllocated!,
+      bitsStored: h.bitsStored ?? h.bitsAllocated!,
+      pixelRepresentation: h.pixelRepresentation ?? 0,
+      samplesPerPixel: 1,
+    });
+    const syntaxes = new Set<string>();
+    // settled to a value at once: a failure is thrown after the frames, never left unhandled
+    let lengthChecked: Promise<unknown> | null = null;
+    let bytesReceived = 0;
+    let done = 0;
+    const enc = encodeURIComponent;
+    // Frames come as stored (`*`); a PACS that cannot serve a syntax as stored (Orthanc answers 500
+    // for deflated or big endian data) is asked for explicit VR little endian instead, from then on.
+    let accept = ACCEPT_ANY_FRAME;
+    let fellBack = false;
+    const fetchFrame = async (path: string) => {
+      const get = (a: string) =>
+        withRetries(() => getMultipart(transport, path, a), options.retries ?? 3, options.backoffMs ?? 250);
+      if (accept !== ACCEPT_ANY_FRAME) return get(accept);
+      try {
+        return await get(ACCEPT_ANY_FRAME);
+      } catch (e) {
+        const status = (e as { details?: { status?: number } }).details?.status ?? 0;
+        // 406/400/415: the syntax was not acceptable; 500: Orthanc's answer for a stored syntax it
+        // cannot send as is. 502-504 mean the PACS is unavailable: no fallback, the error stands.
+        const refused =
+          (e as { code?: string }).code === 'pacs-error' && [400, 406, 415, 500].includes(status);
+        if (!refused) throw e;
+        const r = await get(ACCEPT_EXPLICIT_LE_FRAME);
+        accept = ACCEPT_EXPLICIT_LE_FRAME;
+        fellBack = true;
+        return r;
       }
-      const bytes = part10Frame(local, (h.frameNumber ?? 1) - 1, h.numberOfFrames, frameBytes);
-      if (bytes) return { bytes, ts: local.transferSyntaxUid };
+    };
+    const retrieval = options.retrieval ?? 'auto';
+    const estimate = ordered.reduce((n, h) => n + h.rows! * h.columns! * (h.bitsAllocated! / 8), 0);
+    const whole = ordered.length === layout.ordered.length;
+    const maxBytes = options.seriesRetrievalMaxBytes ?? SERIES_RETRIEVAL_MAX_BYTES;
+    const wanted = retrieval === 'series' || (retrieval === 'auto' && whole && estimate <= maxBytes);
+    if (!wanted) prefetched?.drop();
+    // a prefetch that hit its byte bound (or was refused) is not asked again: frames follow
+    const series = !wanted
+      ? null
+      : prefetched
+        ? await prefetched.data
+        : await retrieveSeriesPixelData(transport, studyInstanceUid, seriesInstanceUid);
+    let framesFetched = 0;
+    /** Slice k's frame as received: from the series-level answer, else its own request. */
+    const frameOf = async (h: InstanceHeader): Promise<{ bytes: Uint8Array; ts: string }> => {
+      const local = series?.bySop.get(h.sopInstanceUid!);
+      if (local) {
+        const frameBytes = h.rows! * h.columns! * (h.bitsAllocated! / 8);
+        if (local.native) {
+          const error = nativeLengthError(h, local.native.length);
+          if (error) throw error;
+        }
+        const bytes = part10Frame(local, (h.frameNumber ?? 1) - 1, h.numberOfFrames, frameBytes);
+        if (bytes) return { bytes, ts: local.transferSyntaxUid };
+      }
+      framesFetched++;
+      const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}/instances/${enc(h.sopInstanceUid!)}/frames/${h.frameNumber ?? 1}`;
+      const { parts, contentType } = await fetchFrame(path);
+      if (parts.length !== 1) {
+        throw new DicomError(
+          'decode-failed',
+          `instance ${h.sopInstanceUid}: expected 1 frame part, got ${parts.length}`,
+          {
+            instance: h.sopInstanceUid,
+          },
+        );
+      }
+      const part = parts[0];
+      const ts =
+        headerParameter(part.headers['content-type'] ?? '', 'transfer-syntax') ??
+        headerParameter(headerParameter(contentType, 'type') ?? '', 'transfer-syntax') ??
+        h.transferSyntaxUid ??
+        TRANSFER_SYNTAX.explicitLittle;
+      if (!lengthChecked && NATIVE_SYNTAXES.has(ts))
+        lengthChecked = checkNativePixelDataLength(transport, h).then(
+          () => null,
+          (e: unknown) => e,
+        );
+      return { bytes: part.body, ts };
+    };
+    await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
+      const h = ordered[k];
+      const { bytes, ts } = await frameOf(h);
+      syntaxes.add(ts);
+      bytesReceived += bytes.length;
+      const stored = await decodeFrame(bytes, ts, frameInfo(h), codecs, `instance ${sliceName(h)}`);
+      const slope = h.rescaleSlope!; // validateCtSlices refused absent / invalid ones
+      const intercept = h.rescaleIntercept!;
+      const off = k * sliceSize;
+      hu.convert(stored, slope, intercept, data.subarray(off, off + sliceSize), storedPadding(h));
+      memory.written(off + sliceSize);
+      options.onProgress?.(++done, nz);
+    });
+    const lengthError = await lengthChecked;
+    if (lengthError) throw lengthError;
+    if (options.valueCheck !== 'none') checkPlausibleHu(hu.tally(), `series ${seriesInstanceUid}`);
+    let volume: Volume;
+    if (geometry) {
+      // a slab starts `slab.start` slice steps along the k axis from the series' origin
+      const a = [...geometry.affine];
+      const k0 = slab?.start ?? 0;
+      for (const r of [0, 1, 2]) a[4 * r + 3] += k0 * a[4 * r + 2];
+      volume = makeVolume(stack.dims, a as unknown as typeof geometry.affine, data, 'HU');
+    } else {
+      volume = resampleSliceStack(stack, data, {});
     }
-    framesFetched++;
-    const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}/instances/${enc(h.sopInstanceUid!)}/frames/${h.frameNumber ?? 1}`;
-    const { parts, contentType } = await fetchFrame(path);
-    if (parts.length !== 1) {
-      throw new DicomError(
-        'decode-failed',
-        `instance ${h.sopInstanceUid}: expected 1 frame part, got ${parts.length}`,
-        {
-          instance: h.sopInstanceUid,
-        },
-      );
-    }
-    const part = parts[0];
-    const ts =
-      headerParameter(part.headers['content-type'] ?? '', 'transfer-syntax') ??
-      headerParameter(headerParameter(contentType, 'type') ?? '', 'transfer-syntax') ??
-      h.transferSyntaxUid ??
-      TRANSFER_SYNTAX.explicitLittle;
-    if (!lengthChecked && NATIVE_SYNTAXES.has(ts))
-      lengthChecked = checkNativePixelDataLength(transport, h).then(
-        () => null,
-        (e: unknown) => e,
-      );
-    return { bytes: part.body, ts };
-  };
-  await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
-    const h = ordered[k];
-    const { bytes, ts } = await frameOf(h);
-    syntaxes.add(ts);
-    bytesReceived += bytes.length;
-    const stored = await decodeFrame(bytes, ts, frameInfo(h), codecs, `instance ${sliceName(h)}`);
-    const slope = h.rescaleSlope!; // validateCtSlices refused absent / invalid ones
-    const intercept = h.rescaleIntercept!;
-    const off = k * sliceSize;
-    hu.convert(stored, slope, intercept, data.subarray(off, off + sliceSize), storedPadding(h));
-    options.onProgress?.(++done, nz);
-  });
-  const lengthError = await lengthChecked;
-  if (lengthError) throw lengthError;
-  if (options.valueCheck !== 'none') checkPlausibleHu(hu.tally(), `series ${seriesInstanceUid}`);
-  let volume: Volume;
-  if (geometry) {
-    // a slab starts `slab.start` slice steps along the k axis from the series' origin
-    const a = [...geometry.affine];
-    const k0 = slab?.start ?? 0;
-    for (const r of [0, 1, 2]) a[4 * r + 3] += k0 * a[4 * r + 2];
-    volume = makeVolume(stack.dims, a as unknown as typeof geometry.affine, data, 'HU');
-  } else {
-    volume = resampleSliceStack(stack, data, {});
+    return {
+      volume,
+      geometry: {
+        dims: stack.dims,
+        stack,
+        report,
+        resampled: geometry == null,
+        bridgedGaps: holes,
+        localizersDropped,
+      },
+      instances: ordered,
+      transferSyntaxUids: [...syntaxes],
+      bytesReceived,
+      retrieval: !series ? 'frames' : framesFetched === 0 ? 'series' : 'mixed',
+      ...(fellBack ? { transcodedByPacs: true } : {}),
+    };
+  } finally {
+    memory.release();
   }
-  return {
-    volume,
-    geometry: {
-      dims: stack.dims,
-      stack,
-      report,
-      resampled: geometry == null,
-      bridgedGaps: holes,
-      localizersDropped,
-    },
-    instances: ordered,
-    transferSyntaxUids: [...syntaxes],
-    bytesReceived,
-    retrieval: !series ? 'frames' : framesFetched === 0 ? 'series' : 'mixed',
-    ...(fellBack ? { transcodedByPacs: true } : {}),
-  };
 }
 
 /** What the read did to the stack that the user must know (for logs, panels and derived series). */
