@@ -111,7 +111,7 @@ describe('committed demo model', () => {
     const models = join(__dirname);
     let total = 0;
     for (const name of readdirSync(models)) {
-      if (name === 'checkpoints' || name === '.data-cache' || name === 'node_modules') continue; // git-ignored
+      if (['checkpoints', '.data-cache', '.gpu-data', 'node_modules'].includes(name)) continue; // git-ignored
       const p = join(models, name);
       total += statSync(p).isDirectory() ? dirBytes(p) : statSync(p).size;
     }
