@@ -49,7 +49,8 @@ export function createNodeVolumeMemory(minVoxels = MIN_VOXELS): NodeVolumeMemory
       w.on('message', () => settle(pending - 1));
       // a failed worker is replaced at the next volume; its volumes are written by the reader alone
       const lost = () => {
-        if (worker === w) worker = null;
+        if (worker !== w) return; // closed (and perhaps replaced) already
+        worker = null;
         settle(0);
       };
       w.on('error', lost);
