@@ -8,7 +8,8 @@
 # then: run(command="bash models/training/jobs/gpu-refiner.sh", carry=["models/.gpu-data"]).
 # The checkpoint and log come back under $OUT/ckpt/refiner; export and measure them here
 # (models/training/README.md). Pairs are made by CPU workers (one per core but two), which
-# bound the rate: the GPU step itself is a few milliseconds.
+# bound the rate: the GPU step itself is a few milliseconds. EXTRA passes more options to
+# ldm.train_refiner, e.g. EXTRA="--set refiner.blocks=9" for a deeper refiner grown from start.pt.
 set -euo pipefail
 MINUTES=${MINUTES:-7}
 OUT=${OUT:-/tmp/gpu-refiner}
@@ -19,4 +20,4 @@ workers=$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))
 "$PY" -m ldm.train_refiner --config configs/demo.json --packed ../.gpu-data/refiner \
     --warm-start ../.gpu-data/refiner/start.pt --device "${DEVICE:-cuda}" --threads 2 --workers "$workers" \
     --batch-size "${BATCH:-16}" --lr "${LR:-4e-4}" --minutes "$MINUTES" --checkpoint-dir "$OUT/ckpt" \
-    | awk 'NR % 20 == 1 || /info/'
+    ${EXTRA:-} | awk 'NR % 20 == 1 || /info/'
