@@ -72,17 +72,18 @@ class Refiner(nn.Module):
         return planes[:, c:c + 1] + self.tail(self.body(h))
 
 
-def refiner_shape(shapes: dict) -> dict:
-    """Refiner(**result) for weights given as {name: shape} (a state dict's or an ONNX file's
-    initializers: the names agree): a checkpoint says its own architecture."""
-    blocks = len({k.split('.')[1] for k in shapes if k.startswith('body.')})
-    channels, context = (int(d) for d in tuple(shapes['head.weight'])[:2])
+def refiner_shape(weights: dict) -> dict:
+    """Refiner(**result) for weights given as {name: tensor or shape} (a state dict, or an ONNX
+    file's initializer dims: the names agree): a checkpoint says its own architecture."""
+    blocks = len({k.split('.')[1] for k in weights if k.startswith('body.')})
+    head = weights['head.weight']
+    channels, context = (int(d) for d in tuple(getattr(head, 'shape', head))[:2])
     return {'channels': channels, 'blocks': blocks, 'context': context}
 
 
 def refiner_from_state(state: dict) -> Refiner:
     """A refiner of the state's architecture holding its weights."""
-    net = Refiner(**refiner_shape({k: tuple(v.shape) for k, v in state.items()}))
+    net = Refiner(**refiner_shape(state))
     net.load_state_dict(state)
     return net
 

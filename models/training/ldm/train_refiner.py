@@ -295,8 +295,7 @@ def main(argv=None):
     last = os.path.join(out, 'last.pt')
     if os.path.exists(last) and not args.fresh:
         ck = torch_load(last)
-        have = refiner_shape({k: tuple(v.shape) for k, v in ck['model'].items()})
-        want = refiner_shape({k: tuple(v.shape) for k, v in net.state_dict().items()})
+        have, want = refiner_shape(ck['model']), refiner_shape(net.state_dict())
         if have != want:
             raise SystemExit(f'{last} holds a refiner of {have}, the config asks for {want}: '
                              'repeat the run\'s --set options, or --fresh')
