@@ -129,9 +129,15 @@ TRAINING_SCANS = [
 EVAL_SCAN = ('lidc-idri-0001', 'lidc-idri-0001', 'dicom')
 
 
+def refuse_held_out(name: str, where: str = '') -> None:
+    """DataError when a path or volume name names a held-out scan (the one rule for all loaders)."""
+    if any(h in name for h in HELD_OUT):
+        raise DataError(f'{name}{where} is held out of training')
+
+
 def load_scan(root: str, rel: str, kind: str, allow_held_out: bool = False):
-    if not allow_held_out and any(h in rel for h in HELD_OUT):
-        raise DataError(f'{rel} is held out of training')
+    if not allow_held_out:
+        refuse_held_out(rel)
     path = os.path.join(root, rel)
     return load_dicom_series(path) if kind == 'dicom' else load_nifti(path)
 

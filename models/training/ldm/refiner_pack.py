@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from .data import HELD_OUT, DataError
+from .data import refuse_held_out
 from .refiner import HU_SCALE
 
 BODY_HU, MARGIN = -500.0, 4
@@ -93,8 +93,7 @@ def load_packed(folder: str, log=print) -> list:
     out = []
     for meta_path in sorted(glob.glob(os.path.join(folder, '*.json'))):
         name = os.path.basename(meta_path)[:-len('.json')]
-        if any(h in name for h in HELD_OUT):  # the pack bypasses load_volumes' own refusal
-            raise DataError(f'{name} in {folder} is held out of training')
+        refuse_held_out(name, f' in {folder}')  # the pack bypasses load_volumes' own refusal
         with open(meta_path) as f:
             meta = json.load(f)
         with open(os.path.join(folder, name + '.i16.xz'), 'rb') as f:

@@ -92,8 +92,7 @@ def load_volumes(root: str, scans: list, log) -> list:
         paths = sorted(glob.glob(os.path.join(root, e['path']))) if '*' in e['path'] else [os.path.join(root, e['path'])]
         for p in paths:
             name = e['name'] if len(paths) == 1 else os.path.basename(p).split('.')[0]
-            if any(h in p for h in D.HELD_OUT):
-                raise D.DataError(f'{p} is held out of training')
+            D.refuse_held_out(p)
             npy, meta = os.path.join(cache_dir(), name + '.npy'), os.path.join(cache_dir(), name + '.json')
             if os.path.exists(npy) and os.path.exists(meta):
                 vol = np.load(npy, mmap_mode='r')

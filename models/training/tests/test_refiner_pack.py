@@ -11,6 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from ldm import refiner_pack as P  # noqa: E402
+from ldm.data import DataError  # noqa: E402
 from test_refiner import tiny_config  # noqa: E402
 
 
@@ -99,7 +100,7 @@ class RefinerPackTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:  # a held-out scan is refused however it got there
             P.pack([('lidc-idri-0001', body((20, 20, 20), (2, 2, 2), (18, 18, 18), 3), [1.0, 1.0, 1.0])], d, 1.0,
                    min_plane=8, log=lambda r: None)
-            with self.assertRaisesRegex(P.DataError, 'lidc-idri-0001 .* held out'):
+            with self.assertRaisesRegex(DataError, 'lidc-idri-0001 .* held out'):
                 P.load_packed(d, log=lambda r: None)
 
 

@@ -8,7 +8,7 @@
  * the reader has arrived. The worker is unref'd: it never keeps a process alive.
  */
 import { Worker } from 'node:worker_threads';
-import type { VolumeBuffer, VolumeMemory } from './volumeMemory';
+import { plainVolumeMemory, type VolumeBuffer, type VolumeMemory } from './volumeMemory';
 
 const PAGE_WORDS = 1024; // 4 KiB pages of 4-byte words
 // control words: [0] the reader's progress in pages, [1] 1 = stop
@@ -62,7 +62,7 @@ export function createNodeVolumeMemory(minVoxels = MIN_VOXELS): NodeVolumeMemory
   toucher(); // started now, so that it is ready when the first volume is allocated
   return {
     allocate(voxels: number): VolumeBuffer {
-      if (voxels < minVoxels) return { data: new Float32Array(voxels), written: () => {}, release: () => {} };
+      if (voxels < minVoxels) return plainVolumeMemory.allocate(voxels);
       const sab = new SharedArrayBuffer(voxels * 4);
       const ctl = new SharedArrayBuffer(8);
       const c = new Int32Array(ctl);
