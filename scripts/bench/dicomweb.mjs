@@ -18,7 +18,8 @@
 //   write   stowInstances of the Part 10 files under new UIDs (batches, response parsing, final
 //           QIDO check): the default (16 instances per request, 2 in flight) and other
 //           settings, beside curl POSTing the same instances (one request; two halves at once).
-// GEOMETRY_LDM_BENCH_SERIES (comma list of series names) limits the series.
+// GEOMETRY_LDM_BENCH_SERIES (comma list of series names) limits the series;
+// GEOMETRY_LDM_BENCH_DICOMWEB=read skips the writes.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -97,6 +98,14 @@ export default {
     const transport = m.createNodeHttpTransport({ root: orthanc.dicomWebRoot, headers });
     const volumeMemory = m.createNodeVolumeMemory();
     const fetchTransport = m.createFetchTransport({ root: orthanc.dicomWebRoot, headers });
+    // the same transport without the received chunks: readers get (and join) one buffer
+    const joined = {
+      abortable: true,
+      request: async (req) => {
+        const r = await transport.request(req);
+        return { status: r.status, contentType: r.contentType, body: r.body };
+      },
+    };
     try {
       const only = process.env.GEOMETRY_LDM_BENCH_SERIES?.split(',');
       for (const name of m.ALL_REAL_SERIES) {
@@ -190,6 +199,13 @@ export default {
         };
         await readCase('default', {});
         await readCase('default, volume pages faulted by a second thread (the CLI)', { volumeMemory });
+        // before 2026-12-04 23:00 every answer was joined into one buffer before it was parsed
+        await readCase(
+          'the CLI with the answer joined into one buffer first (before)',
+          { volumeMemory },
+          'together',
+          joined,
+        );
         await readCase('metadata, then pixels', {}, 'sequential');
         await readCase('fetch transport', {}, 'together', fetchTransport);
         for (const c of READ_CONCURRENCY)
@@ -242,6 +258,7 @@ export default {
           });
         }
 
+        if (process.env.GEOMETRY_LDM_BENCH_DICOMWEB === 'read') continue;
         // write: the plain client first (one request of everything; two halves at once)
         const sent = instances.reduce((s, i) => s + i.bytes.length, 0);
         const wmb = sent / 1e6;

@@ -1,3 +1,4 @@
+import { ChunkedBytes } from './chunkedBytes';
 import { buildMultipart, headerParameter, parseMultipart } from './multipart';
 
 test('build -> parse round trip with binary bodies (CRLF and dashes inside)', () => {
@@ -30,4 +31,24 @@ test('a truncated body is a pacs-error', () => {
   expect(() => parseMultipart(new TextEncoder().encode(text), 'multipart/related; boundary=b1')).toThrow(
     expect.objectContaining({ code: 'pacs-error' }),
   );
+});
+
+test('a body held as received chunks parses to the same parts, cut anywhere', () => {
+  const enc = new TextEncoder();
+  const bodies = [enc.encode('\r\n--x\r\n'), new Uint8Array(300).map((_, i) => i & 255), new Uint8Array(0)];
+  const { body, contentType } = buildMultipart(bodies, 'application/dicom');
+  const want = parseMultipart(body, contentType).map((p) => Buffer.from(p.body).toString('hex'));
+  // every single cut, then cuts every 3 bytes (delimiters and headers split across chunks)
+  const cuttings = [
+    ...Array.from({ length: body.length + 1 }, (_, k) => [body.slice(0, k), body.slice(k)]),
+    Array.from({ length: Math.ceil(body.length / 3) }, (_, k) => body.slice(3 * k, 3 * k + 3)),
+  ];
+  for (const chunks of cuttings) {
+    const parts = parseMultipart(ChunkedBytes.of(chunks), contentType);
+    expect(parts.map((p) => Buffer.from(p.body.contiguous()).toString('hex'))).toEqual(want);
+    expect(parts[0].headers['content-type']).toBe('application/dicom');
+  }
+  // a part inside one chunk is a view of it, not a copy
+  const single = parseMultipart(ChunkedBytes.of([body]), contentType);
+  expect(single[1].body.view()!.buffer).toBe(body.buffer);
 });

@@ -2,12 +2,13 @@
  * multipart/related bodies (RFC 2387) as used by WADO-RS and STOW-RS.
  * Pure byte handling (Uint8Array), no dependencies.
  */
+import { ChunkedBytes } from './chunkedBytes';
 import { DicomError } from './errors';
 
-export interface MultipartPart {
+export interface MultipartPart<Body = Uint8Array> {
   /** Header names lower-cased. */
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
+  readonly body: Body;
 }
 
 /** Parameter `name` of a header value such as `multipart/related; type="..."; boundary=xyz`. */
@@ -34,38 +35,56 @@ function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
   return -1;
 }
 
-/** Splits a multipart body into parts. Throws DicomError('pacs-error') on a malformed body. */
-export function parseMultipart(body: Uint8Array, contentType: string): MultipartPart[] {
+/**
+ * Splits a multipart body into parts. Throws DicomError('pacs-error') on a malformed body.
+ * A body held as received chunks gives parts that stay in those chunks (nothing is copied but
+ * the part headers); a Uint8Array gives views of it.
+ */
+export function parseMultipart(body: Uint8Array, contentType: string): MultipartPart[];
+export function parseMultipart(body: ChunkedBytes, contentType: string): MultipartPart<ChunkedBytes>[];
+export function parseMultipart(
+  input: Uint8Array | ChunkedBytes,
+  contentType: string,
+): MultipartPart[] | MultipartPart<ChunkedBytes>[] {
+  const body = input instanceof ChunkedBytes ? input : ChunkedBytes.of([input]);
+  const parts = splitParts(body, contentType);
+  // one chunk: every part is a view of the caller's array
+  return input instanceof ChunkedBytes
+    ? parts
+    : parts.map((p) => ({ headers: p.headers, body: p.body.view()! }));
+}
+
+function splitParts(body: ChunkedBytes, contentType: string): MultipartPart<ChunkedBytes>[] {
   const boundary = headerParameter(contentType, 'boundary');
   if (!boundary) throw new DicomError('pacs-error', `no boundary in Content-Type "${contentType}"`);
   const enc = new TextEncoder();
   const delimiter = enc.encode(`--${boundary}`);
   const crlfDelimiter = enc.encode(`\r\n--${boundary}`);
   const crlf2 = enc.encode('\r\n\r\n');
-  let pos = indexOf(body, delimiter, 0);
+  let pos = body.indexOf(delimiter, 0);
   if (pos < 0) throw new DicomError('pacs-error', 'multipart body has no boundary delimiter');
-  const parts: MultipartPart[] = [];
+  const parts: MultipartPart<ChunkedBytes>[] = [];
   for (;;) {
     pos += delimiter.length;
     // "--" after the delimiter closes the body.
-    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break;
+    if (body.at(pos) === 0x2d && body.at(pos + 1) === 0x2d) break;
     // skip transport padding up to CRLF
-    const lineEnd = body.indexOf(0x0a, pos);
+    const lineEnd = body.indexOfByte(0x0a, pos);
     if (lineEnd < 0) throw new DicomError('pacs-error', 'truncated multipart body (no part header)');
     const headerStart = lineEnd + 1;
     let headerEnd: number;
     let bodyStart: number;
-    if (body[headerStart] === 0x0d && body[headerStart + 1] === 0x0a) {
+    if (body.at(headerStart) === 0x0d && body.at(headerStart + 1) === 0x0a) {
       headerEnd = headerStart;
       bodyStart = headerStart + 2;
     } else {
-      headerEnd = indexOf(body, crlf2, headerStart);
+      headerEnd = body.indexOf(crlf2, headerStart);
       if (headerEnd < 0)
         throw new DicomError('pacs-error', 'truncated multipart body (part header not closed)');
       bodyStart = headerEnd + 4;
     }
     const headers: Record<string, string> = {};
-    for (const line of latin1(body.subarray(headerStart, headerEnd)).split(/\r?\n/)) {
+    for (const line of latin1(body.subarray(headerStart, headerEnd).contiguous()).split(/\r?\n/)) {
       const c = line.indexOf(':');
       if (c > 0) headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
     }
@@ -75,12 +94,12 @@ export function parseMultipart(body: Uint8Array, contentType: string): Multipart
       const candidate = bodyStart + declared;
       if (
         candidate + crlfDelimiter.length <= body.length &&
-        indexOf(body, crlfDelimiter, candidate) === candidate
+        body.indexOf(crlfDelimiter, candidate) === candidate
       ) {
         end = candidate;
       }
     }
-    if (end < 0) end = indexOf(body, crlfDelimiter, bodyStart);
+    if (end < 0) end = body.indexOf(crlfDelimiter, bodyStart);
     if (end < 0) throw new DicomError('pacs-error', 'truncated multipart body (no closing delimiter)');
     parts.push({ headers, body: body.subarray(bodyStart, end) });
     pos = end + 2;

@@ -12,6 +12,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { DicomError } from './errors';
 import {
+  chunkedResponse,
   redactUrl,
   requestTarget,
   tooLarge,
@@ -62,11 +63,17 @@ export function createNodeHttpTransport(options: NodeHttpTransportOptions): Node
       // Redirects are followed as fetch follows them, but only within the PACS's origin: the
       // credentials go to no other host, and an http -> https redirect names the URL to use.
       for (let hop = 0; ; hop++) {
-        const res = await exchange(req, method, url, headers, deadline, timeoutMs, agents);
-        const location = res.location;
+        const { response: res, location } = await exchange(
+          req,
+          method,
+          url,
+          headers,
+          deadline,
+          timeoutMs,
+          agents,
+        );
         const redirect = location != null && [301, 302, 303, 307, 308].includes(res.status);
-        if (!redirect || (method !== 'GET' && res.status !== 307 && res.status !== 308))
-          return { status: res.status, contentType: res.contentType, body: res.body };
+        if (!redirect || (method !== 'GET' && res.status !== 307 && res.status !== 308)) return res;
         const target = new URL(location, url);
         const shown = redactUrl(first);
         if (target.origin !== new URL(first).origin)
@@ -99,7 +106,7 @@ function exchange(
   deadline: number,
   timeoutMs: number,
   agents: Record<'http:' | 'https:', http.Agent>,
-): Promise<HttpResponse & { location?: string }> {
+): Promise<{ response: HttpResponse; location?: string }> {
   const shown = redactUrl(url);
   const networkError = (why: string, cause: unknown, extraDetails: Record<string, unknown> = {}) =>
     new DicomError('network', `${method} ${shown} failed: ${why}`, {
@@ -153,10 +160,11 @@ function exchange(
         res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
         res.on('end', () => {
           if (!res.complete) return fail(new Error('the connection closed before the answer was complete'));
-          // one buffer, allocated once at its final size (no zero fill): the concatenation is the only copy
-          const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
-          const body = new Uint8Array(all.buffer, all.byteOffset, all.length);
-          finish(() => resolve({ status, contentType, body, ...(location ? { location } : {}) }));
+          // the chunks as received: a reader that needs one buffer joins them (`body`), a
+          // series reader cuts frames out of them and never copies the whole answer
+          const received = chunks.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.length));
+          const response = chunkedResponse(status, contentType, received);
+          finish(() => resolve({ response, ...(location ? { location } : {}) }));
         });
       },
     );

@@ -9,14 +9,18 @@
  * Anything it does not handle (big endian, deflated, a malformed file) gives null: the caller
  * fetches that instance's frames one by one instead, as it would without series-level retrieval.
  */
+import { ChunkedBytes } from './chunkedBytes';
 import { TRANSFER_SYNTAX } from './decodeFrame';
 
 export interface Part10PixelData {
   readonly transferSyntaxUid: string;
   /** '' when the file has none (the caller matches instances by it). */
   readonly sopInstanceUid: string;
-  /** Native: the whole PixelData value. Encapsulated: null (see `fragments`). */
-  readonly native: Uint8Array | null;
+  /**
+   * Native: the whole PixelData value (where it arrived: a view, or the received chunks it
+   * spans). Encapsulated: null (see `fragments`).
+   */
+  readonly native: Uint8Array | ChunkedBytes | null;
   /** Encapsulated: the Basic Offset Table (offsets, possibly empty) and the fragments in order. */
   readonly encapsulated: {
     readonly offsets: readonly number[];
@@ -55,31 +59,89 @@ const TRANSFER_SYNTAX_UID = 0x00020010;
 class Unhandled extends Error {}
 
 function ascii(bytes: Uint8Array, start: number, length: number): string {
+  if (start + length > bytes.length) throw new RangeError('beyond the bytes at hand');
   let s = '';
   for (let n = start; n < start + length; n++) s += String.fromCharCode(bytes[n]);
   return s.replace(/[\0 ]+$/, '');
 }
 
+/**
+ * Bytes copied from the start of an instance spread over received chunks: the elements before
+ * the pixel data of a CT image take a few KiB; the pixel data itself stays in the chunks.
+ */
+const HEADER_PREFIX_BYTES = 64 * 1024;
+
+/** Where walk() found things: byte ranges [start, end) of the instance. */
+interface Located {
+  readonly transferSyntaxUid: string;
+  readonly sopInstanceUid: string;
+  readonly native: readonly [number, number] | null;
+  readonly encapsulated: {
+    readonly offsets: readonly number[];
+    readonly fragments: readonly (readonly [number, number])[];
+  } | null;
+}
+
 /** Null when the bytes are not a Part 10 file this walker reads (the caller falls back). */
-export function part10PixelData(bytes: Uint8Array): Part10PixelData | null {
+export function part10PixelData(bytes: Uint8Array | ChunkedBytes): Part10PixelData | null {
+  const whole = bytes instanceof ChunkedBytes ? bytes.view() : bytes;
+  if (whole) return readWhole(whole);
+  const spread = bytes as ChunkedBytes;
+  const prefix = spread.subarray(0, HEADER_PREFIX_BYTES).contiguous();
   try {
-    return walk(bytes);
+    const found = walk(prefix, spread.length);
+    if (!found) return null;
+    // fragments are few and small (compressed frames): copied out of the chunks
+    return {
+      transferSyntaxUid: found.transferSyntaxUid,
+      sopInstanceUid: found.sopInstanceUid,
+      native: found.native && spread.subarray(found.native[0], found.native[1]),
+      encapsulated: found.encapsulated && {
+        offsets: found.encapsulated.offsets,
+        fragments: found.encapsulated.fragments.map(([a, b]) => spread.subarray(a, b).contiguous()),
+      },
+    };
+  } catch (e) {
+    if (e instanceof Unhandled) return null;
+    if (!(e instanceof RangeError)) throw e;
+  }
+  // elements beyond the prefix (a long header, encapsulated pixel data): the whole instance
+  return readWhole(spread.contiguous());
+}
+
+function readWhole(bytes: Uint8Array): Part10PixelData | null {
+  try {
+    const found = walk(bytes, bytes.length);
+    if (!found) return null;
+    return {
+      transferSyntaxUid: found.transferSyntaxUid,
+      sopInstanceUid: found.sopInstanceUid,
+      native: found.native && bytes.subarray(found.native[0], found.native[1]),
+      encapsulated: found.encapsulated && {
+        offsets: found.encapsulated.offsets,
+        fragments: found.encapsulated.fragments.map(([a, b]) => bytes.subarray(a, b)),
+      },
+    };
   } catch (e) {
     if (e instanceof Unhandled || e instanceof RangeError) return null;
     throw e;
   }
 }
 
-function walk(bytes: Uint8Array): Part10PixelData | null {
+/**
+ * Walks `bytes`, the first bytes of an instance `end` bytes long (all of it, or a prefix: a read
+ * past the prefix throws RangeError, and the caller retries with the whole instance).
+ */
+function walk(bytes: Uint8Array, end: number): Located | null {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 132 || ascii(bytes, 128, 4) !== 'DICM') return null;
-  const end = bytes.length;
+  if (end < 132 || ascii(bytes, 128, 4) !== 'DICM') return null;
   let pos = 132;
   let transferSyntaxUid = '';
   let sopInstanceUid = '';
 
   /** One element header at `p`: tag, VR (explicit) or '', value length, value offset. */
   const header = (p: number, explicit: boolean) => {
+    if (p + 8 > bytes.length) throw new RangeError('element header beyond the bytes at hand');
     const tag = ((dv.getUint16(p, true) << 16) | dv.getUint16(p + 2, true)) >>> 0;
     if (tag === ITEM || tag === ITEM_END || tag === SEQUENCE_END)
       return { tag, vr: '', length: dv.getUint32(p + 4, true), value: p + 8 };
@@ -133,7 +195,7 @@ function walk(bytes: Uint8Array): Part10PixelData | null {
         return {
           transferSyntaxUid,
           sopInstanceUid,
-          native: bytes.subarray(h.value, h.value + h.length),
+          native: [h.value, h.value + h.length],
           encapsulated: null,
         };
       }
@@ -149,20 +211,19 @@ function walk(bytes: Uint8Array): Part10PixelData | null {
   }
   return null;
 
-  function fragmentsAt(p: number): { offsets: number[]; fragments: Uint8Array[] } {
-    const items: Uint8Array[] = [];
+  function fragmentsAt(p: number): { offsets: number[]; fragments: [number, number][] } {
+    const items: [number, number][] = [];
     for (;;) {
       const tag = ((dv.getUint16(p, true) << 16) | dv.getUint16(p + 2, true)) >>> 0;
       const length = dv.getUint32(p + 4, true);
       if (tag === SEQUENCE_END) break;
       if (tag !== ITEM || length === UNDEFINED || p + 8 + length > end) throw new Unhandled('bad fragment');
-      items.push(bytes.subarray(p + 8, p + 8 + length));
+      items.push([p + 8, p + 8 + length]);
       p += 8 + length;
     }
     if (items.length === 0) throw new Unhandled('no offset table');
-    const table = items[0];
-    const tdv = new DataView(table.buffer, table.byteOffset, table.byteLength);
-    const offsets = Array.from({ length: table.length >> 2 }, (_, i) => tdv.getUint32(4 * i, true));
+    const [t0, t1] = items[0];
+    const offsets = Array.from({ length: (t1 - t0) >> 2 }, (_, i) => dv.getUint32(t0 + 4 * i, true));
     return { offsets, fragments: items.slice(1) };
   }
 }
@@ -188,7 +249,7 @@ export function part10Frame(
   index: number,
   numberOfFrames: number,
   frameBytes: number,
-): Uint8Array | null {
+): Uint8Array | ChunkedBytes | null {
   if (p.native) {
     const start = index * frameBytes;
     return start + frameBytes <= p.native.length ? p.native.subarray(start, start + frameBytes) : null;

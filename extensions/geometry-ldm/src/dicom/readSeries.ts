@@ -50,6 +50,7 @@ import {
 } from './instanceMetadata';
 import { forEachLimit } from './forEachLimit';
 import { plainVolumeMemory, type VolumeMemory } from './volumeMemory';
+import { ChunkedBytes } from './chunkedBytes';
 import { headerParameter, type MultipartPart } from './multipart';
 import { retrieveSeriesMetadata } from './qido';
 import {
@@ -147,7 +148,7 @@ async function retrieveSeriesPixelData(
 ): Promise<SeriesPixelData | null> {
   const enc = encodeURIComponent;
   const path = `studies/${enc(studyInstanceUid)}/series/${enc(seriesInstanceUid)}`;
-  let parts: MultipartPart[];
+  let parts: MultipartPart<ChunkedBytes>[];
   try {
     // no retries: a refusal (Orthanc's 500 for a syntax it cannot send as stored) is final, and
     // the per-frame reading that follows retries on its own
@@ -601,8 +602,10 @@ async function readSeriesPixelsWith(
         ? await prefetched.data
         : await retrieveSeriesPixelData(transport, studyInstanceUid, seriesInstanceUid);
     let framesFetched = 0;
+    /** Frame buffers free for reuse (gathers of frames that arrived spread over chunks). */
+    const scratch: Uint8Array[] = [];
     /** Slice k's frame as received: from the series-level answer, else its own request. */
-    const frameOf = async (h: InstanceHeader): Promise<{ bytes: Uint8Array; ts: string }> => {
+    const frameOf = async (h: InstanceHeader): Promise<{ bytes: Uint8Array | ChunkedBytes; ts: string }> => {
       const local = series?.bySop.get(h.sopInstanceUid!);
       if (local) {
         const frameBytes = h.rows! * h.columns! * (h.bitsAllocated! / 8);
@@ -640,15 +643,28 @@ async function readSeriesPixelsWith(
     };
     await forEachLimit(nz, options.concurrency ?? 4, async (k) => {
       const h = ordered[k];
-      const { bytes, ts } = await frameOf(h);
+      const { bytes: received, ts } = await frameOf(h);
       syntaxes.add(ts);
-      bytesReceived += bytes.length;
-      const stored = await decodeFrame(bytes, ts, frameInfo(h), codecs, `instance ${sliceName(h)}`);
-      const slope = h.rescaleSlope!; // validateCtSlices refused absent / invalid ones
-      const intercept = h.rescaleIntercept!;
-      const off = k * sliceSize;
-      hu.convert(stored, slope, intercept, data.subarray(off, off + sliceSize), storedPadding(h));
-      memory.written(off + sliceSize);
+      bytesReceived += received.length;
+      // a frame spread over received chunks is gathered into a buffer this task reuses (one per
+      // frame in flight): the stored values are converted before the buffer goes back
+      let spare: Uint8Array | null = null;
+      let bytes = received instanceof ChunkedBytes ? received.view() : received;
+      if (!bytes) {
+        const free = scratch.pop();
+        spare = free && free.length >= received.length ? free : new Uint8Array(received.length);
+        bytes = (received as ChunkedBytes).contiguous(spare);
+      }
+      try {
+        const stored = await decodeFrame(bytes, ts, frameInfo(h), codecs, `instance ${sliceName(h)}`);
+        const slope = h.rescaleSlope!; // validateCtSlices refused absent / invalid ones
+        const intercept = h.rescaleIntercept!;
+        const off = k * sliceSize;
+        hu.convert(stored, slope, intercept, data.subarray(off, off + sliceSize), storedPadding(h));
+        memory.written(off + sliceSize);
+      } finally {
+        if (spare) scratch.push(spare);
+      }
       options.onProgress?.(++done, nz);
     });
     const lengthError = await lengthChecked;

@@ -7,6 +7,7 @@
  */
 import { DicomError } from './errors';
 import type { DicomJsonDataset } from './dicomJson';
+import { ChunkedBytes } from './chunkedBytes';
 import { parseMultipart, type MultipartPart } from './multipart';
 
 export type DicomwebService = 'qido' | 'wado' | 'stow';
@@ -34,6 +35,29 @@ export interface HttpResponse {
   readonly status: number;
   readonly contentType: string;
   readonly body: Uint8Array;
+  /**
+   * The body as the chunks it arrived in, when the transport kept them (their concatenation is
+   * `body`, which such a transport joins only when it is asked for): readers of large answers
+   * cut what they need from them without copying the whole answer (ChunkedBytes).
+   */
+  readonly chunks?: readonly Uint8Array[];
+}
+
+/** A response holding its received chunks; `body` joins them on first use (once). */
+export function chunkedResponse(
+  status: number,
+  contentType: string,
+  chunks: readonly Uint8Array[],
+): HttpResponse {
+  let joined: Uint8Array | null = null;
+  return {
+    status,
+    contentType,
+    chunks,
+    get body(): Uint8Array {
+      return (joined ??= ChunkedBytes.of(chunks).contiguous());
+    },
+  };
 }
 
 export interface DicomwebTransport {
@@ -142,9 +166,9 @@ export function createFetchTransport(options: FetchTransportOptions): DicomwebTr
         if (req.maxBytes == null || !res.body) {
           return { status: res.status, contentType, body: new Uint8Array(await res.arrayBuffer()) };
         }
-        const body = await readBounded(res.body, req.maxBytes, () => controller.abort());
-        if (!body) throw tooLarge(req, shown, req.maxBytes, res.status);
-        return { status: res.status, contentType, body };
+        const chunks = await readBounded(res.body, req.maxBytes, () => controller.abort());
+        if (!chunks) throw tooLarge(req, shown, req.maxBytes, res.status);
+        return chunkedResponse(res.status, contentType, chunks);
       } catch (e) {
         if (e instanceof DicomError) throw e;
         const aborted = !timedOut && controller.signal.aborted;
@@ -172,12 +196,12 @@ export function tooLarge(req: HttpRequest, shownUrl: string, maxBytes: number, s
   );
 }
 
-/** A response body read to its end, or null (and `stop()` called) once it passes maxBytes. */
+/** A response body read to its end (its chunks), or null (and `stop()` called) once it passes maxBytes. */
 async function readBounded(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
   stop: () => void,
-): Promise<Uint8Array | null> {
+): Promise<Uint8Array[] | null> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let n = 0;
@@ -191,14 +215,7 @@ async function readBounded(
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) {
-    body.set(c, off);
-    off += c.length;
-  }
-  return body;
+  return chunks;
 }
 
 /** The typed error for a non-2xx response (401/403, 409, 404, anything else). */
@@ -245,14 +262,18 @@ export const ACCEPT_ANY_INSTANCE = 'multipart/related; type="application/dicom";
 export const ACCEPT_EXPLICIT_LE_FRAME =
   'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1';
 
-/** GET returning multipart/related (WADO-RS frames or bulk data). */
+/**
+ * GET returning multipart/related (WADO-RS frames, instances or bulk data). The parts stay in
+ * the chunks the answer arrived in when the transport kept them (nothing joined or copied).
+ */
 export async function getMultipart(
   transport: DicomwebTransport,
   path: string,
   accept = ACCEPT_ANY_FRAME,
   bounds: Pick<HttpRequest, 'signal' | 'maxBytes'> = {},
-): Promise<{ parts: MultipartPart[]; contentType: string }> {
+): Promise<{ parts: MultipartPart<ChunkedBytes>[]; contentType: string }> {
   const res = await transport.request({ service: 'wado', path, accept, ...bounds });
   if (res.status < 200 || res.status >= 300) throw httpError(res, `GET ${path}`);
-  return { parts: parseMultipart(res.body, res.contentType), contentType: res.contentType };
+  const body = ChunkedBytes.of(res.chunks ?? [res.body]);
+  return { parts: parseMultipart(body, res.contentType), contentType: res.contentType };
 }
