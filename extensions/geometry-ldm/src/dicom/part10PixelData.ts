@@ -70,6 +70,8 @@ function ascii(bytes: Uint8Array, start: number, length: number): string {
  * the pixel data of a CT image take a few KiB; the pixel data itself stays in the chunks.
  */
 const HEADER_PREFIX_BYTES = 64 * 1024;
+/** Reused for every prefix: walk() keeps offsets and strings, never views of it. */
+let prefixBuffer: Uint8Array | null = null;
 
 /** Where walk() found things: byte ranges [start, end) of the instance. */
 interface Located {
@@ -87,7 +89,9 @@ export function part10PixelData(bytes: Uint8Array | ChunkedBytes): Part10PixelDa
   const whole = bytes instanceof ChunkedBytes ? bytes.view() : bytes;
   if (whole) return readWhole(whole);
   const spread = bytes as ChunkedBytes;
-  const prefix = spread.subarray(0, HEADER_PREFIX_BYTES).contiguous();
+  const prefix = spread
+    .subarray(0, HEADER_PREFIX_BYTES)
+    .contiguous((prefixBuffer ??= new Uint8Array(HEADER_PREFIX_BYTES)));
   try {
     const found = walk(prefix, spread.length);
     if (!found) return null;
