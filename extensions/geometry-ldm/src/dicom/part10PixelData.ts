@@ -94,17 +94,7 @@ export function part10PixelData(bytes: Uint8Array | ChunkedBytes): Part10PixelDa
     .contiguous((prefixBuffer ??= new Uint8Array(HEADER_PREFIX_BYTES)));
   try {
     const found = walk(prefix, spread.length);
-    if (!found) return null;
-    // fragments are few and small (compressed frames): copied out of the chunks
-    return {
-      transferSyntaxUid: found.transferSyntaxUid,
-      sopInstanceUid: found.sopInstanceUid,
-      native: found.native && spread.subarray(found.native[0], found.native[1]),
-      encapsulated: found.encapsulated && {
-        offsets: found.encapsulated.offsets,
-        fragments: found.encapsulated.fragments.map(([a, b]) => spread.subarray(a, b).contiguous()),
-      },
-    };
+    return found && cut(found, spread);
   } catch (e) {
     if (e instanceof Unhandled) return null;
     if (!(e instanceof RangeError)) throw e;
@@ -116,20 +106,28 @@ export function part10PixelData(bytes: Uint8Array | ChunkedBytes): Part10PixelDa
 function readWhole(bytes: Uint8Array): Part10PixelData | null {
   try {
     const found = walk(bytes, bytes.length);
-    if (!found) return null;
-    return {
-      transferSyntaxUid: found.transferSyntaxUid,
-      sopInstanceUid: found.sopInstanceUid,
-      native: found.native && bytes.subarray(found.native[0], found.native[1]),
-      encapsulated: found.encapsulated && {
-        offsets: found.encapsulated.offsets,
-        fragments: found.encapsulated.fragments.map(([a, b]) => bytes.subarray(a, b)),
-      },
-    };
+    return found && cut(found, bytes);
   } catch (e) {
     if (e instanceof Unhandled || e instanceof RangeError) return null;
     throw e;
   }
+}
+
+/** The pixel data at the ranges walk() found, cut from the instance's bytes (not copied). */
+function cut(found: Located, bytes: Uint8Array | ChunkedBytes): Part10PixelData {
+  return {
+    transferSyntaxUid: found.transferSyntaxUid,
+    sopInstanceUid: found.sopInstanceUid,
+    native: found.native && bytes.subarray(found.native[0], found.native[1]),
+    encapsulated: found.encapsulated && {
+      offsets: found.encapsulated.offsets,
+      // fragments are few and small (compressed frames): a spread one is copied out of the chunks
+      fragments: found.encapsulated.fragments.map(([a, b]) => {
+        const f = bytes.subarray(a, b);
+        return f instanceof ChunkedBytes ? f.contiguous() : f;
+      }),
+    },
+  };
 }
 
 /**
