@@ -1,6 +1,6 @@
 /**
  * multipart/related bodies (RFC 2387) as used by WADO-RS and STOW-RS.
- * Pure byte handling (Uint8Array), no dependencies.
+ * Pure byte handling (Uint8Array, or ChunkedBytes for an answer kept as received), no dependencies.
  */
 import { ChunkedBytes } from './chunkedBytes';
 import { DicomError } from './errors';
