@@ -7,6 +7,8 @@
  *
  * Pure byte handling, no dependencies; positions are byte offsets from the start of this view.
  */
+const oneByte = new Uint8Array(1);
+
 export class ChunkedBytes {
   private constructor(
     private readonly chunks: readonly Uint8Array[],
@@ -91,7 +93,8 @@ export class ChunkedBytes {
 
   /** First index >= from of byte `value`, or -1. */
   indexOfByte(value: number, from = 0): number {
-    return this.indexOf(Uint8Array.of(value), from);
+    oneByte[0] = value; // one shared needle: the search is synchronous
+    return this.indexOf(oneByte, from);
   }
 
   /** First index >= from where `needle` starts (it may span chunks), or -1. */

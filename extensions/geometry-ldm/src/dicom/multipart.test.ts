@@ -1,5 +1,5 @@
 import { ChunkedBytes } from './chunkedBytes';
-import { buildMultipart, headerParameter, parseMultipart } from './multipart';
+import { buildMultipart, headerParameter, makeBoundary, parseMultipart } from './multipart';
 
 test('build -> parse round trip with binary bodies (CRLF and dashes inside)', () => {
   const enc = new TextEncoder();
@@ -51,4 +51,21 @@ test('a body held as received chunks parses to the same parts, cut anywhere', ()
   // a part inside one chunk is a view of it, not a copy
   const single = parseMultipart(ChunkedBytes.of([body]), contentType);
   expect(single[1].body.view()!.buffer).toBe(body.buffer);
+});
+
+test('makeBoundary never picks a boundary that occurs in a body', () => {
+  const random = jest.spyOn(Math, 'random');
+  try {
+    random.mockReturnValue(0.5);
+    const taken = makeBoundary();
+    // the first candidate is `taken` again; it occurs in the body (not at its start), so the
+    // second candidate must be chosen
+    random.mockReset().mockReturnValueOnce(0.5).mockReturnValueOnce(0.5).mockReturnValue(0.25);
+    const body = new TextEncoder().encode(`\r\nxx--${taken}\r\n`);
+    const chosen = makeBoundary([new Uint8Array(3), body]);
+    expect(chosen).not.toBe(taken);
+    expect(new TextDecoder().decode(body)).not.toContain(`--${chosen}`);
+  } finally {
+    random.mockRestore();
+  }
 });

@@ -25,16 +25,6 @@ const latin1 = (bytes: Uint8Array): string => {
   return s;
 };
 
-function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0];
-  const last = hay.length - needle.length;
-  outer: for (let n = hay.indexOf(first, from); n !== -1 && n <= last; n = hay.indexOf(first, n + 1)) {
-    for (let m = 1; m < needle.length; m++) if (hay[n + m] !== needle[m]) continue outer;
-    return n;
-  }
-  return -1;
-}
-
 /**
  * Splits a multipart body into parts. Throws DicomError('pacs-error') on a malformed body.
  * A body held as received chunks gives parts that stay in those chunks (nothing is copied but
@@ -112,7 +102,7 @@ export function makeBoundary(bodies: readonly Uint8Array[] = []): string {
   for (;;) {
     const b = `geometry-ldm-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     const needle = new TextEncoder().encode(`--${b}`);
-    if (bodies.every((body) => indexOf(body, needle, 0) < 0)) return b;
+    if (bodies.every((body) => ChunkedBytes.of([body]).indexOf(needle) < 0)) return b;
   }
 }
 
