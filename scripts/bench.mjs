@@ -17,7 +17,7 @@
 //   ctx.bundleFile(entry)   the same, without importing (for worker entries).
 //   ctx.time(fn, opts)      runs `await fn()` opts.warmup (default 1) times untimed, then
 //                           opts.runs (default 5, or --runs) times; resolves to { medianMs, runsMs }.
-//   ctx.root, ctx.tmpDir, ctx.log(...)
+//   ctx.root, ctx.tmpDir, ctx.log(...), ctx.runs (--runs or undefined)
 import { build } from 'esbuild';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -70,6 +70,7 @@ function makeContext(tmpDir, defaultRuns) {
   return {
     root,
     tmpDir,
+    runs: defaultRuns, // --runs, when given
     log: (...args) => console.log('   ', ...args),
     bundleFile,
     async bundle(entry) {

@@ -6,11 +6,13 @@
  * that want the plain-fetch transport). Reading uses the shared reader (readSeriesLayout, then readSeriesPixels of the
  * slices a job needs: frames in their
  * stored transfer syntax, decoded here with the Cornerstone codecs whose wasm
- * the server serves under `codecWasmUrl`); writing uses the shared writers
+ * the server serves under `codecWasmUrl`, into the page's volume memory, whose
+ * pages a Web Worker faults in on a cross-origin-isolated page); writing uses the shared writers
  * (writeDerivedSeries, writeSyntheticStudy) and STOW with a verified report.
  */
 import { defaultCodecs } from '../dicom/codecs';
 import { createBrowserDecodePool } from '../dicom/browserDecodePool';
+import { pageVolumeMemory } from '../dicom/browserVolumeMemory';
 import { pooledCodecs } from '../dicom/decodePool';
 import {
   readSeriesLayout,
@@ -139,6 +141,8 @@ export function createPacs(options: PacsOptions): Pacs {
       // geometry, resampling and gaps were decided by the layout (readLayout's options)
       readSeriesPixels(transport, layout, {
         codecs,
+        // a cross-origin-isolated page faults the volume's pages in on a second thread
+        volumeMemory: pageVolumeMemory(),
         ...(options?.slab ? { slab: options.slab } : {}),
         ...(onProgress ? { onProgress } : {}),
       }),
