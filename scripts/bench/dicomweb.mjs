@@ -11,8 +11,9 @@
 //   read    readSeries (metadata + pixel data + client decode + HU Float32 volume) on the CLI's
 //           transport (node:http): the default (series-level request in flight with the metadata
 //           request), metadata then pixels (the CLI's layout-then-pixels path), the fetch
-//           transport (the browser's, here in Node), and per-frame requests at 4 / 8 / 16 in
-//           flight; ratio = product time / limit time.
+//           transport (the browser's, here in Node), the viewer page's path (metadata, then
+//           pixels, over fetch, with a plain volume and with the page memory's second thread),
+//           and per-frame requests at 4 / 8 / 16 in flight; ratio = product time / limit time.
 //   decode  compressed series: readSeries with frames decoded in this thread vs by the worker
 //           pool (one worker per core), and the decode alone (no network) both ways.
 //   write   stowInstances of the Part 10 files under new UIDs (batches, response parsing, final
@@ -208,6 +209,20 @@ export default {
         );
         await readCase('metadata, then pixels', {}, 'sequential');
         await readCase('fetch transport', {}, 'together', fetchTransport);
+        // the panels' path: metadata, then pixels, over fetch-like requests; since 2026-12-05 the
+        // page's volume pages are faulted in by a Web Worker (the same helper as the CLI's)
+        await readCase(
+          'the viewer page: metadata, then pixels, fetch, plain volume (before)',
+          {},
+          'sequential',
+          fetchTransport,
+        );
+        await readCase(
+          'the viewer page: metadata, then pixels, fetch, volume pages faulted by a second thread',
+          { volumeMemory },
+          'sequential',
+          fetchTransport,
+        );
         for (const c of READ_CONCURRENCY)
           await readCase(`per frame, ${c} in flight`, { retrieval: 'frames', concurrency: c });
 
