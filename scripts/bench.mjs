@@ -57,8 +57,8 @@ function makeContext(tmpDir, defaultRuns) {
       target: 'node20',
       write: false,
       logLevel: 'silent',
-      // native addon: loaded from node_modules at run time, never bundled
-      external: ['onnxruntime-node'],
+      // native addon and tool packages: loaded from node_modules at run time, never bundled
+      external: ['onnxruntime-node', 'playwright-core', 'esbuild'],
     };
     if (typeof entry === 'string') options.entryPoints = [path.resolve(root, entry)];
     else options.stdin = { contents: entry.contents, resolveDir: entry.resolveDir ?? root, loader: 'ts' };

@@ -8,18 +8,6 @@
 // GEOMETRY_LDM_BENCH_VOLUMES: comma list of nx x ny x nz (default the two large series' grids).
 import http from 'node:http';
 import path from 'node:path';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
-
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 export default {
   name: 'volume-memory',
@@ -28,18 +16,12 @@ export default {
     const grids = (process.env.GEOMETRY_LDM_BENCH_VOLUMES ?? '512x512x133,512x512x64')
       .split(',')
       .map((g) => g.split('x').map(Number));
-    const js = (
-      await build({
-        entryPoints: [path.join(ctx.root, 'scripts/bench/volume-memory-page.ts')],
-        bundle: true,
-        format: 'iife',
-        globalName: 'volumeBench',
-        platform: 'browser',
-        target: 'es2022',
-        write: false,
-        logLevel: 'silent',
-      })
-    ).outputFiles[0].text;
+    // Debian's chromium with the project's flags, and the page bundled as the browser tests do
+    const { module: browser } = await ctx.bundle('test/support/browser.ts');
+    const js = await browser.bundleForBrowser(
+      path.join(ctx.root, 'scripts/bench/volume-memory-page.ts'),
+      'volumeBench',
+    );
     const server = http.createServer((req, res) => {
       res.writeHead(200, {
         'Content-Type': req.url === '/page.js' ? 'text/javascript' : 'text/html',
@@ -50,13 +32,10 @@ export default {
       res.end(req.url === '/page.js' ? js : '<!doctype html><script src="/page.js"></script>');
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: FLAGS,
-    });
+    const launched = await browser.launchChromium();
     const rows = [];
     try {
-      const page = await browser.newPage();
+      const page = await launched.browser.newPage();
       await page.goto(`http://127.0.0.1:${server.address().port}/`);
       if (!(await page.evaluate(() => globalThis.volumeBench.isolated())))
         throw new Error('the bench page is not cross-origin isolated');
@@ -95,7 +74,7 @@ export default {
         );
       }
     } finally {
-      await browser.close();
+      await launched.close();
       server.close();
     }
     return rows;
