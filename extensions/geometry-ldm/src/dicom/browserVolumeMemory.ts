@@ -7,17 +7,10 @@
 import {
   createPrefaultedVolumeMemory,
   PREFAULT_MIN_VOXELS,
-  TOUCHER_SOURCE,
+  toucherWorkerSource,
   type PrefaultedVolumeMemory,
 } from './prefaultedVolumeMemory';
 import { plainVolumeMemory, type VolumeMemory } from './volumeMemory';
-
-const WORKER_SOURCE = `
-const touch = ${TOUCHER_SOURCE};
-onmessage = (e) => {
-  touch(e.data.sab, e.data.ctl);
-  postMessage(0);
-};`;
 
 interface PageScope {
   readonly crossOriginIsolated?: boolean;
@@ -42,7 +35,7 @@ export function createBrowserVolumeMemory(minVoxels = PREFAULT_MIN_VOXELS): Pref
   if (!canPrefault()) return null;
   let url: string | null = null; // one Blob URL per memory, kept: a worker may be started again
   return createPrefaultedVolumeMemory((events) => {
-    url ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+    url ??= URL.createObjectURL(new Blob([toucherWorkerSource('web')], { type: 'text/javascript' }));
     const w = new Worker(url, { name: 'geometry-ldm-volume-pages' });
     w.onmessage = () => events.done();
     w.onerror = (ev: ErrorEvent) => {

@@ -6,23 +6,15 @@ import { Worker } from 'node:worker_threads';
 import {
   createPrefaultedVolumeMemory,
   PREFAULT_MIN_VOXELS,
-  TOUCHER_SOURCE,
+  toucherWorkerSource,
   type PrefaultedVolumeMemory,
 } from './prefaultedVolumeMemory';
-
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const touch = ${TOUCHER_SOURCE};
-parentPort.on('message', ({ sab, ctl }) => {
-  touch(sab, ctl);
-  parentPort.postMessage(0);
-});`;
 
 export type NodeVolumeMemory = PrefaultedVolumeMemory;
 
 export function createNodeVolumeMemory(minVoxels = PREFAULT_MIN_VOXELS): NodeVolumeMemory {
   return createPrefaultedVolumeMemory((events) => {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = new Worker(toucherWorkerSource('node'), { eval: true });
     w.unref();
     w.on('message', events.done);
     w.on('error', events.lost);

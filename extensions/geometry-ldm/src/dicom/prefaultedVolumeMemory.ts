@@ -27,6 +27,25 @@ export const TOUCHER_SOURCE = `(sab, ctl) => {
   }
 }`;
 
+/**
+ * The helper's whole script for a host: a worker_threads Worker evaluated from source, or a Web
+ * Worker from a Blob. Each job is one pass; the answer (any message) says it has ended.
+ */
+export function toucherWorkerSource(host: 'node' | 'web'): string {
+  return host === 'node'
+    ? `const { parentPort } = require('node:worker_threads');
+const touch = ${TOUCHER_SOURCE};
+parentPort.on('message', ({ sab, ctl }) => {
+  touch(sab, ctl);
+  parentPort.postMessage(0);
+});`
+    : `const touch = ${TOUCHER_SOURCE};
+onmessage = (e) => {
+  touch(e.data.sab, e.data.ctl);
+  postMessage(0);
+};`;
+}
+
 /** One pass of the helper: it answers with any message when the pass has ended. */
 export interface ToucherJob {
   readonly sab: SharedArrayBuffer;
