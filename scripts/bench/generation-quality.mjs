@@ -49,6 +49,11 @@ const GEOMETRIES = [
 ];
 
 const SAMPLES = Number(process.env.GEOMETRY_LDM_BENCH_SAMPLES ?? 4);
+// GEOMETRY_LDM_BENCH_SAMPLER (JSON) replaces the sampler, e.g. '{"kind":"ddpm"}' or
+// '{"kind":"ddim","steps":50,"eta":1}' (default: DDIM with the manifest's steps)
+const SAMPLER = process.env.GEOMETRY_LDM_BENCH_SAMPLER
+  ? JSON.parse(process.env.GEOMETRY_LDM_BENCH_SAMPLER)
+  : null;
 
 /** The resolved geometry of a request (a 1-step generation: only its geometry is used). */
 async function geometryOf(E, model, geometry) {
@@ -92,7 +97,7 @@ export default {
                 k === 0
                   ? `generation-quality/${scan.name}/${label}`
                   : `generation-quality/${scan.name}/${label}/${k}`,
-              sampler: { kind: 'ddim', steps: model.manifest.generation.ddimSteps },
+              sampler: SAMPLER ?? { kind: 'ddim', steps: model.manifest.generation.ddimSteps },
               samples: 1,
             });
             times.push(performance.now() - t0);
