@@ -188,7 +188,7 @@ async function runGenerate(model: TimedModel, cal: Calibration, s: GenerateShape
   return timed(s.label, estimate, (onProgress) =>
     generate(
       model,
-      { geometry: geometrySpec(form), seed: 1, sampler: samplerSpec(form), samples: s.samples },
+      { geometry: geometrySpec(form), seed: 1, sampler: samplerSpec(form, m), samples: s.samples },
       {
         preview: true,
         previewEvery: generationPreviewEvery(s.steps),

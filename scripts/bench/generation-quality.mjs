@@ -1,5 +1,5 @@
 // Generation quality against held-out real CT at the same geometry (GEOMETRY_LDM_BENCH_MODEL,
-// default models/geometry-ldm-demo; onnxruntime-node, 2 threads, DDIM with the manifest's steps).
+// default models/geometry-ldm-demo; onnxruntime-node, 2 threads, DDIM with the manifest's steps and eta).
 //
 // Eight geometries at 64 x 64 x 64 voxels: the whole scan-extent box, its upper and lower half
 // (FOV w = 0.5:1 and 0:0.5) and the whole box rotated 20 degrees about z, each for two held-out

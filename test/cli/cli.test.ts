@@ -1154,6 +1154,12 @@ describe('arguments, locations and secrets: checked before any read, load or wri
       (o: string) => gen(['--count', '1e12'], o),
       /--count 1000000000000 is more than the maximum 100000/,
     ],
+    ['generate --eta 2', (o: string) => gen(['--eta', '2'], o), /--eta 2: expected a number from 0/],
+    [
+      'generate --sampler ddpm --eta 1',
+      (o: string) => gen(['--sampler', 'ddpm', '--eta', '1'], o),
+      /--eta is for --sampler ddim/,
+    ],
     [
       'a missing --model folder',
       (o: string) => [...gen(['--steps', '1'], o), '--model', '/nonexistent-model'],

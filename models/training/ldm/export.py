@@ -271,7 +271,8 @@ def contract_fields(cfg: dict | None = None) -> dict:
                     'referenceExtentMm (mean training extent) places generated volumes in mm when no study is given.',
         },
         'scheduler': sched.to_json(),
-        'generation': {'ddimSteps': int(c.get('generationDdimSteps', 50)), 'timestepSpacing': 'leading'},
+        'generation': {'ddimSteps': int(c.get('generationDdimSteps', 50)),
+                       'ddimEta': float(c.get('generationDdimEta', 0.0)), 'timestepSpacing': 'leading'},
         'superResolution': {'tStart': 100, 'cycles': 5, 'ddimSteps': int(c.get('srDdimSteps', 10)),
                             'samples': int(c.get('srSamples', 8)),
                             # a config with a refiner exports one: the AI mode is the default

@@ -15,7 +15,7 @@ import type { FovRanges, GenerationGeometrySpec } from '../geometry/generationGe
 import { deriveSeed } from '../diffusion/rng';
 import { checkGrid, type ModelManifest } from '../model/manifest';
 import { generate, generationGroupSpace } from '../inference/generate';
-import type { SamplerSpec } from '../inference/sampler';
+import { generationSampler, type SamplerSpec } from '../inference/sampler';
 import type { LoadedModel } from '../inference/modelSessions';
 import type { BuiltSeries } from '../dicom/ctImage';
 import { prepareImport } from '../dicom/importFiles';
@@ -109,6 +109,8 @@ export async function runGenerate(
   checkOutDir(c.out);
   const manifest = await readManifest(c.modelDir);
   checkSchedule(manifest, { steps: c.sampler.steps, stepsWhat: `--steps (${c.sampler.kind})` });
+  // DDIM's eta resolved from the model now, so that the batch id and the DICOM record carry it
+  c = { ...c, sampler: generationSampler(manifest, c.sampler) };
   const spec = geometrySpec(c, generationGroupSpace(manifest).extentMm);
   checkGrid(manifest, c.grid); // before anything is written
   if (!c.skipMemoryCheck)

@@ -37,7 +37,7 @@ const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffu
         [--samples N --cycles C --t T --steps K --seed S --std-map] [--bridge-gaps] [--no-memory-check]
         [--model DIR] (--out DIR | --stow [--job FILE] [--stow-batch N])
   geometry-ldm generate [--pacs URL] --grid X,Y,Z [--spacing X,Y,Z] [--fov axis=a:b ...] [--rotate axis=deg ...]
-        [--count N --seed S --sampler ddim|ddpm --steps K] [--model DIR] (--out DIR | --stow)
+        [--count N --seed S --sampler ddim|ddpm --steps K --eta E] [--model DIR] (--out DIR | --stow)
         [--job FILE] [--batch-id ID] [--shard INDEX/COUNT] [--no-memory-check]
   geometry-ldm models verify DIR | models info DIR
 
@@ -75,6 +75,7 @@ const OPTIONS = {
   rotate: { type: 'string', multiple: true },
   count: { type: 'string' },
   sampler: { type: 'string' },
+  eta: { type: 'string' },
   job: { type: 'string' },
   'batch-id': { type: 'string' },
   shard: { type: 'string' },
@@ -101,6 +102,13 @@ function parseSliceProfile(value: string | undefined): SliceModelChoice {
   if (!(SLICE_MODEL_CHOICES as readonly string[]).includes(value))
     throw new UsageError(`--slice-profile ${value}: expected ${SLICE_MODEL_CHOICES.join(', ')}`);
   return value as SliceModelChoice;
+}
+
+function parseEta(value: string): number {
+  const n = Number(value);
+  if (!(value.trim() !== '' && n >= 0 && n <= 1))
+    throw new UsageError(`--eta ${value}: expected a number from 0 (deterministic) to 1`);
+  return n;
 }
 
 function parsePositiveMm(value: string, what: string): number {
@@ -151,6 +159,9 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
       const sampler = v.sampler ?? 'ddim';
       if (sampler !== 'ddim' && sampler !== 'ddpm')
         throw new UsageError(`--sampler must be ddim or ddpm, got "${sampler}"`);
+      if (v.eta !== undefined && sampler !== 'ddim') throw new UsageError('--eta is for --sampler ddim');
+      // DDIM without --eta takes the model's (generation.ddimEta)
+      const eta = v.eta === undefined ? undefined : parseEta(v.eta);
       await runGenerate(
         {
           grid: parseDims(v.grid, '--grid'),
@@ -162,7 +173,11 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           seed: v.seed ?? '0',
           sampler:
             sampler === 'ddim'
-              ? { kind: 'ddim', steps: parsePositiveInt(v.steps, '--steps', 50) }
+              ? {
+                  kind: 'ddim',
+                  steps: parsePositiveInt(v.steps, '--steps', 50),
+                  ...(eta === undefined ? {} : { eta }),
+                }
               : { kind: 'ddpm', steps: parsePositiveInt(v.steps, '--steps', 1000) },
           modelDir,
           out: v.out ? resolve(v.out) : undefined,

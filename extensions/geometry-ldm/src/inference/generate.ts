@@ -30,6 +30,7 @@ import {
   batchNoise,
   checkPreviewEvery,
   denoise,
+  generationSampler,
   previewsPerLoop,
   schedulerFor,
   type SamplerSpec,
@@ -115,7 +116,7 @@ export async function generate(
     runtime: model.runtime,
     tiling: options.tiling,
   });
-  const sched = schedulerFor(m, spec.sampler);
+  const sched = schedulerFor(m, generationSampler(m, spec.sampler));
   // one unit of work per sample and UNet call, and per sample and decoder tile
   const tiles = tileCount(tilesFor(latentDims, m.latent.factor, options.tiling));
   const plan = { denoise: count * sched.timesteps.length, decode: count * tiles };

@@ -71,6 +71,28 @@ describe('generate', () => {
     expect(maxAbsDiff(one.samples[0].volume.data, one.samples[1].volume.data)).toBeGreaterThan(1e-3);
   });
 
+  it('stochastic DDIM (eta 1): seeded, batch-independent, and the model eta when none is given', async () => {
+    const eta1 = { ...spec, sampler: { kind: 'ddim' as const, steps: 4, eta: 1 } };
+    const a = await generate(model, { ...eta1, samples: 2, batchSize: 1 });
+    const b = await generate(model, { ...eta1, samples: 2, batchSize: 2 });
+    for (let s = 0; s < 2; s++)
+      expect(maxAbsDiff(a.samples[s].volume.data, b.samples[s].volume.data)).toBeLessThan(1e-3);
+    const deterministic = await generate(model, spec);
+    expect(maxAbsDiff(a.samples[0].volume.data, deterministic.samples[0].volume.data)).toBeGreaterThan(1e-3);
+    // a manifest whose generation.ddimEta is 1 makes an eta-less DDIM request the same as eta 1
+    const eta1Model = {
+      ...model,
+      manifest: { ...model.manifest, generation: { ...model.manifest.generation, ddimEta: 1 } },
+    };
+    const byModel = await generate(eta1Model, spec);
+    expect(byModel.samples[0].volume.data).toEqual(a.samples[0].volume.data);
+    await expect(
+      generate(model, { ...spec, sampler: { kind: 'ddim', steps: 4, eta: 1.5 } }),
+    ).rejects.toMatchObject({
+      code: 'invalid-input',
+    });
+  });
+
   it('places the result where the geometry spec says (patient mm)', async () => {
     const r = await generate(model, {
       ...spec,

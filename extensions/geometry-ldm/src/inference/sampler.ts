@@ -11,6 +11,19 @@ export type SamplerSpec =
   | { readonly kind: 'ddim'; readonly steps: number; readonly eta?: number }
   | { readonly kind: 'ddpm'; readonly steps?: number };
 
+/**
+ * The sampler a generation runs: DDIM without an eta takes the model's (manifest
+ * generation.ddimEta, absent = 0: deterministic). Throws InferenceError('invalid-input') for an
+ * eta outside [0, 1].
+ */
+export function generationSampler(manifest: ModelManifest, sampler: SamplerSpec): SamplerSpec {
+  if (sampler.kind !== 'ddim') return sampler;
+  const eta = sampler.eta ?? manifest.generation.ddimEta ?? 0;
+  if (!(eta >= 0 && eta <= 1))
+    throw new InferenceError('invalid-input', `DDIM eta must be between 0 and 1, got ${String(eta)}`);
+  return { ...sampler, eta };
+}
+
 export interface DenoiseArgs {
   readonly model: LoadedModel;
   /** B latents concatenated ([B, C, d, h, w]); denoised in place semantics: a new array is returned. */

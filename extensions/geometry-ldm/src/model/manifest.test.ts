@@ -68,6 +68,16 @@ describe('model manifest', () => {
     const m4 = validManifest();
     (m4 as Record<string, unknown>).extra = 1;
     expectCode(() => parseManifest(m4), 'schema');
+    // generation.ddimEta: a number in [0, 1]
+    const withEta = (eta: unknown) => {
+      const m = validManifest();
+      (m.generation as Record<string, unknown>).ddimEta = eta;
+      return m;
+    };
+    expect(parseManifest(withEta(1)).generation.ddimEta).toBe(1);
+    expectCode(() => parseManifest(withEta(1.5)), 'schema');
+    expectCode(() => parseManifest(withEta(-0.1)), 'schema');
+    expectCode(() => parseManifest(withEta('1')), 'schema');
   });
 
   it('rejects an unknown schema version', () => {

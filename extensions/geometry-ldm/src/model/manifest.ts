@@ -158,7 +158,12 @@ export interface ModelManifest {
   readonly intensity: ManifestIntensity;
   readonly groupSpace: ManifestGroupSpace;
   readonly scheduler: ManifestScheduler;
-  readonly generation: { readonly ddimSteps: number; readonly timestepSpacing?: 'leading' | 'trailing' };
+  readonly generation: {
+    readonly ddimSteps: number;
+    /** DDIM's eta for generation (0 deterministic, 1 DDPM-like fresh noise per step); absent = 0. */
+    readonly ddimEta?: number;
+    readonly timestepSpacing?: 'leading' | 'trailing';
+  };
   readonly superResolution: SuperResolutionDefaults;
   readonly grid: GridRange;
   readonly golden?: {

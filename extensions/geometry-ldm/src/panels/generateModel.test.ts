@@ -35,8 +35,11 @@ describe('generation presets', () => {
       [0, 1],
       [0, 1],
     ]);
-    expect(samplerSpec(f)).toEqual({ kind: 'ddim', steps: 50 });
-    expect(samplerSpec({ sampler: 'ddpm', steps: 1000 })).toEqual({ kind: 'ddpm', steps: 1000 });
+    expect(samplerSpec(f, manifest)).toEqual({ kind: 'ddim', steps: 50, eta: 0 });
+    expect(samplerSpec({ sampler: 'ddpm', steps: 1000 }, manifest)).toEqual({ kind: 'ddpm', steps: 1000 });
+    // DDIM takes the model's eta (recorded with the result)
+    const stochastic = { ...manifest, generation: { ...manifest.generation, ddimEta: 1 } };
+    expect(samplerSpec(f, stochastic)).toEqual({ kind: 'ddim', steps: 50, eta: 1 });
   });
 });
 

@@ -19,7 +19,7 @@ import {
 } from '../geometry/generationGeometry';
 import { generationGroupSpace, type GenerateSpec } from '../inference/generate';
 import type { ExpectedSeconds } from '../inference/progress';
-import type { SamplerSpec } from '../inference/sampler';
+import { generationSampler, type SamplerSpec } from '../inference/sampler';
 import type { TilingPolicy } from '../inference/tiling';
 import { checkGrid, type ModelManifest } from '../model/manifest';
 import {
@@ -162,8 +162,15 @@ function resolvedSpacing(manifest: ModelManifest, dims: Dims3, fov: FovRanges): 
   return resolveGeometry({ kind: 'fov', dims, fov }, generationGroupSpace(manifest)).spacingMm;
 }
 
-export function samplerSpec(form: Pick<GenerateForm, 'sampler' | 'steps'>): SamplerSpec {
-  return form.sampler === 'ddim' ? { kind: 'ddim', steps: form.steps } : { kind: 'ddpm', steps: form.steps };
+/** The form's sampler; DDIM with the model's eta (recorded with the result). */
+export function samplerSpec(
+  form: Pick<GenerateForm, 'sampler' | 'steps'>,
+  manifest: ModelManifest,
+): SamplerSpec {
+  return generationSampler(
+    manifest,
+    form.sampler === 'ddim' ? { kind: 'ddim', steps: form.steps } : { kind: 'ddpm', steps: form.steps },
+  );
 }
 
 export function geometrySpec(form: GenerateForm): GenerationGeometrySpec {
@@ -251,7 +258,7 @@ export function planGenerate(form: GenerateForm, manifest: ModelManifest): Gener
     spec: {
       geometry: geometrySpec(form),
       seed: form.seed,
-      sampler: samplerSpec(form),
+      sampler: samplerSpec(form, manifest),
       samples: form.samples,
     },
     geometry,

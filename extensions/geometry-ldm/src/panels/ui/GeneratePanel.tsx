@@ -433,7 +433,9 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
             </div>
             <span className="gldm-hint" data-testid="geometry-ldm-sampler-hint">
               {form.sampler === 'ddim'
-                ? 'DDIM: a few steps, no noise added between them.'
+                ? (manifest.generation.ddimEta ?? 0) > 0
+                  ? `DDIM: a few steps, fresh noise at each (η = ${manifest.generation.ddimEta}, the model's setting).`
+                  : 'DDIM: a few steps, no noise added between them.'
                 : `DDPM: up to ${manifest.scheduler.numTrainTimesteps} steps, fresh noise at each.`}{' '}
               The same seed gives the same image.
             </span>
