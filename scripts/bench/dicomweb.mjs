@@ -14,6 +14,8 @@
 //           transport (the browser's, here in Node), the viewer page's path (metadata, then
 //           pixels, over fetch, with a plain volume and with the page memory's second thread),
 //           and per-frame requests at 4 / 8 / 16 in flight; ratio = product time / limit time.
+//           A bound beside them: the CLI's read into a volume whose memory was touched before
+//           (reused from read to read), i.e. the read without the first touch of fresh memory.
 //   decode  compressed series: readSeries with frames decoded in this thread vs by the worker
 //           pool (one worker per core), and the decode alone (no network) both ways.
 //   write   stowInstances of the Part 10 files under new UIDs (batches, response parsing, final
@@ -200,6 +202,18 @@ export default {
         };
         await readCase('default', {});
         await readCase('default, volume pages faulted by a second thread (the CLI)', { volumeMemory });
+        // the same read into one buffer reused from read to read (its pages touched once, before
+        // the first): what the read costs apart from first-touching the volume's memory
+        let touched = null;
+        const reusedMemory = {
+          allocate: (voxels) => {
+            if (touched?.length !== voxels) touched = new Float32Array(voxels).fill(0);
+            return { data: touched, written: () => undefined, release: () => undefined };
+          },
+        };
+        await readCase('the CLI into memory already touched (a bound, not a product path)', {
+          volumeMemory: reusedMemory,
+        });
         // before 2026-12-04 23:00 every answer was joined into one buffer before it was parsed
         await readCase(
           'the CLI with the answer joined into one buffer first (before)',
