@@ -47,8 +47,11 @@ function median(values) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+// One count for the whole run: every bench's context writes bundles into the same folder, and
+// Node caches imports by file name (a count per bench made the second bench import the first's).
+let counter = 0;
+
 function makeContext(tmpDir, defaultRuns) {
-  let counter = 0;
   async function bundleFile(entry) {
     const options = {
       bundle: true,
@@ -71,6 +74,7 @@ function makeContext(tmpDir, defaultRuns) {
     root,
     tmpDir,
     runs: defaultRuns, // --runs, when given
+    median, // of runs a bench times itself (in a browser, another process)
     log: (...args) => console.log('   ', ...args),
     bundleFile,
     async bundle(entry) {
