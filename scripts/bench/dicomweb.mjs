@@ -23,12 +23,13 @@
 //           settings, beside curl POSTing the same instances (one request; two halves at once).
 // GEOMETRY_LDM_BENCH_SERIES (comma list of series names) limits the series;
 // GEOMETRY_LDM_BENCH_DICOMWEB=read skips the writes.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { curl, curlAsync } from './support/curl.mjs';
 
 const WRITE_RUNS = 3;
 const READ_CONCURRENCY = [4, 8, 16];
@@ -39,25 +40,6 @@ const WRITE_CASES = [
   { name: '64 per request, 1 in flight (before)', options: { maxBatchInstances: 64, concurrency: 1 } },
   { name: '16 per request, 4 in flight', options: { concurrency: 4 } },
 ];
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function curl(args) {
-  const r = spawnSync('curl', ['-s', '--fail', ...args], { maxBuffer: 1 << 20 });
-  if (r.status !== 0) throw new Error(`curl ${args.slice(0, 4).join(' ')} failed: ${r.status} ${r.stderr}`);
-  return r.stdout.toString();
-}
-
-function curlAsync(args) {
-  return new Promise((resolve, reject) => {
-    const p = spawn('curl', ['-s', '--fail', ...args], { stdio: 'ignore' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl exit ${code}`))));
-  });
-}
 
 export default {
   name: 'dicomweb',
@@ -323,7 +305,7 @@ export default {
             await go(p);
             if (r > 0) ms.push(performance.now() - t0); // the first run is the warm-up
           }
-          return { medianMs: median(ms), runsMs: ms };
+          return { medianMs: ctx.median(ms), runsMs: ms };
         };
         const wlimits = [];
         wlimits.push({

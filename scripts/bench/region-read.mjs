@@ -9,11 +9,6 @@ const SLICES = 600;
 const REGIONS = [1, 16, 64, 128, 256, 512, 0]; // 0: the whole series
 const RUNS = 3;
 
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
-
 export default {
   name: 'region-read',
   description: 'region of a 600-slice series: read time and peak memory vs the number of slices read',
@@ -56,11 +51,11 @@ export default {
         const slices = info.slices;
         const row = {
           case: `${slices} of ${SLICES} slices (${info.retrieval})`,
-          medianMs: median(ms),
+          medianMs: ctx.median(ms),
           runsMs: ms,
           slices,
           mb: +((slices * 512 * 512 * 2) / 1e6).toFixed(1),
-          peakMiB: Math.round(median(rss)),
+          peakMiB: Math.round(ctx.median(rss)),
           volumeMiB: +((slices * 512 * 512 * 4) / 2 ** 20).toFixed(1),
         };
         rows.push(row);

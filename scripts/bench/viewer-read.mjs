@@ -6,29 +6,17 @@
 // series metadata plus the whole series in one multipart request, straight from Orthanc and
 // through the product server's proxy (what the page can get at best).
 // GEOMETRY_LDM_BENCH_SERIES: comma list of series (default the two large native ones).
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+// asynchronous: the product server runs in this process, so a synchronous client would block it
+import { curlAsync as curl } from './support/curl.mjs';
 
 const KINDS = [
   ['panel', "the panels' read (dicomweb-client XHR, page memory)"],
   ['panel-plain-volume', 'the same, plain Float32Array volume'],
   ['fetch', 'plain-fetch transport (a Pacs given fetch), page memory'],
 ];
-
-// asynchronous: the product server runs in this process, so a synchronous client would block it
-function curl(args) {
-  return new Promise((resolve, reject) => {
-    const p = spawn('curl', ['-s', '--fail', ...args], { stdio: 'ignore' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl ${args.at(-3)}: exit ${code}`))));
-  });
-}
-
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 export default {
   name: 'viewer-read',
@@ -120,14 +108,14 @@ export default {
             checksums.add(r.checksum);
             if (n > 0) reads.push(r); // the first is a warm-up
           }
-          const medianMs = median(reads.map((r) => r.totalMs));
+          const medianMs = ctx.median(reads.map((r) => r.totalMs));
           const mb = reads[0].bytesReceived / 1e6;
           const row = {
             case: `read ${name}: ${label} (${reads[0].retrieval})`,
             medianMs,
             runsMs: reads.map((r) => r.totalMs),
-            layoutMs: median(reads.map((r) => r.layoutMs)),
-            pixelsMs: median(reads.map((r) => r.pixelsMs)),
+            layoutMs: ctx.median(reads.map((r) => r.layoutMs)),
+            pixelsMs: ctx.median(reads.map((r) => r.pixelsMs)),
             mbPerS: +(mb / (medianMs / 1000)).toFixed(1),
             ratioToLimit: +(medianMs / limits.Orthanc).toFixed(2),
             ratioToProxiedLimit: +(medianMs / limits['the product server']).toFixed(2),

@@ -56,11 +56,7 @@ export default {
             );
             if (n > 0) runsMs.push(ms); // the first is a warm-up
           }
-          const sorted = [...runsMs].sort((a, b) => a - b);
-          const medianMs =
-            sorted.length % 2
-              ? sorted[sorted.length >> 1]
-              : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+          const medianMs = ctx.median(runsMs);
           medians[kind] = medianMs;
           rows.push({
             case: `${nx}x${ny}x${nz} (${mb.toFixed(0)} MB): ${kind === 'plain' ? 'plain Float32Array' : 'page memory (Web Worker faults pages)'}`,
