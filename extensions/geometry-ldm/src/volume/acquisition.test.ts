@@ -123,6 +123,33 @@ describe('acquisition operators against an independent computation', () => {
     expect(maxDiff(acq.project(fixed, y, 5), fixed)).toBeLessThan(0.05);
   });
 
+  test('the projection is its iterations one at a time, never touches its input, and is y when D = U = I', () => {
+    const dims: Dims3 = [6, 5, 20];
+    const acq = new Acquisition(dims, [
+      { count: 3, first: 0.5, spacing: 2, profile: 'gaussian', width: 3 },
+      identityAxis(5),
+      { count: 5, first: 1.5, spacing: 4, profile: 'box', width: 4 },
+    ]);
+    const x = Float32Array.from({ length: 6 * 5 * 20 }, (_, q) => 300 * Math.cos(q * 0.21));
+    const y = Float32Array.from({ length: 3 * 5 * 5 }, (_, q) => 100 * Math.sin(q));
+    const before = x.slice();
+    let stepwise: Float32Array = x;
+    for (let it = 0; it < 4; it++) stepwise = acq.project(stepwise, y, 1);
+    // reused buffers alternate between iterations: the same numbers as four single steps
+    expect(maxDiff(acq.project(x, y, 4), stepwise)).toBe(0);
+    // one step by hand from the public operators: x + U (y - D x)
+    const r = acq.forward(x).map((v, q) => y[q] - v);
+    const one = acq.upsample(r).map((v, q) => v + x[q]);
+    expect(maxDiff(acq.project(x, y, 1), one)).toBe(0);
+    expect(maxDiff(x, before)).toBe(0);
+    expect(acq.project(x, y, 0)).not.toBe(x);
+    const identity = new Acquisition([4, 3, 2], [identityAxis(4), identityAxis(3), identityAxis(2)]);
+    const xi = Float32Array.from({ length: 24 }, (_, q) => q - 7);
+    const yi = Float32Array.from({ length: 24 }, (_, q) => 2 * q + 1);
+    expect(Array.from(identity.project(xi, yi, 3))).toEqual(Array.from(yi));
+    expect(Array.from(xi)).toEqual(Array.from({ length: 24 }, (_, q) => q - 7));
+  });
+
   test('bad axes are refused with a typed error', () => {
     expect(() => downOperator(10, { count: 3, first: 0, spacing: 2, profile: 'box', width: 0 })).toThrow(
       VolumeError,

@@ -182,12 +182,24 @@ export function denseOperator(op: BandedOperator): number[][] {
   });
 }
 
-/** Applies a banded operator along one axis of a C-order [nz][ny][nx] array. */
-function applyAxis(src: Float32Array, dims: Dims3, axis: 0 | 1 | 2, op: BandedOperator): Float32Array {
+/**
+ * Applies a banded operator along one axis of a C-order [nz][ny][nx] array, into `into`
+ * when given (every value is written, so it needs no clearing). Each output value is its
+ * taps summed in double precision, then stored once.
+ */
+function applyAxis(
+  src: Float32Array,
+  dims: Dims3,
+  axis: 0 | 1 | 2,
+  op: BandedOperator,
+  into?: Float32Array,
+): Float32Array {
   if (dims[axis] !== op.cols) bad(`operator expects ${op.cols} voxels along axis ${axis}, got ${dims[axis]}`);
   const outDims = [dims[0], dims[1], dims[2]];
   outDims[axis] = op.rows;
-  const out = new Float32Array(outDims[0] * outDims[1] * outDims[2]);
+  const n = outDims[0] * outDims[1] * outDims[2];
+  if (into && into.length !== n) bad(`scratch buffer holds ${into.length} values, axis ${axis} needs ${n}`);
+  const out = into ?? new Float32Array(n);
   // inner = contiguous run below the axis, outer = everything above it
   const inner = axis === 0 ? 1 : axis === 1 ? dims[0] : dims[0] * dims[1];
   const outer = axis === 0 ? dims[1] * dims[2] : axis === 1 ? dims[2] : 1;
@@ -198,12 +210,24 @@ function applyAxis(src: Float32Array, dims: Dims3, axis: 0 | 1 | 2, op: BandedOp
     const ob = o * outStride;
     for (let r = 0; r < op.rows; r++) {
       const w = op.weights[r];
-      const s0 = op.start[r];
+      const taps = w.length;
       const dst = ob + r * inner;
-      for (let q = 0; q < w.length; q++) {
-        const wq = w[q];
-        const srcBase = ib + (s0 + q) * inner;
-        for (let e = 0; e < inner; e++) out[dst + e] += wq * src[srcBase + e];
+      const b0 = ib + op.start[r] * inner;
+      // one and two taps (U, and D on identity-like axes) are the common, hot cases
+      if (taps === 1) {
+        const w0 = w[0];
+        for (let e = 0; e < inner; e++) out[dst + e] = w0 * src[b0 + e];
+      } else if (taps === 2) {
+        const w0 = w[0];
+        const w1 = w[1];
+        const b1 = b0 + inner;
+        for (let e = 0; e < inner; e++) out[dst + e] = w0 * src[b0 + e] + w1 * src[b1 + e];
+      } else {
+        for (let e = 0; e < inner; e++) {
+          let acc = 0;
+          for (let q = 0, at = b0 + e; q < taps; q++, at += inner) acc += w[q] * src[at];
+          out[dst + e] = acc;
+        }
       }
     }
   }
@@ -255,6 +279,47 @@ export class Acquisition {
     return v === x ? x.slice() : v;
   }
 
+  /** Scratch buffers for `applyInto` along `ops` from grid `from`: one per operator applied. */
+  private scratch(from: Dims3, ops: (BandedOperator | null)[]): Float32Array[] {
+    const d: [number, number, number] = [from[0], from[1], from[2]];
+    const bufs: Float32Array[] = [];
+    ops.forEach((op, a) => {
+      if (!op) return;
+      d[a] = op.rows;
+      bufs.push(new Float32Array(d[0] * d[1] * d[2]));
+    });
+    if (bufs.length === 0) bufs.push(new Float32Array(d[0] * d[1] * d[2]));
+    return bufs;
+  }
+
+  /**
+   * `apply` into reused buffers (from `scratch`); the result lands in `last` when given,
+   * else in the last scratch buffer. Never returns `x` itself.
+   */
+  private applyInto(
+    x: Float32Array,
+    from: Dims3,
+    ops: (BandedOperator | null)[],
+    bufs: Float32Array[],
+    last?: Float32Array,
+  ): Float32Array {
+    const active = ([0, 1, 2] as const).filter((a) => ops[a]);
+    if (active.length === 0) {
+      const t = last ?? bufs[0];
+      t.set(x);
+      return t;
+    }
+    const d: [number, number, number] = [from[0], from[1], from[2]];
+    let v = x;
+    active.forEach((a, k) => {
+      const op = ops[a] as BandedOperator;
+      const target = k === active.length - 1 && last ? last : bufs[k];
+      v = applyAxis(v, d, a, op, target);
+      d[a] = op.rows;
+    });
+    return v;
+  }
+
   /**
    * Work of the projection in array operations (multiply-adds of the banded operators plus
    * element writes), from the operators themselves: what the time estimate scales
@@ -298,12 +363,20 @@ export class Acquisition {
   /** x <- x + U (y - D x), `iterations` times (a new array; x is not modified). */
   project(x: Float32Array, y: Float32Array, iterations = DEFAULT_PROJECTION_ITERATIONS): Float32Array {
     this.checkLength(y, this.acquiredDims, 'acquired samples');
+    this.checkLength(x, this.dims, 'fine image');
     let out: Float32Array = x.slice();
+    if (iterations <= 0) return out;
+    // Buffers reused across iterations (first-touching fresh memory is slow, BENCHMARKS.md);
+    // the numbers are those of forward and upsample. `out` and `spare` alternate.
+    const down = this.scratch(this.dims, this.down);
+    const up = this.scratch(this.acquiredDims, this.up);
+    let spare: Float32Array = new Float32Array(out.length);
     for (let it = 0; it < iterations; it++) {
-      const r = this.forward(out);
+      const r = this.applyInto(out, this.dims, this.down, down);
       for (let q = 0; q < r.length; q++) r[q] = y[q] - r[q];
-      const u = this.upsample(r);
+      const u = this.applyInto(r, this.acquiredDims, this.up, up, spare);
       for (let q = 0; q < u.length; q++) u[q] += out[q];
+      spare = out;
       out = u;
     }
     return out;
