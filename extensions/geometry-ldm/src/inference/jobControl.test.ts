@@ -363,7 +363,7 @@ describe('progress of the AI mode: refiner planes and projections (fake clock)',
   it('counts every plane and projection; the ETA is exact from the first tick (projection timed up front)', async () => {
     const clock = { now: 0 };
     const spy = jest.spyOn(performance, 'now').mockImplementation(() => clock.now);
-    // each projection costs 500 ms of fake time (the back-projection is one more call)
+    // each projection costs 500 ms of fake time, and so does the back-projection
     const project = Acquisition.prototype.project;
     const projectSpy = jest.spyOn(Acquisition.prototype, 'project').mockImplementation(function (
       this: Acquisition,
@@ -371,6 +371,14 @@ describe('progress of the AI mode: refiner planes and projections (fake clock)',
     ) {
       clock.now += 500;
       return project.apply(this, args);
+    });
+    const backProject = Acquisition.prototype.backProject;
+    const backProjectSpy = jest.spyOn(Acquisition.prototype, 'backProject').mockImplementation(function (
+      this: Acquisition,
+      ...args: Parameters<Acquisition['backProject']>
+    ) {
+      clock.now += 500;
+      return backProject.apply(this, args);
     });
     try {
       const p = probe(model, { costMs: { refiner: 10 }, clock });
@@ -392,6 +400,7 @@ describe('progress of the AI mode: refiner planes and projections (fake clock)',
       for (const { e, at } of ticks) expect(e.etaSeconds!).toBeCloseTo((end - at) / 1000, 6);
     } finally {
       projectSpy.mockRestore();
+      backProjectSpy.mockRestore();
       spy.mockRestore();
     }
   });

@@ -209,7 +209,8 @@ export async function superResolve(
     throw new InferenceError('invalid-input', (e as Error).message);
   }
   const y = acq ? source.data.map((v) => (v < AIR_FLOOR_HU ? AIR_FLOOR_HU : v)) : null;
-  const project = (x: Float32Array) => (acq && y ? acq.project(x, y, settings.projectionIterations) : x);
+  // in place: each sample is projected once and not used unprojected afterwards
+  const project = (x: Float32Array) => (acq && y ? acq.project(x, y, settings.projectionIterations, x) : x);
   const backProjectStart = performance.now();
   const classical = acq && y ? acq.backProject(y, settings.projectionIterations) : upsampled.data.slice();
   // what each later projection of a sample will cost (the same operators and iterations)

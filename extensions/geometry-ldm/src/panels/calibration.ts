@@ -33,6 +33,7 @@ import { makeVolume } from '../volume/volume';
 import type { EngineClient } from '../worker/engineClient';
 import {
   backProjectionSeconds,
+  projectionUnits,
   type Calibration,
   type CalibrationPoint,
   type CostStage,
@@ -197,7 +198,7 @@ export function planeCostsFromEvents(
     throw new Error('calibration: progress events out of order');
   }
   const projectSeconds = (project.at - lastRefine) / 1000;
-  const perWork = projectSeconds / Math.max(1, job.iterations * job.work.perIteration);
+  const perWork = projectSeconds / Math.max(1, projectionUnits(job.work, job.iterations));
   const backProject = backProjectionSeconds(job.work, job.iterations, perWork);
   const rest = (prepare.at - job.start + (job.end - project.at)) / 1000 - backProject;
   return {

@@ -191,10 +191,11 @@ describe('the ai and classical modes: refiner passes, projection work and the re
     secondsPerProjectionWork: 1e-9,
     secondsPerOutputVoxel: 1e-7,
   };
-  const work = { perIteration: 5e6, upsample: 2e6 };
+  const work = { once: 1.4e7, backProjectionOnce: 1.6e7, perIteration: 4e6, upsample: 2e6 };
 
   it('ai: a back-projection, then per sample a refiner pass and a projection (worked by hand)', () => {
-    // 10 iterations x 5e6 work x 1 ns = 0.05 s per projection; back-projection 0.002 + 0.05 s
+    // 10 steps: 1.4e7 + 9 x 4e6 = 5e7 work x 1 ns = 0.05 s per projection; back-projection
+    // 1.6e7 + 9 x 4e6 = 5.2e7 work: 0.052 s
     // refiner 2 s per 100k voxels -> 8 s for 400k; other 1e-7 x 4e5 = 0.04 s
     const t = estimatePlaneModeTime(costs, {
       mode: 'ai',
@@ -219,7 +220,7 @@ describe('the ai and classical modes: refiner passes, projection work and the re
 
   it("calibration: the 'ai' job's events give the refiner pass, the projection's rate and the rest", () => {
     // start 0; prepare at 300 ms (transfer + upsampling + back-projection); refiner 300 -> 2300;
-    // projection 2300 -> 2400 (10 iterations of 1e6 work: 1e-8 s each); finish; end at 2450
+    // projection 2300 -> 2400 (10 steps: 1e6 once + 9 x 1e6 = 1e7 work, 1e-8 s each); end at 2450
     const c = planeCostsFromEvents(
       [
         { stage: 'prepare', step: 0, at: 300 },
@@ -233,7 +234,7 @@ describe('the ai and classical modes: refiner passes, projection work and the re
         end: 2450,
         outputVoxels: 100_000,
         iterations: 10,
-        work: { perIteration: 1e6, upsample: 5e5 },
+        work: { once: 1e6, backProjectionOnce: 1.5e6, perIteration: 1e6, upsample: 5e5 },
       },
     );
     expect(c.refinerPasses).toEqual([{ voxels: 100_000, seconds: 2 }]);
@@ -246,7 +247,7 @@ describe('the ai and classical modes: refiner passes, projection work and the re
         end: 2,
         outputVoxels: 1,
         iterations: 1,
-        work: { perIteration: 1, upsample: 1 },
+        work: { once: 1, backProjectionOnce: 1, perIteration: 1, upsample: 1 },
       }),
     ).toThrow(/refine/);
   });

@@ -178,19 +178,32 @@ export function estimateTime(
   return { seconds: byStage.encode + byStage.unet + byStage.decode, byStage };
 }
 
-/** The work of the measurement-consistency projection of a job (Acquisition.projectionWork). */
+/**
+ * The work of the measurement-consistency projection of a job (Acquisition.projectionWork):
+ * a projection of n >= 1 steps is `once` + (n - 1) x `perIteration`; a back-projection
+ * `backProjectionOnce` + (n - 1) x `perIteration`, or `upsample` when n = 0.
+ */
 export interface ProjectionWork {
+  readonly once: number;
+  readonly backProjectionOnce: number;
   readonly perIteration: number;
   readonly upsample: number;
 }
 
-/** The back-projection: one upsampling, then `iterations` projection steps. */
+/** Work units of one projection of `iterations` steps. */
+export function projectionUnits(work: ProjectionWork, iterations: number): number {
+  return iterations > 0 ? work.once + (iterations - 1) * work.perIteration : 0;
+}
+
+/** The back-projection (the trilinear upsampling projected `iterations` times). */
 export function backProjectionSeconds(
   work: ProjectionWork,
   iterations: number,
   secondsPerWork: number,
 ): number {
-  return (work.upsample + iterations * work.perIteration) * secondsPerWork;
+  const units =
+    iterations > 0 ? work.backProjectionOnce + (iterations - 1) * work.perIteration : work.upsample;
+  return units * secondsPerWork;
 }
 
 /**
@@ -209,7 +222,7 @@ export function estimatePlaneModeTime(
   },
 ): TimeEstimate {
   const w = job.projection;
-  const projectOnce = w ? job.iterations * w.perIteration * costs.secondsPerProjectionWork : 0;
+  const projectOnce = w ? projectionUnits(w, job.iterations) * costs.secondsPerProjectionWork : 0;
   const backProject = w ? backProjectionSeconds(w, job.iterations, costs.secondsPerProjectionWork) : 0;
   const samples = job.mode === 'ai' ? Math.max(1, job.samples) : 0;
   const refinerFit = fitLinear(costs.refinerPasses.map((p) => ({ x: p.voxels, y: p.seconds })));

@@ -13,6 +13,11 @@
  * Each row of D is normalised to sum 1. U is linear interpolation from the sample
  * centres, constant beyond the first/last: U y is trilinear upsampling. The projection
  * x <- x + U (y - D x), repeated, makes x reproduce the acquired samples.
+ *
+ * It is linear, so its n steps run on the acquired grid: with r_0 = y - D x_0, the residual
+ * of step k is r_k = (I - D U) r_(k-1) and x_n = x_0 + U (r_0 + ... + r_(n-1)). D U is
+ * separable (per axis D_a U_a, a small banded matrix over the samples), so a projection
+ * costs one D and one U on the fine grid whatever n is.
  */
 import type { Dims3 } from '../geometry/conventions';
 import { VolumeError } from './volume';
@@ -193,13 +198,16 @@ function applyAxis(
   axis: 0 | 1 | 2,
   op: BandedOperator,
   into?: Float32Array,
+  addend?: Float32Array,
 ): Float32Array {
   if (dims[axis] !== op.cols) bad(`operator expects ${op.cols} voxels along axis ${axis}, got ${dims[axis]}`);
   const outDims = [dims[0], dims[1], dims[2]];
   outDims[axis] = op.rows;
   const n = outDims[0] * outDims[1] * outDims[2];
   if (into && into.length !== n) bad(`scratch buffer holds ${into.length} values, axis ${axis} needs ${n}`);
+  if (addend && addend.length !== n) bad(`addend holds ${addend.length} values, axis ${axis} needs ${n}`);
   const out = into ?? new Float32Array(n);
+  const add = addend ?? null;
   // inner = contiguous run below the axis, outer = everything above it
   const inner = axis === 0 ? 1 : axis === 1 ? dims[0] : dims[0] * dims[1];
   const outer = axis === 0 ? dims[1] * dims[2] : axis === 1 ? dims[2] : 1;
@@ -216,17 +224,18 @@ function applyAxis(
       // one and two taps (U, and D on identity-like axes) are the common, hot cases
       if (taps === 1) {
         const w0 = w[0];
-        for (let e = 0; e < inner; e++) out[dst + e] = w0 * src[b0 + e];
+        for (let e = 0; e < inner; e++) out[dst + e] = (add ? add[dst + e] : 0) + w0 * src[b0 + e];
       } else if (taps === 2) {
         const w0 = w[0];
         const w1 = w[1];
         const b1 = b0 + inner;
-        for (let e = 0; e < inner; e++) out[dst + e] = w0 * src[b0 + e] + w1 * src[b1 + e];
+        for (let e = 0; e < inner; e++)
+          out[dst + e] = (add ? add[dst + e] : 0) + w0 * src[b0 + e] + w1 * src[b1 + e];
       } else {
         for (let e = 0; e < inner; e++) {
-          let acc = 0;
-          for (let q = 0, at = b0 + e; q < taps; q++, at += inner) acc += w[q] * src[at];
-          out[dst + e] = acc;
+          let sum = add ? add[dst + e] : 0;
+          for (let q = 0, at = b0 + e; q < taps; q++, at += inner) sum += w[q] * src[at];
+          out[dst + e] = sum;
         }
       }
     }
@@ -243,6 +252,32 @@ function isIdentity(n: number, ax: AxisAcquisition): boolean {
   );
 }
 
+/** The product D U of two banded operators (rows of D, columns of U), in double precision. */
+function composeBanded(d: BandedOperator, u: BandedOperator): BandedOperator {
+  if (d.cols !== u.rows) bad(`cannot compose ${d.rows}x${d.cols} with ${u.rows}x${u.cols}`);
+  const start = new Int32Array(d.rows);
+  const weights: Float64Array[] = [];
+  for (let r = 0; r < d.rows; r++) {
+    const dw = d.weights[r];
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let q = 0; q < dw.length; q++) {
+      const t = d.start[r] + q;
+      lo = Math.min(lo, u.start[t]);
+      hi = Math.max(hi, u.start[t] + u.weights[t].length - 1);
+    }
+    const w = new Float64Array(hi - lo + 1);
+    for (let q = 0; q < dw.length; q++) {
+      const t = d.start[r] + q;
+      const uw = u.weights[t];
+      for (let p = 0; p < uw.length; p++) w[u.start[t] + p - lo] += dw[q] * uw[p];
+    }
+    start[r] = lo;
+    weights.push(w);
+  }
+  return { rows: d.rows, cols: u.cols, start, weights };
+}
+
 /** How closely a fine image reproduces the acquired samples (HU when the data are HU). */
 export interface Fidelity {
   readonly meanAbs: number;
@@ -257,6 +292,8 @@ export class Acquisition {
   readonly axes: readonly [AxisAcquisition, AxisAcquisition, AxisAcquisition];
   private readonly down: (BandedOperator | null)[];
   private readonly up: (BandedOperator | null)[];
+  /** D_a U_a per axis (acquired samples to acquired samples); null where D = U = I. */
+  private readonly round: (BandedOperator | null)[];
 
   constructor(dims: Dims3, axes: readonly [AxisAcquisition, AxisAcquisition, AxisAcquisition]) {
     this.dims = [dims[0], dims[1], dims[2]];
@@ -264,6 +301,7 @@ export class Acquisition {
     this.acquiredDims = [axes[0].count, axes[1].count, axes[2].count];
     this.down = axes.map((ax, a) => (isIdentity(dims[a], ax) ? null : downOperator(dims[a], ax)));
     this.up = axes.map((ax, a) => (isIdentity(dims[a], ax) ? null : upOperator(dims[a], ax)));
+    this.round = this.down.map((d, a) => (d ? composeBanded(d, this.up[a] as BandedOperator) : null));
   }
 
   private apply(x: Float32Array, from: Dims3, ops: (BandedOperator | null)[]): Float32Array {
@@ -279,42 +317,40 @@ export class Acquisition {
     return v === x ? x.slice() : v;
   }
 
-  /** Scratch buffers for `applyInto` along `ops` from grid `from`: one per operator applied. */
-  private scratch(from: Dims3, ops: (BandedOperator | null)[]): Float32Array[] {
+  /** Buffers for the intermediate results of `ops` applied from grid `from` (all but the last). */
+  private intermediates(from: Dims3, ops: (BandedOperator | null)[]): Float32Array[] {
     const d: [number, number, number] = [from[0], from[1], from[2]];
-    const bufs: Float32Array[] = [];
-    ops.forEach((op, a) => {
-      if (!op) return;
-      d[a] = op.rows;
-      bufs.push(new Float32Array(d[0] * d[1] * d[2]));
+    const active = ([0, 1, 2] as const).filter((a) => ops[a]);
+    return active.slice(0, -1).map((a) => {
+      d[a] = (ops[a] as BandedOperator).rows;
+      return new Float32Array(d[0] * d[1] * d[2]);
     });
-    if (bufs.length === 0) bufs.push(new Float32Array(d[0] * d[1] * d[2]));
-    return bufs;
   }
 
   /**
-   * `apply` into reused buffers (from `scratch`); the result lands in `last` when given,
-   * else in the last scratch buffer. Never returns `x` itself.
+   * `apply` into reused buffers: intermediates in `bufs` (from `intermediates`), the result in
+   * `last`, plus `addend` when given (same length as the result).
    */
   private applyInto(
     x: Float32Array,
     from: Dims3,
     ops: (BandedOperator | null)[],
     bufs: Float32Array[],
-    last?: Float32Array,
+    last: Float32Array,
+    addend?: Float32Array,
   ): Float32Array {
     const active = ([0, 1, 2] as const).filter((a) => ops[a]);
     if (active.length === 0) {
-      const t = last ?? bufs[0];
-      t.set(x);
-      return t;
+      if (addend) for (let q = 0; q < last.length; q++) last[q] = addend[q] + x[q];
+      else last.set(x);
+      return last;
     }
     const d: [number, number, number] = [from[0], from[1], from[2]];
     let v = x;
     active.forEach((a, k) => {
       const op = ops[a] as BandedOperator;
-      const target = k === active.length - 1 && last ? last : bufs[k];
-      v = applyAxis(v, d, a, op, target);
+      const final = k === active.length - 1;
+      v = applyAxis(v, d, a, op, final ? last : bufs[k], final ? addend : undefined);
       d[a] = op.rows;
     });
     return v;
@@ -323,9 +359,16 @@ export class Acquisition {
   /**
    * Work of the projection in array operations (multiply-adds of the banded operators plus
    * element writes), from the operators themselves: what the time estimate scales
-   * (planning/estimate.ts). `perIteration`: one x <- x + U (y - D x); `upsample`: one U y.
+   * (planning/estimate.ts). A projection of n >= 1 steps costs `once` + (n - 1) x
+   * `perIteration` (see `project`), a back-projection `backProjectionOnce` + (n - 1) x
+   * `perIteration`, and `upsample` alone when n = 0.
    */
-  projectionWork(): { readonly perIteration: number; readonly upsample: number } {
+  projectionWork(): {
+    readonly once: number;
+    readonly backProjectionOnce: number;
+    readonly perIteration: number;
+    readonly upsample: number;
+  } {
     const chain = (from: Dims3, ops: (BandedOperator | null)[]) => {
       let d: [number, number, number] = [from[0], from[1], from[2]];
       let work = 0;
@@ -344,8 +387,16 @@ export class Acquisition {
     const fine = this.dims[0] * this.dims[1] * this.dims[2];
     const acquired = this.acquiredDims[0] * this.acquiredDims[1] * this.acquiredDims[2];
     const upsample = chain(this.acquiredDims, this.up);
-    // forward, the residual (acquired voxels), the upsampled residual, the sum (fine voxels)
-    return { perIteration: chain(this.dims, this.down) + acquired + upsample + fine, upsample };
+    const round = chain(this.acquiredDims, this.round);
+    return {
+      // D x_0 and the residual, its running sum (acquired), x_0 + U of the sum (fine)
+      once: chain(this.dims, this.down) + 2 * acquired + upsample + fine,
+      // D U y and the residual, its running sum plus y (acquired), U of that (fine)
+      backProjectionOnce: round + 3 * acquired + upsample,
+      // D U r, the next residual and the running sum (acquired)
+      perIteration: round + 2 * acquired,
+      upsample,
+    };
   }
 
   /** D x: the samples the acquisition would record from fine image x. */
@@ -360,31 +411,73 @@ export class Acquisition {
     return this.apply(y, this.acquiredDims, this.up);
   }
 
-  /** x <- x + U (y - D x), `iterations` times (a new array; x is not modified). */
-  project(x: Float32Array, y: Float32Array, iterations = DEFAULT_PROJECTION_ITERATIONS): Float32Array {
+  /**
+   * x <- x + U (y - D x), `iterations` times, computed on the acquired grid (module comment):
+   * the same result up to float rounding, at the cost of one step on the fine grid. The
+   * result goes to `into` (fine-grid length; x itself is allowed, as x is read in full before
+   * it is written), else to a new array.
+   */
+  project(
+    x: Float32Array,
+    y: Float32Array,
+    iterations = DEFAULT_PROJECTION_ITERATIONS,
+    into?: Float32Array,
+  ): Float32Array {
     this.checkLength(y, this.acquiredDims, 'acquired samples');
     this.checkLength(x, this.dims, 'fine image');
-    let out: Float32Array = x.slice();
-    if (iterations <= 0) return out;
-    // Buffers reused across iterations (first-touching fresh memory is slow, BENCHMARKS.md);
-    // the numbers are those of forward and upsample. `out` and `spare` alternate.
-    const down = this.scratch(this.dims, this.down);
-    const up = this.scratch(this.acquiredDims, this.up);
-    let spare: Float32Array = new Float32Array(out.length);
-    for (let it = 0; it < iterations; it++) {
-      const r = this.applyInto(out, this.dims, this.down, down);
-      for (let q = 0; q < r.length; q++) r[q] = y[q] - r[q];
-      const u = this.applyInto(r, this.acquiredDims, this.up, up, spare);
-      for (let q = 0; q < u.length; q++) u[q] += out[q];
-      spare = out;
-      out = u;
+    if (into) this.checkLength(into, this.dims, 'projection output');
+    const result = into ?? new Float32Array(x.length);
+    if (iterations <= 0) {
+      if (result !== x) result.set(x);
+      return result;
     }
-    return out;
+    const r = this.applyInto(
+      x,
+      this.dims,
+      this.down,
+      this.intermediates(this.dims, this.down),
+      new Float32Array(y.length),
+    );
+    for (let q = 0; q < r.length; q++) r[q] = y[q] - r[q];
+    const sum = this.residualSum(r, iterations);
+    // x + U sum, written once into the result (fresh memory is slow to first-touch here)
+    const a = this.acquiredDims;
+    return this.applyInto(sum, a, this.up, this.intermediates(a, this.up), result, x);
   }
 
-  /** Classical iterative back-projection: project the trilinear upsampling U y. */
+  /**
+   * Classical iterative back-projection: project the trilinear upsampling U y. Entirely on the
+   * acquired grid but for the last U: r_0 = y - D U y, and U y + U (r_0 + ...) = U (y + r_0 + ...).
+   */
   backProject(y: Float32Array, iterations = DEFAULT_PROJECTION_ITERATIONS): Float32Array {
-    return this.project(this.upsample(y), y, iterations);
+    this.checkLength(y, this.acquiredDims, 'acquired samples');
+    if (iterations <= 0) return this.upsample(y);
+    const a = this.acquiredDims;
+    const r = this.applyInto(y, a, this.round, this.intermediates(a, this.round), new Float32Array(y.length));
+    for (let q = 0; q < r.length; q++) r[q] = y[q] - r[q];
+    const sum = this.residualSum(r, iterations);
+    for (let q = 0; q < sum.length; q++) sum[q] += y[q];
+    const fine = this.dims[0] * this.dims[1] * this.dims[2];
+    return this.applyInto(sum, a, this.up, this.intermediates(a, this.up), new Float32Array(fine));
+  }
+
+  /**
+   * r_0 + ... + r_(n-1) with r_k = (I - D U) r_(k-1), from r = r_0 (overwritten with r_(n-1)):
+   * the residuals of n projection steps, on the acquired grid.
+   */
+  private residualSum(r: Float32Array, iterations: number): Float32Array {
+    const a = this.acquiredDims;
+    const sum = r.slice();
+    const bufs = this.intermediates(a, this.round);
+    const m = new Float32Array(r.length);
+    for (let it = 1; it < iterations; it++) {
+      this.applyInto(r, a, this.round, bufs, m);
+      for (let q = 0; q < r.length; q++) {
+        r[q] -= m[q];
+        sum[q] += r[q];
+      }
+    }
+    return sum;
   }
 
   /** |y - D x| over the acquired samples: mean, 99th percentile, max. */
