@@ -96,26 +96,33 @@ export async function refineVolume(
       pix[h * W + w] = hh * sA + ww * sB;
     }
   }
+  // One input buffer for every call (a call's input is consumed once its run resolves), and
+  // each plane gathered once per call: its copies as a neighbour are plain array copies.
+  const input = new Float32Array(batch * 3 * plane);
+  const gathered = new Float32Array((batch + 2) * plane);
+  const feats = new Float32Array(batch * 12);
+  for (let q = 0; q < batch; q++) feats.set(pass.features, q * 12);
   for (let n0 = 0; n0 < N; n0 += batch) {
     throwIfCancelled(opts.signal);
     const b = Math.min(batch, N - n0);
-    const planes = new Float32Array(b * 3 * plane);
-    const feats = new Float32Array(b * 12);
+    // planes n0 - 1 .. n0 + b (clamped at the ends) in model units
+    for (let g = 0; g < b + 2; g++) {
+      const base = Math.min(N - 1, Math.max(0, n0 + g - 1)) * sN;
+      const dst = g * plane;
+      for (let p = 0; p < plane; p++) {
+        const v = x[base + pix[p]];
+        gathered[dst + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
+      }
+    }
+    const planes = b === batch ? input : input.subarray(0, b * 3 * plane);
     for (let q = 0; q < b; q++) {
-      feats.set(pass.features, q * 12);
       for (let c = 0; c < 3; c++) {
-        const n = Math.min(N - 1, Math.max(0, n0 + q + c - 1));
-        const base = n * sN;
-        const dst = (q * 3 + c) * plane;
-        for (let p = 0; p < plane; p++) {
-          const v = x[base + pix[p]];
-          planes[dst + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
-        }
+        planes.set(gathered.subarray((q + c) * plane, (q + c + 1) * plane), (q * 3 + c) * plane);
       }
     }
     const res = await session.run({
       planes: float32Tensor(planes, [b, 3, H, W]),
-      acquisition: float32Tensor(feats, [b, 12]),
+      acquisition: float32Tensor(b === batch ? feats : feats.subarray(0, b * 12), [b, 12]),
     });
     const y = res.refined?.data;
     if (!y || y.length !== b * plane) {

@@ -1,0 +1,80 @@
+import type { Dims3 } from '../geometry/conventions';
+import { refineVolume, type PlanePass } from './refiner';
+import type { ModelSession, Float32Tensor } from './runtime';
+
+/**
+ * A refiner stand-in that records what each call was given (copied at call time, as a real
+ * runtime consumes its input before the run resolves) and answers with the centre plane.
+ */
+function recordingSession() {
+  const calls: { planes: Float32Array; dims: number[]; acquisition: Float32Array }[] = [];
+  const session: ModelSession = {
+    name: 'refiner',
+    inputNames: ['planes', 'acquisition'],
+    outputNames: ['refined'],
+    async run(feeds) {
+      const planes = feeds.planes as Float32Tensor;
+      const acq = feeds.acquisition as Float32Tensor;
+      calls.push({ planes: planes.data.slice(), dims: [...planes.dims], acquisition: acq.data.slice() });
+      const [b, , h, w] = planes.dims;
+      const out = new Float32Array(b * h * w);
+      for (let q = 0; q < b; q++)
+        out.set(planes.data.subarray((q * 3 + 1) * h * w, (q * 3 + 2) * h * w), q * h * w);
+      return { refined: { data: out, dims: [b, 1, h, w] } };
+    },
+    release: async () => {},
+  };
+  return { session, calls };
+}
+
+describe('refineVolume feeds each plane with its neighbours, batch by batch', () => {
+  // rows k (512), columns i (160), normal j (7 planes): 81,920 pixels a plane, so 3 planes a
+  // call (2^18 voxels) and batches of 3, 3 and 1
+  const dims: Dims3 = [160, 7, 512];
+  const [nx, ny, nz] = dims;
+  const x = Float32Array.from({ length: nx * ny * nz }, (_, q) => ((q * 7919) % 5000) - 1500);
+  const pass: PlanePass = {
+    rows: 2,
+    cols: 0,
+    normal: 1,
+    flipRows: true,
+    flipCols: false,
+    features: Float32Array.from({ length: 12 }, (_, f) => f / 10),
+  };
+  // the plane through j = n as the model sees it: row h, column w (mirrored rows), clamped, / 1000
+  const expectedPlane = (n: number) => {
+    const p = new Float32Array(nz * nx);
+    for (let h = 0; h < nz; h++)
+      for (let w = 0; w < nx; w++) {
+        const v = x[((nz - 1 - h) * ny + n) * nx + w];
+        p[h * nx + w] = Math.min(3071, Math.max(-1024, v)) / 1000;
+      }
+    return p;
+  };
+
+  it('planes n-1, n, n+1 (repeated at the ends), features per item, result scattered back', async () => {
+    const { session, calls } = recordingSession();
+    const out = await refineVolume(session, x, dims, pass);
+    expect(calls.map((c) => c.dims[0])).toEqual([3, 3, 1]);
+    let n = 0;
+    for (const call of calls) {
+      const [b, c, h, w] = call.dims;
+      expect([c, h, w]).toEqual([3, nz, nx]);
+      expect(call.planes.length).toBe(b * 3 * h * w);
+      for (let q = 0; q < b; q++, n++) {
+        for (let ch = 0; ch < 3; ch++) {
+          const want = expectedPlane(Math.min(ny - 1, Math.max(0, n + ch - 1)));
+          const got = call.planes.subarray((q * 3 + ch) * h * w, (q * 3 + ch + 1) * h * w);
+          expect(got).toEqual(want);
+        }
+        expect(Array.from(call.acquisition.subarray(q * 12, q * 12 + 12))).toEqual(Array.from(pass.features));
+      }
+      expect(call.acquisition.length).toBe(b * 12);
+    }
+    expect(n).toBe(ny);
+    // the stand-in returns the centre plane: the result is the clamped input, in HU
+    for (let q = 0; q < x.length; q += 997) {
+      expect(out[q]).toBeCloseTo(Math.min(3071, Math.max(-1024, x[q])), 3);
+    }
+  });
+});
