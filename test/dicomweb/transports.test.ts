@@ -63,9 +63,12 @@ function timed(inner: DicomwebTransport) {
       try {
         return await inner.request(req);
       } catch (e) {
-        entry.error = (e as { code?: string; details?: { tooLarge?: boolean } }).details?.tooLarge
+        const err = e as { code?: string; details?: { tooLarge?: boolean; aborted?: boolean } };
+        entry.error = err.details?.tooLarge
           ? 'too-large'
-          : String((e as { code?: string }).code);
+          : err.details?.aborted
+            ? 'aborted'
+            : String(err.code);
         throw e;
       } finally {
         entry.end = performance.now();
@@ -106,7 +109,7 @@ describe.each(['fetch', 'node-http'] as const)('%s transport', (kind) => {
     expect(whole.start).toBeLessThan(meta.end);
   });
 
-  test('a series over the series-level bound: the early request stops at the bound, frames follow', async () => {
+  test('a series over the series-level bound: the early request stops at the bound (or is dropped once the metadata shows its size), frames follow', async () => {
     const { t, log } = timed(toOrthanc(kind));
     const r = await readSeries(t, seeded.studyInstanceUid, seeded.seriesInstanceUid, {
       seriesRetrievalMaxBytes: 2 ** 20,
@@ -115,7 +118,9 @@ describe.each(['fetch', 'node-http'] as const)('%s transport', (kind) => {
     expect(sliceHashes(r.volume)).toEqual(reference.sliceSha256);
     const whole = log.filter((x) => x.accept === ACCEPT_ANY_INSTANCE);
     expect(whole).toHaveLength(1);
-    expect(whole[0].error).toBe('too-large');
+    // a race by design: its answer passes the bound first, or the metadata arrives first and
+    // readSeries drops it (seen under load)
+    expect(['too-large', 'aborted']).toContain(whole[0].error);
     expect(log.filter((x) => /\/frames\/1$/.test(x.path))).toHaveLength(reference.dims[2]);
   });
 
