@@ -20,6 +20,7 @@
  * costs one D and one U on the fine grid whatever n is.
  */
 import type { Dims3 } from '../geometry/conventions';
+import { kthSmallest } from './stats';
 import { VolumeError } from './volume';
 
 export type SliceProfile = 'box' | 'gaussian' | 'point';
@@ -488,12 +489,12 @@ export class Acquisition {
     let max = 0;
     for (let q = 0; q < r.length; q++) {
       const e = Math.abs(y[q] - r[q]);
-      abs[q] = e;
+      // NaN (a NaN voxel) sorts last, as a typed-array sort would put it
+      abs[q] = e === e ? e : Infinity;
       sum += e;
       if (e > max) max = e;
     }
-    abs.sort();
-    const p99 = abs[Math.min(abs.length - 1, Math.floor(0.99 * (abs.length - 1)))];
+    const p99 = kthSmallest(abs, Math.min(abs.length - 1, Math.floor(0.99 * (abs.length - 1))));
     return { meanAbs: sum / r.length, p99Abs: p99, maxAbs: max };
   }
 

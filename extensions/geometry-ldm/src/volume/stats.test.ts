@@ -1,4 +1,4 @@
-import { RunningStats } from './stats';
+import { kthSmallest, RunningStats } from './stats';
 import { VolumeError } from './volume';
 
 /** Deterministic PRNG (mulberry32). */
@@ -202,5 +202,34 @@ describe('RunningStats (Welford) vs a two-pass float64 reference', () => {
     expect(code(() => stats.std({ ddof: 2 as 1 }))).toBe('invalid-argument');
     expect(code(() => new RunningStats(-1))).toBe('invalid-argument');
     expect(stats.count).toBe(0);
+  });
+});
+
+describe('kthSmallest', () => {
+  it('equals the sorted array at every k, for random, sorted, constant and few-valued data', () => {
+    const r = rng(7);
+    const cases: Float32Array[] = [
+      Float32Array.from({ length: 1001 }, () => normal(r) * 100),
+      Float32Array.from({ length: 500 }, (_, q) => q),
+      Float32Array.from({ length: 500 }, (_, q) => 500 - q),
+      new Float32Array(300).fill(3.5),
+      Float32Array.from({ length: 777 }, () => Math.floor(r() * 4)),
+      Float32Array.of(2),
+      Float32Array.of(Infinity, 1, -Infinity, 0),
+    ];
+    for (const values of cases) {
+      const sorted = values.slice().sort();
+      const ks =
+        values.length < 40
+          ? values.keys()
+          : [0, 1, 7, values.length >> 1, values.length - 2, values.length - 1];
+      for (const k of ks) expect(kthSmallest(values.slice(), k)).toBe(sorted[k]);
+    }
+  });
+
+  it('refuses a k outside the array', () => {
+    expect(() => kthSmallest(new Float32Array(3), 3)).toThrow(RangeError);
+    expect(() => kthSmallest(new Float32Array(0), 0)).toThrow(RangeError);
+    expect(() => kthSmallest(new Float32Array(3), 1.5)).toThrow(RangeError);
   });
 });

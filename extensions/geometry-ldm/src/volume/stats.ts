@@ -140,3 +140,46 @@ function checkDdof(opts: StdOptions): 0 | 1 {
   }
   return ddof;
 }
+
+/**
+ * The k-th smallest value (0-based) of `values`, which it reorders in place: quickselect
+ * (Hoare partition, median of three), O(n) on average where a full sort is O(n log n) (a
+ * percentile of 0.5 M residuals: a few ms instead of about 50). NaN is not ordered: callers
+ * pass none.
+ */
+export function kthSmallest(values: Float32Array, k: number): number {
+  if (!(Number.isInteger(k) && k >= 0 && k < values.length)) {
+    throw new RangeError(`k = ${k} is outside 0..${values.length - 1}`);
+  }
+  let lo = 0;
+  let hi = values.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    // median of three as the pivot: sorted or constant runs stay O(n)
+    let a = values[lo];
+    let b = values[mid];
+    let c = values[hi];
+    if (a > b) [a, b] = [b, a];
+    if (b > c) [b, c] = [c, b];
+    if (a > b) [a, b] = [b, a];
+    const pivot = b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i] = values[j];
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    // [lo, j] <= pivot <= [i, hi]; values strictly between j and i equal the pivot
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
+}
