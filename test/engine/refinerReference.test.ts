@@ -117,6 +117,15 @@ describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTor
     expect(a.fidelity!.meanAbs).toBeLessThan(2);
     // trilinear does not reproduce the acquired (box-averaged) slices; the back-projection does
     expect(compare(a.mean.data, a.upsampled.data).mean).toBeGreaterThan(1);
+    // the pipeline timed its back-projection (what the panels' calibration reads); none without slices
+    expect(a.backProjectionSeconds).toBeGreaterThan(0);
+    const raw = await superResolve(
+      model,
+      src,
+      { kind: 'scale', factor: [2, 2, 4] },
+      { mode: 'classical', slices: 'none' },
+    );
+    expect(raw.backProjectionSeconds).toBe(0);
   });
 
   it('refuses what it cannot do with a typed error', async () => {

@@ -109,6 +109,11 @@ export interface SuperResolveResult {
   readonly unprojected?: Volume;
   /** |acquired - D(result)| over the acquired samples, HU; null without a slice model. */
   readonly fidelity: Fidelity | null;
+  /**
+   * Wall seconds of the back-projection in the pipeline's own thread (0 without a slice
+   * model): the panels' calibration times the projection's rate by it.
+   */
+  readonly backProjectionSeconds: number;
   readonly samples?: Volume[];
   readonly target: PlannedTarget;
   readonly groupSpace: GroupSpace;
@@ -221,6 +226,7 @@ export async function superResolve(
     upsampled,
     classical: makeVolume(out.dims, out.affine, classical, 'HU'),
     fidelity: acq && y ? acq.fidelity(mean, y) : null,
+    backProjectionSeconds: projectionSeconds,
     target: plan,
     groupSpace: group,
     settings,

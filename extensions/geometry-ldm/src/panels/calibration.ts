@@ -9,12 +9,14 @@
  *
  * The 'ai' and 'classical' modes (the default) are timed the same way by one
  * 1-sample 'ai' job on a small thick-slice volume (after a smaller warm-up):
- * 'prepare' -> last 'refine' tick is the refiner pass, last 'refine' -> 'project'
- * the projection, whose work the page computes from the same acquisition
- * (Acquisition.projectionWork). The rest of a job (trilinear upsampling,
- * statistics, moving volumes) is per output voxel, timed on a 'classical' job
- * of 2 M voxels (no model calls; a fraction of a second): on a small job fixed
- * costs would inflate it several times.
+ * 'prepare' -> last 'refine' tick is the refiner pass. The projection and the rest
+ * of a job (trilinear upsampling, statistics, moving volumes, per output voxel) are
+ * timed on a 'classical' job of 2 M voxels (no model calls; a fraction of a second):
+ * its back-projection as the pipeline timed it in the worker (the result's
+ * backProjectionSeconds) over its work (Acquisition.projectionWork, computed here from
+ * the same acquisition) gives the projection's rate, and the job's wall time minus it
+ * the rest. (The small job's own projection takes milliseconds since the projection
+ * runs on the acquired grid: timed between progress messages it was off by up to 10x.)
  *
  * Bounded: the whole calibration aims at a few seconds. Each measurement is
  * small, and once half of `budgetSeconds` is spent (a slow backend, e.g. a
@@ -33,7 +35,6 @@ import { makeVolume } from '../volume/volume';
 import type { EngineClient } from '../worker/engineClient';
 import {
   backProjectionSeconds,
-  projectionUnits,
   type Calibration,
   type CalibrationPoint,
   type CostStage,
@@ -168,42 +169,42 @@ export const PLANE_CALIBRATION_SOURCES: readonly [Dims3, Dims3] = [
 const PLANE_SPACING_MM = 4;
 
 /**
- * Plane-mode costs from one 1-sample 'ai' job's events (see the module comment): `start` and
- * `end` bracket the job (ms, same clock as the events); `work` is the projection work of its
- * acquisition; `iterations` its projection iterations.
+ * The refiner pass of one 1-sample 'ai' job from its events (see the module comment): `start`
+ * and `end` bracket the job (ms, same clock as the events).
  */
-export function planeCostsFromEvents(
+export function refinerPassFromEvents(
   events: readonly TimedEvent[],
-  job: {
-    readonly start: number;
-    readonly end: number;
-    readonly outputVoxels: number;
-    readonly iterations: number;
-    readonly work: ProjectionWork;
-  },
-): PlaneCosts {
+  job: { readonly start: number; readonly end: number; readonly outputVoxels: number },
+): { voxels: number; seconds: number } {
   const prepare = events.find((e) => e.stage === 'prepare');
   const refines = events.filter((e) => e.stage === 'refine');
-  const project = events.find((e) => e.stage === 'project');
-  if (!prepare || refines.length === 0 || !project) {
-    throw new Error("calibration: the 'ai' job sent no prepare/refine/project progress");
+  if (!prepare || refines.length === 0) {
+    throw new Error("calibration: the 'ai' job sent no prepare/refine progress");
   }
   const lastRefine = refines[refines.length - 1].at;
-  if (!(
-    job.start <= prepare.at &&
-    prepare.at <= lastRefine &&
-    lastRefine <= project.at &&
-    project.at <= job.end
-  )) {
+  if (!(job.start <= prepare.at && prepare.at <= lastRefine && lastRefine <= job.end)) {
     throw new Error('calibration: progress events out of order');
   }
-  const projectSeconds = (project.at - lastRefine) / 1000;
-  const perWork = projectSeconds / Math.max(1, projectionUnits(job.work, job.iterations));
-  const backProject = backProjectionSeconds(job.work, job.iterations, perWork);
-  const rest = (prepare.at - job.start + (job.end - project.at)) / 1000 - backProject;
+  return { voxels: job.outputVoxels, seconds: (lastRefine - prepare.at) / 1000 };
+}
+
+/**
+ * The projection's rate and the per-voxel rest from one 'classical' job: its wall time
+ * (`start`, `end`, ms) and the back-projection the pipeline timed (seconds), whose work is
+ * `work` at `iterations`.
+ */
+export function projectionCostsFromClassical(job: {
+  readonly start: number;
+  readonly end: number;
+  readonly outputVoxels: number;
+  readonly iterations: number;
+  readonly work: ProjectionWork;
+  readonly backProjectionSeconds: number;
+}): Pick<PlaneCosts, 'secondsPerProjectionWork' | 'secondsPerOutputVoxel'> {
+  const units = backProjectionSeconds(job.work, job.iterations, 1);
+  const rest = (job.end - job.start) / 1000 - job.backProjectionSeconds;
   return {
-    refinerPasses: [{ voxels: job.outputVoxels, seconds: (lastRefine - prepare.at) / 1000 }],
-    secondsPerProjectionWork: perWork,
+    secondsPerProjectionWork: job.backProjectionSeconds / Math.max(1, units),
     secondsPerOutputVoxel: Math.max(0, rest) / job.outputVoxels,
   };
 }
@@ -232,13 +233,22 @@ async function runPlaneJob(
   const work = seriesAcquisition(volume, output, slices).projectionWork();
   const events: TimedEvent[] = [];
   const start = now();
-  await client.superResolve(
+  const result = await client.superResolve(
     volume,
     { kind: 'grid', grid: output },
     { mode, slices, projectionIterations: iterations, samples: 1, seed: 0 },
     { onProgress: (e) => events.push({ stage: e.stage, step: e.step, at: now() }), signal },
   );
-  return { events, start, end: now(), outputVoxels: voxelCount(outDims), iterations, work };
+  const end = now();
+  return {
+    events,
+    start,
+    end,
+    outputVoxels: voxelCount(outDims),
+    iterations,
+    work,
+    backProjectionSeconds: result.backProjectionSeconds,
+  };
 }
 
 async function measurePlanes(
@@ -250,11 +260,8 @@ async function measurePlanes(
   const [warm, measured] = PLANE_CALIBRATION_SOURCES;
   await runPlaneJob(client, manifest, 'ai', warm, now, signal); // warm-up, discarded
   const ai = await runPlaneJob(client, manifest, 'ai', measured, now, signal);
-  const costs = planeCostsFromEvents(ai.events, ai);
   const c = await runPlaneJob(client, manifest, 'classical', CLASSICAL_CALIBRATION_SOURCE, now, signal);
-  const backProject = backProjectionSeconds(c.work, c.iterations, costs.secondsPerProjectionWork);
-  const rest = (c.end - c.start) / 1000 - backProject;
-  return { ...costs, secondsPerOutputVoxel: Math.max(0, rest) / c.outputVoxels };
+  return { refinerPasses: [refinerPassFromEvents(ai.events, ai)], ...projectionCostsFromClassical(c) };
 }
 
 /** UNet calls per diffusion calibration job (see stageSeconds). */

@@ -12,7 +12,8 @@ import {
 } from './estimate';
 import {
   stageSeconds,
-  planeCostsFromEvents,
+  projectionCostsFromClassical,
+  refinerPassFromEvents,
   calibrationGrids,
   calibrationKey,
   loadCalibration,
@@ -218,10 +219,9 @@ describe('the ai and classical modes: refiner passes, projection work and the re
     expect(raw.seconds).toBeCloseTo(8 + 0.04, 9);
   });
 
-  it("calibration: the 'ai' job's events give the refiner pass, the projection's rate and the rest", () => {
-    // start 0; prepare at 300 ms (transfer + upsampling + back-projection); refiner 300 -> 2300;
-    // projection 2300 -> 2400 (10 steps: 1e6 once + 9 x 1e6 = 1e7 work, 1e-8 s each); end at 2450
-    const c = planeCostsFromEvents(
+  it("calibration: the 'ai' job's events give the refiner pass", () => {
+    // start 0; prepare at 300 ms (transfer + upsampling + back-projection); refiner 300 -> 2300
+    const pass = refinerPassFromEvents(
       [
         { stage: 'prepare', step: 0, at: 300 },
         { stage: 'refine', step: 32, at: 1300 },
@@ -229,26 +229,35 @@ describe('the ai and classical modes: refiner passes, projection work and the re
         { stage: 'project', step: 65, at: 2400 },
         { stage: 'finish', step: 65, at: 2440 },
       ],
-      {
-        start: 0,
-        end: 2450,
-        outputVoxels: 100_000,
-        iterations: 10,
-        work: { once: 1e6, backProjectionOnce: 1.5e6, perIteration: 1e6, upsample: 5e5 },
-      },
+      { start: 0, end: 2450, outputVoxels: 100_000 },
     );
-    expect(c.refinerPasses).toEqual([{ voxels: 100_000, seconds: 2 }]);
-    expect(c.secondsPerProjectionWork).toBeCloseTo(1e-8, 15);
-    // rest: 0.3 s + 0.05 s minus the back-projection (1.05e7 x 1e-8 = 0.105 s) = 0.245 s
-    expect(c.secondsPerOutputVoxel).toBeCloseTo(0.245 / 100_000, 12);
+    expect(pass).toEqual({ voxels: 100_000, seconds: 2 });
     expect(() =>
-      planeCostsFromEvents([{ stage: 'prepare', step: 0, at: 1 }], {
-        start: 0,
-        end: 2,
-        outputVoxels: 1,
-        iterations: 1,
-        work: { once: 1, backProjectionOnce: 1, perIteration: 1, upsample: 1 },
-      }),
+      refinerPassFromEvents([{ stage: 'prepare', step: 0, at: 1 }], { start: 0, end: 2, outputVoxels: 1 }),
     ).toThrow(/refine/);
+    expect(() =>
+      refinerPassFromEvents(
+        [
+          { stage: 'refine', step: 1, at: 1 },
+          { stage: 'prepare', step: 0, at: 5 },
+        ],
+        { start: 0, end: 9, outputVoxels: 1 },
+      ),
+    ).toThrow(/order/);
+  });
+
+  it("calibration: the classical job's timed back-projection gives the projection's rate and the rest", () => {
+    // 10 steps of back-projection: 1.5e6 once + 9 x 1e6 = 1.05e7 work in 0.105 s -> 1e-8 s each;
+    // the job took 0.35 s: the rest is 0.245 s over 2 M output voxels
+    const c = projectionCostsFromClassical({
+      start: 1000,
+      end: 1350,
+      outputVoxels: 2_000_000,
+      iterations: 10,
+      work: { once: 1e6, backProjectionOnce: 1.5e6, perIteration: 1e6, upsample: 5e5 },
+      backProjectionSeconds: 0.105,
+    });
+    expect(c.secondsPerProjectionWork).toBeCloseTo(1e-8, 15);
+    expect(c.secondsPerOutputVoxel).toBeCloseTo(0.245 / 2_000_000, 15);
   });
 });

@@ -188,6 +188,7 @@ export function createEngineClient(workerFactory: () => WorkerLike): EngineClien
             classical,
             ...(unprojected ? { unprojected } : {}),
             fidelity: r.fidelity,
+            backProjectionSeconds: r.backProjectionSeconds,
             ...(samples.length > 0 ? { samples } : {}),
             target: r.target,
             groupSpace: r.groupSpace,

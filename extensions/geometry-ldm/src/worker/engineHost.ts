@@ -295,6 +295,7 @@ export function startEngineHost(scope: MessageScopeLike, deps: EngineHostDeps): 
       volumes: vols.map((v) => volumeToMessage(v, transfer)[0]),
       hasUnprojected: r.unprojected !== undefined,
       fidelity: r.fidelity,
+      backProjectionSeconds: r.backProjectionSeconds,
       target: r.target,
       groupSpace: r.groupSpace,
       settings: r.settings,

@@ -245,6 +245,7 @@ export interface SuperResolveResultMessage {
   readonly volumes: VolumeMessage[];
   readonly hasUnprojected: boolean;
   readonly fidelity: SuperResolveResult['fidelity'];
+  readonly backProjectionSeconds: number;
   readonly target: PlannedTarget;
   readonly groupSpace: GroupSpace;
   readonly settings: SuperResolveResult['settings'];
