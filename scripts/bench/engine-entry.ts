@@ -91,6 +91,7 @@ export async function load(
     encoder: timed(m.encoder, acc),
     decoder: timed(m.decoder, acc),
     unet: timed(m.unet, acc),
+    ...(m.refiner ? { refiner: timed(m.refiner, acc) } : {}),
     modelMs: () => acc.ms,
     modelCalls: () => acc.calls,
     resetModelMs: () => {
@@ -241,10 +242,33 @@ export async function pipelines(model: TimedModel): Promise<PipelineResult[]> {
         { mode: 'diffusion', slices: 'none', samples: 2, cycles: 1, ddimSteps: 5, tStart: 100, tiling },
       ),
   );
+  // the product's default: back-projection, refiner planes, projection (a thick-slice source)
+  const thick: Dims3 = [128, 128, 33];
+  const thickSrc = makeVolume(
+    thick,
+    [1.4, 0, 0, -90, 0, 1.4, 0, -90, 0, 0, 5, -80, 0, 0, 0, 1],
+    phantom(thick),
+    'HU',
+  );
+  await measure('super-resolve 128x128x33 (5 mm) -> 128x128x132, default ai mode, 2 samples', () =>
+    superResolve(model, thickSrc, { kind: 'scale', factor: [1, 1, 4] }, {}),
+  );
+  // no model calls at all: the back-projection alone (its time is the projection's speed)
+  const wide: Dims3 = [256, 256, 33];
+  const wideSrc = makeVolume(
+    wide,
+    [0.7, 0, 0, -90, 0, 0.7, 0, -90, 0, 0, 5, -80, 0, 0, 0, 1],
+    phantom(wide),
+    'HU',
+  );
+  await measure('super-resolve 256x256x33 (5 mm) -> 256x256x132, classical mode', () =>
+    superResolve(model, wideSrc, { kind: 'scale', factor: [1, 1, 4] }, { mode: 'classical' }),
+  );
   return results;
 }
 
 export interface MemoryResult {
+  mode: 'diffusion' | 'ai';
   sourceDims: Dims3;
   targetDims: Dims3;
   tiling: TilingPolicy;
@@ -256,12 +280,15 @@ export interface MemoryResult {
 }
 
 /**
- * Super-resolution of a 136x136x144 phantom (2.5 x 2.5 x 2.5 mm) onto 272x272x288,
- * encoder/decoder tiled with the policy the browser worker uses on wasm.
+ * Super-resolution of a 136x136x144 phantom (2.5 x 2.5 x 2.5 mm) onto 272x272x288: the
+ * latent-diffusion mode (no projection) with encoder/decoder tiled with the policy the
+ * browser worker uses on wasm, or the default 'ai' mode (refiner + projection, its own
+ * batching; `settings.samples` refiner samples).
  */
 export async function peakMemory(
   model: TimedModel,
   settings: { samples: number; cycles: number; ddimSteps: number },
+  mode: 'diffusion' | 'ai' = 'diffusion',
 ): Promise<MemoryResult> {
   const srcDims: Dims3 = [136, 136, 144];
   const tiling = tilingPolicyForLimits(WASM_MAX_TENSOR_BYTES);
@@ -278,10 +305,13 @@ export async function peakMemory(
     model,
     src,
     { kind: 'scale', factor: 2 },
-    { mode: 'diffusion', slices: 'none', ...settings, tStart: 100, tiling },
+    mode === 'ai'
+      ? { mode: 'ai', samples: settings.samples }
+      : { mode: 'diffusion', slices: 'none', ...settings, tStart: 100, tiling },
   );
   const totalMs = performance.now() - t0;
   return {
+    mode,
     sourceDims: srcDims,
     targetDims: r.mean.dims,
     tiling,
@@ -298,7 +328,7 @@ export interface Task {
   root: string;
   backend: Backend;
   threads: number;
-  kind: 'per-call' | 'pipelines' | 'memory';
+  kind: 'per-call' | 'pipelines' | 'memory' | 'memory-ai';
   grids?: Dims3[];
   gridMax?: Dims3;
   /** Grids with more voxels than this (default 2M) get 1 run and no warm-up. */
@@ -318,7 +348,8 @@ export async function runTask(task: Task): Promise<unknown> {
       );
     }
     if (task.kind === 'pipelines') return await pipelines(model);
-    return await peakMemory(model, task.settings ?? { samples: 2, cycles: 1, ddimSteps: 2 });
+    const settings = task.settings ?? { samples: 2, cycles: 1, ddimSteps: 2 };
+    return await peakMemory(model, settings, task.kind === 'memory-ai' ? 'ai' : 'diffusion');
   } finally {
     await model.release();
   }

@@ -9,10 +9,14 @@
 //  2. pipelines: whole generate / super-resolve calls on onnxruntime-node
 //     (2 threads) and their share of wall time spent outside model calls
 //     (each run twice in one process: the first, cold, and the second, warm);
+//     super-resolution in the latent-diffusion mode, the default 'ai' mode
+//     (refiner + projection) and the classical mode (projection only);
 //  3. memory: max RSS of a 136x136x144 -> 272x272x288 super-resolution with
-//     the tiling the browser worker uses on wasm, on both runtimes.
+//     the tiling the browser worker uses on wasm, on both runtimes;
+//  4. memory-ai: the same grid in the default 'ai' mode (refiner + projection,
+//     2 samples): time, share outside model calls and max RSS, both runtimes.
 // Environment:
-//   GEOMETRY_LDM_BENCH_ENGINE  comma list of per-call,pipelines,memory (default all)
+//   GEOMETRY_LDM_BENCH_ENGINE  comma list of per-call,pipelines,memory,memory-ai (default all)
 //   GEOMETRY_LDM_BENCH_GRIDS   JSON list of [nx,ny,nz] (default 96x96x104, 192x192x208, 272x272x288)
 //   GEOMETRY_LDM_BENCH_BACKENDS comma list of node-1,node-2,web-wasm-1,web-wasm-2 (default all)
 //   GEOMETRY_LDM_BENCH_SR_MEMORY JSON {samples, cycles, ddimSteps} for the memory run (default 2, 1, 2)
@@ -77,7 +81,7 @@ export default {
     if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`no model at ${dir}`);
     const model = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
     ctx.log(`model ${model.name} ${model.version} (${dir})`);
-    const parts = (process.env.GEOMETRY_LDM_BENCH_ENGINE ?? 'per-call,pipelines,memory').split(',');
+    const parts = (process.env.GEOMETRY_LDM_BENCH_ENGINE ?? 'per-call,pipelines,memory,memory-ai').split(',');
     const grids = process.env.GEOMETRY_LDM_BENCH_GRIDS
       ? JSON.parse(process.env.GEOMETRY_LDM_BENCH_GRIDS)
       : DEFAULT_GRIDS;
@@ -141,7 +145,10 @@ export default {
         );
         // the limit: the same model calls with no pipeline around them
         rows.push({
-          case: `pipeline ${p.case} (node-2t, warm): limit (model calls alone) ${(p.modelMs / 1000).toFixed(2)} s, total ${(p.totalMs / p.modelMs).toFixed(3)}x the limit, outside model calls ${(100 * p.outsideShare).toFixed(1)}%`,
+          case:
+            p.modelCalls === 0
+              ? `pipeline ${p.case} (node-2t, warm): no model calls, all of it JS array work`
+              : `pipeline ${p.case} (node-2t, warm): limit (model calls alone) ${(p.modelMs / 1000).toFixed(2)} s, total ${(p.totalMs / p.modelMs).toFixed(3)}x the limit, outside model calls ${(100 * p.outsideShare).toFixed(1)}%`,
           medianMs: p.totalMs,
           runsMs: [p.totalMs],
           modelMs: +p.modelMs.toFixed(1),
@@ -154,26 +161,47 @@ export default {
       if (r.error) rows.push({ case: 'pipelines', medianMs: NaN, runsMs: [], error: r.error });
     }
 
+    const memoryRuns = [];
     if (parts.includes('memory')) {
       const settings = JSON.parse(
         process.env.GEOMETRY_LDM_BENCH_SR_MEMORY ?? '{"samples":2,"cycles":1,"ddimSteps":2}',
       );
+      memoryRuns.push({
+        kind: 'memory',
+        settings,
+        what: `tiled, ${settings.samples} samples x ${settings.cycles} cycles x ${settings.ddimSteps} DDIM steps`,
+      });
+    }
+    if (parts.includes('memory-ai')) {
+      // the default mode: refiner passes and projection, 2 samples
+      memoryRuns.push({
+        kind: 'memory-ai',
+        settings: { samples: 2, cycles: 1, ddimSteps: 1 },
+        what: 'default ai mode (refiner + projection), 2 samples',
+      });
+    }
+    for (const run of memoryRuns) {
       for (const [backend, threads] of [
         ['node', 2],
         ['web-wasm', 2],
       ]) {
-        const label = `memory ${backend}-${threads}t`;
-        const r = runChild(ctx, bundle, { ...base, backend, threads, kind: 'memory', settings }, label);
+        const label = `${run.kind} ${backend}-${threads}t`;
+        const r = runChild(
+          ctx,
+          bundle,
+          { ...base, backend, threads, kind: run.kind, settings: run.settings },
+          label,
+        );
         const m = r.result;
         if (m)
           ctx.log(
-            `${label}: max RSS ${Math.round(m.maxRssMiB)} MiB (${Math.round(m.rssBeforeMiB)} MiB before the run)`,
+            `${label}: ${(m.totalMs / 1000).toFixed(1)} s, model calls ${(m.modelMs / 1000).toFixed(1)} s, max RSS ${Math.round(m.maxRssMiB)} MiB (${Math.round(m.rssBeforeMiB)} MiB before the run)`,
           );
         const limit = m
           ? `limit (model calls alone) ${(m.modelMs / 1000).toFixed(1)} s, total ${(m.totalMs / m.modelMs).toFixed(3)}x the limit, outside model calls ${(100 * (1 - m.modelMs / m.totalMs)).toFixed(1)}%, `
           : '';
         rows.push({
-          case: `super-resolve 136x136x144 -> 272x272x288 tiled, ${settings.samples} samples x ${settings.cycles} cycles x ${settings.ddimSteps} DDIM steps (${backend}-${threads}t): ${limit}peak RSS ${m ? Math.round(m.maxRssMiB) : '?'} MiB`,
+          case: `super-resolve 136x136x144 -> 272x272x288 ${run.what} (${backend}-${threads}t): ${limit}peak RSS ${m ? Math.round(m.maxRssMiB) : '?'} MiB`,
           medianMs: m ? m.totalMs : NaN,
           runsMs: m ? [m.totalMs] : [],
           ...(m
@@ -182,7 +210,7 @@ export default {
                 rssBeforeRunMiB: Math.round(m.rssBeforeMiB),
                 modelMs: Math.round(m.modelMs),
                 outsideModelShare: +(1 - m.modelMs / m.totalMs).toFixed(4),
-                maxImageVoxelsPerCall: m.tiling.maxImageVoxelsPerCall,
+                ...(run.kind === 'memory' ? { maxImageVoxelsPerCall: m.tiling.maxImageVoxelsPerCall } : {}),
                 targetDims: m.targetDims,
               }
             : { error: r.error }),
