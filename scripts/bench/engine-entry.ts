@@ -13,6 +13,7 @@ import {
   coordinateChannels,
   latentConditioning,
 } from '../../extensions/geometry-ldm/src/geometry/coordinateChannels';
+import type { Affine } from '../../extensions/geometry-ldm/src/geometry/affine';
 import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { generate } from '../../extensions/geometry-ldm/src/inference/generate';
 import { decode, encode, predictNoise } from '../../extensions/geometry-ldm/src/inference/latentOps';
@@ -119,6 +120,11 @@ export function phantom(dims: Dims3): Float32Array {
   return data;
 }
 
+/** The phantom as an HU volume on `affine` (row-major 4x4, mm). */
+function phantomVolume(dims: Dims3, affine: Affine) {
+  return makeVolume(dims, affine, phantom(dims), 'HU');
+}
+
 function unitAffine(dims: Dims3): number[] {
   return [1 / dims[0], 0, 0, 0, 0, 1 / dims[1], 0, 0, 0, 0, 1 / dims[2], 0, 0, 0, 0, 1];
 }
@@ -215,12 +221,7 @@ export async function pipelines(model: TimedModel): Promise<PipelineResult[]> {
     }),
   );
   const srcDims: Dims3 = [52, 52, 56];
-  const src = makeVolume(
-    srcDims,
-    [6.6, 0, 0, -170, 0, 6.6, 0, -170, 0, 0, 7, -300, 0, 0, 0, 1],
-    phantom(srcDims),
-    'HU',
-  );
+  const src = phantomVolume(srcDims, [6.6, 0, 0, -170, 0, 6.6, 0, -170, 0, 0, 7, -300, 0, 0, 0, 1]);
   await measure('super-resolve 52x52x56 -> 104x104x112, 4 samples x 2 cycles x 5 DDIM steps (t=100)', () =>
     superResolve(
       model,
@@ -244,23 +245,13 @@ export async function pipelines(model: TimedModel): Promise<PipelineResult[]> {
   );
   // the product's default: back-projection, refiner planes, projection (a thick-slice source)
   const thick: Dims3 = [128, 128, 33];
-  const thickSrc = makeVolume(
-    thick,
-    [1.4, 0, 0, -90, 0, 1.4, 0, -90, 0, 0, 5, -80, 0, 0, 0, 1],
-    phantom(thick),
-    'HU',
-  );
+  const thickSrc = phantomVolume(thick, [1.4, 0, 0, -90, 0, 1.4, 0, -90, 0, 0, 5, -80, 0, 0, 0, 1]);
   await measure('super-resolve 128x128x33 (5 mm) -> 128x128x132, default ai mode, 2 samples', () =>
     superResolve(model, thickSrc, { kind: 'scale', factor: [1, 1, 4] }, {}),
   );
   // no model calls at all: the back-projection alone (its time is the projection's speed)
   const wide: Dims3 = [256, 256, 33];
-  const wideSrc = makeVolume(
-    wide,
-    [0.7, 0, 0, -90, 0, 0.7, 0, -90, 0, 0, 5, -80, 0, 0, 0, 1],
-    phantom(wide),
-    'HU',
-  );
+  const wideSrc = phantomVolume(wide, [0.7, 0, 0, -90, 0, 0.7, 0, -90, 0, 0, 5, -80, 0, 0, 0, 1]);
   await measure('super-resolve 256x256x33 (5 mm) -> 256x256x132, classical mode', () =>
     superResolve(model, wideSrc, { kind: 'scale', factor: [1, 1, 4] }, { mode: 'classical' }),
   );
@@ -292,12 +283,7 @@ export async function peakMemory(
 ): Promise<MemoryResult> {
   const srcDims: Dims3 = [136, 136, 144];
   const tiling = tilingPolicyForLimits(WASM_MAX_TENSOR_BYTES);
-  const src = makeVolume(
-    srcDims,
-    [2.5, 0, 0, -170, 0, 2.5, 0, -170, 0, 0, 2.5, -300, 0, 0, 0, 1],
-    phantom(srcDims),
-    'HU',
-  );
+  const src = phantomVolume(srcDims, [2.5, 0, 0, -170, 0, 2.5, 0, -170, 0, 0, 2.5, -300, 0, 0, 0, 1]);
   const rssBeforeMiB = process.memoryUsage().rss / 2 ** 20;
   model.resetModelMs();
   const t0 = performance.now();

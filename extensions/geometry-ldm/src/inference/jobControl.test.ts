@@ -364,22 +364,18 @@ describe('progress of the AI mode: refiner planes and projections (fake clock)',
     const clock = { now: 0 };
     const spy = jest.spyOn(performance, 'now').mockImplementation(() => clock.now);
     // each projection costs 500 ms of fake time, and so does the back-projection
-    const project = Acquisition.prototype.project;
-    const projectSpy = jest.spyOn(Acquisition.prototype, 'project').mockImplementation(function (
-      this: Acquisition,
-      ...args: Parameters<Acquisition['project']>
-    ) {
-      clock.now += 500;
-      return project.apply(this, args);
-    });
-    const backProject = Acquisition.prototype.backProject;
-    const backProjectSpy = jest.spyOn(Acquisition.prototype, 'backProject').mockImplementation(function (
-      this: Acquisition,
-      ...args: Parameters<Acquisition['backProject']>
-    ) {
-      clock.now += 500;
-      return backProject.apply(this, args);
-    });
+    const costs500ms = (name: 'project' | 'backProject') => {
+      const real = Acquisition.prototype[name] as (...a: unknown[]) => Float32Array;
+      return jest.spyOn(Acquisition.prototype, name).mockImplementation(function (
+        this: Acquisition,
+        ...args
+      ) {
+        clock.now += 500;
+        return real.apply(this, args);
+      });
+    };
+    const projectSpy = costs500ms('project');
+    const backProjectSpy = costs500ms('backProject');
     try {
       const p = probe(model, { costMs: { refiner: 10 }, clock });
       const events: Array<{ e: ProgressEvent; at: number }> = [];
