@@ -167,6 +167,25 @@ describe('acquisition operators against an independent computation', () => {
     expect(Array.from(xi)).toEqual(Array.from({ length: 24 }, (_, q) => q - 7));
   });
 
+  test('D keeps no zero weights at the ends of a row (the projection would multiply through them)', () => {
+    for (const ax of [
+      { count: 136, first: 0.5, spacing: 2, profile: 'box', width: 2 },
+      { count: 9, first: 0.75, spacing: 2.5, profile: 'gaussian', width: 2.5 },
+      { count: 6, first: 1.5, spacing: 4, profile: 'box', width: 4 },
+    ] as const) {
+      const n = Math.ceil(ax.first + (ax.count - 1) * ax.spacing + 1);
+      const d = downOperator(n, ax);
+      for (const w of d.weights) {
+        expect(w[0]).toBeGreaterThan(0);
+        expect(w[w.length - 1]).toBeGreaterThan(0);
+      }
+    }
+    // a box 2 fine voxels wide centred between two voxels: exactly those two, half each
+    const d = downOperator(272, { count: 136, first: 0.5, spacing: 2, profile: 'box', width: 2 });
+    expect(Array.from(d.weights[3])).toEqual([0.5, 0.5]);
+    expect(d.start[3]).toBe(6);
+  });
+
   test('bad axes are refused with a typed error', () => {
     expect(() => downOperator(10, { count: 3, first: 0, spacing: 2, profile: 'box', width: 0 })).toThrow(
       VolumeError,

@@ -149,8 +149,14 @@ export function downOperator(n: number, ax: AxisAcquisition): BandedOperator {
     for (const v of w) total += v;
     if (!(total > 0)) bad(`sample ${s} at ${c.toFixed(3)} covers no fine voxel`);
     for (let q = 0; q < w.length; q++) w[q] /= total;
-    start[s] = lo;
-    weights.push(w);
+    // the search window is wider than the profile: drop its zero weights at both ends (a box
+    // 2 voxels wide had 6 taps, 4 of them zero), which the projection would multiply through
+    let a = 0;
+    let b = w.length;
+    while (a < b && w[a] === 0) a++;
+    while (b > a && w[b - 1] === 0) b--;
+    start[s] = lo + a;
+    weights.push(w.subarray(a, b));
   }
   return { rows: ax.count, cols: n, start, weights };
 }
