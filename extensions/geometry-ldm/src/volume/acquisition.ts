@@ -311,19 +311,6 @@ export class Acquisition {
     this.round = this.down.map((d, a) => (d ? composeBanded(d, this.up[a] as BandedOperator) : null));
   }
 
-  private apply(x: Float32Array, from: Dims3, ops: (BandedOperator | null)[]): Float32Array {
-    let d: [number, number, number] = [from[0], from[1], from[2]];
-    let v = x;
-    for (let a = 0 as 0 | 1 | 2; a < 3; a = (a + 1) as 0 | 1 | 2) {
-      const op = ops[a];
-      if (!op) continue;
-      v = applyAxis(v, d, a, op);
-      d = [d[0], d[1], d[2]];
-      d[a] = op.rows;
-    }
-    return v === x ? x.slice() : v;
-  }
-
   /** Buffers for the intermediate results of `ops` applied from grid `from` (all but the last). */
   private intermediates(from: Dims3, ops: (BandedOperator | null)[]): Float32Array[] {
     const d: [number, number, number] = [from[0], from[1], from[2]];
@@ -409,13 +396,27 @@ export class Acquisition {
   /** D x: the samples the acquisition would record from fine image x. */
   forward(x: Float32Array): Float32Array {
     this.checkLength(x, this.dims, 'fine image');
-    return this.apply(x, this.dims, this.down);
+    const a = this.acquiredDims;
+    return this.applyInto(
+      x,
+      this.dims,
+      this.down,
+      this.intermediates(this.dims, this.down),
+      new Float32Array(a[0] * a[1] * a[2]),
+    );
   }
 
   /** U y: trilinear upsampling of acquired samples onto the fine grid. */
   upsample(y: Float32Array): Float32Array {
     this.checkLength(y, this.acquiredDims, 'acquired samples');
-    return this.apply(y, this.acquiredDims, this.up);
+    const n = this.dims[0] * this.dims[1] * this.dims[2];
+    return this.applyInto(
+      y,
+      this.acquiredDims,
+      this.up,
+      this.intermediates(this.acquiredDims, this.up),
+      new Float32Array(n),
+    );
   }
 
   /**
