@@ -78,3 +78,52 @@ describe('refineVolume feeds each plane with its neighbours, batch by batch', ()
     }
   });
 });
+
+describe('refineVolume with the normal along the contiguous axis, over several gather blocks', () => {
+  // normal i (200 planes), rows k (300), columns j (40, mirrored): 12,000 pixels a plane, so 21
+  // planes a call and blocks of 168 planes gathered at a time (2^21 voxels): calls of 21 (8 of
+  // them), then 21 and 11 in the second block
+  const dims: Dims3 = [200, 40, 300];
+  const [nx, ny, nz] = dims;
+  const x = Float32Array.from({ length: nx * ny * nz }, (_, q) => ((q * 7919) % 5000) - 1500);
+  const pass: PlanePass = {
+    rows: 2,
+    cols: 1,
+    normal: 0,
+    flipRows: false,
+    flipCols: true,
+    features: Float32Array.from({ length: 12 }, (_, f) => 1 - f / 20),
+  };
+
+  it('feeds every plane and its clamped neighbours and scatters every result back', async () => {
+    const { session, calls } = recordingSession();
+    const out = await refineVolume(session, x, dims, pass);
+    expect(calls.map((c) => c.dims[0])).toEqual([...new Array(9).fill(21), 11]);
+    let n = 0;
+    let wrong = 0;
+    for (const call of calls) {
+      const [b, c, h, w] = call.dims;
+      expect([c, h, w]).toEqual([3, nz, ny]);
+      for (let q = 0; q < b; q++, n++) {
+        for (let ch = 0; ch < 3; ch++) {
+          const i = Math.min(nx - 1, Math.max(0, n + ch - 1));
+          const got = call.planes.subarray((q * 3 + ch) * h * w);
+          // pixel (row k, column j) holds voxel (i, ny - 1 - j, k), clamped, / 1000
+          for (let k = 0; k < nz; k++)
+            for (let j = 0; j < ny; j++) {
+              const v = x[(k * ny + (ny - 1 - j)) * nx + i];
+              if (got[k * ny + j] !== Math.fround(Math.min(3071, Math.max(-1024, v)) / 1000)) wrong++;
+            }
+        }
+      }
+    }
+    expect(n).toBe(nx);
+    expect(wrong).toBe(0);
+    // the stand-in returns the centre plane: every voxel comes back as its clamped input
+    let off = 0;
+    for (let q = 0; q < x.length; q++) {
+      if (Math.abs(out[q] - Math.min(3071, Math.max(-1024, x[q]))) > 1e-3) off++;
+    }
+    expect(off).toBe(0);
+  });
+});

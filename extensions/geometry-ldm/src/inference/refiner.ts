@@ -26,6 +26,8 @@ const HU_MAX = 3071;
 const FEATURE_SCALE = 4;
 /** Voxels per refiner call (B x H x W): 48 channels of float32 activations stay near 50 MB. */
 const VOXELS_PER_CALL = 1 << 18;
+/** Voxels gathered at a time (whole calls' worth): 8 MB of planes, each read once per block. */
+const BLOCK_VOXELS = 1 << 21;
 
 export function axisFeatures(ax: AxisAcquisition): [number, number, number, number] {
   const point = ax.profile === 'point';
@@ -96,49 +98,81 @@ export async function refineVolume(
       pix[h * W + w] = hh * sA + ww * sB;
     }
   }
-  // One input buffer for every call (a call's input is consumed once its run resolves), and
-  // each plane gathered once per call: its copies as a neighbour are plain array copies.
+  // Planes are gathered a block at a time (several calls' worth, about 2^21 voxels), each once
+  // per block: a call copies its planes and their neighbours from the block. One input buffer
+  // serves every call (a call's input is consumed once its run resolves).
+  const block = Math.min(N, batch * Math.max(1, Math.floor(BLOCK_VOXELS / plane / batch)));
   const input = new Float32Array(batch * 3 * plane);
-  const gathered = new Float32Array((batch + 2) * plane);
+  const gathered = new Float32Array((block + 2) * plane);
+  const bases = new Int32Array(block + 2);
+  // When the normal's stride is the smaller (a plane's columns far apart in memory, its
+  // neighbours adjacent), gather and scatter walk the planes inside each pixel, and results
+  // wait in `results` to be scattered a block at a time.
+  const normalInner = sN < sB;
+  const results = normalInner ? new Float32Array(block * plane) : null;
   const feats = new Float32Array(batch * 12);
   for (let q = 0; q < batch; q++) feats.set(pass.features, q * 12);
-  for (let n0 = 0; n0 < N; n0 += batch) {
-    throwIfCancelled(opts.signal);
-    const b = Math.min(batch, N - n0);
-    // planes n0 - 1 .. n0 + b (clamped at the ends) in model units
-    for (let g = 0; g < b + 2; g++) {
-      const base = Math.min(N - 1, Math.max(0, n0 + g - 1)) * sN;
-      const dst = g * plane;
+  for (let k0 = 0; k0 < N; k0 += block) {
+    const kb = Math.min(block, N - k0);
+    // planes k0 - 1 .. k0 + kb (clamped at the ends) in model units
+    const g1 = kb + 2;
+    for (let g = 0; g < g1; g++) bases[g] = Math.min(N - 1, Math.max(0, k0 + g - 1)) * sN;
+    if (normalInner) {
       for (let p = 0; p < plane; p++) {
-        const v = x[base + pix[p]];
-        gathered[dst + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
+        const at = pix[p];
+        for (let g = 0; g < g1; g++) {
+          const v = x[bases[g] + at];
+          gathered[g * plane + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
+        }
+      }
+    } else {
+      for (let g = 0; g < g1; g++) {
+        const base = bases[g];
+        const dst = g * plane;
+        for (let p = 0; p < plane; p++) {
+          const v = x[base + pix[p]];
+          gathered[dst + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
+        }
       }
     }
-    const planes = b === batch ? input : input.subarray(0, b * 3 * plane);
-    for (let q = 0; q < b; q++) {
-      for (let c = 0; c < 3; c++) {
-        planes.set(gathered.subarray((q + c) * plane, (q + c + 1) * plane), (q * 3 + c) * plane);
+    for (let n0 = k0; n0 < k0 + kb; n0 += batch) {
+      throwIfCancelled(opts.signal);
+      const b = Math.min(batch, k0 + kb - n0);
+      const planes = b === batch ? input : input.subarray(0, b * 3 * plane);
+      // item q is plane n0 + q: block planes (n0 - k0) + q + c for c = 0, 1, 2
+      for (let q = 0; q < b; q++) {
+        const g = n0 - k0 + q;
+        planes.set(gathered.subarray(g * plane, (g + 3) * plane), q * 3 * plane);
+      }
+      const res = await session.run({
+        planes: float32Tensor(planes, [b, 3, H, W]),
+        acquisition: float32Tensor(b === batch ? feats : feats.subarray(0, b * 12), [b, 12]),
+      });
+      const y = res.refined?.data;
+      if (!y || y.length !== b * plane) {
+        throw new InferenceError(
+          'run-failed',
+          'the refiner returned no `refined` output of the expected size',
+          {
+            part: 'refiner',
+          },
+        );
+      }
+      if (results) results.set(y, (n0 - k0) * plane);
+      else {
+        for (let q = 0; q < b; q++) {
+          const base = (n0 + q) * sN;
+          for (let p = 0; p < plane; p++) out[base + pix[p]] = y[q * plane + p] * HU_SCALE;
+        }
+      }
+      opts.onPlanes?.(n0 + b, N);
+    }
+    if (results) {
+      for (let p = 0; p < plane; p++) {
+        const at = k0 * sN + pix[p];
+        for (let q = 0; q < kb; q++) out[at + q * sN] = results[q * plane + p] * HU_SCALE;
       }
     }
-    const res = await session.run({
-      planes: float32Tensor(planes, [b, 3, H, W]),
-      acquisition: float32Tensor(b === batch ? feats : feats.subarray(0, b * 12), [b, 12]),
-    });
-    const y = res.refined?.data;
-    if (!y || y.length !== b * plane) {
-      throw new InferenceError(
-        'run-failed',
-        'the refiner returned no `refined` output of the expected size',
-        {
-          part: 'refiner',
-        },
-      );
-    }
-    for (let q = 0; q < b; q++) {
-      const base = (n0 + q) * sN;
-      for (let p = 0; p < plane; p++) out[base + pix[p]] = y[q * plane + p] * HU_SCALE;
-    }
-    opts.onPlanes?.(n0 + b, N);
   }
   return out;
 }

@@ -124,42 +124,70 @@ describe('acquisition operators against an independent computation', () => {
   });
 
   test('the projection equals its steps on the fine grid, never touches its input, and is y when D = U = I', () => {
-    const dims: Dims3 = [6, 5, 20];
-    const acq = new Acquisition(dims, [
-      { count: 3, first: 0.5, spacing: 2, profile: 'gaussian', width: 3 },
-      identityAxis(5),
-      { count: 5, first: 1.5, spacing: 4, profile: 'box', width: 4 },
-    ]);
-    const x = Float32Array.from({ length: 6 * 5 * 20 }, (_, q) => 300 * Math.cos(q * 0.21));
-    const y = Float32Array.from({ length: 3 * 5 * 5 }, (_, q) => 100 * Math.sin(q));
-    const before = x.slice();
-    // the definition, step by step on the fine grid from the public operators: x + U (y - D x)
-    const step = (v: Float32Array) => {
-      const r = acq.forward(v).map((d, q) => y[q] - d);
-      return acq.upsample(r).map((u, q) => u + v[q]);
-    };
-    let stepwise: Float32Array = x;
-    for (let it = 1; it <= 12; it++) {
-      stepwise = step(stepwise);
-      if (it === 1 || it === 4 || it === 12) {
-        // float32 rounding apart (values of a few hundred)
-        expect(maxDiff(acq.project(x, y, it), stepwise)).toBeLessThan(1e-3);
+    const box2 = (count: number): AxisAcquisition => ({
+      count,
+      first: 0.5,
+      spacing: 2,
+      profile: 'box',
+      width: 2,
+    });
+    // a Gaussian and a thick box on two axes; every axis at 2x (D U with three taps along each,
+    // D with two); only the contiguous axis degraded (U and its addend along it)
+    const cases: [Dims3, [AxisAcquisition, AxisAcquisition, AxisAcquisition]][] = [
+      [
+        [6, 5, 20],
+        [
+          { count: 3, first: 0.5, spacing: 2, profile: 'gaussian', width: 3 },
+          identityAxis(5),
+          { count: 5, first: 1.5, spacing: 4, profile: 'box', width: 4 },
+        ],
+      ],
+      [
+        [10, 8, 6],
+        [box2(5), box2(4), box2(3)],
+      ],
+      [
+        [12, 3, 4],
+        [box2(6), identityAxis(3), identityAxis(4)],
+      ],
+    ];
+    for (const [dims, axes] of cases) {
+      const acq = new Acquisition(dims, axes);
+      const x = Float32Array.from(
+        { length: dims[0] * dims[1] * dims[2] },
+        (_, q) => 300 * Math.cos(q * 0.21),
+      );
+      const a = acq.acquiredDims;
+      const y = Float32Array.from({ length: a[0] * a[1] * a[2] }, (_, q) => 100 * Math.sin(q));
+      const before = x.slice();
+      // the definition, step by step on the fine grid from the public operators: x + U (y - D x)
+      const step = (v: Float32Array) => {
+        const r = acq.forward(v).map((d, q) => y[q] - d);
+        return acq.upsample(r).map((u, q) => u + v[q]);
+      };
+      let stepwise: Float32Array = x;
+      for (let it = 1; it <= 12; it++) {
+        stepwise = step(stepwise);
+        if (it === 1 || it === 4 || it === 12) {
+          // float32 rounding apart (values of a few hundred)
+          expect(maxDiff(acq.project(x, y, it), stepwise)).toBeLessThan(1e-3);
+        }
       }
+      expect(maxDiff(acq.project(x, y, 12), acq.project(x, y, 4))).toBeGreaterThan(0.1);
+      // in place: the same numbers, in x's own array
+      const own = x.slice();
+      expect(acq.project(own, y, 12, own)).toBe(own);
+      expect(maxDiff(own, acq.project(x, y, 12))).toBe(0);
+      // the back-projection: the same steps from the trilinear upsampling U y
+      let bp = acq.upsample(y);
+      for (let it = 1; it <= 5; it++) {
+        bp = step(bp);
+        expect(maxDiff(acq.backProject(y, it), bp)).toBeLessThan(1e-3);
+      }
+      expect(maxDiff(acq.backProject(y, 0), acq.upsample(y))).toBe(0);
+      expect(maxDiff(x, before)).toBe(0);
+      expect(acq.project(x, y, 0)).not.toBe(x);
     }
-    expect(maxDiff(acq.project(x, y, 12), acq.project(x, y, 4))).toBeGreaterThan(0.1);
-    // in place: the same numbers, in x's own array
-    const own = x.slice();
-    expect(acq.project(own, y, 12, own)).toBe(own);
-    expect(maxDiff(own, acq.project(x, y, 12))).toBe(0);
-    // the back-projection: the same steps from the trilinear upsampling U y
-    let bp = acq.upsample(y);
-    for (let it = 1; it <= 5; it++) {
-      bp = step(bp);
-      expect(maxDiff(acq.backProject(y, it), bp)).toBeLessThan(1e-3);
-    }
-    expect(maxDiff(acq.backProject(y, 0), acq.upsample(y))).toBe(0);
-    expect(maxDiff(x, before)).toBe(0);
-    expect(acq.project(x, y, 0)).not.toBe(x);
     const identity = new Acquisition([4, 3, 2], [identityAxis(4), identityAxis(3), identityAxis(2)]);
     const xi = Float32Array.from({ length: 24 }, (_, q) => q - 7);
     const yi = Float32Array.from({ length: 24 }, (_, q) => 2 * q + 1);

@@ -195,6 +195,24 @@ export function denseOperator(op: BandedOperator): number[][] {
 }
 
 /**
+ * The operator with every row widened to the longest row's tap count (zero weights), each
+ * window shifted to stay inside the axis; null when the axis is shorter than a row.
+ */
+function paddedBand(op: BandedOperator): { taps: number; start: Int32Array; w: Float64Array } | null {
+  let taps = 0;
+  for (const w of op.weights) taps = Math.max(taps, w.length);
+  if (taps > op.cols) return null;
+  const start = new Int32Array(op.rows);
+  const w = new Float64Array(op.rows * taps);
+  for (let r = 0; r < op.rows; r++) {
+    const s = Math.min(op.start[r], op.cols - taps);
+    start[r] = s;
+    op.weights[r].forEach((v, q) => (w[r * taps + op.start[r] - s + q] = v));
+  }
+  return { taps, start, w };
+}
+
+/**
  * Applies a banded operator along one axis of a C-order [nz][ny][nx] array, into `into`
  * when given (every value is written, so it needs no clearing). Each output value is its
  * taps summed in double precision, then stored once.
@@ -220,6 +238,36 @@ function applyAxis(
   const outer = axis === 0 ? dims[1] * dims[2] : axis === 1 ? dims[2] : 1;
   const inStride = inner * op.cols;
   const outStride = inner * op.rows;
+  const band = inner === 1 ? paddedBand(op) : null;
+  if (band) {
+    // Along the contiguous axis each output is a short dot product of adjacent inputs: with
+    // every row padded to one tap count (zeros, window kept inside the axis) the loop looks up
+    // no per-row lengths or weight arrays. Two and three taps (D on 2x axes, D U) unrolled.
+    const { taps, start, w } = band;
+    for (let o = 0; o < outer; o++) {
+      const ib = o * inStride;
+      const ob = o * outStride;
+      if (taps === 2 && !add) {
+        for (let r = 0, k = 0; r < op.rows; r++, k += 2) {
+          const b = ib + start[r];
+          out[ob + r] = w[k] * src[b] + w[k + 1] * src[b + 1];
+        }
+      } else if (taps === 3 && !add) {
+        for (let r = 0, k = 0; r < op.rows; r++, k += 3) {
+          const b = ib + start[r];
+          out[ob + r] = w[k] * src[b] + w[k + 1] * src[b + 1] + w[k + 2] * src[b + 2];
+        }
+      } else {
+        for (let r = 0, k = 0; r < op.rows; r++, k += taps) {
+          const b = ib + start[r];
+          let sum = add ? add[ob + r] : 0;
+          for (let q = 0; q < taps; q++) sum += w[k + q] * src[b + q];
+          out[ob + r] = sum;
+        }
+      }
+    }
+    return out;
+  }
   for (let o = 0; o < outer; o++) {
     const ib = o * inStride;
     const ob = o * outStride;
@@ -228,16 +276,25 @@ function applyAxis(
       const taps = w.length;
       const dst = ob + r * inner;
       const b0 = ib + op.start[r] * inner;
-      // one and two taps (U, and D on identity-like axes) are the common, hot cases
+      // one and two taps (U, D on 2x axes) and three without an addend (D U) are the hot cases
       if (taps === 1) {
         const w0 = w[0];
-        for (let e = 0; e < inner; e++) out[dst + e] = (add ? add[dst + e] : 0) + w0 * src[b0 + e];
+        if (add) for (let e = 0; e < inner; e++) out[dst + e] = add[dst + e] + w0 * src[b0 + e];
+        else for (let e = 0; e < inner; e++) out[dst + e] = w0 * src[b0 + e];
       } else if (taps === 2) {
         const w0 = w[0];
         const w1 = w[1];
         const b1 = b0 + inner;
-        for (let e = 0; e < inner; e++)
-          out[dst + e] = (add ? add[dst + e] : 0) + w0 * src[b0 + e] + w1 * src[b1 + e];
+        if (add)
+          for (let e = 0; e < inner; e++) out[dst + e] = add[dst + e] + w0 * src[b0 + e] + w1 * src[b1 + e];
+        else for (let e = 0; e < inner; e++) out[dst + e] = w0 * src[b0 + e] + w1 * src[b1 + e];
+      } else if (taps === 3 && !add) {
+        const w0 = w[0];
+        const w1 = w[1];
+        const w2 = w[2];
+        const b1 = b0 + inner;
+        const b2 = b1 + inner;
+        for (let e = 0; e < inner; e++) out[dst + e] = w0 * src[b0 + e] + w1 * src[b1 + e] + w2 * src[b2 + e];
       } else {
         for (let e = 0; e < inner; e++) {
           let sum = add ? add[dst + e] : 0;
