@@ -1,5 +1,5 @@
 import type { Dims3 } from '../geometry/conventions';
-import { refineVolume, type PlanePass } from './refiner';
+import { refinerBatch, refineVolume, type PlanePass } from './refiner';
 import type { ModelSession, Float32Tensor } from './runtime';
 
 /**
@@ -125,5 +125,38 @@ describe('refineVolume with the normal along the contiguous axis, over several g
       if (Math.abs(out[q] - Math.min(3071, Math.max(-1024, x[q]))) > 1e-3) off++;
     }
     expect(off).toBe(0);
+  });
+});
+
+describe('refinerBatch', () => {
+  it('fills a call, then rounds down to a multiple of the threads when there are more planes', () => {
+    // 272 x 272 planes: 3 fit in 2^18 voxels
+    expect(refinerBatch(272 * 272, 288, 1)).toBe(3);
+    expect(refinerBatch(272 * 272, 288, 2)).toBe(2);
+    expect(refinerBatch(272 * 272, 288, 4)).toBe(3);
+    // 128 x 132 planes: 15 fit
+    expect(refinerBatch(128 * 132, 128, 2)).toBe(14);
+    expect(refinerBatch(128 * 132, 128, 4)).toBe(12);
+    expect(refinerBatch(128 * 132, 128, 3)).toBe(15);
+    // never more than the planes, never fewer than one
+    expect(refinerBatch(128 * 132, 5, 2)).toBe(4);
+    expect(refinerBatch(128 * 132, 2, 2)).toBe(2);
+    expect(refinerBatch(1024 * 1024, 40, 2)).toBe(1);
+  });
+
+  it('refineVolume sends calls of that size', async () => {
+    const { session, calls } = recordingSession();
+    const dims: Dims3 = [160, 7, 512];
+    const x = new Float32Array(dims[0] * dims[1] * dims[2]);
+    const pass: PlanePass = {
+      rows: 2,
+      cols: 0,
+      normal: 1,
+      flipRows: false,
+      flipCols: false,
+      features: new Float32Array(12),
+    };
+    await refineVolume(session, x, dims, pass, { threads: 2 });
+    expect(calls.map((c) => c.dims[0])).toEqual([2, 2, 2, 1]);
   });
 });

@@ -69,6 +69,18 @@ export function planePass(
 }
 
 /**
+ * Planes per refiner call: as many as fit VOXELS_PER_CALL (at least one), rounded down to a
+ * multiple of the runtime's threads when there are more planes than threads. onnxruntime-web's
+ * wasm shares a call among its threads by batch item: 3 planes of 272 x 272 on 2 threads took
+ * 1.31x the time per plane of 2 or 4 (BENCHMARKS.md, engine).
+ */
+export function refinerBatch(planeVoxels: number, planes: number, threads: number): number {
+  const fit = Math.max(1, Math.min(planes, Math.floor(VOXELS_PER_CALL / planeVoxels)));
+  const t = Math.max(1, Math.floor(threads));
+  return fit > t ? fit - (fit % t) : fit;
+}
+
+/**
  * Refines every plane of `x` (HU, fine grid `dims`) for one pass; returns a new array (HU).
  * `onPlanes(done, total)` reports progress after each call.
  */
@@ -77,7 +89,12 @@ export async function refineVolume(
   x: Float32Array,
   dims: Dims3,
   pass: PlanePass,
-  opts: { signal?: AbortSignal; onPlanes?: (done: number, total: number) => void } = {},
+  opts: {
+    signal?: AbortSignal;
+    onPlanes?: (done: number, total: number) => void;
+    /** The runtime's intra-op threads (BackendInfo.threads): calls carry a multiple of them. */
+    threads?: number;
+  } = {},
 ): Promise<Float32Array> {
   const stride = [1, dims[0], dims[0] * dims[1]];
   const H = dims[pass.rows];
@@ -87,7 +104,7 @@ export async function refineVolume(
   const sB = stride[pass.cols];
   const sN = stride[pass.normal];
   const plane = H * W;
-  const batch = Math.max(1, Math.min(N, Math.floor(VOXELS_PER_CALL / plane)));
+  const batch = refinerBatch(plane, N, opts.threads ?? 1);
   const out = new Float32Array(x.length);
   // source offset of plane pixel (h, w) (after mirroring), without the normal's part
   const pix = new Int32Array(plane);

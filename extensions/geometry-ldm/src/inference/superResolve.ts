@@ -259,6 +259,7 @@ export async function superResolve(
       let ticked = 0;
       const refined = await refineVolume(model.refiner!, classical, out.dims, passes[s], {
         signal: options.signal,
+        threads: model.runtime?.backend?.threads,
         onPlanes: (done, total) => {
           tracker.tick('refine', { sample: s, samples: settings.samples }, done - ticked);
           ticked = done;
