@@ -27,12 +27,17 @@ function recordingSession() {
   return { session, calls };
 }
 
+/** HU values from -1500 to 3499 in a scrambled pattern: some clamp at each end of the model's range. */
+function patternVolume(dims: Dims3): Float32Array {
+  return Float32Array.from({ length: dims[0] * dims[1] * dims[2] }, (_, q) => ((q * 7919) % 5000) - 1500);
+}
+
 describe('refineVolume feeds each plane with its neighbours, batch by batch', () => {
   // rows k (512), columns i (160), normal j (7 planes): 81,920 pixels a plane, so 3 planes a
   // call (2^18 voxels) and batches of 3, 3 and 1
   const dims: Dims3 = [160, 7, 512];
   const [nx, ny, nz] = dims;
-  const x = Float32Array.from({ length: nx * ny * nz }, (_, q) => ((q * 7919) % 5000) - 1500);
+  const x = patternVolume(dims);
   const pass: PlanePass = {
     rows: 2,
     cols: 0,
@@ -85,7 +90,7 @@ describe('refineVolume with the normal along the contiguous axis, over several g
   // them), then 21 and 11 in the second block
   const dims: Dims3 = [200, 40, 300];
   const [nx, ny, nz] = dims;
-  const x = Float32Array.from({ length: nx * ny * nz }, (_, q) => ((q * 7919) % 5000) - 1500);
+  const x = patternVolume(dims);
   const pass: PlanePass = {
     rows: 2,
     cols: 1,
