@@ -253,7 +253,7 @@ export async function superResolve(
     });
     tracker.emit('prepare');
     const stats = new RunningStats(nOut);
-    const raw = acq ? new RunningStats(nOut) : null;
+    const raw = acq ? new RunningStats(nOut, { meanOnly: true }) : null;
     const kept: Volume[] = [];
     for (let s = 0; s < passes.length; s++) {
       let ticked = 0;
@@ -275,7 +275,7 @@ export async function superResolve(
     }
     tracker.emit('finish');
     return finish(...meanAndStd(stats, settings.samples), {
-      ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.take().mean, 'HU') } : {}),
+      ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.takeMean(), 'HU') } : {}),
       ...(options.keepSamples ? { samples: kept } : {}),
     });
   }
@@ -344,7 +344,7 @@ export async function superResolve(
   const perSample = z0.length;
   const outBox = { start: plan.offset, dims: out.dims };
   const stats = new RunningStats(nOut);
-  const raw = acq ? new RunningStats(nOut) : null;
+  const raw = acq ? new RunningStats(nOut, { meanOnly: true }) : null;
   const kept: Volume[] = [];
   const n = voxelCount(dims);
   const renderPreview = async (x0: Float32Array) =>
@@ -418,7 +418,7 @@ export async function superResolve(
   }
   tracker.emit('finish');
   return finish(...meanAndStd(stats, settings.samples), {
-    ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.take().mean, 'HU') } : {}),
+    ...(raw ? { unprojected: makeVolume(out.dims, out.affine, raw.takeMean(), 'HU') } : {}),
     ...(options.keepSamples ? { samples: kept } : {}),
   });
 }

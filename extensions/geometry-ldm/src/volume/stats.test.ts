@@ -158,6 +158,33 @@ describe('RunningStats (Welford) vs a two-pass float64 reference', () => {
     expect(Array.from(new RunningStats(2).take().mean).every(Number.isNaN)).toBe(true);
   });
 
+  it('meanOnly keeps the same mean, bit for bit, and nothing else; takeMean hands it over', () => {
+    const samples = makeSamples(13, 6, 150, (p) => 900 - 4 * p, 15);
+    const full = new RunningStats(150);
+    const meanOnly = new RunningStats(150, { meanOnly: true });
+    const adopted = new RunningStats(150, { meanOnly: true });
+    for (const x of samples) {
+      full.add(x);
+      meanOnly.add(x);
+      adopted.add(x.slice(), { adopt: true });
+    }
+    expect(Array.from(meanOnly.mean())).toEqual(Array.from(full.mean()));
+    // against the two-pass float64 mean: float32 rounding apart
+    const ref = twoPass(samples, 1);
+    expect(maxRelative(meanOnly.mean(), ref.mean)).toBeLessThan(1e-6);
+    for (const use of [() => meanOnly.std(), () => meanOnly.variance(), () => meanOnly.take()]) {
+      expect(use).toThrow(VolumeError);
+      expect(use).toThrow(/mean only/);
+    }
+    const first = samples[0].slice();
+    const single = new RunningStats(150, { meanOnly: true });
+    single.add(first, { adopt: true });
+    expect(single.takeMean()).toBe(first);
+    expect(() => single.add(first)).toThrow(/taken/);
+    expect(Array.from(adopted.takeMean())).toEqual(Array.from(full.mean()));
+    expect(Array.from(new RunningStats(2, { meanOnly: true }).takeMean()).every(Number.isNaN)).toBe(true);
+  });
+
   it('adopting samples gives the same statistics; the first two adopted arrays become mean and std', () => {
     const samples = makeSamples(11, 4, 100, (p) => -800 + 5 * p, 20);
     const copied = new RunningStats(100);

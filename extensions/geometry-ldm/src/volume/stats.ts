@@ -29,8 +29,11 @@ export class RunningStats {
   private m2Store: Float32Array | null = null;
   private n = 0;
   private taken = false;
+  /** Keep the mean alone (no M2 store, no spread): `takeMean` is then the only way out. */
+  readonly meanOnly: boolean;
 
-  constructor(length: number) {
+  constructor(length: number, options: { readonly meanOnly?: boolean } = {}) {
+    this.meanOnly = options.meanOnly ?? false;
     if (!Number.isInteger(length) || length < 0) {
       throw new VolumeError(
         'invalid-argument',
@@ -67,6 +70,15 @@ export class RunningStats {
     }
     const mean = this.meanStore!;
     const inv = 1 / n;
+    if (this.meanOnly) {
+      // the same update of the mean as below, without M2
+      for (let p = 0; p < sample.length; p++) {
+        const m = mean[p];
+        mean[p] = m + (sample[p] - m) * inv;
+      }
+      this.n = n;
+      return;
+    }
     // second sample: M2 is all zero, held in a new array or in the adopted sample itself (each x
     // is read before its slot receives M2)
     const fresh = this.m2Store === null;
@@ -92,12 +104,14 @@ export class RunningStats {
   /** Per-voxel variance M2 / (count - ddof); NaN where count <= ddof (like torch.var). */
   variance(opts: StdOptions = {}): Float32Array {
     this.checkNotTaken();
+    this.checkSpread();
     return this.momentInto(new Float32Array(this.length), checkDdof(opts), false);
   }
 
   /** Per-voxel standard deviation sqrt(M2 / (count - ddof)); NaN where count <= ddof (like torch.std). */
   std(opts: StdOptions = {}): Float32Array {
     this.checkNotTaken();
+    this.checkSpread();
     return this.momentInto(new Float32Array(this.length), checkDdof(opts), true);
   }
 
@@ -108,11 +122,19 @@ export class RunningStats {
    */
   take(opts: StdOptions = {}): { mean: Float32Array; std: Float32Array } {
     this.checkNotTaken();
+    this.checkSpread();
     const ddof = checkDdof(opts);
     const mean = this.meanStore ?? new Float32Array(this.length).fill(NaN);
     const std = this.momentInto(this.m2Store ?? new Float32Array(this.length), ddof, true);
     this.taken = true;
     return { mean, std };
+  }
+
+  /** The mean without a copy (the store itself); the object is spent afterwards, as after `take`. */
+  takeMean(): Float32Array {
+    this.checkNotTaken();
+    this.taken = true;
+    return this.meanStore ?? new Float32Array(this.length).fill(NaN);
   }
 
   /** M2 / (count - ddof), or its square root, into `out` (which may be the M2 store itself). */
@@ -125,6 +147,11 @@ export class RunningStats {
     if (root) for (let p = 0; p < out.length; p++) out[p] = Math.sqrt(m2[p] * inv);
     else for (let p = 0; p < out.length; p++) out[p] = m2[p] * inv;
     return out;
+  }
+
+  private checkSpread(): void {
+    if (this.meanOnly)
+      throw new VolumeError('invalid-argument', 'these statistics keep the mean only: use takeMean()');
   }
 
   private checkNotTaken(): void {
