@@ -511,7 +511,10 @@ describe('super-resolve panel in the viewer', () => {
     await shot('sr-2d-cancelled');
     // back to the default mode for the run below (AI refiner, its default 2 samples)
     await p.getByLabel('Mode', { exact: true }).selectOption('ai');
-    expect(await p.getByLabel('Samples', { exact: true }).inputValue()).toBe('2');
+    // the number field takes its new value from the panel in an effect, a frame after the change
+    const samples = p.getByLabel('Samples', { exact: true });
+    await pollUntil(async () => (await samples.inputValue()) === '2', 'Samples back to 2', 10000);
+    expect(await samples.inputValue()).toBe('2');
     expect(await p.getByLabel('Cycles', { exact: true }).count()).toBe(0);
     await p.getByText('32 × 32 × 32').first().waitFor();
   }, 240000);
