@@ -194,11 +194,22 @@ export function denseOperator(op: BandedOperator): number[][] {
   });
 }
 
+type PaddedBand = { taps: number; start: Int32Array; w: Float64Array } | null;
+/** Padded forms made once per operator (a projection applies the same ones many times). */
+const paddedBands = new WeakMap<BandedOperator, PaddedBand>();
+
 /**
  * The operator with every row widened to the longest row's tap count (zero weights), each
  * window shifted to stay inside the axis; null when the axis is shorter than a row.
  */
-function paddedBand(op: BandedOperator): { taps: number; start: Int32Array; w: Float64Array } | null {
+function paddedBand(op: BandedOperator): PaddedBand {
+  if (paddedBands.has(op)) return paddedBands.get(op)!;
+  const band = makePaddedBand(op);
+  paddedBands.set(op, band);
+  return band;
+}
+
+function makePaddedBand(op: BandedOperator): PaddedBand {
   let taps = 0;
   for (const w of op.weights) taps = Math.max(taps, w.length);
   if (taps > op.cols) return null;
