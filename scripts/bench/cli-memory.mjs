@@ -8,10 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
+// GEOMETRY_LDM_BENCH_CASES (comma list of case numbers, 1-based) runs only those.
 const CASES = [
-  ['AI (default), x2, --region fit', ['--scale', '2', '--region', 'fit']],
-  ['classical, x2, --region fit', ['--scale', '2', '--region', 'fit', '--mode', 'classical']],
-  ['AI, 0.8 x 0.8 x 1.25 mm, --region fit', ['--spacing', '0.8,0.8,1.25', '--region', 'fit']],
+  ['AI (default), x2 slices, whole series', ['--scale', '1,1,2']],
+  ['classical, x2 slices, whole series', ['--scale', '1,1,2', '--mode', 'classical']],
+  [
+    'AI, x2, 128 x 128 region, all slices',
+    ['--scale', '2', '--region', 'x=192:320', '--region', 'y=192:320'],
+  ],
   [
     'diffusion, x2, 128 x 128 x 16 region, 1 sample',
     [
@@ -46,7 +50,9 @@ export default {
     try {
       const seeded = await E.seedSeries(E.orthancTransport(orthanc), 'lung-pet-ct-dx-a0001');
       const bin = path.join(ctx.root, 'extensions', 'geometry-ldm', 'bin', 'geometry-ldm.mjs');
-      for (const [label, extra] of CASES) {
+      const only = process.env.GEOMETRY_LDM_BENCH_CASES?.split(',').map(Number);
+      for (const [n, [label, extra]] of CASES.entries()) {
+        if (only && !only.includes(n + 1)) continue;
         const args = extra;
         const out = mkdtempSync(path.join(ctx.tmpDir, 'cli-memory-'));
         const t0 = performance.now();

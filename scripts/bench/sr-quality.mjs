@@ -21,7 +21,8 @@
 // GEOMETRY_LDM_BENCH_SR (JSON) overrides superResolve options, e.g. '{"samples":4}';
 // GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans;
 // GEOMETRY_LDM_BENCH_DEGRADATIONS (comma list of labels, e.g. '5 mm Gaussian slices') the degradations;
-// GEOMETRY_LDM_BENCH_TRUE_PROFILE=1 tells the pipeline the true slice profile instead of the default.
+// GEOMETRY_LDM_BENCH_TRUE_PROFILE=1 tells the pipeline the true slice profile instead of the default;
+// GEOMETRY_LDM_BENCH_PROFILE=box|gaussian names one profile (width: the slice thickness) for every case.
 // GEOMETRY_LDM_BENCH_METRICS=FILE merges the rows into that metrics.json (key
 // superResolutionHeldOut; ldm.export --metrics puts it into model.json).
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/sr-<scan>.png: per case (rows) the coronal mid-slice of
@@ -100,10 +101,13 @@ export default {
             full,
             axes.map(([factor, profile]) => ({ factor, profile })),
           );
+          const named = process.env.GEOMETRY_LDM_BENCH_PROFILE;
           const slices =
             process.env.GEOMETRY_LDM_BENCH_TRUE_PROFILE === '1'
               ? { profile: c.trueProfile, widthMm: c.sliceThicknessMm, reason: 'told the true profile' }
-              : E.autoSliceModel(c.sliceThicknessMm, c.sliceThicknessMm, null);
+              : named
+                ? { profile: named, widthMm: c.sliceThicknessMm, reason: 'named for the bench' }
+                : E.autoSliceModel(c.sliceThicknessMm, c.sliceThicknessMm, null);
           const t0 = performance.now();
           const r = await E.superResolve(
             model,

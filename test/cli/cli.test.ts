@@ -771,7 +771,19 @@ describe('super-resolve', () => {
       /series 1\.2\.826\.0\.1\.3680043\.8\.498\.999 is not in study/,
     ],
     ['a spacing coarser than the source', () => ['--spacing', '1,1,1'], 2, /coarser/],
-    ['a grid the model does not support', () => ['--scale', '5'], 2, /outside the model's range/],
+    [
+      'a grid latent diffusion does not support',
+      () => ['--scale', '5', '--mode', 'diffusion'],
+      2,
+      /outside the model's range/,
+    ],
+    [
+      'a result larger than the AI mode holds (768 x 768 planes)',
+      () => ['--scale', '12'],
+      2,
+      /a result of 768 x 768 x 192 voxels .* beyond what the ai mode holds in memory/,
+    ],
+    ['a scale that is not a number', () => ['--scale', '1,1,x'], 2, /--scale must be three numbers X,Y,Z/],
   ] as Array<[string, (s: string) => string[], number, RegExp]>)(
     'refuses %s: one line, non-zero exit, nothing written',
     async (_n, extra, code, message) => {
@@ -996,11 +1008,19 @@ describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512
   it('refuses the whole series at x2 in one line that proposes --region fit, writing nothing', async () => {
     const before = await orthancCounts(orthanc);
     const out = join(work, 'real-whole');
-    const r = cli(sr(['--scale', '2', '--stow', '--out', out]));
+    // latent diffusion: the model's grid range (256 per axis)
+    const r = cli(sr(['--scale', '2', '--mode', 'diffusion', '--stow', '--out', out]));
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(
       /outside the model's range.*result would be 1024x1024x60 voxels: add --region fit \(the largest centred region that fits: x=192:320,y=192:320,z=0:30\)/,
+    );
+    // the AI refiner (the default mode): what its volumes need in memory; 1024 x 1024 planes are too large
+    const ai = cli(sr(['--scale', '2', '--stow', '--out', out]));
+    expect(ai.code).toBe(2);
+    expect(ai.stderr.trim().split('\n')).toHaveLength(1);
+    expect(ai.stderr).toMatch(
+      /a result of 1024 x 1024 x 60 voxels .* beyond what the ai mode holds in memory.*add --region fit \(the largest centred region that fits: x=75:437,y=75:437,z=0:30\)/,
     );
     expect(existsSync(out)).toBe(false);
     expect(await orthancCounts(orthanc)).toEqual(before);
@@ -1009,7 +1029,7 @@ describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512
   it('--region fit: the largest centred region, stored as a derived series of the study at that place', async () => {
     const before = await orthancCounts(orthanc);
     const out = join(work, 'real-fit');
-    const r = cli(sr(['--scale', '2', '--region', 'fit', '--stow', '--out', out]));
+    const r = cli(sr(['--scale', '2', '--mode', 'diffusion', '--region', 'fit', '--stow', '--out', out]));
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(r.events.find((e) => e.type === 'plan')).toMatchObject({
       source: [512, 512, 30],
@@ -1036,6 +1056,32 @@ describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512
     const first = firstSlice(join(out, 'super-resolved'));
     expect({ rows: first.rows, cols: first.cols }).toEqual({ rows: 256, cols: 256 });
     const expected = sourceVoxel(192 - 0.25, 192 - 0.25, -0.25);
+    for (let c = 0; c < 3; c++) expect(Math.abs(first.ipp[c] - expected[c])).toBeLessThan(1e-3);
+  }, 300000);
+
+  it('the classical mode takes the whole 512 x 512 series (no region), stored as 60 slices of 512 x 512', async () => {
+    const before = await orthancCounts(orthanc);
+    const out = join(work, 'real-whole-classical');
+    // --scale per axis: twice the slices (8 -> 4 mm), the in-plane grid kept
+    const r = cli(sr(['--scale', '1,1,2', '--mode', 'classical', '--stow', '--out', out]));
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.events.find((e) => e.type === 'plan')).toMatchObject({
+      source: [512, 512, 30],
+      region: 'x=0:512,y=0:512,z=0:30',
+      target: [512, 512, 60],
+    });
+    const after = await orthancCounts(orthanc);
+    expect({ series: after.series - before.series, instances: after.instances - before.instances }).toEqual({
+      series: 1,
+      instances: 60,
+    });
+    const files = readdirSync(join(out, 'super-resolved'));
+    expect(files).toHaveLength(60);
+    expect(dciodvfy(readFileSync(join(out, 'super-resolved', files[30]))).errors).toEqual([]);
+    const first = firstSlice(join(out, 'super-resolved'));
+    expect({ rows: first.rows, cols: first.cols }).toEqual({ rows: 512, cols: 512 });
+    // the result covers the series' voxel edges: its first slice is a quarter source slice below the first
+    const expected = sourceVoxel(0, 0, -0.25);
     for (let c = 0; c < 3; c++) expect(Math.abs(first.ipp[c] - expected[c])).toBeLessThan(1e-3);
   }, 300000);
 

@@ -417,6 +417,10 @@ describe('super-resolve panel in the viewer', () => {
     // the AI mode is the default, with the words that say what it does
     expect(await p.getByLabel('Mode', { exact: true }).inputValue()).toBe('ai');
     expect(await p.getByTestId('geometry-ldm-mode-note').textContent()).toMatch(/^A 2D network sharpens/);
+    // the AI mode takes the whole 512 x 512 series (planning/modeGrid.ts): no region is proposed,
+    // and no model grid is shown (it runs plane by plane)
+    await p.getByText('columns 1–512, rows 1–512, slices 1–30').waitFor();
+    expect(await p.getByText('Model grid', { exact: true }).count()).toBe(0);
     await shot('sr-1-opened');
   }, 240000);
 
@@ -720,6 +724,25 @@ describe('super-resolve panel in the viewer', () => {
     expect(Math.abs(src0[2] - res0[2])).toBeLessThan(1e-3);
     await shot('sr-6-synchronised-scroll');
   }, 60000);
+
+  it('the classical mode runs on the whole 512 x 512 series (x2 slices): no region to fit, a 512 x 512 x 60 result', async () => {
+    const p = page.locator(`[data-testid="${panel}"]`);
+    await p.getByRole('button', { name: 'Whole series', exact: true }).click();
+    await p.getByLabel('Preset', { exact: true }).selectOption('x2-slices');
+    await p.getByLabel('Mode', { exact: true }).selectOption('classical');
+    await p.getByText('columns 1–512, rows 1–512, slices 1–30').waitFor();
+    await p.getByText('512 × 512 × 60').first().waitFor();
+    await p.getByRole('button', { name: 'Super-resolve', exact: true }).click();
+    await p
+      .getByTestId('geometry-ldm-method')
+      .filter({
+        hasText: /^classical back-projection \(no AI\); slice model .+; reproduces the acquired slices/,
+      })
+      .waitFor({ timeout: 180000 });
+    const shows = await p.getByLabel('Show', { exact: true }).locator('option').allTextContents();
+    expect(shows).toEqual(['Mean', 'Trilinear']);
+    await p.getByRole('img', { name: /Super-resolved \(mean\), axial slice/ }).waitFor();
+  }, 240000);
 
   it('every request from the browser context’s creation to here (page load, model download, worker, STOW) went to the viewer’s own origin', () => {
     const origin = new URL(server.url).origin;

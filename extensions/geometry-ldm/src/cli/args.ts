@@ -20,6 +20,15 @@ export function parseVec3(
   return nums as unknown as Vec3;
 }
 
+/** --scale: one factor for every axis ("2") or one per axis ("1,1,2"); positive numbers. */
+export function parseScale(value: string): number | Vec3 {
+  if (value.includes(',')) return parseVec3(value, '--scale', { positive: true });
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--scale must be a positive number S or three X,Y,Z, got "${value}"`);
+  return n;
+}
+
 export function parseDims(value: string, what: string): Dims3 {
   return parseVec3(value, what, { integer: true, positive: true }) as unknown as Dims3;
 }

@@ -11,6 +11,7 @@ import {
   parsePositiveInt,
   parseRegion,
   parseRotation,
+  parseScale,
   parseShard,
   parseVec3,
 } from './args';
@@ -31,7 +32,7 @@ export const DEFAULT_MODEL_DIR =
 
 const HELP = `geometry-ldm: resolution- and field-of-view-invariant latent diffusion for CT (research, not for diagnosis)
 
-  geometry-ldm super-resolve --pacs URL --study UID [--series UID] (--spacing X,Y,Z | --scale S)
+  geometry-ldm super-resolve --pacs URL --study UID [--series UID] (--spacing X,Y,Z | --scale S | --scale X,Y,Z)
         [--region fit | --region axis=start:end ...]
         [--mode ai|classical|diffusion] [--slice-profile auto|box|gaussian|point|none] [--slice-thickness MM]
         [--samples N --cycles C --t T --steps K --seed S --std-map] [--bridge-gaps] [--no-memory-check]
@@ -205,7 +206,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
           study: v.study,
           series: v.series,
           spacingMm: v.spacing ? parseVec3(v.spacing, '--spacing', { positive: true }) : undefined,
-          scale: v.scale === undefined ? undefined : Number(v.scale),
+          scale: v.scale === undefined ? undefined : parseScale(v.scale),
           region: parseRegion(v.region ?? []),
           samples:
             v.samples === undefined

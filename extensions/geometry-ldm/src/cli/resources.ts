@@ -14,6 +14,7 @@ import { dirname } from 'node:path';
 import type { Dims3 } from '../geometry/conventions';
 import {
   estimateGenerateMemory,
+  estimatePlaneModeMemory,
   estimateSuperResolveMemory,
   type MemoryEstimate,
 } from '../planning/estimate';
@@ -91,8 +92,8 @@ const RUNTIME_BYTES = 400 * 1024 ** 2;
 /**
  * Peak memory of a CLI super-resolution. Diffusion: the panels' estimate (planning/estimate.ts:
  * worker buffers + the untiled encoder/decoder activations the CLI runs). AI and classical: the
- * source, float32 copies of the result (5 classical, 8 AI: upsampling, back-projection, mean, M2,
- * samples, std) and the refiner's plane activations. All modes add the built derived series
+ * panels' worker estimate too (planning/estimate.ts estimatePlaneModeMemory: the source, float32
+ * copies of the result and the refiner's plane activations). All modes add the built derived series
  * (16-bit, twice while encoding) and the runtime itself. Checked against measured peak RSS by
  * `npm run bench -- cli-memory` (the estimate must not be below the peak).
  */
@@ -114,12 +115,14 @@ export function superResolveMemory(f: SuperResolveFootprint): MemoryEstimate {
     buffers = e.workerBytes;
     activations = e.activationBytes;
   } else {
-    const [x, y, z] = f.outputDims;
-    // classical: upsampling, iterate, residual, result (+ slack); AI adds mean, M2 and samples
-    buffers = 4 * (voxels(f.sourceDims) + (f.mode === 'ai' ? 8 : 5) * nOut);
-    // the refiner runs on 2^18 voxels of planes per call (or one larger plane): 48-channel float32
-    // activations, about a dozen alive in onnxruntime's arena (measured: BENCHMARKS.md cli-memory)
-    activations = f.mode === 'ai' ? 12 * 48 * 4 * Math.max(2 ** 18, x * y, x * z, y * z) : 0;
+    const e = estimatePlaneModeMemory({
+      mode: f.mode,
+      seriesDims: f.sourceDims,
+      sourceDims: f.sourceDims,
+      outputDims: f.outputDims,
+    });
+    buffers = e.workerBytes;
+    activations = e.activationBytes;
   }
   const workerBytes = buffers + written + RUNTIME_BYTES;
   return { workerBytes, activationBytes: activations, pageBytes: 0, totalBytes: workerBytes + activations };

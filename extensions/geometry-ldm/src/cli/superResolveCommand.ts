@@ -2,9 +2,10 @@
  * `geometry-ldm super-resolve`: one series of a study (or a region of it) to a
  * finer grid, written back or to files.
  *
- * Region: real CT (512 x 512 in-plane) refined on every axis is larger than a
- * model's grid range, so `--region fit` takes the largest centred region that
- * fits (the viewer panel's "Fit region to model", the same function), or
+ * Region: real CT (512 x 512 in-plane) is larger than a latent diffusion model's
+ * grid range, and a long series refined on every axis larger than the AI and
+ * classical modes hold (planning/modeGrid.ts), so `--region fit` takes the
+ * largest centred region that fits (the viewer panel's "Fit region to model", the same function), or
  * `--region x=a:b ...` a chosen one. As in the panel, only the region is sent
  * to the model and the group space stays the whole series' extent.
  */
@@ -21,7 +22,6 @@ import { DicomError } from '../dicom/errors';
 import { superResolve } from '../inference/superResolve';
 import { planSuperResolutionTarget } from '../inference/superResolutionTarget';
 import {
-  checkGrid,
   ManifestError,
   superResolutionDefaults,
   type ModelManifest,
@@ -33,6 +33,7 @@ import { spacingOf } from '../geometry/dicomGeometry';
 import { scanExtentGroupSpace } from '../geometry/groupSpace';
 import { boxGrid, crop, type CropBox } from '../volume/pad';
 import { engineTarget, fitRegion, type TargetChoice } from '../planning/superResolvePlan';
+import { modeGridProblem } from '../planning/modeGrid';
 import type { SeriesGrid } from '../planning/seriesGrid';
 import type { RegionArg } from './args';
 import { volumeToNifti } from '../formats/nifti';
@@ -59,7 +60,8 @@ export interface SuperResolveCommand {
   readonly study: string;
   readonly series?: string;
   readonly spacingMm?: Vec3;
-  readonly scale?: number;
+  /** One factor for every axis, or one per axis (x, y, z; e.g. 1,1,2: twice the slices only). */
+  readonly scale?: number | Vec3;
   readonly region?: RegionArg;
   readonly samples?: number;
   /** Default: the model's (ai when it has a refiner). */
@@ -94,7 +96,7 @@ export async function runSuperResolve(
 ): Promise<void> {
   if (!c.out && !c.stow) throw new UsageError('give --out DIR or --stow');
   if ((c.spacingMm === undefined) === (c.scale === undefined))
-    throw new UsageError('give exactly one of --spacing X,Y,Z or --scale S');
+    throw new UsageError('give exactly one of --spacing X,Y,Z or --scale S (or X,Y,Z)');
   if (c.jobPath && !c.stow) throw new UsageError('--job makes a --stow resumable: give --stow');
   checkOutDir(c.out);
   const manifest = await readManifest(c.modelDir);
@@ -133,7 +135,10 @@ export async function runSuperResolve(
   const choice: TargetChoice =
     c.spacingMm !== undefined
       ? { kind: 'spacing', spacingMm: c.spacingMm }
-      : { kind: 'scale', factors: [c.scale, c.scale, c.scale] as unknown as Vec3 };
+      : {
+          kind: 'scale',
+          factors: typeof c.scale === 'number' ? ([c.scale, c.scale, c.scale] as unknown as Vec3) : c.scale!,
+        };
   reporter.info(`reading series ${seriesUid}`);
   const readOptions = {
     irregular: 'resample',
@@ -155,7 +160,7 @@ export async function runSuperResolve(
     affine: gridAffine,
     spacingMm: spacingOf(gridAffine),
   };
-  const region = regionOf(c.region, grid, choice, manifest);
+  const region = regionOf(c.region, grid, choice, manifest, mode);
   // Validate the target (coarser than the source, supported grid) before any model work or write.
   const plan = planSuperResolutionTarget(
     boxGrid(grid, region),
@@ -171,17 +176,15 @@ export async function runSuperResolve(
   reporter.info(
     `mode: ${MODE_LABEL[mode]}; slice model: ${slices === 'none' ? 'none (no projection)' : `${describeSliceModel(slices)} (${slices.reason})`}`,
   );
-  // The model's grid range bounds every mode: the diffusion cannot run beyond it, and it keeps the
-  // refiner's and the projection's images (several float32 copies of the result) within memory.
-  try {
-    checkGrid(manifest, plan.padded.dims);
-  } catch (e) {
-    const tooLarge = plan.padded.dims.some((n, a) => n > manifest.grid.max[a]);
-    if (!tooLarge || c.region?.kind === 'fit') throw e;
-    const fit = fitRegion(grid, choice, manifest);
+  // What each mode takes (planning/modeGrid.ts): latent diffusion the model's grid range, the AI and
+  // classical modes what their result volumes need in memory.
+  const problem = modeGridProblem(manifest, mode, plan);
+  if (problem) {
+    if (c.region?.kind === 'fit') throw new ManifestError('unsupported-grid', problem);
+    const fit = fitRegion(grid, choice, manifest, mode);
     throw new ManifestError(
       'unsupported-grid',
-      `${(e as Error).message}; the result would be ${plan.output.dims.join('x')} voxels: add --region fit (the largest centred region that fits: ${formatRegion(fit)}) or give a smaller --region`,
+      `${problem}; the result would be ${plan.output.dims.join('x')} voxels: add --region fit (the largest centred region that fits: ${formatRegion(fit)}) or give a smaller --region`,
     );
   }
   const whole = region.dims.every((n, a) => n === grid.dims[a]);
@@ -321,8 +324,9 @@ function regionOf(
   grid: SeriesGrid,
   choice: TargetChoice,
   manifest: ModelManifest,
+  mode: SuperResolutionMode,
 ): CropBox {
-  if (arg?.kind === 'fit') return fitRegion(grid, choice, manifest);
+  if (arg?.kind === 'fit') return fitRegion(grid, choice, manifest, mode);
   const ranges = arg?.ranges ?? [null, null, null];
   const start = [0, 0, 0];
   const dims = [...grid.dims];

@@ -3,6 +3,7 @@ import {
   activationBytes,
   costModel,
   estimateGenerateMemory,
+  estimatePlaneModeMemory,
   estimateSuperResolveMemory,
   estimatePlaneModeTime,
   estimateTime,
@@ -95,6 +96,31 @@ describe('memory estimate (pipeline buffers)', () => {
     // activations: 128 B per image voxel of the whole padded grid (no tiling)
     expect(m.activationBytes).toBe(128 * n);
     expect(m.totalBytes).toBe(m.workerBytes + m.activationBytes + m.pageBytes);
+  });
+
+  it('the AI and classical modes: copies of the result and the refiner plane, no encoder or latents', () => {
+    const args = {
+      seriesDims: [512, 512, 30],
+      sourceDims: [512, 512, 30],
+      outputDims: [512, 512, 120],
+    } as const;
+    const n = 512 * 512 * 120;
+    const src = 512 * 512 * 30;
+    const ai = estimatePlaneModeMemory({ mode: 'ai', ...args });
+    expect(ai.workerBytes).toBe(4 * (src + 8 * n));
+    // the largest plane is 512 x 512 (262,144 = 2^18): 12 activations of 48 float32 channels
+    expect(ai.activationBytes).toBe(12 * 48 * 4 * 512 * 512);
+    // page: mean, std, trilinear, classical, unprojected, AI minus classical + 16-bit twice
+    expect(ai.pageBytes).toBe(4 * 6 * n + 4 * n);
+    expect(ai.totalBytes).toBe(ai.workerBytes + ai.activationBytes + ai.pageBytes);
+    const classical = estimatePlaneModeMemory({ mode: 'classical', ...args });
+    expect(classical.workerBytes).toBe(4 * (src + 5 * n));
+    expect(classical.activationBytes).toBe(0);
+    expect(classical.pageBytes).toBe(4 * 4 * n + 4 * n);
+    // a 512 x 2048 plane (a long series' coronal plane) sets the activations
+    expect(
+      estimatePlaneModeMemory({ mode: 'ai', ...args, outputDims: [512, 512, 2048] }).activationBytes,
+    ).toBe(12 * 48 * 4 * 512 * 2048);
   });
 
   it('with tiling, activations follow the largest tile the engine would really run', () => {

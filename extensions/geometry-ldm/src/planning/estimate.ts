@@ -296,6 +296,39 @@ export function estimateSuperResolveMemory(args: {
 }
 
 /**
+ * The AI and classical modes (superResolve.ts: no latent grid, no encoder or decoder). Worker:
+ * the source and float32 copies of the result: classical 5 (upsampling, back-projection, result,
+ * std, the projection's residuals), AI 8 (adds the refined sample, the running M2 and the
+ * unprojected mean). Activations: the refiner's calls carry 2^18 voxels of planes or one larger
+ * plane, about a dozen 48-channel float32 images of that alive in onnxruntime (measured:
+ * BENCHMARKS.md cli-memory). Page: the series as read plus the crop sent, then the volumes the
+ * result carries (mean, std, trilinear, classical; AI adds the unprojected mean and the panel's
+ * AI minus classical) plus, while saving, 16-bit pixel data twice for the series being written.
+ */
+export function estimatePlaneModeMemory(args: {
+  readonly mode: 'ai' | 'classical';
+  readonly seriesDims: Dims3;
+  readonly sourceDims: Dims3;
+  readonly outputDims: Dims3;
+}): MemoryEstimate {
+  const nOut = voxelCount(args.outputDims);
+  const ai = args.mode === 'ai';
+  const workerBytes = F32 * (voxelCount(args.sourceDims) + (ai ? 8 : 5) * nOut);
+  const [x, y, z] = args.outputDims;
+  const activation = ai ? 12 * 48 * F32 * Math.max(2 ** 18, x * y, x * z, y * z) : 0;
+  const pageBytes = Math.max(
+    F32 * (voxelCount(args.seriesDims) + voxelCount(args.sourceDims)),
+    F32 * (ai ? 6 : 4) * nOut + 2 * 2 * nOut,
+  );
+  return {
+    workerBytes,
+    activationBytes: activation,
+    pageBytes,
+    totalBytes: workerBytes + activation + pageBytes,
+  };
+}
+
+/**
  * Generation buffers (generate.ts): the conditioning, the latents of a batch
  * (state, eps, noise/next), the decoded batch plus one sample's copy and its
  * HU version, and every finished sample (HU). Page: every sample, plus while

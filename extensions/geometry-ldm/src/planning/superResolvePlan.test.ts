@@ -1,6 +1,7 @@
 import { applyPoint } from '../geometry/affine';
 import type { Vec3 } from '../geometry/conventions';
 import { indexToGroup } from '../geometry/groupSpace';
+import { demoModel } from '../../../../test/support/demoModel';
 import { readSeriesHeaders } from '../../../../test/support/sharedData';
 import type { DisplaySet, InstanceMetadata } from '../ohif/ohifTypes';
 import { testManifest } from '../panels/__fixtures__/manifest';
@@ -100,7 +101,7 @@ describe('super-resolution planning against the manifest', () => {
   });
 
   it('fitRegion gives the largest centred region that fits, and it plans', () => {
-    const region = fitRegion(g, x4z, manifest);
+    const region = fitRegion(g, x4z, manifest, 'diffusion');
     expect(region.dims).toEqual([256, 256, 30]);
     expect(region.start).toEqual([128, 128, 0]);
     const plan = planSuperResolution(g, { region, target: x4z, settings }, manifest) as PlanOk;
@@ -116,7 +117,7 @@ describe('super-resolution planning against the manifest', () => {
       { kind: 'spacing', spacingMm: [0.5, 0.5, 1.3] },
     ];
     for (const target of targets) {
-      const region = fitRegion(g, target, manifest);
+      const region = fitRegion(g, target, manifest, 'diffusion');
       const plan = planSuperResolution(g, { region, target, settings }, manifest);
       expect(plan.ok).toBe(true);
       for (let a = 0; a < 3; a++) {
@@ -152,7 +153,7 @@ describe('super-resolution planning against the manifest', () => {
   });
 
   it('the group space is the WHOLE series: a centred crop maps to a centred sub-range of [0,1]', () => {
-    const region = fitRegion(g, x4z, manifest);
+    const region = fitRegion(g, x4z, manifest, 'diffusion');
     const plan = planSuperResolution(g, { region, target: x4z, settings }, manifest) as PlanOk;
     const a = indexToGroup(plan.sourceGrid.affine, plan.groupSpace);
     const first = applyPoint(a, [0, 0, 0]);
@@ -168,7 +169,11 @@ describe('super-resolution planning against the manifest', () => {
   it('refuses a coarser target (super-resolution only refines) and a region outside the series', () => {
     const coarse = planSuperResolution(
       g,
-      { region: fitRegion(g, x4z, manifest), target: { kind: 'scale', factors: [0.5, 1, 1] }, settings },
+      {
+        region: fitRegion(g, x4z, manifest, 'diffusion'),
+        target: { kind: 'scale', factors: [0.5, 1, 1] },
+        settings,
+      },
       manifest,
     );
     expect(coarse.ok).toBe(false);
@@ -197,7 +202,11 @@ describe('super-resolution planning against the manifest', () => {
   it('warns beyond the trained grid and for one sample', () => {
     const plan = planSuperResolution(
       g,
-      { region: fitRegion(g, x4z, manifest), target: x4z, settings: { ...settings, samples: 1 } },
+      {
+        region: fitRegion(g, x4z, manifest, 'diffusion'),
+        target: x4z,
+        settings: { ...settings, samples: 1 },
+      },
       manifest,
     ) as PlanOk;
     expect(plan.warnings.join(' ')).toMatch(/trained on grids up to 64 × 64 × 64/);
@@ -211,6 +220,75 @@ describe('super-resolution planning against the manifest', () => {
   });
 });
 
+describe('the AI and classical modes: bounded by memory, not by the model grid (modeGrid.ts)', () => {
+  const manifest = demoModel().manifest; // with a refiner; grid range 32-256 per axis
+  const g = gridOf('lung-pet-ct-dx-a0002'); // 512 x 512 x 30
+  const x4z: TargetChoice = { kind: 'scale', factors: [1, 1, 4] };
+  const x2: TargetChoice = { kind: 'scale', factors: [2, 2, 2] };
+  const plane = (mode: 'ai' | 'classical') => ({ ...settings, mode, samples: mode === 'ai' ? 2 : 1 });
+  const grow = (region: SuperResolveForm['region'], a: number): SuperResolveForm['region'] => {
+    const start = [...region.start];
+    const dims = [...region.dims];
+    dims[a] += 1;
+    if (start[a] + dims[a] > g.dims[a]) start[a] -= 1;
+    return { start, dims } as unknown as SuperResolveForm['region'];
+  };
+
+  it('the whole 512 x 512 series at x4 slices plans in both, and is refused by latent diffusion', () => {
+    for (const mode of ['ai', 'classical'] as const) {
+      const plan = planSuperResolution(
+        g,
+        { region: wholeRegion(g), target: x4z, settings: plane(mode) },
+        manifest,
+      ) as PlanOk;
+      expect(plan.ok).toBe(true);
+      expect(plan.plan.output.dims).toEqual([512, 512, 120]);
+      expect(fitRegion(g, x4z, manifest, mode)).toEqual(wholeRegion(g));
+    }
+    expect(planSuperResolution(g, { region: wholeRegion(g), target: x4z, settings }, manifest).ok).toBe(
+      false,
+    );
+  });
+
+  it('x2 on every axis: 1024 x 1024 planes are refused; the fit keeps every slice and the largest square', () => {
+    const whole = planSuperResolution(
+      g,
+      { region: wholeRegion(g), target: x2, settings: plane('ai') },
+      manifest,
+    );
+    expect(whole.ok).toBe(false);
+    if (!whole.ok)
+      expect(whole.errors[0]).toMatch(
+        /1024 × 1024 × 60 voxels; the AI refiner mode takes at most 67\.1 million.*Fit region/,
+      );
+    const region = fitRegion(g, x2, manifest, 'ai');
+    // (2 i) (2 j) <= 2^19 with i, j as equal as whole voxels allow: 362 x 362 (363 x 362 is 525,624 result voxels)
+    expect(region.dims).toEqual([362, 362, 30]);
+    expect(region.start).toEqual([75, 75, 0]);
+    expect(planSuperResolution(g, { region, target: x2, settings: plane('ai') }, manifest).ok).toBe(true);
+    for (const a of [0, 1])
+      expect(
+        planSuperResolution(g, { region: grow(region, a), target: x2, settings: plane('ai') }, manifest).ok,
+      ).toBe(false);
+  });
+
+  it('a long series keeps whole slices and takes as many as 2^26 result voxels allow', () => {
+    const long: SeriesGrid = { ...g, dims: [512, 512, 2000] };
+    const x2z: TargetChoice = { kind: 'scale', factors: [1, 1, 2] };
+    const region = fitRegion(long, x2z, manifest, 'classical');
+    // 2^26 / (512 * 512 * 2) = 128 source slices, centred on slice 999.5
+    expect(region).toEqual({ start: [0, 0, 936], dims: [512, 512, 128] });
+    const form = (r: SuperResolveForm['region']) => ({
+      region: r,
+      target: x2z,
+      settings: plane('classical'),
+    });
+    expect(planSuperResolution(long, form(region), manifest).ok).toBe(true);
+    const more = { start: region.start, dims: [512, 512, 129] } as unknown as SuperResolveForm['region'];
+    expect(planSuperResolution(long, form(more), manifest).ok).toBe(false);
+  });
+});
+
 describe('the estimate takes the slice model the job will take', () => {
   const g = gridOf('lung-pet-ct-dx-a0002');
   const x4z: TargetChoice = { kind: 'scale', factors: [1, 1, 4] };
@@ -220,7 +298,11 @@ describe('the estimate takes the slice model the job will take', () => {
     secondsPerOutputVoxel: 1e-8,
   };
   const seconds = (grid: SeriesGrid, slices: 'auto' | 'box' | 'gaussian' | 'point') => {
-    const form = { region: fitRegion(grid, x4z, manifest), target: x4z, settings: { ...settings, slices } };
+    const form = {
+      region: fitRegion(grid, x4z, manifest, 'diffusion'),
+      target: x4z,
+      settings: { ...settings, slices },
+    };
     const plan = planSuperResolution(grid, form, manifest) as PlanOk;
     expect(plan.ok).toBe(true);
     const s = { ...settings, slices, mode: 'classical' as const, samples: 1 };

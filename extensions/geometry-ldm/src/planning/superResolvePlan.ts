@@ -4,17 +4,19 @@
  * the series, output grid, the padded grid the model runs on), the settings
  * checks, and the estimates.
  *
- * Region: a box of source voxels (default the whole series). Real CT series
- * (512 x 512 in-plane) are usually larger than a model's grid range even
- * before refinement, so the panel proposes the largest centred region that
- * fits (`fitRegion`). The region is cropped on the page before it is sent to
- * the engine; the group space stays the WHOLE series' extent (scan-extent
- * models: a crop is a sub-range of [0,1]^3, as in training).
+ * Region: a box of source voxels (default the whole series). What a mode takes
+ * is modeGrid.ts: real CT series (512 x 512 in-plane) are larger than a latent
+ * diffusion model's grid range, and a long series refined along every axis is
+ * larger than the AI and classical modes hold in memory; then the panel proposes
+ * the largest centred region that fits (`fitRegion`). The region is cropped on
+ * the page before it is sent to the engine; the group space stays the WHOLE
+ * series' extent (scan-extent models: a crop is a sub-range of [0,1]^3, as in
+ * training).
  *
  * Target: a scale factor or a spacing per axis, refining only (the engine's
  * rule, planSuperResolutionTarget); the output grid covers the region's voxel
- * edges and is padded to the model's multiple of 8 (checkGrid on the padded
- * grid, as the engine does).
+ * edges and is padded to the model's multiple of 8 (the grid latent diffusion
+ * runs on).
  */
 import { voxelCount, type Dims3, type Vec3 } from '../geometry/conventions';
 import { scanExtentGroupSpace, type GroupSpace } from '../geometry/groupSpace';
@@ -27,12 +29,7 @@ import {
 } from '../inference/superResolutionTarget';
 import type { ExpectedSeconds } from '../inference/progress';
 import type { TilingPolicy } from '../inference/tiling';
-import {
-  checkGrid,
-  superResolutionDefaults,
-  type ModelManifest,
-  type SuperResolutionMode,
-} from '../model/manifest';
+import { superResolutionDefaults, type ModelManifest, type SuperResolutionMode } from '../model/manifest';
 import { REFINER_MAX_SAMPLES } from '../inference/refiner';
 import { DEFAULT_PROJECTION_ITERATIONS } from '../volume/acquisition';
 import { seriesAcquisition, sliceModelFor, type SliceModelChoice } from '../volume/seriesAcquisition';
@@ -40,6 +37,7 @@ import { boxGrid, type CropBox } from '../volume/pad';
 import type { Grid } from '../volume/volume';
 import {
   costModel,
+  estimatePlaneModeMemory,
   estimateSuperResolveMemory,
   expectedBatchSize,
   estimatePlaneModeTime,
@@ -54,6 +52,13 @@ import {
   type TimeEstimate,
 } from './estimate';
 import { formatDims } from './format';
+import { modeGridProblem, planeModeFits, PLANE_MODE_MAX_PLANE, PLANE_MODE_MAX_VOXELS } from './modeGrid';
+
+const MODE_NAMES: Readonly<Record<SuperResolutionMode, string>> = {
+  ai: 'AI refiner',
+  classical: 'classical',
+  diffusion: 'latent diffusion',
+};
 import type { SeriesGrid } from './seriesGrid';
 
 export type TargetChoice =
@@ -143,24 +148,42 @@ export function engineTarget(target: TargetChoice): SuperResolutionTarget {
 }
 
 /**
- * The largest region (per axis, at most the series) whose padded output fits
- * the model's grid maximum, centred on `centre` (source index, default the
- * series centre) and kept inside the series.
+ * The largest region (per axis, at most the series) that `mode` takes (modeGrid.ts), centred on
+ * `centre` (source index, default the series centre) and kept inside the series.
+ * Latent diffusion: per axis, the padded output within the model's grid maximum. The AI and
+ * classical modes: whole slices where they fit (the in-plane axes shrink only until the slice
+ * plane fits), then as many slices as the voxel and plane bounds allow.
  */
 export function fitRegion(
   grid: SeriesGrid,
   target: TargetChoice,
   manifest: ModelManifest,
+  mode: SuperResolutionMode,
   centre?: Vec3,
 ): CropBox {
   const spacing = targetSpacing(grid, target);
-  const m = manifest.grid.multipleOf;
-  const dims = [0, 1, 2].map((a) => {
-    let n = grid.dims[a];
-    while (n > 1 && paddedVoxels(outputVoxels(n, grid.spacingMm[a], spacing[a]), m) > manifest.grid.max[a])
-      n--;
-    return n;
-  }) as unknown as Dims3;
+  const out = (a: number, n: number) => outputVoxels(n, grid.spacingMm[a], spacing[a]);
+  const dims = [grid.dims[0], grid.dims[1], grid.dims[2]] as [number, number, number];
+  if (mode === 'diffusion') {
+    const m = manifest.grid.multipleOf;
+    for (let a = 0; a < 3; a++)
+      while (dims[a] > 1 && paddedVoxels(out(a, dims[a]), m) > manifest.grid.max[a]) dims[a]--;
+  } else {
+    const outDims = (): Dims3 => [out(0, dims[0]), out(1, dims[1]), out(2, dims[2])];
+    // the wider in-plane axis (in result voxels) gives way first
+    const shrinkInPlane = (): boolean => {
+      const o = outDims();
+      const a = o[0] >= o[1] ? 0 : 1;
+      const b = 1 - a;
+      if (dims[a] > 1) dims[a]--;
+      else if (dims[b] > 1) dims[b]--;
+      else return false;
+      return true;
+    };
+    while (outDims()[0] * outDims()[1] > PLANE_MODE_MAX_PLANE) if (!shrinkInPlane()) break;
+    while (!planeModeFits(outDims()) && dims[2] > 1) dims[2]--;
+    while (!planeModeFits(outDims())) if (!shrinkInPlane()) break;
+  }
   const start = [0, 1, 2].map((a) => {
     const c = centre ? centre[a] : (grid.dims[a] - 1) / 2;
     const s = Math.round(c - (dims[a] - 1) / 2);
@@ -262,14 +285,15 @@ export function planSuperResolution(
   } catch (e) {
     return { ok: false, errors: [(e as Error).message] };
   }
-  try {
-    checkGrid(manifest, plan.padded.dims);
-  } catch {
+  const problem = modeGridProblem(manifest, form.settings.mode, plan);
+  if (problem) {
     const g = manifest.grid;
     return {
       ok: false,
       errors: [
-        `The model grid would be ${formatDims(plan.padded.dims)} voxels (result ${formatDims(plan.output.dims)}, padded to multiples of ${g.multipleOf}); this model supports ${formatDims(g.min)} to ${formatDims(g.max)}. Use “Fit region to model”, a smaller region or a coarser target.`,
+        form.settings.mode === 'diffusion'
+          ? `The model grid would be ${formatDims(plan.padded.dims)} voxels (result ${formatDims(plan.output.dims)}, padded to multiples of ${g.multipleOf}); this model supports ${formatDims(g.min)} to ${formatDims(g.max)}. Use “Fit region to model”, a smaller region or a coarser target.`
+          : `The result would be ${formatDims(plan.output.dims)} voxels; the ${MODE_NAMES[form.settings.mode]} mode takes at most ${(PLANE_MODE_MAX_VOXELS / 1e6).toFixed(1)} million (e.g. 512 × 512 × 256) with planes of at most 512 × 1024, to stay within memory. Use “Fit region to model”, a smaller region or a coarser target.`,
       ],
     };
   }
@@ -367,14 +391,22 @@ export function estimateSuperResolution(
         : { refine: b.refine ?? 0 }
       : null,
     timeBasis: time ? basis : null,
-    memory: estimateSuperResolveMemory({
-      seriesDims: grid.dims,
-      sourceDims: plan.sourceGrid.dims,
-      paddedDims: plan.plan.padded.dims,
-      outputDims: plan.plan.output.dims,
-      batchSize: expectedBatchSize(plan.plan.padded.dims, settings.samples, tiling),
-      tiling,
-    }),
+    memory:
+      settings.mode === 'diffusion'
+        ? estimateSuperResolveMemory({
+            seriesDims: grid.dims,
+            sourceDims: plan.sourceGrid.dims,
+            paddedDims: plan.plan.padded.dims,
+            outputDims: plan.plan.output.dims,
+            batchSize: expectedBatchSize(plan.plan.padded.dims, settings.samples, tiling),
+            tiling,
+          })
+        : estimatePlaneModeMemory({
+            mode: settings.mode,
+            seriesDims: grid.dims,
+            sourceDims: plan.sourceGrid.dims,
+            outputDims: plan.plan.output.dims,
+          }),
   };
 }
 

@@ -114,11 +114,11 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
   // the grid object is rebuilt on every display-set event: its key (and the target) say when the
   // default region really changes, so it is recomputed only then
   const fallback = React.useRef<{ key: string; region: CropBox | null }>({ key: '', region: null });
-  const fallbackKey = `${gridKey}|${JSON.stringify(target)}`;
+  const fallbackKey = `${gridKey}|${JSON.stringify(target)}|${settings?.mode ?? ''}`;
   if (fallback.current.key !== fallbackKey)
     fallback.current = {
       key: fallbackKey,
-      region: grid && manifest ? defaultRegion(grid, target, manifest) : null,
+      region: grid && manifest && settings ? defaultRegion(grid, target, manifest, settings.mode) : null,
     };
   const fallbackRegion = fallback.current.region;
   const region = regionState && regionState.key === gridKey ? regionState.region : fallbackRegion;
@@ -421,7 +421,9 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
                   type="button"
                   className="gldm-btn gldm-btn-secondary gldm-btn-small"
                   disabled={busy}
-                  onClick={() => setRegion(fitRegion(grid, target, manifest, regionCentre(region)))}
+                  onClick={() =>
+                    setRegion(fitRegion(grid, target, manifest, settings.mode, regionCentre(region)))
+                  }
                 >
                   Fit region to model
                 </button>
@@ -442,8 +444,12 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
                 <dd>{formatDims(plan.plan.output.dims)}</dd>
                 <dt>Result spacing</dt>
                 <dd>{formatSpacing(plan.spacingMm)}</dd>
-                <dt>Model grid</dt>
-                <dd>{formatDims(plan.plan.padded.dims)}</dd>
+                {settings?.mode === 'diffusion' ? (
+                  <>
+                    <dt>Model grid</dt>
+                    <dd>{formatDims(plan.plan.padded.dims)}</dd>
+                  </>
+                ) : null}
               </dl>
             ) : null}
           </section>
@@ -700,14 +706,19 @@ function resultLayers(r: ClientSuperResolveResult): ViewerLayer[] {
   return layers;
 }
 
-function defaultRegion(grid: SeriesGrid, target: TargetChoice, manifest: ModelManifest): CropBox {
+function defaultRegion(
+  grid: SeriesGrid,
+  target: TargetChoice,
+  manifest: ModelManifest,
+  mode: SuperResolutionMode,
+): CropBox {
   const whole = wholeRegion(grid);
   const trial = planSuperResolution(
     grid,
-    { region: whole, target, settings: defaultSettings(manifest) },
+    { region: whole, target, settings: defaultSettings(manifest, mode) },
     manifest,
   );
-  return trial.ok ? whole : fitRegion(grid, target, manifest);
+  return trial.ok ? whole : fitRegion(grid, target, manifest, mode);
 }
 
 function regionCentre(r: CropBox): Vec3 {

@@ -89,7 +89,7 @@ export function ModelCardView(props: {
               <dt>Grid range</dt>
               <dd>
                 {props.manifest.grid.min.join('×')} to {props.manifest.grid.max.join('×')} (multiples of{' '}
-                {props.manifest.grid.multipleOf})
+                {props.manifest.grid.multipleOf}; generation and latent diffusion)
               </dd>
               <dt>Group space</dt>
               <dd>{props.manifest.groupSpace.label ?? props.manifest.groupSpace.kind}</dd>
