@@ -1,12 +1,14 @@
 // Page side of viewer-read.mjs: the panels' read of a series (panels/pacs.ts: the layout, then
 // the pixels) in Debian's chromium, through the product server's /dicom-web proxy, timed in the
 // page. Variants: the panels' own Pacs (dicomweb-client over XHR, the page memory), the same
-// transport with a plain Float32Array volume, and the plain-fetch transport (a Pacs given a fetch).
+// transport with a plain Float32Array volume, the same transport fetching frame by frame (N requests
+// in flight) instead of one series-level request, and the plain-fetch transport (a Pacs given a fetch).
 import { createPacs } from '../../extensions/geometry-ldm/src/panels/pacs';
 import { readSeriesPixels } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { plainVolumeMemory } from '../../extensions/geometry-ldm/src/dicom/volumeMemory';
+import { pageVolumeMemory } from '../../extensions/geometry-ldm/src/dicom/browserVolumeMemory';
 
-export type ReadKind = 'panel' | 'panel-plain-volume' | 'fetch';
+export type ReadKind = 'panel' | 'panel-plain-volume' | 'panel-frames-6' | 'panel-frames-16' | 'fetch';
 
 export const isolated = () => crossOriginIsolated;
 
@@ -33,10 +35,17 @@ export async function timeRead(kind: ReadKind, study: string, series: string): P
   const t0 = performance.now();
   const layout = await pacs.readLayout(study, series);
   const t1 = performance.now();
+  const frames = /^panel-frames-(\d+)$/.exec(kind);
   const r =
     kind === 'panel-plain-volume'
       ? await readSeriesPixels(pacs.transport, layout, { volumeMemory: plainVolumeMemory })
-      : await pacs.readPixels(layout);
+      : frames
+        ? await readSeriesPixels(pacs.transport, layout, {
+            volumeMemory: pageVolumeMemory(),
+            retrieval: 'frames',
+            concurrency: Number(frames[1]),
+          })
+        : await pacs.readPixels(layout);
   const t2 = performance.now();
   const d = r.volume.data;
   let checksum = 0;

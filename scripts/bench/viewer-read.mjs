@@ -5,7 +5,8 @@
 // path's code in Node; this bench times the real one. The limit is the plain client (curl): the
 // series metadata plus the whole series in one multipart request, straight from Orthanc and
 // through the product server's proxy (what the page can get at best).
-// GEOMETRY_LDM_BENCH_SERIES: comma list of series (default the two large native ones).
+// GEOMETRY_LDM_BENCH_SERIES: comma list of series (default the two large native ones);
+// GEOMETRY_LDM_BENCH_KINDS: comma list of the variants below (default all).
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +16,8 @@ import { curlAsync as curl } from './support/curl.mjs';
 const KINDS = [
   ['panel', "the panels' read (dicomweb-client XHR, page memory)"],
   ['panel-plain-volume', 'the same, plain Float32Array volume'],
+  ['panel-frames-6', 'the same transport, frame by frame, 6 in flight, page memory'],
+  ['panel-frames-16', 'the same transport, frame by frame, 16 in flight, page memory'],
   ['fetch', 'plain-fetch transport (a Pacs given fetch), page memory'],
 ];
 
@@ -94,7 +97,9 @@ export default {
           ctx.log(`${name}: limit via ${via} ${ms.toFixed(0)} ms`);
         }
         const checksums = new Set();
+        const kinds = process.env.GEOMETRY_LDM_BENCH_KINDS?.split(',');
         for (const [kind, label] of KINDS) {
+          if (kinds && !kinds.includes(kind)) continue;
           const reads = [];
           for (let n = 0; n <= runs; n++) {
             const r = await page.evaluate(

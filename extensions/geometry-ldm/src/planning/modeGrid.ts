@@ -7,10 +7,11 @@
  *   network run plane by plane, the projection is classical. A whole 512 x 512 series fits them;
  *   what bounds them is memory. The worker holds about eight float32 copies of the result (the
  *   upsampling, the back-projection, a sample, the running mean and M2, the unprojected mean, the
- *   std) and the page five (mean, std, AI minus classical, classical, trilinear), so 2^26 result
- *   voxels (e.g. 512 x 512 x 256) is about 2 GB in the worker and 1.3 GB on the page; the refiner
- *   keeps about a dozen 48-channel float32 activations of its largest plane alive in onnxruntime,
- *   so planes of up to 2^19 voxels (e.g. 512 x 1024) keep those near 1.2 GB, inside wasm's 4 GB.
+ *   std) and the page six (mean, std, unprojected mean, AI minus classical, classical, trilinear;
+ *   planning/estimate.ts), so 2^26 result voxels (e.g. 512 x 512 x 256) is about 2.1 GB in the
+ *   worker and 1.6 GB on the page. The refiner keeps about a dozen 48-channel float32 activations
+ *   of its largest plane alive in onnxruntime, so planes of up to 2^19 voxels (e.g. 512 x 1024)
+ *   keep those near 1.2 GB, inside wasm's 4 GB.
  */
 import { voxelCount, type Dims3 } from '../geometry/conventions';
 import { checkGrid, type ModelManifest, type SuperResolutionMode } from '../model/manifest';
