@@ -784,6 +784,12 @@ describe('super-resolve', () => {
       /a result of 768 x 768 x 192 voxels .* beyond what the ai mode holds in memory/,
     ],
     ['a scale that is not a number', () => ['--scale', '1,1,x'], 2, /--scale must be three numbers X,Y,Z/],
+    [
+      'a region too small for latent diffusion (no region to propose)',
+      () => ['--scale', '2', '--mode', 'diffusion', '--region', 'x=0:8'],
+      2,
+      /grid \[16, 128, 32\] is outside the model's range: axis i needs a multiple of 8 in \[32, 256\]\s*$/,
+    ],
   ] as Array<[string, (s: string) => string[], number, RegExp]>)(
     'refuses %s: one line, non-zero exit, nothing written',
     async (_n, extra, code, message) => {

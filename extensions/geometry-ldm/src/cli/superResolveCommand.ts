@@ -180,7 +180,9 @@ export async function runSuperResolve(
   // classical modes what their result volumes need in memory.
   const problem = modeGridProblem(manifest, mode, plan);
   if (problem) {
-    if (c.region?.kind === 'fit') throw new ManifestError('unsupported-grid', problem);
+    // a region helps only a job that is too large (latent diffusion may also be below grid.min)
+    const tooLarge = mode !== 'diffusion' || plan.padded.dims.some((n, a) => n > manifest.grid.max[a]);
+    if (!tooLarge || c.region?.kind === 'fit') throw new ManifestError('unsupported-grid', problem);
     const fit = fitRegion(grid, choice, manifest, mode);
     throw new ManifestError(
       'unsupported-grid',

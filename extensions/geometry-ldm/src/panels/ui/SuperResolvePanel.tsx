@@ -518,7 +518,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
                   disabled={busy}
                   hint={
                     settings.mode === 'ai'
-                      ? 'planes × mirrorings (1–8): mean and std over them'
+                      ? 'planes × mirrorings (1–8): mean and std over them. Held-out CT: 1 sample 7 % more error than 2; 4–8 about 0.5 % less, with a std that follows the error more closely, at 2–4× the time.'
                       : 'mean and std over samples'
                   }
                   onChange={(v) => setSettings({ ...settings, samples: v })}
