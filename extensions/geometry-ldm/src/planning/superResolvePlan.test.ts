@@ -272,6 +272,24 @@ describe('the AI and classical modes: bounded by memory, not by the model grid (
       ).toBe(false);
   });
 
+  it("the panel's memory estimate for these modes counts no encoder: the refiner's plane and the copies", () => {
+    const plan = planSuperResolution(
+      g,
+      { region: wholeRegion(g), target: x4z, settings: plane('ai') },
+      manifest,
+    ) as PlanOk;
+    const est = estimateSuperResolution(g, plan, plane('ai'), null, {
+      maxImageVoxelsPerCall: 2 ** 21,
+      overlapLatent: 2,
+    });
+    const n = 512 * 512 * 120;
+    // 12 alive 48-channel float32 images of the largest plane (512 x 512); no tiling applies
+    expect(est.memory.activationBytes).toBe(12 * 48 * 4 * 512 * 512);
+    expect(est.memory.workerBytes).toBe(4 * (512 * 512 * 30 + 8 * n));
+    const classical = estimateSuperResolution(g, plan, plane('classical'), null);
+    expect(classical.memory.activationBytes).toBe(0);
+  });
+
   it('a long series keeps whole slices and takes as many as 2^26 result voxels allow', () => {
     const long: SeriesGrid = { ...g, dims: [512, 512, 2000] };
     const x2z: TargetChoice = { kind: 'scale', factors: [1, 1, 2] };
