@@ -210,7 +210,7 @@ export async function runSuperResolve(
   });
   if (c.region?.kind === 'fit' && !whole)
     reporter.info(
-      `region fitted to the model: ${formatRegion(region)} of ${grid.dims.join('x')} voxels (result ${plan.output.dims.join('x')})`,
+      `region fitted to ${mode === 'diffusion' ? 'the model' : `what the ${mode} mode holds`}: ${formatRegion(region)} of ${grid.dims.join('x')} voxels (result ${plan.output.dims.join('x')})`,
     );
   // before any pixel is read or the model is loaded
   if (!c.skipMemoryCheck)
