@@ -180,13 +180,13 @@ export async function runSuperResolve(
   // classical modes what their result volumes need in memory.
   const problem = modeGridProblem(manifest, mode, plan);
   if (problem) {
-    // a region helps only a job that is too large (latent diffusion may also be below grid.min)
-    const tooLarge = mode !== 'diffusion' || plan.padded.dims.some((n, a) => n > manifest.grid.max[a]);
-    if (!tooLarge || c.region?.kind === 'fit') throw new ManifestError('unsupported-grid', problem);
+    // a region helps only a job that is too large
+    if (!problem.tooLarge || c.region?.kind === 'fit')
+      throw new ManifestError('unsupported-grid', problem.reason);
     const fit = fitRegion(grid, choice, manifest, mode);
     throw new ManifestError(
       'unsupported-grid',
-      `${problem}; the result would be ${plan.output.dims.join('x')} voxels: add --region fit (the largest centred region that fits: ${formatRegion(fit)}) or give a smaller --region`,
+      `${problem.reason}; the result would be ${plan.output.dims.join('x')} voxels: add --region fit (the largest centred region that fits: ${formatRegion(fit)}) or give a smaller --region`,
     );
   }
   const whole = region.dims.every((n, a) => n === grid.dims[a]);

@@ -35,31 +35,37 @@ export function planeModeFits(outputDims: Dims3): boolean {
   );
 }
 
-/**
- * Null when `mode` can run the job, else why not, in one sentence without advice (the caller
- * adds what to do: a panel button or a CLI flag).
- */
+/** Why a mode cannot run a job: the sentence, and whether a smaller region would help. */
+export interface ModeGridProblem {
+  /** One sentence without advice (the caller adds what to do: a panel button or a CLI flag). */
+  readonly reason: string;
+  /** True when the job is too large (a region fits); false for latent diffusion below grid.min. */
+  readonly tooLarge: boolean;
+}
+
+/** Null when `mode` can run the job, else why not. */
 export function modeGridProblem(
   manifest: ModelManifest,
   mode: SuperResolutionMode,
   grids: ModeGrids,
-): string | null {
+): ModeGridProblem | null {
   if (mode === 'diffusion') {
     try {
       checkGrid(manifest, grids.padded.dims);
       return null;
     } catch (e) {
-      return (e as Error).message;
+      const tooLarge = grids.padded.dims.some((n, a) => n > manifest.grid.max[a]);
+      return { reason: (e as Error).message, tooLarge };
     }
   }
   if (planeModeFits(grids.output.dims)) return null;
   const [x, y, z] = grids.output.dims;
   const plane = Math.max(x * y, x * z, y * z);
   const millions = (n: number) => (n / 1e6).toFixed(1);
-  return (
+  const reason =
     `a result of ${x} x ${y} x ${z} voxels (${millions(voxelCount(grids.output.dims))} million, largest plane ` +
     `${plane.toLocaleString('en-US')}) is beyond what the ${mode} mode holds in memory: at most ` +
     `${millions(PLANE_MODE_MAX_VOXELS)} million voxels (e.g. 512 x 512 x 256) and planes of at most ` +
-    `${PLANE_MODE_MAX_PLANE.toLocaleString('en-US')} voxels (e.g. 512 x 1024)`
-  );
+    `${PLANE_MODE_MAX_PLANE.toLocaleString('en-US')} voxels (e.g. 512 x 1024)`;
+  return { reason, tooLarge: true };
 }
