@@ -175,8 +175,20 @@ def train_autoencoder(cfg, args):
     torch.manual_seed(cfg['seed'])
     scans, intensity, aug = data_from_cfg(cfg, args.data_root, log)
     sampler = D.Sampler(scans, aug, seed=cfg['seed'])
-    model = build_autoencoder(cfg).to(dev)
+    if getattr(args, 'set', None):
+        log({'info': f'config overrides: {args.set}'})
+    resuming = args.resume and os.path.exists(os.path.join(out, 'last.pt'))
+    if args.init_from and not resuming:
+        # fine-tuning: the exported weights, a fresh optimiser and learning-rate schedule
+        model, _ = autoencoder_from_model(cfg, args.init_from)
+        model = model.to(dev)
+        log({'info': f'autoencoder warm-started from {args.init_from}'})
+    else:
+        model = build_autoencoder(cfg).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a['lr'], betas=(0.5, 0.9))
+    # bf16 autocast (CPUs with avx512_bf16, GPUs): about 2.2x faster per step on a 2-core EPYC
+    # with avx512_bf16 (64^3, batch 2); losses and the codebook stay float32
+    bf16 = bool(a.get('bf16', False))
     disc = d_opt = None
     if a.get('adversarial_weight', 0) > 0:
         disc = PatchDiscriminator().to(dev)
@@ -213,7 +225,9 @@ def train_autoencoder(cfg, args):
             g['lr'] = lr
         image, coords, _ = sampler.batch(a['batch_size'])
         image, coords = image.to(dev), coords.to(dev)
-        recon, commit, perplexity = model(image, coords)
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
+            recon, commit, perplexity = model(image, coords)
+        recon = recon.float()
         l2 = l2_loss(recon, image)
         spec = spectral_loss(recon, image)
         loss = l2 + a['spectral_weight'] * spec + a['commitment'] * commit
@@ -251,29 +265,45 @@ def train_autoencoder(cfg, args):
 
 # ----------------------------------------------------------------- stage 2: latent diffusion
 
+def autoencoder_from_model(cfg, model_dir):
+    """The autoencoder of an exported model, rebuilt from its encoder/decoder ONNX files.
+    The codebook's EMA statistics are not in the ONNX files: they restart as one use per code
+    (each code its own running mean), so a fine-tuning run keeps the codebook and lets codes it
+    no longer uses be restarted as usual. -> (VQAutoencoder, manifest)"""
+    from .onnx_weights import load_from_onnx
+    from .vqgan import ExportDecoder, ExportEncoder
+    with open(os.path.join(model_dir, 'model.json')) as f:
+        manifest = json.load(f)
+    path = lambda part: os.path.join(model_dir, manifest['files'][part]['path'])
+    ae = build_autoencoder(cfg)
+    load_from_onnx(ExportEncoder(ae), path('encoder'))
+    dec = ExportDecoder(ae)  # its up-convolutions are copies in shuffle form: map them back
+    load_from_onnx(dec, path('decoder'))
+    ae.decoder.load_export_form(dec.net)
+    with torch.no_grad():
+        ae.vq.cluster_size.fill_(1.0)
+        ae.vq.embed_avg.copy_(ae.vq.embedding)
+        ae.vq.initialised.fill_(True)
+    return ae, manifest
+
+
 def init_from_model(cfg, model_dir, ae_ck, log):
     """Warm start from an exported model whose checkpoints are gone: the autoencoder is
     rebuilt from its encoder/decoder ONNX files and written as the autoencoder checkpoint
     (only when none exists), the UNet weights and the latent scale come from unet.onnx and
     model.json. -> {'unet': state_dict, 'latent_scale': float}"""
     from .onnx_weights import load_from_onnx
-    from .vqgan import ExportDecoder, ExportEncoder
     with open(os.path.join(model_dir, 'model.json')) as f:
         manifest = json.load(f)
-    path = lambda part: os.path.join(model_dir, manifest['files'][part]['path'])
     if not os.path.exists(ae_ck):
-        ae = build_autoencoder(cfg)
-        load_from_onnx(ExportEncoder(ae), path('encoder'))
-        dec = ExportDecoder(ae)  # its up-convolutions are copies in shuffle form: map them back
-        load_from_onnx(dec, path('decoder'))
-        ae.decoder.load_export_form(dec.net)
+        ae, _ = autoencoder_from_model(cfg, model_dir)
         m = manifest.get('metrics') or {}  # its training record travels with the weights
         save_atomic({'model': ae.state_dict(), 'iter': int(m.get('autoencoderIterations') or 0),
                      'elapsed': 60.0 * float(m.get('autoencoderTrainingMinutes') or 0), 'from_onnx': model_dir,
                      'config': cfg}, ae_ck)
         log({'info': f'autoencoder checkpoint rebuilt from {model_dir} ONNX files'})
     unet = build_unet(cfg)
-    load_from_onnx(unet, path('unet'))
+    load_from_onnx(unet, os.path.join(model_dir, manifest['files']['unet']['path']))
     return {'unet': unet.state_dict(), 'latent_scale': float(manifest['latent']['scale'])}
 
 
@@ -404,7 +434,8 @@ def main(argv=None):
     ap.add_argument('--data-root')
     ap.add_argument('--max-iters', type=int, help='override the stage max_iters (smoke tests)')
     ap.add_argument('--init-from', metavar='MODEL_DIR',
-                    help='diffusion: warm start from an exported model (its ONNX weights and latent scale)')
+                    help='warm start from an exported model: autoencoder: its encoder/decoder ONNX weights '
+                         '(fine-tuning); diffusion: its UNet weights and latent scale')
     ap.add_argument('--minutes', type=float, help='override the stage max_minutes')
     ap.add_argument('--set', action='append', default=[], metavar='KEY=JSON',
                     help='override one config value by its dotted path, e.g. diffusion.lr=0.00025 (repeatable)')

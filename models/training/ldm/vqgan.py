@@ -263,7 +263,10 @@ class VQAutoencoder(nn.Module):
 
     def forward(self, image, coords):
         z = self.encoder(torch.cat([image, coords], 1))
-        q, commit, perplexity = self.vq(z)
+        # nearest-code search and EMA statistics in float32 even under bf16 autocast: bf16
+        # distances would tie or swap close codes
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            q, commit, perplexity = self.vq(z.float())
         return self.decoder(q), commit, perplexity
 
 

@@ -1,6 +1,8 @@
-"""The up-convolution's shuffle form maps back to the ConvTranspose weights exactly, and an
-autoencoder rebuilt from exported ONNX files (train.init_from_model) decodes as those files do."""
+"""The up-convolution's shuffle form maps back to the ConvTranspose weights exactly, an
+autoencoder rebuilt from exported ONNX files (train.init_from_model) decodes as those files do,
+and the autoencoder stage's --init-from fine-tunes those weights and keeps their codebook."""
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -45,6 +47,39 @@ class DecoderRoundTrip(unittest.TestCase):
             z = torch.randn(1, cfg['autoencoder']['z_ch'], 2, 3, 2)
             with torch.no_grad():
                 self.assertLess(float((ae.decoder(z) - ref(z)).abs().max()), 1e-5)
+
+    def test_autoencoder_stage_fine_tunes_the_exported_weights(self):
+        from ldm import data as D
+        if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')):
+            self.skipTest('no shared data')
+        with tempfile.TemporaryDirectory() as d:
+            out, ck = os.path.join(d, 'model'), os.path.join(d, 'ck')
+            E.main(['--tiny', '--config', TINY, '--out', out])
+            cfg = load_config(TINY)
+            from ldm.onnx_weights import load_from_onnx
+            from ldm.vqgan import ExportEncoder
+            ref = ExportEncoder(build_autoencoder(cfg))
+            load_from_onnx(ref, os.path.join(out, 'encoder.onnx'))
+            codebook = ref.vq.embedding.clone()
+            env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+            r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, '--stage', 'autoencoder',
+                                '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
+                                '--set', 'autoencoder.bf16=true', '--set', 'autoencoder.adversarial_weight=0'],
+                               cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            self.assertIn('warm-started from', r.stdout)
+            saved = torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))
+            self.assertEqual(saved['iter'], 1)
+            ae = build_autoencoder(cfg)
+            ae.load_state_dict(saved['model'])
+            # one small step from the exported weights (a fresh start would differ by far more)
+            first = next(ae.encoder.parameters()).detach()
+            start = next(ref.parameters()).detach()
+            self.assertLess(float((first - start).abs().max()), 0.01 * float(start.abs().max()) + 0.01)
+            # the codebook is kept: codes that no latent used in the step are unchanged (a codebook
+            # treated as uninitialised would be re-drawn from the encoder's outputs)
+            kept = ((ae.vq.embedding - codebook).abs().max(1).values < 1e-4).float().mean()
+            self.assertGreater(float(kept), 0.5)
 
 
 if __name__ == '__main__':
