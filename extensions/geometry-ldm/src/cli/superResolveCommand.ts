@@ -5,7 +5,7 @@
  * Region: real CT (512 x 512 in-plane) is larger than a latent diffusion model's
  * grid range, and a long series refined on every axis larger than the AI and
  * classical modes hold (planning/modeGrid.ts), so `--region fit` takes the
- * largest centred region that fits (the viewer panel's "Fit region to model", the same function), or
+ * largest centred region that fits (the viewer panel's "Fit region", the same function), or
  * `--region x=a:b ...` a chosen one. As in the panel, only the region is sent
  * to the model and the group space stays the whole series' extent.
  */

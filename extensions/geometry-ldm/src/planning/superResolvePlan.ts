@@ -292,8 +292,8 @@ export function planSuperResolution(
       ok: false,
       errors: [
         form.settings.mode === 'diffusion'
-          ? `The model grid would be ${formatDims(plan.padded.dims)} voxels (result ${formatDims(plan.output.dims)}, padded to multiples of ${g.multipleOf}); this model supports ${formatDims(g.min)} to ${formatDims(g.max)}. Use “Fit region to model”, a smaller region or a coarser target.`
-          : `The result would be ${formatDims(plan.output.dims)} voxels; the ${MODE_NAMES[form.settings.mode]} mode takes at most ${(PLANE_MODE_MAX_VOXELS / 1e6).toFixed(1)} million (e.g. 512 × 512 × 256) with planes of at most 512 × 1024, to stay within memory. Use “Fit region to model”, a smaller region or a coarser target.`,
+          ? `The model grid would be ${formatDims(plan.padded.dims)} voxels (result ${formatDims(plan.output.dims)}, padded to multiples of ${g.multipleOf}); this model supports ${formatDims(g.min)} to ${formatDims(g.max)}. Use “Fit region”, a smaller region or a coarser target.`
+          : `The result would be ${formatDims(plan.output.dims)} voxels; the ${MODE_NAMES[form.settings.mode]} mode takes at most ${(PLANE_MODE_MAX_VOXELS / 1e6).toFixed(1)} million (e.g. 512 × 512 × 256) with planes of at most 512 × 1024, to stay within memory. Use “Fit region”, a smaller region or a coarser target.`,
       ],
     };
   }
