@@ -277,20 +277,39 @@ class Sampler:
         self.rng.bit_generator.state = s
 
 
+def slab(hu: np.ndarray, affine: np.ndarray, start: int, stop: Optional[int]):
+    """Slices [start, stop) of a volume indexed [k, j, i] (stop None: to the end), with the
+    index -> patient affine of the slab (its index (0, 0, 0) is the source's (0, 0, start)).
+    A training scan's "slices" entry: e.g. the chest of a head-to-thigh scan, so that its
+    scan-extent group space is a chest's like the other chest scans'."""
+    n = hu.shape[0]
+    stop = n if stop is None else int(stop)
+    start = int(start)
+    if not 0 <= start < stop <= n:
+        raise DataError(f'slices [{start}, {stop}) outside the volume\'s {n} slices')
+    out = G.as_affine(affine).copy()
+    out[:3, 3] = out[:3, :3] @ np.array([0.0, 0.0, float(start)]) + out[:3, 3]
+    return np.ascontiguousarray(hu[start:stop]), out
+
+
 def load_training_scans(root: Optional[str] = None, intensity: Optional[Intensity] = None, log=print,
                         scan_list: Optional[list] = None) -> List[Scan]:
-    """scan_list: [{"name", "path" (relative to root, or absolute), "kind": "dicom" | "nifti"}];
+    """scan_list: [{"name", "path" (relative to root, or absolute), "kind": "dicom" | "nifti",
+    optional "slices": [start, stop or null] (a slab of the stored slice axis)}];
     default TRAINING_SCANS (the shared demo data minus the held-out scan)."""
     root = root or DEFAULT_DATA_ROOT
     intensity = intensity or Intensity()
-    entries = [(e['name'], e['path'], e['kind']) for e in scan_list] if scan_list else TRAINING_SCANS
+    entries = ([(e['name'], e['path'], e['kind'], e.get('slices')) for e in scan_list] if scan_list
+               else [(*e, None) for e in TRAINING_SCANS])
     scans = []
-    for name, rel, kind in entries:
+    for name, rel, kind, slices in entries:
         try:
             hu, aff = load_scan(root, rel, kind)
         except (DataError, FileNotFoundError, OSError) as e:
             log(f'skipping {name}: {e}')
             continue
+        if slices is not None:  # a config error: refused, not skipped
+            hu, aff = slab(hu, aff, slices[0], slices[1])
         scans.append(Scan(name, intensity.to_model(hu), aff))
         log(f'loaded {name}: grid {scans[-1].dims}, spacing {np.round(G.axis_lengths(aff), 3).tolist()} mm, '
             f'extent {np.round(scans[-1].group.extent_mm, 1).tolist()} mm')

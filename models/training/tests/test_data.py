@@ -93,6 +93,29 @@ class LoaderTest(unittest.TestCase):
         self.assertEqual(vol[1, 2, 3], arr[3, 2, 1])
         np.testing.assert_allclose(aff, np.diag([-1, -1, 1, 1]) @ ras)
 
+    def test_slab_keeps_patient_positions(self):
+        import nibabel as nib
+        rng = np.random.default_rng(3)
+        arr = rng.integers(-1000, 1000, (5, 4, 9)).astype(np.int16)  # [i, j, k]
+        ras = np.array([[0.0, 1.5, 0.2, -10], [-2.0, 0, 0, 20], [0, 0.1, 3.0, 30], [0, 0, 0, 1]])
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, 'x.nii.gz')
+            nib.save(nib.Nifti1Image(arr, ras), p)
+            entry = {'name': 'x', 'path': p, 'kind': 'nifti'}
+            full = D.load_training_scans(d, scan_list=[entry], log=lambda _m: None)[0]
+            part = D.load_training_scans(d, scan_list=[{**entry, 'slices': [3, 8]}], log=lambda _m: None)[0]
+            with self.assertRaises(D.DataError):
+                D.load_training_scans(d, scan_list=[{**entry, 'slices': [3, 10]}], log=lambda _m: None)
+        self.assertEqual(part.dims, (5, 4, 5))
+        # every voxel of the slab is the source voxel at the same patient position
+        v_full, v_part = full.levels[0].vol[0, 0].numpy(), part.levels[0].vol[0, 0].numpy()
+        for k, j, i in [(0, 0, 0), (4, 3, 4), (2, 1, 3)]:
+            pos = part.affine @ np.array([i, j, k, 1.0])
+            src = np.linalg.solve(full.affine, pos)
+            np.testing.assert_allclose(src, [i, j, k + 3, 1], atol=1e-9)
+            self.assertEqual(v_part[k, j, i], v_full[k + 3, j, i])
+        np.testing.assert_array_equal(v_part, v_full[3:8])
+
     def test_held_out_refused(self):
         with self.assertRaises(D.DataError):
             D.load_scan(D.DEFAULT_DATA_ROOT, 'lidc-idri-0001', 'dicom')
