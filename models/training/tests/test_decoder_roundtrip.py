@@ -81,6 +81,31 @@ class DecoderRoundTrip(unittest.TestCase):
             kept = ((ae.vq.embedding - codebook).abs().max(1).values < 1e-4).float().mean()
             self.assertGreater(float(kept), 0.5)
 
+    def test_compare_autoencoders_reads_both_sides(self):
+        from ldm import data as D
+        from ldm.compare_autoencoders import compare
+        if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lidc-idri-0001')):
+            self.skipTest('no shared data')
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'model')
+            E.main(['--tiny', '--config', TINY, '--out', out])
+            cfg = load_config(TINY)
+            ck = os.path.join(d, 'ae.pt')
+            init_from_model(cfg, out, ck, lambda _m: None)
+            rows = compare(cfg, out, ck, log=lambda _m: None)
+            # the same weights on both sides: the same error on every held-out crop
+            self.assertEqual(len(rows), 20)
+            for r in rows:
+                self.assertAlmostEqual(r['modelHu'], r['checkpointHu'], places=3)
+                self.assertGreater(r['modelHu'], 0)
+            # a checkpoint with other weights differs
+            other = torch_load(ck)
+            other['model'] = {k: (v + 0.05 if k.startswith('decoder.') and v.is_floating_point() else v)
+                              for k, v in other['model'].items()}
+            torch.save(other, ck)
+            rows = compare(cfg, out, ck, log=lambda _m: None)
+            self.assertTrue(any(abs(r['modelHu'] - r['checkpointHu']) > 1 for r in rows))
+
 
 if __name__ == '__main__':
     unittest.main()
