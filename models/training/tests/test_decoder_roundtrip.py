@@ -18,6 +18,17 @@ HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, '..', 'configs', 'tiny-test.json')
 
 
+def tiny_model_and_checkpoint(d: str):
+    """A random-weight tiny model exported into d/model and its autoencoder rebuilt from the ONNX
+    files into d/ae.pt (train.init_from_model). -> (config, model dir, checkpoint path)"""
+    out = os.path.join(d, 'model')
+    E.main(['--tiny', '--config', TINY, '--out', out])
+    cfg = load_config(TINY)
+    ck = os.path.join(d, 'ae.pt')
+    init_from_model(cfg, out, ck, lambda _m: None)
+    return cfg, out, ck
+
+
 class DecoderRoundTrip(unittest.TestCase):
     def test_inverse_of_the_shuffle_form(self):
         torch.manual_seed(0)
@@ -33,11 +44,7 @@ class DecoderRoundTrip(unittest.TestCase):
 
     def test_rebuilt_autoencoder_decodes_like_the_exported_decoder(self):
         with tempfile.TemporaryDirectory() as d:
-            out = os.path.join(d, 'model')
-            E.main(['--tiny', '--config', TINY, '--out', out])
-            cfg = load_config(TINY)
-            ck = os.path.join(d, 'ae.pt')
-            init_from_model(cfg, out, ck, lambda _m: None)
+            cfg, out, ck = tiny_model_and_checkpoint(d)
             ae = build_autoencoder(cfg)
             ae.load_state_dict(torch_load(ck)['model'])
             ae.eval()
@@ -87,11 +94,7 @@ class DecoderRoundTrip(unittest.TestCase):
         if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lidc-idri-0001')):
             self.skipTest('no shared data')
         with tempfile.TemporaryDirectory() as d:
-            out = os.path.join(d, 'model')
-            E.main(['--tiny', '--config', TINY, '--out', out])
-            cfg = load_config(TINY)
-            ck = os.path.join(d, 'ae.pt')
-            init_from_model(cfg, out, ck, lambda _m: None)
+            cfg, out, ck = tiny_model_and_checkpoint(d)
             rows = compare(cfg, out, ck, log=lambda _m: None)
             # the same weights on both sides: the same error on every held-out crop
             self.assertEqual(len(rows), 20)
