@@ -5,7 +5,7 @@ back from its encoder/decoder ONNX files) and a training checkpoint's.
     /usr/bin/python3 -m ldm.compare_autoencoders --config configs/demo.json \\
         --model-dir ../geometry-ldm-demo --checkpoint /work/ckpt/ae-ft/autoencoder/last.pt
 
-For each held-out scan (ldm.data HELD_OUT: never trained on) and each grid of ldm.evaluate's
+For each held-out scan (ldm.data HELD_OUT_SCANS: never trained on) and each grid of ldm.evaluate's
 EVAL_SPECS plus a fine central crop (64^3 over the middle 24 % of each axis: about 1.1-2.3 mm),
 encode + decode the scan resampled to that grid; MAE in HU over the body (reference > -500 HU).
 Prints one line per crop and the mean; --json FILE writes the rows.
@@ -22,12 +22,6 @@ from . import data as D
 from .evaluate import EVAL_SPECS, metrics, reconstruct
 from .train import autoencoder_from_model, build_autoencoder, load_config, torch_load
 
-HELD_OUT_SCANS = [
-    ('lidc-idri-0001', 'lidc-idri-0001', 'dicom'),
-    ('4d-lung-113-phase40', 'train/4d-lung-113-phase40.nii.gz', 'nifti'),
-    ('head-neck-pet-ct-chus-052', 'train/head-neck-pet-ct-chus-052.nii.gz', 'nifti'),
-    ('crlm-ct-1004', 'train/crlm-ct-1004.nii.gz', 'nifti'),
-]
 SPECS = list(EVAL_SPECS) + [
     ('fine-centre-64', {'kind': 'fov', 'dims': [64, 64, 64], 'fov': [[0.38, 0.62], [0.38, 0.62], [0.38, 0.62]]}),
 ]
@@ -42,7 +36,7 @@ def compare(cfg, model_dir: str, checkpoint: str, data_root=None, log=print) -> 
     base.eval()
     cand.eval()
     rows = []
-    for name, rel, kind in HELD_OUT_SCANS:
+    for name, rel, kind in D.HELD_OUT_SCANS:
         scan = D.load_eval_scan(data_root, intensity, (name, rel, kind))
         for spec_name, spec in SPECS:
             maes = []

@@ -23,7 +23,15 @@ from . import geometry as G
 
 # Held-out evaluation scans (docs/super-resolution.md, the sr-quality harness): never trained on.
 # crlm-ct-1004: held out since 2026-12-04 (never trained on before), an abdomen check in sr-quality
-HELD_OUT = ('lidc-idri-0001', '4d-lung-113-phase40', 'head-neck-pet-ct-chus-052', 'crlm-ct-1004')
+# (name, path relative to the data root, kind): the evaluation scans of sr-quality and
+# ldm.compare_autoencoders; HELD_OUT are their names, which every loader refuses for training.
+HELD_OUT_SCANS = (
+    ('lidc-idri-0001', 'lidc-idri-0001', 'dicom'),
+    ('4d-lung-113-phase40', 'train/4d-lung-113-phase40.nii.gz', 'nifti'),
+    ('head-neck-pet-ct-chus-052', 'train/head-neck-pet-ct-chus-052.nii.gz', 'nifti'),
+    ('crlm-ct-1004', 'train/crlm-ct-1004.nii.gz', 'nifti'),
+)
+HELD_OUT = tuple(name for name, _, _ in HELD_OUT_SCANS)
 DEFAULT_DATA_ROOT = os.environ.get('SHARED_DATA') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'shared', 'data'))
 
 
@@ -126,7 +134,7 @@ TRAINING_SCANS = [
     ('lung-pet-ct-dx-a0002', 'lung-pet-ct-dx-a0002', 'dicom'),
     ('totalseg-example-ct', 'totalseg-abdomen/example_ct.nii.gz', 'nifti'),
 ]
-EVAL_SCAN = ('lidc-idri-0001', 'lidc-idri-0001', 'dicom')
+EVAL_SCAN = HELD_OUT_SCANS[0]
 
 
 def refuse_held_out(name: str, where: str = '') -> None:

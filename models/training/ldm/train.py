@@ -265,15 +265,17 @@ def train_autoencoder(cfg, args):
 
 # ----------------------------------------------------------------- stage 2: latent diffusion
 
-def autoencoder_from_model(cfg, model_dir):
+def autoencoder_from_model(cfg, model_dir, manifest=None):
     """The autoencoder of an exported model, rebuilt from its encoder/decoder ONNX files.
     The codebook's EMA statistics are not in the ONNX files: they restart as one use per code
     (each code its own running mean), so a fine-tuning run keeps the codebook and lets codes it
-    no longer uses be restarted as usual. -> (VQAutoencoder, manifest)"""
+    no longer uses be restarted as usual. `manifest`: its model.json when the caller has read it.
+    -> (VQAutoencoder, manifest)"""
     from .onnx_weights import load_from_onnx
     from .vqgan import ExportDecoder, ExportEncoder
-    with open(os.path.join(model_dir, 'model.json')) as f:
-        manifest = json.load(f)
+    if manifest is None:
+        with open(os.path.join(model_dir, 'model.json')) as f:
+            manifest = json.load(f)
     path = lambda part: os.path.join(model_dir, manifest['files'][part]['path'])
     ae = build_autoencoder(cfg)
     load_from_onnx(ExportEncoder(ae), path('encoder'))
@@ -296,7 +298,7 @@ def init_from_model(cfg, model_dir, ae_ck, log):
     with open(os.path.join(model_dir, 'model.json')) as f:
         manifest = json.load(f)
     if not os.path.exists(ae_ck):
-        ae, _ = autoencoder_from_model(cfg, model_dir)
+        ae, _ = autoencoder_from_model(cfg, model_dir, manifest)
         m = manifest.get('metrics') or {}  # its training record travels with the weights
         save_atomic({'model': ae.state_dict(), 'iter': int(m.get('autoencoderIterations') or 0),
                      'elapsed': 60.0 * float(m.get('autoencoderTrainingMinutes') or 0), 'from_onnx': model_dir,

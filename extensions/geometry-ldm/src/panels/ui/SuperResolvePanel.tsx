@@ -421,11 +421,9 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
                   type="button"
                   className="gldm-btn gldm-btn-secondary gldm-btn-small"
                   disabled={busy}
-                  title={
-                    settings.mode === 'diffusion'
-                      ? "The largest region around the current one's centre whose result fits the model's grid range"
-                      : "The largest region around the current one's centre whose result fits this mode's memory bounds"
-                  }
+                  title={`The largest region around the current one's centre whose result fits ${
+                    settings.mode === 'diffusion' ? "the model's grid range" : "this mode's memory bounds"
+                  }`}
                   onClick={() =>
                     setRegion(fitRegion(grid, target, manifest, settings.mode, regionCentre(region)))
                   }
