@@ -49,6 +49,22 @@ export function wasserstein1(a: Float32Array, b: Float32Array, quantiles = 2000)
 }
 
 /**
+ * Fraction of body voxels (> -500 HU) at or above 200 HU: how much bone (and contrast) a volume
+ * shows. A histogram distance barely moves when a few percent of bone go missing; this does.
+ */
+export function boneFraction(v: Float32Array, bodyHu = -500, boneHu = 200): number {
+  let body = 0;
+  let bone = 0;
+  for (const x of v) {
+    if (x > bodyHu) {
+      body++;
+      if (x >= boneHu) bone++;
+    }
+  }
+  return body > 0 ? bone / body : 0;
+}
+
+/**
  * The real crop through the autoencoder alone (encode with the crop's coordinate channels, then
  * decode), in HU: how close any sample can get, since generation decodes with the same decoder.
  */

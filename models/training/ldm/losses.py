@@ -1,11 +1,25 @@
-"""Autoencoder losses: L2 + spectral (|FFT| magnitude) + commitment; optional hinge
-patch-adversarial term. No perceptual loss: no pretrained 3D network is available here."""
+"""Autoencoder losses: L2 (or L1) + spectral (|FFT| magnitude) + commitment; optional hinge
+patch-adversarial term, its weight optionally adaptive (Esser et al. 2021, VQGAN). No perceptual
+loss: no pretrained 3D network is available here."""
 import torch
 import torch.nn.functional as F
 
 
 def l2_loss(x, y):
     return F.mse_loss(x, y)
+
+
+def l1_loss(x, y):
+    return F.l1_loss(x, y)
+
+
+def adaptive_weight(rec_loss, g_loss, last_weight, eps=1e-4, max_weight=1e4):
+    """VQGAN's balance (Esser et al. 2021, eq. 7): ||grad rec|| / (||grad g|| + eps) at the
+    decoder's last layer, so the adversarial term pulls as hard as the reconstruction term
+    whatever their scales. A constant for the step (no gradient flows through it)."""
+    g_rec = torch.autograd.grad(rec_loss, last_weight, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(g_loss, last_weight, retain_graph=True)[0]
+    return (g_rec.norm() / (g_adv.norm() + eps)).clamp(0.0, max_weight).detach()
 
 
 def spectral_loss(x, y):

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from . import data as D
 from . import geometry as G
-from .losses import hinge_d_loss, hinge_g_loss, l2_loss, spectral_loss
+from .losses import adaptive_weight, hinge_d_loss, hinge_g_loss, l1_loss, l2_loss, spectral_loss
 from .schedule import Schedule
 from .unet import UNet3d
 from .vqgan import PatchDiscriminator, VQAutoencoder
@@ -185,7 +185,16 @@ def train_autoencoder(cfg, args):
         log({'info': f'autoencoder warm-started from {args.init_from}'})
     else:
         model = build_autoencoder(cfg).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=a['lr'], betas=(0.5, 0.9))
+    # train_parts 'decoder': the encoder and the codebook stay frozen, so every latent (and the
+    # UNet trained on them) stays valid; only the decoder learns (e.g. a VQ-GAN adversarial term)
+    decoder_only = a.get('train_parts', 'all') == 'decoder'
+    if a.get('train_parts', 'all') not in ('all', 'decoder'):
+        raise ValueError(f"autoencoder.train_parts must be 'all' or 'decoder', not {a['train_parts']!r}")
+    trained = model.decoder if decoder_only else model
+    if decoder_only:
+        model.encoder.requires_grad_(False)
+    opt = torch.optim.Adam(trained.parameters(), lr=a['lr'], betas=(0.5, 0.9))
+    rec_fn = {'l2': l2_loss, 'l1': l1_loss}[a.get('recon_loss', 'l2')]
     # bf16 autocast (CPUs with avx512_bf16, GPUs): about 2.2x faster per step on a 2-core EPYC
     # with avx512_bf16 (64^3, batch 2); losses and the codebook stay float32
     bf16 = bool(a.get('bf16', False))
@@ -207,6 +216,9 @@ def train_autoencoder(cfg, args):
         restore_rng_states(ck)
         log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min'})
     model.train()
+    if decoder_only:
+        model.encoder.eval()
+        model.vq.eval()  # no EMA updates, no code restarts
     t0 = time.time() - elapsed
     acc = {}
 
@@ -226,28 +238,43 @@ def train_autoencoder(cfg, args):
         image, coords, _ = sampler.batch(a['batch_size'])
         image, coords = image.to(dev), coords.to(dev)
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
-            recon, commit, perplexity = model(image, coords)
+            if decoder_only:
+                with torch.no_grad():
+                    z = model.encoder(torch.cat([image, coords], 1))
+                    with torch.autocast(device_type=dev.type, enabled=False):
+                        q, commit, perplexity = model.vq(z.float())
+                recon = model.decoder(q)
+            else:
+                recon, commit, perplexity = model(image, coords)
         recon = recon.float()
         l2 = l2_loss(recon, image)
         spec = spectral_loss(recon, image)
-        loss = l2 + a['spectral_weight'] * spec + a['commitment'] * commit
+        rec = (l2 if rec_fn is l2_loss else rec_fn(recon, image)) + a['spectral_weight'] * spec
+        loss = rec + a['commitment'] * commit
         adv = torch.zeros((), device=dev)
+        adv_w = torch.zeros((), device=dev)
         use_adv = disc is not None and it >= a['adversarial_start']
         if use_adv:
+            # the discriminator runs in float32: GroupNorm has no CPU bf16 autocast path in torch 1.13
             adv = hinge_g_loss(disc(recon))
-            loss = loss + a['adversarial_weight'] * adv
+            adv_w = torch.tensor(float(a['adversarial_weight']), device=dev)
+            if a.get('adversarial_adaptive', False):
+                adv_w = adv_w * adaptive_weight(rec, adv, model.decoder.net[-1].weight)
+            loss = loss + adv_w * adv
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         opt.step()
-        if use_adv:
+        # the discriminator learns from the start: by adversarial_start it can tell real from decoded
+        if disc is not None:
             d_loss = hinge_d_loss(disc(image), disc(recon.detach()))
             d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             d_opt.step()
+            acc['d_loss'] = acc.get('d_loss', 0.0) + float(d_loss)
         it += 1
         for k, v in (('loss', loss), ('l2', l2), ('spectral', spec), ('commit', commit), ('perplexity', perplexity),
-                     ('adv', adv)):
+                     ('adv', adv), ('adv_w', adv_w)):
             acc[k] = acc.get(k, 0.0) + float(v)
         acc['mae_hu'] = acc.get('mae_hu', 0.0) + float((recon - image).abs().mean()) * (intensity.hi - intensity.lo)
         if it % a['log_every'] == 0:

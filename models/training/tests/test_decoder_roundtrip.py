@@ -1,6 +1,7 @@
 """The up-convolution's shuffle form maps back to the ConvTranspose weights exactly, an
 autoencoder rebuilt from exported ONNX files (train.init_from_model) decodes as those files do,
 and the autoencoder stage's --init-from fine-tunes those weights and keeps their codebook."""
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from ldm import export as E  # noqa: E402
-from ldm.train import build_autoencoder, init_from_model, load_config, torch_load  # noqa: E402
+from ldm.train import autoencoder_from_model, build_autoencoder, init_from_model, load_config, torch_load  # noqa: E402
 from ldm.vqgan import ExportDecoder, UpConv, conv_transpose_to_conv_weight, conv_weight_to_conv_transpose  # noqa: E402
 
 HERE = os.path.dirname(__file__)
@@ -87,6 +88,45 @@ class DecoderRoundTrip(unittest.TestCase):
             # treated as uninitialised would be re-drawn from the encoder's outputs)
             kept = ((ae.vq.embedding - codebook).abs().max(1).values < 1e-4).float().mean()
             self.assertGreater(float(kept), 0.5)
+
+    def test_decoder_only_fine_tune_keeps_encoder_and_codebook(self):
+        """train_parts 'decoder' (a VQ-GAN term on a frozen latent space): after adversarial steps
+        the encoder and every code are bit-identical to the exported model's, so latents (and a UNet
+        trained on them) stay valid, while the decoder has moved."""
+        from ldm import data as D
+        from ldm import export as E
+        if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')):
+            self.skipTest('no shared data')
+        with tempfile.TemporaryDirectory() as d:
+            out, ck = os.path.join(d, 'model'), os.path.join(d, 'ck')
+            E.main(['--tiny', '--config', TINY, '--out', out])
+            cfg = load_config(TINY)
+            before, _ = autoencoder_from_model(cfg, out)
+            env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+            r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, '--stage', 'autoencoder',
+                                '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '3', '--set', 'autoencoder.bf16=true',
+                                '--set', 'autoencoder.train_parts="decoder"', '--set', 'autoencoder.recon_loss="l1"',
+                                '--set', 'autoencoder.adversarial_weight=0.5', '--set', 'autoencoder.adversarial_start=1',
+                                '--set', 'autoencoder.adversarial_adaptive=true', '--set', 'autoencoder.log_every=1'],
+                               cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            saved = torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))
+            self.assertEqual(saved['iter'], 3)
+            self.assertIsNotNone(saved['disc'])
+            after = build_autoencoder(cfg)
+            after.load_state_dict(saved['model'])
+            ref = before.state_dict()
+            for k, v in after.state_dict().items():
+                if k.startswith('encoder.') or k.startswith('vq.embedding'):
+                    self.assertTrue(torch.equal(v, ref[k]), k)
+            moved = max(float((v - ref[k]).abs().max()) for k, v in after.state_dict().items()
+                        if k.startswith('decoder.'))
+            self.assertGreater(moved, 0)
+            # the adversarial term was on from step 2 with a positive adaptive weight
+            with open(os.path.join(ck, 'autoencoder', 'log.jsonl')) as f:
+                recs = [json.loads(line) for line in f if '"iter"' in line]
+            self.assertEqual(recs[0]['adv_w'], 0.0)
+            self.assertGreater(recs[-1]['adv_w'], 0.0)
 
     def test_compare_autoencoders_reads_both_sides(self):
         from ldm import data as D
