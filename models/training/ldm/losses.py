@@ -13,6 +13,19 @@ def l1_loss(x, y):
     return F.l1_loss(x, y)
 
 
+def bone_weights(target, threshold: float, weight: float):
+    """Per-voxel loss weights 1 + weight where the target is at or above threshold (model
+    units): bone is a few percent of a CT's voxels, so an unweighted L1/L2 lets an autoencoder
+    spend its codes on the large air/lung/tissue edges and round bone off to soft tissue."""
+    return 1.0 + weight * (target >= threshold).to(target.dtype)
+
+
+def weighted_recon_loss(kind: str, x, y, w=None):
+    """'l1' or 'l2' reconstruction loss, optionally weighted per voxel (mean of w * error)."""
+    err = (x - y).abs() if kind == 'l1' else (x - y) ** 2
+    return (err if w is None else w * err).mean()
+
+
 def adaptive_weight(rec_loss, g_loss, last_weight, eps=1e-4, max_weight=1e4):
     """VQGAN's balance (Esser et al. 2021, eq. 7): ||grad rec|| / (||grad g|| + eps) at the
     decoder's last layer, so the adversarial term pulls as hard as the reconstruction term

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ldm.losses import spectral_loss  # noqa: E402
+from ldm.losses import adaptive_weight, bone_weights, spectral_loss, weighted_recon_loss  # noqa: E402
 from ldm.schedule import PAPER_SCHEDULER, Schedule, ddim_sample, super_resolve_latent  # noqa: E402
 from ldm.unet import SelfAttention3d, UNet3d  # noqa: E402
 from ldm.vqgan import VQAutoencoder, VectorQuantizerEMA  # noqa: E402
@@ -134,6 +134,24 @@ class LossTest(unittest.TestCase):
         # a shift changes phases only: |FFT| is (circularly) the same
         self.assertLess(float(spectral_loss(x, torch.roll(x, 3, dims=-1))), 1e-6)
         self.assertGreater(float(spectral_loss(x, x * 0.5)), 0.0)
+
+    def test_bone_weighted_loss(self):
+        # target: one voxel of bone (0.8 = 600 HU) in soft tissue (0.5); the error 0.1 everywhere
+        y = torch.full((1, 1, 2, 2, 2), 0.5)
+        y[0, 0, 0, 0, 0] = 0.8
+        x = y + 0.1
+        w = bone_weights(y, 0.6, 4.0)
+        self.assertEqual(sorted(set(w.flatten().tolist())), [1.0, 5.0])
+        # by hand: (7 * 1 + 1 * 5) / 8 voxels times the per-voxel error
+        self.assertAlmostEqual(float(weighted_recon_loss('l1', x, y, w)), 12 / 8 * 0.1, places=6)
+        self.assertAlmostEqual(float(weighted_recon_loss('l2', x, y, w)), 12 / 8 * 0.01, places=6)
+        self.assertAlmostEqual(float(weighted_recon_loss('l2', x, y)), 0.01, places=6)
+
+    def test_adaptive_weight_balances_gradient_norms(self):
+        # rec = 3 * sum(p), g = sum(p): gradients 3 and 1 per element, so the weight is 3
+        p = torch.ones(4, requires_grad=True)
+        rec, g = 3 * p.sum(), p.sum()
+        self.assertAlmostEqual(float(adaptive_weight(rec, g, p, eps=0.0)), 3.0, places=5)
 
 
 class UpsampleTest(unittest.TestCase):
