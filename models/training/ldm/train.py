@@ -392,8 +392,10 @@ def train_diffusion(cfg, args):
         sampler = D.Sampler(scans, aug, seed=cfg['seed'] + 1)
         buckets = build_latent_cache(cfg, ae, sampler, dev, log)
         allz = torch.cat([z.flatten() for z, _ in buckets])
-        # a warm start keeps the scale its UNet learned with
-        latent_scale = init['latent_scale'] if init else float(1.0 / allz.std())
+        # a warm start keeps the scale its UNet learned with, unless the autoencoder changed enough
+        # that its latents' spread did too (rescale_latents: unit standard deviation again)
+        rescale = init is None or bool(d.get('rescale_latents', False))
+        latent_scale = float(1.0 / allz.std()) if rescale else init['latent_scale']
         save_atomic({'buckets': buckets, 'latent_scale': latent_scale}, cache_path)
     log({'info': f'latent cache: {len(buckets)} buckets, latent_scale {latent_scale:.4f}'})
     sched = build_schedule(cfg)

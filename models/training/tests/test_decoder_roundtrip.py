@@ -128,6 +128,36 @@ class DecoderRoundTrip(unittest.TestCase):
             self.assertEqual(recs[0]['adv_w'], 0.0)
             self.assertGreater(recs[-1]['adv_w'], 0.0)
 
+    def test_unet_warm_start_keeps_or_rescales_the_latent_scale(self):
+        """A UNet warm start keeps the exported model's latent scale (the one its UNet learned
+        with); diffusion.rescale_latents sets 1 / std of the cached latents instead (for an
+        autoencoder whose latents' spread changed)."""
+        from ldm import data as D
+        from ldm import export as E
+        if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')):
+            self.skipTest('no shared data')
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'model')
+            E.main(['--tiny', '--config', TINY, '--out', out])
+            with open(os.path.join(out, 'model.json')) as f:
+                exported = json.load(f)['latent']['scale']
+            env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+            scales = []
+            for i, rescale in enumerate(('false', 'true')):
+                ck = os.path.join(d, f'ck{i}')
+                r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, '--stage', 'diffusion',
+                                    '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
+                                    '--set', f'diffusion.rescale_latents={rescale}'],
+                                   cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+                cache = torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
+                allz = torch.cat([z.flatten() for z, _ in cache['buckets']])
+                scales.append((torch_load(os.path.join(ck, 'diffusion', 'last.pt'))['latent_scale'],
+                               1.0 / float(allz.std())))
+            self.assertEqual(scales[0][0], exported)
+            self.assertAlmostEqual(scales[1][0], scales[1][1], places=4)
+            self.assertGreater(abs(scales[1][0] - exported), 1e-3)
+
     def test_compare_autoencoders_reads_both_sides(self):
         from ldm import data as D
         from ldm.compare_autoencoders import compare
