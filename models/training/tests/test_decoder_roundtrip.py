@@ -19,11 +19,32 @@ HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, '..', 'configs', 'tiny-test.json')
 
 
+def tiny_export(d: str) -> str:
+    """A random-weight tiny model exported into d/model. -> the model dir"""
+    out = os.path.join(d, 'model')
+    E.main(['--tiny', '--config', TINY, '--out', out])
+    return out
+
+
+def train(test: unittest.TestCase, *args: str) -> subprocess.CompletedProcess:
+    """ldm.train with the tiny config on one thread; the test fails (with its stderr) unless it exits 0."""
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, *args],
+                       cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
+    test.assertEqual(r.returncode, 0, r.stderr[-3000:])
+    return r
+
+
+def skip_without_data(test: unittest.TestCase) -> None:
+    from ldm import data as D
+    if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')):
+        test.skipTest('no shared data')
+
+
 def tiny_model_and_checkpoint(d: str):
     """A random-weight tiny model exported into d/model and its autoencoder rebuilt from the ONNX
     files into d/ae.pt (train.init_from_model). -> (config, model dir, checkpoint path)"""
-    out = os.path.join(d, 'model')
-    E.main(['--tiny', '--config', TINY, '--out', out])
+    out = tiny_export(d)
     cfg = load_config(TINY)
     ck = os.path.join(d, 'ae.pt')
     init_from_model(cfg, out, ck, lambda _m: None)
@@ -57,24 +78,18 @@ class DecoderRoundTrip(unittest.TestCase):
                 self.assertLess(float((ae.decoder(z) - ref(z)).abs().max()), 1e-5)
 
     def test_autoencoder_stage_fine_tunes_the_exported_weights(self):
-        from ldm import data as D
-        if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')):
-            self.skipTest('no shared data')
+        skip_without_data(self)
         with tempfile.TemporaryDirectory() as d:
-            out, ck = os.path.join(d, 'model'), os.path.join(d, 'ck')
-            E.main(['--tiny', '--config', TINY, '--out', out])
+            ck = os.path.join(d, 'ck')
+            out = tiny_export(d)
             cfg = load_config(TINY)
             from ldm.onnx_weights import load_from_onnx
             from ldm.vqgan import ExportEncoder
             ref = ExportEncoder(build_autoencoder(cfg))
             load_from_onnx(ref, os.path.join(out, 'encoder.onnx'))
             codebook = ref.vq.embedding.clone()
-            env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-            r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, '--stage', 'autoencoder',
-                                '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
-                                '--set', 'autoencoder.bf16=true', '--set', 'autoencoder.adversarial_weight=0'],
-                               cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            r = train(self, '--stage', 'autoencoder', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
+                      '--set', 'autoencoder.bf16=true', '--set', 'autoencoder.adversarial_weight=0')
             self.assertIn('warm-started from', r.stdout)
             saved = torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))
             self.assertEqual(saved['iter'], 1)
@@ -93,23 +108,17 @@ class DecoderRoundTrip(unittest.TestCase):
         """train_parts 'decoder' (a VQ-GAN term on a frozen latent space): after adversarial steps
         the encoder and every code are bit-identical to the exported model's, so latents (and a UNet
         trained on them) stay valid, while the decoder has moved."""
-        from ldm import data as D
-        from ldm import export as E
-        if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')):
-            self.skipTest('no shared data')
+        skip_without_data(self)
         with tempfile.TemporaryDirectory() as d:
-            out, ck = os.path.join(d, 'model'), os.path.join(d, 'ck')
-            E.main(['--tiny', '--config', TINY, '--out', out])
+            ck = os.path.join(d, 'ck')
+            out = tiny_export(d)
             cfg = load_config(TINY)
             before, _ = autoencoder_from_model(cfg, out)
-            env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-            r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, '--stage', 'autoencoder',
-                                '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '3', '--set', 'autoencoder.bf16=true',
-                                '--set', 'autoencoder.train_parts="decoder"', '--set', 'autoencoder.recon_loss="l1"',
-                                '--set', 'autoencoder.adversarial_weight=0.5', '--set', 'autoencoder.adversarial_start=1',
-                                '--set', 'autoencoder.adversarial_adaptive=true', '--set', 'autoencoder.log_every=1'],
-                               cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            train(self, '--stage', 'autoencoder', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '3',
+                  '--set', 'autoencoder.bf16=true', '--set', 'autoencoder.train_parts="decoder"',
+                  '--set', 'autoencoder.recon_loss="l1"', '--set', 'autoencoder.adversarial_weight=0.5',
+                  '--set', 'autoencoder.adversarial_start=1', '--set', 'autoencoder.adversarial_adaptive=true',
+                  '--set', 'autoencoder.log_every=1')
             saved = torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))
             self.assertEqual(saved['iter'], 3)
             self.assertIsNotNone(saved['disc'])
@@ -132,24 +141,16 @@ class DecoderRoundTrip(unittest.TestCase):
         """A UNet warm start keeps the exported model's latent scale (the one its UNet learned
         with); diffusion.rescale_latents sets 1 / std of the cached latents instead (for an
         autoencoder whose latents' spread changed)."""
-        from ldm import data as D
-        from ldm import export as E
-        if not os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')):
-            self.skipTest('no shared data')
+        skip_without_data(self)
         with tempfile.TemporaryDirectory() as d:
-            out = os.path.join(d, 'model')
-            E.main(['--tiny', '--config', TINY, '--out', out])
+            out = tiny_export(d)
             with open(os.path.join(out, 'model.json')) as f:
                 exported = json.load(f)['latent']['scale']
-            env = {**os.environ, 'OMP_NUM_THREADS': '1'}
             scales = []
             for i, rescale in enumerate(('false', 'true')):
                 ck = os.path.join(d, f'ck{i}')
-                r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, '--stage', 'diffusion',
-                                    '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
-                                    '--set', f'diffusion.rescale_latents={rescale}'],
-                                   cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
-                self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+                train(self, '--stage', 'diffusion', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
+                      '--set', f'diffusion.rescale_latents={rescale}')
                 cache = torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
                 allz = torch.cat([z.flatten() for z, _ in cache['buckets']])
                 scales.append((torch_load(os.path.join(ck, 'diffusion', 'last.pt'))['latent_scale'],
