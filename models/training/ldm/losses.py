@@ -5,14 +5,6 @@ import torch
 import torch.nn.functional as F
 
 
-def l2_loss(x, y):
-    return F.mse_loss(x, y)
-
-
-def l1_loss(x, y):
-    return F.l1_loss(x, y)
-
-
 def bone_weights(target, threshold: float, weight: float):
     """Per-voxel loss weights 1 + weight where the target is at or above threshold (model
     units): bone is a few percent of a CT's voxels, so an unweighted L1/L2 lets an autoencoder

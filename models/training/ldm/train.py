@@ -27,8 +27,7 @@ import torch.nn.functional as F
 
 from . import data as D
 from . import geometry as G
-from .losses import (adaptive_weight, bone_weights, hinge_d_loss, hinge_g_loss, l2_loss, spectral_loss,
-                     weighted_recon_loss)
+from .losses import adaptive_weight, bone_weights, hinge_d_loss, hinge_g_loss, spectral_loss, weighted_recon_loss
 from .schedule import Schedule
 from .unet import UNet3d
 from .vqgan import PatchDiscriminator, VQAutoencoder
@@ -253,7 +252,7 @@ def train_autoencoder(cfg, args):
             else:
                 recon, commit, perplexity = model(image, coords)
         recon = recon.float()
-        l2 = l2_loss(recon, image)
+        l2 = weighted_recon_loss('l2', recon, image)  # logged whatever the training loss
         spec = spectral_loss(recon, image)
         w = bone_weights(image, bone_at, bone_w) if bone_w > 0 else None
         rec = weighted_recon_loss(rec_kind, recon, image, w) + a['spectral_weight'] * spec
