@@ -120,3 +120,13 @@ def super_resolve_latent(unet, sched: Schedule, z0, coords, t=100, cycles=5, ste
         z = sched.q_sample(z, torch.full((z.shape[0],), t, dtype=torch.long, device=z.device), eps)
         z = ddim_sample(unet, sched, z, coords, steps=steps, t_start=t)
     return z
+
+
+def sr_t_start(contract: dict, sched: 'Schedule') -> int:
+    """The diffusion super-resolution mode's noise level (method: t = 100). A model whose UNet
+    sees latents of another spread can set contract.srTStart to keep the same signal-to-noise
+    ratio (0.5.0: std 1.0 at t = 66 ~ 0.4.0's std 1.305 at t = 100; docs/method.md)."""
+    t = contract.get('srTStart', 100)
+    if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t < sched.T:
+        raise ValueError(f'contract.srTStart must be an integer in [1, {sched.T - 1}], got {t!r}')
+    return t

@@ -77,6 +77,13 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(E.bottleneck_dims((2, 2, 3)), [1, 1, 1])  # golden.json's UNet case: one token
         self.assertGreater(g['maxAbsDiffSelfOnlyAttention'], 1e-2)
 
+    def test_sr_t_start_from_the_config(self):
+        self.assertEqual(E.contract_fields({})['superResolution']['tStart'], 100)  # the method's
+        self.assertEqual(E.contract_fields({'contract': {'srTStart': 66}})['superResolution']['tStart'], 66)
+        for bad in (0, 1000, 66.5, '66', True):
+            with self.assertRaisesRegex(ValueError, 'contract.srTStart'):
+                E.contract_fields({'contract': {'srTStart': bad}})
+
     def test_fp16_weights_smaller(self):
         a = os.path.getsize(os.path.join(self.tmp.name, 'unet.onnx'))
         b = os.path.getsize(os.path.join(self.tmp16.name, 'unet.onnx'))
