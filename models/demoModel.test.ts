@@ -23,10 +23,12 @@ import * as ortNode from 'onnxruntime-node';
 import {
   MODEL_PARTS,
   parseManifestText,
+  scheduleConfig,
   sha256Hex,
   verifyModelFile,
   type ModelManifest,
 } from '../extensions/geometry-ldm/src/model/manifest';
+import { createSchedule } from '../extensions/geometry-ldm/src/diffusion/schedule';
 import {
   checkGolden,
   readAttentionGolden,
@@ -68,8 +70,21 @@ describe('committed demo model', () => {
     if (!process.env.LDM_MODEL_DIR) expect(manifest.trainingData.heldOut).toContain('lidc-idri-0001');
     expect(manifest.latent.factor).toBe(8);
     expect(manifest.scheduler.numTrainTimesteps).toBe(1000);
-    expect(manifest.superResolution.tStart).toBe(100);
     expect(manifest.superResolution.cycles).toBe(5);
+  });
+
+  it("starts the diffusion super-resolution at 0.4.0's signal-to-noise ratio (docs/method.md)", () => {
+    // The paper's t = 100 assumes unit-variance latents; 0.4.0's UNet saw latents of std 1.305 at
+    // t = 100. 0.5.0's latents have unit variance, so its tStart is the timestep whose SNR,
+    // abar / (1 - abar), is nearest 1.305^2 times the SNR at t = 100.
+    if (process.env.LDM_MODEL_DIR) return;
+    const { alphaBar } = createSchedule(scheduleConfig(manifest));
+    const snr = (t: number) => alphaBar[t] / (1 - alphaBar[t]);
+    const target = 1.305 ** 2 * snr(100);
+    let best = 1;
+    for (let t = 1; t < alphaBar.length; t++)
+      if (Math.abs(snr(t) - target) < Math.abs(snr(best) - target)) best = t;
+    expect(manifest.superResolution.tStart).toBe(best);
   });
 
   it('files match their sha256 and byte size', async () => {
