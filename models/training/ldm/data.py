@@ -144,9 +144,15 @@ def refuse_held_out(name: str, where: str = '') -> None:
 
 
 def load_scan(root: str, rel: str, kind: str, allow_held_out: bool = False):
+    """kind: 'dicom' (a series folder), 'nifti' or 'packed' (ldm.scan_pack's NAME.i16.xz)."""
     if not allow_held_out:
         refuse_held_out(rel)
     path = os.path.join(root, rel)
+    if kind == 'packed':
+        from .scan_pack import load_packed
+        return load_packed(path)
+    if kind not in ('dicom', 'nifti'):
+        raise ValueError(f'{rel}: unknown scan kind {kind!r} (dicom | nifti | packed)')  # a config error
     return load_dicom_series(path) if kind == 'dicom' else load_nifti(path)
 
 
@@ -302,7 +308,7 @@ def slab(hu: np.ndarray, affine: np.ndarray, start: int, stop: Optional[int]):
 
 def load_training_scans(root: Optional[str] = None, intensity: Optional[Intensity] = None, log=print,
                         scan_list: Optional[list] = None) -> List[Scan]:
-    """scan_list: [{"name", "path" (relative to root, or absolute), "kind": "dicom" | "nifti",
+    """scan_list: [{"name", "path" (relative to root, or absolute), "kind": "dicom" | "nifti" | "packed",
     optional "slices": [start, stop or null] (a slab of the stored slice axis)}];
     default TRAINING_SCANS (the shared demo data minus the held-out scan)."""
     root = root or DEFAULT_DATA_ROOT

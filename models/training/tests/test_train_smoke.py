@@ -1,7 +1,8 @@
 """End to end on real data with the tiny config: autoencoder stage, resume, diffusion
 stage, diffusion resume, export from the checkpoints (one command per step; checkpoints
-in a temp dir). Plus device handling of the training draws and of the RNG states in
-checkpoints (CPU here; the CUDA cases run where CUDA is available)."""
+in a temp dir), and the same export from slim checkpoints. Plus device handling of the
+training draws and of the RNG states in checkpoints (CPU here; the CUDA cases run where
+CUDA is available)."""
 import json
 import os
 import subprocess
@@ -62,6 +63,16 @@ class TrainSmokeTest(unittest.TestCase):
                 man = json.load(f)
             self.assertEqual(sorted(man['files']), ['decoder', 'encoder', 'unet'])
             self.assertGreater(man['latent']['scale'], 0)
+            # slim checkpoints (the trip back from a GPU machine) export to the same bytes
+            with tempfile.TemporaryDirectory() as slim, tempfile.TemporaryDirectory() as out2:
+                run('ldm.slim_checkpoint', '--checkpoint-dir', ck, '--out', slim)
+                small = T.torch_load(os.path.join(slim, 'diffusion', 'last.pt'))
+                self.assertEqual(sorted(small), ['config', 'elapsed', 'ema', 'iter', 'latent_scale'])
+                run('ldm.export', '--config', cfg, '--checkpoint-dir', slim, '--out', out2)
+                for part in ('encoder', 'decoder', 'unet'):
+                    with open(os.path.join(out, f'{part}.onnx'), 'rb') as f1, \
+                            open(os.path.join(out2, f'{part}.onnx'), 'rb') as f2:
+                        self.assertEqual(f1.read(), f2.read(), part)
 
 
 class DeviceTest(unittest.TestCase):
