@@ -127,8 +127,9 @@ SAMPLE_SPECS = [
 def super_resolution_eval(ae, unet, sched, scale, scan, intensity, out_dir, samples=4, seed=11,
                           hi_dims=(96, 96, 80), lo_dims=(48, 48, 40), t_start=100):
     """Method section 4 on the held-out scan: low-res (same FOV, half the grid) -> trilinear to the
-    high-res grid -> encode -> 5 cycles of (noise to t_start, the manifest's tStart, DDIM 10 steps) -> decode; N samples give
-    mean and std. Compared with the true high-res resampling of the same scan."""
+    high-res grid -> encode -> 5 cycles of (noise to t_start, the manifest's tStart; DDIM 10 steps)
+    -> decode; N samples give mean and std. Compared with the true high-res resampling of the same
+    scan."""
     import torch.nn.functional as F
     hi = D.make_sample(scan, {'kind': 'fov', 'dims': list(hi_dims)})
     lo = D.make_sample(scan, {'kind': 'fov', 'dims': list(lo_dims)})
