@@ -14,6 +14,8 @@
 // notices a few percent of missing bone).
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/generation-vs-real.png: 8 generated (top row) over
 // the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
+// GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
+// 128,128,128); its cases are labelled with the grid.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -50,6 +52,20 @@ const GEOMETRIES = [
   ['rotated 20 deg about z', { kind: 'fov', dims: [64, 64, 64], rotationDeg: [0, 0, 20] }],
 ];
 
+/** GEOMETRY_LDM_BENCH_GRID: [nx, ny, nz] for every geometry, or null for the default 64^3. */
+function benchGrid(text) {
+  if (text === undefined || text === '') return null;
+  const dims = text.split(',').map(Number);
+  if (dims.length !== 3 || !dims.every((n) => Number.isInteger(n) && n >= 8 && n % 8 === 0)) {
+    throw new Error(`GEOMETRY_LDM_BENCH_GRID '${text}': three multiples of 8, e.g. 128,128,128`);
+  }
+  return dims;
+}
+const GRID = benchGrid(process.env.GEOMETRY_LDM_BENCH_GRID);
+const CASES = GRID
+  ? GEOMETRIES.map(([label, g]) => [`${label} ${GRID.join('x')}`, { ...g, dims: GRID }])
+  : GEOMETRIES;
+
 const SAMPLES = Number(process.env.GEOMETRY_LDM_BENCH_SAMPLES ?? 4);
 // GEOMETRY_LDM_BENCH_SAMPLER (JSON) replaces the sampler, e.g. '{"kind":"ddpm"}' or
 // '{"kind":"ddim","steps":50,"eta":1}' (default: DDIM with the manifest's steps)
@@ -80,7 +96,7 @@ export default {
     const generated = [];
     const real = [];
     try {
-      for (const [label, geometry] of GEOMETRIES) {
+      for (const [label, geometry] of CASES) {
         const crops = [];
         for (const scan of scans) {
           const resolved = (await geometryOf(E, model, geometry)).geometry;
