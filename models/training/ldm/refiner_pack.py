@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import lzma
 import os
 
 import numpy as np
 
 from .data import refuse_held_out
 from .refiner import HU_SCALE
+from .scan_pack import decode_int16, encode_int16
 
 BODY_HU, MARGIN = -500.0, 4
 
@@ -42,8 +42,8 @@ def body_box(vol: np.ndarray) -> tuple:
 
 
 def encode(vol: np.ndarray) -> bytes:
-    hu = np.round(np.asarray(vol, np.float32) * HU_SCALE).astype(np.int16)
-    return lzma.compress(hu.tobytes(), preset=6)
+    """vol in HU/1000 -> int16 HU, xz (scan_pack's encoding)."""
+    return encode_int16(np.asarray(vol, np.float32) * HU_SCALE)
 
 
 def pack(vols: list, out: str, budget_mb: float, share: float = 0.2, min_slab: int = 80, min_plane: int = 80,
@@ -97,10 +97,8 @@ def load_packed(folder: str, log=print) -> list:
         with open(meta_path) as f:
             meta = json.load(f)
         with open(os.path.join(folder, name + '.i16.xz'), 'rb') as f:
-            hu = np.frombuffer(lzma.decompress(f.read()), np.int16)
-        if hu.size != int(np.prod(meta['shape'])):
-            raise ValueError(f'{name}: {hu.size} voxels packed, shape {meta["shape"]} says otherwise')
-        out.append((name, (hu.reshape(meta['shape']).astype(np.float32) / HU_SCALE), meta['spacing']))
+            hu = decode_int16(f.read(), meta['shape'], name)
+        out.append((name, hu.astype(np.float32) / HU_SCALE, meta['spacing']))
     if not out:
         raise FileNotFoundError(f'no packed refiner volumes in {folder}')
     log({'info': f'{len(out)} packed volumes from {folder}'})

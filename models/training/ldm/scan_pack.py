@@ -38,13 +38,30 @@ def pool_factors(affine: np.ndarray, min_spacing_mm: float) -> list:
     return [max(1, int(np.ceil(min_spacing_mm / s - 1e-6))) for s in G.axis_lengths(affine)]
 
 
+def encode_int16(values: np.ndarray) -> bytes:
+    """Values rounded to int16 (clipped to its range), xz-compressed: the body of a .i16.xz file
+    (this pack's and ldm.refiner_pack's)."""
+    q = np.clip(np.round(values), -32768, 32767).astype(np.int16)
+    return lzma.compress(np.ascontiguousarray(q).tobytes(), preset=6)
+
+
+def decode_int16(blob: bytes, shape, what: str) -> np.ndarray:
+    """Inverse of encode_int16 -> int16 array of `shape`; DataError naming `what` when the voxel
+    count disagrees (a truncated or mismatched file)."""
+    q = np.frombuffer(lzma.decompress(blob), np.int16)
+    shape = [int(n) for n in shape]
+    if q.size != int(np.prod(shape)):
+        raise DataError(f'{what}: {q.size} voxels packed, shape {shape} says otherwise')
+    return q.reshape(shape)
+
+
 def write_scan(folder: str, name: str, hu: np.ndarray, affine: np.ndarray, source: str, factors) -> int:
     """hu [nz, ny, nx] float32 HU -> NAME.i16.xz + NAME.json; returns the compressed bytes."""
-    q = np.clip(np.round(hu), -32768, 32767).astype(np.int16)
-    blob = lzma.compress(np.ascontiguousarray(q).tobytes(), preset=6)
+    q_shape = list(np.shape(hu))
+    blob = encode_int16(hu)
     with open(os.path.join(folder, name + SUFFIX), 'wb') as f:
         f.write(blob)
-    meta = {'name': name, 'shape': list(q.shape), 'affine': np.asarray(affine, np.float64).tolist(),
+    meta = {'name': name, 'shape': q_shape, 'affine': np.asarray(affine, np.float64).tolist(),
             'source': source, 'poolFactors': [int(x) for x in factors], 'order': '[nz, ny, nx]'}
     with open(os.path.join(folder, name + '.json'), 'w') as f:
         json.dump(meta, f, indent=1)
@@ -58,11 +75,8 @@ def load_packed(path: str):
     with open(base + '.json') as f:
         meta = json.load(f)
     with open(base + SUFFIX, 'rb') as f:
-        hu = np.frombuffer(lzma.decompress(f.read()), np.int16)
-    shape = [int(n) for n in meta['shape']]
-    if hu.size != int(np.prod(shape)):
-        raise DataError(f'{base}{SUFFIX}: {hu.size} voxels packed, its JSON says {shape}')
-    return hu.reshape(shape).astype(np.float32), G.as_affine(np.asarray(meta['affine'], np.float64))
+        hu = decode_int16(f.read(), meta['shape'], base + SUFFIX)
+    return hu.astype(np.float32), G.as_affine(np.asarray(meta['affine'], np.float64))
 
 
 def pack(ae_scans: list, unet_scans: list, out: str, root: str = None, budget_mb: float = 40.0,
