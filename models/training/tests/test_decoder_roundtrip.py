@@ -3,7 +3,6 @@ autoencoder rebuilt from exported ONNX files (train.init_from_model) decodes as 
 and the autoencoder stage's --init-from fine-tunes those weights and keeps their codebook."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -11,9 +10,11 @@ import unittest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ldm import export as E  # noqa: E402
 from ldm.train import autoencoder_from_model, build_autoencoder, init_from_model, load_config, torch_load  # noqa: E402
 from ldm.vqgan import ExportDecoder, UpConv, conv_transpose_to_conv_weight, conv_weight_to_conv_transpose  # noqa: E402
+from module_runner import run_module  # noqa: E402
 
 HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, '..', 'configs', 'tiny-test.json')
@@ -26,13 +27,9 @@ def tiny_export(d: str) -> str:
     return out
 
 
-def train(test: unittest.TestCase, *args: str) -> subprocess.CompletedProcess:
-    """ldm.train with the tiny config on one thread; the test fails (with its stderr) unless it exits 0."""
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    r = subprocess.run([sys.executable, '-m', 'ldm.train', '--config', TINY, *args],
-                       cwd=os.path.join(HERE, '..'), env=env, capture_output=True, text=True)
-    test.assertEqual(r.returncode, 0, r.stderr[-3000:])
-    return r
+def train(*args: str) -> str:
+    """ldm.train with the tiny config on one thread -> its stdout (AssertionError unless it exits 0)."""
+    return run_module('ldm.train', '--config', TINY, *args)
 
 
 def skip_without_data(test: unittest.TestCase) -> None:
@@ -88,9 +85,9 @@ class DecoderRoundTrip(unittest.TestCase):
             ref = ExportEncoder(build_autoencoder(cfg))
             load_from_onnx(ref, os.path.join(out, 'encoder.onnx'))
             codebook = ref.vq.embedding.clone()
-            r = train(self, '--stage', 'autoencoder', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
+            log = train('--stage', 'autoencoder', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
                       '--set', 'autoencoder.bf16=true', '--set', 'autoencoder.adversarial_weight=0')
-            self.assertIn('warm-started from', r.stdout)
+            self.assertIn('warm-started from', log)
             saved = torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))
             self.assertEqual(saved['iter'], 1)
             ae = build_autoencoder(cfg)
@@ -114,7 +111,7 @@ class DecoderRoundTrip(unittest.TestCase):
             out = tiny_export(d)
             cfg = load_config(TINY)
             before, _ = autoencoder_from_model(cfg, out)
-            train(self, '--stage', 'autoencoder', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '3',
+            train('--stage', 'autoencoder', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '3',
                   '--set', 'autoencoder.bf16=true', '--set', 'autoencoder.train_parts="decoder"',
                   '--set', 'autoencoder.recon_loss="l1"', '--set', 'autoencoder.adversarial_weight=0.5',
                   '--set', 'autoencoder.adversarial_start=1', '--set', 'autoencoder.adversarial_adaptive=true',
@@ -149,7 +146,7 @@ class DecoderRoundTrip(unittest.TestCase):
             scales = []
             for i, rescale in enumerate(('false', 'true')):
                 ck = os.path.join(d, f'ck{i}')
-                train(self, '--stage', 'diffusion', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
+                train('--stage', 'diffusion', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
                       '--set', f'diffusion.rescale_latents={rescale}')
                 cache = torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
                 allz = torch.cat([z.flatten() for z, _ in cache['buckets']])

@@ -5,7 +5,6 @@ training draws and of the RNG states in checkpoints (CPU here; the CUDA cases ru
 CUDA is available)."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -13,19 +12,13 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAINING = os.path.dirname(HERE)
 sys.path.insert(0, TRAINING)
+sys.path.insert(0, HERE)
 import torch  # noqa: E402
 
 from ldm import data as D  # noqa: E402
 from ldm import train as T  # noqa: E402
 from ldm.schedule import PAPER_SCHEDULER, Schedule, randn_like_on  # noqa: E402
-
-
-def run(*args):
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    r = subprocess.run([sys.executable, '-m', *args], cwd=TRAINING, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f'{args} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}')
-    return r.stdout
+from module_runner import run_module  # noqa: E402
 
 
 @unittest.skipUnless(os.path.isdir(os.path.join(D.DEFAULT_DATA_ROOT, 'lung-pet-ct-dx-a0002')), 'no shared data')
@@ -33,18 +26,18 @@ class TrainSmokeTest(unittest.TestCase):
     def test_train_resume_export(self):
         with tempfile.TemporaryDirectory() as ck, tempfile.TemporaryDirectory() as out:
             cfg = os.path.join('configs', 'tiny-test.json')
-            run('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--max-iters', '2')
-            log = run('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--resume',
+            run_module('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--max-iters', '2')
+            log = run_module('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--resume',
                       '--max-iters', '3')
             self.assertIn('resumed at iter 2', log)
             with open(os.path.join(ck, 'autoencoder', 'log.jsonl')) as f:
                 iters = [json.loads(line).get('iter') for line in f]
             self.assertEqual([i for i in iters if i is not None], [1, 2, 3])
-            run('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--max-iters', '2')
+            run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--max-iters', '2')
             self.assertTrue(os.path.exists(os.path.join(ck, 'diffusion', 'latents.pt')))
             saved = T.torch_load(os.path.join(ck, 'diffusion', 'last.pt'))
             self.assertEqual(saved['iter'], 2)
-            log = run('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--resume',
+            log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--resume',
                       '--max-iters', '3')
             self.assertIn('resumed at iter 2', log)
             with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
@@ -58,17 +51,17 @@ class TrainSmokeTest(unittest.TestCase):
             # the model trained on from the saved weights: one more Adam step changed them
             self.assertEqual(int(resumed['opt']['state'][0]['step']), 3)
             self.assertFalse(torch.equal(resumed['model']['out.weight'], saved['model']['out.weight']))
-            run('ldm.export', '--config', cfg, '--checkpoint-dir', ck, '--out', out)
+            run_module('ldm.export', '--config', cfg, '--checkpoint-dir', ck, '--out', out)
             with open(os.path.join(out, 'model.json')) as f:
                 man = json.load(f)
             self.assertEqual(sorted(man['files']), ['decoder', 'encoder', 'unet'])
             self.assertGreater(man['latent']['scale'], 0)
             # slim checkpoints (the trip back from a GPU machine) export to the same bytes
             with tempfile.TemporaryDirectory() as slim, tempfile.TemporaryDirectory() as out2:
-                run('ldm.slim_checkpoint', '--checkpoint-dir', ck, '--out', slim)
+                run_module('ldm.slim_checkpoint', '--checkpoint-dir', ck, '--out', slim)
                 small = T.torch_load(os.path.join(slim, 'diffusion', 'last.pt'))
                 self.assertEqual(sorted(small), ['config', 'elapsed', 'ema', 'iter', 'latent_scale'])
-                run('ldm.export', '--config', cfg, '--checkpoint-dir', slim, '--out', out2)
+                run_module('ldm.export', '--config', cfg, '--checkpoint-dir', slim, '--out', out2)
                 for part in ('encoder', 'decoder', 'unet'):
                     with open(os.path.join(out, f'{part}.onnx'), 'rb') as f1, \
                             open(os.path.join(out2, f'{part}.onnx'), 'rb') as f2:
