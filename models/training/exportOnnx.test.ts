@@ -169,3 +169,46 @@ maybe('tiny random-weight export with fp16 weights: ONNX (onnxruntime-node) vs P
     }
   });
 });
+
+maybe('tiny random-weight export at latent factor 4: ONNX (onnxruntime-node) vs PyTorch', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = exportTiny(['--latent-factor', '4']);
+  }, 120000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the manifest states factor 4 and the encoder and decoder scale by 4 per axis', async () => {
+    const manifest = parseManifestText(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(manifest.latent.factor).toBe(4);
+    expect(manifest.onnx.encoder.outputs[0].shape).toEqual(['B', 8, 'D/4', 'H/4', 'W/4']);
+    const golden = readGolden(join(dir, 'golden', 'golden.json'));
+    // golden grid [nx, ny, nz] = [24, 16, 16] -> latent [D, H, W] = [4, 4, 6]
+    expect(golden.encoder.outputs.latent.shape).toEqual([1, 8, 4, 4, 6]);
+    const decoder = await session(join(dir, 'decoder.onnx'));
+    const latent = new ort.Tensor('float32', new Float32Array(8 * 3 * 1 * 2).fill(0.1), [1, 8, 3, 1, 2]);
+    expect((await decoder.run({ latent })).image.dims).toEqual([1, 1, 12, 4, 8]);
+  });
+
+  it('every part and the multi-token UNet case match PyTorch within 1e-4', async () => {
+    const golden = readGolden(join(dir, 'golden', 'golden.json'));
+    const attention = readAttentionGolden(join(dir, 'golden', 'unet-attention.json'));
+    // the attention case's image grid is 4x its latent grid: 80 x 64 x 48 voxels
+    expect(attention.dims).toEqual([80, 64, 48]);
+    const cases = [
+      ['encoder', golden.encoder],
+      ['decoder', golden.decoder],
+      ['unet', golden.unet],
+      ['unet', attention.unet],
+    ] as const;
+    for (const [part, c] of cases) {
+      const report = await checkGolden(ort, await session(join(dir, `${part}.onnx`)), c);
+      for (const r of Object.values(report)) {
+        expect(r.dims).toEqual(r.expectedDims);
+        expect(r.maxAbs).toBeGreaterThan(0);
+        expect(r.maxAbsDiff).toBeLessThan(1e-4);
+      }
+    }
+  });
+});

@@ -145,11 +145,12 @@ export async function perCall(
 ): Promise<PerCallResult[]> {
   const out: PerCallResult[] = [];
   for (const dims of grids) {
-    const L = dims.map((d) => d / 8) as unknown as Dims3;
+    const f = model.manifest.latent.factor;
+    const L = dims.map((d) => d / f) as unknown as Dims3;
     const nl = L[0] * L[1] * L[2];
     const image = new Float32Array(dims[0] * dims[1] * dims[2]).fill(0.3);
     const coords = coordinateChannels(dims, unitAffine(dims) as never);
-    const lc = latentConditioning(dims, unitAffine(dims) as never, 8);
+    const lc = latentConditioning(dims, unitAffine(dims) as never, f);
     const z = new Float32Array(8 * nl).map((_, q) => Math.sin(q));
     const { runs, warmup } = runsFor(dims);
     const parts: [PerCallResult['part'], () => Promise<unknown>][] = [

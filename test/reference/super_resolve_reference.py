@@ -63,9 +63,10 @@ def main(inp_path: str, out_dir: str) -> None:
     g = G.scan_extent_group_space(sdims, a_src)
     a = G.index_to_group(a_pad, g)
     coords = torch.from_numpy(G.coordinate_channels(pdims, a).astype(np.float32))[None]
-    lc = torch.from_numpy(G.latent_conditioning(pdims, a).astype(np.float32))[None]
+    factor = int(p.get('latentFactor', 8))
+    lc = torch.from_numpy(G.latent_conditioning(pdims, a, factor).astype(np.float32))[None]
 
-    ae, unet = tiny_models(p['modelSeed'])
+    ae, unet = tiny_models(p['modelSeed'], factor)
     ae.eval()
     unet.eval()
     scale = float(p['latentScale'])

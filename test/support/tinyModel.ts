@@ -1,7 +1,7 @@
 /**
  * A tiny random-weight model exported by the committed export code
  * (models/training/ldm/export.py --tiny) into a temp dir, for engine tests.
- * The same weights are rebuilt in Python by `ldm.export.tiny_models(seed)`.
+ * The same weights are rebuilt in Python by `ldm.export.tiny_models(seed, latentFactor)`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { loadModel, type LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
 import { createOrtRuntime, type OrtModule } from '../../extensions/geometry-ldm/src/inference/ortRuntime';
 import { parseManifestText, type ModelManifest } from '../../extensions/geometry-ldm/src/model/manifest';
+import type { LatentFactor } from '../../extensions/geometry-ldm/src/geometry/coordinateChannels';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 
 export const TRAINING_DIR = resolve(__dirname, '..', '..', 'models', 'training');
@@ -21,12 +22,21 @@ export interface ExportedModel {
   remove(): void;
 }
 
-export function exportTinyModel(seed = 0): ExportedModel {
+export function exportTinyModel(seed = 0, latentFactor: LatentFactor = 8): ExportedModel {
   const python = pythonWithTorch();
   if (!python)
     throw new Error('Debian python3 with torch is required (apt-get install python3-torch; .ci/run does)');
   const dir = mkdtempSync(join(tmpdir(), 'gldm-tiny-'));
-  const r = spawnSync(python, ['-m', 'ldm.export', '--tiny', '--seed', String(seed), '--out', dir], {
+  const args = [
+    '-m',
+    'ldm.export',
+    '--tiny',
+    '--seed',
+    String(seed),
+    '--latent-factor',
+    String(latentFactor),
+  ];
+  const r = spawnSync(python, [...args, '--out', dir], {
     cwd: TRAINING_DIR,
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: '1' },

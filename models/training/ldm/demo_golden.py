@@ -107,7 +107,7 @@ def main(argv=None):
     if bad:
         sys.exit(f'rebuilt modules do not reproduce golden.json within {a.check_tol}: {bad}')
     print('re-export initializers:', json.dumps(reexport_matches(parts, a.model_dir, manifest, golden)), flush=True)
-    att = E.attention_golden(parts['unet'])
+    att = E.attention_golden(parts['unet'], factor=int(manifest['latent']['factor']))
     path = os.path.join(a.model_dir, E.ATTENTION_GOLDEN_PATH)
     if a.check:
         with open(path) as f:

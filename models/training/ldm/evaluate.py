@@ -138,7 +138,7 @@ def super_resolution_eval(ae, unet, sched, scale, scan, intensity, out_dir, samp
     coords = hi['coords'][None]
     r = hi['resolved']
     z = ae.encode(up, coords)
-    lc = torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group))[None]
+    lc = torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, ae.factor))[None]
     gen = torch.Generator().manual_seed(seed)
     outs = []
     for _ in range(samples):
@@ -247,7 +247,7 @@ def main(argv=None):
         for name, spec in SAMPLE_SPECS:
             t = time.time()
             r = G.resolve_geometry(spec, gs)
-            lc = torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group))[None]
+            lc = torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, ae.factor))[None]
             z_T = torch.randn((1, 8) + tuple(lc.shape[2:]), generator=gen)
             z0 = ddim_sample(unet, sched, z_T, lc, steps=a.sample_steps)
             with torch.no_grad():

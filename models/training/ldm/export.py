@@ -82,8 +82,8 @@ def b64(a: torch.Tensor | np.ndarray) -> dict:
     return {'dtype': 'float32', 'shape': list(arr.shape), 'base64': base64.b64encode(arr.astype('<f4').tobytes()).decode()}
 
 
-def golden_inputs(dims=(24, 16, 16), seed=1234):
-    """Deterministic inputs: a smooth phantom on a rotated partial-FOV grid."""
+def golden_inputs(dims=(24, 16, 16), seed=1234, factor=8):
+    """Deterministic inputs: a smooth phantom on a rotated partial-FOV grid (latent factor `factor`)."""
     gs = G.GroupSpace('scan-extent', np.zeros(3), np.array([350.0, 300.0, 400.0]))
     r = G.resolve_geometry({'kind': 'fov', 'dims': list(dims), 'fov': [[0.1, 0.9], [0.2, 0.8], [0.3, 0.9]],
                             'rotationDeg': [0, 0, 15]}, gs)
@@ -92,10 +92,10 @@ def golden_inputs(dims=(24, 16, 16), seed=1234):
     image = 0.5 + 0.3 * np.sin(6 * u) * np.cos(5 * v) + 0.2 * ((u - 0.5) ** 2 + (v - 0.5) ** 2 < 0.05) * np.cos(4 * w)
     image = image[None, None].astype(np.float32)
     rng = np.random.default_rng(seed)
-    lat_dims = G.pooled_dims(r.dims)
+    lat_dims = G.pooled_dims(r.dims, factor)
     z_t = rng.standard_normal((2, 8, lat_dims[2], lat_dims[1], lat_dims[0])).astype(np.float32)
     t = np.array([999.0, 37.0], dtype=np.float32)
-    lat_coords = np.repeat(G.latent_conditioning(r.dims, r.index_to_group)[None], 2, axis=0)
+    lat_coords = np.repeat(G.latent_conditioning(r.dims, r.index_to_group, factor)[None], 2, axis=0)
     return {'dims': list(r.dims), 'indexToGroup': G.to_list(r.index_to_group), 'image': image, 'coords': coords,
             'z_t': z_t, 't': t, 'latentCoords': lat_coords}
 
@@ -114,13 +114,13 @@ def bottleneck_dims(latent_dhw, levels=3):
     return out
 
 
-def attention_golden_inputs(latent_dhw=ATTENTION_LATENT_DHW, seed=4321):
+def attention_golden_inputs(latent_dhw=ATTENTION_LATENT_DHW, seed=4321, factor=8):
     """z_t [2, 8, d, h, w], t [2], latent coordinate channels of a rotated partial-FOV grid."""
     d, h, w = latent_dhw
     gs = G.GroupSpace('scan-extent', np.zeros(3), np.array([350.0, 300.0, 400.0]))
-    r = G.resolve_geometry({'kind': 'fov', 'dims': [8 * w, 8 * h, 8 * d],
+    r = G.resolve_geometry({'kind': 'fov', 'dims': [factor * w, factor * h, factor * d],
                             'fov': [[0.05, 0.95], [0.1, 0.85], [0.2, 1.0]], 'rotationDeg': [5, -3, 25]}, gs)
-    lc = G.latent_conditioning(r.dims, r.index_to_group)[None]
+    lc = G.latent_conditioning(r.dims, r.index_to_group, factor)[None]
     assert lc.shape[2:] == (d, h, w), lc.shape
     rng = np.random.default_rng(seed)
     z_t = rng.standard_normal((2, 8, d, h, w)).astype(np.float32)
@@ -144,11 +144,12 @@ class _SelfOnlyAttention(torch.nn.Module):
 
 
 @torch.no_grad()
-def attention_golden(unet: UNet3d, latent_dhw=ATTENTION_LATENT_DHW) -> dict:
-    """Golden UNet case on a multi-token bottleneck, outputs from PyTorch (unet as given)."""
+def attention_golden(unet: UNet3d, latent_dhw=ATTENTION_LATENT_DHW, factor=8) -> dict:
+    """Golden UNet case on a multi-token bottleneck, outputs from PyTorch (unet as given); the
+    coordinate channels are those of an image grid `factor` times the latent grid."""
     import copy
     unet.eval()
-    gi = attention_golden_inputs(latent_dhw)
+    gi = attention_golden_inputs(latent_dhw, factor=factor)
     z_t, t, lc = torch.from_numpy(gi['z_t']), torch.from_numpy(gi['t']), torch.from_numpy(gi['coords'])
     eps = unet(z_t, t, lc)
     self_only = copy.deepcopy(unet)
@@ -173,23 +174,31 @@ def write_json(obj, path):
         f.write('\n')
 
 
-IO = {
-    'encoder': {
-        'inputs': [{'name': 'image', 'dtype': 'float32', 'shape': ['B', 1, 'D', 'H', 'W']},
-                   {'name': 'coords', 'dtype': 'float32', 'shape': ['B', 3, 'D', 'H', 'W']}],
-        'outputs': [{'name': 'latent', 'dtype': 'float32', 'shape': ['B', 8, 'D/8', 'H/8', 'W/8']}],
-    },
-    'decoder': {
-        'inputs': [{'name': 'latent', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']}],
-        'outputs': [{'name': 'image', 'dtype': 'float32', 'shape': ['B', 1, '8*d', '8*h', '8*w']}],
-    },
-    'unet': {
-        'inputs': [{'name': 'z_t', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']},
-                   {'name': 't', 'dtype': 'float32', 'shape': ['B']},
-                   {'name': 'coords', 'dtype': 'float32', 'shape': ['B', 3, 'd', 'h', 'w']}],
-        'outputs': [{'name': 'eps', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']}],
-    },
-}
+# Latent factors the ONNX contract (model.json latent.factor) allows: 8 is the paper's (three
+# stride-2 levels), 4 keeps twice the detail per axis at 8x the latent voxels (two levels).
+LATENT_FACTORS = (4, 8)
+
+
+def io_spec(factor: int) -> dict:
+    """The three networks' inputs and outputs for a latent factor (shapes as documented strings)."""
+    f = int(factor)
+    return {
+        'encoder': {
+            'inputs': [{'name': 'image', 'dtype': 'float32', 'shape': ['B', 1, 'D', 'H', 'W']},
+                       {'name': 'coords', 'dtype': 'float32', 'shape': ['B', 3, 'D', 'H', 'W']}],
+            'outputs': [{'name': 'latent', 'dtype': 'float32', 'shape': ['B', 8, f'D/{f}', f'H/{f}', f'W/{f}']}],
+        },
+        'decoder': {
+            'inputs': [{'name': 'latent', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']}],
+            'outputs': [{'name': 'image', 'dtype': 'float32', 'shape': ['B', 1, f'{f}*d', f'{f}*h', f'{f}*w']}],
+        },
+        'unet': {
+            'inputs': [{'name': 'z_t', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']},
+                       {'name': 't', 'dtype': 'float32', 'shape': ['B']},
+                       {'name': 'coords', 'dtype': 'float32', 'shape': ['B', 3, 'd', 'h', 'w']}],
+            'outputs': [{'name': 'eps', 'dtype': 'float32', 'shape': ['B', 8, 'd', 'h', 'w']}],
+        },
+    }
 REFINER_IO = {
     'inputs': [{'name': 'planes', 'dtype': 'float32', 'shape': ['B', 3, 'H', 'W']},
                {'name': 'acquisition', 'dtype': 'float32', 'shape': ['B', 12]}],
@@ -285,21 +294,25 @@ def contract_fields(cfg: dict | None = None) -> dict:
 
 def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, latent_scale=1.0, manifest_extra=None,
                golden_dims=(24, 16, 16), refiner=None, refiner_samples=2) -> dict:
+    f = ae.factor
+    if f not in LATENT_FACTORS:
+        raise ValueError(f'latent factor {f} (one stride-2 level per autoencoder width) is not one the ONNX '
+                         f'contract allows: {LATENT_FACTORS}')
     os.makedirs(os.path.join(out_dir, 'golden'), exist_ok=True)
     ae.eval()
     unet.eval()
     enc, dec = ExportEncoder(ae), ExportDecoder(ae)
-    gi = golden_inputs(golden_dims)
+    gi = golden_inputs(golden_dims, factor=f)
     image, coords = torch.from_numpy(gi['image']), torch.from_numpy(gi['coords'])
     z_t, t, lc = torch.from_numpy(gi['z_t']), torch.from_numpy(gi['t']), torch.from_numpy(gi['latentCoords'])
     paths = {k: os.path.join(out_dir, f'{k}.onnx') for k in ('encoder', 'decoder', 'unet')}
     _export(enc, (image, coords), paths['encoder'], ['image', 'coords'], ['latent'],
             {'image': {0: 'B', 2: 'D', 3: 'H', 4: 'W'}, 'coords': {0: 'B', 2: 'D', 3: 'H', 4: 'W'},
-             'latent': {0: 'B', 2: 'D/8', 3: 'H/8', 4: 'W/8'}})
+             'latent': {0: 'B', 2: f'D/{f}', 3: f'H/{f}', 4: f'W/{f}'}})
     with torch.no_grad():
         latent = enc(image, coords)
     _export(dec, (latent,), paths['decoder'], ['latent'], ['image'],
-            {'latent': {0: 'B', 2: 'd', 3: 'h', 4: 'w'}, 'image': {0: 'B', 2: '8*d', 3: '8*h', 4: '8*w'}})
+            {'latent': {0: 'B', 2: 'd', 3: 'h', 4: 'w'}, 'image': {0: 'B', 2: f'{f}*d', 3: f'{f}*h', 4: f'{f}*w'}})
     _export(unet, (z_t, t, lc), paths['unet'], ['z_t', 't', 'coords'], ['eps'],
             {'z_t': {0: 'B', 2: 'd', 3: 'h', 4: 'w'}, 't': {0: 'B'}, 'coords': {0: 'B', 2: 'd', 3: 'h', 4: 'w'},
              'eps': {0: 'B', 2: 'd', 3: 'h', 4: 'w'}})
@@ -325,7 +338,7 @@ def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, lat
     }
     gpath = os.path.join(out_dir, 'golden', 'golden.json')
     write_json(golden, gpath)
-    write_json(attention_golden(unet_g), os.path.join(out_dir, ATTENTION_GOLDEN_PATH))
+    write_json(attention_golden(unet_g, factor=f), os.path.join(out_dir, ATTENTION_GOLDEN_PATH))
     files = {}
     for k, p in paths.items():
         files[k] = {'path': os.path.basename(p), 'sha256': sha256(p), 'bytes': os.path.getsize(p),
@@ -333,12 +346,12 @@ def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, lat
     manifest = {
         'schemaVersion': 1,
         'files': files,
-        'onnx': {'opset': OPSET, **IO},
+        'onnx': {'opset': OPSET, **io_spec(f)},
         'golden': {'path': 'golden/golden.json', 'sha256': sha256(gpath), 'bytes': os.path.getsize(gpath),
                    # fp32: ORT vs PyTorch; fp16 weights: PyTorch ran with the same fp16-rounded weights
                    'toleranceAbs': 1e-4 if not fp16 else 2e-4},
     }
-    manifest['latent'] = {'factor': 8, 'channels': 8, 'scale': float(latent_scale), 'quantised': True,
+    manifest['latent'] = {'factor': f, 'channels': 8, 'scale': float(latent_scale), 'quantised': True,
                           'codebookSize': int(ae.vq.n_codes),
                           'note': 'the UNet works on latent * scale; divide by scale before decoding'}
     if manifest_extra:
@@ -385,9 +398,12 @@ def manifest_extra(cfg: dict, card_path: str | None = None, metrics_path: str | 
     return extra
 
 
-def tiny_models(seed=0):
+def tiny_models(seed=0, factor=8):
+    """Random-weight tiny autoencoder (latent factor 8: widths 4/8/8; factor 4: 4/8) and UNet."""
+    if factor not in LATENT_FACTORS:
+        raise ValueError(f'latent factor {factor} is not one the ONNX contract allows: {LATENT_FACTORS}')
     torch.manual_seed(seed)
-    ae = VQAutoencoder(widths=(4, 8, 8), n_res=1, z_ch=8, n_codes=32)
+    ae = VQAutoencoder(widths=(4, 8, 8) if factor == 8 else (4, 8), n_res=1, z_ch=8, n_codes=32)
     with torch.no_grad():  # a codebook with spread-out codes (no near-ties in the golden test)
         ae.vq.embedding.copy_(torch.randn(32, 8))
     unet = UNet3d(z_ch=8, coord_ch=3, widths=(8, 16, 16), n_res=1, heads=8)
@@ -427,6 +443,8 @@ def main(argv=None):
     ap.add_argument('--out', required=True)
     ap.add_argument('--tiny', action='store_true', help='random-weight tiny model (tests)')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--latent-factor', type=int, default=8, choices=LATENT_FACTORS,
+                    help='with --tiny: the tiny autoencoder\'s latent factor')
     ap.add_argument('--config')
     ap.add_argument('--ae-checkpoint')
     ap.add_argument('--unet-checkpoint')
@@ -451,7 +469,7 @@ def main(argv=None):
         print(json.dumps(m['files']['refiner'], indent=1))
         return
     if a.tiny:
-        ae, unet = tiny_models(a.seed)
+        ae, unet = tiny_models(a.seed, a.latent_factor)
         extra = {'name': 'tiny-random', 'version': '0.0.0', 'licence': 'MIT',
                  'intendedUse': 'research, not for diagnosis',
                  'description': 'random weights, for tests only',

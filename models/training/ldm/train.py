@@ -62,6 +62,11 @@ def apply_overrides(cfg, items):
     return cfg
 
 
+def latent_factor(cfg) -> int:
+    """Image voxels per latent voxel along each axis: one stride-2 level per autoencoder width."""
+    return 2 ** len(cfg['autoencoder']['widths'])
+
+
 def build_autoencoder(cfg):
     a = cfg['autoencoder']
     return VQAutoencoder(widths=tuple(a['widths']), n_res=a['n_res'], z_ch=a['z_ch'], n_codes=a['n_codes'],
@@ -354,7 +359,7 @@ def build_latent_cache(cfg, ae, sampler, dev, log):
             z = ae.encode(image.to(dev), coords.to(dev)).cpu()
             r = items[0]['resolved']
             zs.append(z[0])
-            cs.append(torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group)))
+            cs.append(torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, latent_factor(cfg))))
         buckets.append((torch.stack(zs), torch.stack(cs)))
         if (b + 1) % 10 == 0:
             log({'info': f'latent cache: {b + 1}/{d["latent_buckets"]} buckets'})

@@ -3,7 +3,8 @@
 Encoder: 3 x [Conv3d(k4, s2, p1) + ReLU], 3 residual blocks
 (conv k3 -> ReLU -> conv k1 -> ReLU, plus skip), 1x1 conv to n_z = 8 channels,
 then vector quantisation (codebook 512 x 8, EMA updates, commitment 0.25).
-Input: 1 image channel + 3 coordinate channels. Latent factor 8.
+Input: 1 image channel + 3 coordinate channels. Latent factor 8 (the paper's); in general
+2 ** len(widths), one stride-2 convolution per width (VQAutoencoder.factor).
 
 Decoder: 1 conv to the widest width, 3 residual blocks, 3 x [transposed
 Conv3d(k4, s2, p1) + ReLU], conv k3 to 1 channel. The transposed convolutions
@@ -250,6 +251,7 @@ class VQAutoencoder(nn.Module):
     def __init__(self, widths=(16, 32, 64), n_res=3, z_ch=8, n_codes=512, coord_ch=3, decay=0.99):
         super().__init__()
         self.z_ch = z_ch
+        self.factor = 2 ** len(widths)  # one stride-2 level per width
         self.encoder = Encoder(1 + coord_ch, widths, n_res, z_ch)
         self.vq = VectorQuantizerEMA(n_codes, z_ch, decay)
         self.decoder = Decoder(1, widths, n_res, z_ch)

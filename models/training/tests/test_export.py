@@ -84,6 +84,18 @@ class ExportTest(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, 'contract.srTStart'):
                 E.contract_fields({'contract': {'srTStart': bad}})
 
+    def test_latent_factor_outside_the_contract_is_refused(self):
+        from ldm.unet import UNet3d
+        from ldm.vqgan import VQAutoencoder
+        with self.assertRaisesRegex(ValueError, 'latent factor 2'):
+            E.tiny_models(0, factor=2)
+        ae = VQAutoencoder(widths=(4,), n_res=1, z_ch=8, n_codes=32)  # one level: factor 2
+        unet = UNet3d(z_ch=8, coord_ch=3, widths=(8, 16, 16), n_res=1, heads=8)
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(ValueError, 'latent factor 2'):
+                E.export_all(ae, unet, d)
+            self.assertEqual(os.listdir(d), [])  # nothing written
+
     def test_fp16_weights_smaller(self):
         a = os.path.getsize(os.path.join(self.tmp.name, 'unet.onnx'))
         b = os.path.getsize(os.path.join(self.tmp16.name, 'unet.onnx'))

@@ -27,8 +27,8 @@ class TrainSmokeTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as ck, tempfile.TemporaryDirectory() as out:
             cfg = os.path.join('configs', 'tiny-test.json')
             run_module('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--max-iters', '2')
-            log = run_module('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--resume',
-                      '--max-iters', '3')
+            log = run_module('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck,
+                             '--resume', '--max-iters', '3')
             self.assertIn('resumed at iter 2', log)
             with open(os.path.join(ck, 'autoencoder', 'log.jsonl')) as f:
                 iters = [json.loads(line).get('iter') for line in f]
@@ -37,8 +37,8 @@ class TrainSmokeTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(ck, 'diffusion', 'latents.pt')))
             saved = T.torch_load(os.path.join(ck, 'diffusion', 'last.pt'))
             self.assertEqual(saved['iter'], 2)
-            log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--resume',
-                      '--max-iters', '3')
+            log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
+                             '--resume', '--max-iters', '3')
             self.assertIn('resumed at iter 2', log)
             with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
                 recs = [json.loads(line) for line in f]
@@ -66,6 +66,30 @@ class TrainSmokeTest(unittest.TestCase):
                     with open(os.path.join(out, f'{part}.onnx'), 'rb') as f1, \
                             open(os.path.join(out2, f'{part}.onnx'), 'rb') as f2:
                         self.assertEqual(f1.read(), f2.read(), part)
+
+    def test_latent_factor_4_trains_and_exports(self):
+        """Two autoencoder widths -> latent factor 4: the cached latents and their conditioning share the
+        grid (image / 4), the UNet trains on them, and the export states factor 4."""
+        with open(os.path.join(TRAINING, 'configs', 'tiny-test.json')) as f:
+            cfg = json.load(f)
+        cfg['autoencoder']['widths'] = [4, 8]
+        with tempfile.TemporaryDirectory() as ck, tempfile.TemporaryDirectory() as out:
+            path = os.path.join(ck, 'tiny-f4.json')
+            with open(path, 'w') as f:
+                json.dump(cfg, f)
+            self.assertEqual(T.latent_factor(cfg), 4)
+            run_module('ldm.train', '--config', path, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--max-iters', '1')
+            run_module('ldm.train', '--config', path, '--stage', 'diffusion', '--checkpoint-dir', ck, '--max-iters', '1')
+            cache = T.torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
+            for z, c in cache['buckets']:
+                self.assertEqual(z.shape[2:], c.shape[2:])
+                # crops are 16-24 voxels per axis (grid_multiple 8): at factor 4 every latent axis is 4-6
+                self.assertTrue(all(4 <= n <= 6 for n in z.shape[2:]), z.shape)
+            run_module('ldm.export', '--config', path, '--checkpoint-dir', ck, '--out', out)
+            with open(os.path.join(out, 'model.json')) as f:
+                man = json.load(f)
+            self.assertEqual(man['latent']['factor'], 4)
+            self.assertEqual(man['onnx']['decoder']['outputs'][0]['shape'], ['B', 1, '4*d', '4*h', '4*w'])
 
 
 class DeviceTest(unittest.TestCase):

@@ -7,8 +7,16 @@ import { compose, type Affine } from './affine';
 import { voxelCount, type Dims3 } from './conventions';
 import { GeometryError } from './errors';
 
-/** The autoencoder's downsampling factor (3 stride-2 convolutions). */
-export const LATENT_FACTOR = 8;
+/**
+ * Image voxels per latent voxel along each axis: one stride-2 convolution per
+ * autoencoder level. 8 (three levels) is the paper's; 4 (two levels) keeps
+ * twice the detail per axis at 8x the latent voxels. A model states its own
+ * (manifest latent.factor).
+ */
+export type LatentFactor = 4 | 8;
+
+/** The paper's factor: the default where no model is at hand. */
+export const LATENT_FACTOR: LatentFactor = 8;
 
 /** Coordinate channels of a grid with index -> group affine `a` (computed in float64, stored float32). */
 export function coordinateChannels(dims: Dims3, a: Affine, out?: Float32Array): Float32Array {

@@ -131,87 +131,111 @@ describe("runTiled keeps each tile's edge out of the result", () => {
   });
 });
 
-describe('tiled encoder/decoder on a real (tiny) model equal the untiled ones', () => {
-  let exported: ExportedModel;
-  let model: LoadedModel;
-  beforeAll(async () => {
-    exported = exportTinyModel(0);
-    model = await loadOnOrtNode(exported, ort);
-  }, 180000);
-  afterAll(async () => {
-    await model?.release();
-    exported?.remove();
-  });
-
-  const dims: Dims3 = [96, 80, 64];
-  // Stated tolerances (model intensity units; the demo model maps 2000 HU onto 1): overlap 4 latent
-  // voxels (the default, about the decoder's receptive field): 1e-4; overlap 3: 1e-3.
-  const policies = [
-    { maxImageVoxelsPerCall: 72 * 72 * 72, overlapLatent: 4, tolerance: 1e-4 },
-    { maxImageVoxelsPerCall: 56 * 56 * 56, overlapLatent: 3, tolerance: 1e-3 },
-  ];
-
-  it.each(policies)('decoder: tiled equals untiled within the stated tolerance, %j', async (policy) => {
-    const L: Dims3 = [12, 10, 8];
-    const z = new Float32Array(8 * voxelCount(L)).map(
-      (_, n) => Math.sin(n * 0.37) + 0.3 * Math.cos(n * 0.011),
-    );
-    const whole = await decode(model, z, L, 1);
-    let tiles = 0;
-    const tiled = await decode(model, z, L, 1, { tiling: policy, onTile: (_d, t) => (tiles = t) });
-    expect(tiles).toBeGreaterThan(1);
-    let max = 0;
-    for (let n = 0; n < whole.length; n++) max = Math.max(max, Math.abs(whole[n] - tiled[n]));
-    console.log(`decoder tiled vs untiled: ${tiles} tiles, max |diff| ${max}`);
-    expect(max).toBeLessThan(policy.tolerance);
-  });
-
-  it.each(policies)('encoder: tiled latent equals the untiled one, %j', async (policy) => {
-    const n = voxelCount(dims);
-    const image = new Float32Array(n);
-    for (let k = 0; k < dims[2]; k++)
-      for (let j = 0; j < dims[1]; j++)
-        for (let i = 0; i < dims[0]; i++)
-          image[(k * dims[1] + j) * dims[0] + i] =
-            0.5 + 0.4 * Math.sin(i / 9) * Math.cos(j / 7) * Math.sin(k / 5 + 1);
-    const coords = coordinateChannels(dims, [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1]);
-    const whole = await encode(model, image, coords, dims);
-    let tiles = 0;
-    const tiled = await encode(model, image, coords, dims, {
-      tiling: policy,
-      onTile: (_d, t) => (tiles = t),
+describe.each([8, 4] as const)(
+  'tiled encoder/decoder on a real (tiny) model, latent factor %i, equal the untiled ones',
+  (factor) => {
+    let exported: ExportedModel;
+    let model: LoadedModel;
+    beforeAll(async () => {
+      exported = exportTinyModel(0, factor);
+      model = await loadOnOrtNode(exported, ort);
+    }, 180000);
+    afterAll(async () => {
+      await model?.release();
+      exported?.remove();
     });
-    expect(tiles).toBeGreaterThan(1);
-    let max = 0;
-    let differing = 0;
-    for (let q = 0; q < whole.length; q++) {
-      const d = Math.abs(whole[q] - tiled[q]);
-      max = Math.max(max, d);
-      if (d > 1e-4) differing++;
-    }
-    console.log(
-      `encoder tiled vs untiled: ${tiles} tiles, max |diff| ${max}, ${differing}/${whole.length} values > 1e-4`,
-    );
-    expect(max).toBeLessThan(1e-4);
-    // coordinates given as the affine (computed per tile, as superResolve does): same latent
-    const affine = { indexToGroup: [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1] as const };
-    const wholeAffine = await encode(model, image, affine as never, dims);
-    const tiledAffine = await encode(model, image, affine as never, dims, { tiling: policy });
-    let maxAffine = 0;
-    for (let q = 0; q < whole.length; q++) {
-      expect(wholeAffine[q]).toBe(whole[q]);
-      maxAffine = Math.max(maxAffine, Math.abs(tiledAffine[q] - tiled[q]));
-    }
-    // float64 rounding of the shifted affine may move a coordinate by one float32 ulp
-    expect(maxAffine).toBeLessThan(1e-5);
-    // an image in HU mapped tile by tile: the same latent as mapping the whole image first
-    const intensity = { huMin: -1000, huMax: 1000, modelMin: -1, modelMax: 1, clip: true };
-    const hu = image.map((v) => v * 2600 - 1300); // beyond both window ends: clipping is exercised
-    const mapped = huToModelValues(hu, new Float32Array(hu.length), intensity);
-    for (const options of [{}, { tiling: policy }]) {
-      const fromHu = await encode(model, { hu, intensity }, coords, dims, options);
-      const fromModel = await encode(model, mapped, coords, dims, options);
-      expect(Array.from(fromHu)).toEqual(Array.from(fromModel));
-    }
-  });
-});
+
+    const dims: Dims3 = [96, 80, 64];
+    // Stated tolerances (model intensity units; the demo model maps 2000 HU onto 1): overlap 4 latent
+    // voxels (the default, about the decoder's receptive field): 1e-4; overlap 3: 1e-3 at factor 8 only
+    // (at factor 4 the encoder's outermost latent voxel of a tile is disturbed more: overlap 3, whose
+    // blend gives it weight 1/6, was 0.45 off on this model; the product always uses 4).
+    const policies = [
+      { maxImageVoxelsPerCall: 72 * 72 * 72, overlapLatent: 4, tolerance: 1e-4 },
+      ...(factor === 8 ? [{ maxImageVoxelsPerCall: 56 * 56 * 56, overlapLatent: 3, tolerance: 1e-3 }] : []),
+    ];
+
+    it.each(policies)('decoder: tiled equals untiled within the stated tolerance, %j', async (policy) => {
+      const L = dims.map((n) => n / factor) as unknown as Dims3;
+      const z = new Float32Array(8 * voxelCount(L)).map(
+        (_, n) => Math.sin(n * 0.37) + 0.3 * Math.cos(n * 0.011),
+      );
+      const whole = await decode(model, z, L, 1);
+      let tiles = 0;
+      const tiled = await decode(model, z, L, 1, { tiling: policy, onTile: (_d, t) => (tiles = t) });
+      expect(tiles).toBeGreaterThan(1);
+      let max = 0;
+      for (let n = 0; n < whole.length; n++) max = Math.max(max, Math.abs(whole[n] - tiled[n]));
+      console.log(`decoder tiled vs untiled: ${tiles} tiles, max |diff| ${max}`);
+      expect(max).toBeLessThan(policy.tolerance);
+    });
+
+    it.each(policies)('encoder: tiled latent equals the untiled one, %j', async (policy) => {
+      const n = voxelCount(dims);
+      const image = new Float32Array(n);
+      for (let k = 0; k < dims[2]; k++)
+        for (let j = 0; j < dims[1]; j++)
+          for (let i = 0; i < dims[0]; i++)
+            image[(k * dims[1] + j) * dims[0] + i] =
+              0.5 + 0.4 * Math.sin(i / 9) * Math.cos(j / 7) * Math.sin(k / 5 + 1);
+      const coords = coordinateChannels(dims, [
+        1 / 95,
+        0,
+        0,
+        0,
+        0,
+        1 / 79,
+        0,
+        0,
+        0,
+        0,
+        1 / 63,
+        0,
+        0,
+        0,
+        0,
+        1,
+      ]);
+      const whole = await encode(model, image, coords, dims);
+      let tiles = 0;
+      const tiled = await encode(model, image, coords, dims, {
+        tiling: policy,
+        onTile: (_d, t) => (tiles = t),
+      });
+      expect(tiles).toBeGreaterThan(1);
+      let max = 0;
+      let differing = 0;
+      for (let q = 0; q < whole.length; q++) {
+        const d = Math.abs(whole[q] - tiled[q]);
+        max = Math.max(max, d);
+        if (d > 1e-4) differing++;
+      }
+      console.log(
+        `encoder tiled vs untiled: ${tiles} tiles, max |diff| ${max}, ${differing}/${whole.length} values > 1e-4`,
+      );
+      expect(max).toBeLessThan(1e-4);
+      // coordinates given as the affine (computed per tile, as superResolve does): same latent
+      const affine = {
+        indexToGroup: [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1] as const,
+      };
+      const wholeAffine = await encode(model, image, affine as never, dims);
+      const tiledAffine = await encode(model, image, affine as never, dims, { tiling: policy });
+      let maxAffine = 0;
+      for (let q = 0; q < whole.length; q++) {
+        expect(wholeAffine[q]).toBe(whole[q]);
+        maxAffine = Math.max(maxAffine, Math.abs(tiledAffine[q] - tiled[q]));
+      }
+      // float64 rounding of the shifted affine may move a coordinate by one float32 ulp
+      expect(maxAffine).toBeLessThan(1e-5);
+      // an image in HU mapped tile by tile: the same latent as mapping the whole image first
+      const intensity = { huMin: -1000, huMax: 1000, modelMin: -1, modelMax: 1, clip: true };
+      const hu = image.map((v) => v * 2600 - 1300); // beyond both window ends: clipping is exercised
+      const mapped = huToModelValues(hu, new Float32Array(hu.length), intensity);
+      for (const options of [{}, { tiling: policy }]) {
+        const fromHu = await encode(model, { hu, intensity }, coords, dims, options);
+        const fromModel = await encode(model, mapped, coords, dims, options);
+        expect(Array.from(fromHu)).toEqual(Array.from(fromModel));
+      }
+    });
+  },
+);

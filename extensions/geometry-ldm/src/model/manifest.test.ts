@@ -80,6 +80,19 @@ describe('model manifest', () => {
     expectCode(() => parseManifest(withEta('1')), 'schema');
   });
 
+  it('accepts latent factors 4 and 8 only (one stride-2 level per autoencoder width)', () => {
+    const withFactor = (factor: unknown) => {
+      const m = validManifest();
+      (m.latent as Record<string, unknown>).factor = factor;
+      return m;
+    };
+    expect(parseManifest(withFactor(8)).latent.factor).toBe(8);
+    expect(parseManifest(withFactor(4)).latent.factor).toBe(4);
+    for (const bad of [2, 6, 16, '4']) {
+      expect(() => parseManifest(withFactor(bad))).toThrow(/latent\/factor/);
+    }
+  });
+
   it('rejects an unknown schema version', () => {
     const m = validManifest();
     m.schemaVersion = 2;

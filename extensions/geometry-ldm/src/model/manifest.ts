@@ -12,6 +12,7 @@ import { CodedError } from '../codedError';
 import Ajv, { type ErrorObject } from 'ajv';
 import schema from '../../../../models/schema/model.schema.json';
 import type { Dims3, Vec3 } from '../geometry/conventions';
+import type { LatentFactor } from '../geometry/coordinateChannels';
 
 export type ManifestErrorCode =
   | 'invalid-json'
@@ -148,7 +149,8 @@ export interface ModelManifest {
       readonly refiner?: IoSpec;
     };
   readonly latent: {
-    readonly factor: 8;
+    /** Image voxels per latent voxel along each axis (LatentFactor). */
+    readonly factor: LatentFactor;
     readonly channels: number;
     readonly scale: number;
     readonly quantised: boolean;

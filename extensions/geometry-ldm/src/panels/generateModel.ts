@@ -10,6 +10,7 @@
  * docs/conventions.md.
  */
 import type { Dims3, Vec3 } from '../geometry/conventions';
+import { LATENT_FACTOR, type LatentFactor } from '../geometry/coordinateChannels';
 import {
   fovOf,
   resolveGeometry,
@@ -282,6 +283,7 @@ export function estimateGenerate(
   calibration: Calibration | null,
   tiling?: TilingPolicy | null,
   prior?: CostModel | null,
+  latentFactor: LatentFactor = LATENT_FACTOR,
 ): GenerateEstimate {
   const costs = calibration ? costModel(calibration) : (prior ?? null);
   const batchSize = expectedBatchSize(form.dims, form.samples, tiling);
@@ -304,7 +306,13 @@ export function estimateGenerate(
         }
       : null,
     timeBasis: calibration ? 'measured' : prior ? 'prior' : null,
-    memory: estimateGenerateMemory({ dims: form.dims, samples: form.samples, batchSize, tiling }),
+    memory: estimateGenerateMemory({
+      dims: form.dims,
+      samples: form.samples,
+      batchSize,
+      tiling,
+      latentFactor,
+    }),
   };
 }
 

@@ -148,6 +148,30 @@ describe('memory estimate (pipeline buffers)', () => {
       estimateGenerateMemory({ dims: [64, 64, 64], samples: 1 }).totalBytes,
     );
   });
+
+  it('a latent factor of 4 holds 8x the latent voxels of factor 8 (1/64 of the image voxels, not 1/512)', () => {
+    const n = 64 ** 3;
+    const sr = {
+      seriesDims: [64, 64, 64],
+      sourceDims: [64, 64, 64],
+      paddedDims: [64, 64, 64],
+      outputDims: [64, 64, 64],
+    } as const;
+    // super-resolution: 3 conditioning channels persistent, 8 latent channels x (encoded + 3 per batch item)
+    const perFactor = (f: number) => 3 * (n / f ** 3) + 8 * (n / f ** 3) * 4;
+    expect(
+      estimateSuperResolveMemory({ ...sr, latentFactor: 4 }).workerBytes -
+        estimateSuperResolveMemory(sr).workerBytes,
+    ).toBe(4 * (perFactor(4) - perFactor(8)));
+    expect(estimateSuperResolveMemory({ ...sr, latentFactor: 8 }).workerBytes).toBe(
+      estimateSuperResolveMemory(sr).workerBytes,
+    );
+    // generation: 3 conditioning channels + 8 latent channels x 3 per batch item
+    const g = { dims: [64, 64, 64] as const, samples: 1 };
+    expect(
+      estimateGenerateMemory({ ...g, latentFactor: 4 }).workerBytes - estimateGenerateMemory(g).workerBytes,
+    ).toBe(4 * (3 * (n / 64 - n / 512) + 8 * 3 * (n / 64 - n / 512)));
+  });
 });
 
 describe('calibration', () => {

@@ -21,6 +21,7 @@ import { autoBatchSize } from '../inference/batching';
 import { DEFAULT_BYTES_PER_IMAGE_VOXEL } from '../inference/tilingLimits';
 import type { TilingPolicy } from '../inference/tiling';
 import { voxelCount, type Dims3 } from '../geometry/conventions';
+import type { LatentFactor } from '../geometry/coordinateChannels';
 
 export type CostStage = 'encode' | 'unet' | 'decode';
 
@@ -265,7 +266,7 @@ export function activationBytes(
  * trilinear upsampling, its model-intensity copy, the 3 coordinate channels,
  * the running mean and M2, kept samples. Decode phase: the decoded batch, one
  * sample's copy and its HU version, the cropped sample, the latents (8
- * channels at 1/512 of the voxels: encoded, batch, noise, next). End phase:
+ * channels at 1/factor^3 of the voxels: encoded, batch, noise, next). End phase:
  * mean, std and the cropped upsampling built before they are sent.
  * Page: the series as read plus the crop sent to the worker, then the three
  * result volumes plus, while saving, 16-bit pixel data twice (dataset + Part 10
@@ -279,14 +280,18 @@ export function estimateSuperResolveMemory(args: {
   readonly batchSize?: number;
   readonly keepSamples?: number;
   readonly tiling?: TilingPolicy | null;
+  /** The manifest's latent.factor (image voxels per latent voxel along each axis); default 8. */
+  readonly latentFactor?: LatentFactor;
 }): MemoryEstimate {
+  const perLatent = (args.latentFactor ?? 8) ** 3;
   const nSeries = voxelCount(args.seriesDims);
   const nSrc = voxelCount(args.sourceDims);
   const nPad = voxelCount(args.paddedDims);
   const nOut = voxelCount(args.outputDims);
   const batch = Math.max(1, args.batchSize ?? 1);
-  const latent = (8 * nPad) / 512;
-  const persistent = nSrc + nPad * (1 + 1 + 3) + (3 * nPad) / 512 + 2 * nOut + (args.keepSamples ?? 0) * nOut;
+  const latent = (8 * nPad) / perLatent;
+  const persistent =
+    nSrc + nPad * (1 + 1 + 3) + (3 * nPad) / perLatent + 2 * nOut + (args.keepSamples ?? 0) * nOut;
   const decodePhase = batch * nPad + 2 * nPad + nOut + latent * (1 + 3 * batch);
   const endPhase = 3 * nOut;
   const workerBytes = F32 * (persistent + Math.max(decodePhase, endPhase));
@@ -339,11 +344,14 @@ export function estimateGenerateMemory(args: {
   readonly samples: number;
   readonly batchSize?: number;
   readonly tiling?: TilingPolicy | null;
+  /** The manifest's latent.factor; default 8. */
+  readonly latentFactor?: LatentFactor;
 }): MemoryEstimate {
   const n = voxelCount(args.dims);
+  const perLatent = (args.latentFactor ?? 8) ** 3;
   const batch = Math.max(1, Math.min(args.batchSize ?? 1, args.samples));
-  const latent = (8 * n) / 512;
-  const workerBytes = F32 * ((3 * n) / 512 + latent * 3 * batch + batch * n + 2 * n + args.samples * n);
+  const latent = (8 * n) / perLatent;
+  const workerBytes = F32 * ((3 * n) / perLatent + latent * 3 * batch + batch * n + 2 * n + args.samples * n);
   const pageBytes = F32 * args.samples * n + 2 * 2 * n;
   const act = activationBytes(n, args.tiling);
   return { workerBytes, activationBytes: act, pageBytes, totalBytes: workerBytes + act + pageBytes };

@@ -19,6 +19,7 @@
  * runs on).
  */
 import { voxelCount, type Dims3, type Vec3 } from '../geometry/conventions';
+import { LATENT_FACTOR, type LatentFactor } from '../geometry/coordinateChannels';
 import { scanExtentGroupSpace, type GroupSpace } from '../geometry/groupSpace';
 import {
   outputVoxels,
@@ -364,6 +365,7 @@ export function estimateSuperResolution(
   tiling?: TilingPolicy | null,
   prior?: { readonly model: CostModel; readonly planes?: PlaneCosts } | null,
   projectionIterations = DEFAULT_PROJECTION_ITERATIONS,
+  latentFactor: LatentFactor = LATENT_FACTOR,
 ): SuperResolveEstimate {
   const basis: TimeBasis | null = calibration ? 'measured' : prior ? 'prior' : null;
   let time: TimeEstimate | null = null;
@@ -400,6 +402,7 @@ export function estimateSuperResolution(
             outputDims: plan.plan.output.dims,
             batchSize: expectedBatchSize(plan.plan.padded.dims, settings.samples, tiling),
             tiling,
+            latentFactor,
           })
         : estimatePlaneModeMemory({
             mode: settings.mode,

@@ -172,8 +172,10 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
   const prior = usePriorCosts(snapshot);
   const estimate = React.useMemo(
     () =>
-      form && plan?.ok ? estimateGenerate(form, calibration, tiling ?? snapshot.tiling, prior?.model) : null,
-    [form, plan, calibration, tiling, snapshot.tiling, prior],
+      form && plan?.ok && manifest
+        ? estimateGenerate(form, calibration, tiling ?? snapshot.tiling, prior?.model, manifest.latent.factor)
+        : null,
+    [form, plan, calibration, tiling, snapshot.tiling, prior, manifest],
   );
   const busy = isActive(job.phase) || snapshot.busy || save.kind === 'saving';
   const canRun = !!plan?.ok && snapshot.status.kind === 'ready' && !busy;

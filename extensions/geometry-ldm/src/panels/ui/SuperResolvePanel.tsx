@@ -182,6 +182,7 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
             tiling ?? snapshot.tiling,
             prior,
             manifest ? superResolutionDefaults(manifest).projectionIterations : undefined,
+            manifest?.latent.factor,
           )
         : null,
     [grid, plan, settings, calibration, tiling, snapshot.tiling, prior, manifest],
