@@ -31,8 +31,10 @@ SPECS = list(EVAL_SPECS) + [
 def compare(cfg, model_dir: str, checkpoint: str, data_root=None, log=print) -> list:
     intensity = D.Intensity(**cfg['data']['intensity'])
     base, _ = autoencoder_from_model(cfg, model_dir)
-    cand = build_autoencoder(cfg)
-    cand.load_state_dict(torch_load(checkpoint)['model'])
+    ck = torch_load(checkpoint)
+    # the checkpoint's own architecture (its run may have had other widths, e.g. latent factor 4)
+    cand = build_autoencoder(ck.get('config', cfg))
+    cand.load_state_dict(ck['model'])
     base.eval()
     cand.eval()
     rows = []
