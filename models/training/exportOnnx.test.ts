@@ -46,6 +46,24 @@ async function session(path: string): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
 }
 
+type GoldenCase = Parameters<typeof checkGolden>[2];
+
+/** Each (part, case) run on the exported part's ONNX: the golden shapes, non-trivial outputs, within `tolerance`. */
+async function expectGoldenCases(
+  dir: string,
+  cases: readonly (readonly [string, GoldenCase])[],
+  tolerance: number,
+): Promise<void> {
+  for (const [part, c] of cases) {
+    const report = await checkGolden(ort, await session(join(dir, `${part}.onnx`)), c);
+    for (const r of Object.values(report)) {
+      expect(r.dims).toEqual(r.expectedDims);
+      expect(r.maxAbs).toBeGreaterThan(0);
+      expect(r.maxAbsDiff).toBeLessThan(tolerance);
+    }
+  }
+}
+
 maybe('tiny random-weight export: ONNX (onnxruntime-node) vs PyTorch', () => {
   let dir = '';
   let golden: GoldenFile;
@@ -159,14 +177,7 @@ maybe('tiny random-weight export with fp16 weights: ONNX (onnxruntime-node) vs P
       ['unet', attention.unet],
       ['refiner', readRefinerGolden(join(dir, 'golden', 'refiner.json')).refiner],
     ] as const;
-    for (const [part, c] of cases) {
-      const report = await checkGolden(ort, await session(join(dir, `${part}.onnx`)), c);
-      for (const r of Object.values(report)) {
-        expect(r.dims).toEqual(r.expectedDims);
-        expect(r.maxAbs).toBeGreaterThan(0);
-        expect(r.maxAbsDiff).toBeLessThan(2e-4);
-      }
-    }
+    await expectGoldenCases(dir, cases, 2e-4);
   });
 });
 
@@ -202,13 +213,6 @@ maybe('tiny random-weight export at latent factor 4: ONNX (onnxruntime-node) vs 
       ['unet', golden.unet],
       ['unet', attention.unet],
     ] as const;
-    for (const [part, c] of cases) {
-      const report = await checkGolden(ort, await session(join(dir, `${part}.onnx`)), c);
-      for (const r of Object.values(report)) {
-        expect(r.dims).toEqual(r.expectedDims);
-        expect(r.maxAbs).toBeGreaterThan(0);
-        expect(r.maxAbsDiff).toBeLessThan(1e-4);
-      }
-    }
+    await expectGoldenCases(dir, cases, 1e-4);
   });
 });

@@ -10,16 +10,14 @@
  * equals the AI mode's back-projection.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
 import { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 import { absDiff, readF32 } from '../support/f32';
 import { realCrop } from '../support/realCrop';
-import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../support/tinyModel';
+import { useTinyModelOnOrtNode } from '../support/tinyModel';
 
 const REFERENCE = resolve(__dirname, '..', 'reference', 'refiner_sr_reference.py');
 const python = pythonWithTorch();
@@ -28,22 +26,10 @@ if (!python) throw new Error('this test needs Debian python3 with torch (.ci/run
 const compare = absDiff;
 
 describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTorch reference', () => {
-  let exported: ExportedModel;
-  let model: LoadedModel;
-  let dir: string;
-
-  beforeAll(async () => {
-    exported = exportTinyModel(0);
-    model = await loadOnOrtNode(exported, ort);
-    dir = mkdtempSync(join(tmpdir(), 'gldm-refref-'));
-  }, 180000);
-  afterAll(async () => {
-    await model?.release();
-    exported?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const tiny = useTinyModelOnOrtNode(ort, 'gldm-refref-');
 
   it('gives the same back-projection, unprojected mean, mean and std; the mean reproduces the slices', async () => {
+    const { model, dir } = tiny;
     const src = realCrop();
     const slices = { profile: 'gaussian' as const, widthMm: 9, reason: 'test' };
     const ts = await superResolve(
@@ -98,6 +84,7 @@ describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTor
   });
 
   it('classical mode: the back-projection, deterministic, std 0', async () => {
+    const { model } = tiny;
     const src = realCrop();
     const slices = { profile: 'box' as const, widthMm: 8, reason: 'test' };
     const a = await superResolve(
@@ -129,6 +116,7 @@ describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTor
   });
 
   it('refuses what it cannot do with a typed error', async () => {
+    const { model } = tiny;
     const src = realCrop();
     await expect(
       superResolve(model, src, { kind: 'scale', factor: 2 }, { mode: 'ai', samples: 9 }),

@@ -8,19 +8,17 @@
  * the same weights, inputs and noise.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createRng, deriveSeed } from '../../extensions/geometry-ldm/src/diffusion';
-import type { LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
 import { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
 import { pooledDims } from '../../extensions/geometry-ldm/src/geometry/coordinateChannels';
 import { voxelCount } from '../../extensions/geometry-ldm/src/geometry/conventions';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 import { absDiff, readF32 } from '../support/f32';
 import { realCrop } from '../support/realCrop';
-import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../support/tinyModel';
+import { useTinyModelOnOrtNode } from '../support/tinyModel';
 
 const REFERENCE = resolve(__dirname, '..', 'reference', 'super_resolve_reference.py');
 
@@ -31,22 +29,10 @@ if (!python) throw new Error('this test needs Debian python3 with torch (.ci/run
 describe.each([8, 4] as const)(
   'super-resolution, latent factor %i: TypeScript + ONNX vs independent PyTorch reference, real CT crop',
   (factor) => {
-    let exported: ExportedModel;
-    let model: LoadedModel;
-    let dir: string;
-
-    beforeAll(async () => {
-      exported = exportTinyModel(0, factor);
-      model = await loadOnOrtNode(exported, ort);
-      dir = mkdtempSync(join(tmpdir(), 'gldm-srref-'));
-    }, 180000);
-    afterAll(async () => {
-      await model?.release();
-      exported?.remove();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    const tiny = useTinyModelOnOrtNode(ort, 'gldm-srref-', factor);
 
     it('gives the same mean, std and upsampling', async () => {
+      const { model, dir } = tiny;
       const src = realCrop();
       // the paper's pipeline as the reference implements it: no projection
       const settings = {

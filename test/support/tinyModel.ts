@@ -63,3 +63,38 @@ export async function loadOnOrtNode(exported: ExportedModel, ort: unknown): Prom
   });
   return loadModel(exported.manifest, runtime, async (_part, file) => exported.readFile(file.path));
 }
+
+/**
+ * For a jest describe block: a tiny model (`exportTinyModel(seed, latentFactor)`) loaded on
+ * onnxruntime-node and an empty scratch folder, made before its tests and removed after them.
+ * Read `model` and `dir` inside the tests (they exist once beforeAll has run).
+ */
+export function useTinyModelOnOrtNode(
+  ort: unknown,
+  scratchPrefix: string,
+  latentFactor: LatentFactor = 8,
+  seed = 0,
+): { readonly model: LoadedModel; readonly dir: string } {
+  let exported: ExportedModel | undefined;
+  let model: LoadedModel | undefined;
+  let dir = '';
+  beforeAll(async () => {
+    exported = exportTinyModel(seed, latentFactor);
+    model = await loadOnOrtNode(exported, ort);
+    dir = mkdtempSync(join(tmpdir(), scratchPrefix));
+  }, 180000);
+  afterAll(async () => {
+    await model?.release();
+    exported?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get model(): LoadedModel {
+      if (!model) throw new Error('the tiny model is made in beforeAll');
+      return model;
+    },
+    get dir(): string {
+      return dir;
+    },
+  };
+}
