@@ -20,7 +20,7 @@ import torch
 
 from . import data as D
 from .evaluate import EVAL_SPECS, metrics, reconstruct
-from .train import autoencoder_from_model, build_autoencoder, load_config, torch_load
+from .train import autoencoder_from_model, load_autoencoder, load_config
 
 SPECS = list(EVAL_SPECS) + [
     ('fine-centre-64', {'kind': 'fov', 'dims': [64, 64, 64], 'fov': [[0.38, 0.62], [0.38, 0.62], [0.38, 0.62]]}),
@@ -31,10 +31,7 @@ SPECS = list(EVAL_SPECS) + [
 def compare(cfg, model_dir: str, checkpoint: str, data_root=None, log=print) -> list:
     intensity = D.Intensity(**cfg['data']['intensity'])
     base, _ = autoencoder_from_model(cfg, model_dir)
-    ck = torch_load(checkpoint)
-    # the checkpoint's own architecture (its run may have had other widths, e.g. latent factor 4)
-    cand = build_autoencoder(ck.get('config', cfg))
-    cand.load_state_dict(ck['model'])
+    cand = load_autoencoder(cfg, checkpoint)[0]  # its own widths (e.g. latent factor 4)
     base.eval()
     cand.eval()
     rows = []

@@ -27,7 +27,7 @@ import torch
 from . import data as D
 from . import geometry as G
 from .schedule import ddim_sample, sr_t_start, super_resolve_latent
-from .train import build_autoencoder, build_schedule, build_unet, ckpt_dir, load_config, torch_load
+from .train import build_schedule, build_unet, ckpt_dir, load_autoencoder, load_config, torch_load
 
 
 # ----------------------------------------------------------------- PNG (no PIL here)
@@ -205,9 +205,7 @@ def main(argv=None):
     data_root, eval_scan = eval_scan_from_args(a, cfg)
     intensity = D.Intensity(**cfg['data']['intensity'])
     os.makedirs(os.path.join(a.out, 'images'), exist_ok=True)
-    ae = build_autoencoder(cfg)
-    ae_ck = torch_load(os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'autoencoder'), 'last.pt'))
-    ae.load_state_dict(ae_ck['model'])
+    ae, ae_ck = load_autoencoder(cfg, os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'autoencoder'), 'last.pt'))
     ae.eval()
     out = {'heldOutScan': eval_scan[0], 'autoencoderIterations': int(ae_ck['iter']),
            'autoencoderTrainingMinutes': round(ae_ck['elapsed'] / 60, 1), 'reconstruction': {}}

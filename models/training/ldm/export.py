@@ -477,12 +477,11 @@ def main(argv=None):
                  **contract_fields(None)}
         m = export_all(ae, unet, a.out, fp16=a.fp16, manifest_extra=extra, refiner=tiny_refiner(a.seed))
     else:
-        from .train import build_autoencoder, build_unet, ckpt_dir, load_config, torch_load
+        from .train import build_unet, ckpt_dir, load_autoencoder, load_config, torch_load
         cfg = load_config(a.config)
         a.ae_checkpoint = a.ae_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'autoencoder'), 'last.pt')
         a.unet_checkpoint = a.unet_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'diffusion'), 'last.pt')
-        ae = build_autoencoder(cfg)
-        ae.load_state_dict(torch_load(a.ae_checkpoint)['model'])
+        ae = load_autoencoder(cfg, a.ae_checkpoint)[0]
         unet = build_unet(cfg)
         ck = torch_load(a.unet_checkpoint)
         unet.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])

@@ -62,15 +62,20 @@ def apply_overrides(cfg, items):
     return cfg
 
 
-def latent_factor(cfg) -> int:
-    """Image voxels per latent voxel along each axis: one stride-2 level per autoencoder width."""
-    return 2 ** len(cfg['autoencoder']['widths'])
-
-
 def build_autoencoder(cfg):
     a = cfg['autoencoder']
     return VQAutoencoder(widths=tuple(a['widths']), n_res=a['n_res'], z_ch=a['z_ch'], n_codes=a['n_codes'],
                          decay=a['ema_decay'])
+
+
+def load_autoencoder(cfg, path: str):
+    """An autoencoder checkpoint -> (autoencoder with its weights, checkpoint). Built from the config the
+    checkpoint was trained with when it has one (its widths, hence its latent factor, may differ from
+    `cfg`'s: a run with --set autoencoder.widths=...), else from `cfg`."""
+    ck = torch_load(path)
+    ae = build_autoencoder(ck.get('config') or cfg)
+    ae.load_state_dict(ck['model'])
+    return ae, ck
 
 
 def build_unet(cfg):
@@ -359,7 +364,7 @@ def build_latent_cache(cfg, ae, sampler, dev, log):
             z = ae.encode(image.to(dev), coords.to(dev)).cpu()
             r = items[0]['resolved']
             zs.append(z[0])
-            cs.append(torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, latent_factor(cfg))))
+            cs.append(torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, ae.factor)))
         buckets.append((torch.stack(zs), torch.stack(cs)))
         if (b + 1) % 10 == 0:
             log({'info': f'latent cache: {b + 1}/{d["latent_buckets"]} buckets'})
@@ -384,8 +389,7 @@ def train_diffusion(cfg, args):
     if getattr(args, 'set', None):
         log({'info': f'config overrides: {args.set}'})
     init = init_from_model(cfg, args.init_from, ae_ck, log) if args.init_from else None
-    ae = build_autoencoder(cfg).to(dev)
-    ae.load_state_dict(torch_load(ae_ck)['model'])
+    ae = load_autoencoder(cfg, ae_ck)[0].to(dev)
     ae.eval()
     cache_path = os.path.join(out, 'latents.pt')
     if os.path.exists(cache_path):

@@ -68,24 +68,24 @@ class TrainSmokeTest(unittest.TestCase):
                         self.assertEqual(f1.read(), f2.read(), part)
 
     def test_latent_factor_4_trains_and_exports(self):
-        """Two autoencoder widths -> latent factor 4: the cached latents and their conditioning share the
-        grid (image / 4), the UNet trains on them, and the export states factor 4."""
-        with open(os.path.join(TRAINING, 'configs', 'tiny-test.json')) as f:
-            cfg = json.load(f)
-        cfg['autoencoder']['widths'] = [4, 8]
+        """Two autoencoder widths (--set on the autoencoder stage only) -> latent factor 4: the later
+        steps build the autoencoder from its checkpoint's config, the cached latents and their
+        conditioning share the grid (image / 4), the UNet trains on them, and the export states 4."""
+        cfg = os.path.join('configs', 'tiny-test.json')
+        with open(os.path.join(TRAINING, cfg)) as f:
+            self.assertEqual(T.build_autoencoder(json.load(f)).factor, 8)  # the config's own widths
         with tempfile.TemporaryDirectory() as ck, tempfile.TemporaryDirectory() as out:
-            path = os.path.join(ck, 'tiny-f4.json')
-            with open(path, 'w') as f:
-                json.dump(cfg, f)
-            self.assertEqual(T.latent_factor(cfg), 4)
-            run_module('ldm.train', '--config', path, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--max-iters', '1')
-            run_module('ldm.train', '--config', path, '--stage', 'diffusion', '--checkpoint-dir', ck, '--max-iters', '1')
+            run_module('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', ck, '--max-iters', '1',
+                       '--set', 'autoencoder.widths=[4, 8]')
+            ae, _ = T.load_autoencoder(None, os.path.join(ck, 'autoencoder', 'last.pt'))
+            self.assertEqual(ae.factor, 4)
+            run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--max-iters', '1')
             cache = T.torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
             for z, c in cache['buckets']:
                 self.assertEqual(z.shape[2:], c.shape[2:])
                 # crops are 16-24 voxels per axis (grid_multiple 8): at factor 4 every latent axis is 4-6
                 self.assertTrue(all(4 <= n <= 6 for n in z.shape[2:]), z.shape)
-            run_module('ldm.export', '--config', path, '--checkpoint-dir', ck, '--out', out)
+            run_module('ldm.export', '--config', cfg, '--checkpoint-dir', ck, '--out', out)
             with open(os.path.join(out, 'model.json')) as f:
                 man = json.load(f)
             self.assertEqual(man['latent']['factor'], 4)
