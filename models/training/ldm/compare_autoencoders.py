@@ -8,7 +8,9 @@ back from its encoder/decoder ONNX files) and a training checkpoint's.
 For each held-out scan (ldm.data HELD_OUT_SCANS: never trained on) and each grid of ldm.evaluate's
 EVAL_SPECS plus a fine central crop (64^3 over the middle 24 % of each axis: about 1.1-2.3 mm),
 encode + decode the scan resampled to that grid; MAE in HU over the body (reference > -500 HU).
-Prints one line per crop and the mean; --json FILE writes the rows.
+Prints one line per crop and the mean; --json FILE writes the rows. --picture FILE.png writes the
+round trips of a posterior chest crop (96^3, spine in view) of each held-out chest scan, rows real /
+model / checkpoint, columns axial / coronal / sagittal mid-slices, and prints their bone fraction.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from . import data as D
-from .evaluate import EVAL_SPECS, metrics, reconstruct
+from .evaluate import EVAL_SPECS, metrics, mid_slices, montage, reconstruct, write_png
 from .train import autoencoder_from_model, load_autoencoder, load_config
 
 SPECS = list(EVAL_SPECS) + [
@@ -53,6 +55,35 @@ def compare(cfg, model_dir: str, checkpoint: str, data_root=None, log=print) -> 
     return rows
 
 
+# The posterior middle of the chest, where the spine is (group units: u left-right, v front-back).
+SPINE_CROP = {'kind': 'fov', 'dims': [96, 96, 96], 'fov': [[0.25, 0.75], [0.35, 0.95], [0.3, 0.7]]}
+CHEST_SCANS = ('lidc-idri-0001', '4d-lung-113-phase40')
+
+
+@torch.no_grad()
+def spine_picture(cfg, model_dir: str, checkpoint: str, path: str, data_root=None, log=print) -> list:
+    """The round-trip picture (module docstring) -> one row per image: scan, which, bone % of the body."""
+    intensity = D.Intensity(**cfg['data']['intensity'])
+    base, _ = autoencoder_from_model(cfg, model_dir)
+    cand = load_autoencoder(cfg, checkpoint)[0]
+    base.eval()
+    cand.eval()
+    tiles, rows = [], []
+    for entry in (s for s in D.HELD_OUT_SCANS if s[0] in CHEST_SCANS):
+        scan = D.load_eval_scan(data_root, intensity, entry)
+        for which, ae in (('real', None), ('model', base), ('checkpoint', cand)):
+            ref, rec, r = reconstruct(ae or base, scan, SPINE_CROP)
+            vol = ref if ae is None else rec
+            body = intensity.to_hu(ref) > -500
+            bone = float((intensity.to_hu(vol)[body] >= 200).mean() * 100)
+            rows.append({'scan': entry[0], 'which': which, 'boneBodyPercent': round(bone, 1),
+                         'spacingMm': [round(float(x), 2) for x in r.spacing_mm]})
+            log(f"{entry[0]:27s} {which:10s} bone {bone:4.1f} % of the body")
+            tiles.append(mid_slices(vol, r.spacing_mm, intensity, mm_per_px=0.8))
+    write_png(path, montage(tiles))
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--config', required=True)
@@ -61,9 +92,13 @@ def main(argv=None):
     ap.add_argument('--data-root')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--json', help='write the rows to this file')
+    ap.add_argument('--picture', help='write the spine round-trip picture (PNG) here')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    rows = compare(load_config(a.config), a.model_dir, a.checkpoint, a.data_root)
+    cfg = load_config(a.config)
+    rows = compare(cfg, a.model_dir, a.checkpoint, a.data_root)
+    if a.picture:
+        spine_picture(cfg, a.model_dir, a.checkpoint, a.picture, a.data_root)
     if a.json:
         with open(a.json, 'w') as f:
             json.dump(rows, f, indent=1)

@@ -185,6 +185,17 @@ class DecoderRoundTrip(unittest.TestCase):
             rows = compare(cfg, out, ck, log=lambda _m: None)
             self.assertEqual(len(rows), 20)
             self.assertTrue(all(r['checkpointHu'] > 0 for r in rows))
+            # the spine picture: 2 chest scans x (real, model, checkpoint); the real crop is the
+            # same whichever autoencoder; a PNG is written
+            from ldm.compare_autoencoders import spine_picture
+            png = os.path.join(d, 'spine.png')
+            pic = spine_picture(cfg, out, ck, png, log=lambda _m: None)
+            self.assertEqual([(r['scan'], r['which']) for r in pic],
+                             [(s, w) for s in ('lidc-idri-0001', '4d-lung-113-phase40')
+                              for w in ('real', 'model', 'checkpoint')])
+            self.assertTrue(all(0 <= r['boneBodyPercent'] <= 100 for r in pic))
+            with open(png, 'rb') as f:
+                self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
 
 
 if __name__ == '__main__':
