@@ -5,10 +5,9 @@ import * as ort from 'onnxruntime-node';
 import { coordinateChannels } from '../geometry/coordinateChannels';
 import type { Dims3 } from '../geometry/conventions';
 import { voxelCount } from '../geometry/conventions';
-import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
+import { useTinyModelOnOrtNode } from '../../../../test/support/tinyModel';
 import { huToModelValues } from '../volume/intensity';
 import { decode, encode } from './latentOps';
-import type { LoadedModel } from './modelSessions';
 import { planTiles, runTiled, tilesFor } from './tiling';
 
 describe('tile plans', () => {
@@ -134,18 +133,10 @@ describe("runTiled keeps each tile's edge out of the result", () => {
 describe.each([8, 4] as const)(
   'tiled encoder/decoder on a real (tiny) model, latent factor %i, equal the untiled ones',
   (factor) => {
-    let exported: ExportedModel;
-    let model: LoadedModel;
-    beforeAll(async () => {
-      exported = exportTinyModel(0, factor);
-      model = await loadOnOrtNode(exported, ort);
-    }, 180000);
-    afterAll(async () => {
-      await model?.release();
-      exported?.remove();
-    });
-
+    const tiny = useTinyModelOnOrtNode(ort, 'gldm-tiling-', factor);
     const dims: Dims3 = [96, 80, 64];
+    // index -> group of the whole grid (every axis onto [0, 1])
+    const toGroup = [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1] as const;
     // Stated tolerances (model intensity units; the demo model maps 2000 HU onto 1): overlap 4 latent
     // voxels (the default, about the decoder's receptive field): 1e-4; overlap 3: 1e-3 at factor 8 only
     // (at factor 4 the encoder's outermost latent voxel of a tile is disturbed more: overlap 3, whose
@@ -156,6 +147,7 @@ describe.each([8, 4] as const)(
     ];
 
     it.each(policies)('decoder: tiled equals untiled within the stated tolerance, %j', async (policy) => {
+      const { model } = tiny;
       const L = dims.map((n) => n / factor) as unknown as Dims3;
       const z = new Float32Array(8 * voxelCount(L)).map(
         (_, n) => Math.sin(n * 0.37) + 0.3 * Math.cos(n * 0.011),
@@ -171,6 +163,7 @@ describe.each([8, 4] as const)(
     });
 
     it.each(policies)('encoder: tiled latent equals the untiled one, %j', async (policy) => {
+      const { model } = tiny;
       const n = voxelCount(dims);
       const image = new Float32Array(n);
       for (let k = 0; k < dims[2]; k++)
@@ -178,24 +171,7 @@ describe.each([8, 4] as const)(
           for (let i = 0; i < dims[0]; i++)
             image[(k * dims[1] + j) * dims[0] + i] =
               0.5 + 0.4 * Math.sin(i / 9) * Math.cos(j / 7) * Math.sin(k / 5 + 1);
-      const coords = coordinateChannels(dims, [
-        1 / 95,
-        0,
-        0,
-        0,
-        0,
-        1 / 79,
-        0,
-        0,
-        0,
-        0,
-        1 / 63,
-        0,
-        0,
-        0,
-        0,
-        1,
-      ]);
+      const coords = coordinateChannels(dims, toGroup);
       const whole = await encode(model, image, coords, dims);
       let tiles = 0;
       const tiled = await encode(model, image, coords, dims, {
@@ -215,9 +191,7 @@ describe.each([8, 4] as const)(
       );
       expect(max).toBeLessThan(1e-4);
       // coordinates given as the affine (computed per tile, as superResolve does): same latent
-      const affine = {
-        indexToGroup: [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1] as const,
-      };
+      const affine = { indexToGroup: toGroup };
       const wholeAffine = await encode(model, image, affine as never, dims);
       const tiledAffine = await encode(model, image, affine as never, dims, { tiling: policy });
       let maxAffine = 0;
