@@ -21,7 +21,7 @@ import { autoBatchSize } from '../inference/batching';
 import { DEFAULT_BYTES_PER_IMAGE_VOXEL } from '../inference/tilingLimits';
 import type { TilingPolicy } from '../inference/tiling';
 import { voxelCount, type Dims3 } from '../geometry/conventions';
-import type { LatentFactor } from '../geometry/coordinateChannels';
+import { LATENT_FACTOR, type LatentFactor } from '../geometry/coordinateChannels';
 
 export type CostStage = 'encode' | 'unet' | 'decode';
 
@@ -280,10 +280,10 @@ export function estimateSuperResolveMemory(args: {
   readonly batchSize?: number;
   readonly keepSamples?: number;
   readonly tiling?: TilingPolicy | null;
-  /** The manifest's latent.factor (image voxels per latent voxel along each axis); default 8. */
+  /** The manifest's latent.factor (image voxels per latent voxel along each axis); default LATENT_FACTOR. */
   readonly latentFactor?: LatentFactor;
 }): MemoryEstimate {
-  const perLatent = (args.latentFactor ?? 8) ** 3;
+  const perLatent = (args.latentFactor ?? LATENT_FACTOR) ** 3;
   const nSeries = voxelCount(args.seriesDims);
   const nSrc = voxelCount(args.sourceDims);
   const nPad = voxelCount(args.paddedDims);
@@ -344,11 +344,11 @@ export function estimateGenerateMemory(args: {
   readonly samples: number;
   readonly batchSize?: number;
   readonly tiling?: TilingPolicy | null;
-  /** The manifest's latent.factor; default 8. */
+  /** The manifest's latent.factor; default LATENT_FACTOR. */
   readonly latentFactor?: LatentFactor;
 }): MemoryEstimate {
   const n = voxelCount(args.dims);
-  const perLatent = (args.latentFactor ?? 8) ** 3;
+  const perLatent = (args.latentFactor ?? LATENT_FACTOR) ** 3;
   const batch = Math.max(1, Math.min(args.batchSize ?? 1, args.samples));
   const latent = (8 * n) / perLatent;
   const workerBytes = F32 * ((3 * n) / perLatent + latent * 3 * batch + batch * n + 2 * n + args.samples * n);
