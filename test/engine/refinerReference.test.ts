@@ -17,7 +17,7 @@ import { superResolve } from '../../extensions/geometry-ldm/src/inference/superR
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 import { absDiff, readF32 } from '../support/f32';
 import { realCrop } from '../support/realCrop';
-import { useTinyModelOnOrtNode } from '../support/tinyModel';
+import { withTinyModelOnOrtNode } from '../support/tinyModel';
 
 const REFERENCE = resolve(__dirname, '..', 'reference', 'refiner_sr_reference.py');
 const python = pythonWithTorch();
@@ -26,7 +26,7 @@ if (!python) throw new Error('this test needs Debian python3 with torch (.ci/run
 const compare = absDiff;
 
 describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTorch reference', () => {
-  const tiny = useTinyModelOnOrtNode(ort, 'gldm-refref-');
+  const tiny = withTinyModelOnOrtNode(ort, { scratchPrefix: 'gldm-refref-' });
 
   it('gives the same back-projection, unprojected mean, mean and std; the mean reproduces the slices', async () => {
     const { model, dir } = tiny;

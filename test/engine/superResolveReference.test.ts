@@ -18,7 +18,7 @@ import { voxelCount } from '../../extensions/geometry-ldm/src/geometry/conventio
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 import { absDiff, readF32 } from '../support/f32';
 import { realCrop } from '../support/realCrop';
-import { useTinyModelOnOrtNode } from '../support/tinyModel';
+import { withTinyModelOnOrtNode } from '../support/tinyModel';
 
 const REFERENCE = resolve(__dirname, '..', 'reference', 'super_resolve_reference.py');
 
@@ -29,7 +29,7 @@ if (!python) throw new Error('this test needs Debian python3 with torch (.ci/run
 describe.each([8, 4] as const)(
   'super-resolution, latent factor %i: TypeScript + ONNX vs independent PyTorch reference, real CT crop',
   (factor) => {
-    const tiny = useTinyModelOnOrtNode(ort, 'gldm-srref-', factor);
+    const tiny = withTinyModelOnOrtNode(ort, { scratchPrefix: 'gldm-srref-', latentFactor: factor });
 
     it('gives the same mean, std and upsampling', async () => {
       const { model, dir } = tiny;

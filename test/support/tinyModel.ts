@@ -66,35 +66,44 @@ export async function loadOnOrtNode(exported: ExportedModel, ort: unknown): Prom
 
 /**
  * For a jest describe block: a tiny model (`exportTinyModel(seed, latentFactor)`) loaded on
- * onnxruntime-node and an empty scratch folder, made before its tests and removed after them.
- * Read `model` and `dir` inside the tests (they exist once beforeAll has run).
+ * onnxruntime-node and, when `scratchPrefix` is given, an empty scratch folder; made before its
+ * tests and removed after them. Read `model`, `modelDir` (the exported files) and `dir` inside
+ * the tests (they exist once beforeAll has run).
  */
-export function useTinyModelOnOrtNode(
+export function withTinyModelOnOrtNode(
   ort: unknown,
-  scratchPrefix: string,
-  latentFactor: LatentFactor = 8,
-  seed = 0,
-): { readonly model: LoadedModel; readonly dir: string } {
+  options: {
+    readonly scratchPrefix?: string;
+    readonly latentFactor?: LatentFactor;
+    readonly seed?: number;
+  } = {},
+): { readonly model: LoadedModel; readonly modelDir: string; readonly dir: string } {
   let exported: ExportedModel | undefined;
   let model: LoadedModel | undefined;
   let dir = '';
   beforeAll(async () => {
-    exported = exportTinyModel(seed, latentFactor);
+    exported = exportTinyModel(options.seed ?? 0, options.latentFactor ?? 8);
     model = await loadOnOrtNode(exported, ort);
-    dir = mkdtempSync(join(tmpdir(), scratchPrefix));
+    if (options.scratchPrefix) dir = mkdtempSync(join(tmpdir(), options.scratchPrefix));
   }, 180000);
   afterAll(async () => {
     await model?.release();
     exported?.remove();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+  const made = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined || value === '') throw new Error(`the tiny model's ${what} is made in beforeAll`);
+    return value;
+  };
   return {
     get model(): LoadedModel {
-      if (!model) throw new Error('the tiny model is made in beforeAll');
-      return model;
+      return made(model, 'session');
+    },
+    get modelDir(): string {
+      return made(exported, 'export').dir;
     },
     get dir(): string {
-      return dir;
+      return made(dir, 'scratch folder (pass scratchPrefix)');
     },
   };
 }

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { Acquisition } from '../volume/acquisition';
 import { makeVolume, type Volume } from '../volume/volume';
 import { smoothCtPhantom } from '../../../../test/support/phantom';
-import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
+import { withTinyModelOnOrtNode } from '../../../../test/support/tinyModel';
 import { MAX_AUTO_BATCH, resolveBatchSize } from './batching';
 import { InferenceError } from './errors';
 import { generate } from './generate';
@@ -24,18 +24,7 @@ import type { TilingPolicy } from './tiling';
 import { tilingPolicyForLimits, WASM_MAX_TENSOR_BYTES } from './tilingLimits';
 import type { WebGpuLimits } from './webRuntime';
 
-let exported: ExportedModel;
-let model: LoadedModel;
-
-beforeAll(async () => {
-  exported = exportTinyModel(0);
-  model = await loadOnOrtNode(exported, ort);
-}, 180000);
-
-afterAll(async () => {
-  await model?.release();
-  exported?.remove();
-});
+const tiny = withTinyModelOnOrtNode(ort);
 
 type Part = 'encoder' | 'decoder' | 'unet' | 'refiner';
 
@@ -101,7 +90,7 @@ function probe(
 describe('cancellation in the AI mode (refiner calls)', () => {
   it('abort during refiner call 1 of 3: nothing starts after it, rejects as cancelled', async () => {
     const controller = new AbortController();
-    const p = probe(model, {
+    const p = probe(tiny.model, {
       signal: controller.signal,
       onStart: (part, n) => {
         if (part === 'refiner' && n === 1) controller.abort();
@@ -154,7 +143,7 @@ describe('cancellation during a tiled encoder/decoder pass', () => {
     '%s, abort in %s tile %i of 4: nothing starts after it, at most the call in flight finishes, rejects as cancelled',
     async (what, part, nth) => {
       const controller = new AbortController();
-      const p = probe(model, {
+      const p = probe(tiny.model, {
         signal: controller.signal,
         onStart: (pt, n) => {
           if (pt === part && n === nth) controller.abort();
@@ -203,7 +192,7 @@ describe('batch size', () => {
   it.each([0, -1, 2.5, Number.NaN, Number.POSITIVE_INFINITY, '2', 'big'])(
     'rejects batchSize %p with a typed error before any model call',
     async (bad) => {
-      const p = probe(model);
+      const p = probe(tiny.model);
       await expect(
         generate(p.model, {
           geometry: { kind: 'fov', dims: [32, 32, 32] },
@@ -263,7 +252,7 @@ describe('batch size', () => {
       { r: Awaited<ReturnType<typeof superResolve>>; p: Probe; last: ProgressEvent }
     > = {};
     for (const batchSize of [1, 3, 'auto'] as const) {
-      const p = probe(model);
+      const p = probe(tiny.model);
       const events: ProgressEvent[] = [];
       const r = await superResolve(
         p.model,
@@ -303,7 +292,7 @@ describe('progress: per-sample work units and a per-stage ETA (fake clock)', () 
     const clock = { now: 0 };
     const spy = jest.spyOn(performance, 'now').mockImplementation(() => clock.now);
     try {
-      const p = probe(model, { costMs, clock });
+      const p = probe(tiny.model, { costMs, clock });
       const events: Array<{ e: ProgressEvent; at: number }> = [];
       await superResolve(
         p.model,
@@ -377,7 +366,7 @@ describe('progress of the AI mode: refiner planes and projections (fake clock)',
     const projectSpy = costs500ms('project');
     const backProjectSpy = costs500ms('backProject');
     try {
-      const p = probe(model, { costMs: { refiner: 10 }, clock });
+      const p = probe(tiny.model, { costMs: { refiner: 10 }, clock });
       const events: Array<{ e: ProgressEvent; at: number }> = [];
       await superResolve(
         p.model,

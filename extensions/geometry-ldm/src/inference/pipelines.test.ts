@@ -10,25 +10,13 @@ import * as ort from 'onnxruntime-node';
 import { applyPoint, compose, invert } from '../geometry/affine';
 import { spacingOf } from '../geometry/dicomGeometry';
 import { makeVolume, type Volume } from '../volume/volume';
-import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
+import { withTinyModelOnOrtNode } from '../../../../test/support/tinyModel';
 import { InferenceError } from './errors';
 import { generate } from './generate';
-import type { LoadedModel } from './modelSessions';
 import type { ProgressEvent } from './progress';
 import { superResolve } from './superResolve';
 
-let exported: ExportedModel;
-let model: LoadedModel;
-
-beforeAll(async () => {
-  exported = exportTinyModel(0);
-  model = await loadOnOrtNode(exported, ort);
-}, 180000);
-
-afterAll(async () => {
-  await model?.release();
-  exported?.remove();
-});
+const tiny = withTinyModelOnOrtNode(ort);
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -54,17 +42,17 @@ describe('generate', () => {
   };
 
   it('is bit-identical for the same seed and differs for another', async () => {
-    const a = await generate(model, spec);
-    const b = await generate(model, spec);
-    const c = await generate(model, { ...spec, seed: 'g-2' });
+    const a = await generate(tiny.model, spec);
+    const b = await generate(tiny.model, spec);
+    const c = await generate(tiny.model, { ...spec, seed: 'g-2' });
     expect(a.samples[0].volume.data).toEqual(b.samples[0].volume.data);
     expect(maxAbsDiff(a.samples[0].volume.data, c.samples[0].volume.data)).toBeGreaterThan(1e-3);
     expect(a.samples[0].volume.unit).toBe('HU');
   });
 
   it('gives each sample the same result whatever the batch size', async () => {
-    const one = await generate(model, { ...spec, samples: 3, batchSize: 1 });
-    const three = await generate(model, { ...spec, samples: 3, batchSize: 3 });
+    const one = await generate(tiny.model, { ...spec, samples: 3, batchSize: 1 });
+    const three = await generate(tiny.model, { ...spec, samples: 3, batchSize: 3 });
     for (let s = 0; s < 3; s++) {
       expect(maxAbsDiff(one.samples[s].volume.data, three.samples[s].volume.data)).toBeLessThan(1e-3);
     }
@@ -73,28 +61,28 @@ describe('generate', () => {
 
   it('stochastic DDIM (eta 1): seeded, batch-independent, and the model eta when none is given', async () => {
     const eta1 = { ...spec, sampler: { kind: 'ddim' as const, steps: 4, eta: 1 } };
-    const a = await generate(model, { ...eta1, samples: 2, batchSize: 1 });
-    const b = await generate(model, { ...eta1, samples: 2, batchSize: 2 });
+    const a = await generate(tiny.model, { ...eta1, samples: 2, batchSize: 1 });
+    const b = await generate(tiny.model, { ...eta1, samples: 2, batchSize: 2 });
     for (let s = 0; s < 2; s++)
       expect(maxAbsDiff(a.samples[s].volume.data, b.samples[s].volume.data)).toBeLessThan(1e-3);
-    const deterministic = await generate(model, spec);
+    const deterministic = await generate(tiny.model, spec);
     expect(maxAbsDiff(a.samples[0].volume.data, deterministic.samples[0].volume.data)).toBeGreaterThan(1e-3);
     // a manifest whose generation.ddimEta is 1 makes an eta-less DDIM request the same as eta 1
     const eta1Model = {
-      ...model,
-      manifest: { ...model.manifest, generation: { ...model.manifest.generation, ddimEta: 1 } },
+      ...tiny.model,
+      manifest: { ...tiny.model.manifest, generation: { ...tiny.model.manifest.generation, ddimEta: 1 } },
     };
     const byModel = await generate(eta1Model, spec);
     expect(byModel.samples[0].volume.data).toEqual(a.samples[0].volume.data);
     await expect(
-      generate(model, { ...spec, sampler: { kind: 'ddim', steps: 4, eta: 1.5 } }),
+      generate(tiny.model, { ...spec, sampler: { kind: 'ddim', steps: 4, eta: 1.5 } }),
     ).rejects.toMatchObject({
       code: 'invalid-input',
     });
   });
 
   it('places the result where the geometry spec says (patient mm)', async () => {
-    const r = await generate(model, {
+    const r = await generate(tiny.model, {
       ...spec,
       geometry: { kind: 'spacing', dims: [32, 32, 32], spacingMm: [2, 3, 4], rotationDeg: [0, 0, 30] },
     });
@@ -107,7 +95,7 @@ describe('generate', () => {
   it('runs the DDPM full chain with per-step noise, reporting progress', async () => {
     const events: ProgressEvent[] = [];
     const r = await generate(
-      model,
+      tiny.model,
       { ...spec, geometry: { kind: 'fov', dims: [32, 32, 32] }, sampler: { kind: 'ddpm', steps: 1000 } },
       { onProgress: (e) => events.push(e), preview: true },
     );
@@ -122,7 +110,7 @@ describe('generate', () => {
     const controller = new AbortController();
     let calls = 0;
     const p = generate(
-      model,
+      tiny.model,
       { ...spec, sampler: { kind: 'ddim', steps: 50 } },
       {
         signal: controller.signal,
@@ -137,7 +125,7 @@ describe('generate', () => {
 
   it('rejects a grid the model does not support with a typed error', async () => {
     await expect(
-      generate(model, { ...spec, geometry: { kind: 'fov', dims: [36, 32, 32] } }),
+      generate(tiny.model, { ...spec, geometry: { kind: 'fov', dims: [36, 32, 32] } }),
     ).rejects.toMatchObject({ code: 'unsupported-grid' });
   });
 });
@@ -146,8 +134,8 @@ describe('superResolve', () => {
   it('refines to the requested spacing over the same physical box, deterministically', async () => {
     const src = phantom();
     const opts = { samples: 2, cycles: 2, ddimSteps: 3, tStart: 100, seed: 5 };
-    const a = await superResolve(model, src, { kind: 'spacing', spacingMm: [0.75, 0.75, 2] }, opts);
-    const b = await superResolve(model, src, { kind: 'spacing', spacingMm: [0.75, 0.75, 2] }, opts);
+    const a = await superResolve(tiny.model, src, { kind: 'spacing', spacingMm: [0.75, 0.75, 2] }, opts);
+    const b = await superResolve(tiny.model, src, { kind: 'spacing', spacingMm: [0.75, 0.75, 2] }, opts);
     expect(a.mean.data).toEqual(b.mean.data);
     expect(a.mean.dims).toEqual([40, 36, 32]);
     expect(a.target.padded.dims).toEqual([40, 40, 32]);
@@ -178,7 +166,7 @@ describe('superResolve', () => {
 
   it('mean and std agree with the kept samples', async () => {
     const r = await superResolve(
-      model,
+      tiny.model,
       phantom(),
       { kind: 'scale', factor: 2 },
       { samples: 3, cycles: 1, ddimSteps: 2, keepSamples: true },
@@ -197,14 +185,14 @@ describe('superResolve', () => {
     [{ kind: 'spacing', spacingMm: [3, 1.5, 4] }, 'coarser'],
     [{ kind: 'spacing', spacingMm: [0, 1, 1] }, 'positive'],
   ] as const)('rejects target %j', async (target, words) => {
-    const p = superResolve(model, phantom(), target as never, { samples: 1, cycles: 1, ddimSteps: 1 });
+    const p = superResolve(tiny.model, phantom(), target as never, { samples: 1, cycles: 1, ddimSteps: 1 });
     await expect(p).rejects.toBeInstanceOf(InferenceError);
     await expect(p).rejects.toThrow(words);
   });
 
   it('rejects a volume that is not in HU', async () => {
     const v = { ...phantom(), unit: 'model' as const };
-    await expect(superResolve(model, v, { kind: 'scale', factor: 2 })).rejects.toMatchObject({
+    await expect(superResolve(tiny.model, v, { kind: 'scale', factor: 2 })).rejects.toMatchObject({
       code: 'invalid-input',
     });
   });

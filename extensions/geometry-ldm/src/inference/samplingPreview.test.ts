@@ -16,7 +16,7 @@ import { createSchedule } from '../diffusion';
 import { intensityParams, scheduleConfig } from '../model/manifest';
 import { expectedBatchSize, generateCalls, generationPreviewEvery } from '../planning/estimate';
 import { makeVolume } from '../volume/volume';
-import { exportTinyModel, loadOnOrtNode, type ExportedModel } from '../../../../test/support/tinyModel';
+import { withTinyModelOnOrtNode } from '../../../../test/support/tinyModel';
 import { createEngineClient, type WorkerLike } from '../worker/engineClient';
 import { startEngineHost, type MessageScopeLike } from '../worker/engineHost';
 import type { MainToWorker, WorkerToMain } from '../worker/protocol';
@@ -28,18 +28,7 @@ import type { ModelSession } from './runtime';
 import { superResolve } from './superResolve';
 import type { OrtWebModule } from './webRuntime';
 
-let exported: ExportedModel;
-let model: LoadedModel;
-
-beforeAll(async () => {
-  exported = exportTinyModel(0);
-  model = await loadOnOrtNode(exported, ort);
-}, 180000);
-
-afterAll(async () => {
-  await model?.release();
-  exported?.remove();
-});
+const tiny = withTinyModelOnOrtNode(ort);
 
 interface UnetCall {
   readonly z: Float32Array;
@@ -96,7 +85,7 @@ function recording(m: LoadedModel): {
 
 /** Decoded mid-slice of x0-hat = (z - sqrt(1 - ab_t) eps) / sqrt(ab_t) of sample 0, computed here. */
 async function expectedPreview(call: UnetCall, latentDims: Dims3): Promise<Float32Array> {
-  const m = model.manifest;
+  const m = tiny.model.manifest;
   const ab = createSchedule(scheduleConfig(m)).alphaBar[call.t];
   const n = m.latent.channels * voxelCount(latentDims);
   const lat = new Float32Array(n);
@@ -104,7 +93,7 @@ async function expectedPreview(call: UnetCall, latentDims: Dims3): Promise<Float
     lat[i] = (call.z[i] - Math.sqrt(1 - ab) * call.eps[i]) / Math.sqrt(ab) / m.latent.scale;
   }
   const [nx, ny, nz] = latentDims.map((d) => d * m.latent.factor);
-  const out = await model.decoder.run({
+  const out = await tiny.model.decoder.run({
     [m.onnx.decoder.inputs[0].name]: {
       data: lat,
       dims: [1, m.latent.channels, latentDims[2], latentDims[1], latentDims[0]],
@@ -133,7 +122,7 @@ const spec = {
 
 describe('previews of the denoised estimate while sampling', () => {
   it('generate: every step previews the decoded x0-hat; the last equals the result mid-slice (DDIM, eta 0)', async () => {
-    const rec = recording(model);
+    const rec = recording(tiny.model);
     const events: ProgressEvent[] = [];
     const r = await generate(rec.model, spec, { previewEvery: 1, onProgress: (e) => events.push(e) });
     const previews = events.filter((e) => e.preview);
@@ -151,7 +140,7 @@ describe('previews of the denoised estimate while sampling', () => {
       expect(maxAbsDiff(p.data, want)).toBeLessThan(1e-5);
     }
     // the last estimate is the result: its preview (model intensity -> HU here) is the result's mid-slice
-    const { huMin, huMax, modelMin, modelMax } = intensityParams(model.manifest);
+    const { huMin, huMax, modelMin, modelMax } = intensityParams(tiny.model.manifest);
     const last = previews[3].preview!.data;
     const lastHu = Array.from(
       last,
@@ -165,19 +154,19 @@ describe('previews of the denoised estimate while sampling', () => {
   }, 60000);
 
   it('is off by default, costs nothing then, and leaves the result unchanged', async () => {
-    const plain = recording(model);
+    const plain = recording(tiny.model);
     const events: ProgressEvent[] = [];
     const a = await generate(plain.model, spec, { onProgress: (e) => events.push(e) });
     expect(events.some((e) => e.preview)).toBe(false);
     expect(plain.decoderCalls()).toBe(1);
-    const withPreview = recording(model);
+    const withPreview = recording(tiny.model);
     const b = await generate(withPreview.model, spec, { previewEvery: 2 });
     expect(withPreview.decoderCalls()).toBe(1 + 2);
     expect(b.samples[0].volume.data).toEqual(a.samples[0].volume.data);
   }, 60000);
 
   it('with the decode preview on, the last step is not decoded twice', async () => {
-    const rec = recording(model);
+    const rec = recording(tiny.model);
     const events: ProgressEvent[] = [];
     await generate(rec.model, spec, { preview: true, previewEvery: 1, onProgress: (e) => events.push(e) });
     expect(events.filter((e) => e.preview).map((e) => e.stage)).toEqual([
@@ -192,7 +181,7 @@ describe('previews of the denoised estimate while sampling', () => {
     // batch, so the batch is pinned to what the estimate models.
     for (const steps of [5, 9]) {
       const every = generationPreviewEvery(steps);
-      const r = recording(model);
+      const r = recording(tiny.model);
       const sampler = { kind: 'ddim' as const, steps };
       await generate(
         r.model,
@@ -211,7 +200,7 @@ describe('previews of the denoised estimate while sampling', () => {
     expect(batchSize).toBe(2);
     const steps = 5;
     const every = generationPreviewEvery(steps);
-    const r = recording(model);
+    const r = recording(tiny.model);
     await generate(
       r.model,
       { ...spec, sampler: { kind: 'ddim' as const, steps }, samples: 3 },
@@ -227,7 +216,7 @@ describe('previews of the denoised estimate while sampling', () => {
   it('super-resolve: previews x0-hat every k steps of each cycle, the last cycle ending in the decode preview', async () => {
     const data = new Float32Array(16 * 16 * 20).map((_, n) => -600 + 40 * Math.sin(n * 0.05));
     const source = makeVolume([16, 16, 20], [2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1], data, 'HU');
-    const rec = recording(model);
+    const rec = recording(tiny.model);
     const events: ProgressEvent[] = [];
     await superResolve(
       rec.model,
@@ -260,8 +249,8 @@ describe('previews of the denoised estimate while sampling', () => {
       sampler: { kind: 'ddim' as const, steps: 2 },
     };
     const untiled: ProgressEvent[] = [];
-    await generate(model, big, { previewEvery: 2, onProgress: (e) => untiled.push(e) });
-    const rec = recording(model);
+    await generate(tiny.model, big, { previewEvery: 2, onProgress: (e) => untiled.push(e) });
+    const rec = recording(tiny.model);
     const tiled: ProgressEvent[] = [];
     await generate(rec.model, big, {
       previewEvery: 2,
@@ -280,14 +269,14 @@ describe('previews of the denoised estimate while sampling', () => {
 
   it('rejects a previewEvery that is not a positive integer with a typed error', async () => {
     for (const previewEvery of [0, -1, 1.5, Number.NaN]) {
-      await expect(generate(model, spec, { previewEvery })).rejects.toMatchObject({
+      await expect(generate(tiny.model, spec, { previewEvery })).rejects.toMatchObject({
         name: 'InferenceError',
         code: 'invalid-input',
       });
     }
     await expect(
       superResolve(
-        model,
+        tiny.model,
         makeVolume([8, 8, 8], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], new Float32Array(512), 'HU'),
         { kind: 'scale', factor: 2 },
         { previewEvery: 0 },
@@ -324,7 +313,7 @@ describe('the engine worker forwards sampling previews', () => {
       location: { href: base },
     };
     const fetchFile = (async (url: string | URL) => {
-      const file = path.join(exported.dir, new URL(String(url)).pathname.replace(/^\/m\//, ''));
+      const file = path.join(tiny.modelDir, new URL(String(url)).pathname.replace(/^\/m\//, ''));
       return fs.existsSync(file) ? new Response(fs.readFileSync(file)) : new Response('', { status: 404 });
     }) as unknown as typeof fetch;
     startEngineHost(scope, { ort: nodeOrtAsWeb(), fetch: fetchFile, cacheStorage: null });
@@ -348,7 +337,7 @@ describe('the engine worker forwards sampling previews', () => {
       const remote: ProgressEvent[] = [];
       await client.generate(spec, { previewEvery: 2, onProgress: (e) => remote.push(e) });
       const local: ProgressEvent[] = [];
-      await generate(model, spec, { previewEvery: 2, onProgress: (e) => local.push(e) });
+      await generate(tiny.model, spec, { previewEvery: 2, onProgress: (e) => local.push(e) });
       const rp = remote.filter((e) => e.preview);
       const lp = local.filter((e) => e.preview);
       expect(rp.map((e) => e.step)).toEqual([2, 4]);

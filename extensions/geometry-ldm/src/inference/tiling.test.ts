@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { coordinateChannels } from '../geometry/coordinateChannels';
 import type { Dims3 } from '../geometry/conventions';
 import { voxelCount } from '../geometry/conventions';
-import { useTinyModelOnOrtNode } from '../../../../test/support/tinyModel';
+import { withTinyModelOnOrtNode } from '../../../../test/support/tinyModel';
 import { huToModelValues } from '../volume/intensity';
 import { decode, encode } from './latentOps';
 import { planTiles, runTiled, tilesFor } from './tiling';
@@ -133,7 +133,7 @@ describe("runTiled keeps each tile's edge out of the result", () => {
 describe.each([8, 4] as const)(
   'tiled encoder/decoder on a real (tiny) model, latent factor %i, equal the untiled ones',
   (factor) => {
-    const tiny = useTinyModelOnOrtNode(ort, 'gldm-tiling-', factor);
+    const tiny = withTinyModelOnOrtNode(ort, { latentFactor: factor });
     const dims: Dims3 = [96, 80, 64];
     // index -> group of the whole grid (every axis onto [0, 1])
     const toGroup = [1 / 95, 0, 0, 0, 0, 1 / 79, 0, 0, 0, 0, 1 / 63, 0, 0, 0, 0, 1] as const;
