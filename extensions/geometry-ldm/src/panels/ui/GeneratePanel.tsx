@@ -28,8 +28,8 @@ import { newSaveIdentity, type SaveIdentity } from '../pacs';
 import { SOFT_TISSUE } from '../preview';
 import { ResultViewer } from './ResultViewer';
 import { TilingControl } from './TilingControl';
-import { EngineBusyHint, EstimateView, PanelHeader, ProgressView } from './engineViews';
-import { LostJobNotice, Messages, PanelStyles } from './notices';
+import { EngineBusyHint, PanelHeader, PlanFeedback, ProgressView } from './engineViews';
+import { LostJobNotice, PanelStyles } from './notices';
 import { NumberField, SelectField, Vec3Field } from './fields';
 import { useEngineSnapshot, useJob, useLeaveGuard, usePriorCosts } from './hooks';
 import { previewToRgba } from '../preview';
@@ -454,16 +454,13 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
             <TilingControl value={tiling} automatic={snapshot.tiling} onChange={setTiling} disabled={busy} />
           </section>
 
-          <EstimateView
-            time={estimate?.time ?? null}
-            timeBasis={estimate?.timeBasis ?? null}
+          <PlanFeedback
+            estimate={estimate}
             priorBasis={prior?.basis ?? null}
-            memory={estimate?.memory ?? null}
+            plan={plan}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}
-            invalid={!!plan && !plan.ok}
           />
-          <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
         </>
       ) : null}
 

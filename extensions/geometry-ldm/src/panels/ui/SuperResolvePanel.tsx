@@ -40,9 +40,9 @@ import { REFINER_MAX_SAMPLES } from '../../inference/refiner';
 import type { SliceModelChoice } from '../../volume/seriesAcquisition';
 import type { ClientSuperResolveResult } from '../../worker/engineClient';
 import { TilingControl } from './TilingControl';
-import { LostJobNotice, Messages, PanelStyles } from './notices';
+import { LostJobNotice, PanelStyles } from './notices';
 import { CheckField, NumberField, SelectField, Vec3Field } from './fields';
-import { EngineBusyHint, EstimateView, PanelHeader, ProgressView } from './engineViews';
+import { EngineBusyHint, PanelHeader, PlanFeedback, ProgressView } from './engineViews';
 import { useEngineSnapshot, useJob, useLeaveGuard, usePriorCosts } from './hooks';
 import { previewToRgba } from '../preview';
 import { sameShape } from '../pageMemory';
@@ -542,16 +542,13 @@ export function SuperResolvePanel(props: { readonly env: PanelEnv }): React.Reac
             <TilingControl value={tiling} automatic={snapshot.tiling} onChange={setTiling} disabled={busy} />
           </section>
 
-          <EstimateView
-            time={estimate?.time ?? null}
-            timeBasis={estimate?.timeBasis ?? null}
+          <PlanFeedback
+            estimate={estimate}
             priorBasis={prior?.basis ?? null}
-            memory={estimate?.memory ?? null}
+            plan={plan}
             snapshot={snapshot}
             onCalibrate={() => void env.engine.calibrate()}
-            invalid={!!plan && !plan.ok}
           />
-          <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
         </>
       ) : null}
 

@@ -9,7 +9,7 @@ import { approxDuration, estimatedDuration, formatBytes, formatDuration } from '
 import { progressFraction, statusLine, type JobPhase } from '../jobState';
 import { PreviewCanvas } from './canvases';
 import { SelectField, type SelectOption } from './fields';
-import { NotForDiagnosticUse } from './notices';
+import { Messages, NotForDiagnosticUse } from './notices';
 
 export function backendText(s: EngineSnapshot): string {
   const b = s.backend;
@@ -199,6 +199,41 @@ export function EstimateView(props: {
         </button>
       </div>
     </div>
+  );
+}
+
+/**
+ * Under both panels' settings: the job's estimate and what its plan says (errors that stop
+ * it, or warnings). `plan` is null while the panel has nothing to plan yet.
+ */
+export function PlanFeedback(props: {
+  readonly estimate: {
+    readonly time: TimeEstimate | null;
+    readonly timeBasis: TimeBasis | null;
+    readonly memory: MemoryEstimate | null;
+  } | null;
+  readonly priorBasis: string | null;
+  readonly plan:
+    | { readonly ok: true; readonly warnings: readonly string[] }
+    | { readonly ok: false; readonly errors: readonly string[] }
+    | null;
+  readonly snapshot: EngineSnapshot;
+  readonly onCalibrate: () => void;
+}): React.ReactElement {
+  const { estimate, plan } = props;
+  return (
+    <>
+      <EstimateView
+        time={estimate?.time ?? null}
+        timeBasis={estimate?.timeBasis ?? null}
+        priorBasis={props.priorBasis}
+        memory={estimate?.memory ?? null}
+        snapshot={props.snapshot}
+        onCalibrate={props.onCalibrate}
+        invalid={!!plan && !plan.ok}
+      />
+      <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
+    </>
   );
 }
 
