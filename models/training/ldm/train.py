@@ -379,6 +379,27 @@ def noisy_batch(sched: Schedule, z0: torch.Tensor):
     return sched.q_sample(z0, t, eps), t, eps
 
 
+MAX_SKIPPED_IN_A_ROW = 20
+
+
+def diffusion_step(unet, opt, sched: Schedule, z0: torch.Tensor, coords: torch.Tensor, bf16: bool):
+    """One optimiser step of the eps-prediction loss -> (loss, stepped). A non-finite loss or
+    gradient norm leaves the weights and the optimiser state as they were (stepped False): one bad
+    draw must not turn the weights, the EMA and then the checkpoint into NaN."""
+    z_t, t, eps = noisy_batch(sched, z0)
+    with torch.autocast(device_type=z0.device.type, dtype=torch.bfloat16, enabled=bf16):
+        pred = unet(z_t, t.float(), coords)
+    loss = F.mse_loss(pred.float(), eps)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+    if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        opt.zero_grad(set_to_none=True)
+        return loss.detach(), False
+    opt.step()
+    return loss.detach(), True
+
+
 def train_diffusion(cfg, args):
     d = cfg['diffusion']
     out = ckpt_dir(cfg, args.checkpoint_dir, 'diffusion')
@@ -434,6 +455,12 @@ def train_diffusion(cfg, args):
                      'elapsed': time.time() - t0, 'rng': rng.bit_generator.state, **rng_states(dev),
                      'latent_scale': latent_scale, 'config': cfg}, last)
 
+    # bf16 autocast (CPUs with avx512_bf16, GPUs): the UNet's step at 16^3 latents (factor 4, batch 8)
+    # took 0.34 against 0.49 s in float32 on a 2-core EPYC; the loss, the optimiser and the EMA stay
+    # float32, and GroupNorm computes in float32 (unet.GroupNorm32)
+    bf16 = bool(d.get('bf16', False))
+    skipped, skipped_run = 0, 0  # steps left out for a non-finite loss or gradient (all, and in a row)
+    log({'info': f'diffusion: autocast bf16 {bf16}, {torch.get_num_threads()} threads'})
     stop = StopFlag()
     while it < d['max_iters'] and (time.time() - t0) < d['max_minutes'] * 60 and not stop.stop:
         progress = max(it / d['max_iters'], (time.time() - t0) / (d['max_minutes'] * 60))
@@ -444,12 +471,15 @@ def train_diffusion(cfg, args):
         idx = torch.from_numpy(rng.integers(0, z_all.shape[0], d['batch_size']))
         z0 = (z_all[idx] * latent_scale).to(dev)
         coords = c_all[idx].to(dev)
-        z_t, t, eps = noisy_batch(sched, z0)
-        loss = F.mse_loss(unet(z_t, t.float(), coords), eps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
+        loss, stepped = diffusion_step(unet, opt, sched, z0, coords, bf16)
+        if not stepped:
+            skipped += 1
+            skipped_run += 1
+            if skipped_run >= MAX_SKIPPED_IN_A_ROW:
+                raise SystemExit(f'diffusion: {skipped_run} steps in a row had a non-finite loss or gradient '
+                                 f'(iter {it}); last.pt keeps the last finite weights')
+        else:
+            skipped_run = 0
         with torch.no_grad():
             decay = min(d['ema'], (1 + it) / (10 + it))
             for pe, p in zip(ema.parameters(), unet.parameters()):
@@ -457,10 +487,12 @@ def train_diffusion(cfg, args):
             for be, b in zip(ema.buffers(), unet.buffers()):
                 be.copy_(b)
         it += 1
-        acc += float(loss)
-        n_acc += 1
+        if stepped:
+            acc += float(loss)
+            n_acc += 1
         if it % d['log_every'] == 0:
-            log({'stage': 'diffusion', 'iter': it, 'min': (time.time() - t0) / 60, 'lr': lr, 'loss': acc / n_acc})
+            log({'stage': 'diffusion', 'iter': it, 'min': (time.time() - t0) / 60, 'lr': lr,
+                 'loss': acc / n_acc if n_acc else None, 'skipped': skipped})
             acc, n_acc = 0.0, 0
         if it % d['ckpt_every'] == 0:
             checkpoint()

@@ -24,6 +24,30 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
 
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in float32 whatever its input's dtype: under CPU bf16 autocast
+    (train.py, diffusion.bf16) torch 1.13's group_norm refuses a bf16 input with float32
+    affine weights. A float32 input takes the plain path, so the traced ONNX graph is the
+    same as nn.GroupNorm's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:
+            return super().forward(x)
+        return super().forward(x.float()).to(x.dtype)
+
+
+class DownConv3d(nn.Conv3d):
+    """The stride-2 downsampling convolution, computed in float32 under bf16 autocast: torch 1.13's
+    CPU bf16 kernel gave non-finite weight gradients for some draws on small odd grids (a 3x4x3
+    input to the third downsampling). A float32 input takes the plain path (same ONNX graph)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:
+            return super().forward(x)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return super().forward(x.float()).to(x.dtype)
+
+
 def _groups(ch: int) -> int:
     for g in (32, 16, 8, 4, 2, 1):
         if ch % g == 0 and ch // g >= 2:
@@ -34,10 +58,10 @@ def _groups(ch: int) -> int:
 class TResBlock(nn.Module):
     def __init__(self, cin, cout, tdim):
         super().__init__()
-        self.n1 = nn.GroupNorm(_groups(cin), cin)
+        self.n1 = GroupNorm32(_groups(cin), cin)
         self.c1 = nn.Conv3d(cin, cout, 3, padding=1)
         self.t = nn.Linear(tdim, cout)
-        self.n2 = nn.GroupNorm(_groups(cout), cout)
+        self.n2 = GroupNorm32(_groups(cout), cout)
         self.c2 = nn.Conv3d(cout, cout, 3, padding=1)
         self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
 
@@ -54,7 +78,7 @@ class SelfAttention3d(nn.Module):
         assert ch % heads == 0
         self.heads = heads
         self.ch = ch
-        self.norm = nn.GroupNorm(_groups(ch), ch)
+        self.norm = GroupNorm32(_groups(ch), ch)
         self.qkv = nn.Conv3d(ch, 3 * ch, 1)
         self.out = nn.Conv3d(ch, ch, 1)
 
@@ -95,7 +119,7 @@ class UNet3d(nn.Module):
                 c = w
             self.down_blocks.append(blocks)
             skips.append(c)
-            self.downs.append(nn.Conv3d(c, c, 3, stride=2, padding=1))
+            self.downs.append(DownConv3d(c, c, 3, stride=2, padding=1))
         # bottleneck after 3 downsamplings
         self.mid1 = TResBlock(c, c, self.tdim)
         self.attn = SelfAttention3d(c, heads)
@@ -111,7 +135,7 @@ class UNet3d(nn.Module):
                 blocks.append(TResBlock(w, w, self.tdim))
             self.up_blocks.append(blocks)
             c = w
-        self.out_norm = nn.GroupNorm(_groups(c), c)
+        self.out_norm = GroupNorm32(_groups(c), c)
         self.out = nn.Conv3d(c, z_ch, 3, padding=1)
 
     def forward(self, z_t, t, coords):

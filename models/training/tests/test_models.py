@@ -9,7 +9,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ldm.losses import adaptive_weight, bone_weights, spectral_loss, weighted_recon_loss  # noqa: E402
 from ldm.schedule import PAPER_SCHEDULER, Schedule, ddim_sample, super_resolve_latent  # noqa: E402
-from ldm.unet import SelfAttention3d, UNet3d  # noqa: E402
+from ldm.unet import GroupNorm32, SelfAttention3d, UNet3d  # noqa: E402
 from ldm.vqgan import VQAutoencoder, VectorQuantizerEMA  # noqa: E402
 
 torch.set_num_threads(1)
@@ -89,6 +89,29 @@ class ArchitectureTest(unittest.TestCase):
             c = torch.rand(2, 3, *shape)
             eps = unet(z, torch.tensor([0.0, 999.0]), c)
             self.assertEqual(tuple(eps.shape), (2, 8) + shape)
+
+    def test_unet_under_bf16_autocast_follows_float32(self):
+        """diffusion.bf16 trains the UNet under CPU bf16 autocast: GroupNorm32 computes in float32
+        (plain nn.GroupNorm refuses a bf16 input in torch 1.13), the float32 path is nn.GroupNorm's
+        bit for bit, and the bf16 prediction stays within bf16 rounding of the float32 one."""
+        torch.manual_seed(0)
+        gn = GroupNorm32(4, 16)
+        ref = torch.nn.GroupNorm(4, 16)
+        ref.load_state_dict(gn.state_dict())
+        x = torch.randn(2, 16, 3, 4, 5)
+        self.assertTrue(torch.equal(gn(x), ref(x)))
+        y = gn(x.bfloat16())
+        self.assertEqual(y.dtype, torch.bfloat16)
+        self.assertLess(float((y.float() - ref(x)).abs().max()), 0.05)
+        unet = UNet3d(widths=(16, 32, 32), heads=8)
+        z, c, t = torch.randn(2, 8, 8, 8, 8), torch.rand(2, 3, 8, 8, 8), torch.tensor([10.0, 700.0])
+        with torch.no_grad():
+            full = unet(z, t, c)
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                low = unet(z, t, c).float()
+        rel = float((low - full).norm() / full.norm())
+        self.assertLess(rel, 0.05)
+        self.assertGreater(rel, 0.0)  # it did run in bf16
 
 
 class ScheduleTest(unittest.TestCase):

@@ -4,6 +4,7 @@ in a temp dir), and the same export from slim checkpoints. Plus device handling 
 training draws and of the RNG states in checkpoints (CPU here; the CUDA cases run where
 CUDA is available)."""
 import json
+import math
 import os
 import sys
 import tempfile
@@ -79,7 +80,13 @@ class TrainSmokeTest(unittest.TestCase):
                        '--set', 'autoencoder.widths=[4, 8]')
             ae, _ = T.load_autoencoder(None, os.path.join(ck, 'autoencoder', 'last.pt'))
             self.assertEqual(ae.factor, 4)
-            run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck, '--max-iters', '1')
+            # the UNet trains under bf16 autocast here (diffusion.bf16), as the factor-4 runs do
+            log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
+                             '--max-iters', '1', '--set', 'diffusion.bf16=true')
+            self.assertIn('autocast bf16 True', log)
+            with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
+                losses = [json.loads(line)['loss'] for line in f if '"loss"' in line]
+            self.assertTrue(losses and all(math.isfinite(v) and v > 0 for v in losses), losses)
             cache = T.torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
             for z, c in cache['buckets']:
                 self.assertEqual(z.shape[2:], c.shape[2:])
@@ -90,6 +97,47 @@ class TrainSmokeTest(unittest.TestCase):
                 man = json.load(f)
             self.assertEqual(man['latent']['factor'], 4)
             self.assertEqual(man['onnx']['decoder']['outputs'][0]['shape'], ['B', 1, '4*d', '4*h', '4*w'])
+
+
+class DiffusionStepTest(unittest.TestCase):
+    """A draw with a non-finite loss or gradient is left out: weights, optimiser state and so the
+    EMA and the checkpoint stay finite (a NaN once turned a whole run's checkpoint into NaN)."""
+
+    def setUp(self):
+        from ldm.unet import UNet3d
+        torch.manual_seed(0)
+        self.unet = UNet3d(widths=(8, 16, 16), heads=8)
+        self.opt = torch.optim.Adam(self.unet.parameters(), lr=1e-3)
+        self.sched = Schedule.from_config(None)
+        self.z0 = torch.randn(2, 8, 6, 4, 4)
+        self.coords = torch.rand(2, 3, 6, 4, 4)
+
+    def weights(self):
+        return {n: p.detach().clone() for n, p in self.unet.named_parameters()}
+
+    def test_a_finite_draw_steps(self):
+        before = self.weights()
+        for bf16 in (False, True):
+            loss, stepped = T.diffusion_step(self.unet, self.opt, self.sched, self.z0, self.coords, bf16)
+            self.assertTrue(stepped)
+            self.assertTrue(torch.isfinite(loss))
+        self.assertTrue(any(not torch.equal(before[n], p) for n, p in self.unet.named_parameters()))
+
+    def test_a_non_finite_draw_changes_nothing(self):
+        T.diffusion_step(self.unet, self.opt, self.sched, self.z0, self.coords, False)  # Adam has state now
+        before = self.weights()
+        state = {k: {n: v.clone() for n, v in st.items()} for k, st in self.opt.state.items()}
+        bad = self.coords.clone()
+        bad[0, 0, 0, 0, 0] = float('nan')
+        for bf16 in (False, True):
+            loss, stepped = T.diffusion_step(self.unet, self.opt, self.sched, self.z0, bad, bf16)
+            self.assertFalse(stepped)
+            self.assertFalse(torch.isfinite(loss))
+        for n, p in self.unet.named_parameters():
+            self.assertTrue(torch.equal(before[n], p), n)
+        for k, st in self.opt.state.items():
+            for n, v in st.items():
+                self.assertTrue(torch.equal(state[k][n], v), n)
 
 
 class DeviceTest(unittest.TestCase):
