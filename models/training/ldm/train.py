@@ -166,6 +166,26 @@ def save_atomic(obj, path):
     os.replace(tmp, path)
 
 
+def non_finite_weights(obj: dict, keys=('model', 'ema')) -> list:
+    """'<key>.<tensor name>' of every floating-point tensor in obj[key] that holds a NaN or inf."""
+    bad = []
+    for key in keys:
+        for name, v in (obj.get(key) or {}).items():
+            if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                bad.append(f'{key}.{name}')
+    return bad
+
+
+def save_checkpoint(obj: dict, path: str) -> None:
+    """save_atomic for a training checkpoint, refusing weights that are not finite: the checkpoint
+    already there (the last finite one) stays, and the run stops saying where it went wrong."""
+    bad = non_finite_weights(obj)
+    if bad:
+        raise SystemExit(f'non-finite weights at iter {obj.get("iter", obj.get("step"))} ({len(bad)} tensors, '
+                         f'e.g. {", ".join(bad[:3])}): {path} not overwritten')
+    save_atomic(obj, path)
+
+
 def data_from_cfg(cfg, root=None, log=print, scan_list=None):
     """scan_list overrides data.scans (the diffusion stage may learn from its own list)."""
     dc = cfg['data']
@@ -238,7 +258,7 @@ def train_autoencoder(cfg, args):
     acc = {}
 
     def checkpoint():
-        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(),
+        save_checkpoint({'model': model.state_dict(), 'opt': opt.state_dict(),
                      'disc': disc.state_dict() if disc is not None else None,
                      'd_opt': d_opt.state_dict() if d_opt is not None else None,
                      'iter': it, 'elapsed': time.time() - t0, 'sampler': sampler.state(),
@@ -451,7 +471,7 @@ def train_diffusion(cfg, args):
     acc, n_acc = 0.0, 0
 
     def checkpoint():
-        save_atomic({'model': unet.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'iter': it,
+        save_checkpoint({'model': unet.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'iter': it,
                      'elapsed': time.time() - t0, 'rng': rng.bit_generator.state, **rng_states(dev),
                      'latent_scale': latent_scale, 'config': cfg}, last)
 

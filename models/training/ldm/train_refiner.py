@@ -42,7 +42,8 @@ from .acquisition import Acquisition, AxisAcquisition, identity_axis
 from .pair_workers import PairWorkers
 from .refiner_pack import load_packed
 from .refiner import HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features, refiner_shape
-from .train import REPO, Logger, StopFlag, apply_overrides, ckpt_dir, load_config, restore_rng_states, rng_states, save_atomic, torch_load
+from .train import (REPO, Logger, StopFlag, apply_overrides, ckpt_dir, load_config, restore_rng_states, rng_states,
+                    save_checkpoint, torch_load)
 
 ISOTROPY = 1.75
 PATCH, CROP = 80, 64
@@ -329,7 +330,7 @@ def main(argv=None):
 
     def checkpoint():
         state = {'workers': pool.states()} if pool else sampler.rng.bit_generator.state
-        save_atomic({'model': net.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'step': step,
+        save_checkpoint({'model': net.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'step': step,
                      'elapsed': elapsed, 'sampler': state, 'config': cfg, **rng_states(dev)}, last)
 
     stop = StopFlag()

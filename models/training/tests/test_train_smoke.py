@@ -140,6 +140,22 @@ class DiffusionStepTest(unittest.TestCase):
                 self.assertTrue(torch.equal(state[k][n], v), n)
 
 
+class CheckpointGuardTest(unittest.TestCase):
+    def test_non_finite_weights_never_replace_the_checkpoint(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'last.pt')
+            good = {'model': {'w': torch.ones(3), 'n': torch.tensor(4)}, 'ema': {'w': torch.ones(3)}, 'iter': 5}
+            T.save_checkpoint(good, path)
+            for key in ('model', 'ema'):
+                bad = {'model': {'w': torch.ones(3)}, 'ema': {'w': torch.ones(3)}, 'iter': 6}
+                bad[key]['w'][1] = float('nan') if key == 'model' else float('inf')
+                self.assertEqual(T.non_finite_weights(bad), [f'{key}.w'])
+                with self.assertRaisesRegex(SystemExit, rf'non-finite weights at iter 6 .*{key}\.w.*not overwritten'):
+                    T.save_checkpoint(bad, path)
+                self.assertEqual(T.torch_load(path)['iter'], 5)
+            self.assertFalse(os.path.exists(path + '.tmp'))
+
+
 class DeviceTest(unittest.TestCase):
     """The training draws and schedule follow the model's device. PyTorch's 'meta' device
     (shapes only, no data) stands in for CUDA on CPU-only machines: mixing it with CPU
