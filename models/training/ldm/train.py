@@ -259,10 +259,10 @@ def train_autoencoder(cfg, args):
 
     def checkpoint():
         save_checkpoint({'model': model.state_dict(), 'opt': opt.state_dict(),
-                     'disc': disc.state_dict() if disc is not None else None,
-                     'd_opt': d_opt.state_dict() if d_opt is not None else None,
-                     'iter': it, 'elapsed': time.time() - t0, 'sampler': sampler.state(),
-                     **rng_states(dev), 'config': cfg}, last)
+                         'disc': disc.state_dict() if disc is not None else None,
+                         'd_opt': d_opt.state_dict() if d_opt is not None else None,
+                         'iter': it, 'elapsed': time.time() - t0, 'sampler': sampler.state(),
+                         **rng_states(dev), 'config': cfg}, last)
 
     stop = StopFlag()
     while it < a['max_iters'] and (time.time() - t0) < a['max_minutes'] * 60 and not stop.stop:
@@ -472,12 +472,12 @@ def train_diffusion(cfg, args):
 
     def checkpoint():
         save_checkpoint({'model': unet.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'iter': it,
-                     'elapsed': time.time() - t0, 'rng': rng.bit_generator.state, **rng_states(dev),
-                     'latent_scale': latent_scale, 'config': cfg}, last)
+                         'elapsed': time.time() - t0, 'rng': rng.bit_generator.state, **rng_states(dev),
+                         'latent_scale': latent_scale, 'config': cfg}, last)
 
     # bf16 autocast (CPUs with avx512_bf16, GPUs): the UNet's step at 16^3 latents (factor 4, batch 8)
     # took 0.34 against 0.49 s in float32 on a 2-core EPYC; the loss, the optimiser and the EMA stay
-    # float32, and GroupNorm computes in float32 (unet.GroupNorm32)
+    # float32, and GroupNorm and the stride-2 convolutions compute in float32 (unet.GroupNorm32, DownConv3d)
     bf16 = bool(d.get('bf16', False))
     skipped, skipped_run = 0, 0  # steps left out for a non-finite loss or gradient (all, and in a row)
     log({'info': f'diffusion: autocast bf16 {bf16}, {torch.get_num_threads()} threads'})

@@ -331,7 +331,7 @@ def main(argv=None):
     def checkpoint():
         state = {'workers': pool.states()} if pool else sampler.rng.bit_generator.state
         save_checkpoint({'model': net.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'step': step,
-                     'elapsed': elapsed, 'sampler': state, 'config': cfg, **rng_states(dev)}, last)
+                         'elapsed': elapsed, 'sampler': state, 'config': cfg, **rng_states(dev)}, last)
 
     stop = StopFlag()
     c0 = (PATCH - CROP) // 2
