@@ -121,11 +121,25 @@ class Logger:
             f.write(json.dumps(rec) + '\n')
 
 
-def lr_at(progress, lr, lr_min, warmup=0.02):
+def lr_at(progress: float, lr: float, lr_min: float, warmup: float = 0.02) -> float:
+    """The learning rate of every stage: a linear warm-up over the first 2 % of the budget, then a
+    cosine from lr to lr_min; progress is the fraction of the run's time budget spent."""
     if progress < warmup:
         return lr * max(progress / warmup, 0.05)
     p = min(1.0, (progress - warmup) / (1 - warmup))
     return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * p))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, step: int, max_decay: float) -> None:
+    """One exponential-moving-average update of ema towards model after optimiser step `step`
+    (0-based); the decay ramps up as (1 + step) / (10 + step) to max_decay, so early weights fade
+    fast. Buffers are copied."""
+    decay = min(max_decay, (1 + step) / (10 + step))
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.mul_(decay).add_(p.detach(), alpha=1 - decay)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
 
 
 def torch_load(path, map_location='cpu'):
@@ -500,16 +514,10 @@ def train_diffusion(cfg, args):
                                  f'(iter {it}); last.pt keeps the last finite weights')
         else:
             skipped_run = 0
-        with torch.no_grad():
-            decay = min(d['ema'], (1 + it) / (10 + it))
-            for pe, p in zip(ema.parameters(), unet.parameters()):
-                pe.mul_(decay).add_(p.detach(), alpha=1 - decay)
-            for be, b in zip(ema.buffers(), unet.buffers()):
-                be.copy_(b)
-        it += 1
-        if stepped:
+            ema_update(ema, unet, it, d['ema'])  # a skipped step moved no weight: the EMA stays too
             acc += float(loss)
             n_acc += 1
+        it += 1
         if it % d['log_every'] == 0:
             log({'stage': 'diffusion', 'iter': it, 'min': (time.time() - t0) / 60, 'lr': lr,
                  'loss': acc / n_acc if n_acc else None, 'skipped': skipped})

@@ -42,7 +42,8 @@ from .acquisition import Acquisition, AxisAcquisition, identity_axis
 from .pair_workers import PairWorkers
 from .refiner_pack import load_packed
 from .refiner import HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features, refiner_shape
-from .train import (REPO, Logger, StopFlag, apply_overrides, ckpt_dir, load_config, restore_rng_states, rng_states,
+from .train import (REPO, Logger, StopFlag, apply_overrides, ckpt_dir, ema_update, load_config, lr_at,
+                    restore_rng_states, rng_states,
                     save_checkpoint, torch_load)
 
 ISOTROPY = 1.75
@@ -246,13 +247,6 @@ def grow_into(net, state: dict) -> int:
     return len({k.split('.')[1] for k in new})
 
 
-def lr_at(progress: float, lr: float, lr_min: float, warmup: float = 0.02) -> float:
-    if progress < warmup:
-        return lr * max(progress / warmup, 0.05)
-    p = min(1.0, (progress - warmup) / (1 - warmup))
-    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * p))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--config', required=True)
@@ -351,10 +345,8 @@ def main(argv=None):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        ema_update(ema, net, step, r['ema'])
         with torch.no_grad():
-            d = min(r['ema'], (1 + step) / (10 + step))
-            for pe, p in zip(ema.parameters(), net.parameters()):
-                pe.mul_(d).add_(p.detach(), alpha=1 - d)
             base = (u[:, 1:2][crop] - x[crop]).abs().mean()
         t_data += t1 - t0
         t_step += time.time() - t1

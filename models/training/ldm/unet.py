@@ -24,28 +24,28 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
 
-class GroupNorm32(nn.GroupNorm):
-    """GroupNorm computed in float32 whatever its input's dtype: under CPU bf16 autocast
-    (train.py, diffusion.bf16) torch 1.13's group_norm refuses a bf16 input with float32
-    affine weights. A float32 input takes the plain path, so the traced ONNX graph is the
-    same as nn.GroupNorm's."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.float32:
-            return super().forward(x)
-        return super().forward(x.float()).to(x.dtype)
-
-
-class DownConv3d(nn.Conv3d):
-    """The stride-2 downsampling convolution, computed in float32 under bf16 autocast: torch 1.13's
-    CPU bf16 kernel gave non-finite weight gradients for some draws on small odd grids (a 3x4x3
-    input to the third downsampling). A float32 input takes the plain path (same ONNX graph)."""
+class Float32Compute:
+    """Mixin for a module that computes in float32 whatever its input's dtype, autocast off, and
+    returns the input's dtype. A float32 input takes the plain path, so the traced ONNX graph is
+    the plain module's. Used where torch 1.13's CPU bf16 autocast (train.py, diffusion.bf16)
+    fails: see GroupNorm32 and DownConv3d."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.float32:
             return super().forward(x)
         with torch.autocast(device_type=x.device.type, enabled=False):
             return super().forward(x.float()).to(x.dtype)
+
+
+class GroupNorm32(Float32Compute, nn.GroupNorm):
+    """GroupNorm in float32: torch 1.13's group_norm refuses a bf16 input with float32 affine
+    weights."""
+
+
+class DownConv3d(Float32Compute, nn.Conv3d):
+    """The stride-2 downsampling convolution in float32: torch 1.13's CPU bf16 kernel gave
+    non-finite weight gradients for some draws on small odd grids (a 3x4x3 input to the third
+    downsampling)."""
 
 
 def _groups(ch: int) -> int:

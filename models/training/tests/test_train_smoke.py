@@ -156,6 +156,31 @@ class CheckpointGuardTest(unittest.TestCase):
             self.assertFalse(os.path.exists(path + '.tmp'))
 
 
+class ScheduleAndEmaTest(unittest.TestCase):
+    def test_lr_warms_up_then_follows_the_cosine(self):
+        lr, lo = 5e-4, 3e-5
+        self.assertAlmostEqual(T.lr_at(0.0, lr, lo), 0.05 * lr)  # warm-up floor
+        self.assertAlmostEqual(T.lr_at(0.01, lr, lo), 0.5 * lr)
+        self.assertAlmostEqual(T.lr_at(0.02, lr, lo), lr)
+        self.assertAlmostEqual(T.lr_at(0.51, lr, lo), (lr + lo) / 2)  # the cosine's midpoint
+        self.assertAlmostEqual(T.lr_at(1.0, lr, lo), lo)
+        self.assertAlmostEqual(T.lr_at(1.7, lr, lo), lo)  # past the budget (a resumed run)
+
+    def test_ema_moves_towards_the_model_and_copies_buffers(self):
+        torch.manual_seed(0)
+        model, ema = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+        with torch.no_grad():
+            model.weight.copy_(torch.tensor([1.0, 2.0, 3.0]))
+            ema.weight.zero_()
+            model.running_mean.fill_(7.0)
+        T.ema_update(ema, model, 0, 0.999)  # step 0: decay 1/10
+        self.assertTrue(torch.allclose(ema.weight, 0.9 * model.weight))
+        self.assertTrue(torch.equal(ema.running_mean, model.running_mean))
+        before = ema.weight.clone()
+        T.ema_update(ema, model, 10**6, 0.999)  # late: the decay is capped at max_decay
+        self.assertTrue(torch.allclose(ema.weight, 0.999 * before + 0.001 * model.weight))
+
+
 class DeviceTest(unittest.TestCase):
     """The training draws and schedule follow the model's device. PyTorch's 'meta' device
     (shapes only, no data) stands in for CUDA on CPU-only machines: mixing it with CPU
