@@ -17,6 +17,7 @@ import { huToModel, modelToHu } from '../../extensions/geometry-ldm/src/volume/i
 export { generate } from '../../extensions/geometry-ldm/src/inference/generate';
 export { loadDicomTruth, loadNiftiTruth } from './sr-quality-entry';
 export { midSlices, montage, png } from '../model-card-images-entry';
+export { generationBaseline, summarizeGeneration } from './generationSummary';
 
 /**
  * The real scan seen through a generation geometry: its index -> group affine applied to the

@@ -16,7 +16,10 @@
 // the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
 // GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
 // 128,128,128); its cases are labelled with the grid.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// Last row: the mean over the sample cases and the bone gap (generationSummary.ts); with
+// GEOMETRY_LDM_BENCH_BASELINE=a model folder (its metrics.json's recorded W1) or a bench JSON,
+// also the baseline's mean, how many cases are lower and the worst ratio to it.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const SCANS = [
@@ -157,6 +160,34 @@ export default {
     } finally {
       await model.release();
     }
+    const baselinePath = process.env.GEOMETRY_LDM_BENCH_BASELINE;
+    let baseline;
+    if (baselinePath) {
+      const p = path.resolve(ctx.root, baselinePath);
+      const file = statSync(p).isDirectory() ? path.join(p, 'metrics.json') : p;
+      baseline = E.generationBaseline(JSON.parse(readFileSync(file, 'utf8')));
+    }
+    const summary = E.summarizeGeneration(
+      rows.filter((r) => r.boneFraction !== undefined),
+      baseline,
+    );
+    const b = summary.baseline;
+    ctx.log(
+      `mean of the ${summary.cases} cases: W1 ${summary.meanW1Hu.toFixed(1)} HU, bone gap ${summary.boneGapPp.toFixed(2)} pp` +
+        (b
+          ? `; baseline (${baselinePath}) ${b.meanW1Hu.toFixed(1)} HU, lower on ${b.lower} of ${summary.cases}, worst ${b.worstRatio.toFixed(2)}x (${b.worstCase})`
+          : ''),
+    );
+    rows.push({
+      case: `mean of the ${summary.cases} cases`,
+      medianMs: 0,
+      runsMs: [0],
+      w1Hu: +summary.meanW1Hu.toFixed(1),
+      boneGapPp: +summary.boneGapPp.toFixed(2),
+      ...(b
+        ? { baseline: { ...b, meanW1Hu: +b.meanW1Hu.toFixed(1), worstRatio: +b.worstRatio.toFixed(3) } }
+        : {}),
+    });
     const imagesDir = process.env.GEOMETRY_LDM_BENCH_IMAGES;
     if (imagesDir) {
       mkdirSync(imagesDir, { recursive: true });

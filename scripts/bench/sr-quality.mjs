@@ -176,7 +176,7 @@ export default {
       writeFileSync(metricsFile, JSON.stringify(m, null, 2) + '\n');
     }
     ctx.log(
-      `mean over ${rows.length} cases: AI / trilinear ${mean('aiOverTrilinear').toFixed(3)}, AI / classical ${mean('aiOverClassical').toFixed(3)}; AI beats trilinear in ${rows.filter((r) => r.aiOverTrilinear < 1).length}/${rows.length}`,
+      `mean over ${rows.length} cases: MAE trilinear ${mean('trilinearMaeHu').toFixed(1)}, classical ${mean('classicalMaeHu').toFixed(1)}, AI ${mean('aiMaeHu').toFixed(1)} HU; AI / trilinear ${mean('aiOverTrilinear').toFixed(3)}, AI / classical ${mean('aiOverClassical').toFixed(3)}; AI beats trilinear in ${rows.filter((r) => r.aiOverTrilinear < 1).length}/${rows.length}`,
     );
     return rows;
   },

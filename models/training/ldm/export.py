@@ -452,18 +452,20 @@ def main(argv=None):
     ap.add_argument('--fp16', action='store_true')
     ap.add_argument('--manifest-extra', help='JSON file merged into model.json (name, licence, training data, ...)')
     ap.add_argument('--metrics', help='metrics.json from ldm.evaluate, stored as model.json "metrics"')
-    ap.add_argument('--refiner-checkpoint', help='default: <checkpointDir>/refiner/last.pt when it exists')
+    ap.add_argument('--refiner-checkpoint',
+                    help='a refiner checkpoint (.pt) or an exported refiner.onnx (its weights are kept); '
+                         'default: <checkpointDir>/refiner/last.pt when it exists')
     ap.add_argument('--refiner-only', action='store_true',
                     help='add/replace only the refiner of the model already in --out (other files untouched)')
     ap.add_argument('--refiner-samples', type=int, default=2, help='default test-time-augmentation samples')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.refiner_only:
-        from .refiner import refiner_from_state
-        from .train import ckpt_dir, load_config, torch_load
+        from .refiner import refiner_from_file
+        from .train import ckpt_dir, load_config
         cfg = load_config(a.config)
         path = a.refiner_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'refiner'), 'last.pt')
-        refiner = refiner_from_state(torch_load(path)['ema'])
+        refiner = refiner_from_file(path)
         m = update_refiner(a.out, refiner, fp16=a.fp16, samples=a.refiner_samples,
                            card=manifest_extra(cfg, a.manifest_extra, a.metrics) if a.manifest_extra else None)
         print(json.dumps(m['files']['refiner'], indent=1))
@@ -489,8 +491,8 @@ def main(argv=None):
         refiner = None
         rpath = a.refiner_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'refiner'), 'last.pt')
         if os.path.exists(rpath):
-            from .refiner import refiner_from_state
-            refiner = refiner_from_state(torch_load(rpath)['ema'])
+            from .refiner import refiner_from_file
+            refiner = refiner_from_file(rpath)
         m = export_all(ae, unet, a.out, fp16=a.fp16, latent_scale=ck.get('latent_scale', 1.0), manifest_extra=extra,
                        refiner=refiner, refiner_samples=a.refiner_samples)
     print(json.dumps(m['files'], indent=1))

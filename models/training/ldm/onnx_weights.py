@@ -44,6 +44,14 @@ def _resolved(inits: dict, model) -> dict:
     return out
 
 
+def onnx_constants(path: str) -> dict:
+    """{name: float32 array} of an ONNX file's weights by the names the graph uses (fp16 storage
+    undone, de-duplicated initializers resolved): e.g. to read an architecture off the shapes."""
+    import onnx
+    model = onnx.load(path)
+    return _resolved(_initializers(model), model)
+
+
 def _groupnorm_names(model, inits: dict) -> dict:
     """initializer name -> '<module path>.weight' / '.bias' for the folded GroupNorm affines."""
     names = {}

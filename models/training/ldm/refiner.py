@@ -88,6 +88,23 @@ def refiner_from_state(state: dict) -> Refiner:
     return net
 
 
+def refiner_from_onnx(path: str) -> Refiner:
+    """A refiner rebuilt from an exported refiner.onnx (architecture from its initializers'
+    shapes): the committed model's refiner without its checkpoint, which is not in git."""
+    from .onnx_weights import load_from_onnx, onnx_constants
+    net = Refiner(**refiner_shape(onnx_constants(path)))
+    load_from_onnx(net, path)
+    return net
+
+
+def refiner_from_file(path: str) -> Refiner:
+    """The refiner in a training checkpoint (its EMA weights, .pt) or in an exported refiner.onnx."""
+    if path.endswith('.onnx'):
+        return refiner_from_onnx(path)
+    from .train import torch_load
+    return refiner_from_state(torch_load(path)['ema'])
+
+
 def build_refiner(cfg: dict) -> Refiner:
     r = cfg['refiner']
     return Refiner(channels=r['channels'], blocks=r['blocks'], context=r['context'])

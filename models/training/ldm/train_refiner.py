@@ -41,7 +41,8 @@ from . import geometry as G
 from .acquisition import Acquisition, AxisAcquisition, identity_axis
 from .pair_workers import PairWorkers
 from .refiner_pack import load_packed
-from .refiner import HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features, refiner_shape
+from .refiner import (HU_CLAMP, HU_SCALE, build_refiner, count_parameters, plane_features, refiner_from_onnx,
+                      refiner_shape)
 from .train import (REPO, Logger, StopFlag, apply_overrides, ckpt_dir, ema_update, load_config, lr_at,
                     restore_rng_states, rng_states,
                     save_checkpoint, torch_load)
@@ -212,12 +213,8 @@ def warm_start_state(path: str) -> tuple[dict, str]:
     """-> (refiner state dict, where it came from) from a checkpoint's EMA weights (.pt) or from
     an exported refiner.onnx (the committed model's checkpoints are not in git)."""
     if path.endswith('.onnx'):
-        import onnx
-        from .onnx_weights import load_from_onnx
-        from .refiner import Refiner
-        shape = refiner_shape({i.name: tuple(i.dims) for i in onnx.load(path).graph.initializer})
-        src = Refiner(**shape)
-        load_from_onnx(src, path)
+        src = refiner_from_onnx(path)
+        shape = refiner_shape(src.state_dict())
         return src.state_dict(), f'ONNX, {shape["blocks"]} blocks of {shape["channels"]} channels'
     ck = torch_load(path)
     return ck['ema'], f'checkpoint step {ck["step"]}'

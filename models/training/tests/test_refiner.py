@@ -11,7 +11,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from ldm.acquisition import AxisAcquisition, identity_axis  # noqa: E402
-from ldm.refiner import Refiner, plane_features, refine_planes, refiner_shape  # noqa: E402
+from ldm.refiner import Refiner, plane_features, refine_planes, refiner_from_onnx, refiner_shape  # noqa: E402
 from ldm import train_refiner as T  # noqa: E402
 
 
@@ -233,6 +233,29 @@ class RefinerTest(unittest.TestCase):
             self.assertEqual(len({n.split('.')[1] for n in names if n.startswith('body.')}), 3)
             with self.assertRaisesRegex(SystemExit, 'no config section'):
                 T.main(['--config', conf, '--set', 'refinr.blocks=3'])
+
+
+    def test_an_exported_refiner_onnx_exports_again_with_the_same_weights(self):
+        """ldm.export --refiner-checkpoint refiner.onnx: a candidate model keeps the committed
+        refiner without its checkpoint (not in git); fp16 weights stay what they were."""
+        from ldm.export import export_refiner, main as export_main
+        from ldm.onnx_weights import initializers_equal
+        torch.manual_seed(5)
+        src = Refiner(channels=8, blocks=2)
+        for p in src.parameters():
+            torch.nn.init.normal_(p, std=0.1)
+        for fp16 in (False, True):
+            with tempfile.TemporaryDirectory() as d:
+                first, out = os.path.join(d, 'first'), os.path.join(d, 'model')
+                export_refiner(src, first, fp16=fp16)
+                export_main(['--out', out, '--tiny'])
+                args = ['--out', out, '--config', tiny_config(d), '--refiner-only',
+                        '--refiner-checkpoint', os.path.join(first, 'refiner.onnx')]
+                export_main(args + (['--fp16'] if fp16 else []))
+                same, diff = initializers_equal(os.path.join(first, 'refiner.onnx'), os.path.join(out, 'refiner.onnx'))
+                self.assertTrue(same, (fp16, diff))
+                self.assertEqual(refiner_shape(refiner_from_onnx(os.path.join(out, 'refiner.onnx')).state_dict()),
+                                 {'channels': 8, 'blocks': 2, 'context': 3})
 
 
 if __name__ == '__main__':

@@ -1,0 +1,94 @@
+/**
+ * The generation-quality bench's summary (pure; generation-quality.mjs prints it): the mean
+ * Wasserstein-1 over the sample cases, the bone gap, and, against a baseline (another model's
+ * recorded per-case W1), how many cases got lower and the worst ratio: the numbers a release bar
+ * (models/training/README.md) is written in.
+ */
+
+/** One sample case of the bench: `${geometry}, vs ${scan}`. W1 in HU, fractions in [0, 1]. */
+export interface GenerationCaseScore {
+  readonly case: string;
+  readonly w1Hu: number;
+  readonly boneFraction: number;
+  readonly realBoneFraction: number;
+}
+
+export interface GenerationSummary {
+  readonly cases: number;
+  readonly meanW1Hu: number;
+  /** Mean over the cases of |sample bone fraction - real bone fraction|, percentage points. */
+  readonly boneGapPp: number;
+  readonly baseline?: {
+    readonly meanW1Hu: number;
+    /** Cases whose W1 is below the baseline's. */
+    readonly lower: number;
+    /** The largest W1 / baseline W1 over the cases, and its case. */
+    readonly worstRatio: number;
+    readonly worstCase: string;
+  };
+}
+
+/** A baseline's W1 per case, keyed like GenerationCaseScore.case. */
+export type GenerationBaseline = ReadonlyMap<string, number>;
+
+/**
+ * The per-case W1 a model recorded in its metrics.json (`generationQualityHeldOut.w1Hu`:
+ * geometry -> scan -> { meanHu }), or the rows of a generation-quality bench JSON
+ * (`results`: { case, w1Hu, boneFraction? }; floor rows, without boneFraction, are skipped).
+ */
+export function generationBaseline(json: unknown): GenerationBaseline {
+  const out = new Map<string, number>();
+  const obj = (json ?? {}) as Record<string, unknown>;
+  const held = (
+    obj.generationQualityHeldOut as { w1Hu?: Record<string, Record<string, unknown>> } | undefined
+  )?.w1Hu;
+  if (held) {
+    for (const [geometry, byScan] of Object.entries(held)) {
+      for (const [scan, v] of Object.entries(byScan)) {
+        const mean = (v as { meanHu?: unknown })?.meanHu;
+        if (typeof mean === 'number') out.set(`${geometry}, vs ${scan}`, mean);
+      }
+    }
+  } else if (Array.isArray(obj.results)) {
+    for (const r of obj.results as { case?: unknown; w1Hu?: unknown; boneFraction?: unknown }[]) {
+      if (typeof r.case === 'string' && typeof r.w1Hu === 'number' && r.boneFraction !== undefined)
+        out.set(r.case, r.w1Hu);
+    }
+  }
+  if (out.size === 0)
+    throw new Error(
+      'baseline: neither a model metrics.json with generationQualityHeldOut.w1Hu nor a generation-quality bench JSON',
+    );
+  return out;
+}
+
+export function summarizeGeneration(
+  rows: readonly GenerationCaseScore[],
+  baseline?: GenerationBaseline,
+): GenerationSummary {
+  if (rows.length === 0) throw new Error('no generation cases to summarize');
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const summary = {
+    cases: rows.length,
+    meanW1Hu: mean(rows.map((r) => r.w1Hu)),
+    boneGapPp: 100 * mean(rows.map((r) => Math.abs(r.boneFraction - r.realBoneFraction))),
+  };
+  if (!baseline) return summary;
+  const missing = rows.filter((r) => !baseline.has(r.case)).map((r) => r.case);
+  if (missing.length > 0) throw new Error(`baseline has no W1 for: ${missing.join('; ')}`);
+  let worstRatio = -Infinity;
+  let worstCase = '';
+  let lower = 0;
+  for (const r of rows) {
+    const b = baseline.get(r.case)!;
+    if (r.w1Hu < b) lower++;
+    if (r.w1Hu / b > worstRatio) {
+      worstRatio = r.w1Hu / b;
+      worstCase = r.case;
+    }
+  }
+  return {
+    ...summary,
+    baseline: { meanW1Hu: mean(rows.map((r) => baseline.get(r.case)!)), lower, worstRatio, worstCase },
+  };
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { generationBaseline, summarizeGeneration } from '../../scripts/bench/generationSummary';
+
+const row = (c: string, w1Hu: number, boneFraction: number, realBoneFraction: number) => ({
+  case: c,
+  w1Hu,
+  boneFraction,
+  realBoneFraction,
+});
+
+describe('generation-quality summary', () => {
+  it('means the W1 and the bone gap over the cases', () => {
+    const s = summarizeGeneration([row('a, vs x', 40, 0.05, 0.08), row('b, vs x', 60, 0.1, 0.09)]);
+    expect(s.cases).toBe(2);
+    expect(s.meanW1Hu).toBeCloseTo(50, 10);
+    expect(s.boneGapPp).toBeCloseTo(2, 10); // (3 + 1) / 2 percentage points
+    expect(s.baseline).toBeUndefined();
+  });
+
+  it('compares case by case with a baseline', () => {
+    const base = new Map([
+      ['a, vs x', 50],
+      ['b, vs x', 40],
+    ]);
+    const s = summarizeGeneration([row('a, vs x', 40, 0, 0), row('b, vs x', 60, 0, 0)], base);
+    expect(s.baseline).toEqual({ meanW1Hu: 45, lower: 1, worstRatio: 1.5, worstCase: 'b, vs x' });
+    expect(() => summarizeGeneration([row('c, vs x', 1, 0, 0)], base)).toThrow(
+      /baseline has no W1 for: c, vs x/,
+    );
+  });
+
+  it("reads the committed model's recorded W1 (mean 43.8 HU over 8 cases, as its card says)", () => {
+    const metrics = JSON.parse(
+      readFileSync(path.join(__dirname, '../../models/geometry-ldm-demo/metrics.json'), 'utf8'),
+    );
+    const base = generationBaseline(metrics);
+    expect(base.size).toBe(8);
+    expect(base.get('whole box, vs lidc-idri-0001')).toBe(
+      metrics.generationQualityHeldOut.w1Hu['whole box']['lidc-idri-0001'].meanHu,
+    );
+    const card = readFileSync(path.join(__dirname, '../../models/geometry-ldm-demo/README.md'), 'utf8');
+    const mean = [...base.values()].reduce((a, b) => a + b, 0) / base.size;
+    expect(card).toContain(`${mean.toFixed(1)} HU`);
+  });
+
+  it("reads a bench JSON's sample rows and skips the floor rows", () => {
+    const base = generationBaseline({
+      results: [
+        { case: 'whole box, vs s', w1Hu: 42, boneFraction: 0.05 },
+        { case: 'whole box, real vs real (floor)', w1Hu: 29.6 },
+      ],
+    });
+    expect([...base.entries()]).toEqual([['whole box, vs s', 42]]);
+    expect(() => generationBaseline({ nothing: 1 })).toThrow(/neither a model metrics.json/);
+  });
+});
