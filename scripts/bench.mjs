@@ -17,6 +17,8 @@
 //   ctx.bundleFile(entry)   the same, without importing (for worker entries).
 //   ctx.time(fn, opts)      runs `await fn()` opts.warmup (default 1) times untimed, then
 //                           opts.runs (default 5, or --runs) times; resolves to { medianMs, runsMs }.
+//                           opts.ownClock: fn resolves to its own duration in ms, used instead of
+//                           the time around it (work timed where it runs, e.g. support/curl.mjs).
 //   ctx.root, ctx.tmpDir, ctx.log(...), ctx.runs (--runs or undefined)
 import { build } from 'esbuild';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,8 +89,11 @@ function makeContext(tmpDir, defaultRuns) {
       const runsMs = [];
       for (let n = 0; n < runs; n++) {
         const t0 = performance.now();
-        await fn();
-        runsMs.push(performance.now() - t0);
+        const own = await fn();
+        const ms = performance.now() - t0;
+        if (opts.ownClock && !(typeof own === 'number' && own >= 0))
+          throw new Error(`ctx.time with ownClock: the function resolved to ${own}, not a duration in ms`);
+        runsMs.push(opts.ownClock ? own : ms);
       }
       return { medianMs: median(runsMs), runsMs };
     },

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 // asynchronous: the product server runs in this process, so a synchronous client would block it
-import { curlAsync as curl } from './support/curl.mjs';
+import { timedCurl } from './support/curl.mjs';
 
 const KINDS = [
   ['panel', "the panels' read (dicomweb-client XHR, page memory)"],
@@ -83,10 +83,14 @@ export default {
           ['Orthanc', orthanc.dicomWebRoot, auth],
           ['the product server', `${server.url}/dicom-web`, []],
         ]) {
-          const md = await ctx.time(() =>
-            curl([...creds, ...meta, `${rootUrl}/${rel}/metadata`, '-o', '/dev/null']),
+          const md = await ctx.time(
+            () => timedCurl([...creds, ...meta, `${rootUrl}/${rel}/metadata`, '-o', '/dev/null']),
+            { ownClock: true },
           );
-          const px = await ctx.time(() => curl([...creds, ...whole, `${rootUrl}/${rel}`, '-o', '/dev/null']));
+          const px = await ctx.time(
+            () => timedCurl([...creds, ...whole, `${rootUrl}/${rel}`, '-o', '/dev/null']),
+            { ownClock: true },
+          );
           const ms = md.medianMs + px.medianMs;
           limits[via] = ms;
           rows.push({

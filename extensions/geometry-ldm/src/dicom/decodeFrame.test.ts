@@ -51,6 +51,28 @@ test.each([
   },
 );
 
+test.each([
+  ['Int16Array, 12 bits stored', Int16Array, 16, 12, 1],
+  ['Int16Array, 15 bits stored', Int16Array, 16, 15, 1],
+  ['Uint16Array, 12 bits stored', Uint16Array, 16, 12, 0],
+  ['Int8Array, 6 bits stored', Int8Array, 8, 6, 1],
+  ['Uint8Array, 7 bits stored', Uint8Array, 8, 7, 0],
+] as const)(
+  '%s: one value out of range anywhere is found (every bit pattern)',
+  (_, T, allocated, bits, signed) => {
+    const wrong: number[] = [];
+    for (let v = 0; v < 2 ** allocated; v++) {
+      const value = signed && v >= 2 ** (allocated - 1) ? v - 2 ** allocated : v;
+      const frame = T.from([0, 1, value]);
+      const out = applyBitsStored(frame, info(allocated, bits, signed), true);
+      const want = reference(value, allocated, bits, signed === 1);
+      // untouched (the same array) exactly when no value needs masking; else a masked copy
+      if ((out === frame) !== (want === value) || out[2] !== want) wrong.push(value);
+    }
+    expect(wrong).toEqual([]);
+  },
+);
+
 describe('native frames: a view of the received bytes, never written', () => {
   const codecs = defaultCodecs();
   const frameInfo = (bitsStored: number, pixelRepresentation: number): FrameInfo => ({

