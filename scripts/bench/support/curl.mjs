@@ -16,14 +16,6 @@ export function curl(args) {
   return r.stdout.toString();
 }
 
-/** The same without blocking this process (needed when a server under test runs in it). */
-export function curlAsync(args) {
-  return new Promise((resolve, reject) => {
-    const p = spawn('curl', ['-s', '--fail', ...args], { stdio: 'ignore' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl ${args.at(-3)}: exit ${code}`))));
-  });
-}
-
 // $1.. are curl's arguments; the two clock readings go to stderr's last line
 const TIMED =
   't0=$(date +%s%N); curl -s --fail "$@"; s=$?; t1=$(date +%s%N); echo "elapsed-ns $((t1 - t0))" >&2; exit $s';
@@ -38,7 +30,8 @@ export function timedCurl(args) {
     const p = spawn('sh', ['-c', TIMED, 'sh', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => {
+    // 'close': after stderr has been read to its end (not just the exit)
+    p.on('close', (code) => {
       const m = /elapsed-ns (\d+)\s*$/.exec(err);
       if (code !== 0 || !m)
         reject(new Error(`curl ${args.slice(0, 4).join(' ')}: exit ${code} ${err.trim()}`));
