@@ -231,7 +231,7 @@ def main(argv=None):
     unet_path = os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'diffusion'), 'last.pt')
     if not a.skip_samples and os.path.exists(unet_path):
         ck = torch_load(unet_path)
-        unet = build_unet(cfg)
+        unet = build_unet(ck.get('config') or cfg)  # its own widths
         unet.load_state_dict(ck['ema'])
         unet.eval()
         scale = float(ck['latent_scale'])

@@ -484,8 +484,8 @@ def main(argv=None):
         a.ae_checkpoint = a.ae_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'autoencoder'), 'last.pt')
         a.unet_checkpoint = a.unet_checkpoint or os.path.join(ckpt_dir(cfg, a.checkpoint_dir, 'diffusion'), 'last.pt')
         ae = load_autoencoder(cfg, a.ae_checkpoint)[0]
-        unet = build_unet(cfg)
         ck = torch_load(a.unet_checkpoint)
+        unet = build_unet(ck.get('config') or cfg)  # its own widths (a run with --set diffusion.widths=...)
         unet.load_state_dict(ck['ema'] if 'ema' in ck else ck['model'])
         extra = manifest_extra(cfg, a.manifest_extra, a.metrics)
         refiner = None

@@ -366,11 +366,12 @@ def autoencoder_from_model(cfg, model_dir, manifest=None):
     return ae, manifest
 
 
-def init_from_model(cfg, model_dir, ae_ck, log):
+def init_from_model(cfg, model_dir, ae_ck, log, unet=True):
     """Warm start from an exported model whose checkpoints are gone: the autoencoder is
     rebuilt from its encoder/decoder ONNX files and written as the autoencoder checkpoint
     (only when none exists), the UNet weights and the latent scale come from unet.onnx and
-    model.json. -> {'unet': state_dict, 'latent_scale': float}"""
+    model.json. -> {'unet': state_dict, 'latent_scale': float}, or None with unet=False (a UNet
+    of another architecture trained from scratch on the exported autoencoder's latents)"""
     from .onnx_weights import load_from_onnx
     with open(os.path.join(model_dir, 'model.json')) as f:
         manifest = json.load(f)
@@ -381,6 +382,8 @@ def init_from_model(cfg, model_dir, ae_ck, log):
                      'elapsed': 60.0 * float(m.get('autoencoderTrainingMinutes') or 0), 'from_onnx': model_dir,
                      'config': cfg}, ae_ck)
         log({'info': f'autoencoder checkpoint rebuilt from {model_dir} ONNX files'})
+    if not unet:
+        return None
     unet = build_unet(cfg)
     load_from_onnx(unet, os.path.join(model_dir, manifest['files']['unet']['path']))
     return {'unet': unet.state_dict(), 'latent_scale': float(manifest['latent']['scale'])}
@@ -443,7 +446,10 @@ def train_diffusion(cfg, args):
     torch.manual_seed(cfg['seed'] + 1)
     if getattr(args, 'set', None):
         log({'info': f'config overrides: {args.set}'})
-    init = init_from_model(cfg, args.init_from, ae_ck, log) if args.init_from else None
+    fresh_unet = bool(getattr(args, 'fresh_unet', False))
+    init = init_from_model(cfg, args.init_from, ae_ck, log, unet=not fresh_unet) if args.init_from else None
+    if fresh_unet:
+        log({'info': f'UNet from scratch, widths {d["widths"]}'})
     ae = load_autoencoder(cfg, ae_ck)[0].to(dev)
     ae.eval()
     cache_path = os.path.join(out, 'latents.pt')
@@ -542,6 +548,9 @@ def main(argv=None):
     ap.add_argument('--init-from', metavar='MODEL_DIR',
                     help='warm start from an exported model: autoencoder: its encoder/decoder ONNX weights '
                          '(fine-tuning); diffusion: its UNet weights and latent scale')
+    ap.add_argument('--fresh-unet', action='store_true',
+                    help='diffusion with --init-from: the exported autoencoder only, the UNet (e.g. of other '
+                         'widths) from scratch at the latent scale 1 / std of its latents')
     ap.add_argument('--minutes', type=float, help='override the stage max_minutes')
     ap.add_argument('--set', action='append', default=[], metavar='KEY=JSON',
                     help='override one config value by its dotted path, e.g. diffusion.lr=0.00025 (repeatable)')

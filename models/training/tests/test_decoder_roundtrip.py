@@ -156,6 +156,36 @@ class DecoderRoundTrip(unittest.TestCase):
             self.assertAlmostEqual(scales[1][0], scales[1][1], places=4)
             self.assertGreater(abs(scales[1][0] - exported), 1e-3)
 
+    def test_fresh_unet_of_other_widths_trains_and_exports(self):
+        """--fresh-unet with --init-from: the exported autoencoder, a UNet of other widths from scratch
+        at 1 / std of its latents; ldm.export then builds the UNet from the checkpoint's own widths
+        (the config file's would not fit its weights)."""
+        skip_without_data(self)
+        with tempfile.TemporaryDirectory() as d:
+            out = tiny_export(d)
+            ck = os.path.join(d, 'ck')
+            log = train('--stage', 'diffusion', '--init-from', out, '--fresh-unet', '--checkpoint-dir', ck,
+                        '--max-iters', '1', '--set', 'diffusion.widths=[16, 32, 32]')
+            self.assertIn('UNet from scratch', log)
+            self.assertNotIn('UNet warm-started', log)
+            saved = torch_load(os.path.join(ck, 'diffusion', 'last.pt'))
+            self.assertEqual(saved['config']['diffusion']['widths'], [16, 32, 32])
+            self.assertEqual(saved['model']['inp.weight'].shape[0], 16)
+            cache = torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
+            allz = torch.cat([z.flatten() for z, _ in cache['buckets']])
+            self.assertAlmostEqual(saved['latent_scale'], 1.0 / float(allz.std()), places=4)
+            # the autoencoder is the exported one: it encodes as encoder.onnx does
+            ae_ck = torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))
+            self.assertEqual(ae_ck['from_onnx'], out)
+            model2 = os.path.join(d, 'model2')
+            run_module('ldm.export', '--config', TINY, '--out', model2, '--checkpoint-dir', ck)
+            from ldm.onnx_weights import onnx_state
+            from ldm.train import build_unet
+            cfg = load_config(TINY)
+            cfg['diffusion']['widths'] = [16, 32, 32]
+            state, _ = onnx_state(os.path.join(model2, 'unet.onnx'), build_unet(cfg))
+            self.assertTrue(torch.equal(state['inp.weight'], saved['ema']['inp.weight']))
+
     def test_compare_autoencoders_reads_both_sides(self):
         from ldm import data as D
         from ldm.compare_autoencoders import compare
