@@ -70,8 +70,9 @@ def _groupnorm_names(model, inits: dict) -> dict:
     return names
 
 
-def onnx_state(path: str, module: torch.nn.Module) -> tuple[dict, dict]:
-    """-> (state dict for module, {initializer name: array} of initializers that are not module state)."""
+def onnx_state(path: str, module: torch.nn.Module, optional=None) -> tuple[dict, dict]:
+    """-> (state dict for module, {initializer name: array} of initializers that are not module state).
+    Every parameter must come from the file, except those `optional(key)` allows to be absent."""
     import onnx
     model = onnx.load(path)
     inits = _resolved(_initializers(model), model)
@@ -91,7 +92,7 @@ def onnx_state(path: str, module: torch.nn.Module) -> tuple[dict, dict]:
         used.add(name)
     needed = {k for k, _ in module.named_parameters()}
     needed |= {k for k, b in module.named_buffers() if b.is_floating_point() and _read_by_forward(k)}
-    missing = sorted(needed - set(state))
+    missing = sorted(k for k in needed - set(state) if not (optional and optional(k)))
     if missing:
         raise ValueError(f'{path}: no initializer for {missing}')
     used_ids = {id(inits[k]) for k in used}

@@ -371,8 +371,8 @@ def init_from_model(cfg, model_dir, ae_ck, log, unet=True):
     rebuilt from its encoder/decoder ONNX files and written as the autoencoder checkpoint
     (only when none exists), the UNet weights and the latent scale come from unet.onnx and
     model.json. -> {'unet': state_dict, 'latent_scale': float}, or None with unet=False (a UNet
-    of another architecture trained from scratch on the exported autoencoder's latents)"""
-    from .onnx_weights import load_from_onnx
+    of another architecture trained from scratch on the exported autoencoder's latents). A UNet
+    with more residual blocks per level than the exported one is grown (load_unet_growing)."""
     with open(os.path.join(model_dir, 'model.json')) as f:
         manifest = json.load(f)
     if not os.path.exists(ae_ck):
@@ -385,8 +385,41 @@ def init_from_model(cfg, model_dir, ae_ck, log, unet=True):
     if not unet:
         return None
     unet = build_unet(cfg)
-    load_from_onnx(unet, os.path.join(model_dir, manifest['files']['unet']['path']))
+    added = load_unet_growing(unet, os.path.join(model_dir, manifest['files']['unet']['path']))
+    if added:
+        log({'info': f'UNet: {len(added)} residual blocks not in {model_dir} start as the identity: {added}'})
     return {'unet': unet.state_dict(), 'latent_scale': float(manifest['latent']['scale'])}
+
+
+def load_unet_growing(unet, path: str) -> list:
+    """unet.onnx's weights into `unet`, which may have more residual blocks per level
+    (diffusion.n_res) than the exported UNet: a block the file lacks (the second and later of a
+    level) starts as the identity (its last convolution zero, its input and output widths equal),
+    so the grown UNet computes what the exported one does. -> names of the added blocks"""
+    from .onnx_weights import onnx_state
+    from .unet import TResBlock
+    extra = [name for name, m in unet.named_modules() if isinstance(m, TResBlock)
+             and name.split('.')[0] in ('down_blocks', 'up_blocks') and int(name.split('.')[2]) >= 1]
+    state, _ = onnx_state(path, unet, optional=lambda k: any(k.startswith(b + '.') for b in extra))
+    full = unet.state_dict()
+    full.update(state)
+    unet.load_state_dict(full)
+    added = []
+    for name in extra:
+        keys = [k for k in full if k.startswith(name + '.')]
+        have = [k for k in keys if k in state]
+        if have and len(have) != len(keys):
+            raise ValueError(f'{path}: block {name} only partly there ({len(have)} of {len(keys)} tensors)')
+        if have:
+            continue
+        blk = unet.get_submodule(name)
+        if not isinstance(blk.skip, torch.nn.Identity):
+            raise ValueError(f'{path}: block {name} is not in the file and changes the width: cannot start as the identity')
+        with torch.no_grad():
+            blk.c2.weight.zero_()
+            blk.c2.bias.zero_()
+        added.append(name)
+    return added
 
 
 @torch.no_grad()

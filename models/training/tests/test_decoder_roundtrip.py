@@ -186,6 +186,42 @@ class DecoderRoundTrip(unittest.TestCase):
             state, _ = onnx_state(os.path.join(model2, 'unet.onnx'), build_unet(cfg))
             self.assertTrue(torch.equal(state['inp.weight'], saved['ema']['inp.weight']))
 
+    def test_unet_grown_deeper_computes_what_the_exported_one_does(self):
+        """diffusion.n_res 2 warm-started from a model exported with n_res 1: the added blocks
+        start as the identity, so the grown UNet's output equals the exported UNet's (rebuilt from
+        unet.onnx as it is); a file lacking other weights is refused."""
+        from ldm.onnx_weights import load_from_onnx
+        from ldm.train import build_unet, load_unet_growing
+        with tempfile.TemporaryDirectory() as d:
+            out = tiny_export(d)
+            cfg = load_config(TINY)
+            cfg['diffusion']['n_res'] = 2
+            unet = build_unet(cfg)
+            added = load_unet_growing(unet, os.path.join(out, 'unet.onnx'))
+            self.assertEqual(added, ['down_blocks.0.1', 'down_blocks.1.1', 'down_blocks.2.1',
+                                     'up_blocks.0.1', 'up_blocks.1.1', 'up_blocks.2.1'])
+            unet.eval()
+            torch.manual_seed(0)
+            z = torch.randn(2, 8, 3, 4, 5)
+            t = torch.tensor([10.0, 700.0])
+            c = torch.randn(2, 3, 3, 4, 5)
+            exported = build_unet(load_config(TINY))
+            load_from_onnx(exported, os.path.join(out, 'unet.onnx'))
+            exported.eval()
+            with torch.no_grad():
+                mine, ref = unet(z, t, c), exported(z, t, c)
+            self.assertGreater(float(ref.abs().max()), 1e-3)
+            self.assertLess(float((mine - ref).abs().max()), 1e-5)
+            # not a copy of the exported UNet: the added blocks' first convolutions keep their own
+            # (random) weights, and their gradients are not zero, so training moves them
+            torch.nn.functional.mse_loss(unet(z, t, c), torch.zeros_like(ref)).backward()
+            self.assertGreater(float(unet.get_submodule('up_blocks.0.1').c2.weight.grad.abs().max()), 0)
+            # a model without the first block of a level is not this architecture
+            cfg3 = load_config(TINY)
+            cfg3['diffusion']['widths'] = [8, 16, 16, 16]
+            with self.assertRaises(ValueError):
+                load_unet_growing(build_unet(cfg3), os.path.join(out, 'unet.onnx'))
+
     def test_compare_autoencoders_reads_both_sides(self):
         from ldm import data as D
         from ldm.compare_autoencoders import compare
