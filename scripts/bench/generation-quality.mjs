@@ -16,6 +16,8 @@
 // the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
 // GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
 // 128,128,128); its cases are labelled with the grid.
+// GEOMETRY_LDM_BENCH_SEEDS=NAME draws the samples from another seed set (a model compared on two
+// sets shows how much of a difference is the draw; compare with a baseline run on the same set).
 // Last row: the mean over the sample cases and the bone gap (generationSummary.ts); with
 // GEOMETRY_LDM_BENCH_BASELINE=a model folder (its metrics.json's recorded W1) or a bench JSON,
 // also the baseline's mean, how many cases are lower and the worst ratio to it.
@@ -70,6 +72,7 @@ const CASES = GRID
   : GEOMETRIES;
 
 const SAMPLES = Number(process.env.GEOMETRY_LDM_BENCH_SAMPLES ?? 4);
+const SEED_SET = process.env.GEOMETRY_LDM_BENCH_SEEDS ?? '';
 // GEOMETRY_LDM_BENCH_SAMPLER (JSON) replaces the sampler, e.g. '{"kind":"ddpm"}' or
 // '{"kind":"ddim","steps":50,"eta":1}' (default: DDIM with the manifest's steps)
 const SAMPLER = process.env.GEOMETRY_LDM_BENCH_SAMPLER
@@ -116,8 +119,9 @@ export default {
             const t0 = performance.now();
             const r = await E.generate(model, {
               geometry,
-              seed:
-                k === 0
+              seed: SEED_SET
+                ? `generation-quality/${SEED_SET}/${scan.name}/${label}/${k}`
+                : k === 0
                   ? `generation-quality/${scan.name}/${label}`
                   : `generation-quality/${scan.name}/${label}/${k}`,
               sampler: SAMPLER ?? { kind: 'ddim', steps: model.manifest.generation.ddimSteps },

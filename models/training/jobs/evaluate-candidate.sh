@@ -10,7 +10,8 @@
 # mean W1, the bone gap, how many cases are lower than the committed model's and the worst ratio;
 # OUT_DIR/images/generation-vs-real.png shows the samples over the real crops. With SR=1 the
 # super-resolution bench's diffusion mode runs too (11 cases; about 7x the factor-8 time at
-# latent factor 4). Nothing in the repository changes.
+# latent factor 4); SEEDS repeats the generation bench on other seed sets (below). Nothing in the
+# repository changes.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 CHECKPOINT_DIR OUT_DIR" >&2; exit 2; }
 CKPT=$(realpath "$1")
@@ -35,6 +36,19 @@ GEOMETRY_LDM_BENCH_MODEL="$OUT/model" GEOMETRY_LDM_BENCH_SAMPLES="${SAMPLES:-8}"
     npm run bench -- generation-quality > "$OUT/generation.log" 2>&1
 cp test-artifacts/bench/generation-quality.json "$OUT/generation-quality.json"
 grep -E ' vs |mean of the' "$OUT/generation.log" | grep -v '^generation-quality'
+# SEEDS="b c d": the same bench on further seed sets, the committed model run on each beside the
+# candidate (one set's mean of 8 cases moved by up to 1.4 HU between sets for the same model;
+# single cases by up to 18 HU: BENCHMARKS.md)
+for s in ${SEEDS:-}; do
+    GEOMETRY_LDM_BENCH_MODEL="$COMMITTED" GEOMETRY_LDM_BENCH_SAMPLES="${SAMPLES:-8}" GEOMETRY_LDM_BENCH_SEEDS="$s" \
+        npm run bench -- generation-quality > "$OUT/generation-committed-$s.log" 2>&1
+    cp test-artifacts/bench/generation-quality.json "$OUT/generation-committed-$s.json"
+    GEOMETRY_LDM_BENCH_MODEL="$OUT/model" GEOMETRY_LDM_BENCH_SAMPLES="${SAMPLES:-8}" GEOMETRY_LDM_BENCH_SEEDS="$s" \
+        GEOMETRY_LDM_BENCH_BASELINE="$OUT/generation-committed-$s.json" \
+        npm run bench -- generation-quality > "$OUT/generation-$s.log" 2>&1
+    cp test-artifacts/bench/generation-quality.json "$OUT/generation-quality-$s.json"
+    echo "seed set $s: $(grep -E '^ *mean of the' "$OUT/generation-$s.log" | sed 's/^ *//')"
+done
 if [ "${SR:-0}" = 1 ]; then
     GEOMETRY_LDM_BENCH_MODEL="$OUT/model" GEOMETRY_LDM_BENCH_SR='{"mode":"diffusion","samples":2}' \
         npm run bench -- sr-quality > "$OUT/sr-diffusion.log" 2>&1
