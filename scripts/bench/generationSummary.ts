@@ -1,6 +1,6 @@
 /**
  * The generation-quality bench's summary (pure; generation-quality.mjs prints it): the mean
- * Wasserstein-1 over the sample cases, the bone gap, and, against a baseline (another model's
+ * Wasserstein-1 over the sample cases, the bone gap, the lung-shape gaps (lungShape.ts), and, against a baseline (another model's
  * recorded per-case W1), how many cases got lower and the worst ratio: the numbers a release bar
  * (models/training/README.md) is written in.
  */
@@ -11,6 +11,13 @@ export interface GenerationCaseScore {
   readonly w1Hu: number;
   readonly boneFraction: number;
   readonly realBoneFraction: number;
+  /** lungShape.ts of the samples (mean) and of the real crop; absent in benches before it. */
+  readonly lung?: {
+    readonly fraction: number;
+    readonly realFraction: number;
+    readonly fragmentation: number;
+    readonly realFragmentation: number;
+  };
 }
 
 export interface GenerationSummary {
@@ -18,6 +25,12 @@ export interface GenerationSummary {
   readonly meanW1Hu: number;
   /** Mean over the cases of |sample bone fraction - real bone fraction|, percentage points. */
   readonly boneGapPp: number;
+  /**
+   * Mean over the cases of |sample - real| lung fraction and lung fragmentation, percentage points
+   * (only when every case has the lung measure).
+   */
+  readonly lungGapPp?: number;
+  readonly fragmentationGapPp?: number;
   readonly baseline?: {
     readonly meanW1Hu: number;
     /** Cases whose W1 is below the baseline's. */
@@ -68,10 +81,17 @@ export function summarizeGeneration(
 ): GenerationSummary {
   if (rows.length === 0) throw new Error('no generation cases to summarize');
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const lungs = rows.map((r) => r.lung).filter((l) => l !== undefined);
   const summary = {
     cases: rows.length,
     meanW1Hu: mean(rows.map((r) => r.w1Hu)),
     boneGapPp: 100 * mean(rows.map((r) => Math.abs(r.boneFraction - r.realBoneFraction))),
+    ...(lungs.length === rows.length
+      ? {
+          lungGapPp: 100 * mean(lungs.map((l) => Math.abs(l.fraction - l.realFraction))),
+          fragmentationGapPp: 100 * mean(lungs.map((l) => Math.abs(l.fragmentation - l.realFragmentation))),
+        }
+      : {}),
   };
   if (!baseline) return summary;
   const missing = rows.filter((r) => !baseline.has(r.case)).map((r) => r.case);

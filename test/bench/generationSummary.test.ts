@@ -18,6 +18,29 @@ describe('generation-quality summary', () => {
     expect(s.baseline).toBeUndefined();
   });
 
+  it('means the lung-shape gaps when every case has them', () => {
+    const lung = (
+      fraction: number,
+      realFraction: number,
+      fragmentation: number,
+      realFragmentation: number,
+    ) => ({
+      fraction,
+      realFraction,
+      fragmentation,
+      realFragmentation,
+    });
+    const a = { ...row('a, vs x', 40, 0, 0), lung: lung(0.1, 0.2, 0.3, 0.05) };
+    const b = { ...row('b, vs x', 60, 0, 0), lung: lung(0.25, 0.2, 0.1, 0.05) };
+    const s = summarizeGeneration([a, b]);
+    expect(s.lungGapPp).toBeCloseTo(7.5, 10); // (10 + 5) / 2
+    expect(s.fragmentationGapPp).toBeCloseTo(15, 10); // (25 + 5) / 2
+    // a case without the measure (an older bench row): no lung gaps rather than a mean of some
+    const partial = summarizeGeneration([a, row('b, vs x', 60, 0, 0)]);
+    expect(partial.lungGapPp).toBeUndefined();
+    expect(partial.fragmentationGapPp).toBeUndefined();
+  });
+
   it('compares case by case with a baseline', () => {
     const base = new Map([
       ['a, vs x', 50],
