@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -422,14 +423,35 @@ def load_unet_growing(unet, path: str) -> list:
     return added
 
 
+def cache_bucket_grids(cfg, aug):
+    """The augmentation config of each latent bucket, in drawing order: `latent_buckets` at the data
+    config's grid range, then each of `diffusion.latent_grid_groups` ({"grid_min", "grid_max",
+    "buckets"}: larger images, so that the UNet also sees the latent grids that generation at
+    96-128 voxels asks of it). The extra groups come last, so the first buckets stay the ones a
+    config without them draws."""
+    d = cfg['diffusion']
+    out = [aug] * d['latent_buckets']
+    for g in d.get('latent_grid_groups', []):
+        unknown = set(g) - {'grid_min', 'grid_max', 'buckets'}
+        if unknown or not {'grid_min', 'grid_max', 'buckets'} <= set(g):
+            raise SystemExit(f'diffusion.latent_grid_groups: each group needs exactly grid_min, grid_max, '
+                             f'buckets; got {sorted(g)}')
+        if not (g['grid_min'] <= g['grid_max'] and g['grid_min'] % aug.grid_multiple == 0
+                and g['grid_max'] % aug.grid_multiple == 0 and g['buckets'] >= 1):
+            raise SystemExit(f'diffusion.latent_grid_groups: {g} is not a range of multiples of '
+                             f'{aug.grid_multiple} with at least one bucket')
+        out += [dataclasses.replace(aug, grid_min=g['grid_min'], grid_max=g['grid_max'])] * g['buckets']
+    return out
+
+
 @torch.no_grad()
 def build_latent_cache(cfg, ae, sampler, dev, log):
-    d = cfg['diffusion']
     buckets = []
-    for b in range(d['latent_buckets']):
-        dims = D.random_dims(sampler.rng, sampler.cfg)
+    grids = cache_bucket_grids(cfg, sampler.cfg)
+    for b, aug in enumerate(grids):
+        dims = D.random_dims(sampler.rng, aug)
         zs, cs = [], []
-        for _ in range(d['latent_per_bucket']):
+        for _ in range(cfg['diffusion']['latent_per_bucket']):
             image, coords, items = sampler.batch(1, dims)
             z = ae.encode(image.to(dev), coords.to(dev)).cpu()
             r = items[0]['resolved']
@@ -437,7 +459,7 @@ def build_latent_cache(cfg, ae, sampler, dev, log):
             cs.append(torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, ae.factor)))
         buckets.append((torch.stack(zs), torch.stack(cs)))
         if (b + 1) % 10 == 0:
-            log({'info': f'latent cache: {b + 1}/{d["latent_buckets"]} buckets'})
+            log({'info': f'latent cache: {b + 1}/{len(grids)} buckets'})
     return buckets
 
 

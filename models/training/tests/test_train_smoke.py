@@ -256,3 +256,50 @@ class ConfigOverrides(unittest.TestCase):
         for bad in ['diffusion.lrr=1', 'difusion.lr=1', 'diffusion.lr', '=3', 'seed.x=1']:
             with self.assertRaises(SystemExit, msg=bad):
                 T.apply_overrides({'seed': 0, 'diffusion': {'lr': 1.0}}, [bad])
+
+
+class LatentGridGroups(unittest.TestCase):
+    """diffusion.latent_grid_groups: extra latent buckets at larger grids, drawn after the usual ones."""
+
+    class PoolingEncoder:
+        factor = 8
+
+        def encode(self, image, coords):
+            return torch.nn.functional.avg_pool3d(image, 8).repeat(1, 2, 1, 1, 1)
+
+    def cfg(self, groups):
+        return {'diffusion': {'latent_buckets': 3, 'latent_per_bucket': 2, 'latent_grid_groups': groups}}
+
+    def scan(self):
+        g = torch.Generator().manual_seed(0)
+        vol = torch.rand((40, 48, 56), generator=g).numpy().astype('float32')
+        return D.Scan('synthetic', vol, [[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 3.0, 0], [0, 0, 0, 1]])
+
+    def build(self, groups):
+        sampler = D.Sampler([self.scan()], D.AugmentConfig(grid_min=16, grid_max=32), seed=5)
+        return T.build_latent_cache(self.cfg(groups), self.PoolingEncoder(), sampler, torch.device('cpu'),
+                                    log=lambda *_: None)
+
+    def test_extra_groups_come_after_the_usual_buckets_unchanged(self):
+        plain = self.build([])
+        more = self.build([{'grid_min': 96, 'grid_max': 104, 'buckets': 2}])
+        self.assertEqual(len(plain), 3)
+        self.assertEqual(len(more), 5)
+        for (z0, c0), (z1, c1) in zip(plain, more[:3]):
+            self.assertTrue(torch.equal(z0, z1) and torch.equal(c0, c1))
+        for z, c in plain:
+            self.assertTrue(all(2 <= n <= 4 for n in z.shape[2:]), z.shape)
+        for z, c in more[3:]:
+            self.assertEqual(z.shape[0], 2)
+            self.assertTrue(all(n in (12, 13) for n in z.shape[2:]), z.shape)  # 96-104 voxels / 8
+            self.assertEqual(tuple(c.shape[2:]), tuple(z.shape[2:]))
+
+    def test_malformed_groups_are_refused(self):
+        aug = D.AugmentConfig()
+        for bad in [{'grid_min': 96, 'grid_max': 128}, {'grid_min': 96, 'grid_max': 128, 'buckets': 2, 'x': 1},
+                    {'grid_min': 100, 'grid_max': 128, 'buckets': 2}, {'grid_min': 128, 'grid_max': 96, 'buckets': 2},
+                    {'grid_min': 96, 'grid_max': 128, 'buckets': 0}]:
+            with self.assertRaises(SystemExit, msg=str(bad)):
+                T.cache_bucket_grids(self.cfg([bad]), aug)
+        grids = T.cache_bucket_grids(self.cfg([{'grid_min': 96, 'grid_max': 128, 'buckets': 2}]), aug)
+        self.assertEqual([(a.grid_min, a.grid_max) for a in grids], [(32, 64)] * 3 + [(96, 128)] * 2)
