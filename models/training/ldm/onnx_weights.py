@@ -104,12 +104,19 @@ def _read_by_forward(buffer_name: str) -> bool:
     return not buffer_name.endswith(('cluster_size', 'embed_avg'))
 
 
-def load_from_onnx(module: torch.nn.Module, path: str) -> dict:
-    """Copies the ONNX file's weights into module (in place); returns the leftover initializers."""
-    state, rest = onnx_state(path, module)
+def load_state_over(module: torch.nn.Module, state: dict) -> dict:
+    """Copies `state` (some of module's tensors) into module in place; the rest keep their values.
+    -> the module's full state dict as loaded."""
     full = module.state_dict()
     full.update(state)
     module.load_state_dict(full)
+    return full
+
+
+def load_from_onnx(module: torch.nn.Module, path: str) -> dict:
+    """Copies the ONNX file's weights into module (in place); returns the leftover initializers."""
+    state, rest = onnx_state(path, module)
+    load_state_over(module, state)
     return rest
 
 

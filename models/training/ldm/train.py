@@ -397,14 +397,12 @@ def load_unet_growing(unet, path: str) -> list:
     (diffusion.n_res) than the exported UNet: a block the file lacks (the second and later of a
     level) starts as the identity (its last convolution zero, its input and output widths equal),
     so the grown UNet computes what the exported one does. -> names of the added blocks"""
-    from .onnx_weights import onnx_state
+    from .onnx_weights import load_state_over, onnx_state
     from .unet import TResBlock
     extra = [name for name, m in unet.named_modules() if isinstance(m, TResBlock)
              and name.split('.')[0] in ('down_blocks', 'up_blocks') and int(name.split('.')[2]) >= 1]
     state, _ = onnx_state(path, unet, optional=lambda k: any(k.startswith(b + '.') for b in extra))
-    full = unet.state_dict()
-    full.update(state)
-    unet.load_state_dict(full)
+    full = load_state_over(unet, state)
     added = []
     for name in extra:
         keys = [k for k in full if k.startswith(name + '.')]
