@@ -18,7 +18,7 @@ export { generate } from '../../extensions/geometry-ldm/src/inference/generate';
 export { loadDicomTruth, loadNiftiTruth } from './sr-quality-entry';
 export { midSlices, montage, png } from '../model-card-images-entry';
 export { generationBaseline, summarizeGeneration } from './generationSummary';
-export { lungShape } from './lungShape';
+export { boneShape, lungShape } from './anatomyShape';
 
 /**
  * The real scan seen through a generation geometry: its index -> group affine applied to the

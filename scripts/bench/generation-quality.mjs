@@ -11,9 +11,11 @@
 // (and their range); the autoencoder's ceiling: the real crop encoded and decoded; as a floor, the same
 // distance between the two real scans at that geometry. Bone: the fraction of body voxels (> -500 HU)
 // at >= 200 HU in the samples (mean), the real crop and its round trip (a histogram distance barely
-// notices a few percent of missing bone). Lungs (lungShape.ts): the share of the grid that is air
+// notices a few percent of missing bone). Lungs (anatomyShape.ts): the share of the grid that is air
 // enclosed by the body in its axial plane, and how fragmented it is (the share outside the two largest
-// 3D components), for the samples (mean) and the real crop; the summary's gaps are |sample - real|.
+// 3D components), for the samples (mean) and the real crop; skeleton: the share of the voxels at
+// >= 200 HU in their largest 6-connected component (a spine: large; specks of bone: small). The
+// summary's gaps are |sample - real|.
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/generation-vs-real.png: 8 generated (top row) over
 // the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
 // GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
@@ -117,6 +119,7 @@ export default {
           const w1s = [];
           const bones = [];
           const lungs = [];
+          const skeletons = [];
           const times = [];
           for (let k = 0; k < SAMPLES; k++) {
             const t0 = performance.now();
@@ -135,6 +138,7 @@ export default {
             w1s.push(E.wasserstein1(r.samples[0].volume.data, crop.data));
             bones.push(E.boneFraction(r.samples[0].volume.data));
             lungs.push(E.lungShape(r.samples[0].volume.data, r.samples[0].volume.dims));
+            skeletons.push(E.boneShape(r.samples[0].volume.data, r.samples[0].volume.dims).largestShare);
           }
           const bone = bones.reduce((a, b) => a + b, 0) / bones.length;
           const realBone = E.boneFraction(crop.data);
@@ -145,6 +149,10 @@ export default {
             realFraction: +realLung.lungFraction.toFixed(4),
             fragmentation: +avg(lungs.map((l) => l.fragmentation)).toFixed(4),
             realFragmentation: +realLung.fragmentation.toFixed(4),
+          };
+          const skeleton = {
+            largestShare: +avg(skeletons).toFixed(4),
+            realLargestShare: +E.boneShape(crop.data, crop.dims).largestShare.toFixed(4),
           };
           const mean = w1s.reduce((a, b) => a + b, 0) / w1s.length;
           const ms = times.reduce((a, b) => a + b, 0) / times.length;
@@ -160,9 +168,10 @@ export default {
             realBoneFraction: +realBone.toFixed(4),
             autoencoderBoneFraction: +E.boneFraction(round).toFixed(4),
             lung,
+            skeleton,
           });
           ctx.log(
-            `${label} vs ${scan.name}: W1 ${mean.toFixed(1)} HU (mean of ${SAMPLES}, ${Math.min(...w1s).toFixed(1)}-${Math.max(...w1s).toFixed(1)}; ${(ms / 1000).toFixed(1)} s each); autoencoder round trip ${ae.toFixed(1)} HU; bone (>= 200 HU) ${(100 * bone).toFixed(1)} % of the body vs real ${(100 * realBone).toFixed(1)} %; lung ${(100 * lung.fraction).toFixed(1)} % of the grid vs real ${(100 * lung.realFraction).toFixed(1)} %, fragmented ${(100 * lung.fragmentation).toFixed(1)} % vs real ${(100 * lung.realFragmentation).toFixed(1)} %`,
+            `${label} vs ${scan.name}: W1 ${mean.toFixed(1)} HU (mean of ${SAMPLES}, ${Math.min(...w1s).toFixed(1)}-${Math.max(...w1s).toFixed(1)}; ${(ms / 1000).toFixed(1)} s each); autoencoder round trip ${ae.toFixed(1)} HU; bone (>= 200 HU) ${(100 * bone).toFixed(1)} % of the body vs real ${(100 * realBone).toFixed(1)} %; lung ${(100 * lung.fraction).toFixed(1)} % of the grid vs real ${(100 * lung.realFraction).toFixed(1)} %, fragmented ${(100 * lung.fragmentation).toFixed(1)} % vs real ${(100 * lung.realFragmentation).toFixed(1)} %; bone in its largest component ${(100 * skeleton.largestShare).toFixed(1)} % vs real ${(100 * skeleton.realLargestShare).toFixed(1)} %`,
           );
         }
         const floor = E.wasserstein1(crops[0].data, crops[1].data);
@@ -190,7 +199,7 @@ export default {
     );
     const b = summary.baseline;
     ctx.log(
-      `mean of the ${summary.cases} cases: W1 ${summary.meanW1Hu.toFixed(1)} HU, bone gap ${summary.boneGapPp.toFixed(2)} pp, lung gap ${summary.lungGapPp.toFixed(2)} pp, fragmentation gap ${summary.fragmentationGapPp.toFixed(2)} pp` +
+      `mean of the ${summary.cases} cases: W1 ${summary.meanW1Hu.toFixed(1)} HU, bone gap ${summary.boneGapPp.toFixed(2)} pp, lung gap ${summary.lungGapPp.toFixed(2)} pp, fragmentation gap ${summary.fragmentationGapPp.toFixed(2)} pp, skeleton gap ${summary.skeletonGapPp.toFixed(2)} pp` +
         (b
           ? `; baseline (${baselinePath}) ${b.meanW1Hu.toFixed(1)} HU, lower on ${b.lower} of ${summary.cases}, worst ${b.worstRatio.toFixed(2)}x (${b.worstCase})`
           : ''),
@@ -203,6 +212,7 @@ export default {
       boneGapPp: +summary.boneGapPp.toFixed(2),
       lungGapPp: +summary.lungGapPp.toFixed(2),
       fragmentationGapPp: +summary.fragmentationGapPp.toFixed(2),
+      skeletonGapPp: +summary.skeletonGapPp.toFixed(2),
       ...(b
         ? { baseline: { ...b, meanW1Hu: +b.meanW1Hu.toFixed(1), worstRatio: +b.worstRatio.toFixed(3) } }
         : {}),

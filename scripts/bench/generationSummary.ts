@@ -1,6 +1,6 @@
 /**
  * The generation-quality bench's summary (pure; generation-quality.mjs prints it): the mean
- * Wasserstein-1 over the sample cases, the bone gap, the lung-shape gaps (lungShape.ts), and, against a baseline (another model's
+ * Wasserstein-1 over the sample cases, the bone gap, the lung and skeleton shape gaps (anatomyShape.ts), and, against a baseline (another model's
  * recorded per-case W1), how many cases got lower and the worst ratio: the numbers a release bar
  * (models/training/README.md) is written in.
  */
@@ -11,13 +11,15 @@ export interface GenerationCaseScore {
   readonly w1Hu: number;
   readonly boneFraction: number;
   readonly realBoneFraction: number;
-  /** lungShape.ts of the samples (mean) and of the real crop; absent in benches before it. */
+  /** anatomyShape.ts of the samples (mean) and of the real crop; absent in benches before it. */
   readonly lung?: {
     readonly fraction: number;
     readonly realFraction: number;
     readonly fragmentation: number;
     readonly realFragmentation: number;
   };
+  /** anatomyShape.ts boneShape's largestShare of the samples (mean) and of the real crop. */
+  readonly skeleton?: { readonly largestShare: number; readonly realLargestShare: number };
 }
 
 export interface GenerationSummary {
@@ -31,6 +33,8 @@ export interface GenerationSummary {
    */
   readonly lungGapPp?: number;
   readonly fragmentationGapPp?: number;
+  /** Mean over the cases of |sample - real| share of bone in its largest component, pp. */
+  readonly skeletonGapPp?: number;
   readonly baseline?: {
     readonly meanW1Hu: number;
     /** Cases whose W1 is below the baseline's. */
@@ -82,6 +86,7 @@ export function summarizeGeneration(
   if (rows.length === 0) throw new Error('no generation cases to summarize');
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const lungs = rows.map((r) => r.lung).filter((l) => l !== undefined);
+  const skeletons = rows.map((r) => r.skeleton).filter((b) => b !== undefined);
   const summary = {
     cases: rows.length,
     meanW1Hu: mean(rows.map((r) => r.w1Hu)),
@@ -90,6 +95,11 @@ export function summarizeGeneration(
       ? {
           lungGapPp: 100 * mean(lungs.map((l) => Math.abs(l.fraction - l.realFraction))),
           fragmentationGapPp: 100 * mean(lungs.map((l) => Math.abs(l.fragmentation - l.realFragmentation))),
+        }
+      : {}),
+    ...(skeletons.length === rows.length
+      ? {
+          skeletonGapPp: 100 * mean(skeletons.map((b) => Math.abs(b.largestShare - b.realLargestShare))),
         }
       : {}),
   };

@@ -36,6 +36,12 @@ describe('generation-quality summary', () => {
     expect(s.lungGapPp).toBeCloseTo(7.5, 10); // (10 + 5) / 2
     expect(s.fragmentationGapPp).toBeCloseTo(15, 10); // (25 + 5) / 2
     // a case without the measure (an older bench row): no lung gaps rather than a mean of some
+    expect(s.skeletonGapPp).toBeUndefined();
+    const withSkeleton = summarizeGeneration([
+      { ...a, skeleton: { largestShare: 0.2, realLargestShare: 0.6 } },
+      { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4 } },
+    ]);
+    expect(withSkeleton.skeletonGapPp).toBeCloseTo(25, 10); // (40 + 10) / 2
     const partial = summarizeGeneration([a, row('b, vs x', 60, 0, 0)]);
     expect(partial.lungGapPp).toBeUndefined();
     expect(partial.fragmentationGapPp).toBeUndefined();

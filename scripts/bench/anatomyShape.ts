@@ -1,7 +1,7 @@
 /**
- * A shape measure for generated chest CT (the generation-quality bench): do the lungs hold
- * together? The HU-histogram distance cannot tell two lungs from the same air scattered in
- * patches; this can.
+ * Shape measures for generated chest CT (the generation-quality bench): do the lungs and the
+ * skeleton hold together? The HU-histogram distance cannot tell two lungs from the same air
+ * scattered in patches, nor a spine from the same bone scattered in specks; these can.
  *
  * Lung = air (< airHu) enclosed by the body in its axial plane: per slice k, air that a 4-connected
  * flood from the slice's border cannot reach. Air open to the border is outside the body (in the
@@ -12,6 +12,10 @@
  * - fragmentation: the share of lung voxels outside the two largest components (real lungs: near 0,
  *   two lungs or one joined through the airways; lungs broken into patches: large); 0 without lungs,
  *   so read it beside lungFraction.
+ *
+ * Bone (boneShape): voxels at or above boneHu (bone, and contrast-filled vessels), split into 3D
+ * 6-connected components; largestShare = the share of them in the largest component (a spine with
+ * the ribs and sternum it touches: large; specks: small; 0 without bone).
  *
  * Index order and memory layout: geometry/conventions.ts (offset = (k * ny + j) * nx + i).
  */
@@ -109,6 +113,26 @@ export function lungShape(data: Float32Array, dims: Dims3, airHu = -400): LungSh
   return {
     lungFraction: lung / data.length,
     fragmentation: lung > 0 ? 1 - inTwo / lung : 0,
+    components: sizes.length,
+  };
+}
+
+export interface BoneShape {
+  /** Voxels at or above boneHu / all voxels of the grid. */
+  readonly boneFraction: number;
+  readonly largestShare: number;
+  readonly components: number;
+}
+
+export function boneShape(data: Float32Array, dims: Dims3, boneHu = 200): BoneShape {
+  if (data.length !== dims[0] * dims[1] * dims[2])
+    throw new Error(`boneShape: ${data.length} values for grid ${dims.join('x')}`);
+  const mask = Uint8Array.from(data, (x) => (x >= boneHu ? 1 : 0));
+  const sizes = componentSizes(mask, dims);
+  const bone = sizes.reduce((a, b) => a + b, 0);
+  return {
+    boneFraction: bone / data.length,
+    largestShare: bone > 0 ? sizes[0] / bone : 0,
     components: sizes.length,
   };
 }

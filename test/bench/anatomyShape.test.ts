@@ -1,4 +1,4 @@
-import { componentSizes, enclosedAirMask, lungShape } from '../../scripts/bench/lungShape';
+import { boneShape, componentSizes, enclosedAirMask, lungShape } from '../../scripts/bench/anatomyShape';
 import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
 
 /** A phantom whose lung voxels are counted as it is built (the truth the measure must reproduce). */
@@ -77,5 +77,24 @@ describe('lung shape measure', () => {
       components: 0,
     });
     expect(() => lungShape(new Float32Array(10), dims)).toThrow(/10 values for grid 24x24x24/);
+  });
+});
+
+describe('bone shape measure', () => {
+  it('gives the share of bone in the largest component', () => {
+    const dims: Dims3 = [20, 20, 30];
+    const data = new Float32Array(20 * 20 * 30).fill(40);
+    const at = (i: number, j: number, k: number) => (k * 20 + j) * 20 + i;
+    // a 3x3 "spine" through every slice (270 voxels) and 10 separate specks (one voxel each)
+    for (let k = 0; k < 30; k++)
+      for (let j = 14; j < 17; j++) for (let i = 9; i < 12; i++) data[at(i, j, k)] = 500;
+    for (let n = 0; n < 10; n++) data[at(2, 2 + (n % 5) * 3, 3 + Math.floor(n / 5) * 10)] = 300;
+    const s = boneShape(data, dims);
+    expect(s.components).toBe(11);
+    expect(s.largestShare).toBeCloseTo(270 / 280, 12);
+    expect(s.boneFraction).toBeCloseTo(280 / data.length, 12);
+    // just below the threshold is not bone
+    data.fill(199.9);
+    expect(boneShape(data, dims)).toEqual({ boneFraction: 0, largestShare: 0, components: 0 });
   });
 });
