@@ -118,8 +118,8 @@ export function lungShape(data: Float32Array, dims: Dims3, airHu = -400): LungSh
 }
 
 export interface BoneShape {
-  /** Voxels at or above boneHu / all voxels of the grid. */
-  readonly boneFraction: number;
+  /** Voxels at or above boneHu / all voxels of the grid (the bench's boneFraction: / body voxels). */
+  readonly gridShare: number;
   readonly largestShare: number;
   readonly components: number;
 }
@@ -131,7 +131,7 @@ export function boneShape(data: Float32Array, dims: Dims3, boneHu = 200): BoneSh
   const sizes = componentSizes(mask, dims);
   const bone = sizes.reduce((a, b) => a + b, 0);
   return {
-    boneFraction: bone / data.length,
+    gridShare: bone / data.length,
     largestShare: bone > 0 ? sizes[0] / bone : 0,
     components: sizes.length,
   };

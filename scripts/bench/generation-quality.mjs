@@ -140,10 +140,10 @@ export default {
             lungs.push(E.lungShape(r.samples[0].volume.data, r.samples[0].volume.dims));
             skeletons.push(E.boneShape(r.samples[0].volume.data, r.samples[0].volume.dims).largestShare);
           }
-          const bone = bones.reduce((a, b) => a + b, 0) / bones.length;
+          const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+          const bone = avg(bones);
           const realBone = E.boneFraction(crop.data);
           const realLung = E.lungShape(crop.data, crop.dims);
-          const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
           const lung = {
             fraction: +avg(lungs.map((l) => l.lungFraction)).toFixed(4),
             realFraction: +realLung.lungFraction.toFixed(4),
@@ -154,8 +154,8 @@ export default {
             largestShare: +avg(skeletons).toFixed(4),
             realLargestShare: +E.boneShape(crop.data, crop.dims).largestShare.toFixed(4),
           };
-          const mean = w1s.reduce((a, b) => a + b, 0) / w1s.length;
-          const ms = times.reduce((a, b) => a + b, 0) / times.length;
+          const mean = avg(w1s);
+          const ms = avg(times);
           rows.push({
             case: `${label}, vs ${scan.name}`,
             medianMs: ms,

@@ -1,8 +1,9 @@
 /**
  * The generation-quality bench's summary (pure; generation-quality.mjs prints it): the mean
- * Wasserstein-1 over the sample cases, the bone gap, the lung and skeleton shape gaps (anatomyShape.ts), and, against a baseline (another model's
- * recorded per-case W1), how many cases got lower and the worst ratio: the numbers a release bar
- * (models/training/README.md) is written in.
+ * Wasserstein-1 over the sample cases, the bone gap, the lung and skeleton shape gaps
+ * (anatomyShape.ts), and, against a baseline (another model's recorded per-case W1), how many
+ * cases got lower and the worst ratio: the numbers a release bar (models/training/README.md) is
+ * written in.
  */
 
 /** One sample case of the bench: `${geometry}, vs ${scan}`. W1 in HU, fractions in [0, 1]. */

@@ -92,9 +92,9 @@ describe('bone shape measure', () => {
     const s = boneShape(data, dims);
     expect(s.components).toBe(11);
     expect(s.largestShare).toBeCloseTo(270 / 280, 12);
-    expect(s.boneFraction).toBeCloseTo(280 / data.length, 12);
+    expect(s.gridShare).toBeCloseTo(280 / data.length, 12);
     // just below the threshold is not bone
     data.fill(199.9);
-    expect(boneShape(data, dims)).toEqual({ boneFraction: 0, largestShare: 0, components: 0 });
+    expect(boneShape(data, dims)).toEqual({ gridShare: 0, largestShare: 0, components: 0 });
   });
 });
