@@ -19,6 +19,7 @@ export { loadDicomTruth, loadNiftiTruth } from './sr-quality-entry';
 export { midSlices, montage, png } from '../model-card-images-entry';
 export { generationBaseline, summarizeGeneration } from './generationSummary';
 export { boneShape, lungShape } from './anatomyShape';
+export { bandShares, HU_BANDS, w1ByBand } from './histogramBands';
 
 /**
  * The real scan seen through a generation geometry: its index -> group affine applied to the

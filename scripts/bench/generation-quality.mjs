@@ -15,7 +15,9 @@
 // enclosed by the body in its axial plane, and how fragmented it is (the share outside the two largest
 // 3D components), for the samples (mean) and the real crop; skeleton: the share of the voxels at
 // >= 200 HU in their largest 6-connected component (a spine: large; specks of bone: small). The
-// summary's gaps are |sample - real|.
+// summary's gaps are |sample - real|. Bands (histogramBands.ts): each HU band's part of the W1 (they
+// add up to it) and the share of voxels in the band, samples (mean) vs real crop, and the same for the
+// autoencoder's round trip: where a distance is lost, and whether the decoder alone loses it.
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/generation-vs-real.png: 8 generated (top row) over
 // the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
 // GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
@@ -120,6 +122,8 @@ export default {
           const bones = [];
           const lungs = [];
           const skeletons = [];
+          const bandParts = [];
+          const sampleShares = [];
           const times = [];
           for (let k = 0; k < SAMPLES; k++) {
             const t0 = performance.now();
@@ -139,6 +143,8 @@ export default {
             bones.push(E.boneFraction(r.samples[0].volume.data));
             lungs.push(E.lungShape(r.samples[0].volume.data, r.samples[0].volume.dims));
             skeletons.push(E.boneShape(r.samples[0].volume.data, r.samples[0].volume.dims).largestShare);
+            bandParts.push(E.w1ByBand(r.samples[0].volume.data, crop.data));
+            sampleShares.push(E.bandShares(r.samples[0].volume.data));
           }
           const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
           const bone = avg(bones);
@@ -154,6 +160,19 @@ export default {
             largestShare: +avg(skeletons).toFixed(4),
             realLargestShare: +E.boneShape(crop.data, crop.dims).largestShare.toFixed(4),
           };
+          // where the distance is lost: each HU band's part of W1 and its share of the voxels
+          // (and the same for the round trip: what the decoder alone loses there)
+          const realShares = E.bandShares(crop.data);
+          const roundParts = E.w1ByBand(round, crop.data);
+          const roundShares = E.bandShares(round);
+          const bands = E.HU_BANDS.map((b, i) => ({
+            band: b.name,
+            w1Hu: +avg(bandParts.map((p) => p[i])).toFixed(1),
+            share: +avg(sampleShares.map((s) => s[i])).toFixed(4),
+            realShare: +realShares[i].toFixed(4),
+            autoencoderW1Hu: +roundParts[i].toFixed(1),
+            autoencoderShare: +roundShares[i].toFixed(4),
+          }));
           const mean = avg(w1s);
           const ms = avg(times);
           rows.push({
@@ -169,9 +188,13 @@ export default {
             autoencoderBoneFraction: +E.boneFraction(round).toFixed(4),
             lung,
             skeleton,
+            bands,
           });
           ctx.log(
             `${label} vs ${scan.name}: W1 ${mean.toFixed(1)} HU (mean of ${SAMPLES}, ${Math.min(...w1s).toFixed(1)}-${Math.max(...w1s).toFixed(1)}; ${(ms / 1000).toFixed(1)} s each); autoencoder round trip ${ae.toFixed(1)} HU; bone (>= 200 HU) ${(100 * bone).toFixed(1)} % of the body vs real ${(100 * realBone).toFixed(1)} %; lung ${(100 * lung.fraction).toFixed(1)} % of the grid vs real ${(100 * lung.realFraction).toFixed(1)} %, fragmented ${(100 * lung.fragmentation).toFixed(1)} % vs real ${(100 * lung.realFragmentation).toFixed(1)} %; bone in its largest component ${(100 * skeleton.largestShare).toFixed(1)} % vs real ${(100 * skeleton.realLargestShare).toFixed(1)} %`,
+          );
+          ctx.log(
+            `  W1 by band: ${bands.map((b) => `${b.band} ${b.w1Hu} HU (round trip ${b.autoencoderW1Hu}; voxels ${(100 * b.share).toFixed(1)} % vs real ${(100 * b.realShare).toFixed(1)} %, round trip ${(100 * b.autoencoderShare).toFixed(1)} %)`).join('; ')}`,
           );
         }
         const floor = E.wasserstein1(crops[0].data, crops[1].data);
