@@ -12,6 +12,8 @@
  * - fragmentation: the share of lung voxels outside the two largest components (real lungs: near 0,
  *   two lungs or one joined through the airways; lungs broken into patches: large); 0 without lungs,
  *   so read it beside lungFraction.
+ * - meanHu, outsideMeanHu: how dark the lungs and the air around the body are (a sample whose lungs
+ *   are as large as the real ones can still be 100 HU too bright inside).
  *
  * Bone (boneShape): voxels at or above boneHu (bone, and contrast-filled vessels), split into 3D
  * 6-connected components; largestShare = the share of them in the largest component (a spine with
@@ -26,6 +28,10 @@ export interface LungShape {
   readonly fragmentation: number;
   /** Number of 6-connected lung components. */
   readonly components: number;
+  /** Mean HU of the lung voxels (NaN without lungs): real lung parenchyma at a few mm is near -850. */
+  readonly meanHu: number;
+  /** Mean HU of the air open to the plane's border (the air around the body; NaN without any). */
+  readonly outsideMeanHu: number;
 }
 
 /** 1 where a voxel is air enclosed in its axial plane (k fixed), else 0. */
@@ -107,13 +113,26 @@ export function componentSizes(mask: Uint8Array, dims: Dims3): number[] {
 }
 
 export function lungShape(data: Float32Array, dims: Dims3, airHu = -400): LungShape {
-  const sizes = componentSizes(enclosedAirMask(data, dims, airHu), dims);
+  const mask = enclosedAirMask(data, dims, airHu);
+  const sizes = componentSizes(mask, dims);
   const lung = sizes.reduce((a, b) => a + b, 0);
   const inTwo = (sizes[0] ?? 0) + (sizes[1] ?? 0);
+  let lungSum = 0;
+  let outsideSum = 0;
+  let outside = 0;
+  for (let p = 0; p < data.length; p++) {
+    if (mask[p]) lungSum += data[p];
+    else if (data[p] < airHu) {
+      outsideSum += data[p];
+      outside++;
+    }
+  }
   return {
     lungFraction: lung / data.length,
     fragmentation: lung > 0 ? 1 - inTwo / lung : 0,
     components: sizes.length,
+    meanHu: lung > 0 ? lungSum / lung : NaN,
+    outsideMeanHu: outside > 0 ? outsideSum / outside : NaN,
   };
 }
 

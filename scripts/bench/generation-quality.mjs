@@ -13,7 +13,8 @@
 // at >= 200 HU in the samples (mean), the real crop and its round trip (a histogram distance barely
 // notices a few percent of missing bone). Lungs (anatomyShape.ts): the share of the grid that is air
 // enclosed by the body in its axial plane, and how fragmented it is (the share outside the two largest
-// 3D components), for the samples (mean) and the real crop; skeleton: the share of the voxels at
+// 3D components), and the mean HU of the lungs and of the air around the body, for the samples (mean)
+// and the real crop; skeleton: the share of the voxels at
 // >= 200 HU in their largest 6-connected component (a spine: large; specks of bone: small). The
 // summary's gaps are |sample - real|. Bands (histogramBands.ts): each HU band's part of the W1 (they
 // add up to it) and the share of voxels in the band, samples (mean) vs real crop, and the same for the
@@ -155,6 +156,11 @@ export default {
             realFraction: +realLung.lungFraction.toFixed(4),
             fragmentation: +avg(lungs.map((l) => l.fragmentation)).toFixed(4),
             realFragmentation: +realLung.fragmentation.toFixed(4),
+            // how dark the lungs and the air around the body are (samples: mean over those with lungs)
+            meanHu: +avg(lungs.filter((l) => l.lungFraction > 0).map((l) => l.meanHu)).toFixed(0),
+            realMeanHu: +realLung.meanHu.toFixed(0),
+            outsideMeanHu: +avg(lungs.map((l) => l.outsideMeanHu)).toFixed(0),
+            realOutsideMeanHu: +realLung.outsideMeanHu.toFixed(0),
           };
           const skeleton = {
             largestShare: +avg(skeletons).toFixed(4),
@@ -192,6 +198,9 @@ export default {
           });
           ctx.log(
             `${label} vs ${scan.name}: W1 ${mean.toFixed(1)} HU (mean of ${SAMPLES}, ${Math.min(...w1s).toFixed(1)}-${Math.max(...w1s).toFixed(1)}; ${(ms / 1000).toFixed(1)} s each); autoencoder round trip ${ae.toFixed(1)} HU; bone (>= 200 HU) ${(100 * bone).toFixed(1)} % of the body vs real ${(100 * realBone).toFixed(1)} %; lung ${(100 * lung.fraction).toFixed(1)} % of the grid vs real ${(100 * lung.realFraction).toFixed(1)} %, fragmented ${(100 * lung.fragmentation).toFixed(1)} % vs real ${(100 * lung.realFragmentation).toFixed(1)} %; bone in its largest component ${(100 * skeleton.largestShare).toFixed(1)} % vs real ${(100 * skeleton.realLargestShare).toFixed(1)} %`,
+          );
+          ctx.log(
+            `  lungs ${lung.meanHu} HU vs real ${lung.realMeanHu}; air around the body ${lung.outsideMeanHu} HU vs real ${lung.realOutsideMeanHu}`,
           );
           ctx.log(
             `  W1 by band: ${bands.map((b) => `${b.band} ${b.w1Hu} HU (round trip ${b.autoencoderW1Hu}; voxels ${(100 * b.share).toFixed(1)} % vs real ${(100 * b.realShare).toFixed(1)} %, round trip ${(100 * b.autoencoderShare).toFixed(1)} %)`).join('; ')}`,

@@ -36,6 +36,9 @@ describe('lung shape measure', () => {
     expect(s.components).toBe(5);
     expect(s.lungFraction).toBeCloseTo(lung / p.data.length, 12);
     expect(s.fragmentation).toBeCloseTo(p.pockets / lung, 12);
+    // the phantom's lungs are -800 HU, its pockets -900, the air around the body -1000
+    expect(s.meanHu).toBeCloseTo((-800 * p.lungs - 900 * p.pockets) / lung, 9);
+    expect(s.outsideMeanHu).toBe(-1000);
   });
 
   it('does not count air open to the border of its axial plane', () => {
@@ -75,6 +78,8 @@ describe('lung shape measure', () => {
       lungFraction: 0,
       fragmentation: 0,
       components: 0,
+      meanHu: NaN,
+      outsideMeanHu: NaN,
     });
     expect(() => lungShape(new Float32Array(10), dims)).toThrow(/10 values for grid 24x24x24/);
   });
