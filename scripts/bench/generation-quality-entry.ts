@@ -6,6 +6,7 @@
 import { compose } from '../../extensions/geometry-ldm/src/geometry/affine';
 import { groupToPatient, scanExtentGroupSpace } from '../../extensions/geometry-ldm/src/geometry/groupSpace';
 import type { ResolvedGeometry } from '../../extensions/geometry-ldm/src/geometry/generationGeometry';
+import { crop } from '../../extensions/geometry-ldm/src/volume/pad';
 import { resample } from '../../extensions/geometry-ldm/src/volume/resample';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
@@ -33,6 +34,17 @@ export function realAtGeometry(scan: Volume, g: ResolvedGeometry): Volume {
     { dims: g.dims, affine: compose(groupToPatient(group), g.indexToGroup) },
     { outside: 'constant', fill: -1024 },
   );
+}
+
+/**
+ * Slices [start, stop) of a volume (stop null: to the end), in place in patient space: a training
+ * config's "slices" entry (e.g. the chest of a head-to-thigh scan), as ldm.data.slab reads it.
+ */
+export function slab(v: Volume, start: number, stop: number | null): Volume {
+  const end = stop ?? v.dims[2];
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= v.dims[2]))
+    throw new Error(`slices [${start}, ${end}) outside the volume's ${v.dims[2]} slices`);
+  return crop(v, { start: [0, 0, start], dims: [v.dims[0], v.dims[1], end - start] });
 }
 
 /**

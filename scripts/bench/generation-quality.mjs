@@ -23,6 +23,7 @@
 // the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
 // GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
 // 128,128,128); its cases are labelled with the grid.
+// GEOMETRY_LDM_BENCH_REFERENCES=train: the UNet's training scans as the references (see referenceScans).
 // GEOMETRY_LDM_BENCH_SEEDS=NAME draws the samples from another seed set (a model compared on two
 // sets shows how much of a difference is the draw; compare with a baseline run on the same set).
 // Last row: the mean over the sample cases and the bone gap (generationSummary.ts); with
@@ -31,10 +32,21 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-const SCANS = [
+const HELD_OUT_SCANS = [
   { name: 'lidc-idri-0001', kind: 'dicom', rel: 'lidc-idri-0001' },
   { name: '4d-lung-113-phase40', kind: 'nifti', rel: 'train/4d-lung-113-phase40.nii.gz' },
 ];
+/**
+ * GEOMETRY_LDM_BENCH_REFERENCES=train compares with the UNet's own training scans instead (the
+ * list the training config names, slices included): how well the samples fit what the model was
+ * taught, apart from how much the held-out patients resemble the training ones.
+ */
+function referenceScans(root, which) {
+  if (which === undefined || which === '' || which === 'held-out') return HELD_OUT_SCANS;
+  if (which !== 'train') throw new Error(`GEOMETRY_LDM_BENCH_REFERENCES '${which}': held-out or train`);
+  const list = JSON.parse(readFileSync(path.join(root, 'models/training/configs/unet-scans.json'), 'utf8'));
+  return list.map((s) => ({ name: s.name, kind: s.kind, rel: s.path, slices: s.slices }));
+}
 const GEOMETRIES = [
   ['whole box', { kind: 'fov', dims: [64, 64, 64] }],
   [
@@ -101,9 +113,10 @@ export default {
     const { module: E } = await ctx.bundle('scripts/bench/generation-quality-entry.ts');
     const { module: L } = await ctx.bundle('scripts/bench/engine-entry.ts');
     const model = await L.load(dir, 'node', 2, ctx.root);
-    const scans = SCANS.map((s) => {
+    const scans = referenceScans(ctx.root, process.env.GEOMETRY_LDM_BENCH_REFERENCES).map((s) => {
       const p = path.join(data, s.rel);
-      return { ...s, volume: s.kind === 'dicom' ? E.loadDicomTruth(p, 512) : E.loadNiftiTruth(p) };
+      const volume = s.kind === 'dicom' ? E.loadDicomTruth(p, 512) : E.loadNiftiTruth(p);
+      return { ...s, volume: s.slices ? E.slab(volume, s.slices[0], s.slices[1]) : volume };
     });
     const rows = [];
     const generated = [];
