@@ -9,7 +9,7 @@ describe('slab of a reference scan', () => {
     [2, 2, 5],
     affine,
     Float32Array.from({ length: 20 }, (_, n) => Math.floor(n / 4)),
-    'hu',
+    'HU',
   );
 
   it('keeps slices [start, stop) where they were in patient space', () => {
