@@ -59,7 +59,7 @@ describe('generation-quality summary', () => {
     );
   });
 
-  it("reads the committed model's recorded W1 (mean 43.8 HU over 8 cases, as its card says)", () => {
+  it("reads the committed model's recorded W1 (its mean over the 8 cases is in its card)", () => {
     const metrics = JSON.parse(
       readFileSync(path.join(__dirname, '../../models/geometry-ldm-demo/metrics.json'), 'utf8'),
     );
