@@ -23,7 +23,8 @@
 // the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
 // GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
 // 128,128,128); its cases are labelled with the grid.
-// GEOMETRY_LDM_BENCH_REFERENCES=train: the UNet's training scans as the references (see referenceScans).
+// GEOMETRY_LDM_BENCH_REFERENCES=train: the UNet's training scans as the references (see referenceScans);
+// the real-vs-real floor then compares the first two of them.
 // GEOMETRY_LDM_BENCH_SEEDS=NAME draws the samples from another seed set (a model compared on two
 // sets shows how much of a difference is the draw; compare with a baseline run on the same set).
 // Last row: the mean over the sample cases and the bone gap (generationSummary.ts); with
