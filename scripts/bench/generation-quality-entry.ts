@@ -20,7 +20,7 @@ export { loadDicomTruth, loadNiftiTruth } from './sr-quality-entry';
 export { midSlices, montage, png } from '../model-card-images-entry';
 export { generationBaseline, summarizeGeneration } from './generationSummary';
 export { boneShape, lungShape } from './anatomyShape';
-export { bandShares, HU_BANDS, w1ByBand } from './histogramBands';
+export { bandSharesOf, HU_BANDS, huHistogram, w1ByBandOf } from './histogramBands';
 
 /**
  * The real scan seen through a generation geometry: its index -> group affine applied to the

@@ -137,6 +137,7 @@ export default {
           const bones = [];
           const lungs = [];
           const skeletons = [];
+          const cropHist = E.huHistogram(crop.data); // once per crop, not per sample
           const bandParts = [];
           const sampleShares = [];
           const times = [];
@@ -158,8 +159,9 @@ export default {
             bones.push(E.boneFraction(r.samples[0].volume.data));
             lungs.push(E.lungShape(r.samples[0].volume.data, r.samples[0].volume.dims));
             skeletons.push(E.boneShape(r.samples[0].volume.data, r.samples[0].volume.dims).largestShare);
-            bandParts.push(E.w1ByBand(r.samples[0].volume.data, crop.data));
-            sampleShares.push(E.bandShares(r.samples[0].volume.data));
+            const hist = E.huHistogram(r.samples[0].volume.data);
+            bandParts.push(E.w1ByBandOf(hist, cropHist));
+            sampleShares.push(E.bandSharesOf(hist));
           }
           const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
           const bone = avg(bones);
@@ -182,9 +184,10 @@ export default {
           };
           // where the distance is lost: each HU band's part of W1 and its share of the voxels
           // (and the same for the round trip: what the decoder alone loses there)
-          const realShares = E.bandShares(crop.data);
-          const roundParts = E.w1ByBand(round, crop.data);
-          const roundShares = E.bandShares(round);
+          const realShares = E.bandSharesOf(cropHist);
+          const roundHist = E.huHistogram(round);
+          const roundParts = E.w1ByBandOf(roundHist, cropHist);
+          const roundShares = E.bandSharesOf(roundHist);
           const bands = E.HU_BANDS.map((b, i) => ({
             band: b.name,
             w1Hu: +avg(bandParts.map((p) => p[i])).toFixed(1),

@@ -23,8 +23,8 @@ const LOW = -1024;
 const HIGH = 2000;
 const BINS = HIGH - LOW + 1; // bin b holds round(clip(x)) = LOW + b
 
-/** Normalised 1-HU histogram of the clipped, rounded values. */
-function histogram(v: Float32Array): Float64Array {
+/** Normalised 1-HU histogram of the clipped, rounded values (compute once per volume, pass to the *Of functions). */
+export function huHistogram(v: Float32Array): Float64Array {
   if (v.length === 0) throw new Error('histogramBands: an empty volume has no distribution');
   const h = new Float64Array(BINS);
   for (const x of v) {
@@ -41,8 +41,11 @@ function histogram(v: Float32Array): Float64Array {
  * [c, c + 1) is |F_a(c) - F_b(c)|). The parts sum to the whole W1.
  */
 export function w1ByBand(a: Float32Array, b: Float32Array): number[] {
-  const ha = histogram(a);
-  const hb = histogram(b);
+  return w1ByBandOf(huHistogram(a), huHistogram(b));
+}
+
+/** w1ByBand from two volumes' huHistogram. */
+export function w1ByBandOf(ha: Float64Array, hb: Float64Array): number[] {
   const parts = HU_BANDS.map(() => 0);
   let fa = 0;
   let fb = 0;
@@ -59,7 +62,11 @@ export function w1ByBand(a: Float32Array, b: Float32Array): number[] {
 
 /** The share of a volume's voxels in each band (clipped values; sums to 1). */
 export function bandShares(v: Float32Array): number[] {
-  const h = histogram(v);
+  return bandSharesOf(huHistogram(v));
+}
+
+/** bandShares from a volume's huHistogram. */
+export function bandSharesOf(h: Float64Array): number[] {
   return HU_BANDS.map(({ lowHu, highHu }) => {
     let s = 0;
     for (let hu = lowHu; hu < Math.min(highHu, HIGH + 1); hu++) s += h[hu - LOW];
