@@ -424,29 +424,43 @@ def load_unet_growing(unet, path: str) -> list:
 def cache_bucket_grids(cfg, aug):
     """The augmentation config of each latent bucket, in drawing order: `latent_buckets` at the data
     config's grid range, then each of `diffusion.latent_grid_groups` ({"grid_min", "grid_max",
-    "buckets"}: larger images, so that the UNet also sees the latent grids that generation at
-    96-128 voxels asks of it). The extra groups come last, so the first buckets stay the ones a
-    config without them draws."""
+    "buckets"}, optionally "fov_min" and "fov_max": larger images, so that the UNet also sees the
+    latent grids that generation at 96-128 voxels asks of it, or smaller fields of view, so that it
+    sees the fine spacings super-resolution encodes). The extra groups come last, so the first
+    buckets stay the ones a config without them draws."""
     d = cfg['diffusion']
     out = [aug] * d['latent_buckets']
+    required, optional = {'grid_min', 'grid_max', 'buckets'}, {'fov_min', 'fov_max'}
     for g in d.get('latent_grid_groups', []):
-        unknown = set(g) - {'grid_min', 'grid_max', 'buckets'}
-        if unknown or not {'grid_min', 'grid_max', 'buckets'} <= set(g):
+        if set(g) - required - optional or not required <= set(g):
             raise SystemExit(f'diffusion.latent_grid_groups: each group needs exactly grid_min, grid_max, '
-                             f'buckets; got {sorted(g)}')
+                             f'buckets (and optionally fov_min, fov_max); got {sorted(g)}')
         if not (g['grid_min'] <= g['grid_max'] and g['grid_min'] % aug.grid_multiple == 0
                 and g['grid_max'] % aug.grid_multiple == 0 and g['buckets'] >= 1):
             raise SystemExit(f'diffusion.latent_grid_groups: {g} is not a range of multiples of '
                              f'{aug.grid_multiple} with at least one bucket')
-        out += [dataclasses.replace(aug, grid_min=g['grid_min'], grid_max=g['grid_max'])] * g['buckets']
+        fov = (g.get('fov_min', aug.fov_min), g.get('fov_max', aug.fov_max))
+        if not 0 < fov[0] <= fov[1] <= 1:
+            raise SystemExit(f'diffusion.latent_grid_groups: {g}: need 0 < fov_min <= fov_max <= 1 '
+                             f'(fractions of the scan extent)')
+        out += [dataclasses.replace(aug, grid_min=g['grid_min'], grid_max=g['grid_max'],
+                                    fov_min=fov[0], fov_max=fov[1])] * g['buckets']
     return out
 
 
 @torch.no_grad()
-def build_latent_cache(cfg, ae, sampler, dev, log):
-    buckets = []
+def build_latent_cache(cfg, ae, sampler, dev, log, prefix=()):
+    """Encoded crops, one bucket (same grid) per entry of cache_bucket_grids. `prefix`: buckets
+    already encoded by the same autoencoder (another run's cache): they stand for the first
+    len(prefix) buckets, and only the rest are drawn and encoded (from the sampler's own state, so
+    not the crops a full build would draw there)."""
     grids = cache_bucket_grids(cfg, sampler.cfg)
+    if len(prefix) > len(grids):
+        raise SystemExit(f'latent cache prefix has {len(prefix)} buckets, the config only {len(grids)}')
+    buckets = list(prefix)
     for b, aug in enumerate(grids):
+        if b < len(prefix):
+            continue
         dims = D.random_dims(sampler.rng, aug)
         zs, cs = [], []
         for _ in range(cfg['diffusion']['latent_per_bucket']):
@@ -512,7 +526,14 @@ def train_diffusion(cfg, args):
     else:
         scans, _, aug = data_from_cfg(cfg, args.data_root, log, scan_list=d.get('scans'))
         sampler = D.Sampler(scans, aug, seed=cfg['seed'] + 1)
-        buckets = build_latent_cache(cfg, ae, sampler, dev, log)
+        prefix = ()
+        if getattr(args, 'latent_cache_prefix', None):
+            prefix = torch_load(args.latent_cache_prefix)['buckets']
+            if any(z.shape[1] != ae.z_ch for z, _ in prefix):
+                raise SystemExit(f'{args.latent_cache_prefix}: its latents do not have this autoencoder\'s '
+                                 f'{ae.z_ch} channels')
+            log({'info': f'latent cache: the first {len(prefix)} buckets from {args.latent_cache_prefix}'})
+        buckets = build_latent_cache(cfg, ae, sampler, dev, log, prefix=prefix)
         allz = torch.cat([z.flatten() for z, _ in buckets])
         # a warm start keeps the scale its UNet learned with, unless the autoencoder changed enough
         # that its latents' spread did too (rescale_latents: unit standard deviation again)
@@ -604,6 +625,9 @@ def main(argv=None):
     ap.add_argument('--fresh-unet', action='store_true',
                     help='diffusion with --init-from: the exported autoencoder only, the UNet (e.g. of other '
                          'widths) from scratch at the latent scale 1 / std of its latents')
+    ap.add_argument('--latent-cache-prefix', metavar='LATENTS_PT',
+                    help='diffusion: another run\'s latents.pt (same autoencoder) stands for the first buckets '
+                         'of a new cache; only the buckets after it (e.g. added latent_grid_groups) are encoded')
     ap.add_argument('--minutes', type=float, help='override the stage max_minutes')
     ap.add_argument('--set', action='append', default=[], metavar='KEY=JSON',
                     help='override one config value by its dotted path, e.g. diffusion.lr=0.00025 (repeatable)')

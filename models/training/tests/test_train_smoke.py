@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TRAINING = os.path.dirname(HERE)
 sys.path.insert(0, TRAINING)
 sys.path.insert(0, HERE)
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ldm import data as D  # noqa: E402
@@ -293,6 +294,38 @@ class LatentGridGroups(unittest.TestCase):
             self.assertEqual(z.shape[0], 2)
             self.assertTrue(all(n in (12, 13) for n in z.shape[2:]), z.shape)  # 96-104 voxels / 8
             self.assertEqual(tuple(c.shape[2:]), tuple(z.shape[2:]))
+
+    def test_a_group_can_narrow_the_field_of_view(self):
+        aug = D.AugmentConfig()
+        grids = T.cache_bucket_grids(self.cfg([{'grid_min': 32, 'grid_max': 64, 'buckets': 2,
+                                                 'fov_min': 0.12, 'fov_max': 0.45}]), aug)
+        self.assertEqual([(a.fov_min, a.fov_max) for a in grids], [(0.45, 1.0)] * 3 + [(0.12, 0.45)] * 2)
+        # the crops of such a bucket cover that fraction of the scan: finer spacing at the same grid
+        rng = np.random.default_rng(3)
+        scan = self.scan()
+        for _ in range(20):
+            spec = D.random_geometry(scan, (32, 32, 32), rng, grids[-1])
+            for lo, hi in spec['fov']:
+                self.assertTrue(0.12 - 1e-9 <= hi - lo <= 0.45 + 1e-9, spec['fov'])
+        for bad in [{'fov_min': 0.0}, {'fov_min': 0.5, 'fov_max': 0.4}, {'fov_max': 1.5}]:
+            with self.assertRaises(SystemExit, msg=str(bad)):
+                T.cache_bucket_grids(self.cfg([{'grid_min': 32, 'grid_max': 64, 'buckets': 1, **bad}]), aug)
+
+    def test_a_prefix_stands_for_the_first_buckets(self):
+        groups = [{'grid_min': 16, 'grid_max': 24, 'buckets': 2, 'fov_min': 0.2, 'fov_max': 0.3}]
+        plain = self.build([])
+        sampler = D.Sampler([self.scan()], D.AugmentConfig(grid_min=16, grid_max=32), seed=9)
+        more = T.build_latent_cache(self.cfg(groups), self.PoolingEncoder(), sampler, torch.device('cpu'),
+                                    log=lambda *_: None, prefix=plain)
+        self.assertEqual(len(more), 5)
+        for (z0, c0), (z1, c1) in zip(plain, more[:3]):
+            self.assertIs(z0, z1)
+        for z, c in more[3:]:
+            self.assertEqual(z.shape[0], 2)
+            self.assertTrue(all(n in (2, 3) for n in z.shape[2:]), z.shape)  # 16-24 voxels / 8
+        with self.assertRaises(SystemExit):
+            T.build_latent_cache(self.cfg([]), self.PoolingEncoder(), sampler, torch.device('cpu'),
+                                 log=lambda *_: None, prefix=more)
 
     def test_malformed_groups_are_refused(self):
         aug = D.AugmentConfig()
