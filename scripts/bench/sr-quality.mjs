@@ -42,6 +42,18 @@ const SCANS = [
   },
 ];
 
+// GEOMETRY_LDM_BENCH_SR_SET=validation runs other scans instead, for choosing settings without
+// looking at the held-out ones: the six largest Soft-tissue-Sarcoma crops (limbs and trunk wall,
+// 1.95 x 1.95 x 3.27 mm), which neither the autoencoder nor the UNet trained on (the refiner
+// did: this set says nothing about the AI mode); the two box degradations.
+const VALIDATION = ['STS_020', 'STS_013', 'STS_009', 'STS_049', 'STS_037', 'STS_046'].map((n) => ({
+  name: n,
+  kind: 'nifti',
+  rel: `train/soft-tissue-sarcoma/${n}.nii.gz`,
+  // 3.27 mm slices: 5 mm is no whole number of them
+  skip: ['5 mm Gaussian slices'],
+}));
+
 export default {
   name: 'sr-quality',
   description:
@@ -61,7 +73,10 @@ export default {
     const model = await L.load(dir, 'node', 2, ctx.root);
     const rows = [];
     try {
-      for (const scan of SCANS) {
+      const set = process.env.GEOMETRY_LDM_BENCH_SR_SET ?? 'held-out';
+      if (!['held-out', 'validation'].includes(set))
+        throw new Error(`GEOMETRY_LDM_BENCH_SR_SET: held-out or validation, got '${set}'`);
+      for (const scan of set === 'validation' ? VALIDATION : SCANS) {
         if (only && !only.includes(scan.name)) continue;
         const p = path.join(data, scan.rel);
         const full = scan.kind === 'dicom' ? E.loadDicomTruth(p, 256) : E.loadNiftiTruth(p);

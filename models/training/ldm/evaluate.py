@@ -26,7 +26,7 @@ import torch
 
 from . import data as D
 from . import geometry as G
-from .schedule import ddim_sample, sr_t_start, super_resolve_latent
+from .schedule import ddim_sample, sr_cycles, sr_t_start, super_resolve_latent
 from .train import build_schedule, build_unet, ckpt_dir, load_autoencoder, load_config, torch_load
 
 
@@ -125,9 +125,9 @@ SAMPLE_SPECS = [
 
 @torch.no_grad()
 def super_resolution_eval(ae, unet, sched, scale, scan, intensity, out_dir, samples=4, seed=11,
-                          hi_dims=(96, 96, 80), lo_dims=(48, 48, 40), t_start=100):
+                          hi_dims=(96, 96, 80), lo_dims=(48, 48, 40), t_start=100, cycles=5):
     """Method section 4 on the held-out scan: low-res (same FOV, half the grid) -> trilinear to the
-    high-res grid -> encode -> 5 cycles of (noise to t_start, the manifest's tStart; DDIM 10 steps)
+    high-res grid -> encode -> `cycles` (the manifest's) x (noise to t_start, the manifest's tStart; DDIM 10 steps)
     -> decode; N samples give mean and std. Compared with the true high-res resampling of the same
     scan."""
     import torch.nn.functional as F
@@ -142,13 +142,14 @@ def super_resolution_eval(ae, unet, sched, scale, scan, intensity, out_dir, samp
     gen = torch.Generator().manual_seed(seed)
     outs = []
     for _ in range(samples):
-        zs = super_resolve_latent(unet, sched, z * scale, lc, t=t_start, cycles=5, steps=10, generator=gen)
+        zs = super_resolve_latent(unet, sched, z * scale, lc, t=t_start, cycles=cycles, steps=10, generator=gen)
         outs.append(ae.decode(zs / scale)[0, 0].clamp(0, 1).numpy())
     stack = np.stack(outs)
     mean, std = stack.mean(0), stack.std(0)
     ref = hi['image'][0].numpy()
     ae_only = ae.decode(z)[0, 0].clamp(0, 1).numpy()
     res = {'lowResDims': list(lo_dims), 'highResDims': list(hi_dims), 'samples': samples, 'tStart': t_start,
+           'cycles': cycles,
            'trilinear': metrics(ref, up[0, 0].numpy(), intensity),
            'autoencoderOnly': metrics(ref, ae_only, intensity),
            'superResolvedMean': metrics(ref, mean, intensity),
@@ -257,7 +258,8 @@ def main(argv=None):
         write_png(os.path.join(a.out, 'images', 'samples-all.png'), montage(rows))
         t = time.time()
         out['superResolution'] = super_resolution_eval(ae, unet, sched, scale, scan, intensity, a.out,
-                                                      t_start=sr_t_start(cfg.get('contract', {}), sched))
+                                                      t_start=sr_t_start(cfg.get('contract', {}), sched),
+                                                      cycles=sr_cycles(cfg.get('contract', {})))
         print('super-resolution', json.dumps(out['superResolution']), f'{time.time() - t:.1f}s', flush=True)
     def clean(v):  # strict JSON: no NaN/inf
         if isinstance(v, dict):

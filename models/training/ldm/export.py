@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import geometry as G
-from .schedule import Schedule, sr_t_start
+from .schedule import Schedule, sr_cycles, sr_t_start
 from .unet import UNet3d
 from .vqgan import ExportDecoder, ExportEncoder, VQAutoencoder
 
@@ -282,7 +282,8 @@ def contract_fields(cfg: dict | None = None) -> dict:
         'scheduler': sched.to_json(),
         'generation': {'ddimSteps': int(c.get('generationDdimSteps', 50)),
                        'ddimEta': float(c.get('generationDdimEta', 0.0)), 'timestepSpacing': 'leading'},
-        'superResolution': {'tStart': sr_t_start(c, sched), 'cycles': 5, 'ddimSteps': int(c.get('srDdimSteps', 10)),
+        'superResolution': {'tStart': sr_t_start(c, sched), 'cycles': sr_cycles(c),
+                            'ddimSteps': int(c.get('srDdimSteps', 10)),
                             'samples': int(c.get('srSamples', 8)),
                             # a config with a refiner exports one: the AI mode is the default
                             **({'mode': 'ai', 'refinerSamples': int(c.get('refinerSamples', 2)),

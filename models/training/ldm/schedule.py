@@ -130,3 +130,13 @@ def sr_t_start(contract: dict, sched: 'Schedule') -> int:
     if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t < sched.T:
         raise ValueError(f'contract.srTStart must be an integer in [1, {sched.T - 1}], got {t!r}')
     return t
+
+
+def sr_cycles(contract: dict) -> int:
+    """The diffusion super-resolution mode's noise-and-denoise cycles (contract.srCycles; the paper's
+    5 when absent). Per model: the demo model uses 1 (BENCHMARKS.md: with its small UNet each
+    further cycle costs accuracy on scans it never saw)."""
+    n = contract.get('srCycles', 5)
+    if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 50):
+        raise ValueError(f'contract.srCycles must be an integer in [1, 50], got {n!r}')
+    return n

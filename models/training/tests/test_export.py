@@ -77,9 +77,14 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(E.bottleneck_dims((2, 2, 3)), [1, 1, 1])  # golden.json's UNet case: one token
         self.assertGreater(g['maxAbsDiffSelfOnlyAttention'], 1e-2)
 
-    def test_sr_t_start_from_the_config(self):
+    def test_sr_t_start_and_cycles_from_the_config(self):
         self.assertEqual(E.contract_fields({})['superResolution']['tStart'], 100)  # the method's
         self.assertEqual(E.contract_fields({'contract': {'srTStart': 66}})['superResolution']['tStart'], 66)
+        self.assertEqual(E.contract_fields({'contract': {}})['superResolution']['cycles'], 5)  # the paper's
+        self.assertEqual(E.contract_fields({'contract': {'srCycles': 1}})['superResolution']['cycles'], 1)
+        for bad in [0, 51, 2.5, True, '1']:
+            with self.assertRaisesRegex(ValueError, 'contract.srCycles'):
+                E.contract_fields({'contract': {'srCycles': bad}})
         for bad in (0, 1000, 66.5, '66', True):
             with self.assertRaisesRegex(ValueError, 'contract.srTStart'):
                 E.contract_fields({'contract': {'srTStart': bad}})
