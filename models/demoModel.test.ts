@@ -70,7 +70,10 @@ describe('committed demo model', () => {
     if (!process.env.LDM_MODEL_DIR) expect(manifest.trainingData.heldOut).toContain('lidc-idri-0001');
     expect(manifest.latent.factor).toBe(8);
     expect(manifest.scheduler.numTrainTimesteps).toBe(1000);
-    expect(manifest.superResolution.cycles).toBe(5);
+    // the diffusion super-resolution's cycles: one for the demo model since 0.6.1 (chosen on
+    // validation scans, BENCHMARKS.md "One cycle"), the paper's five where a config says nothing
+    if (!process.env.LDM_MODEL_DIR) expect(manifest.superResolution.cycles).toBe(1);
+    expect(Number.isInteger(manifest.superResolution.cycles)).toBe(true);
   });
 
   it("starts the diffusion super-resolution at 0.4.0's signal-to-noise ratio (docs/method.md)", () => {
