@@ -76,6 +76,11 @@ export default {
       const set = process.env.GEOMETRY_LDM_BENCH_SR_SET ?? 'held-out';
       if (!['held-out', 'validation'].includes(set))
         throw new Error(`GEOMETRY_LDM_BENCH_SR_SET: held-out or validation, got '${set}'`);
+      // the model card's held-out rows must not be validation numbers
+      if (set === 'validation' && process.env.GEOMETRY_LDM_BENCH_METRICS)
+        throw new Error(
+          'GEOMETRY_LDM_BENCH_METRICS records held-out rows: not with GEOMETRY_LDM_BENCH_SR_SET=validation',
+        );
       for (const scan of set === 'validation' ? VALIDATION : SCANS) {
         if (only && !only.includes(scan.name)) continue;
         const p = path.join(data, scan.rel);

@@ -655,7 +655,7 @@ const MODE_NOTE: Readonly<Record<SuperResolutionMode, string>> = {
   classical:
     'Iterative back-projection only: reproduces the acquired slices, adds nothing they did not record. Fast; no uncertainty map.',
   diffusion:
-    'The latent diffusion of the paper, then the projection. With this small demo model (one cycle) it is 5 % below the classical mode on held-out CT on average, ahead on 7 cases of 11 and up to 5 % behind on 3; the gain comes from its autoencoder, not its diffusion prior, and its uncertainty map follows the error only loosely. For research on the method.',
+    'The latent diffusion of the paper, then the projection. With this small demo model (one cycle) it is about 5 % below the classical mode on held-out CT on average, ahead on 7 cases of 11 and up to 5 % behind on 3; the gain comes from its autoencoder, not its diffusion prior, and its uncertainty map follows the error only loosely. For research on the method.',
 };
 
 const SLICE_CHOICES = [
