@@ -57,7 +57,7 @@ const VALIDATION = ['STS_020', 'STS_013', 'STS_009', 'STS_049', 'STS_037', 'STS_
 export default {
   name: 'sr-quality',
   description:
-    'SR on 4 held-out scans x 2-3 degradations: trilinear, classical, AI raw, AI + projection (MAE/PSNR over the body), std-error r',
+    'SR on 4 held-out scans (or the validation set) x 2-3 degradations: trilinear, classical, AI raw, AI + projection (MAE/PSNR over the body), std-error r',
   async run(ctx) {
     const dir = path.resolve(ctx.root, process.env.GEOMETRY_LDM_BENCH_MODEL ?? 'models/geometry-ldm-demo');
     if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`no model at ${dir}`);
