@@ -27,7 +27,7 @@ import torch
 
 from . import export as E
 from .onnx_weights import initializers_equal, load_from_onnx
-from .train import build_autoencoder, build_unet, load_config
+from .train import build_autoencoder, build_unet, is_codebook, load_config
 from .vqgan import ExportDecoder, ExportEncoder
 
 
@@ -39,11 +39,13 @@ def decode(t: dict) -> torch.Tensor:
 def rebuild(cfg: dict, model_dir: str, manifest: dict):
     """-> {'encoder': ExportEncoder, 'decoder': ExportDecoder, 'unet': UNet3d} with the ONNX weights."""
     ae = build_autoencoder(cfg)
+    ae.quantise = bool(manifest.get('latent', {}).get('quantised', True))
     parts = {'encoder': ExportEncoder(ae), 'decoder': ExportDecoder(ae), 'unet': build_unet(cfg)}
     for name, module in parts.items():
-        rest = load_from_onnx(module, os.path.join(model_dir, manifest['files'][name]['path']))
+        optional = is_codebook if name == 'encoder' and not ae.quantise else None
+        rest = load_from_onnx(module, os.path.join(model_dir, manifest['files'][name]['path']), optional)
         module.eval()
-        if name == 'encoder':  # constant-folded copies of the codebook must agree with it
+        if name == 'encoder' and ae.quantise:  # constant-folded copies of the codebook must agree with it
             _check_codebook_folds(module.vq.embedding.detach().numpy(), rest)
     return parts
 

@@ -352,8 +352,8 @@ def export_all(ae: VQAutoencoder, unet: UNet3d, out_dir: str, *, fp16=False, lat
                    # fp32: ORT vs PyTorch; fp16 weights: PyTorch ran with the same fp16-rounded weights
                    'toleranceAbs': 1e-4 if not fp16 else 2e-4},
     }
-    manifest['latent'] = {'factor': f, 'channels': 8, 'scale': float(latent_scale), 'quantised': True,
-                          'codebookSize': int(ae.vq.n_codes),
+    manifest['latent'] = {'factor': f, 'channels': 8, 'scale': float(latent_scale), 'quantised': ae.quantise,
+                          **({'codebookSize': int(ae.vq.n_codes)} if ae.quantise else {}),
                           'note': 'the UNet works on latent * scale; divide by scale before decoding'}
     if manifest_extra:
         head = {'schemaVersion': 1}

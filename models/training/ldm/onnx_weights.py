@@ -113,9 +113,10 @@ def load_state_over(module: torch.nn.Module, state: dict) -> dict:
     return full
 
 
-def load_from_onnx(module: torch.nn.Module, path: str) -> dict:
-    """Copies the ONNX file's weights into module (in place); returns the leftover initializers."""
-    state, rest = onnx_state(path, module)
+def load_from_onnx(module: torch.nn.Module, path: str, optional=None) -> dict:
+    """Copies the ONNX file's weights into module (in place); returns the leftover initializers.
+    `optional(key)`: module tensors the file may lack (they keep their values)."""
+    state, rest = onnx_state(path, module, optional)
     load_state_over(module, state)
     return rest
 

@@ -66,7 +66,8 @@ def apply_overrides(cfg, items):
 def build_autoencoder(cfg):
     a = cfg['autoencoder']
     return VQAutoencoder(widths=tuple(a['widths']), n_res=a['n_res'], z_ch=a['z_ch'], n_codes=a['n_codes'],
-                         decay=a['ema_decay'])
+                         decay=a['ema_decay'], quantise=a.get('quantise', True),
+                         latent_noise=a.get('latent_noise', 0.0))
 
 
 def load_autoencoder(cfg, path: str):
@@ -292,7 +293,10 @@ def train_autoencoder(cfg, args):
                 with torch.no_grad():
                     z = model.encoder(torch.cat([image, coords], 1))
                     with torch.autocast(device_type=dev.type, enabled=False):
-                        q, commit, perplexity = model.vq(z.float())
+                        if model.quantise:
+                            q, commit, perplexity = model.vq(z.float())
+                        else:
+                            q, commit, perplexity = z, torch.zeros((), device=dev), torch.zeros((), device=dev)
                 recon = model.decoder(q)
             else:
                 recon, commit, perplexity = model(image, coords)
@@ -343,6 +347,10 @@ def train_autoencoder(cfg, args):
 
 # ----------------------------------------------------------------- stage 2: latent diffusion
 
+def is_codebook(key: str) -> bool:
+    return key.startswith('vq.')
+
+
 def autoencoder_from_model(cfg, model_dir, manifest=None):
     """The autoencoder of an exported model, rebuilt from its encoder/decoder ONNX files.
     The codebook's EMA statistics are not in the ONNX files: they restart as one use per code
@@ -356,7 +364,9 @@ def autoencoder_from_model(cfg, model_dir, manifest=None):
             manifest = json.load(f)
     path = lambda part: os.path.join(model_dir, manifest['files'][part]['path'])
     ae = build_autoencoder(cfg)
-    load_from_onnx(ExportEncoder(ae), path('encoder'))
+    # a continuous-latent encoder (latent.quantised false) has no codebook in its file
+    ae.quantise = bool(manifest.get('latent', {}).get('quantised', True))
+    load_from_onnx(ExportEncoder(ae), path('encoder'), optional=None if ae.quantise else is_codebook)
     dec = ExportDecoder(ae)  # its up-convolutions are copies in shuffle form: map them back
     load_from_onnx(dec, path('decoder'))
     ae.decoder.load_export_form(dec.net)

@@ -248,23 +248,40 @@ class VectorQuantizerEMA(nn.Module):
 
 
 class VQAutoencoder(nn.Module):
-    def __init__(self, widths=(16, 32, 64), n_res=3, z_ch=8, n_codes=512, coord_ch=3, decay=0.99):
+    """quantise=False: the decoder gets the encoder's continuous output (no codebook lookup; the
+    codebook stays in the state dict, unused), and in training Gaussian noise of `latent_noise`
+    times the latent's standard deviation is added to it, which bounds what each latent value can
+    carry and keeps the decoder tolerant of a sampler's imprecision."""
+
+    def __init__(self, widths=(16, 32, 64), n_res=3, z_ch=8, n_codes=512, coord_ch=3, decay=0.99,
+                 quantise=True, latent_noise=0.0):
         super().__init__()
         self.z_ch = z_ch
+        self.quantise = bool(quantise)
+        self.latent_noise = float(latent_noise)
         self.factor = 2 ** len(widths)  # one stride-2 level per width
         self.encoder = Encoder(1 + coord_ch, widths, n_res, z_ch)
         self.vq = VectorQuantizerEMA(n_codes, z_ch, decay)
         self.decoder = Decoder(1, widths, n_res, z_ch)
 
+    def latent(self, z: torch.Tensor) -> torch.Tensor:
+        """Encoder output -> the latent the decoder and the UNet see (inference)."""
+        return self.vq.quantise(z) if self.quantise else z
+
     def encode(self, image, coords):
-        """Quantised latent (inference)."""
-        return self.vq.quantise(self.encoder(torch.cat([image, coords], 1)))
+        """Quantised latent (inference); the encoder's output itself when quantise is off."""
+        return self.latent(self.encoder(torch.cat([image, coords], 1)))
 
     def decode(self, z):
         return self.decoder(z)
 
     def forward(self, image, coords):
         z = self.encoder(torch.cat([image, coords], 1))
+        if not self.quantise:
+            zero = torch.zeros((), device=z.device)
+            if self.training and self.latent_noise > 0:
+                z = z + self.latent_noise * z.detach().float().std() * torch.randn_like(z)
+            return self.decoder(z), zero, zero
         # nearest-code search and EMA statistics in float32 even under bf16 autocast: bf16
         # distances would tie or swap close codes
         with torch.autocast(device_type=z.device.type, enabled=False):
@@ -273,14 +290,17 @@ class VQAutoencoder(nn.Module):
 
 
 class ExportEncoder(nn.Module):
-    """ONNX encoder: (image [B,1,D,H,W], coords [B,3,D,H,W]) -> quantised latent [B,8,D/8,H/8,W/8]."""
+    """ONNX encoder: (image [B,1,D,H,W], coords [B,3,D,H,W]) -> latent [B,8,D/8,H/8,W/8], quantised
+    unless the autoencoder's quantise is off."""
 
     def __init__(self, ae: VQAutoencoder):
         super().__init__()
         self.encoder, self.vq = ae.encoder, ae.vq
+        self.quantise = ae.quantise
 
     def forward(self, image, coords):
-        return self.vq.quantise(self.encoder(torch.cat([image, coords], 1)))
+        z = self.encoder(torch.cat([image, coords], 1))
+        return self.vq.quantise(z) if self.quantise else z
 
 
 class ExportDecoder(nn.Module):

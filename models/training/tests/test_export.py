@@ -101,6 +101,30 @@ class ExportTest(unittest.TestCase):
                 E.export_all(ae, unet, d)
             self.assertEqual(os.listdir(d), [])  # nothing written
 
+    def test_continuous_latent_export(self):
+        """quantise off: the encoder graph has no nearest-code search and the manifest says so."""
+        def ops(d):
+            return {n.op_type for n in self.onnx.load(os.path.join(d, 'encoder.onnx')).graph.node}
+        self.assertIn('ArgMin', ops(self.tmp.name))  # the quantised export searches the codebook
+        ae, unet = E.tiny_models(0)
+        ae.quantise = False
+        with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            E.export_all(ae, unet, d, manifest_extra={'name': 'x'})
+            self.assertNotIn('ArgMin', ops(d))
+            with open(os.path.join(d, 'model.json')) as f:
+                latent = json.load(f)['latent']
+            # read back (a warm start from the exported files): no codebook needed, same latents
+            from ldm.train import autoencoder_from_model
+            cfg = {'autoencoder': {'widths': [4, 8, 8], 'n_res': 1, 'z_ch': 8, 'n_codes': 32, 'ema_decay': 0.99}}
+            back, _ = autoencoder_from_model(cfg, d)
+            x, c = torch.rand(1, 1, 16, 16, 16), torch.rand(1, 3, 16, 16, 16)
+            with torch.no_grad():
+                self.assertFalse(back.quantise)
+                self.assertTrue(torch.allclose(back.eval().encode(x, c), ae.eval().encode(x, c), atol=1e-6))
+        self.assertIs(latent['quantised'], False)
+        self.assertNotIn('codebookSize', latent)
+
     def test_fp16_weights_smaller(self):
         a = os.path.getsize(os.path.join(self.tmp.name, 'unet.onnx'))
         b = os.path.getsize(os.path.join(self.tmp16.name, 'unet.onnx'))

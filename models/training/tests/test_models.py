@@ -31,6 +31,22 @@ class ArchitectureTest(unittest.TestCase):
         d = torch.cdist(flat, ae.vq.embedding).min(1).values
         self.assertLess(float(d.max()), 1e-5)
 
+    def test_continuous_latent_is_the_encoder_output_and_noise_only_in_training(self):
+        torch.manual_seed(0)
+        ae = VQAutoencoder(widths=(4, 8, 8), n_codes=16, quantise=False, latent_noise=0.5)
+        x, c = torch.rand(1, 1, 16, 16, 16), torch.rand(1, 3, 16, 16, 16)
+        ae.eval()
+        z = ae.encoder(torch.cat([x, c], 1))
+        self.assertTrue(torch.equal(ae.encode(x, c), z))
+        recon, commit, perp = ae(x, c)
+        self.assertTrue(torch.allclose(recon, ae.decode(z)))  # no noise outside training
+        self.assertEqual((float(commit), float(perp)), (0.0, 0.0))
+        ae.train()
+        noisy, _, _ = ae(x, c)
+        self.assertFalse(torch.allclose(noisy, ae.decode(z), atol=1e-6))
+        noisy.sum().backward()  # gradients reach the encoder (no codebook in the way)
+        self.assertGreater(float(ae.encoder.net[0].weight.grad.abs().sum()), 0.0)
+
     def test_ema_codebook_moves_towards_data_and_commitment(self):
         vq = VectorQuantizerEMA(n_codes=4, dim=8, decay=0.5)
         vq.train()
