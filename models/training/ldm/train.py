@@ -176,6 +176,12 @@ def restore_rng_states(ck: dict) -> None:
             torch.cuda.set_rng_state(s, i)
 
 
+# A slim checkpoint (ldm.slim_checkpoint) has the weights, the iteration count and the minutes but no
+# optimiser or random-generator states: training goes on from its weights on the same learning-rate
+# schedule with Adam's moments rebuilt from zero and fresh draws (not bit-identical to an unbroken run).
+SLIM_RESUME = 'slim checkpoint: fresh optimiser state and draws'
+
+
 def save_atomic(obj, path):
     tmp = path + '.tmp'
     torch.save(obj, tmp)
@@ -258,14 +264,17 @@ def train_autoencoder(cfg, args):
     if args.resume and os.path.exists(last):
         ck = torch_load(last)  # CPU; load_state_dict copies onto the model's device
         model.load_state_dict(ck['model'])
-        opt.load_state_dict(ck['opt'])
-        if disc is not None and ck.get('disc'):
-            disc.load_state_dict(ck['disc'])
-            d_opt.load_state_dict(ck['d_opt'])
         it, elapsed = ck['iter'], ck['elapsed']
-        sampler.set_state(ck['sampler'])
-        restore_rng_states(ck)
-        log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min'})
+        if 'opt' in ck:
+            opt.load_state_dict(ck['opt'])
+            if disc is not None and ck.get('disc'):
+                disc.load_state_dict(ck['disc'])
+                d_opt.load_state_dict(ck['d_opt'])
+            sampler.set_state(ck['sampler'])
+            restore_rng_states(ck)
+            log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min'})
+        else:
+            log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min, {SLIM_RESUME}'})
     model.train()
     if decoder_only:
         model.encoder.eval()
@@ -560,13 +569,18 @@ def train_diffusion(cfg, args):
     last = os.path.join(out, 'last.pt')
     if args.resume and os.path.exists(last):
         ck = torch_load(last)  # CPU; load_state_dict copies onto the model's device
-        unet.load_state_dict(ck['model'])
+        unet.load_state_dict(ck['model'] if 'model' in ck else ck['ema'])
         ema.load_state_dict(ck['ema'])
-        opt.load_state_dict(ck['opt'])
         it, elapsed = ck['iter'], ck['elapsed']
-        rng.bit_generator.state = ck['rng']
-        restore_rng_states(ck)
-        log({'info': f'resumed at iter {it}'})
+        # the UNet learned at its checkpoint's scale (a cache rebuilt for a slim checkpoint computes its own)
+        latent_scale = float(ck.get('latent_scale', latent_scale))
+        if 'opt' in ck:
+            opt.load_state_dict(ck['opt'])
+            rng.bit_generator.state = ck['rng']
+            restore_rng_states(ck)
+            log({'info': f'resumed at iter {it}'})
+        else:
+            log({'info': f'resumed at iter {it}, {SLIM_RESUME}'})
     elif init:
         unet.load_state_dict(init['unet'])
         ema.load_state_dict(init['unet'])

@@ -68,6 +68,32 @@ class TrainSmokeTest(unittest.TestCase):
                     with open(os.path.join(out, f'{part}.onnx'), 'rb') as f1, \
                             open(os.path.join(out2, f'{part}.onnx'), 'rb') as f2:
                         self.assertEqual(f1.read(), f2.read(), part)
+            # half slim checkpoints (what a session commits to resume next time): float16 weights
+            # within float16's rounding of the full ones, and training resumes from them
+            with tempfile.TemporaryDirectory() as half:
+                run_module('ldm.slim_checkpoint', '--checkpoint-dir', ck, '--out', half, '--half')
+                full_ae = T.torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))['model']
+                half_ae = T.torch_load(os.path.join(half, 'autoencoder', 'last.pt'))['model']
+                for k, v in full_ae.items():
+                    if v.is_floating_point():
+                        self.assertEqual(half_ae[k].dtype, torch.float16, k)
+                        err = (half_ae[k].float() - v).abs()
+                        self.assertTrue(bool((err <= v.abs() * 2.0 ** -11 + 6e-8).all()), k)
+                ae, _ = T.load_autoencoder(None, os.path.join(half, 'autoencoder', 'last.pt'))
+                self.assertTrue(all(p.dtype == torch.float32 for p in ae.parameters()))
+                log = run_module('ldm.train', '--config', cfg, '--stage', 'autoencoder', '--checkpoint-dir', half,
+                                 '--resume', '--max-iters', '4')
+                self.assertIn('resumed at iter 3', log)
+                self.assertIn(T.SLIM_RESUME, log)
+                self.assertEqual(T.torch_load(os.path.join(half, 'autoencoder', 'last.pt'))['iter'], 4)
+                log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', half,
+                                 '--resume', '--max-iters', '4')
+                self.assertIn('resumed at iter 3', log)
+                self.assertIn(T.SLIM_RESUME, log)
+                went_on = T.torch_load(os.path.join(half, 'diffusion', 'last.pt'))
+                self.assertEqual(went_on['iter'], 4)
+                self.assertEqual(int(went_on['opt']['state'][0]['step']), 1)  # a fresh Adam
+                self.assertEqual(went_on['latent_scale'], resumed['latent_scale'])  # not the rebuilt cache's
 
     def test_latent_factor_4_trains_and_exports(self):
         """Two autoencoder widths (--set on the autoencoder stage only) -> latent factor 4: the later
