@@ -49,12 +49,11 @@ def main(argv=None):
     ap.add_argument('--half', action='store_true', help='store the weights as float16 (half the bytes)')
     ap.add_argument('--stages', nargs='+', choices=list(KEEP), default=list(KEEP))
     args = ap.parse_args(argv)
-    for stage in args.stages:
-        if os.path.exists(os.path.join(args.checkpoint_dir, stage, 'last.pt')):
-            continue
-        raise SystemExit(f'slim_checkpoint: no {os.path.join(args.checkpoint_dir, stage, "last.pt")}')
-    for stage in args.stages:
-        src = os.path.join(args.checkpoint_dir, stage, 'last.pt')
+    srcs = {stage: os.path.join(args.checkpoint_dir, stage, 'last.pt') for stage in args.stages}
+    missing = [p for p in srcs.values() if not os.path.exists(p)]
+    if missing:  # checked before anything is written
+        raise SystemExit(f'slim_checkpoint: no {", ".join(missing)}')
+    for stage, src in srcs.items():
         os.makedirs(os.path.join(args.out, stage), exist_ok=True)
         dst = os.path.join(args.out, stage, 'last.pt')
         save_atomic(slim(torch_load(src), stage, args.half), dst)
