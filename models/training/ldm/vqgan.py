@@ -296,11 +296,10 @@ class ExportEncoder(nn.Module):
     def __init__(self, ae: VQAutoencoder):
         super().__init__()
         self.encoder, self.vq = ae.encoder, ae.vq
-        self.quantise = ae.quantise
+        self.latent = ae.latent  # the autoencoder's own rule (quantised or not), not a copy of it
 
     def forward(self, image, coords):
-        z = self.encoder(torch.cat([image, coords], 1))
-        return self.vq.quantise(z) if self.quantise else z
+        return self.latent(self.encoder(torch.cat([image, coords], 1)))
 
 
 class ExportDecoder(nn.Module):
