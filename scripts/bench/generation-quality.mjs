@@ -181,6 +181,8 @@ export default {
           const skeleton = {
             largestShare: +avg(skeletons).toFixed(4),
             realLargestShare: +E.boneShape(crop.data, crop.dims).largestShare.toFixed(4),
+            // the decoder's own ceiling for the skeleton, as autoencoderW1Hu is for the histogram
+            autoencoderLargestShare: +E.boneShape(round, crop.dims).largestShare.toFixed(4),
           };
           // where the distance is lost: each HU band's part of W1 and its share of the voxels
           // (and the same for the round trip: what the decoder alone loses there)
@@ -214,7 +216,7 @@ export default {
             bands,
           });
           ctx.log(
-            `${label} vs ${scan.name}: W1 ${mean.toFixed(1)} HU (mean of ${SAMPLES}, ${Math.min(...w1s).toFixed(1)}-${Math.max(...w1s).toFixed(1)}; ${(ms / 1000).toFixed(1)} s each); autoencoder round trip ${ae.toFixed(1)} HU; bone (>= 200 HU) ${(100 * bone).toFixed(1)} % of the body vs real ${(100 * realBone).toFixed(1)} %; lung ${(100 * lung.fraction).toFixed(1)} % of the grid vs real ${(100 * lung.realFraction).toFixed(1)} %, fragmented ${(100 * lung.fragmentation).toFixed(1)} % vs real ${(100 * lung.realFragmentation).toFixed(1)} %; bone in its largest component ${(100 * skeleton.largestShare).toFixed(1)} % vs real ${(100 * skeleton.realLargestShare).toFixed(1)} %`,
+            `${label} vs ${scan.name}: W1 ${mean.toFixed(1)} HU (mean of ${SAMPLES}, ${Math.min(...w1s).toFixed(1)}-${Math.max(...w1s).toFixed(1)}; ${(ms / 1000).toFixed(1)} s each); autoencoder round trip ${ae.toFixed(1)} HU; bone (>= 200 HU) ${(100 * bone).toFixed(1)} % of the body vs real ${(100 * realBone).toFixed(1)} %; lung ${(100 * lung.fraction).toFixed(1)} % of the grid vs real ${(100 * lung.realFraction).toFixed(1)} %, fragmented ${(100 * lung.fragmentation).toFixed(1)} % vs real ${(100 * lung.realFragmentation).toFixed(1)} %; bone in its largest component ${(100 * skeleton.largestShare).toFixed(1)} % vs real ${(100 * skeleton.realLargestShare).toFixed(1)} % (round trip ${(100 * skeleton.autoencoderLargestShare).toFixed(1)} %)`,
           );
           ctx.log(
             `  lungs ${lung.meanHu} HU vs real ${lung.realMeanHu}; air around the body ${lung.outsideMeanHu} HU vs real ${lung.realOutsideMeanHu}`,
@@ -248,7 +250,7 @@ export default {
     );
     const b = summary.baseline;
     ctx.log(
-      `mean of the ${summary.cases} cases: W1 ${summary.meanW1Hu.toFixed(1)} HU, bone gap ${summary.boneGapPp.toFixed(2)} pp, lung gap ${summary.lungGapPp.toFixed(2)} pp, fragmentation gap ${summary.fragmentationGapPp.toFixed(2)} pp, skeleton gap ${summary.skeletonGapPp.toFixed(2)} pp` +
+      `mean of the ${summary.cases} cases: W1 ${summary.meanW1Hu.toFixed(1)} HU, bone gap ${summary.boneGapPp.toFixed(2)} pp, lung gap ${summary.lungGapPp.toFixed(2)} pp, fragmentation gap ${summary.fragmentationGapPp.toFixed(2)} pp, skeleton gap ${summary.skeletonGapPp.toFixed(2)} pp (round trip ${summary.autoencoderSkeletonGapPp.toFixed(2)} pp)` +
         (b
           ? `; baseline (${baselinePath}) ${b.meanW1Hu.toFixed(1)} HU, lower on ${b.lower} of ${summary.cases}, worst ${b.worstRatio.toFixed(2)}x (${b.worstCase})`
           : ''),

@@ -19,8 +19,15 @@ export interface GenerationCaseScore {
     readonly fragmentation: number;
     readonly realFragmentation: number;
   };
-  /** anatomyShape.ts boneShape's largestShare of the samples (mean) and of the real crop. */
-  readonly skeleton?: { readonly largestShare: number; readonly realLargestShare: number };
+  /**
+   * anatomyShape.ts boneShape's largestShare of the samples (mean), of the real crop and of the
+   * real crop's autoencoder round trip (absent in benches before it).
+   */
+  readonly skeleton?: {
+    readonly largestShare: number;
+    readonly realLargestShare: number;
+    readonly autoencoderLargestShare?: number;
+  };
 }
 
 export interface GenerationSummary {
@@ -36,6 +43,11 @@ export interface GenerationSummary {
   readonly fragmentationGapPp?: number;
   /** Mean over the cases of |sample - real| share of bone in its largest component, pp. */
   readonly skeletonGapPp?: number;
+  /**
+   * The same gap for the real crops' autoencoder round trips: the part of the skeleton gap the
+   * decoder alone accounts for (only when every case has it).
+   */
+  readonly autoencoderSkeletonGapPp?: number;
   readonly baseline?: {
     readonly meanW1Hu: number;
     /** Cases whose W1 is below the baseline's. */
@@ -88,6 +100,13 @@ export function summarizeGeneration(
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const lungs = rows.map((r) => r.lung).filter((l) => l !== undefined);
   const skeletons = rows.map((r) => r.skeleton).filter((b) => b !== undefined);
+  const roundTrips = skeletons
+    .map((b) =>
+      b.autoencoderLargestShare === undefined
+        ? undefined
+        : Math.abs(b.autoencoderLargestShare - b.realLargestShare),
+    )
+    .filter((g) => g !== undefined);
   const summary = {
     cases: rows.length,
     meanW1Hu: mean(rows.map((r) => r.w1Hu)),
@@ -103,6 +122,7 @@ export function summarizeGeneration(
           skeletonGapPp: 100 * mean(skeletons.map((b) => Math.abs(b.largestShare - b.realLargestShare))),
         }
       : {}),
+    ...(roundTrips.length === rows.length ? { autoencoderSkeletonGapPp: 100 * mean(roundTrips) } : {}),
   };
   if (!baseline) return summary;
   const missing = rows.filter((r) => !baseline.has(r.case)).map((r) => r.case);

@@ -42,6 +42,18 @@ describe('generation-quality summary', () => {
       { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4 } },
     ]);
     expect(withSkeleton.skeletonGapPp).toBeCloseTo(25, 10); // (40 + 10) / 2
+    expect(withSkeleton.autoencoderSkeletonGapPp).toBeUndefined(); // no round-trip measure
+    const withRoundTrip = summarizeGeneration([
+      { ...a, skeleton: { largestShare: 0.2, realLargestShare: 0.6, autoencoderLargestShare: 0.5 } },
+      { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4, autoencoderLargestShare: 0.7 } },
+    ]);
+    expect(withRoundTrip.skeletonGapPp).toBeCloseTo(25, 10);
+    expect(withRoundTrip.autoencoderSkeletonGapPp).toBeCloseTo(20, 10); // (10 + 30) / 2
+    const oneRoundTrip = summarizeGeneration([
+      { ...a, skeleton: { largestShare: 0.2, realLargestShare: 0.6, autoencoderLargestShare: 0.5 } },
+      { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4 } },
+    ]);
+    expect(oneRoundTrip.autoencoderSkeletonGapPp).toBeUndefined();
     const partial = summarizeGeneration([a, row('b, vs x', 60, 0, 0)]);
     expect(partial.lungGapPp).toBeUndefined();
     expect(partial.fragmentationGapPp).toBeUndefined();
