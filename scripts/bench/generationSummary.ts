@@ -100,13 +100,9 @@ export function summarizeGeneration(
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const lungs = rows.map((r) => r.lung).filter((l) => l !== undefined);
   const skeletons = rows.map((r) => r.skeleton).filter((b) => b !== undefined);
-  const roundTrips = skeletons
-    .map((b) =>
-      b.autoencoderLargestShare === undefined
-        ? undefined
-        : Math.abs(b.autoencoderLargestShare - b.realLargestShare),
-    )
-    .filter((g) => g !== undefined);
+  const roundTrips = skeletons.flatMap((b) =>
+    b.autoencoderLargestShare === undefined ? [] : [Math.abs(b.autoencoderLargestShare - b.realLargestShare)],
+  );
   const summary = {
     cases: rows.length,
     meanW1Hu: mean(rows.map((r) => r.w1Hu)),
