@@ -468,11 +468,20 @@ def cache_bucket_grids(cfg, aug):
 
 
 @torch.no_grad()
+def latent_bone_fraction(image: torch.Tensor, factor: int, threshold: float) -> torch.Tensor:
+    """(B, 1, *latent grid) fraction of each latent voxel's factor^3 image block at or above
+    `threshold` (model units): where bone is, for a loss that weighs it (diffusion.bone_weight)."""
+    return F.avg_pool3d((image >= threshold).float(), factor)
+
+
 def build_latent_cache(cfg, ae, sampler, dev, log, prefix=()):
-    """Encoded crops, one bucket (same grid) per entry of cache_bucket_grids. `prefix`: buckets
-    already encoded by the same autoencoder (another run's cache): they stand for the first
-    len(prefix) buckets, and only the rest are drawn and encoded (from the sampler's own state, so
-    not the crops a full build would draw there)."""
+    """Encoded crops, one bucket (same grid) per entry of cache_bucket_grids: (latents,
+    conditioning, bone fraction per latent voxel). `prefix`: buckets already encoded by the same
+    autoencoder (another run's cache): they stand for the first len(prefix) buckets, and only the
+    rest are drawn and encoded (from the sampler's own state, so not the crops a full build would
+    draw there)."""
+    bone_at = float(D.Intensity(**cfg.get('data', {}).get('intensity', {})).to_model(
+        np.float32(cfg['diffusion'].get('bone_hu', 200.0))))
     grids = cache_bucket_grids(cfg, sampler.cfg)
     if len(prefix) > len(grids):
         raise SystemExit(f'latent cache prefix has {len(prefix)} buckets, the config only {len(grids)}')
@@ -481,14 +490,15 @@ def build_latent_cache(cfg, ae, sampler, dev, log, prefix=()):
         if b < len(prefix):
             continue
         dims = D.random_dims(sampler.rng, aug)
-        zs, cs = [], []
+        zs, cs, fs = [], [], []
         for _ in range(cfg['diffusion']['latent_per_bucket']):
             image, coords, items = sampler.batch(1, dims)
             z = ae.encode(image.to(dev), coords.to(dev)).cpu()
             r = items[0]['resolved']
             zs.append(z[0])
             cs.append(torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, ae.factor)))
-        buckets.append((torch.stack(zs), torch.stack(cs)))
+            fs.append(latent_bone_fraction(image, ae.factor, bone_at)[0])
+        buckets.append((torch.stack(zs), torch.stack(cs), torch.stack(fs)))
         if (b + 1) % 10 == 0:
             log({'info': f'latent cache: {b + 1}/{len(grids)} buckets'})
     return buckets
@@ -505,14 +515,27 @@ def noisy_batch(sched: Schedule, z0: torch.Tensor):
 MAX_SKIPPED_IN_A_ROW = 20
 
 
-def diffusion_step(unet, opt, sched: Schedule, z0: torch.Tensor, coords: torch.Tensor, bf16: bool):
-    """One optimiser step of the eps-prediction loss -> (loss, stepped). A non-finite loss or
-    gradient norm leaves the weights and the optimiser state as they were (stepped False): one bad
-    draw must not turn the weights, the EMA and then the checkpoint into NaN."""
+def eps_loss(pred: torch.Tensor, eps: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared eps error; with a per-latent-voxel `weight` (B, 1, *grid) the weighted mean
+    sum(w * err) / sum(w) over the batch's voxels and channels, so that the loss keeps the plain
+    MSE's scale (and the learning rate its meaning) whatever the weights."""
+    err = (pred.float() - eps) ** 2
+    if weight is None:
+        return err.mean()
+    w = weight.to(err.dtype).expand_as(err)
+    return (w * err).sum() / w.sum()
+
+
+def diffusion_step(unet, opt, sched: Schedule, z0: torch.Tensor, coords: torch.Tensor, bf16: bool,
+                   weight: torch.Tensor | None = None):
+    """One optimiser step of the eps-prediction loss (eps_loss, optionally weighted per latent
+    voxel) -> (loss, stepped). A non-finite loss or gradient norm leaves the weights and the
+    optimiser state as they were (stepped False): one bad draw must not turn the weights, the EMA
+    and then the checkpoint into NaN."""
     z_t, t, eps = noisy_batch(sched, z0)
     with torch.autocast(device_type=z0.device.type, dtype=torch.bfloat16, enabled=bf16):
         pred = unet(z_t, t.float(), coords)
-    loss = F.mse_loss(pred.float(), eps)
+    loss = eps_loss(pred, eps, weight)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -548,18 +571,29 @@ def train_diffusion(cfg, args):
         prefix = ()
         if getattr(args, 'latent_cache_prefix', None):
             prefix = torch_load(args.latent_cache_prefix)['buckets']
-            if any(z.shape[1] != ae.z_ch for z, _ in prefix):
+            if any(b[0].shape[1] != ae.z_ch for b in prefix):
                 raise SystemExit(f'{args.latent_cache_prefix}: its latents do not have this autoencoder\'s '
                                  f'{ae.z_ch} channels')
             log({'info': f'latent cache: the first {len(prefix)} buckets from {args.latent_cache_prefix}'})
         buckets = build_latent_cache(cfg, ae, sampler, dev, log, prefix=prefix)
-        allz = torch.cat([z.flatten() for z, _ in buckets])
+        allz = torch.cat([b[0].flatten() for b in buckets])
         # a warm start keeps the scale its UNet learned with, unless the autoencoder changed enough
         # that its latents' spread did too (rescale_latents: unit standard deviation again)
         rescale = init is None or bool(d.get('rescale_latents', False))
         latent_scale = float(1.0 / allz.std()) if rescale else init['latent_scale']
         save_atomic({'buckets': buckets, 'latent_scale': latent_scale}, cache_path)
     log({'info': f'latent cache: {len(buckets)} buckets, latent_scale {latent_scale:.4f}'})
+    # bone_weight > 0: a latent voxel's eps error weighs 1 + bone_weight x the bone fraction of its
+    # image block (vertebrae and ribs are a few percent of the latents; the plain loss merges them)
+    bone_w = float(d.get('bone_weight', 0.0))
+    if bone_w < 0:
+        raise SystemExit(f'diffusion.bone_weight must be >= 0, not {bone_w}')
+    if bone_w > 0:
+        old_format = sum(1 for b in buckets if len(b) < 3)
+        if old_format:
+            raise SystemExit(f'diffusion.bone_weight {bone_w}: {old_format} latent cache buckets (from {cache_path} '
+                             'or --latent-cache-prefix) hold no bone fractions; delete the cache to rebuild it')
+        log({'info': f'diffusion: eps loss weighted 1 + {bone_w} x bone fraction (>= {d.get("bone_hu", 200.0)} HU)'})
     sched = build_schedule(cfg)
     unet = build_unet(cfg).to(dev)
     ema = copy.deepcopy(unet).eval()
@@ -605,11 +639,13 @@ def train_diffusion(cfg, args):
         lr = lr_at(progress, d['lr'], d['lr_min'])
         for g in opt.param_groups:
             g['lr'] = lr
-        z_all, c_all = buckets[int(rng.integers(len(buckets)))]
+        bucket = buckets[int(rng.integers(len(buckets)))]
+        z_all, c_all = bucket[0], bucket[1]
         idx = torch.from_numpy(rng.integers(0, z_all.shape[0], d['batch_size']))
         z0 = (z_all[idx] * latent_scale).to(dev)
         coords = c_all[idx].to(dev)
-        loss, stepped = diffusion_step(unet, opt, sched, z0, coords, bf16)
+        weight = (1.0 + bone_w * bucket[2][idx]).to(dev) if bone_w > 0 else None
+        loss, stepped = diffusion_step(unet, opt, sched, z0, coords, bf16, weight)
         if not stepped:
             skipped += 1
             skipped_run += 1

@@ -149,7 +149,7 @@ class DecoderRoundTrip(unittest.TestCase):
                 train('--stage', 'diffusion', '--init-from', out, '--checkpoint-dir', ck, '--max-iters', '1',
                       '--set', f'diffusion.rescale_latents={rescale}')
                 cache = torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
-                allz = torch.cat([z.flatten() for z, _ in cache['buckets']])
+                allz = torch.cat([b[0].flatten() for b in cache['buckets']])
                 scales.append((torch_load(os.path.join(ck, 'diffusion', 'last.pt'))['latent_scale'],
                                1.0 / float(allz.std())))
             self.assertEqual(scales[0][0], exported)
@@ -172,7 +172,7 @@ class DecoderRoundTrip(unittest.TestCase):
             self.assertEqual(saved['config']['diffusion']['widths'], [16, 32, 32])
             self.assertEqual(saved['model']['inp.weight'].shape[0], 16)
             cache = torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
-            allz = torch.cat([z.flatten() for z, _ in cache['buckets']])
+            allz = torch.cat([b[0].flatten() for b in cache['buckets']])
             self.assertAlmostEqual(saved['latent_scale'], 1.0 / float(allz.std()), places=4)
             # the autoencoder is the exported one: it encodes as encoder.onnx does
             ae_ck = torch_load(os.path.join(ck, 'autoencoder', 'last.pt'))

@@ -108,21 +108,33 @@ class TrainSmokeTest(unittest.TestCase):
             ae, _ = T.load_autoencoder(None, os.path.join(ck, 'autoencoder', 'last.pt'))
             self.assertEqual(ae.factor, 4)
             # the UNet trains under bf16 autocast here (diffusion.bf16), as the factor-4 runs do
+            # ... and with its eps loss weighted towards bone (diffusion.bone_weight)
             log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
-                             '--max-iters', '1', '--set', 'diffusion.bf16=true')
+                             '--max-iters', '1', '--set', 'diffusion.bf16=true', '--set', 'diffusion.bone_weight=5')
             self.assertIn('autocast bf16 True', log)
+            self.assertIn('eps loss weighted 1 + 5.0 x bone fraction', log)
             with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
                 losses = [json.loads(line)['loss'] for line in f if '"loss"' in line]
             self.assertTrue(losses and all(math.isfinite(v) and v > 0 for v in losses), losses)
             cache = T.torch_load(os.path.join(ck, 'diffusion', 'latents.pt'))
-            for z, c in cache['buckets']:
+            for z, c, bone in cache['buckets']:
                 self.assertEqual(z.shape[2:], c.shape[2:])
+                self.assertEqual(bone.shape, (z.shape[0], 1, *z.shape[2:]))
                 # crops are 16-24 voxels per axis (grid_multiple 8): at factor 4 every latent axis is 4-6
                 self.assertTrue(all(4 <= n <= 6 for n in z.shape[2:]), z.shape)
             run_module('ldm.export', '--config', cfg, '--checkpoint-dir', ck, '--out', out)
             with open(os.path.join(out, 'model.json')) as f:
                 man = json.load(f)
             self.assertEqual(man['latent']['factor'], 4)
+            # a cache written before bone fractions were kept cannot weigh bone: refused, by name
+            cache['buckets'] = [(z, c) for z, c, _ in cache['buckets']]
+            torch.save(cache, os.path.join(ck, 'diffusion', 'latents.pt'))
+            with self.assertRaisesRegex(AssertionError, 'hold no bone fractions'):
+                run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
+                           '--resume', '--max-iters', '2', '--set', 'diffusion.bone_weight=5')
+            # ... while the plain loss still trains on it
+            run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
+                       '--resume', '--max-iters', '2')
             self.assertEqual(man['onnx']['decoder']['outputs'][0]['shape'], ['B', 1, '4*d', '4*h', '4*w'])
 
 
@@ -165,6 +177,34 @@ class DiffusionStepTest(unittest.TestCase):
         for k, st in self.opt.state.items():
             for n, v in st.items():
                 self.assertTrue(torch.equal(state[k][n], v), n)
+
+
+class BoneWeightedLossTest(unittest.TestCase):
+    """diffusion.bone_weight: the eps loss weighted per latent voxel by the bone in its image block."""
+
+    def test_bone_fraction_is_the_block_mean_of_the_threshold(self):
+        g = torch.Generator().manual_seed(1)
+        image = torch.rand((2, 1, 16, 8, 24), generator=g)
+        got = T.latent_bone_fraction(image, 8, 0.6)
+        # independently: split every axis into (blocks, 8) and average the indicator in numpy
+        ind = (image.numpy() >= 0.6).astype(np.float64).reshape(2, 1, 2, 8, 1, 8, 3, 8)
+        want = ind.mean(axis=(3, 5, 7))
+        self.assertEqual(tuple(got.shape), (2, 1, 2, 1, 3))
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+
+    def test_weighted_loss(self):
+        g = torch.Generator().manual_seed(2)
+        pred, eps = torch.randn((2, 8, 3, 4, 5), generator=g), torch.randn((2, 8, 3, 4, 5), generator=g)
+        err = ((pred - eps) ** 2).numpy()
+        self.assertAlmostEqual(float(T.eps_loss(pred, eps)), float(err.mean()), places=5)
+        # uniform weights: the plain mean squared error, whatever their size
+        self.assertAlmostEqual(float(T.eps_loss(pred, eps, torch.full((2, 1, 3, 4, 5), 7.0))), float(err.mean()),
+                               places=5)
+        # weight 1 + 9 on one latent voxel of sample 1: its 8 channels count 10 times
+        w = torch.ones((2, 1, 3, 4, 5))
+        w[1, 0, 2, 1, 3] = 10.0
+        want = (err.sum() + 9 * err[1, :, 2, 1, 3].sum()) / (err.size + 9 * 8)
+        self.assertAlmostEqual(float(T.eps_loss(pred, eps, w)), float(want), places=5)
 
 
 class CheckpointGuardTest(unittest.TestCase):
@@ -312,11 +352,11 @@ class LatentGridGroups(unittest.TestCase):
         more = self.build([{'grid_min': 96, 'grid_max': 104, 'buckets': 2}])
         self.assertEqual(len(plain), 3)
         self.assertEqual(len(more), 5)
-        for (z0, c0), (z1, c1) in zip(plain, more[:3]):
-            self.assertTrue(torch.equal(z0, z1) and torch.equal(c0, c1))
-        for z, c in plain:
+        for (z0, c0, f0), (z1, c1, f1) in zip(plain, more[:3]):
+            self.assertTrue(torch.equal(z0, z1) and torch.equal(c0, c1) and torch.equal(f0, f1))
+        for z, c, _ in plain:
             self.assertTrue(all(2 <= n <= 4 for n in z.shape[2:]), z.shape)
-        for z, c in more[3:]:
+        for z, c, _ in more[3:]:
             self.assertEqual(z.shape[0], 2)
             self.assertTrue(all(n in (12, 13) for n in z.shape[2:]), z.shape)  # 96-104 voxels / 8
             self.assertEqual(tuple(c.shape[2:]), tuple(z.shape[2:]))
@@ -344,9 +384,9 @@ class LatentGridGroups(unittest.TestCase):
         more = T.build_latent_cache(self.cfg(groups), self.PoolingEncoder(), sampler, torch.device('cpu'),
                                     log=lambda *_: None, prefix=plain)
         self.assertEqual(len(more), 5)
-        for (z0, c0), (z1, c1) in zip(plain, more[:3]):
+        for (z0, _, _), (z1, _, _) in zip(plain, more[:3]):
             self.assertIs(z0, z1)
-        for z, c in more[3:]:
+        for z, _, _ in more[3:]:
             self.assertEqual(z.shape[0], 2)
             self.assertTrue(all(n in (2, 3) for n in z.shape[2:]), z.shape)  # 16-24 voxels / 8
         with self.assertRaises(SystemExit):
