@@ -467,13 +467,13 @@ def cache_bucket_grids(cfg, aug):
     return out
 
 
-@torch.no_grad()
 def latent_bone_fraction(image: torch.Tensor, factor: int, threshold: float) -> torch.Tensor:
     """(B, 1, *latent grid) fraction of each latent voxel's factor^3 image block at or above
     `threshold` (model units): where bone is, for a loss that weighs it (diffusion.bone_weight)."""
     return F.avg_pool3d((image >= threshold).float(), factor)
 
 
+@torch.no_grad()
 def build_latent_cache(cfg, ae, sampler, dev, log, prefix=()):
     """Encoded crops, one bucket (same grid) per entry of cache_bucket_grids: (latents,
     conditioning, bone fraction per latent voxel). `prefix`: buckets already encoded by the same

@@ -393,6 +393,21 @@ class LatentGridGroups(unittest.TestCase):
             T.build_latent_cache(self.cfg([]), self.PoolingEncoder(), sampler, torch.device('cpu'),
                                  log=lambda *_: None, prefix=more)
 
+    def test_the_cache_holds_no_autograd_graph(self):
+        """Encoding runs without autograd: a cached latent that kept its graph would hold every
+        activation of its crop (a 288-bucket cache of 96-128-voxel crops once filled 24 GB)."""
+        class ConvEncoder(self.PoolingEncoder):
+            conv = torch.nn.Conv3d(1, 2, 8, stride=8)
+
+            def encode(self, image, coords):
+                return self.conv(image)
+
+        sampler = D.Sampler([self.scan()], D.AugmentConfig(grid_min=16, grid_max=32), seed=5)
+        cache = T.build_latent_cache(self.cfg([]), ConvEncoder(), sampler, torch.device('cpu'), log=lambda *_: None)
+        for z, _, bone in cache:
+            self.assertFalse(z.requires_grad or bone.requires_grad)
+            self.assertIsNone(z.grad_fn)
+
     def test_malformed_groups_are_refused(self):
         aug = D.AugmentConfig()
         for bad in [{'grid_min': 96, 'grid_max': 128}, {'grid_min': 96, 'grid_max': 128, 'buckets': 2, 'x': 1},
