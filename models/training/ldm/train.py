@@ -548,6 +548,15 @@ def diffusion_step(unet, opt, sched: Schedule, z0: torch.Tensor, coords: torch.T
 
 def train_diffusion(cfg, args):
     d = cfg['diffusion']
+    # bone_weight > 0: a latent voxel's eps error weighs 1 + bone_weight x the bone fraction of its
+    # image block (vertebrae and ribs are a few percent of the latents; run C8s2-UB, BENCHMARKS.md,
+    # found that weighting them merged the sampled skeleton more, so the default stays 0)
+    try:
+        bone_w = float(d.get('bone_weight', 0.0))
+    except (TypeError, ValueError):
+        bone_w = math.nan
+    if not bone_w >= 0:
+        raise SystemExit(f'diffusion.bone_weight must be a number >= 0, not {d.get("bone_weight")!r}')
     out = ckpt_dir(cfg, args.checkpoint_dir, 'diffusion')
     ae_ck = os.path.join(ckpt_dir(cfg, args.checkpoint_dir, 'autoencoder'), 'last.pt')
     log = Logger(out)
@@ -583,11 +592,6 @@ def train_diffusion(cfg, args):
         latent_scale = float(1.0 / allz.std()) if rescale else init['latent_scale']
         save_atomic({'buckets': buckets, 'latent_scale': latent_scale}, cache_path)
     log({'info': f'latent cache: {len(buckets)} buckets, latent_scale {latent_scale:.4f}'})
-    # bone_weight > 0: a latent voxel's eps error weighs 1 + bone_weight x the bone fraction of its
-    # image block (vertebrae and ribs are a few percent of the latents; the plain loss merges them)
-    bone_w = float(d.get('bone_weight', 0.0))
-    if bone_w < 0:
-        raise SystemExit(f'diffusion.bone_weight must be >= 0, not {bone_w}')
     if bone_w > 0:
         old_format = sum(1 for b in buckets if len(b) < 3)
         if old_format:

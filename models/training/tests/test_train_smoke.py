@@ -135,6 +135,12 @@ class TrainSmokeTest(unittest.TestCase):
             # ... while the plain loss still trains on it
             run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
                        '--resume', '--max-iters', '2')
+            # a negative weight is refused before anything is loaded or written
+            before = os.path.getmtime(os.path.join(ck, 'diffusion', 'last.pt'))
+            with self.assertRaisesRegex(AssertionError, 'bone_weight must be a number >= 0, not -1'):
+                run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
+                           '--resume', '--max-iters', '3', '--set', 'diffusion.bone_weight=-1')
+            self.assertEqual(os.path.getmtime(os.path.join(ck, 'diffusion', 'last.pt')), before)
             self.assertEqual(man['onnx']['decoder']['outputs'][0]['shape'], ['B', 1, '4*d', '4*h', '4*w'])
 
 
