@@ -1,8 +1,15 @@
 """Autoencoder losses: L2 (or L1) + spectral (|FFT| magnitude) + commitment; optional hinge
 patch-adversarial term, its weight optionally adaptive (Esser et al. 2021, VQGAN). No perceptual
 loss: no pretrained 3D network is available here."""
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def bone_threshold(intensity, hu: float = 200.0) -> float:
+    """The bone threshold in model units: `hu` (a config's bone_hu) through the data's intensity
+    window (data.Intensity); the one rule both training stages' bone weighting uses."""
+    return float(intensity.to_model(np.float32(hu)))
 
 
 def bone_weights(target, threshold: float, weight: float):
