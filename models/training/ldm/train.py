@@ -505,10 +505,20 @@ def build_latent_cache(cfg, ae, sampler, dev, log, prefix=()):
     return buckets
 
 
-def noisy_batch(sched: Schedule, z0: torch.Tensor):
-    """One DDPM training draw: t ~ U{0..T-1}, eps ~ N(0, 1), z_t = q_sample(z0, t, eps),
-    all on z0's device (the model's)."""
-    t = torch.randint(0, sched.T, (z0.shape[0],), device=z0.device)
+def draw_timesteps(T: int, n: int, device, t_power: float = 1.0) -> torch.Tensor:
+    """n training timesteps in 0..T-1: uniform for t_power 1 (the DDPM objective); otherwise
+    t = floor(T * u^t_power), u ~ U[0, 1), so t_power > 1 draws low noise (small t) more often
+    (P(t < k) = (k / T)^(1 / t_power)), with every t still drawn."""
+    if t_power == 1.0:
+        return torch.randint(0, T, (n,), device=device)
+    u = torch.rand(n, device=device, dtype=torch.float64)
+    return (T * u ** t_power).floor().long().clamp_(0, T - 1)
+
+
+def noisy_batch(sched: Schedule, z0: torch.Tensor, t_power: float = 1.0):
+    """One DDPM training draw: t from draw_timesteps (uniform unless t_power), eps ~ N(0, 1),
+    z_t = q_sample(z0, t, eps), all on z0's device (the model's)."""
+    t = draw_timesteps(sched.T, z0.shape[0], z0.device, t_power)
     eps = torch.randn_like(z0)
     return sched.q_sample(z0, t, eps), t, eps
 
@@ -528,12 +538,12 @@ def eps_loss(pred: torch.Tensor, eps: torch.Tensor, weight: torch.Tensor | None 
 
 
 def diffusion_step(unet, opt, sched: Schedule, z0: torch.Tensor, coords: torch.Tensor, bf16: bool,
-                   weight: torch.Tensor | None = None):
+                   weight: torch.Tensor | None = None, t_power: float = 1.0):
     """One optimiser step of the eps-prediction loss (eps_loss, optionally weighted per latent
     voxel) -> (loss, stepped). A non-finite loss or gradient norm leaves the weights and the
     optimiser state as they were (stepped False): one bad draw must not turn the weights, the EMA
     and then the checkpoint into NaN."""
-    z_t, t, eps = noisy_batch(sched, z0)
+    z_t, t, eps = noisy_batch(sched, z0, t_power)
     with torch.autocast(device_type=z0.device.type, dtype=torch.bfloat16, enabled=bf16):
         pred = unet(z_t, t.float(), coords)
     loss = eps_loss(pred, eps, weight)
@@ -558,6 +568,14 @@ def train_diffusion(cfg, args):
         bone_w = math.nan
     if not bone_w >= 0:
         raise SystemExit(f'diffusion.bone_weight must be a number >= 0, not {d.get("bone_weight")!r}')
+    # t_power > 1 draws the training timesteps towards low noise (draw_timesteps), where a sample's
+    # last steps decide fine structure; 1 is the uniform DDPM draw
+    try:
+        t_power = float(d.get('t_power', 1.0))
+    except (TypeError, ValueError):
+        t_power = math.nan
+    if not (math.isfinite(t_power) and t_power > 0):
+        raise SystemExit(f'diffusion.t_power must be a finite number > 0, not {d.get("t_power")!r}')
     out = ckpt_dir(cfg, args.checkpoint_dir, 'diffusion')
     ae_ck = os.path.join(ckpt_dir(cfg, args.checkpoint_dir, 'autoencoder'), 'last.pt')
     log = Logger(out)
@@ -599,6 +617,8 @@ def train_diffusion(cfg, args):
             raise SystemExit(f'diffusion.bone_weight {bone_w}: {old_format} latent cache buckets (from {cache_path} '
                              'or --latent-cache-prefix) hold no bone fractions; delete the cache to rebuild it')
         log({'info': f'diffusion: eps loss weighted 1 + {bone_w} x bone fraction (>= {d.get("bone_hu", 200.0)} HU)'})
+    if t_power != 1.0:
+        log({'info': f'diffusion: timesteps drawn as floor(T u^{t_power}) (low noise more often)'})
     sched = build_schedule(cfg)
     unet = build_unet(cfg).to(dev)
     ema = copy.deepcopy(unet).eval()
@@ -650,7 +670,7 @@ def train_diffusion(cfg, args):
         z0 = (z_all[idx] * latent_scale).to(dev)
         coords = c_all[idx].to(dev)
         weight = (1.0 + bone_w * bucket[2][idx]).to(dev) if bone_w > 0 else None
-        loss, stepped = diffusion_step(unet, opt, sched, z0, coords, bf16, weight)
+        loss, stepped = diffusion_step(unet, opt, sched, z0, coords, bf16, weight, t_power)
         if not stepped:
             skipped += 1
             skipped_run += 1

@@ -110,9 +110,11 @@ class TrainSmokeTest(unittest.TestCase):
             # the UNet trains under bf16 autocast here (diffusion.bf16), as the factor-4 runs do
             # ... and with its eps loss weighted towards bone (diffusion.bone_weight)
             log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
-                             '--max-iters', '1', '--set', 'diffusion.bf16=true', '--set', 'diffusion.bone_weight=5')
+                             '--max-iters', '1', '--set', 'diffusion.bf16=true', '--set', 'diffusion.bone_weight=5',
+                             '--set', 'diffusion.t_power=2')  # ... and its timesteps drawn towards low noise
             self.assertIn('autocast bf16 True', log)
             self.assertIn('eps loss weighted 1 + 5.0 x bone fraction', log)
+            self.assertIn('timesteps drawn as floor(T u^2.0)', log)
             with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
                 losses = [json.loads(line)['loss'] for line in f if '"loss"' in line]
             self.assertTrue(losses and all(math.isfinite(v) and v > 0 for v in losses), losses)
@@ -140,6 +142,11 @@ class TrainSmokeTest(unittest.TestCase):
             with self.assertRaisesRegex(AssertionError, 'bone_weight must be a number >= 0, not -1'):
                 run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
                            '--resume', '--max-iters', '3', '--set', 'diffusion.bone_weight=-1')
+            self.assertEqual(os.path.getmtime(os.path.join(ck, 'diffusion', 'last.pt')), before)
+            for bad in ('0', '-2', '"two"'):  # so is a timestep power that is not a number > 0
+                with self.assertRaisesRegex(AssertionError, 'diffusion.t_power must be a finite number > 0'):
+                    run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
+                               '--resume', '--max-iters', '3', '--set', f'diffusion.t_power={bad}')
             self.assertEqual(os.path.getmtime(os.path.join(ck, 'diffusion', 'last.pt')), before)
             self.assertEqual(man['onnx']['decoder']['outputs'][0]['shape'], ['B', 1, '4*d', '4*h', '4*w'])
 
@@ -254,6 +261,29 @@ class ScheduleAndEmaTest(unittest.TestCase):
         self.assertTrue(torch.allclose(ema.weight, 0.999 * before + 0.001 * model.weight))
 
 
+class TimestepDrawTest(unittest.TestCase):
+    """diffusion.t_power: the training timesteps' distribution against its closed form."""
+
+    def test_power_one_is_the_uniform_ddpm_draw(self):
+        # the default draws exactly what torch.randint draws (runs before t_power are unchanged)
+        torch.manual_seed(11)
+        a = T.draw_timesteps(1000, 64, 'cpu')
+        torch.manual_seed(11)
+        self.assertTrue(torch.equal(a, torch.randint(0, 1000, (64,))))
+
+    def test_power_two_follows_its_cdf_and_reaches_every_noise_level(self):
+        torch.manual_seed(3)
+        n, big_t = 200_000, 1000
+        t = T.draw_timesteps(big_t, n, 'cpu', 2.0)
+        self.assertEqual(t.dtype, torch.int64)
+        self.assertGreaterEqual(int(t.min()), 0)
+        self.assertLessEqual(int(t.max()), big_t - 1)
+        self.assertGreater(int(t.max()), 990)  # the highest noise levels are still drawn
+        for k in (10, 100, 250, 500, 900):
+            # P(t < k) = P(u < (k / T)^(1/2)); binomial sd <= 0.0012 at n = 200k
+            self.assertAlmostEqual(float((t < k).double().mean()), (k / big_t) ** 0.5, delta=0.005, msg=k)
+
+
 class DeviceTest(unittest.TestCase):
     """The training draws and schedule follow the model's device. PyTorch's 'meta' device
     (shapes only, no data) stands in for CUDA on CPU-only machines: mixing it with CPU
@@ -266,11 +296,12 @@ class DeviceTest(unittest.TestCase):
         sched = Schedule.from_json(PAPER_SCHEDULER)
         for dev in self.devices():
             z0 = torch.zeros(3, 8, 2, 3, 4, device=dev)
-            z_t, t, eps = T.noisy_batch(sched, z0)
-            for x in (z_t, t, eps):
-                self.assertEqual(x.device.type, dev)
-            self.assertEqual(tuple(z_t.shape), (3, 8, 2, 3, 4))
-            self.assertEqual(t.dtype, torch.int64)
+            for t_power in (1.0, 2.0):
+                z_t, t, eps = T.noisy_batch(sched, z0, t_power)
+                for x in (z_t, t, eps):
+                    self.assertEqual(x.device.type, dev)
+                self.assertEqual(tuple(z_t.shape), (3, 8, 2, 3, 4))
+                self.assertEqual(t.dtype, torch.int64)
 
     def test_q_sample_on_device_and_formula(self):
         sched = Schedule.from_json(PAPER_SCHEDULER)
