@@ -10,9 +10,16 @@ import { crop } from '../../extensions/geometry-ldm/src/volume/pad';
 import { resample } from '../../extensions/geometry-ldm/src/volume/resample';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
-import { decode, encode } from '../../extensions/geometry-ldm/src/inference/latentOps';
+import { decode, encode, predictNoise } from '../../extensions/geometry-ldm/src/inference/latentOps';
+import {
+  addNoise,
+  createRng,
+  createSchedule,
+  DDIMScheduler,
+} from '../../extensions/geometry-ldm/src/diffusion';
+import { latentConditioning } from '../../extensions/geometry-ldm/src/geometry/coordinateChannels';
 import type { LoadedModel } from '../../extensions/geometry-ldm/src/inference/modelSessions';
-import { intensityParams } from '../../extensions/geometry-ldm/src/model/manifest';
+import { intensityParams, scheduleConfig } from '../../extensions/geometry-ldm/src/model/manifest';
 import { huToModel, modelToHu } from '../../extensions/geometry-ldm/src/volume/intensity';
 
 export { generate } from '../../extensions/geometry-ldm/src/inference/generate';
@@ -93,6 +100,44 @@ export async function autoencoderRoundTrip(
   const z = await encode(model, x.data, { indexToGroup: g.indexToGroup }, crop.dims);
   const f = model.manifest.latent.factor;
   const latentDims = crop.dims.map((n) => n / f) as unknown as Dims3;
+  const y = await decode(model, z, latentDims, 1);
+  return modelToHu(makeVolume(crop.dims, crop.affine, y, 'model'), p);
+}
+
+/**
+ * Where in t a sample's shapes are decided: the real crop encoded, noised to `tStart` (fresh noise
+ * from `seed`), denoised by the generation sampler from there (DDIM with the manifest's eta, its
+ * steps scaled to the partial plan: ddimSteps x tStart / T, at least 1), decoded. tStart near T is a
+ * generation with the real crop's latent forgotten; small tStart is nearly the autoencoder round trip.
+ */
+export async function noisedRoundTrip(
+  model: LoadedModel,
+  crop: Volume,
+  g: ResolvedGeometry,
+  tStart: number,
+  seed: string,
+): Promise<Volume> {
+  const m = model.manifest;
+  const p = intensityParams(m);
+  const f = m.latent.factor;
+  const latentDims = crop.dims.map((n) => n / f) as unknown as Dims3;
+  const z0 = await encode(model, huToModel(crop, p).data, { indexToGroup: g.indexToGroup }, crop.dims);
+  const config = scheduleConfig(m);
+  const rng = createRng(seed);
+  const noise = new Float32Array(z0.length);
+  rng.fillGaussian(noise);
+  let z = addNoise(createSchedule(config), z0, noise, tStart);
+  const ddim = new DDIMScheduler(config);
+  const steps = Math.max(1, Math.round((m.generation.ddimSteps * tStart) / config.numTrainTimesteps));
+  ddim.setPartialTimesteps(tStart, steps);
+  const eta = m.generation.ddimEta ?? 0;
+  const latentCond = latentConditioning(crop.dims, g.indexToGroup, f);
+  for (const t of ddim.timesteps) {
+    const eps = await predictNoise(model, z, t, latentCond, latentDims, 1);
+    const stepNoise = new Float32Array(z.length);
+    if (eta > 0) rng.fillGaussian(stepNoise);
+    z = ddim.step(eps, t, z, { eta, noise: eta > 0 ? stepNoise : undefined });
+  }
   const y = await decode(model, z, latentDims, 1);
   return modelToHu(makeVolume(crop.dims, crop.affine, y, 'model'), p);
 }

@@ -27,6 +27,10 @@
 // the real-vs-real floor then compares the first two of them.
 // GEOMETRY_LDM_BENCH_SEEDS=NAME draws the samples from another seed set (a model compared on two
 // sets shows how much of a difference is the draw; compare with a baseline run on the same set).
+// GEOMETRY_LDM_BENCH_PROBE_T=100,300,600 (noise levels t): where in t the skeleton is decided. Each
+// real crop is also encoded, noised to each t, denoised by the generation sampler from there and
+// decoded (generation-quality-entry.ts noisedRoundTrip; GEOMETRY_LDM_BENCH_PROBE_SAMPLES draws per t,
+// default 2), and its skeleton share compared with the real crop's like the samples'.
 // Last row: the mean over the sample cases and the bone gap (generationSummary.ts); with
 // GEOMETRY_LDM_BENCH_BASELINE=a model folder (its metrics.json's recorded W1) or a bench JSON,
 // also the baseline's mean, how many cases are lower and the worst ratio to it.
@@ -99,6 +103,17 @@ const SAMPLER = process.env.GEOMETRY_LDM_BENCH_SAMPLER
   ? JSON.parse(process.env.GEOMETRY_LDM_BENCH_SAMPLER)
   : null;
 
+/** GEOMETRY_LDM_BENCH_PROBE_T: the noise levels to probe (integers in [1, T - 1]), or []. */
+function probeTimesteps(text, T) {
+  if (text === undefined || text === '') return [];
+  const ts = text.split(',').map(Number);
+  if (!ts.every((t) => Number.isInteger(t) && t >= 1 && t < T)) {
+    throw new Error(`GEOMETRY_LDM_BENCH_PROBE_T '${text}': integers in [1, ${T - 1}], e.g. 100,300,600`);
+  }
+  return ts;
+}
+const PROBE_SAMPLES = Number(process.env.GEOMETRY_LDM_BENCH_PROBE_SAMPLES ?? 2);
+
 /** The resolved geometry of a request (a 1-step generation: only its geometry is used). */
 async function geometryOf(E, model, geometry) {
   return E.generate(model, { geometry, seed: 'geometry', sampler: { kind: 'ddim', steps: 1 }, samples: 1 });
@@ -114,6 +129,10 @@ export default {
     const { module: E } = await ctx.bundle('scripts/bench/generation-quality-entry.ts');
     const { module: L } = await ctx.bundle('scripts/bench/engine-entry.ts');
     const model = await L.load(dir, 'node', 2, ctx.root);
+    const PROBE_T = probeTimesteps(
+      process.env.GEOMETRY_LDM_BENCH_PROBE_T,
+      model.manifest.scheduler.numTrainTimesteps,
+    );
     const scans = referenceScans(ctx.root, process.env.GEOMETRY_LDM_BENCH_REFERENCES).map((s) => {
       const p = path.join(data, s.rel);
       const volume = s.kind === 'dicom' ? E.loadDicomTruth(p, 512) : E.loadNiftiTruth(p);
@@ -184,6 +203,23 @@ export default {
             // the decoder's own ceiling for the skeleton, as autoencoderW1Hu is for the histogram
             autoencoderLargestShare: +E.boneShape(round, crop.dims).largestShare.toFixed(4),
           };
+          if (PROBE_T.length > 0) {
+            skeleton.fromT = [];
+            for (const t of PROBE_T) {
+              const shares = [];
+              for (let k = 0; k < PROBE_SAMPLES; k++) {
+                const v = await E.noisedRoundTrip(
+                  model,
+                  crop,
+                  resolved,
+                  t,
+                  `probe/${scan.name}/${label}/${t}/${k}`,
+                );
+                shares.push(E.boneShape(v.data, v.dims).largestShare);
+              }
+              skeleton.fromT.push({ t, largestShare: +avg(shares).toFixed(4) });
+            }
+          }
           // where the distance is lost: each HU band's part of W1 and its share of the voxels
           // (and the same for the round trip: what the decoder alone loses there)
           const realShares = E.bandSharesOf(cropHist);
@@ -218,6 +254,11 @@ export default {
           ctx.log(
             `${label} vs ${scan.name}: W1 ${mean.toFixed(1)} HU (mean of ${SAMPLES}, ${Math.min(...w1s).toFixed(1)}-${Math.max(...w1s).toFixed(1)}; ${(ms / 1000).toFixed(1)} s each); autoencoder round trip ${ae.toFixed(1)} HU; bone (>= 200 HU) ${(100 * bone).toFixed(1)} % of the body vs real ${(100 * realBone).toFixed(1)} %; lung ${(100 * lung.fraction).toFixed(1)} % of the grid vs real ${(100 * lung.realFraction).toFixed(1)} %, fragmented ${(100 * lung.fragmentation).toFixed(1)} % vs real ${(100 * lung.realFragmentation).toFixed(1)} %; bone in its largest component ${(100 * skeleton.largestShare).toFixed(1)} % vs real ${(100 * skeleton.realLargestShare).toFixed(1)} % (round trip ${(100 * skeleton.autoencoderLargestShare).toFixed(1)} %)`,
           );
+          if (skeleton.fromT) {
+            ctx.log(
+              `  bone in its largest component from t: ${skeleton.fromT.map((p) => `${p.t} ${(100 * p.largestShare).toFixed(1)} %`).join(', ')}`,
+            );
+          }
           ctx.log(
             `  lungs ${lung.meanHu} HU vs real ${lung.realMeanHu}; air around the body ${lung.outsideMeanHu} HU vs real ${lung.realOutsideMeanHu}`,
           );
@@ -255,6 +296,11 @@ export default {
           ? `; baseline (${baselinePath}) ${b.meanW1Hu.toFixed(1)} HU, lower on ${b.lower} of ${summary.cases}, worst ${b.worstRatio.toFixed(2)}x (${b.worstCase})`
           : ''),
     );
+    if (summary.skeletonGapFromTPp) {
+      ctx.log(
+        `skeleton gap from t: ${summary.skeletonGapFromTPp.map((p) => `${p.t} ${p.gapPp.toFixed(2)} pp`).join(', ')}`,
+      );
+    }
     rows.push({
       case: `mean of the ${summary.cases} cases`,
       medianMs: 0,
@@ -264,6 +310,14 @@ export default {
       lungGapPp: +summary.lungGapPp.toFixed(2),
       fragmentationGapPp: +summary.fragmentationGapPp.toFixed(2),
       skeletonGapPp: +summary.skeletonGapPp.toFixed(2),
+      ...(summary.skeletonGapFromTPp
+        ? {
+            skeletonGapFromTPp: summary.skeletonGapFromTPp.map((p) => ({
+              t: p.t,
+              gapPp: +p.gapPp.toFixed(2),
+            })),
+          }
+        : {}),
       ...(b
         ? { baseline: { ...b, meanW1Hu: +b.meanW1Hu.toFixed(1), worstRatio: +b.worstRatio.toFixed(3) } }
         : {}),

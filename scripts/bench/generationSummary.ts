@@ -27,6 +27,11 @@ export interface GenerationCaseScore {
     readonly largestShare: number;
     readonly realLargestShare: number;
     readonly autoencoderLargestShare?: number;
+    /**
+     * The real crop noised to t and denoised from there (noisedRoundTrip): its largestShare per
+     * probed t, in the bench's order (GEOMETRY_LDM_BENCH_PROBE_T; absent without it).
+     */
+    readonly fromT?: readonly { readonly t: number; readonly largestShare: number }[];
   };
 }
 
@@ -48,6 +53,11 @@ export interface GenerationSummary {
    * decoder alone accounts for (only when every case has it).
    */
   readonly autoencoderSkeletonGapPp?: number;
+  /**
+   * Per probed noise level t, the same gap for the real crops noised to t and denoised (only when
+   * every case probed the same levels): from which t on the samples' skeleton gap appears.
+   */
+  readonly skeletonGapFromTPp?: readonly { readonly t: number; readonly gapPp: number }[];
   readonly baseline?: {
     readonly meanW1Hu: number;
     /** Cases whose W1 is below the baseline's. */
@@ -92,6 +102,27 @@ export function generationBaseline(json: unknown): GenerationBaseline {
   return out;
 }
 
+type SkeletonScore = NonNullable<GenerationCaseScore['skeleton']>;
+
+/** { skeletonGapFromTPp } when every case probed the same noise levels, else {}. */
+function skeletonGapFromT(skeletons: readonly SkeletonScore[]) {
+  const first = skeletons[0]?.fromT;
+  if (!first || first.length === 0) return {};
+  const ts = first.map((p) => p.t);
+  const same = skeletons.every(
+    (s) => s.fromT?.length === ts.length && s.fromT.every((p, i) => p.t === ts[i]),
+  );
+  if (!same) return {};
+  return {
+    skeletonGapFromTPp: ts.map((t, i) => ({
+      t,
+      gapPp:
+        (100 * skeletons.reduce((a, s) => a + Math.abs(s.fromT![i].largestShare - s.realLargestShare), 0)) /
+        skeletons.length,
+    })),
+  };
+}
+
 export function summarizeGeneration(
   rows: readonly GenerationCaseScore[],
   baseline?: GenerationBaseline,
@@ -119,6 +150,7 @@ export function summarizeGeneration(
         }
       : {}),
     ...(roundTrips.length === rows.length ? { autoencoderSkeletonGapPp: 100 * mean(roundTrips) } : {}),
+    ...skeletonGapFromT(skeletons.length === rows.length ? skeletons : []),
   };
   if (!baseline) return summary;
   const missing = rows.filter((r) => !baseline.has(r.case)).map((r) => r.case);

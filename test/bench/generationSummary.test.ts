@@ -54,6 +54,28 @@ describe('generation-quality summary', () => {
       { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4 } },
     ]);
     expect(oneRoundTrip.autoencoderSkeletonGapPp).toBeUndefined();
+    expect(withRoundTrip.skeletonGapFromTPp).toBeUndefined(); // no probe
+    const probe = (shares: number[], ts = [100, 600]) => ts.map((t, i) => ({ t, largestShare: shares[i] }));
+    const probed = summarizeGeneration([
+      { ...a, skeleton: { largestShare: 0.2, realLargestShare: 0.6, fromT: probe([0.55, 0.9]) } },
+      { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4, fromT: probe([0.4, 0.7]) } },
+    ]);
+    expect(probed.skeletonGapFromTPp).toHaveLength(2);
+    expect(probed.skeletonGapFromTPp![0].t).toBe(100);
+    expect(probed.skeletonGapFromTPp![0].gapPp).toBeCloseTo(2.5, 10); // (5 + 0) / 2
+    expect(probed.skeletonGapFromTPp![1].t).toBe(600);
+    expect(probed.skeletonGapFromTPp![1].gapPp).toBeCloseTo(30, 10); // (30 + 30) / 2
+    // cases probed at different levels, or one not probed: no per-t gap rather than a mixed mean
+    const mixed = summarizeGeneration([
+      { ...a, skeleton: { largestShare: 0.2, realLargestShare: 0.6, fromT: probe([0.55, 0.9]) } },
+      { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4, fromT: probe([0.4, 0.7], [100, 700]) } },
+    ]);
+    expect(mixed.skeletonGapFromTPp).toBeUndefined();
+    const oneProbed = summarizeGeneration([
+      { ...a, skeleton: { largestShare: 0.2, realLargestShare: 0.6, fromT: probe([0.55, 0.9]) } },
+      { ...b, skeleton: { largestShare: 0.5, realLargestShare: 0.4 } },
+    ]);
+    expect(oneProbed.skeletonGapFromTPp).toBeUndefined();
     const partial = summarizeGeneration([a, row('b, vs x', 60, 0, 0)]);
     expect(partial.lungGapPp).toBeUndefined();
     expect(partial.fragmentationGapPp).toBeUndefined();
