@@ -134,9 +134,8 @@ export async function noisedRoundTrip(
   const latentCond = latentConditioning(crop.dims, g.indexToGroup, f);
   for (const t of ddim.timesteps) {
     const eps = await predictNoise(model, z, t, latentCond, latentDims, 1);
-    const stepNoise = new Float32Array(z.length);
-    if (eta > 0) rng.fillGaussian(stepNoise);
-    z = ddim.step(eps, t, z, { eta, noise: eta > 0 ? stepNoise : undefined });
+    const stepNoise = eta > 0 ? rng.fillGaussian(new Float32Array(z.length)) : undefined;
+    z = ddim.step(eps, t, z, { eta, noise: stepNoise });
   }
   const y = await decode(model, z, latentDims, 1);
   return modelToHu(makeVolume(crop.dims, crop.affine, y, 'model'), p);

@@ -113,6 +113,11 @@ function probeTimesteps(text, T) {
   return ts;
 }
 const PROBE_SAMPLES = Number(process.env.GEOMETRY_LDM_BENCH_PROBE_SAMPLES ?? 2);
+if (!(Number.isInteger(PROBE_SAMPLES) && PROBE_SAMPLES >= 1)) {
+  throw new Error(
+    `GEOMETRY_LDM_BENCH_PROBE_SAMPLES '${process.env.GEOMETRY_LDM_BENCH_PROBE_SAMPLES}': a positive integer`,
+  );
+}
 
 /** The resolved geometry of a request (a 1-step generation: only its geometry is used). */
 async function geometryOf(E, model, geometry) {

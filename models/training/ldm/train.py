@@ -507,8 +507,8 @@ def build_latent_cache(cfg, ae, sampler, dev, log, prefix=()):
 
 def draw_timesteps(T: int, n: int, device, t_power: float = 1.0) -> torch.Tensor:
     """n training timesteps in 0..T-1: uniform for t_power 1 (the DDPM objective); otherwise
-    t = floor(T * u^t_power), u ~ U[0, 1), so t_power > 1 draws low noise (small t) more often
-    (P(t < k) = (k / T)^(1 / t_power)), with every t still drawn."""
+    t = floor(T * u^t_power), u ~ U[0, 1), so t_power > 1 draws low noise (small t) more often and
+    t_power < 1 high noise (P(t < k) = (k / T)^(1 / t_power)), with every t still drawn."""
     if t_power == 1.0:
         return torch.randint(0, T, (n,), device=device)
     u = torch.rand(n, device=device, dtype=torch.float64)
@@ -568,8 +568,8 @@ def train_diffusion(cfg, args):
         bone_w = math.nan
     if not bone_w >= 0:
         raise SystemExit(f'diffusion.bone_weight must be a number >= 0, not {d.get("bone_weight")!r}')
-    # t_power > 1 draws the training timesteps towards low noise (draw_timesteps), where a sample's
-    # last steps decide fine structure; 1 is the uniform DDPM draw
+    # t_power > 1 draws the training timesteps towards low noise, < 1 towards high noise
+    # (draw_timesteps); 1 is the uniform DDPM draw
     try:
         t_power = float(d.get('t_power', 1.0))
     except (TypeError, ValueError):
@@ -618,7 +618,8 @@ def train_diffusion(cfg, args):
                              'or --latent-cache-prefix) hold no bone fractions; delete the cache to rebuild it')
         log({'info': f'diffusion: eps loss weighted 1 + {bone_w} x bone fraction (>= {d.get("bone_hu", 200.0)} HU)'})
     if t_power != 1.0:
-        log({'info': f'diffusion: timesteps drawn as floor(T u^{t_power}) (low noise more often)'})
+        more = 'low' if t_power > 1 else 'high'
+        log({'info': f'diffusion: timesteps drawn as floor(T u^{t_power}) ({more} noise more often)'})
     sched = build_schedule(cfg)
     unet = build_unet(cfg).to(dev)
     ema = copy.deepcopy(unet).eval()

@@ -114,7 +114,7 @@ class TrainSmokeTest(unittest.TestCase):
                              '--set', 'diffusion.t_power=2')  # ... and its timesteps drawn towards low noise
             self.assertIn('autocast bf16 True', log)
             self.assertIn('eps loss weighted 1 + 5.0 x bone fraction', log)
-            self.assertIn('timesteps drawn as floor(T u^2.0)', log)
+            self.assertIn('timesteps drawn as floor(T u^2.0) (low noise more often)', log)
             with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
                 losses = [json.loads(line)['loss'] for line in f if '"loss"' in line]
             self.assertTrue(losses and all(math.isfinite(v) and v > 0 for v in losses), losses)
@@ -271,7 +271,7 @@ class TimestepDrawTest(unittest.TestCase):
         torch.manual_seed(11)
         self.assertTrue(torch.equal(a, torch.randint(0, 1000, (64,))))
 
-    def test_power_two_follows_its_cdf_and_reaches_every_noise_level(self):
+    def test_powers_follow_their_cdf_and_reach_every_noise_level(self):
         torch.manual_seed(3)
         n, big_t = 200_000, 1000
         t = T.draw_timesteps(big_t, n, 'cpu', 2.0)
@@ -282,6 +282,9 @@ class TimestepDrawTest(unittest.TestCase):
         for k in (10, 100, 250, 500, 900):
             # P(t < k) = P(u < (k / T)^(1/2)); binomial sd <= 0.0012 at n = 200k
             self.assertAlmostEqual(float((t < k).double().mean()), (k / big_t) ** 0.5, delta=0.005, msg=k)
+        t = T.draw_timesteps(big_t, n, 'cpu', 0.5)  # ... and below 1 towards high noise
+        for k in (100, 500, 900):
+            self.assertAlmostEqual(float((t < k).double().mean()), (k / big_t) ** 2, delta=0.005, msg=k)
 
 
 class DeviceTest(unittest.TestCase):
