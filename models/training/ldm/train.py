@@ -183,6 +183,19 @@ def restore_rng_states(ck: dict) -> None:
 SLIM_RESUME = 'slim checkpoint: fresh optimiser state and draws'
 
 
+def restore_training_state(ck: dict, opt, restore_stage) -> str:
+    """What a resume restores beside the weights (both stages): from a full checkpoint the
+    optimiser, the stage's own state (`restore_stage(ck)`: its data draws, a discriminator) and
+    the RNGs; a slim one (slim_checkpoint.py: weights only) keeps the fresh ones. -> what the
+    resume log adds."""
+    if 'opt' not in ck:
+        return f', {SLIM_RESUME}'
+    opt.load_state_dict(ck['opt'])
+    restore_stage(ck)
+    restore_rng_states(ck)
+    return ''
+
+
 def save_atomic(obj, path):
     tmp = path + '.tmp'
     torch.save(obj, tmp)
@@ -266,16 +279,15 @@ def train_autoencoder(cfg, args):
         ck = torch_load(last)  # CPU; load_state_dict copies onto the model's device
         model.load_state_dict(ck['model'])
         it, elapsed = ck['iter'], ck['elapsed']
-        if 'opt' in ck:
-            opt.load_state_dict(ck['opt'])
+
+        def restore_stage(ck):
             if disc is not None and ck.get('disc'):
                 disc.load_state_dict(ck['disc'])
                 d_opt.load_state_dict(ck['d_opt'])
             sampler.set_state(ck['sampler'])
-            restore_rng_states(ck)
-            log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min'})
-        else:
-            log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min, {SLIM_RESUME}'})
+
+        note = restore_training_state(ck, opt, restore_stage)
+        log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min{note}'})
     model.train()
     if decoder_only:
         model.encoder.eval()
@@ -477,10 +489,12 @@ def latent_bone_fraction(image: torch.Tensor, factor: int, threshold: float) -> 
 @torch.no_grad()
 def build_latent_cache(cfg, ae, sampler, dev, log, prefix=()):
     """Encoded crops, one bucket (same grid) per entry of cache_bucket_grids: (latents,
-    conditioning, bone fraction per latent voxel). `prefix`: buckets already encoded by the same
-    autoencoder (another run's cache): they stand for the first len(prefix) buckets, and only the
-    rest are drawn and encoded (from the sampler's own state, so not the crops a full build would
-    draw there)."""
+    conditioning, bone fraction per latent voxel). The bone fraction is kept whatever this run's
+    diffusion.bone_weight (one pooling per crop, next to an encoder pass): a cache is reused by
+    later runs and --latent-cache-prefix, which may weigh bone. `prefix`: buckets already encoded
+    by the same autoencoder (another run's cache): they stand for the first len(prefix) buckets,
+    and only the rest are drawn and encoded (from the sampler's own state, so not the crops a full
+    build would draw there)."""
     bone_at = bone_threshold(D.Intensity(**cfg.get('data', {}).get('intensity', {})),
                              cfg['diffusion'].get('bone_hu', 200.0))
     grids = cache_bucket_grids(cfg, sampler.cfg)
@@ -634,13 +648,12 @@ def train_diffusion(cfg, args):
         it, elapsed = ck['iter'], ck['elapsed']
         # the UNet learned at its checkpoint's scale (a cache rebuilt for a slim checkpoint computes its own)
         latent_scale = float(ck.get('latent_scale', latent_scale))
-        if 'opt' in ck:
-            opt.load_state_dict(ck['opt'])
+
+        def restore_stage(ck):
             rng.bit_generator.state = ck['rng']
-            restore_rng_states(ck)
-            log({'info': f'resumed at iter {it}'})
-        else:
-            log({'info': f'resumed at iter {it}, {SLIM_RESUME}'})
+
+        note = restore_training_state(ck, opt, restore_stage)
+        log({'info': f'resumed at iter {it}, {elapsed / 60:.1f} min{note}'})
     elif init:
         unet.load_state_dict(init['unet'])
         ema.load_state_dict(init['unet'])
