@@ -26,7 +26,7 @@ import torch
 
 from . import data as D
 from . import geometry as G
-from .schedule import ddim_sample, sr_cycles, sr_t_start, super_resolve_latent
+from .schedule import ddim_sample, generation_guidance, sr_cycles, sr_t_start, super_resolve_latent
 from .train import build_schedule, build_unet, ckpt_dir, load_autoencoder, load_config, torch_load
 
 
@@ -248,7 +248,8 @@ def main(argv=None):
             r = G.resolve_geometry(spec, gs)
             lc = torch.from_numpy(G.latent_conditioning(r.dims, r.index_to_group, ae.factor))[None]
             z_T = torch.randn((1, 8) + tuple(lc.shape[2:]), generator=gen)
-            z0 = ddim_sample(unet, sched, z_T, lc, steps=a.sample_steps)
+            z0 = ddim_sample(unet, sched, z_T, lc, steps=a.sample_steps,
+                             guidance=generation_guidance(cfg.get('contract', {})) or 1.0)
             with torch.no_grad():
                 img = ae.decode(z0 / scale)[0, 0].clamp(0, 1).numpy()
             sl = mid_slices(img, r.spacing_mm, intensity)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import geometry as G
-from .schedule import Schedule, sr_cycles, sr_t_start
+from .schedule import Schedule, generation_guidance, sr_cycles, sr_t_start
 from .unet import UNet3d
 from .vqgan import ExportDecoder, ExportEncoder, VQAutoencoder
 
@@ -269,6 +269,7 @@ def contract_fields(cfg: dict | None = None) -> dict:
     intensity = cfg.get('data', {}).get('intensity', {'lo': -1000.0, 'hi': 1000.0})
     sched = Schedule.from_config(cfg)
     tmin, tmax = aug.get('grid_min', 32), aug.get('grid_max', 64)
+    guidance = generation_guidance(c)
     return {
         'intensity': {'huMin': float(intensity['lo']), 'huMax': float(intensity['hi']), 'modelMin': 0.0, 'modelMax': 1.0,
                       'clip': True, 'outsideValueModel': 0.0},
@@ -281,7 +282,8 @@ def contract_fields(cfg: dict | None = None) -> dict:
         },
         'scheduler': sched.to_json(),
         'generation': {'ddimSteps': int(c.get('generationDdimSteps', 50)),
-                       'ddimEta': float(c.get('generationDdimEta', 0.0)), 'timestepSpacing': 'leading'},
+                       'ddimEta': float(c.get('generationDdimEta', 0.0)), 'timestepSpacing': 'leading',
+                       **({} if guidance is None else {'guidanceScale': guidance})},
         'superResolution': {'tStart': sr_t_start(c, sched), 'cycles': sr_cycles(c),
                             'ddimSteps': int(c.get('srDdimSteps', 10)),
                             'samples': int(c.get('srSamples', 8)),

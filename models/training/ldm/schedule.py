@@ -101,12 +101,19 @@ def randn_like_on(z: torch.Tensor, generator=None) -> torch.Tensor:
 
 
 @torch.no_grad()
-def ddim_sample(unet, sched: Schedule, z_T, coords, steps=50, t_start=None):
+def ddim_sample(unet, sched: Schedule, z_T, coords, steps=50, t_start=None, guidance: float = 1.0):
+    """Deterministic DDIM from z_T. guidance != 1: classifier-free guidance, eps = eps_null +
+    guidance (eps - eps_null), eps_null the UNet's prediction under the null condition (all-zero
+    coordinates; a UNet trained with diffusion.cond_drop > 0), as the TypeScript sampler's guidedEps."""
     plan = sched.leading_plan(steps) if t_start is None else sched.partial_plan(t_start, steps)
     z = z_T
     for n, t in enumerate(plan):
         t_prev = plan[n + 1] if n + 1 < len(plan) else -1
-        eps = unet(z, torch.full((z.shape[0],), float(t), device=z.device), coords)
+        tt = torch.full((z.shape[0],), float(t), device=z.device)
+        eps = unet(z, tt, coords)
+        if guidance != 1.0:
+            eps_null = unet(z, tt, torch.zeros_like(coords))
+            eps = eps_null + guidance * (eps - eps_null)
         z = sched.ddim_step(z, t, t_prev, eps)
     return z
 
@@ -140,3 +147,15 @@ def sr_cycles(contract: dict) -> int:
     if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 50):
         raise ValueError(f'contract.srCycles must be an integer in [1, 50], got {n!r}')
     return n
+
+
+def generation_guidance(contract: dict) -> float | None:
+    """Generation's classifier-free guidance scale (contract.generationGuidanceScale, a number in
+    [1, 20]; None when absent: no guidance, and no manifest field). Only for a UNet trained with
+    diffusion.cond_drop > 0: the null condition means nothing to one that never saw it."""
+    g = contract.get('generationGuidanceScale')
+    if g is None:
+        return None
+    if isinstance(g, bool) or not isinstance(g, (int, float)) or not 1 <= g <= 20:
+        raise ValueError(f'contract.generationGuidanceScale must be a number in [1, 20], got {g!r}')
+    return float(g)

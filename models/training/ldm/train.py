@@ -571,25 +571,41 @@ def diffusion_step(unet, opt, sched: Schedule, z0: torch.Tensor, coords: torch.T
     return loss.detach(), True
 
 
+def diffusion_number(d: dict, key: str, default: float, ok, rule: str) -> float:
+    """diffusion.<key> as a float (default when absent), refused by name unless ok(value)."""
+    try:
+        v = float(d.get(key, default))
+    except (TypeError, ValueError):
+        v = math.nan
+    if not ok(v):
+        raise SystemExit(f'diffusion.{key} must be {rule}, not {d.get(key)!r}')
+    return v
+
+
+def drop_conditioning(coords: torch.Tensor, rng: np.random.Generator, p: float) -> torch.Tensor:
+    """Classifier-free guidance's training draw: each sample's coordinate channels replaced by the
+    null condition (all zero: a real coordinate field varies across any grid of more than one
+    voxel, so zero is never a real condition) with probability p. p = 0 returns coords unchanged
+    and draws nothing from rng (the run's stream stays that of a run without the option)."""
+    if p <= 0:
+        return coords
+    keep = torch.from_numpy(rng.random(coords.shape[0]) >= p).to(coords.device, coords.dtype)
+    return coords * keep.view(-1, *([1] * (coords.dim() - 1)))
+
+
 def train_diffusion(cfg, args):
     d = cfg['diffusion']
     # bone_weight > 0: a latent voxel's eps error weighs 1 + bone_weight x the bone fraction of its
     # image block (vertebrae and ribs are a few percent of the latents; run C8s2-UB, BENCHMARKS.md,
     # found that weighting them merged the sampled skeleton more, so the default stays 0)
-    try:
-        bone_w = float(d.get('bone_weight', 0.0))
-    except (TypeError, ValueError):
-        bone_w = math.nan
-    if not bone_w >= 0:
-        raise SystemExit(f'diffusion.bone_weight must be a number >= 0, not {d.get("bone_weight")!r}')
+    bone_w = diffusion_number(d, 'bone_weight', 0.0, lambda v: v >= 0, 'a number >= 0')
     # t_power > 1 draws the training timesteps towards low noise, < 1 towards high noise
     # (draw_timesteps); 1 is the uniform DDPM draw
-    try:
-        t_power = float(d.get('t_power', 1.0))
-    except (TypeError, ValueError):
-        t_power = math.nan
-    if not (math.isfinite(t_power) and t_power > 0):
-        raise SystemExit(f'diffusion.t_power must be a finite number > 0, not {d.get("t_power")!r}')
+    t_power = diffusion_number(d, 't_power', 1.0, lambda v: math.isfinite(v) and v > 0, 'a finite number > 0')
+    # cond_drop > 0: that share of the training crops see the null condition (coordinate channels
+    # all zero) instead of their own, so that one UNet also predicts eps unconditionally, for
+    # classifier-free guidance at sampling (drop_conditioning)
+    cond_drop = diffusion_number(d, 'cond_drop', 0.0, lambda v: 0 <= v < 1, 'a number in [0, 1)')
     out = ckpt_dir(cfg, args.checkpoint_dir, 'diffusion')
     ae_ck = os.path.join(ckpt_dir(cfg, args.checkpoint_dir, 'autoencoder'), 'last.pt')
     log = Logger(out)
@@ -631,6 +647,8 @@ def train_diffusion(cfg, args):
             raise SystemExit(f'diffusion.bone_weight {bone_w}: {old_format} latent cache buckets (from {cache_path} '
                              'or --latent-cache-prefix) hold no bone fractions; delete the cache to rebuild it')
         log({'info': f'diffusion: eps loss weighted 1 + {bone_w} x bone fraction (>= {d.get("bone_hu", 200.0)} HU)'})
+    if cond_drop > 0:
+        log({'info': f'diffusion: the null condition (zero coordinates) for {cond_drop:.0%} of the crops'})
     if t_power != 1.0:
         more = 'low' if t_power > 1 else 'high'
         log({'info': f'diffusion: timesteps drawn as floor(T u^{t_power}) ({more} noise more often)'})
@@ -682,7 +700,7 @@ def train_diffusion(cfg, args):
         z_all, c_all = bucket[0], bucket[1]
         idx = torch.from_numpy(rng.integers(0, z_all.shape[0], d['batch_size']))
         z0 = (z_all[idx] * latent_scale).to(dev)
-        coords = c_all[idx].to(dev)
+        coords = drop_conditioning(c_all[idx].to(dev), rng, cond_drop)
         weight = (1.0 + bone_w * bucket[2][idx]).to(dev) if bone_w > 0 else None
         loss, stepped = diffusion_step(unet, opt, sched, z0, coords, bf16, weight, t_power)
         if not stepped:

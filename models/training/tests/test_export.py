@@ -89,6 +89,14 @@ class ExportTest(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, 'contract.srTStart'):
                 E.contract_fields({'contract': {'srTStart': bad}})
 
+    def test_guidance_scale_from_the_config(self):
+        self.assertNotIn('guidanceScale', E.contract_fields({'contract': {}})['generation'])  # absent: none
+        g = E.contract_fields({'contract': {'generationGuidanceScale': 2}})['generation']
+        self.assertEqual(g['guidanceScale'], 2.0)
+        for bad in (0.5, 21, '2', True, float('nan')):
+            with self.assertRaisesRegex(ValueError, 'contract.generationGuidanceScale'):
+                E.contract_fields({'contract': {'generationGuidanceScale': bad}})
+
     def test_latent_factor_outside_the_contract_is_refused(self):
         from ldm.unet import UNet3d
         from ldm.vqgan import VQAutoencoder

@@ -159,6 +159,34 @@ class ScheduleTest(unittest.TestCase):
         out = ddim_sample(Oracle(), s, zt, None, steps=20, t_start=700)
         self.assertLess(float((out - z0).abs().max()), 1e-6)
 
+    def test_guidance_combines_the_null_and_conditional_predictions(self):
+        s = Schedule.from_json(PAPER_SCHEDULER)
+        torch.manual_seed(2)
+        z_T = torch.randn(2, 8, 2, 3, 2)
+        coords = torch.rand(2, 3, 2, 3, 2) + 0.5
+        unet = UNet3d(widths=(8, 16, 16)).eval()
+
+        class Wrapped(torch.nn.Module):  # null_out(eps_cond, z, t) stands for the null prediction
+            def __init__(self, null_out, scale=1.0):
+                super().__init__()
+                self.null_out, self.scale = null_out, scale
+
+            def forward(self, z, t, c):
+                eps = unet(z, t, coords) * self.scale  # the conditional prediction, whatever c
+                return self.null_out(eps) if bool((c == 0).all()) else eps
+
+        with torch.no_grad():
+            plain = ddim_sample(Wrapped(lambda e: e), s, z_T, coords, steps=4)
+            # a null prediction equal to the conditional one: the unguided result
+            same = ddim_sample(Wrapped(lambda e: e), s, z_T, coords, steps=4, guidance=3.0)
+            # a zero null prediction: s x eps, the unguided sampler on a UNet scaled by s
+            zero = ddim_sample(Wrapped(torch.zeros_like), s, z_T, coords, steps=4, guidance=3.0)
+            scaled = ddim_sample(Wrapped(lambda e: e, 3.0), s, z_T, coords, steps=4)
+            real = ddim_sample(unet, s, z_T, coords, steps=4, guidance=3.0)
+        self.assertTrue(torch.equal(same, plain))
+        self.assertTrue(torch.equal(zero, scaled))
+        self.assertGreater(float((real - plain).abs().max()), 1e-3)  # the real null call differs
+
     def test_super_resolve_runs(self):
         unet = UNet3d(widths=(8, 16, 16)).eval()
         z = super_resolve_latent(unet, Schedule.from_json(PAPER_SCHEDULER), torch.randn(1, 8, 2, 3, 2), torch.rand(1, 3, 2, 3, 2), cycles=2, steps=3,

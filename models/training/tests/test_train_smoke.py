@@ -111,8 +111,10 @@ class TrainSmokeTest(unittest.TestCase):
             # ... and with its eps loss weighted towards bone (diffusion.bone_weight)
             log = run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
                              '--max-iters', '1', '--set', 'diffusion.bf16=true', '--set', 'diffusion.bone_weight=5',
-                             '--set', 'diffusion.t_power=2')  # ... and its timesteps drawn towards low noise
+                             '--set', 'diffusion.t_power=2',  # ... and its timesteps drawn towards low noise
+                             '--set', 'diffusion.cond_drop=0.5')  # ... and the null condition for guidance
             self.assertIn('autocast bf16 True', log)
+            self.assertIn('the null condition (zero coordinates) for 50% of the crops', log)
             self.assertIn('eps loss weighted 1 + 5.0 x bone fraction', log)
             self.assertIn('timesteps drawn as floor(T u^2.0) (low noise more often)', log)
             with open(os.path.join(ck, 'diffusion', 'log.jsonl')) as f:
@@ -147,6 +149,11 @@ class TrainSmokeTest(unittest.TestCase):
                 with self.assertRaisesRegex(AssertionError, 'diffusion.t_power must be a finite number > 0'):
                     run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
                                '--resume', '--max-iters', '3', '--set', f'diffusion.t_power={bad}')
+            self.assertEqual(os.path.getmtime(os.path.join(ck, 'diffusion', 'last.pt')), before)
+            for bad in ('1', '-0.1', 'null'):  # so is a guidance drop share outside [0, 1)
+                with self.assertRaisesRegex(AssertionError, r'diffusion.cond_drop must be a number in \[0, 1\)'):
+                    run_module('ldm.train', '--config', cfg, '--stage', 'diffusion', '--checkpoint-dir', ck,
+                               '--resume', '--max-iters', '3', '--set', f'diffusion.cond_drop={bad}')
             self.assertEqual(os.path.getmtime(os.path.join(ck, 'diffusion', 'last.pt')), before)
             self.assertEqual(man['onnx']['decoder']['outputs'][0]['shape'], ['B', 1, '4*d', '4*h', '4*w'])
 
@@ -285,6 +292,30 @@ class TimestepDrawTest(unittest.TestCase):
         t = T.draw_timesteps(big_t, n, 'cpu', 0.5)  # ... and below 1 towards high noise
         for k in (100, 500, 900):
             self.assertAlmostEqual(float((t < k).double().mean()), (k / big_t) ** 2, delta=0.005, msg=k)
+
+
+class ConditionDropTest(unittest.TestCase):
+    """diffusion.cond_drop: classifier-free guidance's training draw (drop_conditioning)."""
+
+    def test_zero_share_changes_nothing_and_draws_nothing(self):
+        rng = np.random.default_rng(4)
+        state = rng.bit_generator.state
+        coords = torch.rand(6, 3, 2, 3, 4)
+        self.assertIs(T.drop_conditioning(coords, rng, 0.0), coords)
+        self.assertEqual(rng.bit_generator.state, state)
+
+    def test_whole_samples_become_the_null_condition_at_the_share(self):
+        rng = np.random.default_rng(5)
+        coords = torch.rand(20_000, 3, 2, 2, 2) + 0.5  # never zero by itself
+        out = T.drop_conditioning(coords, rng, 0.25)
+        null = out.flatten(1).abs().sum(1) == 0
+        # a sample is either all zero or exactly its own coordinates
+        self.assertTrue(torch.equal(out[~null], coords[~null]))
+        # the share: binomial sd 0.003 at n = 20k
+        self.assertAlmostEqual(float(null.double().mean()), 0.25, delta=0.015)
+        # the same draw as a reference computation from the same generator state
+        ref = np.random.default_rng(5).random(20_000) < 0.25
+        self.assertTrue(np.array_equal(null.numpy(), ref))
 
 
 class DeviceTest(unittest.TestCase):

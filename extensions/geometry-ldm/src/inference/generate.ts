@@ -30,7 +30,9 @@ import {
   batchNoise,
   checkPreviewEvery,
   denoise,
+  generationGuidance,
   generationSampler,
+  guidanceFor,
   previewsPerLoop,
   schedulerFor,
   type SamplerSpec,
@@ -117,6 +119,7 @@ export async function generate(
     tiling: options.tiling,
   });
   const sched = schedulerFor(m, generationSampler(m, spec.sampler));
+  const guidance = guidanceFor(generationGuidance(m), latentCond);
   // one unit of work per sample and UNet call, and per sample and decoder tile
   const tiles = tileCount(tilesFor(latentDims, m.latent.factor, options.tiling));
   const plan = { denoise: count * sched.timesteps.length, decode: count * tiles };
@@ -163,6 +166,7 @@ export async function generate(
       sampleIndex: first,
       samples: count,
       preview,
+      guidance,
     });
     throwIfCancelled(options.signal);
     const decoding = passProgress(tracker, 'decode', batch * tiles, { sample: first, samples: count });

@@ -81,6 +81,90 @@ describe('generate', () => {
     });
   });
 
+  describe('classifier-free guidance (manifest generation.guidanceScale)', () => {
+    type Out = (nullCond: boolean, eps: Float32Array, lastCondEps: Float32Array | undefined) => Float32Array;
+    /**
+     * The tiny model with a guidance scale and its UNet wrapped: `out` may replace each call's eps
+     * (given whether the call had the null condition, all-zero coordinates, and the eps of the
+     * last call with a real condition); every call is recorded.
+     */
+    function wrapped(scale: number | undefined, out: Out = (_, eps) => eps) {
+      const calls: { nullCond: boolean; z: Float32Array; t: number }[] = [];
+      const unet = tiny.model.unet;
+      const io = tiny.model.manifest.onnx.unet; // tiny.model exists from beforeAll on
+      let lastCondEps: Float32Array | undefined;
+      const model = {
+        ...tiny.model,
+        manifest: {
+          ...tiny.model.manifest,
+          generation: { ...tiny.model.manifest.generation, guidanceScale: scale },
+        },
+        unet: {
+          ...unet,
+          run: async (feeds: Parameters<typeof unet.run>[0]) => {
+            // a real coordinate field varies across the grid: all zero is only the null condition
+            const nullCond = feeds[io.inputs[2].name].data.every((v) => v === 0);
+            calls.push({
+              nullCond,
+              z: feeds[io.inputs[0].name].data.slice(),
+              t: feeds[io.inputs[1].name].data[0],
+            });
+            const res = await unet.run(feeds);
+            const name = io.outputs[0].name;
+            const eps = out(nullCond, res[name].data, lastCondEps);
+            if (!nullCond) lastCondEps = eps.slice();
+            return { ...res, [name]: { ...res[name], data: eps } };
+          },
+        },
+      };
+      return { model, calls };
+    }
+    const two = { ...spec, samples: 2, batchSize: 2 };
+
+    it('scale 1 or absent: one UNet call per step, with the real condition', async () => {
+      const plain = await generate(tiny.model, spec);
+      for (const scale of [undefined, 1]) {
+        const { model, calls } = wrapped(scale);
+        const r = await generate(model, spec);
+        expect(calls.map((c) => c.nullCond)).toEqual([false, false, false, false]);
+        expect(r.samples[0].volume.data).toEqual(plain.samples[0].volume.data);
+      }
+    });
+
+    it('adds a null-condition call on the same latent and t each step, combined as eps_null + s (eps - eps_null)', async () => {
+      const { model, calls } = wrapped(3);
+      const g = await generate(model, two);
+      expect(calls.map((c) => c.nullCond)).toEqual([false, true, false, true, false, true, false, true]);
+      for (let i = 0; i < 8; i += 2) {
+        expect(calls[i + 1].t).toBe(calls[i].t);
+        expect(calls[i + 1].z).toEqual(calls[i].z);
+      }
+      const plain = await generate(tiny.model, two);
+      expect(maxAbsDiff(g.samples[0].volume.data, plain.samples[0].volume.data)).toBeGreaterThan(1e-3);
+      // the combination against independent truths: a null prediction equal to the conditional
+      // one leaves eps as it was (the unguided result) ...
+      const equal = await generate(wrapped(3, (n, eps, c) => (n ? c! : eps)).model, two);
+      // ... and a zero null prediction gives s x eps: the unguided sampler on a UNet scaled by s
+      const zero = await generate(
+        wrapped(3, (n, eps) => (n ? new Float32Array(eps.length) : eps)).model,
+        two,
+      );
+      const scaled = await generate(wrapped(undefined, (_, eps) => eps.map((v) => 3 * v)).model, two);
+      for (let s = 0; s < 2; s++) {
+        expect(equal.samples[s].volume.data).toEqual(plain.samples[s].volume.data);
+        expect(zero.samples[s].volume.data).toEqual(scaled.samples[s].volume.data);
+      }
+    });
+
+    it('refuses a scale below 1 or not finite before any UNet call', async () => {
+      for (const scale of [0.5, Number.NaN]) {
+        const { model, calls } = wrapped(scale);
+        await expect(generate(model, spec)).rejects.toMatchObject({ code: 'invalid-input' });
+        expect(calls).toHaveLength(0);
+      }
+    });
+  });
+
   it('places the result where the geometry spec says (patient mm)', async () => {
     const r = await generate(tiny.model, {
       ...spec,

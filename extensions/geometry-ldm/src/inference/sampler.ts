@@ -24,6 +24,44 @@ export function generationSampler(manifest: ModelManifest, sampler: SamplerSpec)
   return { ...sampler, eta };
 }
 
+/**
+ * Classifier-free guidance of a generation (manifest generation.guidanceScale; absent = 1: none,
+ * one UNet call per step). Throws InferenceError('invalid-input') for a scale below 1 or not finite.
+ */
+export function generationGuidance(manifest: ModelManifest): number {
+  const scale = manifest.generation.guidanceScale ?? 1;
+  if (!(Number.isFinite(scale) && scale >= 1))
+    throw new InferenceError(
+      'invalid-input',
+      `guidance scale must be a finite number >= 1, got ${String(scale)}`,
+    );
+  return scale;
+}
+
+/**
+ * Classifier-free guidance: eps = eps_null + scale (eps_cond - eps_null), where eps_null is the
+ * UNet's prediction under the null condition, all-zero coordinate channels (what a UNet trained
+ * with diffusion.cond_drop > 0 saw in place of the coordinates for that share of its crops; a real
+ * coordinate field varies across any grid of more than one voxel, so zero is never a real one).
+ * Two UNet calls per step.
+ */
+export interface Guidance {
+  readonly scale: number;
+  /** The null condition: zeros, the length of the job's latent conditioning. */
+  readonly nullCond: Float32Array;
+}
+
+/** The guidance for a job, or undefined for a scale of 1 (no second UNet call). */
+export function guidanceFor(scale: number, latentCond: Float32Array): Guidance | undefined {
+  return scale === 1 ? undefined : { scale, nullCond: new Float32Array(latentCond.length) };
+}
+
+/** eps_null + scale (eps_cond - eps_null), into eps_cond's array (a new one from each UNet call). */
+export function guidedEps(cond: Float32Array, uncond: Float32Array, scale: number): Float32Array {
+  for (let i = 0; i < cond.length; i++) cond[i] = uncond[i] + scale * (cond[i] - uncond[i]);
+  return cond;
+}
+
 export interface DenoiseArgs {
   readonly model: LoadedModel;
   /** B latents concatenated ([B, C, d, h, w]); denoised in place semantics: a new array is returned. */
@@ -47,6 +85,8 @@ export interface DenoiseArgs {
   readonly samples?: number;
   /** Previews of the denoised estimate while sampling (opt-in: each costs a decoder call). */
   readonly preview?: SamplingPreview;
+  /** Classifier-free guidance (guidanceFor); absent: the conditional prediction alone. */
+  readonly guidance?: Guidance;
 }
 
 export interface SamplingPreview {
@@ -114,7 +154,16 @@ export async function denoise(args: DenoiseArgs): Promise<Float32Array> {
   for (let i = 0; i < steps; i++) {
     const t = args.timesteps[i];
     throwIfCancelled(args.signal);
-    const eps = await predictNoise(args.model, z, t, args.latentCond, args.latentDims, args.batch);
+    let eps = await predictNoise(args.model, z, t, args.latentCond, args.latentDims, args.batch);
+    if (args.guidance) {
+      throwIfCancelled(args.signal);
+      const { scale, nullCond } = args.guidance;
+      eps = guidedEps(
+        eps,
+        await predictNoise(args.model, z, t, nullCond, args.latentDims, args.batch),
+        scale,
+      );
+    }
     let slice: PreviewSlice | undefined;
     if (preview && (i + 1) % preview.every === 0 && !(preview.skipLast && i + 1 === steps)) {
       // x0-hat = (z_t - sqrt(1 - ab_t) eps) / sqrt(ab_t): the (deterministic) DDIM step to the clean

@@ -93,6 +93,20 @@ describe('model manifest', () => {
     }
   });
 
+  it('accepts a generation guidance scale from 1 to 20, absent meaning none', () => {
+    const withGuidance = (scale: unknown) => {
+      const m = validManifest();
+      (m.generation as Record<string, unknown>).guidanceScale = scale;
+      return m;
+    };
+    expect(parseManifest(validManifest()).generation.guidanceScale).toBeUndefined();
+    expect(parseManifest(withGuidance(1)).generation.guidanceScale).toBe(1);
+    expect(parseManifest(withGuidance(2.5)).generation.guidanceScale).toBe(2.5);
+    for (const bad of [0.5, 21, '2']) {
+      expect(() => parseManifest(withGuidance(bad))).toThrow(/generation\/guidanceScale/);
+    }
+  });
+
   it('rejects an unknown schema version', () => {
     const m = validManifest();
     m.schemaVersion = 2;

@@ -165,6 +165,11 @@ export interface ModelManifest {
     /** DDIM's eta for generation (0 deterministic, 1 DDPM-like fresh noise per step); absent = 0. */
     readonly ddimEta?: number;
     readonly timestepSpacing?: 'leading' | 'trailing';
+    /**
+     * Classifier-free guidance scale s (inference/sampler.ts guidedEps); absent = 1: none. Only for a
+     * UNet trained with the null condition (training config diffusion.cond_drop > 0).
+     */
+    readonly guidanceScale?: number;
   };
   readonly superResolution: SuperResolutionDefaults;
   readonly grid: GridRange;
