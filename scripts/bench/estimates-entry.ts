@@ -26,6 +26,7 @@ import { calibrate } from '../../extensions/geometry-ldm/src/panels/calibration'
 import {
   defaultGenerateForm,
   estimateGenerate,
+  generationTraits,
   geometrySpec,
   samplerSpec,
 } from '../../extensions/geometry-ldm/src/panels/generateModel';
@@ -184,7 +185,7 @@ async function runSr(model: TimedModel, cal: Calibration, s: SrShape): Promise<S
 async function runGenerate(model: TimedModel, cal: Calibration, s: GenerateShape): Promise<ShapeResult> {
   const m = model.manifest;
   const form = { ...defaultGenerateForm(m), dims: s.dims, steps: s.steps, samples: s.samples };
-  const estimate = estimateGenerate(form, cal, TILING, null);
+  const estimate = estimateGenerate(form, cal, TILING, null, generationTraits(m));
   return timed(s.label, estimate, (onProgress) =>
     generate(
       model,

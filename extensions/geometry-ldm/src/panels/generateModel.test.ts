@@ -4,6 +4,7 @@ import type { Calibration } from '../planning/estimate';
 import {
   defaultGenerateForm,
   estimateGenerate,
+  generationTraits,
   GENERATE_PRESETS,
   planGenerate,
   presetProblem,
@@ -146,5 +147,11 @@ describe('generation estimate', () => {
     expect(e.time!.seconds).toBeCloseTo(3 * 20 * (0.1 + 1e-6 * n) + 3 * (1 + 3) * (0.2 + 2e-6 * n), 6);
     expect(e.time!.byStage.encode).toBe(0);
     expect(estimateGenerate(f, null).time).toBeNull();
+    // a model that guides generation calls the UNet twice per step; the decoder as often as before
+    const guidedModel = { ...manifest, generation: { ...manifest.generation, guidanceScale: 2 } };
+    const g = estimateGenerate(f, c, null, null, generationTraits(guidedModel));
+    expect(g.time!.byStage.unet).toBeCloseTo(2 * 3 * 20 * (0.1 + 1e-6 * n), 6);
+    expect(g.time!.byStage.decode).toBeCloseTo(e.time!.byStage.decode!, 9);
+    expect(generationTraits(manifest).guided).toBe(false);
   });
 });

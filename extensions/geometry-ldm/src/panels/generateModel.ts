@@ -277,14 +277,29 @@ export interface GenerateEstimate {
   readonly memory: MemoryEstimate;
 }
 
+/** What of the model a generation estimate depends on (generationTraits). */
+export interface GenerationTraits {
+  readonly latentFactor: LatentFactor;
+  /** Classifier-free guidance: two UNet calls per step. */
+  readonly guided: boolean;
+}
+
+export function generationTraits(manifest: ModelManifest): GenerationTraits {
+  return {
+    latentFactor: manifest.latent.factor,
+    guided: (manifest.generation.guidanceScale ?? 1) !== 1,
+  };
+}
+
 /** Time from the calibration when there is one, else from `prior` (priorCosts.ts), else none. */
 export function estimateGenerate(
   form: GenerateForm,
   calibration: Calibration | null,
   tiling?: TilingPolicy | null,
   prior?: CostModel | null,
-  latentFactor: LatentFactor = LATENT_FACTOR,
+  traits: GenerationTraits = { latentFactor: LATENT_FACTOR, guided: false },
 ): GenerateEstimate {
+  const { latentFactor } = traits;
   const costs = calibration ? costModel(calibration) : (prior ?? null);
   const batchSize = expectedBatchSize(form.dims, form.samples, tiling);
   const calls = generateCalls({
@@ -292,6 +307,7 @@ export function estimateGenerate(
     steps: form.steps,
     previewEvery: generationPreviewEvery(form.steps),
     batchSize,
+    guided: traits.guided,
   });
   const time = costs ? estimateTime(costs, form.dims, calls) : null;
   // the decoder calls beyond one per sample are the previews made while sampling

@@ -126,7 +126,8 @@ export function generationPreviewEvery(steps: number): number {
 }
 
 /**
- * Model calls of a generation job (generate.ts): N*steps UNet, N decodes, and with
+ * Model calls of a generation job (generate.ts): N*steps UNet (twice that with classifier-free
+ * guidance: a second call under the null condition each step), N decodes, and with
  * `previewEvery` one more decode per preview (every k-th step but the last, which the
  * result's decode shows).
  */
@@ -136,12 +137,14 @@ export function generateCalls(settings: {
   previewEvery?: number;
   /** Samples per model call (previews decode the first sample of each batch); default 1. */
   batchSize?: number;
+  /** The model guides generation (manifest generation.guidanceScale other than 1). */
+  guided?: boolean;
 }): Record<CostStage, number> {
   const previews = settings.previewEvery ? Math.floor((settings.steps - 1) / settings.previewEvery) : 0;
   const batches = Math.ceil(settings.samples / Math.max(1, settings.batchSize ?? 1));
   return {
     encode: 0,
-    unet: settings.samples * settings.steps,
+    unet: settings.samples * settings.steps * (settings.guided ? 2 : 1),
     decode: settings.samples + batches * previews,
   };
 }

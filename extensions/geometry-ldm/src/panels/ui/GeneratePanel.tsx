@@ -16,6 +16,7 @@ import {
   axisLabels,
   defaultGenerateForm,
   estimateGenerate,
+  generationTraits,
   GENERATE_PRESETS,
   planGenerate,
   presetProblem,
@@ -173,7 +174,13 @@ export function GeneratePanel(props: { readonly env: PanelEnv }): React.ReactEle
   const estimate = React.useMemo(
     () =>
       form && plan?.ok && manifest
-        ? estimateGenerate(form, calibration, tiling ?? snapshot.tiling, prior?.model, manifest.latent.factor)
+        ? estimateGenerate(
+            form,
+            calibration,
+            tiling ?? snapshot.tiling,
+            prior?.model,
+            generationTraits(manifest),
+          )
         : null,
     [form, plan, calibration, tiling, snapshot.tiling, prior, manifest],
   );
