@@ -10,7 +10,13 @@ import { crop } from '../../extensions/geometry-ldm/src/volume/pad';
 import { resample } from '../../extensions/geometry-ldm/src/volume/resample';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import type { Dims3 } from '../../extensions/geometry-ldm/src/geometry/conventions';
-import { decode, encode, predictNoise } from '../../extensions/geometry-ldm/src/inference/latentOps';
+import { decode, encode } from '../../extensions/geometry-ldm/src/inference/latentOps';
+import {
+  denoise,
+  generationGuidance,
+  guidanceFor,
+} from '../../extensions/geometry-ldm/src/inference/sampler';
+import { ProgressTracker } from '../../extensions/geometry-ldm/src/inference/progress';
 import {
   addNoise,
   createRng,
@@ -86,57 +92,87 @@ export function boneFraction(v: Float32Array, bodyHu = -500, boneHu = 200): numb
   return body > 0 ? bone / body : 0;
 }
 
+/** A real crop's latent (encoded with the crop's coordinate channels) and the latent grid. */
+export interface EncodedCrop {
+  readonly z: Float32Array;
+  readonly latentDims: Dims3;
+}
+
+/** Encodes a real crop at its generation geometry: the latent every round trip below starts from. */
+export async function encodeCrop(
+  model: LoadedModel,
+  crop: Volume,
+  g: ResolvedGeometry,
+): Promise<EncodedCrop> {
+  const x = huToModel(crop, intensityParams(model.manifest));
+  const z = await encode(model, x.data, { indexToGroup: g.indexToGroup }, crop.dims);
+  const f = model.manifest.latent.factor;
+  return { z, latentDims: crop.dims.map((n) => n / f) as unknown as Dims3 };
+}
+
+async function decodeToHu(
+  model: LoadedModel,
+  z: Float32Array,
+  latentDims: Dims3,
+  crop: Volume,
+): Promise<Volume> {
+  const y = await decode(model, z, latentDims, 1);
+  return modelToHu(makeVolume(crop.dims, crop.affine, y, 'model'), intensityParams(model.manifest));
+}
+
 /**
  * The real crop through the autoencoder alone (encode with the crop's coordinate channels, then
  * decode), in HU: how close any sample can get, since generation decodes with the same decoder.
+ * `encoded` (encodeCrop of the same crop and geometry) saves encoding it again.
  */
 export async function autoencoderRoundTrip(
   model: LoadedModel,
   crop: Volume,
   g: ResolvedGeometry,
+  encoded?: EncodedCrop,
 ): Promise<Volume> {
-  const p = intensityParams(model.manifest);
-  const x = huToModel(crop, p);
-  const z = await encode(model, x.data, { indexToGroup: g.indexToGroup }, crop.dims);
-  const f = model.manifest.latent.factor;
-  const latentDims = crop.dims.map((n) => n / f) as unknown as Dims3;
-  const y = await decode(model, z, latentDims, 1);
-  return modelToHu(makeVolume(crop.dims, crop.affine, y, 'model'), p);
+  const { z, latentDims } = encoded ?? (await encodeCrop(model, crop, g));
+  return decodeToHu(model, z, latentDims, crop);
 }
 
 /**
- * Where in t a sample's shapes are decided: the real crop encoded, noised to `tStart` (fresh noise
- * from `seed`), denoised by the generation sampler from there (DDIM with the manifest's eta, its
- * steps scaled to the partial plan: ddimSteps x tStart / T, at least 1), decoded. tStart near T is a
- * generation with the real crop's latent forgotten; small tStart is nearly the autoencoder round trip.
+ * Where in t a sample's shapes are decided: the real crop's latent (`encoded`: encodeCrop of the
+ * crop at g), noised to `tStart` (fresh noise from `seed`), denoised by the generation sampler's
+ * loop from there (DDIM with the manifest's eta and guidance, its steps scaled to the partial plan:
+ * ddimSteps x tStart / T, at least 1), decoded. tStart near T is a generation with the real crop's
+ * latent forgotten; small tStart is nearly the autoencoder round trip.
  */
 export async function noisedRoundTrip(
   model: LoadedModel,
   crop: Volume,
   g: ResolvedGeometry,
+  encoded: EncodedCrop,
   tStart: number,
   seed: string,
 ): Promise<Volume> {
   const m = model.manifest;
-  const p = intensityParams(m);
-  const f = m.latent.factor;
-  const latentDims = crop.dims.map((n) => n / f) as unknown as Dims3;
-  const z0 = await encode(model, huToModel(crop, p).data, { indexToGroup: g.indexToGroup }, crop.dims);
   const config = scheduleConfig(m);
+  const { latentDims } = encoded;
   const rng = createRng(seed);
-  const noise = new Float32Array(z0.length);
+  const noise = new Float32Array(encoded.z.length);
   rng.fillGaussian(noise);
-  let z = addNoise(createSchedule(config), z0, noise, tStart);
   const ddim = new DDIMScheduler(config);
   const steps = Math.max(1, Math.round((m.generation.ddimSteps * tStart) / config.numTrainTimesteps));
   ddim.setPartialTimesteps(tStart, steps);
   const eta = m.generation.ddimEta ?? 0;
-  const latentCond = latentConditioning(crop.dims, g.indexToGroup, f);
-  for (const t of ddim.timesteps) {
-    const eps = await predictNoise(model, z, t, latentCond, latentDims, 1);
-    const stepNoise = eta > 0 ? rng.fillGaussian(new Float32Array(z.length)) : undefined;
-    z = ddim.step(eps, t, z, { eta, noise: stepNoise });
-  }
-  const y = await decode(model, z, latentDims, 1);
-  return modelToHu(makeVolume(crop.dims, crop.affine, y, 'model'), p);
+  const latentCond = latentConditioning(crop.dims, g.indexToGroup, m.latent.factor);
+  const z = await denoise({
+    model,
+    z: addNoise(createSchedule(config), encoded.z, noise, tStart),
+    batch: 1,
+    latentDims,
+    latentCond,
+    rngs: [rng],
+    timesteps: ddim.timesteps,
+    step: (eps, t, zt, stepNoise) => ddim.step(eps, t, zt, { eta, noise: stepNoise }),
+    stochastic: eta > 0,
+    tracker: new ProgressTracker({}, undefined),
+    guidance: guidanceFor(generationGuidance(m), latentCond),
+  });
+  return decodeToHu(model, z, latentDims, crop);
 }

@@ -154,8 +154,10 @@ export default {
           const crop = E.realAtGeometry(scan.volume, resolved);
           crops.push(crop);
           real.push(crop);
-          // the autoencoder's own ceiling: the real crop encoded and decoded
-          const round = (await E.autoencoderRoundTrip(model, crop, resolved)).data;
+          // the autoencoder's own ceiling: the real crop encoded and decoded (the latent is kept
+          // for the noise-level probe below)
+          const encoded = await E.encodeCrop(model, crop, resolved);
+          const round = (await E.autoencoderRoundTrip(model, crop, resolved, encoded)).data;
           const ae = E.wasserstein1(round, crop.data);
           const w1s = [];
           const bones = [];
@@ -217,6 +219,7 @@ export default {
                   model,
                   crop,
                   resolved,
+                  encoded,
                   t,
                   `probe/${scan.name}/${label}/${t}/${k}`,
                 );

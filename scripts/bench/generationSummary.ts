@@ -85,8 +85,8 @@ export function generationBaseline(json: unknown): GenerationBaseline {
   if (held) {
     for (const [geometry, byScan] of Object.entries(held)) {
       for (const [scan, v] of Object.entries(byScan)) {
-        const mean = (v as { meanHu?: unknown })?.meanHu;
-        if (typeof mean === 'number') out.set(`${geometry}, vs ${scan}`, mean);
+        const meanHu = (v as { meanHu?: unknown })?.meanHu;
+        if (typeof meanHu === 'number') out.set(`${geometry}, vs ${scan}`, meanHu);
       }
     }
   } else if (Array.isArray(obj.results)) {
@@ -105,6 +105,10 @@ export function generationBaseline(json: unknown): GenerationBaseline {
 type SkeletonScore = NonNullable<GenerationCaseScore['skeleton']>;
 
 /** { skeletonGapFromTPp } when every case probed the same noise levels, else {}. */
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
 function skeletonGapFromT(skeletons: readonly SkeletonScore[]) {
   const first = skeletons[0]?.fromT;
   if (!first || first.length === 0) return {};
@@ -116,9 +120,7 @@ function skeletonGapFromT(skeletons: readonly SkeletonScore[]) {
   return {
     skeletonGapFromTPp: ts.map((t, i) => ({
       t,
-      gapPp:
-        (100 * skeletons.reduce((a, s) => a + Math.abs(s.fromT![i].largestShare - s.realLargestShare), 0)) /
-        skeletons.length,
+      gapPp: 100 * mean(skeletons.map((s) => Math.abs(s.fromT![i].largestShare - s.realLargestShare))),
     })),
   };
 }
@@ -128,7 +130,6 @@ export function summarizeGeneration(
   baseline?: GenerationBaseline,
 ): GenerationSummary {
   if (rows.length === 0) throw new Error('no generation cases to summarize');
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const lungs = rows.map((r) => r.lung).filter((l) => l !== undefined);
   const skeletons = rows.map((r) => r.skeleton).filter((b) => b !== undefined);
   const roundTrips = skeletons.flatMap((b) =>
