@@ -104,11 +104,11 @@ export function generationBaseline(json: unknown): GenerationBaseline {
 
 type SkeletonScore = NonNullable<GenerationCaseScore['skeleton']>;
 
-/** { skeletonGapFromTPp } when every case probed the same noise levels, else {}. */
 function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
+/** { skeletonGapFromTPp } when every case probed the same noise levels, else {}. */
 function skeletonGapFromT(skeletons: readonly SkeletonScore[]) {
   const first = skeletons[0]?.fromT;
   if (!first || first.length === 0) return {};

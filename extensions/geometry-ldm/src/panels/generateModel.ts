@@ -20,7 +20,7 @@ import {
 } from '../geometry/generationGeometry';
 import { generationGroupSpace, type GenerateSpec } from '../inference/generate';
 import type { ExpectedSeconds } from '../inference/progress';
-import { generationSampler, type SamplerSpec } from '../inference/sampler';
+import { generationGuidance, generationSampler, type SamplerSpec } from '../inference/sampler';
 import type { TilingPolicy } from '../inference/tiling';
 import { checkGrid, type ModelManifest } from '../model/manifest';
 import {
@@ -287,7 +287,7 @@ export interface GenerationTraits {
 export function generationTraits(manifest: ModelManifest): GenerationTraits {
   return {
     latentFactor: manifest.latent.factor,
-    guided: (manifest.generation.guidanceScale ?? 1) !== 1,
+    guided: generationGuidance(manifest) !== 1,
   };
 }
 
