@@ -84,7 +84,7 @@ def load_autoencoder(cfg, path: str):
 def build_unet(cfg):
     d = cfg['diffusion']
     return UNet3d(z_ch=cfg['autoencoder']['z_ch'], coord_ch=3, widths=tuple(d['widths']), n_res=d['n_res'],
-                  heads=d['heads'])
+                  heads=d['heads'], temb_ch=d.get('temb_ch'), norm_group_div=d.get('norm_group_div', 1))
 
 
 def build_schedule(cfg):
@@ -418,10 +418,56 @@ def init_from_model(cfg, model_dir, ae_ck, log, unet=True):
     if not unet:
         return None
     unet = build_unet(cfg)
-    added = load_unet_growing(unet, os.path.join(model_dir, manifest['files']['unet']['path']))
+    path = os.path.join(model_dir, manifest['files']['unet']['path'])
+    k = unet_widening(cfg, path)
+    parent = build_unet(narrowed_config(cfg, k)) if k > 1 else unet
+    added = load_unet_growing(parent, path)
     if added:
         log({'info': f'UNet: {len(added)} residual blocks not in {model_dir} start as the identity: {added}'})
+    if k > 1:
+        from .widen import widen_unet
+        widen_unet(parent, unet, k, torch.Generator().manual_seed(int(cfg.get('seed', 0))))
+        log({'info': f'UNet: {model_dir} widened {k}x (widths {list(parent_widths(cfg, k))} -> '
+                     f'{list(cfg["diffusion"]["widths"])}), computing what it computed'})
     return {'unet': unet.state_dict(), 'latent_scale': float(manifest['latent']['scale'])}
+
+
+def parent_widths(cfg, k: int) -> tuple:
+    return tuple(w // k for w in cfg['diffusion']['widths'])
+
+
+def narrowed_config(cfg, k: int):
+    """The config of the UNet that `cfg`'s UNet is a k-fold widening of (ldm/widen.py)."""
+    out = copy.deepcopy(cfg)
+    d = out['diffusion']
+    d['widths'] = list(parent_widths(cfg, k))
+    d['norm_group_div'] = d.get('norm_group_div', 1) // k
+    return out
+
+
+def unet_widening(cfg, path: str) -> int:
+    """How many times wider the configured UNet is than the one in unet.onnx at `path` (1: the
+    same). A wider one must be an exact widening (ldm/widen.py): every width that multiple, the
+    parent's timestep-embedding size and group counts kept; else SystemExit saying what to set."""
+    from .onnx_weights import onnx_constants
+    consts = onnx_constants(path)
+    inp, temb = consts.get('inp.weight'), consts.get('temb.0.weight')
+    if inp is None:
+        raise SystemExit(f'{path}: no inp.weight, not a UNet written by ldm/export.py')
+    d = cfg['diffusion']
+    w0, have = int(d['widths'][0]), int(inp.shape[0])
+    if w0 == have:
+        return 1
+    k = w0 // have
+    file_temb = int(temb.shape[1]) if temb is not None else None
+    level = [consts.get(f'down_blocks.{i}.0.c1.weight') for i in range(len(d['widths']))]
+    file_widths = [int(a.shape[0]) if a is not None else None for a in level]
+    if (w0 % have or [k * w if w else None for w in file_widths] != [int(w) for w in d['widths']]
+            or d.get('norm_group_div', 1) != k or int(d.get('temb_ch') or w0) != file_temb):
+        raise SystemExit(f'diffusion.widths {list(d["widths"])} against {path} (widths {file_widths}): a wider UNet '
+                         f'must multiply every width by one whole factor and set diffusion.norm_group_div to it and '
+                         f'diffusion.temb_ch to the file\'s {file_temb} (ldm/widen.py)')
+    return k
 
 
 def load_unet_growing(unet, path: str) -> list:

@@ -49,19 +49,29 @@ class DownConv3d(Float32Compute, nn.Conv3d):
 
 
 def _groups(ch: int) -> int:
+    """GroupNorm's group count for `ch` channels: up to 32 groups of at least 2 channels."""
     for g in (32, 16, 8, 4, 2, 1):
         if ch % g == 0 and ch // g >= 2:
             return g
     return 1
 
 
+def _norm(ch: int, group_div: int = 1) -> GroupNorm32:
+    """GroupNorm over `ch` channels with the group count of ch / group_div channels: a UNet widened
+    by duplicating each channel k times (ldm/widen.py, group_div = k) keeps its narrow parent's
+    groups, so each group's mean and variance, hence its output, stay the parent's."""
+    if ch % group_div:
+        raise ValueError(f'{ch} channels do not split by norm_group_div {group_div}')
+    return GroupNorm32(_groups(ch // group_div), ch)
+
+
 class TResBlock(nn.Module):
-    def __init__(self, cin, cout, tdim):
+    def __init__(self, cin, cout, tdim, group_div=1):
         super().__init__()
-        self.n1 = GroupNorm32(_groups(cin), cin)
+        self.n1 = _norm(cin, group_div)
         self.c1 = nn.Conv3d(cin, cout, 3, padding=1)
         self.t = nn.Linear(tdim, cout)
-        self.n2 = GroupNorm32(_groups(cout), cout)
+        self.n2 = _norm(cout, group_div)
         self.c2 = nn.Conv3d(cout, cout, 3, padding=1)
         self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
 
@@ -73,12 +83,12 @@ class TResBlock(nn.Module):
 
 
 class SelfAttention3d(nn.Module):
-    def __init__(self, ch, heads=8):
+    def __init__(self, ch, heads=8, group_div=1):
         super().__init__()
         assert ch % heads == 0
         self.heads = heads
         self.ch = ch
-        self.norm = GroupNorm32(_groups(ch), ch)
+        self.norm = _norm(ch, group_div)
         self.qkv = nn.Conv3d(ch, 3 * ch, 1)
         self.out = nn.Conv3d(ch, ch, 1)
 
@@ -101,12 +111,18 @@ def upsample2(h: torch.Tensor) -> torch.Tensor:
 
 
 class UNet3d(nn.Module):
-    def __init__(self, z_ch=8, coord_ch=3, widths=(32, 64, 64), n_res=1, heads=8):
+    """temb_ch: the sinusoidal timestep embedding's size (the MLP after it has 4x that); default
+    widths[0]. norm_group_div: see _norm. Both defaults give the architecture every exported model
+    before them has; a widened UNet (ldm/widen.py) keeps its parent's temb_ch and sets the factor."""
+
+    def __init__(self, z_ch=8, coord_ch=3, widths=(32, 64, 64), n_res=1, heads=8, temb_ch=None, norm_group_div=1):
         super().__init__()
         self.z_ch = z_ch
         w0 = widths[0]
-        self.tdim = 4 * w0
-        self.temb = nn.Sequential(nn.Linear(w0, self.tdim), nn.SiLU(), nn.Linear(self.tdim, self.tdim))
+        self.temb_ch = int(temb_ch or w0)
+        self.tdim = 4 * self.temb_ch
+        gd = int(norm_group_div)
+        self.temb = nn.Sequential(nn.Linear(self.temb_ch, self.tdim), nn.SiLU(), nn.Linear(self.tdim, self.tdim))
         self.inp = nn.Conv3d(z_ch + coord_ch, w0, 3, padding=1)
         self.down_blocks = nn.ModuleList()
         self.downs = nn.ModuleList()
@@ -115,31 +131,31 @@ class UNet3d(nn.Module):
         for li, w in enumerate(widths):
             blocks = nn.ModuleList()
             for _ in range(n_res):
-                blocks.append(TResBlock(c, w, self.tdim))
+                blocks.append(TResBlock(c, w, self.tdim, gd))
                 c = w
             self.down_blocks.append(blocks)
             skips.append(c)
             self.downs.append(DownConv3d(c, c, 3, stride=2, padding=1))
         # bottleneck after 3 downsamplings
-        self.mid1 = TResBlock(c, c, self.tdim)
-        self.attn = SelfAttention3d(c, heads)
-        self.mid2 = TResBlock(c, c, self.tdim)
+        self.mid1 = TResBlock(c, c, self.tdim, gd)
+        self.attn = SelfAttention3d(c, heads, gd)
+        self.mid2 = TResBlock(c, c, self.tdim, gd)
         self.up_blocks = nn.ModuleList()
         self.up_convs = nn.ModuleList()
         for li in reversed(range(len(widths))):
             w = widths[li]
             self.up_convs.append(nn.Conv3d(c, c, 3, padding=1))
             blocks = nn.ModuleList()
-            blocks.append(TResBlock(c + skips[li], w, self.tdim))
+            blocks.append(TResBlock(c + skips[li], w, self.tdim, gd))
             for _ in range(n_res - 1):
-                blocks.append(TResBlock(w, w, self.tdim))
+                blocks.append(TResBlock(w, w, self.tdim, gd))
             self.up_blocks.append(blocks)
             c = w
-        self.out_norm = GroupNorm32(_groups(c), c)
+        self.out_norm = _norm(c, gd)
         self.out = nn.Conv3d(c, z_ch, 3, padding=1)
 
     def forward(self, z_t, t, coords):
-        temb = self.temb(timestep_embedding(t, self.inp.out_channels))
+        temb = self.temb(timestep_embedding(t, self.temb_ch))
         h = self.inp(torch.cat([z_t, coords], 1))
         hs = []
         for blocks, down in zip(self.down_blocks, self.downs):

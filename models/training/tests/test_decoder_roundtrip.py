@@ -222,6 +222,38 @@ class DecoderRoundTrip(unittest.TestCase):
             with self.assertRaises(ValueError):
                 load_unet_growing(build_unet(cfg3), os.path.join(out, 'unet.onnx'))
 
+    def test_unet_widened_computes_what_the_exported_one_does(self):
+        """diffusion.widths doubled (norm_group_div 2, temb_ch the file's) warm-started from a model
+        exported at the tiny widths: init_from_model widens unet.onnx's UNet (ldm/widen.py), so the
+        wide UNet's output equals the exported UNet's; a width change that is no such widening is
+        refused before anything is written."""
+        from ldm.onnx_weights import load_from_onnx
+        from ldm.train import build_unet
+        with tempfile.TemporaryDirectory() as d:
+            cfg, out, ck = tiny_model_and_checkpoint(d)
+            cfg['diffusion'].update(widths=[16, 32, 32], temb_ch=8, norm_group_div=2)
+            logs = []
+            init = init_from_model(cfg, out, ck, logs.append)
+            self.assertTrue(any('widened 2x' in str(m) for m in logs))
+            wide = build_unet(cfg)
+            wide.load_state_dict(init['unet'])
+            exported = build_unet(load_config(TINY))
+            load_from_onnx(exported, os.path.join(out, 'unet.onnx'))
+            torch.manual_seed(0)
+            z, t, c = torch.randn(2, 8, 9, 10, 11), torch.tensor([10.0, 700.0]), torch.randn(2, 3, 9, 10, 11)
+            with torch.no_grad():
+                mine, ref = wide.eval()(z, t, c), exported.eval()(z, t, c)
+            self.assertGreater(float(ref.abs().max()), 1e-3)
+            self.assertLess(float((mine - ref).abs().max()), 1e-5)
+            for bad, words in (({'norm_group_div': 1}, 'norm_group_div'), ({'temb_ch': None}, 'temb_ch'),
+                               ({'widths': [16, 32, 48], 'norm_group_div': 2, 'temb_ch': 8}, 'one whole factor')):
+                cfg2 = load_config(TINY)
+                cfg2['diffusion'].update(widths=[16, 32, 32], temb_ch=8, norm_group_div=2)
+                cfg2['diffusion'].update(bad)
+                with self.assertRaises(SystemExit) as e:
+                    init_from_model(cfg2, out, ck, lambda _m: None)
+                self.assertIn(words, str(e.exception))
+
     def test_compare_autoencoders_reads_both_sides(self):
         from ldm import data as D
         from ldm.compare_autoencoders import compare
