@@ -20,7 +20,8 @@
 // add up to it) and the share of voxels in the band, samples (mean) vs real crop, and the same for the
 // autoencoder's round trip: where a distance is lost, and whether the decoder alone loses it.
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/generation-vs-real.png: 8 generated (top row) over
-// the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU.
+// the 8 real crops (bottom row), coronal mid-slices, window [-1000, 500] HU; -sagittal.png and
+// -axial.png the same through the other two mid-planes.
 // GEOMETRY_LDM_BENCH_GRID=nx,ny,nz runs the same geometries at another grid (multiples of 8, e.g.
 // 128,128,128); its cases are labelled with the grid.
 // GEOMETRY_LDM_BENCH_REFERENCES=train: the UNet's training scans as the references (see referenceScans);
@@ -333,11 +334,16 @@ export default {
     const imagesDir = process.env.GEOMETRY_LDM_BENCH_IMAGES;
     if (imagesDir) {
       mkdirSync(imagesDir, { recursive: true });
-      const row = (vs) => vs.map((v) => E.midSlices(v)[1]);
-      writeFileSync(
-        path.join(imagesDir, 'generation-vs-real.png'),
-        E.png(E.montage([row(generated), row(real)])),
-      );
+      // coronal (the model card's pictures), sagittal (the spine's midline) and axial (ribs)
+      const planes = [
+        ['generation-vs-real.png', 1],
+        ['generation-vs-real-sagittal.png', 2],
+        ['generation-vs-real-axial.png', 0],
+      ];
+      for (const [name, plane] of planes) {
+        const row = (vs) => vs.map((v) => E.midSlices(v)[plane]);
+        writeFileSync(path.join(imagesDir, name), E.png(E.montage([row(generated), row(real)])));
+      }
     }
     return rows;
   },
