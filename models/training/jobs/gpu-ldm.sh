@@ -8,7 +8,9 @@
 # then: run(command="bash models/training/jobs/gpu-ldm.sh", carry=["models/.gpu-data"]).
 # Both stages warm-start from the committed model (--init-from: weights read from its ONNX files)
 # with the recipe of 0.5.0 (L1, bone x5; the UNet on unit-variance latents); AE_EXTRA and
-# UNET_EXTRA add options (e.g. "--set autoencoder.batch_size=16"). Slim checkpoints (what
+# UNET_EXTRA add options (e.g. "--set autoencoder.batch_size=16"; a wider UNet that starts as the
+# committed one, ldm/widen.py: UNET_EXTRA="--set diffusion.widths=[96,192,192] --set
+# diffusion.temb_ch=32 --set diffusion.norm_group_div=3", no spaces inside the JSON). Slim checkpoints (what
 # ldm.export and ldm.evaluate read, under 16 MiB each) and the logs come back under
 # $OUT/ckpt; export and measure them here (models/training/README.md).
 set -euo pipefail
