@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from .unet import UNet3d
+from .unet import SelfAttention3d, UNet3d
 
 
 def widen_unet(narrow: UNet3d, wide: UNet3d, factor: int, generator: torch.Generator, share_noise: float = 0.25) -> None:
@@ -45,15 +45,12 @@ def widen_unet(narrow: UNet3d, wide: UNet3d, factor: int, generator: torch.Gener
                 raise ValueError(f'{name}: GroupNorm of {m.num_channels} channels in {m.num_groups} groups cannot '
                                  f'widen {p.num_channels} channels in {p.num_groups} groups by {k} '
                                  f'(set norm_group_div to the factor)')
-    nstate = narrow.state_dict()
+    nstate, wstate = narrow.state_dict(), wide.state_dict()
     out = {}
-    for key, wt in wide.state_dict().items():
+    for key, wt in wstate.items():
         if key not in nstate:
             raise ValueError(f'{key}: not in the narrow UNet (another depth or layout)')
         src = nstate[key].to(torch.float64)
-        if src.dim() == 0:
-            out[key] = src.to(wt.dtype)
-            continue
         dst = src
         if wt.shape[0] == k * src.shape[0] and k > 1:
             dst = dst.repeat_interleave(k, dim=0)  # each output channel -> k adjacent copies
@@ -74,8 +71,7 @@ def widen_unet(narrow: UNet3d, wide: UNet3d, factor: int, generator: torch.Gener
         out[key] = dst
     # attention: the query rows (the first third of qkv's outputs) by 1/sqrt(k), see the module doc
     for name, m in wmods.items():
-        if name.endswith('attn') and hasattr(m, 'qkv'):
-            c = m.ch
+        if isinstance(m, SelfAttention3d):
             for part in ('weight', 'bias'):
-                out[f"{name}.qkv.{part}"][:c] /= math.sqrt(k)
-    wide.load_state_dict({key: v.to(wide.state_dict()[key].dtype) for key, v in out.items()})
+                out[f'{name}.qkv.{part}'][: m.ch] /= math.sqrt(k)
+    wide.load_state_dict({key: v.to(wstate[key].dtype) for key, v in out.items()})
