@@ -784,12 +784,6 @@ describe('super-resolve', () => {
       /a result of 768 x 768 x 192 voxels .* beyond what the ai mode holds in memory/,
     ],
     ['a scale that is not a number', () => ['--scale', '1,1,x'], 2, /--scale must be three numbers X,Y,Z/],
-    [
-      'a region too small for latent diffusion (no region to propose)',
-      () => ['--scale', '2', '--mode', 'diffusion', '--region', 'x=0:8'],
-      2,
-      /grid \[16, 128, 32\] is outside the model's range: axis i needs a multiple of 8 in \[32, 256\]\s*$/,
-    ],
   ] as Array<[string, (s: string) => string[], number, RegExp]>)(
     'refuses %s: one line, non-zero exit, nothing written',
     async (_n, extra, code, message) => {
@@ -816,6 +810,49 @@ describe('super-resolve', () => {
       expect(await orthancCounts(orthanc)).toEqual(before);
     },
   );
+
+  it('latent diffusion runs a region thinner than the model grid on a grid padded up to it', () => {
+    const out = join(work, 'sr-thin-diffusion');
+    const r = cli([
+      'super-resolve',
+      '--pacs',
+      orthanc.dicomWebRoot,
+      '--study',
+      src.study,
+      '--series',
+      src.series,
+      '--scale',
+      '2',
+      '--mode',
+      'diffusion',
+      '--region',
+      'x=0:8',
+      '--samples',
+      '1',
+      '--cycles',
+      '1',
+      '--steps',
+      '1',
+      '--model',
+      model.dir,
+      '--out',
+      out,
+    ]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    // 8 columns at x2: 16 result columns, run on the model's 32 (its grid minimum)
+    const plan = r.events.find((e) => e.type === 'plan') as { target: number[]; modelGrid: number[] };
+    expect(plan.target[0]).toBe(16);
+    expect(plan.modelGrid[0]).toBe(32);
+    const files = readdirSync(join(out, 'super-resolved'));
+    expect(files).toHaveLength(plan.target[2]);
+    const bytes = readFileSync(join(out, 'super-resolved', files[0]));
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+      dcmjs.data.DicomMessage.readFile(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      ).dict,
+    );
+    expect({ rows: ds.Rows, cols: ds.Columns }).toEqual({ rows: plan.target[1], cols: 16 });
+  }, 120000);
 
   it('refuses an unreachable PACS with the PACS exit code', () => {
     const out = join(work, 'sr-unreachable');

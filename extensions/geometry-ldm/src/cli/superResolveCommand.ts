@@ -166,6 +166,7 @@ export async function runSuperResolve(
     boxGrid(grid, region),
     engineTarget(choice),
     manifest.grid.multipleOf,
+    manifest.grid.min,
   );
   const slices = sliceModelFor(
     c.sliceProfile ?? 'auto',

@@ -274,6 +274,23 @@ describe('superResolve', () => {
     await expect(p).rejects.toThrow(words);
   });
 
+  it('runs latent diffusion on a result smaller than the model grid, padded up to it', async () => {
+    // 16 slices kept at 4 mm: under the tiny model's 32-voxel minimum along k
+    const src = phantom();
+    expect(tiny.model.manifest.grid.min[2]).toBeGreaterThan(16);
+    const r = await superResolve(
+      tiny.model,
+      src,
+      { kind: 'spacing', spacingMm: [0.75, 0.75, 4] },
+      { mode: 'diffusion', samples: 1, cycles: 1, ddimSteps: 2, seed: 3 },
+    );
+    expect(r.mean.dims).toEqual([40, 36, 16]);
+    expect(r.target.padded.dims).toEqual([40, 40, tiny.model.manifest.grid.min[2]]);
+    expect(r.target.offset[2]).toBe((tiny.model.manifest.grid.min[2] - 16) / 2);
+    // the output slices are the source's own: the projection reproduces them within a few HU
+    expect(r.fidelity!.meanAbs).toBeLessThan(5);
+  });
+
   it('rejects a volume that is not in HU', async () => {
     const v = { ...phantom(), unit: 'model' as const };
     await expect(superResolve(tiny.model, v, { kind: 'scale', factor: 2 })).rejects.toMatchObject({

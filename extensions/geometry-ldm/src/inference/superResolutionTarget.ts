@@ -1,7 +1,8 @@
 /**
  * The target grid of a super-resolution: the source's physical box (voxel
  * EDGES, so a 2x finer grid has exactly twice the voxels) at a finer spacing,
- * same orientation, then padded to the model's multiple of 8 about the centre.
+ * same orientation, then padded about the centre to the model's multiple of 8 and, where the
+ * result is smaller than the model's minimum grid (a short series), up to that minimum.
  */
 import { compose, scaling, translation, type Affine } from '../geometry/affine';
 import type { Dims3, Vec3 } from '../geometry/conventions';
@@ -22,7 +23,7 @@ export type SuperResolutionTarget =
 export interface PlannedTarget {
   /** The result grid the user asked for. */
   readonly output: Grid;
-  /** The grid the model runs on: `output` padded to multiples of `multiple`, same voxel centres. */
+  /** The grid the model runs on: `output` padded to multiples of `multiple` and at least `min`, same voxel centres. */
   readonly padded: Grid;
   /** Offset of `output` inside `padded` (voxels). */
   readonly offset: Dims3;
@@ -31,14 +32,15 @@ export interface PlannedTarget {
 /**
  * The grid-sizing rule, per axis (one truth: the planners use it too). `n` source voxels of
  * `sourceSpacingMm` cover n x sourceSpacing mm of voxel edges; the result keeps that box at
- * `spacingMm` (rounded, at least 1), and the model runs on it padded up to `multiple`.
+ * `spacingMm` (rounded, at least 1), and the model runs on it padded up to `multiple` and to at
+ * least `min` voxels (rounded up to `multiple`).
  */
 export function outputVoxels(n: number, sourceSpacingMm: number, spacingMm: number): number {
   return Math.max(1, Math.round((n * sourceSpacingMm) / spacingMm - 1e-9));
 }
 
-export function paddedVoxels(n: number, multiple: number): number {
-  return Math.ceil(n / multiple) * multiple;
+export function paddedVoxels(n: number, multiple: number, min = 0): number {
+  return Math.ceil(Math.max(n, min) / multiple) * multiple;
 }
 
 /** Grid with the same centre as `grid`, the same axes, a new size (extra voxels split low/high, high gets the odd one). */
@@ -52,6 +54,8 @@ export function planSuperResolutionTarget(
   source: Grid,
   target: SuperResolutionTarget,
   multiple = 8,
+  /** The model's smallest grid per axis ([nx, ny, nz]); the model runs on no less. */
+  min: readonly [number, number, number] = [0, 0, 0],
 ): PlannedTarget {
   let output: Grid;
   const srcSpacing = spacingOf(source.affine);
@@ -92,7 +96,7 @@ export function planSuperResolutionTarget(
     );
     output = { dims, affine };
   }
-  const paddedDims = output.dims.map((n) => paddedVoxels(n, multiple)) as unknown as Dims3;
+  const paddedDims = output.dims.map((n, a) => paddedVoxels(n, multiple, min[a])) as unknown as Dims3;
   const { grid: padded, offset } = recentre(output, paddedDims);
   return { output, padded, offset };
 }

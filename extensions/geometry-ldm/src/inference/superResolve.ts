@@ -197,7 +197,7 @@ export async function superResolve(
   }
   checkPreviewEvery(options.previewEvery);
   checkBatchSize(options.batchSize);
-  const plan = planSuperResolutionTarget(source, target, m.grid.multipleOf);
+  const plan = planSuperResolutionTarget(source, target, m.grid.multipleOf, m.grid.min);
   if (mode === 'diffusion') checkGrid(m, plan.padded.dims);
   const group = options.groupSpace ?? scanExtentGroupSpace(source.dims, source.affine);
   const out = plan.output;

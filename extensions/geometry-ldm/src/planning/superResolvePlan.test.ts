@@ -111,6 +111,16 @@ describe('super-resolution planning against the manifest', () => {
     expect(plan.spacingMm[2]).toBeCloseTo(2, 9);
   });
 
+  it('a region thinner than the model grid plans for latent diffusion, padded up to the minimum', () => {
+    // 3 of the 30 slices at x4: 12 result slices, under the model's minimum along k
+    const region = { start: [192, 192, 10], dims: [128, 128, 3] } as unknown as SuperResolveForm['region'];
+    const plan = planSuperResolution(g, { region, target: x4z, settings }, manifest) as PlanOk;
+    expect(plan.ok).toBe(true);
+    expect(plan.plan.output.dims).toEqual([128, 128, 12]);
+    expect(manifest.grid.min[2]).toBeGreaterThan(12);
+    expect(plan.plan.padded.dims).toEqual([128, 128, manifest.grid.min[2]]);
+  });
+
   it('every preset and a custom spacing fit after fitRegion; one voxel more on a fitted axis does not', () => {
     const targets: TargetChoice[] = [
       ...TARGET_PRESETS.map((p) => p.target(g)),

@@ -168,7 +168,8 @@ export function fitRegion(
   if (mode === 'diffusion') {
     const m = manifest.grid.multipleOf;
     for (let a = 0; a < 3; a++)
-      while (dims[a] > 1 && paddedVoxels(out(a, dims[a]), m) > manifest.grid.max[a]) dims[a]--;
+      while (dims[a] > 1 && paddedVoxels(out(a, dims[a]), m, manifest.grid.min[a]) > manifest.grid.max[a])
+        dims[a]--;
   } else {
     const outDims = (): Dims3 => [out(0, dims[0]), out(1, dims[1]), out(2, dims[2])];
     // the wider in-plane axis (in result voxels) gives way first
@@ -282,7 +283,7 @@ export function planSuperResolution(
   const target = engineTarget(t);
   let plan: PlannedTarget;
   try {
-    plan = planSuperResolutionTarget(sourceGrid, target, manifest.grid.multipleOf);
+    plan = planSuperResolutionTarget(sourceGrid, target, manifest.grid.multipleOf, manifest.grid.min);
   } catch (e) {
     return { ok: false, errors: [(e as Error).message] };
   }
@@ -293,7 +294,7 @@ export function planSuperResolution(
       ok: false,
       errors: [
         form.settings.mode === 'diffusion'
-          ? `The model grid would be ${formatDims(plan.padded.dims)} voxels (result ${formatDims(plan.output.dims)}, padded to multiples of ${g.multipleOf}); this model supports ${formatDims(g.min)} to ${formatDims(g.max)}. Use “Fit region”, a smaller region or a coarser target.`
+          ? `The model grid would be ${formatDims(plan.padded.dims)} voxels (result ${formatDims(plan.output.dims)}, padded to multiples of ${g.multipleOf} and at least ${formatDims(g.min)}); this model supports ${formatDims(g.min)} to ${formatDims(g.max)}. Use “Fit region”, a smaller region or a coarser target.`
           : `The result would be ${formatDims(plan.output.dims)} voxels; the ${MODE_NAMES[form.settings.mode]} mode takes at most ${(PLANE_MODE_MAX_VOXELS / 1e6).toFixed(1)} million (e.g. 512 × 512 × 256) with planes of at most 512 × 1024, to stay within memory. Use “Fit region”, a smaller region or a coarser target.`,
       ],
     };
