@@ -24,6 +24,13 @@ import {
 } from '../../extensions/geometry-ldm/src/volume/acquisition';
 import { crop } from '../../extensions/geometry-ldm/src/volume/pad';
 import { makeVolume, type Volume } from '../../extensions/geometry-ldm/src/volume/volume';
+import { defaultCodecs } from '../../extensions/geometry-ldm/src/dicom/codecs';
+import type { EmscriptenFactory } from '../../extensions/geometry-ldm/src/dicom/codecs/emscriptenCodec';
+import type { OpenJpegModule } from '../../extensions/geometry-ldm/src/dicom/codecs/openjpeg';
+import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
+import { orthancTransport } from '../../test/support/dicomweb';
+import { startOrthanc } from '../../test/support/orthanc';
+import { seedSeries, type RealSeries } from '../../test/support/seed';
 
 export { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
 export {
@@ -107,6 +114,45 @@ export function loadNiftiTruth(path: string): Volume {
   if (!get) throw new Error(`${path}: NIfTI datatype ${datatype} not supported here`);
   for (let q = 0; q < n; q++) data[q] = Math.max(AIR, get(q) * scale + add);
   return makeVolume(dims, affine, data, 'HU');
+}
+
+/**
+ * Real DICOM series read as the product reads a source series: stored in a private Orthanc (UIDs
+ * repaired where the files lack them, as an import does) and read back over DICOMweb by
+ * readSeries, an irregular or tilted stack resampled exactly onto a regular grid (what the panel
+ * and the CLI do), then the central `inPlane` x `inPlane` columns/rows; values below -1024 HU
+ * (padding outside the reconstruction circle) become -1024, as in the other truths. `openjpeg`:
+ * the Cornerstone JPEG 2000 decoder's factory (a bundle cannot require it itself).
+ */
+export async function readPacsTruths(
+  names: readonly RealSeries[],
+  inPlane: number,
+  openjpeg: EmscriptenFactory<OpenJpegModule>,
+): Promise<{ name: RealSeries; volume: Volume; resampled: boolean }[]> {
+  const orthanc = await startOrthanc();
+  try {
+    const transport = orthancTransport(orthanc);
+    const out: { name: RealSeries; volume: Volume; resampled: boolean }[] = [];
+    for (const name of names) {
+      const seeded = await seedSeries(transport, name);
+      const r = await readSeries(transport, seeded.studyInstanceUid, seeded.seriesInstanceUid, {
+        irregular: 'resample',
+        codecs: defaultCodecs({ openjpeg: { factory: async () => openjpeg } }),
+      });
+      const [nx, ny, nz] = r.volume.dims;
+      const w = Math.min(inPlane, nx);
+      const h = Math.min(inPlane, ny);
+      const c = crop(r.volume, {
+        start: [Math.floor((nx - w) / 2), Math.floor((ny - h) / 2), 0],
+        dims: [w, h, nz],
+      });
+      const data = Float32Array.from(c.data, (x) => Math.max(AIR, x));
+      out.push({ name, volume: makeVolume(c.dims, c.affine, data, 'HU'), resampled: r.geometry.resampled });
+    }
+    return out;
+  } finally {
+    await orthanc.stop();
+  }
 }
 
 /** Largest n' <= n with n' / f a whole number (f may be fractional: 2.5, 5/3). */
