@@ -21,6 +21,7 @@
 // GEOMETRY_LDM_BENCH_SR (JSON) overrides superResolve options, e.g. '{"samples":4}';
 // GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans;
 // GEOMETRY_LDM_BENCH_DEGRADATIONS (comma list of labels, e.g. '5 mm Gaussian slices') the degradations;
+// GEOMETRY_LDM_BENCH_SR_DEGRADATIONS=sweep runs a factor sweep instead of the three (DEGRADATIONS below);
 // GEOMETRY_LDM_BENCH_TRUE_PROFILE=1 tells the pipeline the true slice profile instead of the default;
 // GEOMETRY_LDM_BENCH_PROFILE=box|gaussian names one profile (width: the slice thickness) for every case.
 // GEOMETRY_LDM_BENCH_METRICS=FILE merges the rows into that metrics.json (key
@@ -69,6 +70,26 @@ const DICOM_UNSEEN = [
 ];
 const SETS = { 'held-out': SCANS, validation: VALIDATION, 'dicom-unseen': DICOM_UNSEEN };
 
+// The degradations: per axis [factor, profile] (factor = acquired / truth spacing; sk = the
+// truth's slice spacing in mm). 'standard' is the table of BENCHMARKS.md and the model card;
+// GEOMETRY_LDM_BENCH_SR_DEGRADATIONS=sweep runs other factors instead (2x, 3x and 5x slices
+// alone, 2x in-plane alone, 3x in-plane with 2x slices), all with box profiles.
+const box = (f) => [f, 'box'];
+const DEGRADATIONS = {
+  standard: (sk) => [
+    ['2x2x4 block average', [box(2), box(2), box(4)]],
+    ['5 mm Gaussian slices', [box(1), box(1), [5 / sk, 'gaussian']]],
+    ['2x in-plane + 2.5x slices', [box(2), box(2), box(2.5)]],
+  ],
+  sweep: () => [
+    ['2x slices', [box(1), box(1), box(2)]],
+    ['3x slices', [box(1), box(1), box(3)]],
+    ['5x slices', [box(1), box(1), box(5)]],
+    ['2x in-plane', [box(2), box(2), box(1)]],
+    ['3x in-plane + 2x slices', [box(3), box(3), box(2)]],
+  ],
+};
+
 export default {
   name: 'sr-quality',
   description:
@@ -96,6 +117,14 @@ export default {
         throw new Error(
           `GEOMETRY_LDM_BENCH_METRICS records held-out rows: not with GEOMETRY_LDM_BENCH_SR_SET=${set}`,
         );
+      const degradationSet = process.env.GEOMETRY_LDM_BENCH_SR_DEGRADATIONS ?? 'standard';
+      if (!Object.hasOwn(DEGRADATIONS, degradationSet))
+        throw new Error(
+          `GEOMETRY_LDM_BENCH_SR_DEGRADATIONS: ${Object.keys(DEGRADATIONS).join(', ')}; got '${degradationSet}'`,
+        );
+      // the model card's rows are the standard degradations
+      if (degradationSet !== 'standard' && process.env.GEOMETRY_LDM_BENCH_METRICS)
+        throw new Error('GEOMETRY_LDM_BENCH_METRICS records the standard degradations only');
       const scans = SETS[set].filter((scan) => !only || only.includes(scan.name));
       const pacs = scans.some((scan) => scan.kind === 'pacs')
         ? await E.readPacsTruths(
@@ -112,33 +141,9 @@ export default {
             : scan.kind === 'dicom'
               ? E.loadDicomTruth(p, 256)
               : E.loadNiftiTruth(p);
-        const sk = Math.hypot(full.affine[2], full.affine[6], full.affine[10]);
-        const cases = [
-          [
-            '2x2x4 block average',
-            [
-              [2, 'box'],
-              [2, 'box'],
-              [4, 'box'],
-            ],
-          ],
-          [
-            '5 mm Gaussian slices',
-            [
-              [1, 'box'],
-              [1, 'box'],
-              [5 / sk, 'gaussian'],
-            ],
-          ],
-          [
-            '2x in-plane + 2.5x slices',
-            [
-              [2, 'box'],
-              [2, 'box'],
-              [2.5, 'box'],
-            ],
-          ],
-        ];
+        const cases = DEGRADATIONS[degradationSet](
+          Math.hypot(full.affine[2], full.affine[6], full.affine[10]),
+        );
         const pictureRows = [];
         const onlyDegradations = process.env.GEOMETRY_LDM_BENCH_DEGRADATIONS?.split(',');
         for (const [label, axes] of cases) {
