@@ -155,10 +155,47 @@ export async function readPacsTruths(
   }
 }
 
+/**
+ * The truth re-sliced so that its slices are taken across another index axis (the scans here are
+ * axial, so i runs left-right and j front-back): 'sagittal' makes i the slice axis k, 'coronal'
+ * makes j the slice axis, 'axial' keeps the volume. The voxels and their patient positions are
+ * unchanged; only the index order (and so which axis a degradation's third factor coarsens) moves,
+ * as in a sagittal or coronal reformat.
+ */
+export function reslice(v: Volume, orientation: 'axial' | 'sagittal' | 'coronal'): Volume {
+  if (orientation === 'axial') return v;
+  // new axis a reads old axis from[a]
+  const from = orientation === 'sagittal' ? [1, 2, 0] : [0, 2, 1];
+  const dims = from.map((a) => v.dims[a]) as unknown as Dims3;
+  const stride = [1, v.dims[0], v.dims[0] * v.dims[1]];
+  const s = from.map((a) => stride[a]);
+  const data = new Float32Array(v.data.length);
+  let q = 0;
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++) data[q++] = v.data[i * s[0] + j * s[1] + k * s[2]];
+  // affine columns follow their axes (row-major 4 x 4)
+  const m = [...v.affine];
+  for (let r = 0; r < 3; r++) for (let a = 0; a < 3; a++) m[4 * r + a] = v.affine[4 * r + from[a]];
+  return makeVolume(dims, m, data, v.unit);
+}
+
 /** Largest n' <= n with n' / f a whole number (f may be fractional: 2.5, 5/3). */
 function wholeSamples(n: number, f: number): number {
   for (let m = n; m > 0; m--) if (Math.abs(m / f - Math.round(m / f)) < 1e-6) return m;
   throw new Error(`no crop of ${n} voxels holds whole ${f}-voxel samples`);
+}
+
+/** Why `degrade` cannot take these factors (an axis holds no whole number of samples), or null. */
+export function degradeProblem(full: Volume, axes: readonly AxisDegradation[]): string | null {
+  for (let a = 0; a < 3; a++) {
+    try {
+      wholeSamples(full.dims[a], axes[a].factor);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  return null;
 }
 
 export interface AxisDegradation {

@@ -22,6 +22,8 @@
 // GEOMETRY_LDM_BENCH_CASES (comma list of scan names) limits the scans;
 // GEOMETRY_LDM_BENCH_DEGRADATIONS (comma list of labels, e.g. '5 mm Gaussian slices') the degradations;
 // GEOMETRY_LDM_BENCH_SR_DEGRADATIONS=sweep runs a factor sweep instead of the three (DEGRADATIONS below);
+// GEOMETRY_LDM_BENCH_SR_ORIENTATION=sagittal|coronal takes the slices across another axis (a reformat;
+// sr-quality-entry.ts reslice): the degradations' third factor then coarsens left-right or front-back.
 // GEOMETRY_LDM_BENCH_TRUE_PROFILE=1 tells the pipeline the true slice profile instead of the default;
 // GEOMETRY_LDM_BENCH_PROFILE=box|gaussian names one profile (width: the slice thickness) for every case.
 // GEOMETRY_LDM_BENCH_METRICS=FILE merges the rows into that metrics.json (key
@@ -125,6 +127,13 @@ export default {
       // the model card's rows are the standard degradations
       if (degradationSet !== 'standard' && process.env.GEOMETRY_LDM_BENCH_METRICS)
         throw new Error('GEOMETRY_LDM_BENCH_METRICS records the standard degradations only');
+      const orientation = process.env.GEOMETRY_LDM_BENCH_SR_ORIENTATION ?? 'axial';
+      if (!['axial', 'sagittal', 'coronal'].includes(orientation))
+        throw new Error(
+          `GEOMETRY_LDM_BENCH_SR_ORIENTATION: axial, sagittal or coronal; got '${orientation}'`,
+        );
+      if (orientation !== 'axial' && process.env.GEOMETRY_LDM_BENCH_METRICS)
+        throw new Error('GEOMETRY_LDM_BENCH_METRICS records axial slices only');
       const scans = SETS[set].filter((scan) => !only || only.includes(scan.name));
       const pacs = scans.some((scan) => scan.kind === 'pacs')
         ? await E.readPacsTruths(
@@ -135,12 +144,13 @@ export default {
         : [];
       for (const scan of scans) {
         const p = scan.rel && path.join(data, scan.rel);
-        const full =
+        const read =
           scan.kind === 'pacs'
             ? pacs.find((t) => t.name === scan.name).volume
             : scan.kind === 'dicom'
               ? E.loadDicomTruth(p, 256)
               : E.loadNiftiTruth(p);
+        const full = E.reslice(read, orientation);
         const cases = DEGRADATIONS[degradationSet](
           Math.hypot(full.affine[2], full.affine[6], full.affine[10]),
         );
@@ -149,10 +159,14 @@ export default {
         for (const [label, axes] of cases) {
           if (onlyDegradations && !onlyDegradations.includes(label)) continue;
           if (scan.skip?.includes(label)) continue;
-          const c = E.degrade(
-            full,
-            axes.map(([factor, profile]) => ({ factor, profile })),
-          );
+          const degradation = axes.map(([factor, profile]) => ({ factor, profile }));
+          // a reformat's 5 mm may be no whole number of its slices (4d-lung-113 sagittal: 2.56)
+          const problem = E.degradeProblem(full, degradation);
+          if (problem) {
+            ctx.log(`${scan.name}: ${label}: skipped, ${problem}`);
+            continue;
+          }
+          const c = E.degrade(full, degradation);
           const named = process.env.GEOMETRY_LDM_BENCH_PROFILE;
           const slices =
             process.env.GEOMETRY_LDM_BENCH_TRUE_PROFILE === '1'
