@@ -48,6 +48,15 @@ function env(): NodeJS.ProcessEnv {
   };
 }
 
+/** The naturalized dataset of Part 10 bytes the CLI wrote. */
+function dicomHeader(bytes: Buffer): ReturnType<typeof dcmjs.data.DicomMetaDictionary.naturalizeDataset> {
+  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+    dcmjs.data.DicomMessage.readFile(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    ).dict,
+  );
+}
+
 function cli(args: string[]): Run {
   const r = spawnSync(process.execPath, [BIN, ...args, '--json', '--threads', '1'], {
     encoding: 'utf8',
@@ -345,11 +354,7 @@ describe('generate', () => {
         [item.seriesInstanceUid, 32],
       ]);
       const file = readFileSync(join(item.out as string, '0001.dcm'));
-      const sop = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
-        dcmjs.data.DicomMessage.readFile(
-          file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength),
-        ).dict,
-      ).SOPInstanceUID as string;
+      const sop = dicomHeader(file).SOPInstanceUID as string;
       const found = (await (
         await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', headers: auth, body: sop })
       ).json()) as Array<{ ID: string }>;
@@ -487,6 +492,19 @@ describe('super-resolve', () => {
   beforeAll(async () => {
     src = await seedSmallCt();
   }, 60000);
+  /** super-resolve of the small CT series with the test model, then `extra`. */
+  const srArgs = (...extra: string[]) => [
+    'super-resolve',
+    '--pacs',
+    orthanc.dicomWebRoot,
+    '--study',
+    src.study,
+    '--series',
+    src.series,
+    '--model',
+    model.dir,
+    ...extra,
+  ];
 
   it('writes the result and the std map as two derived series in the same study', async () => {
     const before = await orthancCounts(orthanc);
@@ -617,29 +635,12 @@ describe('super-resolve', () => {
   it('--mode classical: one series (no std map), mode, slice model and fidelity recorded', async () => {
     const before = await orthancCounts(orthanc);
     const out = join(work, 'sr-classical');
-    const r = cli([
-      'super-resolve',
-      '--pacs',
-      orthanc.dicomWebRoot,
-      '--study',
-      src.study,
-      '--series',
-      src.series,
-      '--scale',
-      '2',
-      '--mode',
-      'classical',
-      '--slice-profile',
-      'gaussian',
-      '--slice-thickness',
-      '3',
-      '--std-map',
-      '--model',
-      model.dir,
-      '--stow',
-      '--out',
-      out,
-    ]);
+    const r = cli(
+      srArgs(
+        ...['--scale', '2', '--mode', 'classical', '--slice-profile', 'gaussian', '--slice-thickness', '3'],
+        ...['--std-map', '--stow', '--out', out],
+      ),
+    );
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     const done = r.events.find((e) => e.type === 'done') as Record<string, unknown>;
     expect(done.mode).toBe('classical');
@@ -649,11 +650,7 @@ describe('super-resolve', () => {
     expect(after.series - before.series).toBe(1);
     const files = readdirSync(join(out, 'super-resolved'));
     const bytes = readFileSync(join(out, 'super-resolved', files[3]));
-    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
-      dcmjs.data.DicomMessage.readFile(
-        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      ).dict,
-    );
+    const ds = dicomHeader(bytes);
     expect(ds.DerivationDescription).toMatch(
       /classical back-projection \(no AI\); slice model Gaussian FWHM 3\.00 mm; reproduces the acquired slices within \d+\.\d HU/,
     );
@@ -705,23 +702,7 @@ describe('super-resolve', () => {
     async (_n, extra, message) => {
       const before = await orthancCounts(orthanc);
       const out = join(work, `refused-mode-${Math.random()}`);
-      const r = cli([
-        'super-resolve',
-        '--pacs',
-        orthanc.dicomWebRoot,
-        '--study',
-        src.study,
-        '--series',
-        src.series,
-        '--scale',
-        '2',
-        ...extra,
-        '--model',
-        model.dir,
-        '--stow',
-        '--out',
-        out,
-      ]);
+      const r = cli(srArgs('--scale', '2', ...extra, '--stow', '--out', out));
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
@@ -734,27 +715,9 @@ describe('super-resolve', () => {
   it('a second run numbers its series after those the study already has (QIDO), never reusing one', async () => {
     const transport = orthancTransport(orthanc);
     const before = (await searchSeries(transport, src.study)).map((s) => s.seriesNumber);
-    const r = cli([
-      'super-resolve',
-      '--pacs',
-      orthanc.dicomWebRoot,
-      '--study',
-      src.study,
-      '--series',
-      src.series,
-      '--scale',
-      '2',
-      '--samples',
-      '1',
-      '--cycles',
-      '1',
-      '--steps',
-      '1',
-      '--std-map',
-      '--model',
-      model.dir,
-      '--stow',
-    ]);
+    const r = cli(
+      srArgs('--scale', '2', '--samples', '1', '--cycles', '1', '--steps', '1', '--std-map', '--stow'),
+    );
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     const after = (await searchSeries(transport, src.study)).map((s) => s.seriesNumber);
     expect(after).toHaveLength(before.length + 2);
@@ -813,31 +776,12 @@ describe('super-resolve', () => {
 
   it('latent diffusion runs a region thinner than the model grid on a grid padded up to it', () => {
     const out = join(work, 'sr-thin-diffusion');
-    const r = cli([
-      'super-resolve',
-      '--pacs',
-      orthanc.dicomWebRoot,
-      '--study',
-      src.study,
-      '--series',
-      src.series,
-      '--scale',
-      '2',
-      '--mode',
-      'diffusion',
-      '--region',
-      'x=0:8',
-      '--samples',
-      '1',
-      '--cycles',
-      '1',
-      '--steps',
-      '1',
-      '--model',
-      model.dir,
-      '--out',
-      out,
-    ]);
+    const r = cli(
+      srArgs(
+        ...['--scale', '2', '--mode', 'diffusion', '--region', 'x=0:8'],
+        ...['--samples', '1', '--cycles', '1', '--steps', '1', '--out', out],
+      ),
+    );
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     // 8 columns at x2: 16 result columns, run on the model's 32 (its grid minimum)
     const plan = r.events.find((e) => e.type === 'plan') as { target: number[]; modelGrid: number[] };
@@ -846,11 +790,7 @@ describe('super-resolve', () => {
     const files = readdirSync(join(out, 'super-resolved'));
     expect(files).toHaveLength(plan.target[2]);
     const bytes = readFileSync(join(out, 'super-resolved', files[0]));
-    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
-      dcmjs.data.DicomMessage.readFile(
-        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      ).dict,
-    );
+    const ds = dicomHeader(bytes);
     expect({ rows: ds.Rows, cols: ds.Columns }).toEqual({ rows: plan.target[1], cols: 16 });
   }, 120000);
 
@@ -962,11 +902,7 @@ describe('super-resolve: hospital data that is subtly wrong (real slices of lung
     ).toBe(true);
     const dcm = readdirSync(join(out, 'super-resolved'));
     const bytes = readFileSync(join(out, 'super-resolved', dcm[0]));
-    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
-      dcmjs.data.DicomMessage.readFile(
-        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      ).dict,
-    );
+    const ds = dicomHeader(bytes);
     expect(ds.DerivationDescription).toMatch(/source gap of 24\.0 mm \(.*\) bridged by interpolation/);
     expect(dciodvfy(bytes).errors).toEqual([]);
   }, 120000);
@@ -1026,13 +962,7 @@ describe('super-resolve a full-size real series (lung-pet-ct-dx-a0002, 512 x 512
   }
   function firstSlice(dir: string): { ipp: number[]; rows: number; cols: number } {
     const files = readdirSync(dir).sort();
-    const all = files.map((f) => {
-      const buf = readFileSync(join(dir, f));
-      return dcmjs.data.DicomMetaDictionary.naturalizeDataset(
-        dcmjs.data.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
-          .dict,
-      );
-    });
+    const all = files.map((f) => dicomHeader(readFileSync(join(dir, f))));
     const lowest = all.reduce((a, b) =>
       Number(b.ImagePositionPatient[2]) < Number(a.ImagePositionPatient[2]) ? b : a,
     );
