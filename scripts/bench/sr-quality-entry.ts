@@ -5,7 +5,7 @@
  * ../shared/data/train, degrades each with a known acquisition (volume/acquisition.ts),
  * super-resolves it back onto the truth grid and scores every image against the truth.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import dcmjs from 'dcmjs';
@@ -30,7 +30,8 @@ import type { OpenJpegModule } from '../../extensions/geometry-ldm/src/dicom/cod
 import { readSeries } from '../../extensions/geometry-ldm/src/dicom/readSeries';
 import { orthancTransport } from '../../test/support/dicomweb';
 import { startOrthanc } from '../../test/support/orthanc';
-import { seedSeries, type RealSeries } from '../../test/support/seed';
+import { prepareImport } from '../../extensions/geometry-ldm/src/dicom/importFiles';
+import { stowInstances } from '../../extensions/geometry-ldm/src/dicom/stow';
 
 export { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
 export {
@@ -117,25 +118,40 @@ export function loadNiftiTruth(path: string): Volume {
 }
 
 /**
- * Real DICOM series read as the product reads a source series: stored in a private Orthanc (UIDs
- * repaired where the files lack them, as an import does) and read back over DICOMweb by
+ * Real DICOM series (a folder of Part 10 files each) read as the product reads a source series:
+ * stored in a private Orthanc (UIDs repaired where the files lack them, as an import does) and read back over DICOMweb by
  * readSeries, an irregular or tilted stack resampled exactly onto a regular grid (what the panel
  * and the CLI do), then the central `inPlane` x `inPlane` columns/rows; values below -1024 HU
  * (padding outside the reconstruction circle) become -1024, as in the other truths. `openjpeg`:
  * the Cornerstone JPEG 2000 decoder's factory (a bundle cannot require it itself).
  */
 export async function readPacsTruths(
-  names: readonly RealSeries[],
+  folders: readonly { readonly name: string; readonly dir: string }[],
   inPlane: number,
   openjpeg: EmscriptenFactory<OpenJpegModule>,
-): Promise<{ name: RealSeries; volume: Volume; resampled: boolean }[]> {
+  log: (line: string) => void = () => {},
+): Promise<{ name: string; volume: Volume; resampled: boolean }[]> {
   const orthanc = await startOrthanc();
   try {
     const transport = orthancTransport(orthanc);
-    const out: { name: RealSeries; volume: Volume; resampled: boolean }[] = [];
-    for (const name of names) {
-      const seeded = await seedSeries(transport, name);
-      const r = await readSeries(transport, seeded.studyInstanceUid, seeded.seriesInstanceUid, {
+    const out: { name: string; volume: Volume; resampled: boolean }[] = [];
+    for (const { name, dir } of folders) {
+      const files = readdirSync(dir)
+        .filter((f) => !f.startsWith('.') && statSync(join(dir, f)).isFile())
+        .sort();
+      const { instances } = prepareImport(
+        files.map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(dir, f))) })),
+        'sr-quality',
+      );
+      // a folder may hold several series: the one with the most instances is the truth
+      const bySeries = new Map<string, typeof instances>();
+      for (const i of instances)
+        bySeries.set(i.seriesInstanceUid, [...(bySeries.get(i.seriesInstanceUid) ?? []), i]);
+      const series = [...bySeries.values()].sort((a, b) => b.length - a.length)[0];
+      if (bySeries.size > 1)
+        log(`${name}: ${bySeries.size} series in ${dir}; using the largest (${series.length} instances)`);
+      await stowInstances(transport, series);
+      const r = await readSeries(transport, series[0].studyInstanceUid, series[0].seriesInstanceUid, {
         irregular: 'resample',
         codecs: defaultCodecs({ openjpeg: { factory: async () => openjpeg } }),
       });
@@ -186,8 +202,12 @@ function wholeSamples(n: number, f: number): number {
   throw new Error(`no crop of ${n} voxels holds whole ${f}-voxel samples`);
 }
 
-/** Why `degrade` cannot take these factors (an axis holds no whole number of samples), or null. */
+/** Why `degrade` cannot take these factors (one below 1, none above 1, or an axis with no whole number of samples), or null. */
 export function degradeProblem(full: Volume, axes: readonly AxisDegradation[]): string | null {
+  const f = axes.map((d) => d.factor);
+  if (f.some((x) => x < 1 - 1e-6))
+    return `a factor below 1 (${f.map((x) => +x.toFixed(3)).join(', ')}): the scan is already coarser than that`;
+  if (f.every((x) => Math.abs(x - 1) < 1e-6)) return 'no axis coarsened: the scan already has that spacing';
   for (let a = 0; a < 3; a++) {
     try {
       wholeSamples(full.dims[a], axes[a].factor);

@@ -30,7 +30,7 @@
 // superResolutionHeldOut; ldm.export --metrics puts it into model.json).
 // GEOMETRY_LDM_BENCH_IMAGES=DIR writes DIR/sr-<scan>.png: per case (rows) the coronal mid-slice of
 // truth | trilinear | classical | AI + projection | AI std (white = 100 HU), window [-1000, 500] HU.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -66,10 +66,23 @@ const VALIDATION = ['STS_020', 'STS_013', 'STS_009', 'STS_049', 'STS_037', 'STS_
 // slices that grid is interpolated, so its truth along the slice axis is smoother than a scan's)
 // and totalseg-abdomen (contrast abdomen, 0.98 x 0.98 x 2 mm, JPEG 2000); the central 256 x 256.
 const DICOM_UNSEEN = [
-  // its 28 slices resample to 5.34 mm apart: 5 mm is no coarser
-  { name: 'ge-head-gantry-tilt', kind: 'pacs', skip: ['5 mm Gaussian slices'] },
-  { name: 'totalseg-abdomen', kind: 'pacs' },
+  // its 28 slices resample to 5.34 mm apart: 5 mm is no coarser (skipped as a factor below 1)
+  { name: 'ge-head-gantry-tilt', kind: 'pacs', rel: 'ge-head-gantry-tilt' },
+  { name: 'totalseg-abdomen', kind: 'pacs', rel: 'totalseg-abdomen/dicom' },
 ];
+// GEOMETRY_LDM_BENCH_SR_SCANS=PATH[,PATH...]: your own thin-slice CT instead of a set, each a NIfTI
+// file (.nii, .nii.gz) or a folder of one DICOM series (read through a private Orthanc, as
+// dicom-unseen). Degradations that would not coarsen a scan are skipped with a logged reason.
+function ownScans(list) {
+  return list.split(',').map((p) => {
+    const abs = path.resolve(p);
+    if (!existsSync(abs)) throw new Error(`GEOMETRY_LDM_BENCH_SR_SCANS: ${abs} does not exist`);
+    const dir = statSync(abs).isDirectory();
+    if (!dir && !/\.nii(\.gz)?$/.test(abs))
+      throw new Error(`GEOMETRY_LDM_BENCH_SR_SCANS: ${abs} is neither a .nii(.gz) file nor a DICOM folder`);
+    return { name: path.basename(abs).replace(/\.nii(\.gz)?$/, ''), kind: dir ? 'pacs' : 'nifti', abs };
+  });
+}
 const SETS = { 'held-out': SCANS, validation: VALIDATION, 'dicom-unseen': DICOM_UNSEEN };
 
 // The degradations: per axis [factor, profile] (factor = acquired / truth spacing; sk = the
@@ -95,7 +108,7 @@ const DEGRADATIONS = {
 export default {
   name: 'sr-quality',
   description:
-    'SR on 4 held-out scans (or the validation or dicom-unseen set) x 2-3 degradations: trilinear, classical, AI raw, AI + projection (MAE/PSNR over the body), std-error r',
+    'SR on 4 held-out scans (or the validation or dicom-unseen set, or your own) x 2-3 degradations: trilinear, classical, AI raw, AI + projection (MAE/PSNR over the body), std-error r',
   async run(ctx) {
     const dir = path.resolve(ctx.root, process.env.GEOMETRY_LDM_BENCH_MODEL ?? 'models/geometry-ldm-demo');
     if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`no model at ${dir}`);
@@ -111,7 +124,11 @@ export default {
     const model = await L.load(dir, 'node', 2, ctx.root);
     const rows = [];
     try {
-      const set = process.env.GEOMETRY_LDM_BENCH_SR_SET ?? 'held-out';
+      const own = process.env.GEOMETRY_LDM_BENCH_SR_SCANS;
+      if (own && process.env.GEOMETRY_LDM_BENCH_SR_SET)
+        throw new Error('GEOMETRY_LDM_BENCH_SR_SCANS replaces the set: not with GEOMETRY_LDM_BENCH_SR_SET');
+      const set = own ? 'own scans' : (process.env.GEOMETRY_LDM_BENCH_SR_SET ?? 'held-out');
+      if (own) SETS[set] = ownScans(own);
       if (!Object.hasOwn(SETS, set))
         throw new Error(`GEOMETRY_LDM_BENCH_SR_SET: ${Object.keys(SETS).join(', ')}; got '${set}'`);
       // the model card's held-out rows must come from the held-out set
@@ -137,13 +154,16 @@ export default {
       const scans = SETS[set].filter((scan) => !only || only.includes(scan.name));
       const pacs = scans.some((scan) => scan.kind === 'pacs')
         ? await E.readPacsTruths(
-            scans.filter((scan) => scan.kind === 'pacs').map((scan) => scan.name),
+            scans
+              .filter((scan) => scan.kind === 'pacs')
+              .map((scan) => ({ name: scan.name, dir: scan.abs ?? path.join(data, scan.rel) })),
             256,
             createRequire(import.meta.url)('@cornerstonejs/codec-openjpeg/decodewasmjs'),
+            ctx.log,
           )
         : [];
       for (const scan of scans) {
-        const p = scan.rel && path.join(data, scan.rel);
+        const p = scan.abs ?? path.join(data, scan.rel);
         const read =
           scan.kind === 'pacs'
             ? pacs.find((t) => t.name === scan.name).volume
@@ -160,7 +180,8 @@ export default {
           if (onlyDegradations && !onlyDegradations.includes(label)) continue;
           if (scan.skip?.includes(label)) continue;
           const degradation = axes.map(([factor, profile]) => ({ factor, profile }));
-          // a reformat's 5 mm may be no whole number of its slices (4d-lung-113 sagittal: 2.56)
+          // a degradation that coarsens nothing (5 mm on 5 mm slices), or one with no whole crop
+          // (a reformat's 5 mm in 4d-lung-113's 1.95 mm voxels: 2.56 of them)
           const problem = E.degradeProblem(full, degradation);
           if (problem) {
             ctx.log(`${scan.name}: ${label}: skipped, ${problem}`);
