@@ -145,8 +145,11 @@ export async function readPacsTruths(
       );
       // a folder may hold several series: the one with the most instances is the truth
       const bySeries = new Map<string, typeof instances>();
-      for (const i of instances)
-        bySeries.set(i.seriesInstanceUid, [...(bySeries.get(i.seriesInstanceUid) ?? []), i]);
+      for (const i of instances) {
+        const list = bySeries.get(i.seriesInstanceUid);
+        if (list) list.push(i);
+        else bySeries.set(i.seriesInstanceUid, [i]);
+      }
       const series = [...bySeries.values()].sort((a, b) => b.length - a.length)[0];
       if (bySeries.size > 1)
         log(`${name}: ${bySeries.size} series in ${dir}; using the largest (${series.length} instances)`);
