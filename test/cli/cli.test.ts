@@ -492,19 +492,21 @@ describe('super-resolve', () => {
   beforeAll(async () => {
     src = await seedSmallCt();
   }, 60000);
-  /** super-resolve of the small CT series with the test model, then `extra`. */
-  const srArgs = (...extra: string[]) => [
+  /** super-resolve of `series` of the small CT's study with the test model, then `extra`. */
+  const srArgsFor = (series: string, ...extra: string[]) => [
     'super-resolve',
     '--pacs',
     orthanc.dicomWebRoot,
     '--study',
     src.study,
     '--series',
-    src.series,
+    series,
     '--model',
     model.dir,
     ...extra,
   ];
+  /** The same for the small CT series itself. */
+  const srArgs = (...extra: string[]) => srArgsFor(src.series, ...extra);
 
   it('writes the result and the std map as two derived series in the same study', async () => {
     const before = await orthancCounts(orthanc);
@@ -665,24 +667,18 @@ describe('super-resolve', () => {
     expect(ours).toBeDefined(); // written by the tests above
     const before = await orthancCounts(orthanc);
     const out = join(work, 'sr-of-sr');
-    const r = cli([
-      'super-resolve',
-      '--pacs',
-      orthanc.dicomWebRoot,
-      '--study',
-      src.study,
-      '--series',
-      ours!.seriesInstanceUid as string,
-      '--scale',
-      '2',
-      '--mode',
-      'classical',
-      '--model',
-      model.dir,
-      '--stow',
-      '--out',
-      out,
-    ]);
+    const r = cli(
+      srArgsFor(
+        ours!.seriesInstanceUid as string,
+        '--scale',
+        '2',
+        '--mode',
+        'classical',
+        '--stow',
+        '--out',
+        out,
+      ),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(
