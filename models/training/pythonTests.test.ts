@@ -1,36 +1,101 @@
 /**
  * Runs the Python unit tests of the training code (models/training/tests) so
- * that `npm test` covers them:
- *   /usr/bin/python3 -m unittest discover -s models/training/tests
+ * that `npm test` covers them: every module `unittest discover` would find
+ * (test*.py), each as
+ *   /usr/bin/python3 -m unittest discover -s models/training/tests -p <module>
+ * on one thread, as many at a time as the machine has cores (jest runs this suite
+ * alone, and one module on one thread would leave the other core idle).
  * Without python3 + torch: skipped with a warning locally, a failure under CI
  * (test/support/requirements.ts); under CI a skipped Python test fails too.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pythonWithTorch } from './pythonEnv';
 import { IN_CI, TORCH } from '../../test/support/requirements';
 
 const python = pythonWithTorch();
-const maybe = TORCH().test;
+const torch = TORCH();
+const repo = join(__dirname, '..', '..');
+const testDir = join(__dirname, 'tests');
+
+interface Outcome {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// unittest discover's default pattern; the largest files first, so that the long modules
+// do not start last and leave one core idle at the end
+const modules = readdirSync(testDir)
+  .filter((f) => /^test.*\.py$/.test(f))
+  .sort((a, b) => statSync(join(testDir, b)).size - statSync(join(testDir, a)).size);
+
+function runModule(file: string): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      python as string,
+      ['-m', 'unittest', 'discover', '-s', 'models/training/tests', '-p', file],
+      {
+        cwd: repo,
+        env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Runs every module, `width` at a time; each promise settles when its module ends. */
+function runPool(files: string[], width: number): Map<string, Promise<Outcome>> {
+  const started = new Map<string, (o: Promise<Outcome>) => void>();
+  const results = new Map<string, Promise<Outcome>>();
+  for (const f of files) {
+    results.set(f, new Promise<Outcome>((resolve) => started.set(f, (o) => resolve(o))));
+  }
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < files.length) {
+      const f = files[next++];
+      const outcome = runModule(f);
+      started.get(f)!(outcome);
+      await outcome.catch(() => undefined);
+    }
+  };
+  for (let i = 0; i < width; i++) void lane();
+  return results;
+}
+
+let results: Map<string, Promise<Outcome>>;
+beforeAll(() => {
+  if (torch.available) results = runPool(modules, Math.max(1, Math.min(2, availableParallelism())));
+});
 
 describe('Python training code', () => {
-  maybe(
-    'unittest discover -s models/training/tests passes',
-    () => {
-      const repo = join(__dirname, '..', '..');
-      const r = spawnSync(python as string, ['-m', 'unittest', 'discover', '-s', 'models/training/tests'], {
-        cwd: repo,
-        encoding: 'utf8',
-        env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
-        maxBuffer: 16 * 1024 * 1024,
-      });
-      if (r.status !== 0) {
-        throw new Error(`python unittest failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-      }
-      expect(r.stderr).toMatch(/OK/);
-      // under CI a skipped Python test (missing shared data, no CUDA aside) is a failure, not a pass
-      if (IN_CI) expect(r.stderr.replace(/skipped=\d+.*CUDA.*/g, '')).not.toMatch(/OK \(skipped=/);
-    },
-    600000,
-  );
+  test('unittest discover finds the test modules', () => {
+    expect(modules.length).toBeGreaterThan(10);
+  });
+
+  for (const file of modules) {
+    torch.test(
+      `${file} passes`,
+      async () => {
+        const r = await results.get(file)!;
+        if (r.status !== 0) {
+          throw new Error(`python unittest ${file} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+        }
+        expect(r.stderr).toMatch(/Ran [1-9]\d* tests? in/);
+        expect(r.stderr).toMatch(/\nOK/);
+        // under CI a skipped Python test (missing shared data, no CUDA aside) is a failure, not a pass
+        if (IN_CI) expect(r.stderr.replace(/skipped=\d+.*CUDA.*/g, '')).not.toMatch(/OK \(skipped=/);
+      },
+      600000,
+    );
+  }
 });
