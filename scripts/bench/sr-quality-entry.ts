@@ -1,9 +1,14 @@
 /**
- * Bench entry for super-resolution quality on the held-out scans (bundled by
- * scripts/bench.mjs; the cases and the table are described in sr-quality.mjs).
- * Reads lidc-idri-0001 from its Part 10 files and the two held-out NIfTI scans of
- * ../shared/data/train, degrades each with a known acquisition (volume/acquisition.ts),
- * super-resolves it back onto the truth grid and scores every image against the truth.
+ * Bench entry for super-resolution quality (bundled by scripts/bench.mjs; the sets, cases,
+ * options and the table are described in sr-quality.mjs). The truths it loads: Part 10 files
+ * (`loadDicomTruth`, lidc-idri-0001), NIfTI scans (`loadNiftiTruth`, the held-out and
+ * validation scans of ../shared/data/train or your own), and folders of DICOM series stored
+ * in a private Orthanc and read back through the product's `readSeries` (`readPacsTruths`, the
+ * dicom-unseen set and your own folders). `reslice` turns a truth into sagittal or coronal
+ * slices; `degrade` coarsens it with a known acquisition (volume/acquisition.ts, whole truth
+ * voxels per sample; `degradeProblem` says why a case cannot be made), the pipeline
+ * super-resolves it back onto the truth grid, and `score` / `stdErrorCorrelation` compare
+ * every image with the truth.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
