@@ -13,7 +13,11 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { ProgressEvent } from '../../extensions/geometry-ldm/src/inference/progress';
+import { REFINER_BODY_BOX } from '../../extensions/geometry-ldm/src/inference/refiner';
 import { superResolve } from '../../extensions/geometry-ldm/src/inference/superResolve';
+import { bodyBox } from '../../extensions/geometry-ldm/src/volume/bodyBox';
+import type { Volume } from '../../extensions/geometry-ldm/src/volume/volume';
 import { pythonWithTorch } from '../../models/training/pythonEnv';
 import { absDiff, readF32 } from '../support/f32';
 import { realCrop } from '../support/realCrop';
@@ -28,19 +32,18 @@ const compare = absDiff;
 describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTorch reference', () => {
   const tiny = withTinyModelOnOrtNode(ort, { scratchPrefix: 'gldm-refref-' });
 
-  it('gives the same back-projection, unprojected mean, mean and std; the mean reproduces the slices', async () => {
+  /** The TS pipeline and the reference on one source; returns the TS result and the differences. */
+  async function againstReference(
+    src: Volume,
+    slices: { profile: 'gaussian' | 'box'; widthMm: number; reason: string },
+  ) {
     const { model, dir } = tiny;
-    const src = realCrop();
-    const slices = { profile: 'gaussian' as const, widthMm: 9, reason: 'test' };
+    const events: ProgressEvent[] = [];
     const ts = await superResolve(
       model,
       src,
       { kind: 'scale', factor: [2, 2, 4] },
-      {
-        mode: 'ai',
-        samples: 4,
-        slices,
-      },
+      { mode: 'ai', samples: 4, slices, onProgress: (e) => events.push(e) },
     );
     expect(ts.settings.mode).toBe('ai');
     writeFileSync(join(dir, 'source.f32'), Buffer.from(src.data.buffer));
@@ -56,6 +59,7 @@ describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTor
         samples: 4,
         iterations: ts.settings.projectionIterations,
         modelSeed: 0,
+        refinerBox: REFINER_BODY_BOX,
       }),
     );
     const r = spawnSync(python as string, [REFERENCE, join(dir, 'input.json'), join(dir, 'out')], {
@@ -64,23 +68,61 @@ describe('AI super-resolution (refiner + projection): TypeScript + ONNX vs PyTor
     });
     if (r.status !== 0) throw new Error(`reference failed: ${r.stderr}`);
     const read = (name: string) => readF32(join(dir, 'out', name));
-    const classical = compare(ts.classical.data, read('classical.f32'));
-    const unprojected = compare(ts.unprojected!.data, read('unprojected.f32'));
-    const mean = compare(ts.mean.data, read('mean.f32'));
-    const std = compare(ts.std.data, read('std.f32'));
-    console.log(
-      `TS vs PyTorch (HU): classical ${JSON.stringify(classical)}, unprojected ${JSON.stringify(unprojected)}, mean ${JSON.stringify(mean)}, std ${JSON.stringify(std)}; fidelity ${JSON.stringify(ts.fidelity)}`,
-    );
-    expect(classical.max).toBeLessThan(0.05);
-    expect(unprojected.max).toBeLessThan(0.1);
-    expect(mean.max).toBeLessThan(0.1);
-    expect(std.max).toBeLessThan(0.1);
+    const diff = {
+      classical: compare(ts.classical.data, read('classical.f32')),
+      unprojected: compare(ts.unprojected!.data, read('unprojected.f32')),
+      mean: compare(ts.mean.data, read('mean.f32')),
+      std: compare(ts.std.data, read('std.f32')),
+    };
+    console.log(`TS vs PyTorch (HU): ${JSON.stringify(diff)}; fidelity ${JSON.stringify(ts.fidelity)}`);
+    expect(diff.classical.max).toBeLessThan(0.05);
+    expect(diff.unprojected.max).toBeLessThan(0.1);
+    expect(diff.mean.max).toBeLessThan(0.1);
+    expect(diff.std.max).toBeLessThan(0.1);
+    return { ts, events };
+  }
+
+  it('gives the same back-projection, unprojected mean, mean and std; the mean reproduces the slices', async () => {
+    const { ts } = await againstReference(realCrop(), { profile: 'gaussian', widthMm: 9, reason: 'test' });
     // not trivial: the refiner changed the image, the samples differ, the projection did work
     expect(compare(ts.unprojected!.data, ts.classical.data).mean).toBeGreaterThan(1);
     expect(Math.max(...ts.std.data)).toBeGreaterThan(1);
     expect(compare(ts.mean.data, ts.unprojected!.data).mean).toBeGreaterThan(0.1);
     // the result reproduces the acquired slices far better than before the projection
     expect(ts.fidelity!.meanAbs).toBeLessThan(5);
+  });
+
+  it('refines the body box only: air far in front of the body keeps its back-projection', async () => {
+    // rows 40-87 of the series at columns 240-263: air, then the anterior body wall (row ~86)
+    const { ts, events } = await againstReference(realCrop([240, 40, 9], [24, 48, 12]), {
+      profile: 'box',
+      widthMm: 8,
+      reason: 'test',
+    });
+    const [nx, ny, nz] = ts.target.output.dims;
+    const box = bodyBox(ts.classical.data, ts.target.output.dims, REFINER_BODY_BOX)!;
+    expect(box.start[1]).toBeGreaterThan(0);
+    // rows before the box: every sample is the clamped back-projection, so the unprojected mean is
+    // too; inside the box the refiner changed it
+    let before = 0;
+    let inside = 0;
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const q = (k * ny + j) * nx + i;
+          const d = Math.abs(ts.unprojected!.data[q] - Math.max(-1024, ts.classical.data[q]));
+          if (j < box.start[1]) before = Math.max(before, d);
+          else inside += d;
+        }
+    expect(before).toBeLessThan(1e-3);
+    expect(inside / (nx * (ny - box.start[1]) * nz)).toBeGreaterThan(1);
+    // the progress counts the box's planes (rows along k: samples alternate normals i and j) and
+    // one projection per sample, so the time left counts only what is refined; the last plane is
+    // refined after the first three samples' projections
+    const planes = 2 * (box.dims[0] + box.dims[1]);
+    const refined = events.filter((e) => e.stage === 'refine');
+    expect(refined[refined.length - 1].step).toBe(planes + 3);
+    expect(events[events.length - 1].total).toBe(planes + 4);
   });
 
   it('classical mode: the back-projection, deterministic, std 0', async () => {

@@ -5,11 +5,13 @@ Written from the documented rule, not from the TypeScript: the per-axis acquisit
 derived here from the two affines with numpy, back-projection and projection use
 ldm.acquisition (itself checked against brute-force integration and the TS twin), the
 refiner is the PyTorch module `ldm.export.tiny_refiner(seed)` (the weights the TS test
-loads as ONNX) applied plane by plane with ldm.refiner.refine_planes.
+loads as ONNX) applied plane by plane with ldm.refiner.refine_planes, on the body box only
+(the voxels above refinerBox.aboveHu HU in the back-projection, grown by marginVoxels).
 
 usage: refiner_sr_reference.py INPUT.json OUTPUT_DIR
 INPUT.json: source (raw <f4 [nz][ny][nx]), sourceDims, sourceAffine, outputDims, outputAffine
-(16 numbers, row-major), slice {profile, widthMm}, samples, iterations, modelSeed.
+(16 numbers, row-major), slice {profile, widthMm}, samples, iterations, modelSeed,
+refinerBox {aboveHu, marginVoxels}.
 Writes OUTPUT_DIR/{mean,std,classical,unprojected}.f32 ([nz][ny][nx] of the output grid).
 """
 import json
@@ -24,6 +26,16 @@ sys.path.insert(0, os.path.join(HERE, '..', '..', 'models', 'training'))
 from ldm.acquisition import Acquisition, AxisAcquisition  # noqa: E402
 from ldm.export import tiny_refiner  # noqa: E402
 from ldm.refiner import hu_to_input, plane_features, refine_planes  # noqa: E402
+
+
+def body_box(hu, above, margin):
+    """Array slices (k, j, i) of the voxels above `above` HU, grown by `margin` and clipped; the
+    refiner runs on that sub-volume as if it were the whole volume. Empty slices if none."""
+    idx = np.nonzero(hu > above)
+    if len(idx[0]) == 0:
+        return (slice(0, 0),) * 3
+    return tuple(slice(max(0, int(ax.min()) - margin), min(n, int(ax.max()) + margin + 1))
+                 for ax, n in zip(idx, hu.shape))
 
 
 def main(inp_path, out_dir):
@@ -59,12 +71,16 @@ def main(inp_path, out_dir):
     others = [a for a in range(3) if a != rows]
     arr = {0: 2, 1: 1, 2: 0}
     inp = hu_to_input(classical)
+    box = body_box(classical.numpy(), p['refinerBox']['aboveHu'], p['refinerBox']['marginVoxels'])
     samples, raws = [], []
     for s in range(p['samples']):
         cols, normal = others[s % 2], others[1 - s % 2]
         flips = (s // 2) % 4
         feats = plane_features(axes[rows], axes[cols], axes[normal])
-        r = refine_planes(net, inp, (arr[rows], arr[cols]), feats, flip=(bool(flips & 1), bool(flips & 2))) * 1000.0
+        r = inp * 1000.0  # outside the box: the clamped back-projection, no residual
+        if inp[box].numel():
+            r[box] = refine_planes(net, inp[box], (arr[rows], arr[cols]), feats,
+                                   flip=(bool(flips & 1), bool(flips & 2))) * 1000.0
         raws.append(r)
         samples.append(acq.project(r, y, it))
     st = torch.stack(samples)

@@ -421,6 +421,12 @@ describe('super-resolve panel in the viewer', () => {
     // and no model grid is shown (it runs plane by plane)
     await p.getByText('columns 1–512, rows 1–512, slices 1–30').waitFor();
     expect(await p.getByText('Model grid', { exact: true }).count()).toBe(0);
+    // its time counts every voxel; the panel says the refiner skips air away from the body
+    const timeNote = p.getByTestId('geometry-ldm-time-note');
+    await timeNote.waitFor();
+    expect(await timeNote.textContent()).toMatch(
+      /^The refiner skips the air beyond 32 voxels around the body's bounding box/,
+    );
     await shot('sr-1-opened');
   }, 240000);
 
@@ -442,6 +448,7 @@ describe('super-resolve panel in the viewer', () => {
     const prior = p.getByText(/^roughly .+\(denoising .+\)$/);
     await prior.waitFor();
     expect(await prior.isVisible()).toBe(true);
+    expect(await p.getByTestId('geometry-ldm-time-note').count()).toBe(0);
     const basis = p.getByTestId('geometry-ldm-prior-estimate');
     expect(await basis.textContent()).toMatch(
       /^Approximate \(not measured yet on this machine\): from the costs recorded in the model description with wasm, \d threads?/,

@@ -1,12 +1,14 @@
 import type { Dims3 } from '../geometry/conventions';
+import type { CropBox } from '../volume/pad';
 import { refinerBatch, refineVolume, type PlanePass } from './refiner';
 import type { ModelSession, Float32Tensor } from './runtime';
 
 /**
  * A refiner stand-in that records what each call was given (copied at call time, as a real
- * runtime consumes its input before the run resolves) and answers with the centre plane.
+ * runtime consumes its input before the run resolves) and answers with the centre plane plus
+ * `residual` (model units: HU / 1000).
  */
-function recordingSession() {
+function recordingSession(residual = 0) {
   const calls: { planes: Float32Array; dims: number[]; acquisition: Float32Array }[] = [];
   const session: ModelSession = {
     name: 'refiner',
@@ -20,6 +22,7 @@ function recordingSession() {
       const out = new Float32Array(b * h * w);
       for (let q = 0; q < b; q++)
         out.set(planes.data.subarray((q * 3 + 1) * h * w, (q * 3 + 2) * h * w), q * h * w);
+      for (let v = 0; v < out.length; v++) out[v] += residual;
       return { refined: { data: out, dims: [b, 1, h, w] } };
     },
     release: async () => {},
@@ -130,6 +133,86 @@ describe('refineVolume with the normal along the contiguous axis, over several g
       if (Math.abs(out[q] - Math.min(3071, Math.max(-1024, x[q]))) > 1e-3) off++;
     }
     expect(off).toBe(0);
+  });
+});
+
+describe('refineVolume inside a box', () => {
+  const clampHu = (v: number) => Math.min(3071, Math.max(-1024, v));
+  const cases: { name: string; dims: Dims3; box: CropBox; pass: PlanePass }[] = [
+    {
+      name: 'normal j, rows k mirrored',
+      dims: [30, 20, 16],
+      box: { start: [4, 3, 2], dims: [21, 12, 11] },
+      pass: { rows: 2, cols: 0, normal: 1, flipRows: true, flipCols: false, features: new Float32Array(12) },
+    },
+    {
+      name: 'normal i (the contiguous axis), columns j mirrored',
+      dims: [26, 18, 22],
+      box: { start: [5, 0, 7], dims: [9, 17, 15] },
+      pass: { rows: 2, cols: 1, normal: 0, flipRows: false, flipCols: true, features: new Float32Array(12) },
+    },
+  ];
+
+  it.each(cases)(
+    '$name: the box as a volume of its own; outside, the clamped input',
+    async ({ dims, box, pass }) => {
+      const x = patternVolume(dims);
+      const { session, calls } = recordingSession(0.5);
+      const out = await refineVolume(session, x, dims, pass, { box });
+      const at = (i: number, j: number, k: number) => x[(k * dims[1] + j) * dims[0] + i];
+      const [H, W, N] = [box.dims[pass.rows], box.dims[pass.cols], box.dims[pass.normal]];
+      // what plane n (box-local) holds at (h, w): independent of the gather's index arithmetic
+      const voxel = (n: number, h: number, w: number) => {
+        const ijk = [0, 0, 0];
+        ijk[pass.normal] = box.start[pass.normal] + Math.min(N - 1, Math.max(0, n));
+        ijk[pass.rows] = box.start[pass.rows] + (pass.flipRows ? H - 1 - h : h);
+        ijk[pass.cols] = box.start[pass.cols] + (pass.flipCols ? W - 1 - w : w);
+        return at(ijk[0], ijk[1], ijk[2]);
+      };
+      let n = 0;
+      let wrong = 0;
+      for (const call of calls) {
+        const [b, , h, w] = call.dims;
+        expect([h, w]).toEqual([H, W]);
+        for (let q = 0; q < b; q++, n++)
+          for (let ch = 0; ch < 3; ch++)
+            for (let r = 0; r < H; r++)
+              for (let c = 0; c < W; c++) {
+                const want = Math.fround(clampHu(voxel(n + ch - 1, r, c)) / 1000);
+                if (call.planes[((q * 3 + ch) * H + r) * W + c] !== want) wrong++;
+              }
+      }
+      expect(n).toBe(N);
+      expect(wrong).toBe(0);
+      // inside the box the stand-in's residual (+500 HU), outside none
+      let inside = 0;
+      let off = 0;
+      for (let k = 0; k < dims[2]; k++)
+        for (let j = 0; j < dims[1]; j++)
+          for (let i = 0; i < dims[0]; i++) {
+            const ijk = [i, j, k];
+            const inBox = ijk.every((v, a) => v >= box.start[a] && v < box.start[a] + box.dims[a]);
+            inside += inBox ? 1 : 0;
+            const want = clampHu(at(i, j, k)) + (inBox ? 500 : 0);
+            if (Math.abs(out[(k * dims[1] + j) * dims[0] + i] - want) > 1e-3) off++;
+          }
+      expect(inside).toBe(box.dims[0] * box.dims[1] * box.dims[2]);
+      expect(off).toBe(0);
+    },
+  );
+
+  it('an empty box runs nothing and returns the clamped input; a box outside the grid is refused', async () => {
+    const dims: Dims3 = [8, 6, 5];
+    const x = patternVolume(dims);
+    const { session, calls } = recordingSession(0.5);
+    const out = await refineVolume(session, x, dims, cases[0].pass, {
+      box: { start: [0, 0, 0], dims: [0, 0, 0] },
+    });
+    expect(calls).toHaveLength(0);
+    expect(Array.from(out)).toEqual(Array.from(x, (v) => Math.fround(clampHu(v))));
+    await expect(
+      refineVolume(session, x, dims, cases[0].pass, { box: { start: [1, 0, 0], dims: [8, 6, 5] } }),
+    ).rejects.toThrow(/refiner box outside the 8 x 6 x 5 grid/);
   });
 });
 

@@ -16,6 +16,8 @@
  */
 import type { Dims3 } from '../geometry/conventions';
 import type { AxisAcquisition } from '../volume/acquisition';
+import type { BodyBoxRule } from '../volume/bodyBox';
+import type { CropBox } from '../volume/pad';
 import { throwIfCancelled, InferenceError } from './errors';
 import { float32Tensor, type ModelSession } from './runtime';
 
@@ -28,6 +30,15 @@ const FEATURE_SCALE = 4;
 const VOXELS_PER_CALL = 1 << 18;
 /** Voxels gathered at a time (whole calls' worth): 8 MB of planes, each read once per block. */
 const BLOCK_VOXELS = 1 << 21;
+/**
+ * Where the refiner runs: the body's bounding box (above -500 HU, the training scans' own body
+ * rule) grown by 32 voxels. The shipped refiner (9 residual blocks of two 3 x 3 convolutions,
+ * plus head and tail) reaches 20 pixels within a plane, so the box's edge, where the network
+ * sees zero padding instead of air, is out of the body's reach with 12 voxels to spare. Air
+ * beyond the box keeps its back-projected value. A refiner with a longer reach needs a larger
+ * margin: test/engine/refinerBox.test.ts checks the shipped one on real CT.
+ */
+export const REFINER_BODY_BOX: BodyBoxRule = { aboveHu: -500, marginVoxels: 32 };
 
 export function axisFeatures(ax: AxisAcquisition): [number, number, number, number] {
   const point = ax.profile === 'point';
@@ -82,7 +93,10 @@ export function refinerBatch(planeVoxels: number, planes: number, threads: numbe
 
 /**
  * Refines every plane of `x` (HU, fine grid `dims`) for one pass; returns a new array (HU).
- * `onPlanes(done, total)` reports progress after each call.
+ * With `box`, only the box is refined, as if it were the whole volume (its end planes repeat
+ * along the normal, zero padding at its sides); outside it the result is `x` clamped to the
+ * network's input range, i.e. the centre plane with no residual. `onPlanes(done, total)`
+ * reports progress after each call, in planes of the box.
  */
 export async function refineVolume(
   session: ModelSession,
@@ -94,25 +108,45 @@ export async function refineVolume(
     onPlanes?: (done: number, total: number) => void;
     /** The runtime's intra-op threads (BackendInfo.threads): calls carry a multiple of them. */
     threads?: number;
+    /**
+     * Refine only this box (index space of `dims`; REFINER_BODY_BOX and volume/bodyBox.ts); a box
+     * of size 0 refines nothing.
+     */
+    box?: CropBox | null;
   } = {},
 ): Promise<Float32Array> {
   const stride = [1, dims[0], dims[0] * dims[1]];
-  const H = dims[pass.rows];
-  const W = dims[pass.cols];
-  const N = dims[pass.normal];
+  const start = opts.box?.start ?? [0, 0, 0];
+  const size = opts.box?.dims ?? dims;
+  for (let a = 0; a < 3; a++) {
+    if (!(start[a] >= 0 && size[a] >= 0 && start[a] + size[a] <= dims[a])) {
+      throw new InferenceError('invalid-input', `refiner box outside the ${dims.join(' x ')} grid`);
+    }
+  }
+  const H = size[pass.rows];
+  const W = size[pass.cols];
+  const N = size[pass.normal];
   const sA = stride[pass.rows];
   const sB = stride[pass.cols];
   const sN = stride[pass.normal];
   const plane = H * W;
   const batch = refinerBatch(plane, N, opts.threads ?? 1);
   const out = new Float32Array(x.length);
-  // source offset of plane pixel (h, w) (after mirroring), without the normal's part
+  if (N * plane < x.length) {
+    for (let v = 0; v < x.length; v++) {
+      const u = x[v];
+      out[v] = u < HU_MIN ? HU_MIN : u > HU_MAX ? HU_MAX : u;
+    }
+  }
+  // the box's first voxel, and the source offset of plane pixel (h, w) (after mirroring inside
+  // the box) without the normal's part
+  const origin = start[0] * stride[0] + start[1] * stride[1] + start[2] * stride[2];
   const pix = new Int32Array(plane);
   for (let h = 0; h < H; h++) {
     const hh = pass.flipRows ? H - 1 - h : h;
     for (let w = 0; w < W; w++) {
       const ww = pass.flipCols ? W - 1 - w : w;
-      pix[h * W + w] = hh * sA + ww * sB;
+      pix[h * W + w] = origin + hh * sA + ww * sB;
     }
   }
   // Planes are gathered a block at a time (several calls' worth, about 2^21 voxels), each once

@@ -26,7 +26,8 @@ import {
   type SuperResolutionMode,
 } from '../model/manifest';
 import type { Fidelity } from '../volume/acquisition';
-import { crop } from '../volume/pad';
+import { bodyBox } from '../volume/bodyBox';
+import { crop, type CropBox } from '../volume/pad';
 import { modelToHu } from '../volume/intensity';
 import { resample } from '../volume/resample';
 import { seriesAcquisition, type SliceModel } from '../volume/seriesAcquisition';
@@ -43,7 +44,7 @@ import {
   type ExpectedSeconds,
   type ProgressListener,
 } from './progress';
-import { planePass, refineVolume, REFINER_MAX_SAMPLES } from './refiner';
+import { planePass, REFINER_BODY_BOX, refineVolume, REFINER_MAX_SAMPLES } from './refiner';
 import { batchNoise, checkPreviewEvery, denoise, previewsPerLoop } from './sampler';
 import { tileCount, tilesFor, type TilingPolicy } from './tiling';
 import {
@@ -51,6 +52,9 @@ import {
   type PlannedTarget,
   type SuperResolutionTarget,
 } from './superResolutionTarget';
+
+/** Nothing to refine: a volume with no voxel above REFINER_BODY_BOX's threshold. */
+const NO_BOX: CropBox = { start: [0, 0, 0], dims: [0, 0, 0] };
 
 /** Source values below this are scanner padding outside the reconstruction circle: air. */
 export const AIR_FLOOR_HU = -1024;
@@ -244,12 +248,18 @@ export async function superResolve(
     // features need the per-axis acquisition even without projection
     const axes = (acq ?? seriesAcquisition(source, out, defaultSliceModel(source))).axes;
     const passes = Array.from({ length: settings.samples }, (_, s) => planePass(axes, s));
+    // the refiner runs on the body and a margin around it; air beyond keeps its back-projection
+    const box = bodyBox(classical, out.dims, REFINER_BODY_BOX) ?? NO_BOX;
     const work = {
-      refine: passes.reduce((a, p) => a + out.dims[p.normal], 0),
+      refine: passes.reduce((a, p) => a + box.dims[p.normal], 0),
       ...(acq ? { project: settings.samples } : {}),
     };
+    // an estimate counts every voxel; the box's share of them is what will be refined
+    const full = options.expectedSeconds;
+    const expected =
+      full?.refine === undefined ? full : { ...full, refine: (full.refine * voxelCount(box.dims)) / nOut };
     const tracker = new ProgressTracker(work, options.onProgress, {
-      expectedPerUnit: { ...expectedPerUnit(options.expectedSeconds, work), project: projectionSeconds },
+      expectedPerUnit: { ...expectedPerUnit(expected, work), project: projectionSeconds },
     });
     tracker.emit('prepare');
     const stats = new RunningStats(nOut);
@@ -260,6 +270,7 @@ export async function superResolve(
       const refined = await refineVolume(model.refiner!, classical, out.dims, passes[s], {
         signal: options.signal,
         threads: model.runtime?.backend?.threads,
+        box,
         onPlanes: (done, total) => {
           tracker.tick('refine', { sample: s, samples: settings.samples }, done - ticked);
           ticked = done;

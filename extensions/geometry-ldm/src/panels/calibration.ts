@@ -223,6 +223,8 @@ async function runPlaneJob(
   const spacing = [1, 1, PLANE_SPACING_MM] as const;
   const n = voxelCount(sourceDims);
   const data = new Float32Array(n);
+  // values above -500 HU all over the grid: the refiner's body box is the whole grid, so its pass
+  // times every output voxel
   for (let q = 0; q < n; q++) data[q] = -1000 + 1000 * (0.5 + 0.5 * Math.sin(q * 0.01));
   const volume = makeVolume(sourceDims, scaling([...spacing]), data, 'HU');
   const outDims: Dims3 = [sourceDims[0], sourceDims[1], sourceDims[2] * PLANE_SPACING_MM];

@@ -136,6 +136,8 @@ export function EstimateView(props: {
   readonly onCalibrate: () => void;
   /** The settings have errors (listed below the estimate): there is no job to estimate. */
   readonly invalid?: boolean;
+  /** What the time does not see before the job reads its images (one sentence). */
+  readonly timeNote?: string;
 }): React.ReactElement {
   const cal = props.snapshot.calibration;
   const measured = props.timeBasis === 'measured';
@@ -173,6 +175,11 @@ export function EstimateView(props: {
           )}
         </dd>
       </dl>
+      {props.time && props.timeNote ? (
+        <span className="gldm-hint" data-testid="geometry-ldm-time-note">
+          {props.timeNote}{' '}
+        </span>
+      ) : null}
       {measured && cal.kind === 'ready' ? (
         <span className="gldm-hint">
           Time from a calibration on this machine ({cal.calibration.points.length} grid size
@@ -219,6 +226,7 @@ export function PlanFeedback(props: {
     | null;
   readonly snapshot: EngineSnapshot;
   readonly onCalibrate: () => void;
+  readonly timeNote?: string;
 }): React.ReactElement {
   const { estimate, plan } = props;
   return (
@@ -231,6 +239,7 @@ export function PlanFeedback(props: {
         snapshot={props.snapshot}
         onCalibrate={props.onCalibrate}
         invalid={!!plan && !plan.ok}
+        timeNote={props.timeNote}
       />
       <Messages errors={plan && !plan.ok ? plan.errors : []} warnings={plan?.ok ? plan.warnings : []} />
     </>
