@@ -6,12 +6,13 @@ derived here from the two affines with numpy, back-projection and projection use
 ldm.acquisition (itself checked against brute-force integration and the TS twin), the
 refiner is the PyTorch module `ldm.export.tiny_refiner(seed)` (the weights the TS test
 loads as ONNX) applied plane by plane with ldm.refiner.refine_planes, on the body box only
-(the voxels above refinerBox.aboveHu HU in the back-projection, grown by marginVoxels).
+(the voxels above refinerBox.aboveHu HU in the back-projection, grown by marginVoxels), blended
+into the clamped back-projection over the box's outer blendVoxels where it cuts the grid.
 
 usage: refiner_sr_reference.py INPUT.json OUTPUT_DIR
 INPUT.json: source (raw <f4 [nz][ny][nx]), sourceDims, sourceAffine, outputDims, outputAffine
 (16 numbers, row-major), slice {profile, widthMm}, samples, iterations, modelSeed,
-refinerBox {aboveHu, marginVoxels}.
+refinerBox {aboveHu, marginVoxels, blendVoxels}.
 Writes OUTPUT_DIR/{mean,std,classical,unprojected}.f32 ([nz][ny][nx] of the output grid).
 """
 import json
@@ -36,6 +37,21 @@ def body_box(hu, above, margin):
         return (slice(0, 0),) * 3
     return tuple(slice(max(0, int(ax.min()) - margin), min(n, int(ax.max()) + margin + 1))
                  for ax, n in zip(idx, hu.shape))
+
+
+def box_weight(box, shape, blend):
+    """Blend weight inside the box (array order): min(1, d / blend), d the distance in voxels to
+    the nearest face the box cut (a face on the grid's edge does not count)."""
+    d = np.full([sl.stop - sl.start for sl in box], np.inf)
+    for a, (sl, n) in enumerate(zip(box, shape)):
+        t = np.arange(sl.stop - sl.start, dtype=np.float64)
+        da = np.full_like(t, np.inf)
+        if sl.start > 0:
+            da = np.minimum(da, t)
+        if sl.stop < n:
+            da = np.minimum(da, t[::-1])
+        d = np.minimum(d, da.reshape([-1 if b == a else 1 for b in range(3)]))
+    return np.minimum(1.0, d / blend) if blend > 0 else np.ones_like(d)
 
 
 def main(inp_path, out_dir):
@@ -71,7 +87,9 @@ def main(inp_path, out_dir):
     others = [a for a in range(3) if a != rows]
     arr = {0: 2, 1: 1, 2: 0}
     inp = hu_to_input(classical)
-    box = body_box(classical.numpy(), p['refinerBox']['aboveHu'], p['refinerBox']['marginVoxels'])
+    rule = p['refinerBox']
+    box = body_box(classical.numpy(), rule['aboveHu'], rule['marginVoxels'])
+    weight = torch.from_numpy(box_weight(box, classical.shape, rule['blendVoxels']))
     samples, raws = [], []
     for s in range(p['samples']):
         cols, normal = others[s % 2], others[1 - s % 2]
@@ -79,8 +97,9 @@ def main(inp_path, out_dir):
         feats = plane_features(axes[rows], axes[cols], axes[normal])
         r = inp * 1000.0  # outside the box: the clamped back-projection, no residual
         if inp[box].numel():
-            r[box] = refine_planes(net, inp[box], (arr[rows], arr[cols]), feats,
-                                   flip=(bool(flips & 1), bool(flips & 2))) * 1000.0
+            refined = refine_planes(net, inp[box], (arr[rows], arr[cols]), feats,
+                                    flip=(bool(flips & 1), bool(flips & 2))) * 1000.0
+            r[box] = r[box] + weight * (refined - r[box])
         raws.append(r)
         samples.append(acq.project(r, y, it))
     st = torch.stack(samples)

@@ -159,6 +159,10 @@ describe('refineVolume inside a box', () => {
       const x = patternVolume(dims);
       const { session, calls } = recordingSession(0.5);
       const out = await refineVolume(session, x, dims, pass, { box });
+      const blended = await refineVolume(recordingSession(0.5).session, x, dims, pass, {
+        box,
+        blendVoxels: 3,
+      });
       const at = (i: number, j: number, k: number) => x[(k * dims[1] + j) * dims[0] + i];
       const [H, W, N] = [box.dims[pass.rows], box.dims[pass.cols], box.dims[pass.normal]];
       // what plane n (box-local) holds at (h, w): independent of the gather's index arithmetic
@@ -184,20 +188,34 @@ describe('refineVolume inside a box', () => {
       }
       expect(n).toBe(N);
       expect(wrong).toBe(0);
-      // inside the box the stand-in's residual (+500 HU), outside none
+      // inside the box the stand-in's residual (+500 HU), outside none; blended, the residual
+      // times min(1, d / 3), d the distance to the nearest face the box cut (not the grid's edge)
       let inside = 0;
+      let ramped = 0;
       let off = 0;
+      let offBlended = 0;
       for (let k = 0; k < dims[2]; k++)
         for (let j = 0; j < dims[1]; j++)
           for (let i = 0; i < dims[0]; i++) {
             const ijk = [i, j, k];
             const inBox = ijk.every((v, a) => v >= box.start[a] && v < box.start[a] + box.dims[a]);
+            let d = Infinity;
+            for (let a = 0; a < 3; a++) {
+              const end = box.start[a] + box.dims[a] - 1;
+              if (box.start[a] > 0) d = Math.min(d, ijk[a] - box.start[a]);
+              if (end < dims[a] - 1) d = Math.min(d, end - ijk[a]);
+            }
+            const w = inBox ? Math.min(1, d / 3) : 0;
             inside += inBox ? 1 : 0;
-            const want = clampHu(at(i, j, k)) + (inBox ? 500 : 0);
-            if (Math.abs(out[(k * dims[1] + j) * dims[0] + i] - want) > 1e-3) off++;
+            ramped += inBox && w < 1 ? 1 : 0;
+            const q = (k * dims[1] + j) * dims[0] + i;
+            if (Math.abs(out[q] - (clampHu(at(i, j, k)) + (inBox ? 500 : 0))) > 1e-3) off++;
+            if (Math.abs(blended[q] - (clampHu(at(i, j, k)) + 500 * w)) > 1e-3) offBlended++;
           }
       expect(inside).toBe(box.dims[0] * box.dims[1] * box.dims[2]);
+      expect(ramped).toBeGreaterThan(0);
       expect(off).toBe(0);
+      expect(offBlended).toBe(0);
     },
   );
 

@@ -30,15 +30,39 @@ const FEATURE_SCALE = 4;
 const VOXELS_PER_CALL = 1 << 18;
 /** Voxels gathered at a time (whole calls' worth): 8 MB of planes, each read once per block. */
 const BLOCK_VOXELS = 1 << 21;
+export interface RefinerBoxRule extends BodyBoxRule {
+  /**
+   * Inside the box, within this many voxels of a face the box cut (not the grid's own edge), the
+   * result blends from the refined value to the clamped input (weight distance / blendVoxels), so
+   * the box leaves no edge in the image or the std map.
+   */
+  readonly blendVoxels: number;
+}
+
 /**
  * Where the refiner runs: the body's bounding box (above -500 HU, the training scans' own body
- * rule) grown by 32 voxels. The shipped refiner (9 residual blocks of two 3 x 3 convolutions,
- * plus head and tail) reaches 20 pixels within a plane, so the box's edge, where the network
- * sees zero padding instead of air, is out of the body's reach with 12 voxels to spare. Air
- * beyond the box keeps its back-projected value. A refiner with a longer reach needs a larger
- * margin: test/engine/refinerBox.test.ts checks the shipped one on real CT.
+ * rule) grown by 32 voxels, blended over its outer 24. The shipped refiner (9 residual blocks of
+ * two 3 x 3 convolutions, plus head and tail) reaches 20 pixels within a plane, so the box's
+ * edge, where the network sees zero padding instead of air, is out of the body's reach with 12
+ * voxels to spare, and the blend stops 8 voxels short of the body. Air beyond the box keeps its
+ * back-projected value. A refiner with a longer reach needs a larger margin:
+ * test/engine/refinerBox.test.ts checks the shipped one on real CT.
  */
-export const REFINER_BODY_BOX: BodyBoxRule = { aboveHu: -500, marginVoxels: 32 };
+export const REFINER_BODY_BOX: RefinerBoxRule = { aboveHu: -500, marginVoxels: 32, blendVoxels: 24 };
+
+/**
+ * The blend weight along one axis of a box for box-local indices 0..n-1: min(1, d / blend), d
+ * the distance to the nearer face the box cut (a face on the grid's edge does not count).
+ */
+function faceWeights(start: number, n: number, gridN: number, blend: number): Float32Array {
+  const w = new Float32Array(n).fill(1);
+  if (!(blend > 0)) return w;
+  for (let t = 0; t < n; t++) {
+    const d = Math.min(start > 0 ? t : Infinity, start + n < gridN ? n - 1 - t : Infinity);
+    if (d < blend) w[t] = d / blend;
+  }
+  return w;
+}
 
 export function axisFeatures(ax: AxisAcquisition): [number, number, number, number] {
   const point = ax.profile === 'point';
@@ -95,8 +119,9 @@ export function refinerBatch(planeVoxels: number, planes: number, threads: numbe
  * Refines every plane of `x` (HU, fine grid `dims`) for one pass; returns a new array (HU).
  * With `box`, only the box is refined, as if it were the whole volume (its end planes repeat
  * along the normal, zero padding at its sides); outside it the result is `x` clamped to the
- * network's input range, i.e. the centre plane with no residual. `onPlanes(done, total)`
- * reports progress after each call, in planes of the box.
+ * network's input range, i.e. the centre plane with no residual, and within `blendVoxels` of a
+ * face the box cut it blends between the two (RefinerBoxRule). `onPlanes(done, total)` reports
+ * progress after each call, in planes of the box.
  */
 export async function refineVolume(
   session: ModelSession,
@@ -113,6 +138,8 @@ export async function refineVolume(
      * of size 0 refines nothing.
      */
     box?: CropBox | null;
+    /** RefinerBoxRule.blendVoxels (default 0: a hard edge). */
+    blendVoxels?: number;
   } = {},
 ): Promise<Float32Array> {
   const stride = [1, dims[0], dims[0] * dims[1]];
@@ -139,16 +166,29 @@ export async function refineVolume(
     }
   }
   // the box's first voxel, and the source offset of plane pixel (h, w) (after mirroring inside
-  // the box) without the normal's part
+  // the box) without the normal's part; its blend weight, and each plane's
   const origin = start[0] * stride[0] + start[1] * stride[1] + start[2] * stride[2];
+  const blend = opts.blendVoxels ?? 0;
+  const weightOf = (a: 0 | 1 | 2) => faceWeights(start[a], size[a], dims[a], blend);
+  const [wRows, wCols, wNormal] = [weightOf(pass.rows), weightOf(pass.cols), weightOf(pass.normal)];
   const pix = new Int32Array(plane);
+  const wPix = new Float32Array(plane);
   for (let h = 0; h < H; h++) {
     const hh = pass.flipRows ? H - 1 - h : h;
     for (let w = 0; w < W; w++) {
       const ww = pass.flipCols ? W - 1 - w : w;
       pix[h * W + w] = origin + hh * sA + ww * sB;
+      wPix[h * W + w] = Math.min(wRows[hh], wCols[ww]);
     }
   }
+  /** Writes refined value r (model units) at offset `at` with weight `wt` against the clamped input. */
+  const put = (at: number, r: number, wt: number) => {
+    if (wt >= 1) out[at] = r * HU_SCALE;
+    else {
+      const c = x[at] < HU_MIN ? HU_MIN : x[at] > HU_MAX ? HU_MAX : x[at];
+      out[at] = c + wt * (r * HU_SCALE - c);
+    }
+  };
   // Planes are gathered a block at a time (several calls' worth, about 2^21 voxels), each once
   // per block: a call copies its planes and their neighbours from the block. One input buffer
   // serves every call (a call's input is consumed once its run resolves).
@@ -213,7 +253,8 @@ export async function refineVolume(
       else {
         for (let q = 0; q < b; q++) {
           const base = (n0 + q) * sN;
-          for (let p = 0; p < plane; p++) out[base + pix[p]] = y[q * plane + p] * HU_SCALE;
+          const wn = wNormal[n0 + q];
+          for (let p = 0; p < plane; p++) put(base + pix[p], y[q * plane + p], Math.min(wPix[p], wn));
         }
       }
       opts.onPlanes?.(n0 + b, N);
@@ -221,7 +262,8 @@ export async function refineVolume(
     if (results) {
       for (let p = 0; p < plane; p++) {
         const at = k0 * sN + pix[p];
-        for (let q = 0; q < kb; q++) out[at + q * sN] = results[q * plane + p] * HU_SCALE;
+        const wp = wPix[p];
+        for (let q = 0; q < kb; q++) put(at + q * sN, results[q * plane + p], Math.min(wp, wNormal[k0 + q]));
       }
     }
   }

@@ -271,6 +271,7 @@ export async function superResolve(
         signal: options.signal,
         threads: model.runtime?.backend?.threads,
         box,
+        blendVoxels: REFINER_BODY_BOX.blendVoxels,
         onPlanes: (done, total) => {
           tracker.tick('refine', { sample: s, samples: settings.samples }, done - ticked);
           ticked = done;
