@@ -84,4 +84,51 @@ describe('the shipped refiner inside the body box', () => {
       ),
     ).toBeGreaterThan(1);
   }, 120000);
+
+  it("refined over each plane group's columns: the same on every body voxel; a short margin is not", async () => {
+    // rows 60-149 of the series at columns 60-123: air, then the curved anterior-left body wall
+    // (its first row moves from about 128 at column 60 to 96 at column 124); planes through i
+    // (the normal) span k and j (the columns, mirrored), so each plane's body starts at its own j
+    const crop = realCrop([60, 60, 9], [64, 90, 6]);
+    const d: Dims3 = crop.dims;
+    const v = crop.data;
+    const through: PlanePass = { ...pass, rows: 2, cols: 1, normal: 0, flipRows: false, flipCols: true };
+    const widths = new Set<number>();
+    const inner = model.refiner!;
+    const refiner: typeof inner = {
+      ...inner,
+      run: (feeds) => {
+        widths.add((feeds.planes as { dims: readonly number[] }).dims[3]);
+        return inner.run(feeds);
+      },
+    };
+    const rule = REFINER_BODY_BOX;
+    const run = (margin: number) =>
+      refineVolume(refiner, v, d, through, {
+        box: bodyBox(v, d, { ...rule, marginVoxels: margin }),
+        blendVoxels: rule.blendVoxels,
+        planeColumns: { ...rule, marginVoxels: margin },
+      });
+    const whole = await refineVolume(inner, v, d, through);
+    widths.clear();
+    const cropped = await run(rule.marginVoxels);
+    const box = bodyBox(v, d, rule)!;
+    // planes of different widths, some narrower than the box
+    expect(widths.size).toBeGreaterThan(1);
+    expect(Math.min(...widths)).toBeLessThan(box.dims[1]);
+    const short = await run(6);
+    /** Largest |a - b| (HU) over the body voxels (above -500 HU). */
+    const onBody = (a: Float32Array, b: Float32Array) => {
+      let m = 0;
+      for (let q = 0; q < v.length; q++) if (v[q] > rule.aboveHu) m = Math.max(m, Math.abs(a[q] - b[q]));
+      return m;
+    };
+    const exact = onBody(whole, cropped);
+    const cut = onBody(whole, short);
+    console.log(
+      `plane columns: widths ${[...widths].sort((a, b) => a - b).join(', ')} of ${box.dims[1]}; |whole - cropped| <= ${exact.toFixed(5)} HU on the body, margin 6: ${cut.toFixed(2)} HU`,
+    );
+    expect(exact).toBeLessThan(0.01);
+    expect(cut).toBeGreaterThan(0.1);
+  }, 120000);
 });

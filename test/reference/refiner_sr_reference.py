@@ -5,14 +5,15 @@ Written from the documented rule, not from the TypeScript: the per-axis acquisit
 derived here from the two affines with numpy, back-projection and projection use
 ldm.acquisition (itself checked against brute-force integration and the TS twin), the
 refiner is the PyTorch module `ldm.export.tiny_refiner(seed)` (the weights the TS test
-loads as ONNX) applied plane by plane with ldm.refiner.refine_planes, on the body box only
-(the voxels above refinerBox.aboveHu HU in the back-projection, grown by marginVoxels), blended
-into the clamped back-projection over the box's outer blendVoxels where it cuts the grid.
+loads as ONNX) applied plane by plane on the body box only (the voxels above refinerBox.aboveHu
+HU in the back-projection, grown by marginVoxels), each plane over its own body's columns
+(refine_box), blended into the clamped back-projection over blendVoxels where the box cuts the
+grid and where a plane's columns cut the box.
 
 usage: refiner_sr_reference.py INPUT.json OUTPUT_DIR
 INPUT.json: source (raw <f4 [nz][ny][nx]), sourceDims, sourceAffine, outputDims, outputAffine
 (16 numbers, row-major), slice {profile, widthMm}, samples, iterations, modelSeed,
-refinerBox {aboveHu, marginVoxels, blendVoxels}.
+refinerBox {aboveHu, marginVoxels, blendVoxels, quantumVoxels, groupPlanes}.
 Writes OUTPUT_DIR/{mean,std,classical,unprojected}.f32 ([nz][ny][nx] of the output grid).
 """
 import json
@@ -26,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'models', 'training'))
 from ldm.acquisition import Acquisition, AxisAcquisition  # noqa: E402
 from ldm.export import tiny_refiner  # noqa: E402
-from ldm.refiner import hu_to_input, plane_features, refine_planes  # noqa: E402
+from ldm.refiner import hu_to_input, plane_features  # noqa: E402
 
 
 def body_box(hu, above, margin):
@@ -52,6 +53,56 @@ def box_weight(box, shape, blend):
             da = np.minimum(da, t[::-1])
         d = np.minimum(d, da.reshape([-1 if b == a else 1 for b in range(3)]))
     return np.minimum(1.0, d / blend) if blend > 0 else np.ones_like(d)
+
+
+def ramp(start, n, grid_n, blend):
+    """min(1, d / blend) over indices 0..n-1 of a range starting at `start` in 0..grid_n-1, d the
+    distance to the nearer end the range cut (an end on the grid's edge does not count)."""
+    t = np.arange(n, dtype=np.float64)
+    d = np.full(n, np.inf)
+    if start > 0:
+        d = np.minimum(d, t)
+    if start + n < grid_n:
+        d = np.minimum(d, t[::-1])
+    return np.minimum(1.0, d / blend) if blend > 0 else np.ones(n)
+
+
+def refine_box(net, sub, sub_hu, na, ra, ca, feats, flips, rule):
+    """The box refined plane by plane, in input units: plane n along array axis `na` spans rows
+    `ra` and columns `ca`; its neighbours n-1, n+1 repeat at the box's ends. Each plane is refined
+    over its group's columns (groups of groupPlanes planes from plane 0): the group's bodies'
+    (above rule['aboveHu'] HU) grown by marginVoxels, widened to multiples of quantumVoxels from
+    column 0 and clipped; there the result is c + w (refined - c),
+    c the plane's input, w the ramp over blendVoxels from the ends that cut the box's columns;
+    elsewhere c. Mirroring (flips: rows, columns) is applied to the cropped input and undone."""
+    v = sub.permute(na, ra, ca)
+    vh = sub_hu.permute(na, ra, ca).numpy()
+    n_planes, _, width = v.shape
+    out = v.clone()
+    q, m, blend, group = rule['quantumVoxels'], rule['marginVoxels'], rule['blendVoxels'], rule['groupPlanes']
+    with torch.no_grad():
+        for n in range(n_planes):
+            g0 = n - n % group  # the plane's group: planes g0 .. g0 + group - 1 of the box
+            cols = np.nonzero((vh[g0:g0 + group] > rule['aboveHu']).any((0, 1)))[0]
+            if len(cols) == 0:
+                continue
+            lo, hi = int(cols.min()), int(cols.max())
+            first = max(0, ((lo - m) // q) * q)
+            last = min(width - 1, -((-(hi + m + 1)) // q) * q - 1)
+            x = torch.stack([v[max(n - 1, 0)], v[n], v[min(n + 1, n_planes - 1)]])[None, :, :, first:last + 1]
+            dims = [d for d, f in zip((2, 3), flips) if f]
+            if dims:
+                x = x.flip(dims)
+            y = net(x, torch.tensor([feats], dtype=v.dtype))[0, 0]
+            if dims:
+                y = y.flip([d - 2 for d in dims])
+            c = v[n, :, first:last + 1]
+            w = torch.from_numpy(ramp(first, last - first + 1, width, blend))[None, :]
+            out[n, :, first:last + 1] = c + w * (y - c)
+    inv = [0, 0, 0]
+    for dst, src in enumerate((na, ra, ca)):
+        inv[src] = dst
+    return out.permute(*inv).contiguous()
 
 
 def main(inp_path, out_dir):
@@ -97,8 +148,8 @@ def main(inp_path, out_dir):
         feats = plane_features(axes[rows], axes[cols], axes[normal])
         r = inp * 1000.0  # outside the box: the clamped back-projection, no residual
         if inp[box].numel():
-            refined = refine_planes(net, inp[box], (arr[rows], arr[cols]), feats,
-                                    flip=(bool(flips & 1), bool(flips & 2))) * 1000.0
+            refined = refine_box(net, inp[box], classical[box], arr[normal], arr[rows], arr[cols], feats,
+                                 (bool(flips & 1), bool(flips & 2)), rule) * 1000.0
             r[box] = r[box] + weight * (refined - r[box])
         raws.append(r)
         samples.append(acq.project(r, y, it))

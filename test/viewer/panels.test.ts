@@ -425,7 +425,7 @@ describe('super-resolve panel in the viewer', () => {
     const timeNote = p.getByTestId('geometry-ldm-time-note');
     await timeNote.waitFor();
     expect(await timeNote.textContent()).toMatch(
-      /^The refiner skips the air beyond 32 voxels around the body's bounding box/,
+      /^The refiner runs only near the body \(within about 32 voxels of its extent in each plane\)/,
     );
     await shot('sr-1-opened');
   }, 240000);

@@ -234,6 +234,71 @@ describe('refineVolume inside a box', () => {
   });
 });
 
+describe("refineVolume over each plane group's columns", () => {
+  it.each([1, 4])(
+    "planes in groups of %i: cropped to their bodies' columns (grown, quantised), cut edges blended",
+    async (group) => {
+      // planes through j (normal), rows k, columns i mirrored; plane j's body at i = 5 + 2j .. 8 + 5j
+      const dims: Dims3 = [40, 6, 10];
+      const [nx, ny, nz] = dims;
+      const x = new Float32Array(nx * ny * nz).fill(-1000);
+      for (let j = 0; j < ny; j++)
+        for (let i = 5 + 2 * j; i <= 8 + 5 * j; i++) x[(((3 + j) % nz) * ny + j) * nx + i] = 100 + i;
+      const pass: PlanePass = {
+        rows: 2,
+        cols: 0,
+        normal: 1,
+        flipRows: false,
+        flipCols: true,
+        features: new Float32Array(12),
+      };
+      const { session, calls } = recordingSession(0.5);
+      const out = await refineVolume(session, x, dims, pass, {
+        blendVoxels: 2,
+        planeColumns: { aboveHu: -500, marginVoxels: 3, quantumVoxels: 4, groupPlanes: group },
+      });
+      // plane j's columns (unmirrored): its group's bodies (planes g0..g1) grown by 3, widened to
+      // multiples of 4
+      const range = (j: number): [number, number] => {
+        const g0 = j - (j % group);
+        const g1 = Math.min(ny - 1, g0 + group - 1);
+        return [
+          Math.max(0, Math.floor((5 + 2 * g0 - 3) / 4) * 4),
+          Math.min(nx - 1, Math.ceil((8 + 5 * g1 + 3 + 1) / 4) * 4 - 1),
+        ];
+      };
+      // calls: runs of planes with the same columns, each as wide as they are
+      let j = 0;
+      for (const call of calls) {
+        const [b, , h, w] = call.dims;
+        expect(h).toBe(nz);
+        for (let q = 0; q < b; q++) {
+          const [L, R] = range(j + q);
+          expect([L, R]).toEqual(range(j));
+          expect(w).toBe(R - L + 1);
+        }
+        j += b;
+      }
+      expect(j).toBe(ny);
+      // planes of different widths, the last one reaching the grid's edge (not blended there)
+      expect(new Set(calls.map((c) => c.dims[3])).size).toBeGreaterThan(1);
+      expect(range(ny - 1)[1]).toBe(nx - 1);
+      let off = 0;
+      for (let jj = 0; jj < ny; jj++) {
+        const [L, R] = range(jj);
+        for (let k = 0; k < nz; k++)
+          for (let i = 0; i < nx; i++) {
+            const d = Math.min(L > 0 ? i - L : Infinity, R < nx - 1 ? R - i : Infinity);
+            const w = i < L || i > R ? 0 : Math.min(1, d / 2);
+            const q = (k * ny + jj) * nx + i;
+            if (Math.abs(out[q] - (Math.max(-1024, x[q]) + 500 * w)) > 1e-3) off++;
+          }
+      }
+      expect(off).toBe(0);
+    },
+  );
+});
+
 describe('refinerBatch', () => {
   it('fills a call, then rounds down to a multiple of the threads when there are more planes', () => {
     // 272 x 272 planes: 3 fit in 2^18 voxels

@@ -30,7 +30,20 @@ const FEATURE_SCALE = 4;
 const VOXELS_PER_CALL = 1 << 18;
 /** Voxels gathered at a time (whole calls' worth): 8 MB of planes, each read once per block. */
 const BLOCK_VOXELS = 1 << 21;
+
 export interface RefinerBoxRule extends BodyBoxRule {
+  /**
+   * Each plane is refined over its columns only: those within marginVoxels of its body (its
+   * group's, below), widened outward to multiples of this many voxels (counted from the box's
+   * first column, unmirrored) so that neighbouring groups often share a width.
+   */
+  readonly quantumVoxels: number;
+  /**
+   * Planes share their columns in groups of this many (counted from the box's first plane): the
+   * union of the group's bodies. Calls then carry whole groups, so on wasm, which shares a call
+   * among its threads by plane, no call is left with one plane for two threads.
+   */
+  readonly groupPlanes: number;
   /**
    * Inside the box, within this many voxels of a face the box cut (not the grid's own edge), the
    * result blends from the refined value to the clamped input (weight distance / blendVoxels), so
@@ -41,14 +54,43 @@ export interface RefinerBoxRule extends BodyBoxRule {
 
 /**
  * Where the refiner runs: the body's bounding box (above -500 HU, the training scans' own body
- * rule) grown by 32 voxels, blended over its outer 24. The shipped refiner (9 residual blocks of
- * two 3 x 3 convolutions, plus head and tail) reaches 20 pixels within a plane, so the box's
- * edge, where the network sees zero padding instead of air, is out of the body's reach with 12
- * voxels to spare, and the blend stops 8 voxels short of the body. Air beyond the box keeps its
- * back-projected value. A refiner with a longer reach needs a larger margin:
+ * rule) grown by 32 voxels, blended over its outer 24; inside it, each group of 8 planes over its
+ * bodies' columns grown by 32 and widened to multiples of 32, blended the same way. The shipped
+ * refiner (9 residual blocks of two 3 x 3 convolutions, plus head and tail) reaches 20 pixels
+ * within a plane, so an edge, where the network sees zero padding instead of air, is out of the
+ * body's reach with 12 voxels to spare, and the blend stops 8 voxels short of the body. Air
+ * beyond keeps its back-projected value. A refiner with a longer reach needs a larger margin:
  * test/engine/refinerBox.test.ts checks the shipped one on real CT.
  */
-export const REFINER_BODY_BOX: RefinerBoxRule = { aboveHu: -500, marginVoxels: 32, blendVoxels: 24 };
+export const REFINER_BODY_BOX: RefinerBoxRule = {
+  aboveHu: -500,
+  marginVoxels: 32,
+  blendVoxels: 24,
+  quantumVoxels: 32,
+  groupPlanes: 8,
+};
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * The columns [first, last] (box-local, unmirrored) a plane is refined over: its body columns
+ * `lo`..`hi` grown by `margin` and widened to multiples of `quantum`, within 0..W-1.
+ */
+export function planeColumns(
+  lo: number,
+  hi: number,
+  W: number,
+  margin: number,
+  quantum: number,
+): [number, number] {
+  const q = Math.max(1, Math.floor(quantum));
+  return [
+    Math.max(0, Math.floor((lo - margin) / q) * q),
+    Math.min(W - 1, Math.ceil((hi + margin + 1) / q) * q - 1),
+  ];
+}
 
 /**
  * The blend weight along one axis of a box for box-local indices 0..n-1: min(1, d / blend), d
@@ -140,6 +182,11 @@ export async function refineVolume(
     box?: CropBox | null;
     /** RefinerBoxRule.blendVoxels (default 0: a hard edge). */
     blendVoxels?: number;
+    /**
+     * Refine each plane over its own body's columns (RefinerBoxRule; `planeColumns`), blended
+     * like the box at the edges that cut the box's columns. Default: every column of the box.
+     */
+    planeColumns?: Pick<RefinerBoxRule, 'aboveHu' | 'marginVoxels' | 'quantumVoxels' | 'groupPlanes'>;
   } = {},
 ): Promise<Float32Array> {
   const stride = [1, dims[0], dims[0] * dims[1]];
@@ -159,7 +206,7 @@ export async function refineVolume(
   const plane = H * W;
   const batch = refinerBatch(plane, N, opts.threads ?? 1);
   const out = new Float32Array(x.length);
-  if (N * plane < x.length) {
+  if (N * plane < x.length || opts.planeColumns) {
     for (let v = 0; v < x.length; v++) {
       const u = x[v];
       out[v] = u < HU_MIN ? HU_MIN : u > HU_MAX ? HU_MAX : u;
@@ -192,7 +239,11 @@ export async function refineVolume(
   // Planes are gathered a block at a time (several calls' worth, about 2^21 voxels), each once
   // per block: a call copies its planes and their neighbours from the block. One input buffer
   // serves every call (a call's input is consumed once its run resolves).
-  const block = Math.min(N, batch * Math.max(1, Math.floor(BLOCK_VOXELS / plane / batch)));
+  // blocks hold whole calls and, with plane columns, whole groups of planes
+  const crop = opts.planeColumns ?? null;
+  const group = crop ? Math.max(1, Math.floor(crop.groupPlanes)) : 1;
+  const unit = (batch * group) / gcd(batch, group);
+  const block = Math.min(N, unit * Math.max(1, Math.floor(BLOCK_VOXELS / plane / unit)));
   const input = new Float32Array(batch * 3 * plane);
   const gathered = new Float32Array((block + 2) * plane);
   const bases = new Int32Array(block + 2);
@@ -201,6 +252,10 @@ export async function refineVolume(
   // wait in `results` to be scattered a block at a time.
   const normalInner = sN < sB;
   const results = normalInner ? new Float32Array(block * plane) : null;
+  const rowBuf = new Float32Array(plane);
+  // each block plane's columns to refine (plane coordinates), -1 for none
+  const first = new Int32Array(block);
+  const last = new Int32Array(block);
   const feats = new Float32Array(batch * 12);
   for (let q = 0; q < batch; q++) feats.set(pass.features, q * 12);
   for (let k0 = 0; k0 < N; k0 += block) {
@@ -226,38 +281,101 @@ export async function refineVolume(
         }
       }
     }
-    for (let n0 = k0; n0 < k0 + kb; n0 += batch) {
-      throwIfCancelled(opts.signal);
-      const b = Math.min(batch, k0 + kb - n0);
-      const planes = b === batch ? input : input.subarray(0, b * 3 * plane);
-      // item q is plane n0 + q: block planes (n0 - k0) + q + c for c = 0, 1, 2
-      for (let q = 0; q < b; q++) {
-        const g = n0 - k0 + q;
-        planes.set(gathered.subarray(g * plane, (g + 3) * plane), q * 3 * plane);
-      }
-      const res = await session.run({
-        planes: float32Tensor(planes, [b, 3, H, W]),
-        acquisition: float32Tensor(b === batch ? feats : feats.subarray(0, b * 12), [b, 12]),
-      });
-      const y = res.refined?.data;
-      if (!y || y.length !== b * plane) {
-        throw new InferenceError(
-          'run-failed',
-          'the refiner returned no `refined` output of the expected size',
-          {
-            part: 'refiner',
-          },
-        );
-      }
-      if (results) results.set(y, (n0 - k0) * plane);
-      else {
-        for (let q = 0; q < b; q++) {
-          const base = (n0 + q) * sN;
-          const wn = wNormal[n0 + q];
-          for (let p = 0; p < plane; p++) put(base + pix[p], y[q * plane + p], Math.min(wPix[p], wn));
+    // each centre plane's columns (plane coordinates, after mirroring): all, none (-1), or its
+    // group's bodies' (unmirrored body columns lo..hi, joined over the group)
+    for (let g0 = 0; g0 < kb; g0 += group) {
+      const g1 = Math.min(kb, g0 + group);
+      let lo = W;
+      let hi = -1;
+      if (crop) {
+        for (let g = g0; g < g1; g++) {
+          const base = bases[g + 1];
+          for (let h = 0, p = 0; h < H; h++) {
+            for (let w = 0; w < W; w++, p++) {
+              if (x[base + pix[p]] > crop.aboveHu) {
+                const u = pass.flipCols ? W - 1 - w : w;
+                if (u < lo) lo = u;
+                if (u > hi) hi = u;
+              }
+            }
+          }
         }
       }
-      opts.onPlanes?.(n0 + b, N);
+      let c0 = 0;
+      let c1 = W - 1;
+      if (crop && hi < 0) c0 = c1 = -1;
+      else if (crop) {
+        const [L, R] = planeColumns(lo, hi, W, crop.marginVoxels, crop.quantumVoxels);
+        c0 = pass.flipCols ? W - 1 - R : L;
+        c1 = pass.flipCols ? W - 1 - L : R;
+      }
+      first.fill(c0, g0, g1);
+      last.fill(c1, g0, g1);
+    }
+    let n0 = k0;
+    while (n0 < k0 + kb) {
+      throwIfCancelled(opts.signal);
+      const g0 = n0 - k0;
+      const c0 = first[g0];
+      const c1 = last[g0];
+      // a call: consecutive planes with the same columns, at most `batch`
+      let b = 1;
+      while (b < batch && n0 + b < k0 + kb && first[g0 + b] === c0 && last[g0 + b] === c1) b++;
+      const Wc = c0 < 0 ? 0 : c1 - c0 + 1;
+      let y: Float32Array | null = null;
+      if (Wc > 0) {
+        const planes = input.subarray(0, b * 3 * H * Wc);
+        // item q is plane n0 + q: block planes g0 + q + c for c = 0, 1, 2, columns c0..c1
+        for (let q = 0; q < b; q++)
+          for (let c = 0; c < 3; c++) {
+            const src = (g0 + q + c) * plane + c0;
+            const dst = (q * 3 + c) * H * Wc;
+            if (Wc === W) planes.set(gathered.subarray(src, src + plane), dst);
+            else
+              for (let h = 0; h < H; h++)
+                planes.set(gathered.subarray(src + h * W, src + h * W + Wc), dst + h * Wc);
+          }
+        const res = await session.run({
+          planes: float32Tensor(planes, [b, 3, H, Wc]),
+          acquisition: float32Tensor(b === batch ? feats : feats.subarray(0, b * 12), [b, 12]),
+        });
+        y = (res.refined?.data as Float32Array | undefined) ?? null;
+        if (!y || y.length !== b * H * Wc) {
+          throw new InferenceError(
+            'run-failed',
+            'the refiner returned no `refined` output of the expected size',
+            {
+              part: 'refiner',
+            },
+          );
+        }
+      }
+      // the plane's value in model units: refined inside its columns (blended towards the centre
+      // plane over the edges that cut the box's columns), the centre plane outside them
+      const colWeights = Wc > 0 && Wc < W ? faceWeights(pass.flipCols ? W - 1 - c1 : c0, Wc, W, blend) : null;
+      for (let q = 0; q < b; q++) {
+        const centre = (g0 + q + 1) * plane;
+        const row = results ? results.subarray((g0 + q) * plane, (g0 + q + 1) * plane) : rowBuf;
+        for (let h = 0, p = 0; h < H; h++) {
+          for (let w = 0; w < W; w++, p++) {
+            const c = gathered[centre + p];
+            if (w < c0 || w > c1 || !y) row[p] = c;
+            else {
+              const r = y[(q * H + h) * Wc + (w - c0)];
+              // the weight array runs over unmirrored columns
+              const wr = colWeights ? colWeights[pass.flipCols ? c1 - w : w - c0] : 1;
+              row[p] = wr >= 1 ? r : c + wr * (r - c);
+            }
+          }
+        }
+        if (!results) {
+          const base = (n0 + q) * sN;
+          const wn = wNormal[n0 + q];
+          for (let p = 0; p < plane; p++) put(base + pix[p], row[p], Math.min(wPix[p], wn));
+        }
+      }
+      n0 += b;
+      opts.onPlanes?.(n0, N);
     }
     if (results) {
       for (let p = 0; p < plane; p++) {

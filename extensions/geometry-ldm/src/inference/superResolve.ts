@@ -248,7 +248,8 @@ export async function superResolve(
     // features need the per-axis acquisition even without projection
     const axes = (acq ?? seriesAcquisition(source, out, defaultSliceModel(source))).axes;
     const passes = Array.from({ length: settings.samples }, (_, s) => planePass(axes, s));
-    // the refiner runs on the body and a margin around it; air beyond keeps its back-projection
+    // the refiner runs on the body and a margin around it (the box, then each plane's own
+    // columns); air beyond keeps its back-projection
     const box = bodyBox(classical, out.dims, REFINER_BODY_BOX) ?? NO_BOX;
     const work = {
       refine: passes.reduce((a, p) => a + box.dims[p.normal], 0),
@@ -272,6 +273,7 @@ export async function superResolve(
         threads: model.runtime?.backend?.threads,
         box,
         blendVoxels: REFINER_BODY_BOX.blendVoxels,
+        planeColumns: REFINER_BODY_BOX,
         onPlanes: (done, total) => {
           tracker.tick('refine', { sample: s, samples: settings.samples }, done - ticked);
           ticked = done;

@@ -652,7 +652,7 @@ const MODE_CHOICE: Readonly<Record<SuperResolutionMode, string>> = {
 
 // Measured on held-out CT (BENCHMARKS.md, sr-quality): keep these words true to the table.
 /** The AI time counts every voxel; the refiner skips air away from the body (REFINER_BODY_BOX). */
-const AI_TIME_NOTE = `The refiner skips the air beyond ${REFINER_BODY_BOX.marginVoxels} voxels around the body's bounding box, so a scan with air around the patient takes less; the time left shown during the run counts only what it refines.`;
+const AI_TIME_NOTE = `The refiner runs only near the body (within about ${REFINER_BODY_BOX.marginVoxels} voxels of its extent in each plane), so a scan with air around the patient takes less; the time left shown during the run is measured on what it refines.`;
 
 const MODE_NOTE: Readonly<Record<SuperResolutionMode, string>> = {
   ai: 'A 2D network sharpens the back-projection plane by plane; the result is then projected so it reproduces the acquired slices. Unseen CT: lower error than trilinear in all 66 cases measured (axial, sagittal and coronal slices), and than the classical mode in 65 (the exception: a smooth head CT coarsened in-plane only, 3.1 against 2.9 HU).',
