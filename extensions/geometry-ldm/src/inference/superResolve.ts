@@ -248,14 +248,14 @@ export async function superResolve(
     // features need the per-axis acquisition even without projection
     const axes = (acq ?? seriesAcquisition(source, out, defaultSliceModel(source))).axes;
     const passes = Array.from({ length: settings.samples }, (_, s) => planePass(axes, s));
-    // the refiner runs on the body and a margin around it (the box, then each plane's own
+    // the refiner runs on the body and a margin around it (the box, then each group of planes'
     // columns); air beyond keeps its back-projection
     const box = bodyBox(classical, out.dims, REFINER_BODY_BOX) ?? NO_BOX;
     const work = {
       refine: passes.reduce((a, p) => a + box.dims[p.normal], 0),
       ...(acq ? { project: settings.samples } : {}),
     };
-    // an estimate counts every voxel; the box's share of them is what will be refined
+    // an estimate counts every voxel; at most the box's share of them will be refined
     const full = options.expectedSeconds;
     const expected =
       full?.refine === undefined ? full : { ...full, refine: (full.refine * voxelCount(box.dims)) / nOut };
