@@ -70,6 +70,11 @@ export const REFINER_BODY_BOX: RefinerBoxRule = {
   groupPlanes: 8,
 };
 
+/** HU clamped to the network's input range. */
+function clampHu(v: number): number {
+  return v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v;
+}
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -158,6 +163,39 @@ export function refinerBatch(planeVoxels: number, planes: number, threads: numbe
 }
 
 /**
+ * The columns [c0, c1] (plane coordinates, after mirroring) of a group of planes (offsets `bases`
+ * of their normal's part, pixel offsets `pix`, H x W): the group's body columns by `planeColumns`,
+ * or [-1, -1] when the group has no body.
+ */
+function groupColumns(
+  x: Float32Array,
+  bases: Int32Array,
+  pix: Int32Array,
+  H: number,
+  W: number,
+  flipCols: boolean,
+  rule: Pick<RefinerBoxRule, 'aboveHu' | 'marginVoxels' | 'quantumVoxels'>,
+): [number, number] {
+  // body columns, unmirrored
+  let lo = W;
+  let hi = -1;
+  for (const base of bases) {
+    for (let h = 0, p = 0; h < H; h++) {
+      for (let w = 0; w < W; w++, p++) {
+        if (x[base + pix[p]] > rule.aboveHu) {
+          const u = flipCols ? W - 1 - w : w;
+          if (u < lo) lo = u;
+          if (u > hi) hi = u;
+        }
+      }
+    }
+  }
+  if (hi < 0) return [-1, -1];
+  const [L, R] = planeColumns(lo, hi, W, rule.marginVoxels, rule.quantumVoxels);
+  return flipCols ? [W - 1 - R, W - 1 - L] : [L, R];
+}
+
+/**
  * Refines every plane of `x` (HU, fine grid `dims`) for one pass; returns a new array (HU).
  * With `box`, only the box is refined, as if it were the whole volume (its end planes repeat
  * along the normal, zero padding at its sides); outside it the result is `x` clamped to the
@@ -207,10 +245,7 @@ export async function refineVolume(
   const batch = refinerBatch(plane, N, opts.threads ?? 1);
   const out = new Float32Array(x.length);
   if (N * plane < x.length || opts.planeColumns) {
-    for (let v = 0; v < x.length; v++) {
-      const u = x[v];
-      out[v] = u < HU_MIN ? HU_MIN : u > HU_MAX ? HU_MAX : u;
-    }
+    for (let v = 0; v < x.length; v++) out[v] = clampHu(x[v]);
   }
   // the box's first voxel, and the source offset of plane pixel (h, w) (after mirroring inside
   // the box) without the normal's part; its blend weight, and each plane's
@@ -232,7 +267,7 @@ export async function refineVolume(
   const put = (at: number, r: number, wt: number) => {
     if (wt >= 1) out[at] = r * HU_SCALE;
     else {
-      const c = x[at] < HU_MIN ? HU_MIN : x[at] > HU_MAX ? HU_MAX : x[at];
+      const c = clampHu(x[at]);
       out[at] = c + wt * (r * HU_SCALE - c);
     }
   };
@@ -268,7 +303,7 @@ export async function refineVolume(
         const at = pix[p];
         for (let g = 0; g < g1; g++) {
           const v = x[bases[g] + at];
-          gathered[g * plane + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
+          gathered[g * plane + p] = clampHu(v) / HU_SCALE;
         }
       }
     } else {
@@ -277,38 +312,17 @@ export async function refineVolume(
         const dst = g * plane;
         for (let p = 0; p < plane; p++) {
           const v = x[base + pix[p]];
-          gathered[dst + p] = (v < HU_MIN ? HU_MIN : v > HU_MAX ? HU_MAX : v) / HU_SCALE;
+          gathered[dst + p] = clampHu(v) / HU_SCALE;
         }
       }
     }
     // each centre plane's columns (plane coordinates, after mirroring): all, none (-1), or its
-    // group's bodies' (unmirrored body columns lo..hi, joined over the group)
+    // group's bodies'
     for (let g0 = 0; g0 < kb; g0 += group) {
       const g1 = Math.min(kb, g0 + group);
-      let lo = W;
-      let hi = -1;
-      if (crop) {
-        for (let g = g0; g < g1; g++) {
-          const base = bases[g + 1];
-          for (let h = 0, p = 0; h < H; h++) {
-            for (let w = 0; w < W; w++, p++) {
-              if (x[base + pix[p]] > crop.aboveHu) {
-                const u = pass.flipCols ? W - 1 - w : w;
-                if (u < lo) lo = u;
-                if (u > hi) hi = u;
-              }
-            }
-          }
-        }
-      }
-      let c0 = 0;
-      let c1 = W - 1;
-      if (crop && hi < 0) c0 = c1 = -1;
-      else if (crop) {
-        const [L, R] = planeColumns(lo, hi, W, crop.marginVoxels, crop.quantumVoxels);
-        c0 = pass.flipCols ? W - 1 - R : L;
-        c1 = pass.flipCols ? W - 1 - L : R;
-      }
+      const [c0, c1] = crop
+        ? groupColumns(x, bases.subarray(g0 + 1, g1 + 1), pix, H, W, pass.flipCols, crop)
+        : [0, W - 1];
       first.fill(c0, g0, g1);
       last.fill(c1, g0, g1);
     }
